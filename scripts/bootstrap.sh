@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs what Sandbox needs on Debian 12 (as root), builds it, and installs the `sandbox` command.
+# Idempotent: run it again after pulling. Usage: scripts/bootstrap.sh [--no-install]
+#   --no-install  build into artifacts/ only (what the test script uses); nothing is copied to /usr/local.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+install=1
+[ "${1:-}" = "--no-install" ] && install=0
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+[ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
+
+packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  say "installing the .NET 10 SDK from Microsoft's Debian 12 feed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null
+  wget -q https://packages.microsoft.com/config/debian/12/packages-microsoft-prod.deb -O /tmp/packages-microsoft-prod.deb
+  dpkg -i /tmp/packages-microsoft-prod.deb >/dev/null && rm /tmp/packages-microsoft-prod.deb
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dotnet-sdk-10.0 >/dev/null
+fi
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+say "building the agent (NativeAOT)"
+"$here/scripts/build-agent.sh" "$here/artifacts/agent"
+
+say "building the sandbox command (NativeAOT)"
+dotnet publish "$here/src/Cli/Sandbox.Cli.csproj" -c Release -r linux-x64 -o "$here/artifacts/cli" --nologo -v quiet >/dev/null
+rm -rf "$here/artifacts/cli/agent" && cp -r "$here/artifacts/agent" "$here/artifacts/cli/agent"
+
+if [ $install = 1 ]; then
+  say "installing /usr/local/bin/sandbox and /usr/local/lib/sandbox/agent"
+  mkdir -p /usr/local/lib/sandbox
+  rm -rf /usr/local/lib/sandbox/agent && cp -r "$here/artifacts/agent" /usr/local/lib/sandbox/agent
+  install -m 0755 "$here/artifacts/cli/sandbox" /usr/local/bin/sandbox
+  sandbox doctor || true
+fi
+say "done"

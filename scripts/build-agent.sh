@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Builds the sandbox agent (NativeAOT) and bundles it with the glibc files it loads, so that it runs inside any
+# rootfs through its own loader: OUT/sandbox-agent and OUT/lib/{ld-linux-x86-64.so.2, libc.so.6, ...}.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+out=${1:-$here/artifacts/agent}
+publish=$here/artifacts/agent-publish
+
+dotnet publish "$here/src/Agent/Sandbox.Agent.csproj" -c Release -r linux-x64 -o "$publish" --nologo -v quiet \
+  -p:TreatWarningsAsErrors=true >/dev/null
+
+rm -rf "$out.tmp" && mkdir -p "$out.tmp/lib"
+cp "$publish/sandbox-agent" "$out.tmp/sandbox-agent"
+# ldd lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
+ldd "$publish/sandbox-agent" | awk '/=> \//{print $3} /^[ \t]*\/.*ld-linux/{print $1}' | while read -r lib; do
+  cp -L "$lib" "$out.tmp/lib/$(basename "$lib")"
+done
+[ -f "$out.tmp/lib/ld-linux-x86-64.so.2" ] || { echo "build-agent: the dynamic loader was not found by ldd" >&2; exit 1; }
+chmod -R a+rX "$out.tmp"
+rm -rf "$out" && mv "$out.tmp" "$out"
+echo "agent bundle: $out ($(du -sh "$out" | cut -f1))"

@@ -1,0 +1,29 @@
+using System.CommandLine;
+using Sandbox.Isolation.Host;
+using Spectre.Console;
+
+namespace Sandbox.Cli.Commands;
+
+/// <summary>`sandbox doctor`: what this host supports, as a table; exit 1 when a required piece is missing.</summary>
+public static class DoctorCommand
+{
+    private static readonly HashSet<string> s_optional = ["kvm", "qemu"];
+
+    public static Command Create()
+    {
+        var doctor = new Command("doctor", "Check what this host supports");
+        doctor.SetAction(_ =>
+        {
+            var checks = HostProbe.Run();
+            var table = new Table().AddColumn("check").AddColumn("status").AddColumn("detail");
+            foreach (var check in checks)
+            {
+                var status = check.Ok ? "[green]ok[/]" : s_optional.Contains(check.Name) ? "[yellow]no[/]" : "[red]missing[/]";
+                table.AddRow(Markup.Escape(check.Name), status, Markup.Escape(check.Detail));
+            }
+            AnsiConsole.Write(table);
+            return checks.All(c => c.Ok || s_optional.Contains(c.Name)) ? 0 : 1;
+        });
+        return doctor;
+    }
+}

@@ -1,0 +1,186 @@
+using System.Text;
+using Google.Protobuf;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Isolation.Agent;
+
+/// <summary>
+/// Host-side typed client of the sandbox agent (service sandbox.agent.v1.Agent over ttrpc). The agent is untrusted:
+/// every answer is checked (sizes within what was asked, pids positive, values in range) and a violation throws
+/// <see cref="AgentProtocolException"/>. Error statuses from the agent surface as <see cref="TtrpcException"/>
+/// (NOT_FOUND for a missing binary or unknown exec, etc.); a lost connection as TtrpcException UNAVAILABLE.
+/// Requests are validated before sending (ArgumentException), so a bad request never reaches the agent.
+/// </summary>
+public sealed class AgentClient : IAsyncDisposable
+{
+    public const string ServiceName = "sandbox.agent.v1.Agent";
+
+    /// <summary>The most data one ReadOutput / ReadFile / WriteStdin / WriteFile call carries.</summary>
+    public const int MaxChunkBytes = 1 << 20;
+
+    public const int MaxPathBytes = 4096;
+    private const int MaxStringChars = 1024;
+
+    private readonly TtrpcClient _client;
+
+    private AgentClient(TtrpcClient client) => _client = client;
+
+    /// <summary>Wraps a connected stream (unix socket to the agent, or a virtio-serial chardev socket). Owns it.</summary>
+    public static AgentClient Create(Stream connected)
+    {
+        ArgumentNullException.ThrowIfNull(connected);
+        return new AgentClient(new TtrpcClient(connected));
+    }
+
+    /// <summary>Completes when the connection to the agent is gone.</summary>
+    public Task Completion => _client.Completion;
+
+    public async Task<PingResponse> PingAsync(CancellationToken cancellationToken = default)
+    {
+        var r = await CallAsync("Ping", new PingRequest(), PingResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Pid > 0, $"Ping: pid {r.Pid} is not positive");
+        Check(r.Version.Length <= MaxStringChars && r.Kernel.Length <= MaxStringChars, "Ping: version or kernel string too long");
+        return r;
+    }
+
+    public async Task<ExecResponse> ExecAsync(ExecRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        if (request.Argv.Count == 0 || request.Argv[0].Length == 0) throw new ArgumentException("argv must name a program", nameof(request));
+        if (request.Cwd.Length > 0) ValidatePath(request.Cwd, "cwd");
+        var r = await CallAsync("Exec", request, ExecResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Pid > 0, $"Exec: pid {r.Pid} is not positive");
+        return r;
+    }
+
+    public async Task<ReadOutputResponse> ReadOutputAsync(ReadOutputRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        if (request.Stream is not (OutputStream.Stdout or OutputStream.Stderr)) throw new ArgumentException("stream must be stdout or stderr", nameof(request));
+        var r = await CallAsync("ReadOutput", request, ReadOutputResponse.Parser, cancellationToken).ConfigureAwait(false);
+        int max = Limit(request.MaxBytes);
+        Check(r.Data.Length <= max, $"ReadOutput: {r.Data.Length} bytes returned, at most {max} were asked for");
+        return r;
+    }
+
+    /// <summary>Long-polls up to <paramref name="maxBytes"/> (0 = 1 MiB) of a stream's output.</summary>
+    public Task<ReadOutputResponse> ReadOutputAsync(string execId, OutputStream stream, int maxBytes = MaxChunkBytes, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(maxBytes);
+        return ReadOutputAsync(new ReadOutputRequest { ExecId = execId, Stream = stream, MaxBytes = (uint)maxBytes }, cancellationToken);
+    }
+
+    public async Task WriteStdinAsync(WriteStdinRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        if (request.Data.Length > MaxChunkBytes) throw new ArgumentException("stdin data over 1 MiB per call", nameof(request));
+        await CallAsync("WriteStdin", request, WriteStdinResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task WriteStdinAsync(string execId, ReadOnlyMemory<byte> data, bool close = false, CancellationToken cancellationToken = default) =>
+        WriteStdinAsync(new WriteStdinRequest { ExecId = execId, Data = ByteString.CopyFrom(data.Span), Close = close }, cancellationToken);
+
+    public async Task SignalAsync(SignalRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        if (request.Signal is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(request), "signal must be 1..64");
+        await CallAsync("Signal", request, SignalResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
+    public Task SignalAsync(string execId, int signal, CancellationToken cancellationToken = default) =>
+        SignalAsync(new SignalRequest { ExecId = execId, Signal = signal }, cancellationToken);
+
+    /// <summary>Returns once the process has exited (not waiting for its output to be drained: use ReadOutput to eof).</summary>
+    public async Task<WaitResponse> WaitAsync(WaitRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        var r = await CallAsync("Wait", request, WaitResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Signal is >= 0 and <= 64, $"Wait: signal {r.Signal} out of range");
+        Check(r.ExitCode is >= 0 and <= 255, $"Wait: exit code {r.ExitCode} out of range");
+        Check(r.Signal == 0 || r.ExitCode == 0, "Wait: both an exit code and a signal");
+        Check(r.UserCpuUsec >= 0 && r.SystemCpuUsec >= 0 && r.MaxRssKib >= 0, "Wait: negative usage");
+        return r;
+    }
+
+    public Task<WaitResponse> WaitAsync(string execId, CancellationToken cancellationToken = default) =>
+        WaitAsync(new WaitRequest { ExecId = execId }, cancellationToken);
+
+    public async Task<ReadFileResponse> ReadFileAsync(ReadFileRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidatePath(request.Path, "path");
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Offset);
+        var r = await CallAsync("ReadFile", request, ReadFileResponse.Parser, cancellationToken).ConfigureAwait(false);
+        int max = Limit(request.MaxBytes);
+        Check(r.Data.Length <= max, $"ReadFile: {r.Data.Length} bytes returned, at most {max} were asked for");
+        Check(r.Size >= 0, $"ReadFile: negative size {r.Size}");
+        return r;
+    }
+
+    public async Task WriteFileAsync(WriteFileRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidatePath(request.Path, "path");
+        ArgumentOutOfRangeException.ThrowIfNegative(request.Offset);
+        if (request.Data.Length > MaxChunkBytes) throw new ArgumentException("file data over 1 MiB per call", nameof(request));
+        if (request.Mode > 0xfff) throw new ArgumentOutOfRangeException(nameof(request), "mode has bits beyond 07777");
+        await CallAsync("WriteFile", request, WriteFileResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task<StatsResponse> StatsAsync(CancellationToken cancellationToken = default)
+    {
+        var r = await CallAsync("Stats", new StatsRequest(), StatsResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Processes >= 0 && r.MemoryRssKib >= 0, "Stats: negative value");
+        return r;
+    }
+
+    /// <summary>Asks the agent to SIGKILL its processes and exit. The connection closes after the answer.</summary>
+    public async Task ShutdownAsync(CancellationToken cancellationToken = default) =>
+        await CallAsync("Shutdown", new ShutdownRequest(), ShutdownResponse.Parser, cancellationToken).ConfigureAwait(false);
+
+    public ValueTask DisposeAsync() => _client.DisposeAsync();
+
+    private async Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, CancellationToken cancellationToken)
+        where TRequest : IMessage<TRequest>
+        where TResponse : IMessage<TResponse>
+    {
+        try
+        {
+            return await _client.CallAsync(ServiceName, method, request, parser, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TtrpcProtocolException e)
+        {
+            throw new AgentProtocolException($"{method}: {e.Message}", e);
+        }
+    }
+
+    private static int Limit(uint maxBytes) => maxBytes == 0 || maxBytes > MaxChunkBytes ? MaxChunkBytes : (int)maxBytes;
+
+    private static void Check(bool condition, string violation)
+    {
+        if (!condition) throw new AgentProtocolException("agent protocol violation: " + violation);
+    }
+
+    private static void ValidateExecId(string execId)
+    {
+        if (execId.Length is 0 or > 64) throw new ArgumentException("exec_id must be 1..64 characters of [A-Za-z0-9_-]", nameof(execId));
+        foreach (char c in execId)
+        {
+            if (!(char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+                throw new ArgumentException("exec_id must be 1..64 characters of [A-Za-z0-9_-]", nameof(execId));
+        }
+    }
+
+    private static void ValidatePath(string path, string what)
+    {
+        if (path.Length == 0 || path[0] != '/') throw new ArgumentException($"{what} must be absolute", nameof(path));
+        if (path.Contains('\0')) throw new ArgumentException($"{what} contains NUL", nameof(path));
+        if (Encoding.UTF8.GetByteCount(path) > MaxPathBytes) throw new ArgumentException($"{what} longer than 4096 bytes", nameof(path));
+    }
+}

@@ -1,0 +1,48 @@
+namespace Sandbox.Isolation.Container;
+
+/// <summary>The agent as it is mounted into every long-lived sandbox: the NativeAOT binary and the glibc files it
+/// needs (lib/ holds the dynamic loader and libraries), so it runs on any rootfs, with or without glibc of its own.
+/// Built by scripts/build-agent.sh.</summary>
+public sealed record AgentBundle(string Directory)
+{
+    /// <summary>Where the bundle appears inside the sandbox (read-only).</summary>
+    public const string MountPoint = "/run/sandbox";
+
+    public const string EnvironmentVariable = "SANDBOX_AGENT_DIR";
+
+    public static readonly string[] SearchPath =
+    [
+        Path.Combine(AppContext.BaseDirectory, "agent"),
+        "/usr/local/lib/sandbox/agent",
+        "/usr/lib/sandbox/agent",
+    ];
+
+    public static AgentBundle? TryLocate(string? configured)
+    {
+        foreach (var dir in Candidates(configured))
+        {
+            if (File.Exists(Path.Combine(dir, "sandbox-agent")) && File.Exists(Path.Combine(dir, "lib", "ld-linux-x86-64.so.2")))
+                return new AgentBundle(dir);
+        }
+        return null;
+    }
+
+    public static AgentBundle Locate(string? configured) => TryLocate(configured)
+        ?? throw new SandboxException(SandboxErrorCode.Unavailable,
+            $"the sandbox agent was not found (looked in {string.Join(", ", Candidates(configured))}); build it with scripts/build-agent.sh or set {EnvironmentVariable}");
+
+    private static IEnumerable<string> Candidates(string? configured)
+    {
+        if (!string.IsNullOrEmpty(configured))
+            return [configured];
+        var env = Environment.GetEnvironmentVariable(EnvironmentVariable);
+        return string.IsNullOrEmpty(env) ? SearchPath : [env];
+    }
+
+    /// <summary>The agent's command line inside the sandbox: started through the bundled loader.</summary>
+    public IReadOnlyList<string> Command(int socketFd) =>
+    [
+        MountPoint + "/lib/ld-linux-x86-64.so.2", "--library-path", MountPoint + "/lib",
+        MountPoint + "/sandbox-agent", "--fd", socketFd.ToString(),
+    ];
+}

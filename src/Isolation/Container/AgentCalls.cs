@@ -1,0 +1,43 @@
+using Sandbox.Isolation.Agent;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Isolation.Container;
+
+/// <summary>Maps the agent's ttrpc statuses to the engine's error codes, at one place.</summary>
+internal static class AgentCalls
+{
+    public static async Task<T> RunAsync<T>(Func<Task<T>> call)
+    {
+        try
+        {
+            return await call().ConfigureAwait(false);
+        }
+        catch (TtrpcException e)
+        {
+            throw new SandboxException(Map(e.Code), e.StatusMessage, e);
+        }
+        catch (AgentProtocolException e)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"the sandbox agent broke the protocol: {e.Message}", e);
+        }
+    }
+
+    public static Task RunAsync(Func<Task> call) => RunAsync(async () =>
+    {
+        await call().ConfigureAwait(false);
+        return true;
+    });
+
+    private static SandboxErrorCode Map(StatusCode code) => code switch
+    {
+        StatusCode.InvalidArgument => SandboxErrorCode.InvalidArgument,
+        StatusCode.NotFound => SandboxErrorCode.NotFound,
+        StatusCode.AlreadyExists => SandboxErrorCode.AlreadyExists,
+        StatusCode.PermissionDenied => SandboxErrorCode.PermissionDenied,
+        StatusCode.ResourceExhausted => SandboxErrorCode.ResourceExhausted,
+        StatusCode.FailedPrecondition => SandboxErrorCode.FailedPrecondition,
+        StatusCode.Unimplemented => SandboxErrorCode.Unimplemented,
+        StatusCode.Unavailable => SandboxErrorCode.Unavailable,
+        _ => SandboxErrorCode.Internal,
+    };
+}

@@ -1,0 +1,30 @@
+namespace Sandbox.Isolation.Container;
+
+/// <summary>Settings of the container tier.</summary>
+public sealed record BubblewrapOptions
+{
+    /// <summary>The bubblewrap binary. Default /usr/bin/bwrap.</summary>
+    public string BwrapPath { get; init; } = "/usr/bin/bwrap";
+
+    /// <summary>util-linux setpriv, used to drop from root to the sandbox's unprivileged host uid before bwrap runs.</summary>
+    public string SetprivPath { get; init; } = "/usr/bin/setpriv";
+
+    /// <summary>Name of the cgroup (under each hierarchy's root) that holds one child cgroup per sandbox. Default "sandbox".</summary>
+    public string CgroupParent { get; init; } = "sandbox";
+
+    /// <summary>First host uid/gid given to sandboxes; each sandbox gets its own from [base, base + count).
+    /// None of them may be a real account. Default 200000.</summary>
+    public int HostUidBase { get; init; } = 200_000;
+
+    /// <summary>Size of the host uid range. Default 65536.</summary>
+    public int HostUidCount { get; init; } = 65_536;
+
+    /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
+    public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
+
+    /// <summary>uid and gid of the sandboxed user as seen inside. Default 1000.</summary>
+    public int SandboxUid { get; init; } = 1000;
+
+    /// <summary>Directory with the agent (sandbox-agent and lib/). Null = found next to the program or installed.</summary>
+    public string? AgentDirectory { get; init; }
+}

@@ -1,0 +1,58 @@
+namespace Sandbox.Isolation.Container;
+
+/// <summary>A bwrap invocation as data; <see cref="ToArgv"/> is the only place its command line is written.
+/// Descriptor numbers are the ones the child sees (see <see cref="BwrapFds"/>).</summary>
+internal sealed record BwrapArguments
+{
+    public required int Uid { get; init; }
+    public required string Hostname { get; init; }
+    public required bool DisableUserNamespaces { get; init; }
+    public required bool DieWithParent { get; init; }
+    public required IReadOnlyList<MountOp> Mounts { get; init; }
+    public required string WorkingDirectory { get; init; }
+    public required IReadOnlyList<string> Command { get; init; }
+
+    /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
+    public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];
+
+    public IReadOnlyList<string> ToArgv(string bwrapPath)
+    {
+        var argv = new List<string>
+        {
+            bwrapPath,
+            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
+            "--uid", Uid.ToString(), "--gid", Uid.ToString(),
+            "--hostname", Hostname,
+            "--cap-drop", "ALL",
+            // A new session: no TIOCSTI into the caller's terminal.
+            "--new-session",
+        };
+        if (DisableUserNamespaces)
+            argv.Add("--disable-userns");
+        if (DieWithParent)
+            argv.Add("--die-with-parent");
+        foreach (var op in Mounts)
+            argv.AddRange(op.ToArgs());
+        argv.AddRange([
+            "--chdir", WorkingDirectory,
+            "--seccomp", BwrapFds.Seccomp.ToString(),
+            "--json-status-fd", BwrapFds.Status.ToString(),
+            "--block-fd", BwrapFds.Block.ToString(),
+            "--",
+        ]);
+        argv.AddRange(Command);
+        return argv;
+    }
+}
+
+/// <summary>Descriptor numbers in bwrap's process.</summary>
+internal static class BwrapFds
+{
+    public const int Seccomp = 3;
+    public const int Status = 4;
+    public const int Block = 5;
+    public const int Passwd = 6;
+    public const int Group = 7;
+    /// <summary>The agent's end of the host↔agent socket (long-lived sandboxes only).</summary>
+    public const int Agent = 8;
+}

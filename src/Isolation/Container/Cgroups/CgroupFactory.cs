@@ -1,0 +1,34 @@
+using Sandbox.Isolation.Container.Cgroups.V1;
+using Sandbox.Isolation.Container.Cgroups.V2;
+
+namespace Sandbox.Isolation.Container.Cgroups;
+
+/// <summary>Creates a sandbox's cgroup on whichever version the host runs, so callers never branch on it.</summary>
+internal static class CgroupFactory
+{
+    public static ICgroup Create(CgroupLayout layout, string parentName, SandboxId id, ResourceLimits limits) => layout.Version switch
+    {
+        CgroupVersion.V2 => CgroupV2.Create(layout.UnifiedMount!, parentName, id, limits),
+        CgroupVersion.V1 => CgroupV1.Create(layout.V1Mounts, parentName, id, limits),
+        _ => throw new SandboxException(SandboxErrorCode.Unavailable,
+            "no usable cgroup controllers (memory, pids) on this host: limits cannot be enforced, so no sandbox is started"),
+    };
+
+    public const long CpuPeriodMicroseconds = 100_000;
+
+    public static long CpuQuotaMicroseconds(double cpus) => (long)Math.Ceiling(cpus * CpuPeriodMicroseconds);
+
+    /// <summary>Polls until no task is left or the deadline passes; cgroups have no cheap async "empty" event on v1.</summary>
+    public static async Task WaitEmptyAsync(Func<bool> isEmpty, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+        var delay = 1;
+        while (!isEmpty())
+        {
+            if (Environment.TickCount64 > deadline)
+                throw new SandboxException(SandboxErrorCode.Internal, $"cgroup still has tasks {timeout.TotalSeconds:0.#} s after SIGKILL");
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 20);
+        }
+    }
+}

@@ -1,0 +1,108 @@
+namespace Sandbox.Isolation.Container.Cgroups;
+
+/// <summary>Reads and writes of cgroup control files, with errors that name the file and the value.</summary>
+internal static class CgroupFiles
+{
+    public static void Write(string directory, string file, string value)
+    {
+        var path = System.IO.Path.Combine(directory, file);
+        try
+        {
+            File.WriteAllText(path, value);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(SandboxErrorCode.Internal, $"failed to write '{value}' to {path}: {e.Message}", e);
+        }
+    }
+
+    public static bool TryWrite(string directory, string file, string value)
+    {
+        try
+        {
+            File.WriteAllText(System.IO.Path.Combine(directory, file), value);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    public static string? TryRead(string directory, string file)
+    {
+        try
+        {
+            return File.ReadAllText(System.IO.Path.Combine(directory, file));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    public static long ReadLong(string directory, string file)
+    {
+        var text = TryRead(directory, file)?.Trim();
+        return text is not null && long.TryParse(text, out var v) ? v : 0;
+    }
+
+    /// <summary>The value of "key N" in a flat-keyed file such as memory.events or cpu.stat.</summary>
+    public static long ReadKey(string directory, string file, string key)
+    {
+        var text = TryRead(directory, file);
+        if (text is null)
+            return 0;
+        foreach (var line in text.Split('\n'))
+        {
+            var space = line.IndexOf(' ');
+            if (space > 0 && line.AsSpan(0, space).SequenceEqual(key) && long.TryParse(line.AsSpan(space + 1), out var v))
+                return v;
+        }
+        return 0;
+    }
+
+    public static IReadOnlyList<int> ReadPids(string directory)
+    {
+        var text = TryRead(directory, "cgroup.procs");
+        if (string.IsNullOrEmpty(text))
+            return [];
+        var pids = new List<int>();
+        foreach (var line in text.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (int.TryParse(line, out var pid))
+                pids.Add(pid);
+        }
+        return pids;
+    }
+
+    /// <summary>rmdir, retried while the kernel still reports the cgroup busy (tasks just killed are being reaped).</summary>
+    public static async Task RemoveAsync(string directory)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                if (Directory.Exists(directory))
+                    Directory.Delete(directory);
+                return;
+            }
+            catch (IOException) when (attempt < 50)
+            {
+                await Task.Delay(10).ConfigureAwait(false);
+            }
+        }
+    }
+
+    public static void EnsureDirectory(string directory)
+    {
+        try
+        {
+            Directory.CreateDirectory(directory);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"cannot create cgroup {directory}: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,65 @@
+namespace Sandbox.Isolation.Container;
+
+/// <summary>Turns a <see cref="RootfsSpec"/> into bwrap mount steps. The root is always bwrap's own empty tmpfs;
+/// the top-level entries of the chosen tree are bound into it read-only, and the engine adds its own /proc, /dev,
+/// /tmp, the work dir and /run/sandbox. So a directory rootfs needs no mount points of its own.</summary>
+internal static class RootfsLayout
+{
+    /// <summary>Top-level entries the engine provides itself; a rootfs's own are not bound.</summary>
+    private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
+
+    /// <summary>What the host rootfs shows of /etc: what programs need to run, nothing about the host's accounts
+    /// or secrets. passwd and group are generated.</summary>
+    internal static readonly string[] HostEtcEntries =
+    [
+        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone", "ssl", "ca-certificates",
+        "ca-certificates.conf", "nsswitch.conf", "hosts", "host.conf", "gai.conf", "mime.types", "protocols", "services",
+        "python3", "python3.11", "perl", "bash.bashrc", "profile", "inputrc", "magic", "debian_version", "os-release",
+        "java-17-openjdk", "gcc", "fonts", "xdg",
+    ];
+
+    private static readonly string[] s_hostTopLevel = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt"];
+
+    public static List<MountOp> Build(RootfsSpec rootfs, string workDir)
+    {
+        var ops = new List<MountOp>();
+        switch (rootfs)
+        {
+            case HostRootfs:
+                foreach (var name in s_hostTopLevel)
+                    AddEntry(ops, "/", name);
+                foreach (var name in HostEtcEntries)
+                {
+                    var source = Path.Combine("/etc", name);
+                    var info = new FileInfo(source);
+                    if (info.LinkTarget is not null)
+                        ops.Add(new SymlinkOp(info.LinkTarget, source));
+                    else if (info.Exists || Directory.Exists(source))
+                        ops.Add(new RoBind(source, source));
+                }
+                break;
+            case DirectoryRootfs dir:
+                foreach (var entry in new DirectoryInfo(dir.Path).EnumerateFileSystemInfos())
+                {
+                    if (!s_provided.Contains(entry.Name) && entry.Name != workDir.TrimStart('/'))
+                        AddEntry(ops, dir.Path, entry.Name);
+                }
+                break;
+            default:
+                throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the container tier");
+        }
+        return ops;
+    }
+
+    /// <summary>Symlinks are recreated (never followed on the host); directories and files are bound read-only.</summary>
+    private static void AddEntry(List<MountOp> ops, string root, string name)
+    {
+        var source = Path.Combine(root, name);
+        var info = new FileInfo(source);
+        var destination = "/" + name;
+        if (info.LinkTarget is not null)
+            ops.Add(new SymlinkOp(info.LinkTarget, destination));
+        else if (Directory.Exists(source) || info.Exists)
+            ops.Add(new RoBind(source, destination));
+    }
+}

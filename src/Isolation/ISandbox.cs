@@ -1,0 +1,47 @@
+namespace Sandbox.Isolation;
+
+/// <summary>A live sandbox. <see cref="IAsyncDisposable.DisposeAsync"/> kills everything in it and releases every
+/// host resource (processes, cgroup, sockets, temp files); it is idempotent.</summary>
+public interface ISandbox : IAsyncDisposable
+{
+    SandboxInfo Info { get; }
+
+    /// <summary>Starts a process; its IO is pumped to and from <paramref name="io"/> until it exits.</summary>
+    Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken);
+
+    /// <summary>Reads a whole file (at most <paramref name="maxBytes"/>) by its absolute path inside the sandbox.</summary>
+    Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Creates or replaces a file inside the sandbox. Paths resolve inside the sandbox root only.</summary>
+    Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken);
+
+    Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>A process running in a sandbox.</summary>
+public interface ISandboxProcess
+{
+    /// <summary>The pid as seen inside the sandbox.</summary>
+    int Pid { get; }
+
+    Task SignalAsync(int signal, CancellationToken cancellationToken);
+
+    /// <summary>Completes when the process has exited and its output has been delivered.</summary>
+    Task<ExitStatus> WaitAsync(CancellationToken cancellationToken);
+}
+
+/// <summary>What a sandbox really got, as reported to callers and logs.</summary>
+public sealed record SandboxInfo
+{
+    public required SandboxId Id { get; init; }
+    public required SandboxTier Tier { get; init; }
+    public Accelerator Accelerator { get; init; }
+    public required IReadOnlyList<string> Namespaces { get; init; }
+    public required string SyscallProfile { get; init; }
+    public required string SeccompDigest { get; init; }
+    public required ResourceLimits Limits { get; init; }
+    public required int HostUid { get; init; }
+    public string? CgroupPath { get; init; }
+}
+
+public sealed record SandboxStats(long MemoryBytes, long MemoryPeakBytes, TimeSpan CpuTime, int Tasks, long OomKills);

@@ -1,0 +1,85 @@
+namespace Sandbox.Isolation;
+
+/// <summary>Everything a driver needs to create a sandbox. Limits come from the policy decision, already clamped to
+/// the host's ceilings; the driver enforces them and reports what it really applied in <see cref="SandboxInfo"/>.</summary>
+public sealed record SandboxSpec
+{
+    public SandboxId Id { get; init; } = SandboxId.New();
+
+    public RootfsSpec Rootfs { get; init; } = RootfsSpec.Host;
+
+    public ResourceLimits Limits { get; init; } = ResourceLimits.Default;
+
+    public NetworkMode Network { get; init; } = NetworkMode.None;
+
+    /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Name of the seccomp profile (built in: default, strict).</summary>
+    public string SyscallProfile { get; init; } = "default";
+
+    /// <summary>Syscalls the policy allows on top of the named profile.</summary>
+    public IReadOnlyList<string> ExtraSyscalls { get; init; } = [];
+
+    public string Hostname { get; init; } = "sandbox";
+
+    /// <summary>The working directory processes start in unless they name one: a size-capped tmpfs.</summary>
+    public string WorkDir { get; init; } = "/work";
+
+    /// <summary>Allow the sandboxed code to create nested user namespaces (bwrap --disable-userns otherwise).</summary>
+    public bool AllowNestedUserNamespaces { get; init; }
+
+    /// <summary>Kill the sandbox when the process that created it exits (the CLI); a daemon that re-attaches
+    /// sandboxes after a restart turns this off.</summary>
+    public bool DieWithOwner { get; init; } = true;
+}
+
+/// <summary>What the sandbox sees as its root file system.</summary>
+public abstract record RootfsSpec
+{
+    /// <summary>Read-only binds of the host's userland (/usr, /bin, /lib*, a subset of /etc), so python3, sh, gcc run.</summary>
+    public static RootfsSpec Host { get; } = new HostRootfs();
+
+    public static RootfsSpec Directory(string path) => new DirectoryRootfs(path);
+}
+
+public sealed record HostRootfs : RootfsSpec;
+
+/// <summary>A host directory mounted read-only as the root; writes go to tmpfs mounts (/tmp and the work dir).</summary>
+public sealed record DirectoryRootfs(string Path) : RootfsSpec;
+
+public enum NetworkMode
+{
+    /// <summary>Own network namespace with only loopback.</summary>
+    None,
+}
+
+/// <summary>Resource limits, units in the names. Zero means "not limited" only where said.</summary>
+public sealed record ResourceLimits
+{
+    public static ResourceLimits Default { get; } = new();
+
+    /// <summary>Memory ceiling for the whole sandbox (all processes), MiB. Default 512.</summary>
+    public long MemoryMiB { get; init; } = 512;
+
+    /// <summary>CPU quota in CPUs (0.5 = half a core). 0 = no quota. Default 1.</summary>
+    public double Cpus { get; init; } = 1;
+
+    /// <summary>Maximum number of tasks (processes + threads) in the sandbox. Default 256.</summary>
+    public int PidsMax { get; init; } = 256;
+
+    /// <summary>Size cap of each writable tmpfs (/tmp, the work dir), MiB. Default 256.</summary>
+    public long DiskMiB { get; init; } = 256;
+
+    /// <summary>Wall-clock limit of one process (one-shot run or exec); null = none.</summary>
+    public TimeSpan? WallTime { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Bytes kept from each of stdout and stderr; the rest is dropped and reported as truncated.</summary>
+    public long OutputBytes { get; init; } = 16L << 20;
+
+    /// <summary>RLIMIT_NOFILE. Default 1024.</summary>
+    public int OpenFiles { get; init; } = 1024;
+
+    /// <summary>RLIMIT_FSIZE (largest file a process may write), MiB. Default = DiskMiB.</summary>
+    public long? FileSizeMiB { get; init; }
+}

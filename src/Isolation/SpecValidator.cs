@@ -1,0 +1,105 @@
+namespace Sandbox.Isolation;
+
+/// <summary>Checks specs before any host resource is taken, and reports every problem at once.</summary>
+public static class SpecValidator
+{
+    public const int MaxArgs = 4096;
+    public const int MaxArgvBytes = 256 * 1024;
+    public const int MaxEnvVars = 4096;
+    public const int MaxEnvBytes = 256 * 1024;
+    public const int MaxPathLength = 4096;
+
+    public static void Validate(SandboxSpec spec)
+    {
+        var errors = new List<string>();
+        var l = spec.Limits;
+        if (l.MemoryMiB is < 16 or > 1 << 20)
+            errors.Add($"limits.memory_mib {l.MemoryMiB} is out of range [16, 1048576]");
+        if (double.IsNaN(l.Cpus) || l.Cpus is < 0 or > 1024 || (l.Cpus > 0 && l.Cpus < 0.01))
+            errors.Add($"limits.cpus {l.Cpus} is out of range: 0 (no quota) or [0.01, 1024]");
+        if (l.PidsMax is < 4 or > 1 << 22)
+            errors.Add($"limits.pids {l.PidsMax} is out of range [4, 4194304]");
+        if (l.DiskMiB is < 1 or > 1 << 20)
+            errors.Add($"limits.disk_mib {l.DiskMiB} is out of range [1, 1048576]");
+        if (l.WallTime is { } wall && (wall <= TimeSpan.Zero || wall > TimeSpan.FromDays(30)))
+            errors.Add($"limits.wall_time {wall} must be positive and at most 30 days");
+        if (l.OutputBytes < 0)
+            errors.Add($"limits.output_bytes {l.OutputBytes} must not be negative");
+        if (l.OpenFiles is < 16 or > 1 << 20)
+            errors.Add($"limits.open_files {l.OpenFiles} is out of range [16, 1048576]");
+        if (l.FileSizeMiB is < 1)
+            errors.Add($"limits.file_size_mib {l.FileSizeMiB} must be at least 1");
+        if (spec.Rootfs is DirectoryRootfs dir)
+        {
+            if (!Path.IsPathFullyQualified(dir.Path))
+                errors.Add($"rootfs '{dir.Path}' must be an absolute path");
+            else if (!Directory.Exists(dir.Path))
+                errors.Add($"rootfs '{dir.Path}' does not exist or is not a directory");
+        }
+        CheckSandboxPath(spec.WorkDir, "work_dir", errors);
+        if (spec.WorkDir is "/" or "/proc" or "/dev" or "/run" or "/sys" or "/run/sandbox")
+            errors.Add($"work_dir '{spec.WorkDir}' is reserved");
+        if (spec.Hostname.Length is 0 or > 64 || !spec.Hostname.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
+            errors.Add($"hostname '{spec.Hostname}' must be 1-64 characters of [A-Za-z0-9.-]");
+        CheckEnv(spec.Env, "env", errors);
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+    }
+
+    public static void Validate(ProcessSpec process)
+    {
+        var errors = new List<string>();
+        if (process.Argv.Count == 0)
+            errors.Add("argv is empty: name the program to run");
+        else if (string.IsNullOrEmpty(process.Argv[0]))
+            errors.Add("argv[0] is empty");
+        if (process.Argv.Count > MaxArgs)
+            errors.Add($"argv has {process.Argv.Count} arguments; at most {MaxArgs}");
+        var bytes = 0L;
+        for (var i = 0; i < process.Argv.Count; i++)
+        {
+            if (process.Argv[i].Contains('\0'))
+                errors.Add($"argv[{i}] contains a NUL byte");
+            bytes += process.Argv[i].Length + 1;
+        }
+        if (bytes > MaxArgvBytes)
+            errors.Add($"argv is {bytes} bytes; at most {MaxArgvBytes}");
+        CheckEnv(process.Env, "process.env", errors);
+        if (process.WorkingDirectory is not null)
+            CheckSandboxPath(process.WorkingDirectory, "cwd", errors);
+        if (process.Timeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromDays(30)))
+            errors.Add($"timeout {t} must be positive and at most 30 days");
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+    }
+
+    /// <summary>An absolute path inside the sandbox: no '..' components, no NUL, bounded length.</summary>
+    public static void CheckSandboxPath(string path, string what, List<string> errors)
+    {
+        if (string.IsNullOrEmpty(path) || path[0] != '/')
+            errors.Add($"{what} '{path}' must be an absolute path");
+        else if (path.Contains('\0'))
+            errors.Add($"{what} contains a NUL byte");
+        else if (path.Length > MaxPathLength)
+            errors.Add($"{what} is {path.Length} characters; at most {MaxPathLength}");
+        else if (path.Split('/').Any(part => part == ".."))
+            errors.Add($"{what} '{path}' must not contain '..'");
+    }
+
+    private static void CheckEnv(IReadOnlyDictionary<string, string> env, string what, List<string> errors)
+    {
+        if (env.Count > MaxEnvVars)
+            errors.Add($"{what} has {env.Count} variables; at most {MaxEnvVars}");
+        var bytes = 0L;
+        foreach (var (name, value) in env)
+        {
+            if (name.Length == 0 || name.Contains('=') || name.Contains('\0'))
+                errors.Add($"{what} name '{name}' is invalid: must be non-empty without '=' or NUL");
+            if (value.Contains('\0'))
+                errors.Add($"{what}['{name}'] contains a NUL byte");
+            bytes += name.Length + value.Length + 2;
+        }
+        if (bytes > MaxEnvBytes)
+            errors.Add($"{what} is {bytes} bytes; at most {MaxEnvBytes}");
+    }
+}

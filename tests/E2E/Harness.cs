@@ -1,0 +1,72 @@
+using System.Text;
+using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
+
+namespace Sandbox.E2E;
+
+/// <summary>Runs processes in real sandboxes (real bwrap, cgroups, seccomp, agent) and captures what they print.</summary>
+public static class Harness
+{
+    public static readonly ISandboxDriver Driver = new BubblewrapDriver();
+
+    public sealed record Result(ExitStatus Status, string Stdout, string Stderr, byte[] StdoutBytes);
+
+    public static ProcessSpec Sh(string script) => new() { Argv = ["/bin/sh", "-c", script] };
+
+    public static ProcessSpec Python(string code) => new() { Argv = ["/usr/bin/python3", "-c", code] };
+
+    public static async Task<Result> RunAsync(ExecutionMode mode, ProcessSpec process, SandboxSpec? spec = null, byte[]? stdin = null,
+        CancellationToken cancellationToken = default)
+    {
+        spec ??= new SandboxSpec();
+        var stdout = new MemoryStream();
+        var stderr = new MemoryStream();
+        var io = new ProcessIO { Stdout = stdout, Stderr = stderr, Stdin = stdin is null ? null : new MemoryStream(stdin) };
+        ExitStatus status;
+        if (mode == ExecutionMode.OneShot)
+        {
+            status = await Driver.RunAsync(spec, process, io, cancellationToken);
+        }
+        else
+        {
+            await using var sandbox = await Driver.CreateAsync(spec, cancellationToken);
+            var p = await sandbox.ExecAsync(process, io, cancellationToken);
+            status = await p.WaitAsync(cancellationToken);
+        }
+        var bytes = stdout.ToArray();
+        return new Result(status, Encoding.UTF8.GetString(bytes), Encoding.UTF8.GetString(stderr.ToArray()), bytes);
+    }
+
+    /// <summary>Cgroup directories left for a sandbox id, on any hierarchy.</summary>
+    public static IReadOnlyList<string> CgroupLeftovers(SandboxId id) =>
+        Directory.EnumerateDirectories("/sys/fs/cgroup")
+            .Select(h => Path.Combine(h, "sandbox", id.Value))
+            .Concat([Path.Combine("/sys/fs/cgroup", "sandbox", id.Value)])
+            .Where(Directory.Exists)
+            .ToList();
+
+    /// <summary>bwrap processes that are children of this test process.</summary>
+    public static IReadOnlyList<int> OurBwrapChildren()
+    {
+        var me = Environment.ProcessId.ToString();
+        var result = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var close = stat.LastIndexOf(')');
+                var comm = stat[(stat.IndexOf('(') + 1)..close];
+                var ppid = stat[(close + 2)..].Split(' ')[1];
+                if (ppid == me && comm is "bwrap" or "setpriv")
+                    result.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return result;
+    }
+}
