@@ -1,0 +1,223 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.RegularExpressions;
+using Google.Protobuf;
+using Sandbox.Agent.Interop;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent;
+
+internal sealed class AgentOptions
+{
+    /// <summary>The directory ReadFile/WriteFile are confined to ("/" in a sandbox; a temp dir in tests).</summary>
+    public string Root { get; init; } = "/";
+
+    /// <summary>Reap every child (the agent process, PID 1 or 2). False when hosted inside another .NET process.</summary>
+    public bool ReapAllChildren { get; init; } = true;
+}
+
+/// <summary>The sandbox.agent.v1.Agent service. Every call validates its input: the host is trusted, but not blindly.</summary>
+internal sealed partial class AgentService : IDisposable
+{
+    public const string ServiceName = "sandbox.agent.v1.Agent";
+    public const string Version = "0.1.0";
+    public const int MaxChunk = 1 << 20;
+    private const int MaxArgs = 4096;
+    private const int MaxArgBytes = 1 << 20;
+
+    private readonly IoLoop _io;
+    private readonly ProcessTable _processes;
+    private readonly FileService _files;
+    private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public AgentService(AgentOptions options)
+    {
+        _io = new IoLoop();
+        _processes = new ProcessTable(_io, options.ReapAllChildren);
+        _files = new FileService(options.Root);
+    }
+
+    /// <summary>Completes after a Shutdown call's response was written.</summary>
+    public Task ShutdownRequested => _shutdown.Task;
+
+    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    private static partial Regex ExecIdPattern();
+
+    public void Register(TtrpcServer server)
+    {
+        server.Register<PingRequest, PingResponse>(ServiceName, "Ping", PingRequest.Parser, (r, c) => ValueTask.FromResult(Ping()));
+        server.Register<ExecRequest, ExecResponse>(ServiceName, "Exec", ExecRequest.Parser, (r, c) => ValueTask.FromResult(Exec(r)));
+        server.Register<ReadOutputRequest, ReadOutputResponse>(ServiceName, "ReadOutput", ReadOutputRequest.Parser, (r, c) => ReadOutputAsync(r, c.CancellationToken));
+        server.Register<WriteStdinRequest, WriteStdinResponse>(ServiceName, "WriteStdin", WriteStdinRequest.Parser, (r, c) => WriteStdinAsync(r, c.CancellationToken));
+        server.Register<SignalRequest, SignalResponse>(ServiceName, "Signal", SignalRequest.Parser, (r, c) => ValueTask.FromResult(Signal(r)));
+        server.Register<WaitRequest, WaitResponse>(ServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
+        server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) => ValueTask.FromResult(_files.Read(r)));
+        server.Register<WriteFileRequest, WriteFileResponse>(ServiceName, "WriteFile", WriteFileRequest.Parser, (r, c) =>
+        {
+            _files.Write(r);
+            return ValueTask.FromResult(new WriteFileResponse());
+        });
+        server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) => ValueTask.FromResult(Stats()));
+        server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>
+        {
+            int killed = _processes.KillAll();
+            AgentLog.Info($"shutdown requested; killed {killed} process group(s)");
+            c.OnResponseSent(() => _shutdown.TrySetResult());
+            return ValueTask.FromResult(new ShutdownResponse());
+        });
+    }
+
+    public static unsafe PingResponse Ping()
+    {
+        byte* uts = stackalloc byte[Libc.UtsFieldLength * 6];
+        string kernel = "";
+        if (Libc.uname(uts) == 0)
+        {
+            var release = new ReadOnlySpan<byte>(uts + 2 * Libc.UtsFieldLength, Libc.UtsFieldLength); // release: the third field
+            int nul = release.IndexOf((byte)0);
+            kernel = Encoding.UTF8.GetString(nul >= 0 ? release[..nul] : release);
+        }
+        return new PingResponse { Version = Version, Pid = Libc.getpid(), Kernel = kernel };
+    }
+
+    public ExecResponse Exec(ExecRequest request)
+    {
+        if (!ExecIdPattern().IsMatch(request.ExecId))
+            throw new TtrpcException(StatusCode.InvalidArgument, "exec_id must match [A-Za-z0-9_-]{1,64}");
+        if (request.Argv.Count == 0 || request.Argv[0].Length == 0)
+            throw new TtrpcException(StatusCode.InvalidArgument, "argv must name a program");
+        if (request.Argv.Count > MaxArgs || request.Env.Count > MaxArgs)
+            throw new TtrpcException(StatusCode.InvalidArgument, "too many arguments or environment variables");
+        long total = 0;
+        foreach (var a in request.Argv)
+        {
+            if (a.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "argv contains NUL");
+            total += a.Length;
+        }
+        foreach (var e in request.Env)
+        {
+            if (e.Name.Length == 0 || e.Name.Contains('=') || e.Name.Contains('\0') || e.Value.Contains('\0'))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"invalid environment variable name or value: '{e.Name}'");
+            total += e.Name.Length + e.Value.Length + 1;
+        }
+        if (total > MaxArgBytes) throw new TtrpcException(StatusCode.InvalidArgument, "argv + env larger than 1 MiB");
+        string cwd = request.Cwd.Length == 0 ? "/" : request.Cwd;
+        if (cwd[0] != '/' || cwd.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "cwd must be absolute");
+        if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
+
+        string executable = ResolveExecutable(request.Argv[0], request.Env);
+        var exec = _processes.Spawn(request, executable);
+        AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
+        return new ExecResponse { Pid = exec.Pid };
+    }
+
+    /// <summary>argv[0] with a '/' is used as is; otherwise it is looked up in PATH from the request's env.</summary>
+    internal static string ResolveExecutable(string name, IEnumerable<EnvVar> env)
+    {
+        if (name.Contains('/')) return name;
+        string path = ProcessTable.DefaultPath;
+        foreach (var e in env)
+        {
+            if (e.Name == "PATH") path = e.Value;
+        }
+        bool sawNotExecutable = false;
+        foreach (var dir in path.Split(':'))
+        {
+            string candidate = (dir.Length == 0 ? "." : dir.TrimEnd('/')) + "/" + name;
+            if (!IsRegularFile(candidate)) continue;
+            if (IsExecutable(candidate)) return candidate;
+            sawNotExecutable = true;
+        }
+        if (sawNotExecutable) throw new TtrpcException(StatusCode.PermissionDenied, $"exec {name}: permission denied");
+        throw new TtrpcException(StatusCode.NotFound, $"exec {name}: executable file not found in PATH");
+    }
+
+    private static unsafe int StatMode(string path)
+    {
+        byte* buf = stackalloc byte[Libc.StatxSize];
+        int rc = NativeStrings.With(path, p => Libc.statx(Libc.AT_FDCWD, (byte*)p, 0, Libc.STATX_TYPE | Libc.STATX_MODE, buf));
+        return rc == 0 ? *(ushort*)(buf + Libc.StatxModeOffset) : -1;
+    }
+
+    private static bool IsRegularFile(string path)
+    {
+        int mode = StatMode(path);
+        return mode >= 0 && (mode & Libc.S_IFMT) == Libc.S_IFREG;
+    }
+
+    private static bool IsDirectory(string path)
+    {
+        int mode = StatMode(path);
+        return mode >= 0 && (mode & Libc.S_IFMT) == Libc.S_IFDIR;
+    }
+
+    private static unsafe bool IsExecutable(string path) => NativeStrings.With(path, p => Libc.access((byte*)p, Libc.X_OK)) == 0;
+
+    public async ValueTask<ReadOutputResponse> ReadOutputAsync(ReadOutputRequest request, CancellationToken cancellationToken)
+    {
+        var exec = _processes.Get(request.ExecId);
+        var pipe = request.Stream switch
+        {
+            OutputStream.Stdout => exec.Stdout,
+            OutputStream.Stderr => exec.Stderr,
+            _ => throw new TtrpcException(StatusCode.InvalidArgument, "stream must be STDOUT or STDERR"),
+        };
+        int max = request.MaxBytes == 0 || request.MaxBytes > MaxChunk ? MaxChunk : (int)request.MaxBytes;
+        var (data, eof) = await pipe.ReadAsync(max, cancellationToken).ConfigureAwait(false);
+        return new ReadOutputResponse { Data = UnsafeByteOperations.UnsafeWrap(data), Eof = eof };
+    }
+
+    public async ValueTask<WriteStdinResponse> WriteStdinAsync(WriteStdinRequest request, CancellationToken cancellationToken)
+    {
+        if (request.Data.Length > MaxChunk) throw new TtrpcException(StatusCode.InvalidArgument, "data larger than 1 MiB");
+        var exec = _processes.Get(request.ExecId);
+        if (exec.Stdin is null) throw new TtrpcException(StatusCode.FailedPrecondition, $"exec {request.ExecId} was started without stdin");
+        await exec.Stdin.WriteAsync(request.Data.ToByteArray(), request.Close, cancellationToken).ConfigureAwait(false);
+        return new WriteStdinResponse();
+    }
+
+    public SignalResponse Signal(SignalRequest request)
+    {
+        if (request.Signal is < 1 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "signal must be 1..64");
+        _processes.Signal(request.ExecId, request.Signal);
+        return new SignalResponse();
+    }
+
+    /// <summary>
+    /// Returns once the process has exited and was reaped. It does not wait for the output pipes to reach EOF: a
+    /// daemonized grandchild may hold them open forever. The host drains output with ReadOutput until eof.
+    /// </summary>
+    public async ValueTask<WaitResponse> WaitAsync(WaitRequest request, CancellationToken cancellationToken)
+    {
+        var exec = _processes.Get(request.ExecId);
+        var result = await exec.Exited.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return result.Clone();
+    }
+
+    public StatsResponse Stats() => new() { Processes = _processes.LiveCount, MemoryRssKib = ReadRssKib() };
+
+    private static long ReadRssKib()
+    {
+        try
+        {
+            // /proc/self/statm: size resident shared ... (pages). Absent before /proc is mounted: report 0.
+            var fields = File.ReadAllText("/proc/self/statm").Split(' ');
+            return long.Parse(fields[1]) * Environment.SystemPageSize / 1024;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 0;
+        }
+    }
+
+    public int KillAll() => _processes.KillAll();
+
+    public void Dispose()
+    {
+        _processes.KillAll();
+        _processes.Dispose();
+        _io.Dispose();
+        _files.Dispose();
+    }
+}

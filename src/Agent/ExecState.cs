@@ -1,0 +1,38 @@
+using Sandbox.AgentProtocol.V1;
+
+namespace Sandbox.Agent;
+
+/// <summary>One process started by Exec: its pipes and, once reaped, its exit status.</summary>
+internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPipe stderr, StdinPipe? stdin)
+{
+    private readonly TaskCompletionSource<WaitResponse> _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public string Id { get; } = id;
+    public int Pid { get; } = pid;
+    public OutputPipe Stdout { get; } = stdout;
+    public OutputPipe Stderr { get; } = stderr;
+    public StdinPipe? Stdin { get; } = stdin;
+
+    /// <summary>Set under the process table's lock when the process was reaped.</summary>
+    public bool HasExited { get; private set; }
+
+    public Task<WaitResponse> Exited => _exited.Task;
+
+    /// <summary>Fully consumed: reaped and both output streams handed out to the end.</summary>
+    public bool Finished => HasExited && Stdout.Drained && Stderr.Drained;
+
+    internal void Complete(int status, in Interop.Libc.RUsage usage)
+    {
+        HasExited = true;
+        var response = new WaitResponse
+        {
+            UserCpuUsec = usage.UTime.Sec * 1_000_000 + usage.UTime.USec,
+            SystemCpuUsec = usage.STime.Sec * 1_000_000 + usage.STime.USec,
+            MaxRssKib = usage.MaxRss,
+        };
+        int termSig = status & 0x7f;
+        if (termSig == 0) response.ExitCode = (status >> 8) & 0xff;
+        else response.Signal = termSig;
+        _exited.TrySetResult(response);
+    }
+}

@@ -1,0 +1,154 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Google.Protobuf;
+using Sandbox.Agent.Interop;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent;
+
+/// <summary>
+/// ReadFile / WriteFile confined to a root directory: every path is resolved with openat2 against a dirfd on the root
+/// with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so "..", absolute symlinks and /proc magic links cannot leave it.
+/// </summary>
+internal sealed unsafe class FileService : IDisposable
+{
+    public const int MaxChunk = 1 << 20;
+    public const int MaxPathBytes = 4096;
+
+    private readonly int _rootFd;
+
+    public FileService(string root)
+    {
+        int fd = NativeStrings.With(root, p => Libc.open((byte*)p, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0));
+        if (fd < 0) throw new IOException($"open root {root}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+        _rootFd = fd;
+    }
+
+    public static void ValidatePath(string path)
+    {
+        if (path.Length == 0 || path[0] != '/') throw new TtrpcException(StatusCode.InvalidArgument, "path must be absolute");
+        if (path.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "path contains NUL");
+        if (Encoding.UTF8.GetByteCount(path) > MaxPathBytes) throw new TtrpcException(StatusCode.InvalidArgument, "path longer than 4096 bytes");
+    }
+
+    private int OpenInRoot(string path, int flags, uint mode)
+    {
+        ValidatePath(path);
+        var how = new Libc.OpenHow
+        {
+            Flags = (ulong)(uint)flags,
+            Mode = (flags & Libc.O_CREAT) != 0 ? mode : 0,
+            Resolve = Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS,
+        };
+        using var strings = new NativeStrings();
+        byte* nativePath = strings.Add(path);
+        while (true)
+        {
+            long fd = Libc.syscall_openat2(Libc.SYS_openat2, _rootFd, nativePath, &how, (nuint)sizeof(Libc.OpenHow));
+            if (fd >= 0) return (int)fd;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno is Errno.EINTR or Errno.EAGAIN) continue; // EAGAIN: a concurrent rename raced RESOLVE_IN_ROOT; retry
+            if (errno == Errno.ENOSYS)
+                throw new TtrpcException(StatusCode.Unimplemented, "openat2 is not available (needs Linux 5.6+); file access is refused rather than done unconfined");
+            throw Fail(path, errno);
+        }
+    }
+
+    private static TtrpcException Fail(string path, int errno)
+    {
+        var code = errno switch
+        {
+            Errno.ENOENT or Errno.ENOTDIR => StatusCode.NotFound,
+            Errno.EACCES or Errno.EPERM or Errno.EXDEV or Errno.EROFS => StatusCode.PermissionDenied,
+            Errno.ELOOP or Errno.EISDIR or Errno.ETXTBSY => StatusCode.FailedPrecondition,
+            Errno.ENOSPC or Errno.EDQUOT or Errno.EFBIG or Errno.EMFILE or Errno.ENOMEM => StatusCode.ResourceExhausted,
+            Errno.EINVAL or Errno.ENAMETOOLONG => StatusCode.InvalidArgument,
+            _ => StatusCode.Internal,
+        };
+        return new TtrpcException(code, $"{path}: {Errno.Name(errno)}");
+    }
+
+    private static (int Mode, long Size) Stat(int fd, string path)
+    {
+        byte* buf = stackalloc byte[Libc.StatxSize];
+        byte empty = 0;
+        if (Libc.statx(fd, &empty, Libc.AT_EMPTY_PATH, Libc.STATX_TYPE | Libc.STATX_SIZE, buf) != 0)
+            throw Fail(path, Marshal.GetLastPInvokeError());
+        return (*(ushort*)(buf + Libc.StatxModeOffset), *(long*)(buf + Libc.StatxSizeOffset));
+    }
+
+    public ReadFileResponse Read(ReadFileRequest request)
+    {
+        if (request.Offset < 0) throw new TtrpcException(StatusCode.InvalidArgument, "offset must be >= 0");
+        int max = request.MaxBytes == 0 || request.MaxBytes > MaxChunk ? MaxChunk : (int)request.MaxBytes;
+        int fd = OpenInRoot(request.Path, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NONBLOCK, 0);
+        try
+        {
+            var (mode, size) = Stat(fd, request.Path);
+            if ((mode & Libc.S_IFMT) != Libc.S_IFREG) throw new TtrpcException(StatusCode.FailedPrecondition, $"{request.Path}: not a regular file");
+            var data = new byte[(int)Math.Min(max, Math.Max(0, size - request.Offset))];
+            int got = 0;
+            while (got < data.Length)
+            {
+                nint n;
+                fixed (byte* p = data) n = Libc.pread(fd, p + got, (nuint)(data.Length - got), request.Offset + got);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Errno.EINTR) continue;
+                    throw Fail(request.Path, errno);
+                }
+                if (n == 0) break;
+                got += (int)n;
+            }
+            return new ReadFileResponse
+            {
+                Data = UnsafeByteOperations.UnsafeWrap(data.AsMemory(0, got)),
+                Eof = request.Offset + got >= size,
+                Size = size,
+            };
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    public void Write(WriteFileRequest request)
+    {
+        if (request.Offset < 0) throw new TtrpcException(StatusCode.InvalidArgument, "offset must be >= 0");
+        if (request.Data.Length > MaxChunk) throw new TtrpcException(StatusCode.InvalidArgument, "data larger than 1 MiB");
+        uint mode = request.Mode == 0 ? 0x1a4u /* 0644 */ : request.Mode & 0x1ff /* 0777: no setuid/setgid/sticky */;
+        int fd = OpenInRoot(request.Path, Libc.O_WRONLY | Libc.O_CREAT | Libc.O_NOFOLLOW | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NONBLOCK, mode);
+        try
+        {
+            var (fileMode, _) = Stat(fd, request.Path);
+            if ((fileMode & Libc.S_IFMT) != Libc.S_IFREG) throw new TtrpcException(StatusCode.FailedPrecondition, $"{request.Path}: not a regular file");
+            var span = request.Data.Span;
+            int done = 0;
+            fixed (byte* p = span)
+            {
+                while (done < span.Length)
+                {
+                    nint n = Libc.pwrite(fd, p + done, (nuint)(span.Length - done), request.Offset + done);
+                    if (n < 0)
+                    {
+                        int errno = Marshal.GetLastPInvokeError();
+                        if (errno == Errno.EINTR) continue;
+                        throw Fail(request.Path, errno);
+                    }
+                    done += (int)n;
+                }
+            }
+            if (request.Truncate && Libc.ftruncate(fd, request.Offset + span.Length) != 0)
+                throw Fail(request.Path, Marshal.GetLastPInvokeError());
+        }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    public void Dispose() => Libc.close(_rootFd);
+}

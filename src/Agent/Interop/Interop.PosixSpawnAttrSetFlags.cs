@@ -1,0 +1,9 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Agent.Interop;
+
+internal static unsafe partial class Libc
+{
+    [LibraryImport("libc", EntryPoint = "posix_spawnattr_setflags")]
+    internal static partial int posix_spawnattr_setflags(void* attr, short flags);
+}

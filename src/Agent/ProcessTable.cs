@@ -1,0 +1,282 @@
+using System.Runtime.InteropServices;
+using Sandbox.Agent.Interop;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent;
+
+/// <summary>
+/// Spawns processes with posix_spawn (never fork from managed code) and reaps them on one dedicated thread.
+/// Spawn and reap take the same lock, so a pid is registered before its exit can be matched, and Signal never hits a
+/// pid that was reaped (and possibly reused) behind its back.
+/// </summary>
+internal sealed unsafe class ProcessTable : IDisposable
+{
+    public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    public const int MaxExecs = 4096;
+    private const int PruneAbove = 256;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<int, ExecState> _live = [];
+    private readonly Dictionary<string, ExecState> _byId = new(StringComparer.Ordinal);
+    private readonly AutoResetEvent _childSpawned = new(false);
+    private readonly IoLoop _io;
+    private readonly bool _reapAll;
+    private readonly Thread _reaper;
+    private volatile bool _stopping;
+
+    /// <param name="reapAll">
+    /// true (the agent process): reap every child, including orphans reparented to us as PID 1 (waitid P_ALL).
+    /// false (the agent's service hosted inside another .NET process, e.g. tests): reap only our own pids, so the
+    /// host's System.Diagnostics.Process children are left alone.
+    /// </param>
+    public ProcessTable(IoLoop io, bool reapAll)
+    {
+        _io = io;
+        _reapAll = reapAll;
+        _reaper = new Thread(reapAll ? ReapAllLoop : ReapOwnLoop) { IsBackground = true, Name = "agent-reaper" };
+        _reaper.Start();
+    }
+
+    public int LiveCount
+    {
+        get { lock (_lock) return _live.Count; }
+    }
+
+    public ExecState Get(string execId)
+    {
+        lock (_lock)
+        {
+            return _byId.TryGetValue(execId, out var e) ? e : throw new TtrpcException(StatusCode.NotFound, $"exec {execId}: not found");
+        }
+    }
+
+    public ExecState Spawn(ExecRequest request, string executable)
+    {
+        var argv = request.Argv.ToArray();
+        var envp = request.Env.Select(e => e.Name + "=" + e.Value).ToArray();
+        string cwd = request.Cwd.Length == 0 ? "/" : request.Cwd;
+
+        int* outPipe = stackalloc int[2] { -1, -1 };
+        int* errPipe = stackalloc int[2] { -1, -1 };
+        int* inPipe = stackalloc int[2] { -1, -1 };
+        try
+        {
+            MakePipe(outPipe, parentEnd: 0);
+            MakePipe(errPipe, parentEnd: 0);
+            if (request.Stdin) MakePipe(inPipe, parentEnd: 1);
+
+            lock (_lock)
+            {
+                if (_byId.ContainsKey(request.ExecId))
+                    throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId}: already exists");
+                if (_byId.Count >= PruneAbove) Prune();
+                if (_byId.Count >= MaxExecs)
+                    throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
+
+                int pid;
+                int rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], &pid);
+                if (rc != 0)
+                {
+                    var code = rc switch
+                    {
+                        Errno.ENOENT or Errno.ENOTDIR => StatusCode.NotFound,
+                        Errno.EACCES or Errno.EPERM => StatusCode.PermissionDenied,
+                        Errno.EAGAIN or Errno.ENOMEM or Errno.EMFILE or Errno.E2BIG => StatusCode.ResourceExhausted,
+                        _ => StatusCode.FailedPrecondition,
+                    };
+                    throw new TtrpcException(code, $"exec {argv[0]}: {Errno.Name(rc)}");
+                }
+                // The child has its copies now; close ours.
+                CloseFd(ref outPipe[1]);
+                CloseFd(ref errPipe[1]);
+                CloseFd(ref inPipe[0]);
+
+                var stdout = new OutputPipe(outPipe[0], _io);
+                var stderr = new OutputPipe(errPipe[0], _io);
+                var stdin = request.Stdin ? new StdinPipe(inPipe[1], _io) : null;
+                outPipe[0] = errPipe[0] = inPipe[1] = -1; // owned by the pipes now
+                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin);
+                _live[pid] = exec;
+                _byId[request.ExecId] = exec;
+                _io.Add(stdout);
+                _io.Add(stderr);
+                if (stdin is not null) _io.Add(stdin);
+                _childSpawned.Set();
+                return exec;
+            }
+        }
+        finally
+        {
+            for (int i = 0; i < 2; i++)
+            {
+                CloseFd(ref outPipe[i]);
+                CloseFd(ref errPipe[i]);
+                CloseFd(ref inPipe[i]);
+            }
+        }
+    }
+
+    private static void MakePipe(int* fds, int parentEnd)
+    {
+        if (Libc.pipe2(fds, Libc.O_CLOEXEC) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            throw new TtrpcException(StatusCode.ResourceExhausted, "pipe2: " + Errno.Name(errno));
+        }
+        int flags = Libc.fcntl(fds[parentEnd], Libc.F_GETFL, 0);
+        Libc.fcntl(fds[parentEnd], Libc.F_SETFL, flags | Libc.O_NONBLOCK);
+    }
+
+    private static void CloseFd(ref int fd)
+    {
+        if (fd >= 0) Libc.close(fd);
+        fd = -1;
+    }
+
+    /// <returns>0 or an errno value.</returns>
+    private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, int* pid)
+    {
+        using var strings = new NativeStrings();
+        byte* fileActions = stackalloc byte[Libc.FileActionsSize];
+        byte* attr = stackalloc byte[Libc.SpawnAttrSize];
+        byte* sigmask = stackalloc byte[Libc.SigSetSize];
+        byte* sigdef = stackalloc byte[Libc.SigSetSize];
+        int rc = Libc.posix_spawn_file_actions_init(fileActions);
+        if (rc != 0) return rc;
+        try
+        {
+            rc = Libc.posix_spawnattr_init(attr);
+            if (rc != 0) return rc;
+            try
+            {
+                if (stdinFd >= 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdinFd, 0);
+                else rc = Libc.posix_spawn_file_actions_addopen(fileActions, 0, strings.Add("/dev/null"), Libc.O_RDONLY, 0);
+                if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdoutFd, 1);
+                if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stderrFd, 2);
+                if (rc == 0) rc = Libc.posix_spawn_file_actions_addchdir_np(fileActions, strings.Add(cwd));
+                if (rc != 0) return rc;
+
+                Libc.sigemptyset(sigmask);
+                Libc.sigfillset(sigdef);
+                rc = Libc.posix_spawnattr_setsigmask(attr, sigmask);
+                if (rc == 0) rc = Libc.posix_spawnattr_setsigdefault(attr, sigdef);
+                if (rc == 0) rc = Libc.posix_spawnattr_setflags(attr,
+                    (short)(Libc.POSIX_SPAWN_SETSID | Libc.POSIX_SPAWN_SETSIGMASK | Libc.POSIX_SPAWN_SETSIGDEF));
+                if (rc != 0) return rc;
+
+                return Libc.posix_spawn(pid, strings.Add(path), fileActions, attr, strings.AddArray(argv), strings.AddArray(envp));
+            }
+            finally
+            {
+                Libc.posix_spawnattr_destroy(attr);
+            }
+        }
+        finally
+        {
+            Libc.posix_spawn_file_actions_destroy(fileActions);
+        }
+    }
+
+    /// <summary>Drops execs that are reaped and fully drained (their ids become unknown). Caller holds the lock.</summary>
+    private void Prune()
+    {
+        foreach (var (id, exec) in _byId.ToArray())
+        {
+            if (!exec.Finished) continue;
+            _byId.Remove(id);
+            exec.Stdin?.RequestClose();
+        }
+    }
+
+    /// <summary>kill(-pgid) (the exec is a session and group leader), then the pid itself. An exited exec is a no-op.</summary>
+    public void Signal(string execId, int signal)
+    {
+        lock (_lock)
+        {
+            var exec = _byId.TryGetValue(execId, out var e) ? e : throw new TtrpcException(StatusCode.NotFound, $"exec {execId}: not found");
+            if (exec.HasExited) return;
+            if (Libc.kill(-exec.Pid, signal) == 0) return;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Errno.ESRCH)
+            {
+                if (Libc.kill(exec.Pid, signal) == 0) return;
+                errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.ESRCH) return;
+            }
+            throw new TtrpcException(errno == Errno.EPERM ? StatusCode.PermissionDenied : StatusCode.Internal, $"kill {exec.Pid}: {Errno.Name(errno)}");
+        }
+    }
+
+    /// <summary>SIGKILL every live process group.</summary>
+    public int KillAll()
+    {
+        lock (_lock)
+        {
+            foreach (var pid in _live.Keys)
+            {
+                Libc.kill(-pid, Libc.SIGKILL);
+                Libc.kill(pid, Libc.SIGKILL);
+            }
+            return _live.Count;
+        }
+    }
+
+    private void ReapAllLoop()
+    {
+        byte* info = stackalloc byte[Libc.SigInfoSize];
+        while (!_stopping)
+        {
+            new Span<byte>(info, Libc.SigInfoSize).Clear();
+            // Peek (WNOWAIT) so the zombie keeps its pid until we reap it under the lock.
+            if (Libc.waitid(Libc.P_ALL, 0, info, Libc.WEXITED | Libc.WNOWAIT) != 0)
+            {
+                int errno = Marshal.GetLastPInvokeError();
+                if (errno == Errno.EINTR) continue;
+                if (errno == Errno.ECHILD)
+                {
+                    _childSpawned.WaitOne();
+                    continue;
+                }
+                AgentLog.Info("waitid failed: " + Errno.Name(errno));
+                Thread.Sleep(100);
+                continue;
+            }
+            int pid = *(int*)(info + Libc.SigInfoPidOffset);
+            if (pid <= 0) continue;
+            lock (_lock) ReapLocked(pid, Libc.WNOHANG);
+        }
+    }
+
+    private void ReapOwnLoop()
+    {
+        int delay = 1;
+        while (!_stopping)
+        {
+            bool reaped = false;
+            lock (_lock)
+            {
+                foreach (var pid in _live.Keys.ToArray()) reaped |= ReapLocked(pid, Libc.WNOHANG);
+            }
+            delay = reaped ? 1 : Math.Min(delay * 2, 50);
+            if (_childSpawned.WaitOne(delay)) delay = 1;
+        }
+    }
+
+    /// <returns>true when pid was reaped. Caller holds the lock.</returns>
+    private bool ReapLocked(int pid, int options)
+    {
+        int status;
+        Libc.RUsage usage;
+        int r = Libc.wait4(pid, &status, options, &usage);
+        if (r != pid) return false;
+        if (_live.Remove(pid, out var exec)) exec.Complete(status, usage);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        _stopping = true;
+        _childSpawned.Set();
+    }
+}

@@ -1,0 +1,86 @@
+using System.Net.Sockets;
+using Sandbox.Agent;
+using Sandbox.Agent.Interop;
+using Sandbox.Ttrpc;
+
+// sandbox-agent --fd N [--root DIR]      serve ttrpc on an inherited, connected unix stream socket
+// sandbox-agent --serial PATH [--root DIR] serve ttrpc on a character device (virtio-serial port)
+// Exits when the peer closes the connection, or after a Shutdown call.
+return await AgentMain.RunAsync(args);
+
+internal static class AgentMain
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        int fd = -1;
+        string? serial = null;
+        string root = "/";
+        for (int i = 0; i < args.Length; i++)
+        {
+            string? Next() => i + 1 < args.Length ? args[++i] : null;
+            switch (args[i])
+            {
+                case "--fd" when int.TryParse(Next(), out var n) && n >= 0: fd = n; break;
+                case "--serial" when Next() is { } p: serial = p; break;
+                case "--root" when Next() is { } r: root = r; break;
+                case "--quiet": AgentLog.Quiet = true; break;
+                case "--version":
+                    AgentLog.WriteFd(1, AgentService.Version + "\n");
+                    return 0;
+                default:
+                    return Usage($"bad argument: {args[i]}");
+            }
+        }
+        if ((fd < 0) == (serial is null)) return Usage("exactly one of --fd or --serial is required");
+
+        EnsureStandardFds();
+        Stream stream;
+        try
+        {
+            stream = fd >= 0
+                ? new NetworkStream(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), ownsSocket: true)
+                : OpenSerial(serial!);
+        }
+        catch (Exception e)
+        {
+            AgentLog.Info($"cannot open the host connection: {e.Message}");
+            return 2;
+        }
+
+        using var service = new AgentService(new AgentOptions { Root = root, ReapAllChildren = true });
+        var server = new TtrpcServer();
+        service.Register(server);
+        AgentLog.Info($"ready: version {AgentService.Version}, pid {Libc.getpid()}, root {root}");
+        var serving = server.ServeConnectionAsync(stream);
+        var first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
+        int killed = service.KillAll();
+        AgentLog.Info(first == serving ? $"host closed the connection; killed {killed} process group(s); exiting" : "shutting down");
+        await stream.DisposeAsync().ConfigureAwait(false);
+        return 0;
+    }
+
+    private static int Usage(string why)
+    {
+        AgentLog.Info(why);
+        AgentLog.Info("usage: sandbox-agent (--fd N | --serial PATH) [--root DIR] [--quiet]");
+        return 64;
+    }
+
+    /// <summary>A character device opened twice (read side and write side), so reads and writes never wait on each other.</summary>
+    private static DuplexStream OpenSerial(string path)
+    {
+        var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        var write = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+        return new DuplexStream(read, write);
+    }
+
+    /// <summary>fds 0-2 must exist, or a pipe could land on them and be clobbered by the dup2s of a spawn.</summary>
+    private static unsafe void EnsureStandardFds()
+    {
+        for (int i = 0; i < 3; i++)
+        {
+            if (Libc.fcntl(i, Libc.F_GETFD, 0) >= 0) continue;
+            fixed (byte* devNull = "/dev/null\0"u8) Libc.open(devNull, Libc.O_RDWR, 0); // lowest free fd: i (kept open)
+        }
+    }
+}

@@ -1,0 +1,350 @@
+using System.Text;
+using Google.Protobuf;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Isolation.Agent;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent.Tests;
+
+/// <summary>The same scenarios against the in-process service and against the real agent process.</summary>
+public abstract class AgentBehaviourTests
+{
+    protected abstract AgentHarness Start();
+
+    private static readonly EnvVar[] DefaultEnv = [new() { Name = "PATH", Value = "/usr/local/bin:/usr/bin:/bin" }];
+    private static int _ids;
+    private static string NewId() => "e" + Interlocked.Increment(ref _ids);
+
+    internal sealed record Result(string Stdout, string Stderr, WaitResponse Wait, long StdoutBytes);
+
+    private static async Task<string> StartAsync(AgentClient c, string[] argv, EnvVar[]? env = null, string cwd = "", bool stdin = false)
+    {
+        var id = NewId();
+        var request = new ExecRequest { ExecId = id, Cwd = cwd, Stdin = stdin };
+        request.Argv.AddRange(argv);
+        request.Env.AddRange(env ?? DefaultEnv);
+        var r = await c.ExecAsync(request);
+        Assert.True(r.Pid > 0);
+        return id;
+    }
+
+    private static async Task<(string Text, long Bytes)> DrainAsync(AgentClient c, string id, OutputStream stream, bool keepText = true, int max = 0)
+    {
+        var sb = new StringBuilder();
+        long total = 0;
+        while (true)
+        {
+            var r = await c.ReadOutputAsync(id, stream, max);
+            if (max > 0) Assert.True(r.Data.Length <= max);
+            total += r.Data.Length;
+            if (keepText) sb.Append(r.Data.ToStringUtf8());
+            if (r.Eof) return (sb.ToString(), total);
+        }
+    }
+
+    private static async Task<Result> RunAsync(AgentClient c, string[] argv, EnvVar[]? env = null, string cwd = "", byte[]? stdin = null, bool keepText = true)
+    {
+        var id = await StartAsync(c, argv, env, cwd, stdin is not null);
+        if (stdin is not null) await c.WriteStdinAsync(id, stdin, close: true);
+        var outTask = DrainAsync(c, id, OutputStream.Stdout, keepText);
+        var errTask = DrainAsync(c, id, OutputStream.Stderr);
+        var wait = await c.WaitAsync(id);
+        var (stdout, bytes) = await outTask;
+        return new Result(stdout, (await errTask).Text, wait, bytes);
+    }
+
+    [Fact]
+    public async Task Ping_ReportsIdentity()
+    {
+        await using var a = Start();
+        var p = await a.Client.PingAsync();
+        Assert.Equal("0.1.0", p.Version);
+        Assert.True(p.Pid > 0);
+        Assert.Equal(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), p.Kernel);
+    }
+
+    [Fact]
+    public async Task Exec_ExitCodeStdoutStderr()
+    {
+        await using var a = Start();
+        var r = await RunAsync(a.Client, ["sh", "-c", "echo hi; echo err >&2; exit 3"]);
+        Assert.Equal("hi\n", r.Stdout);
+        Assert.Equal("err\n", r.Stderr);
+        Assert.Equal(3, r.Wait.ExitCode);
+        Assert.Equal(0, r.Wait.Signal);
+        Assert.True(r.Wait.MaxRssKib > 0);
+        Assert.True(r.Wait.UserCpuUsec >= 0 && r.Wait.SystemCpuUsec >= 0);
+    }
+
+    [Fact]
+    public async Task Stdin_RoundTripsThroughCat()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["cat"], stdin: true);
+        var outTask = DrainAsync(a.Client, id, OutputStream.Stdout);
+        await a.Client.WriteStdinAsync(id, "hello "u8.ToArray());
+        await a.Client.WriteStdinAsync(id, "world"u8.ToArray(), close: true);
+        Assert.Equal("hello world", (await outTask).Text);
+        Assert.Equal(0, (await a.Client.WaitAsync(id)).ExitCode);
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.WriteStdinAsync(id, "late"u8.ToArray()));
+        Assert.Equal(StatusCode.FailedPrecondition, e.Code);
+    }
+
+    [Fact]
+    public async Task Stdin_IsDevNullWhenNotRequested()
+    {
+        await using var a = Start();
+        var r = await RunAsync(a.Client, ["sh", "-c", "cat; echo done"]);
+        Assert.Equal("done\n", r.Stdout);
+        var id = await StartAsync(a.Client, ["true"]);
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.WriteStdinAsync(id, "x"u8.ToArray()));
+        Assert.Equal(StatusCode.FailedPrecondition, e.Code);
+    }
+
+    [Fact]
+    public async Task Signal_TerminatesTheProcessGroup()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["sleep", "100"]);
+        await a.Client.SignalAsync(id, 15);
+        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(15, w.Signal);
+        Assert.Equal(0, w.ExitCode);
+        await a.Client.SignalAsync(id, 9); // already exited: fine
+
+        // A shell's child is in the same group: SIGKILL to the group ends both, so stdout reaches EOF.
+        var id2 = await StartAsync(a.Client, ["sh", "-c", "sleep 100; echo never"]);
+        await Task.Delay(100);
+        await a.Client.SignalAsync(id2, 9);
+        Assert.Equal(9, (await a.Client.WaitAsync(id2).WaitAsync(TimeSpan.FromSeconds(10))).Signal);
+        Assert.Equal("", (await DrainAsync(a.Client, id2, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(10))).Text);
+    }
+
+    [Fact]
+    public async Task LargeOutput_TenMegabytes()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["head", "-c", "10000000", "/dev/zero"]);
+        var (_, bytes) = await DrainAsync(a.Client, id, OutputStream.Stdout, keepText: false, max: 300_000);
+        Assert.Equal(10_000_000, bytes);
+        Assert.Equal(0, (await a.Client.WaitAsync(id)).ExitCode);
+    }
+
+    [Fact]
+    public async Task Output_IsBoundedAndBackPressuresTheProcess()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["head", "-c", "4000000", "/dev/zero"]);
+        var wait = a.Client.WaitAsync(id);
+        await Task.Delay(500);
+        Assert.False(wait.IsCompleted, "the writer should be blocked: the agent buffers at most 1 MiB plus the pipe");
+        var (_, bytes) = await DrainAsync(a.Client, id, OutputStream.Stdout, keepText: false);
+        Assert.Equal(4_000_000, bytes);
+        Assert.Equal(0, (await wait).ExitCode);
+    }
+
+    [Fact]
+    public async Task EnvAndCwd_AreExactlyTheRequested()
+    {
+        await using var a = Start();
+        var r = await RunAsync(a.Client, ["sh", "-c", "echo $FOO; pwd"], [new() { Name = "FOO", Value = "bar" }, DefaultEnv[0]], cwd: "/tmp");
+        Assert.Equal("bar\n/tmp\n", r.Stdout);
+        var env = await RunAsync(a.Client, ["env"], [new() { Name = "ONLY", Value = "1" }]); // no PATH: default PATH used for lookup
+        Assert.Equal("ONLY=1\n", env.Stdout);
+    }
+
+    [Fact]
+    public async Task MissingBinary_IsNotFoundNamingIt()
+    {
+        await using var a = Start();
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => StartAsync(a.Client, ["no-such-binary-xyz"]));
+        Assert.Equal(StatusCode.NotFound, e.Code);
+        Assert.Contains("no-such-binary-xyz", e.Message);
+        var e2 = await Assert.ThrowsAsync<TtrpcException>(() => StartAsync(a.Client, ["/nonexistent/bin/tool"]));
+        Assert.Equal(StatusCode.NotFound, e2.Code);
+        Assert.Contains("/nonexistent/bin/tool", e2.Message);
+        var e3 = await Assert.ThrowsAsync<TtrpcException>(() => StartAsync(a.Client, ["true"], cwd: "/nonexistent-dir"));
+        Assert.Equal(StatusCode.FailedPrecondition, e3.Code);
+    }
+
+    [Fact]
+    public async Task ExecIds_AreUniqueAndKnown()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["true"]);
+        var request = new ExecRequest { ExecId = id };
+        request.Argv.Add("true");
+        var dup = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ExecAsync(request));
+        Assert.Equal(StatusCode.AlreadyExists, dup.Code);
+        var unknown = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.WaitAsync("nope"));
+        Assert.Equal(StatusCode.NotFound, unknown.Code);
+    }
+
+    [Fact]
+    public async Task Files_WriteThenRead()
+    {
+        await using var a = Start();
+        await a.Client.WriteFileAsync(new WriteFileRequest { Path = "/f.txt", Data = ByteString.CopyFromUtf8("hello world, long"), Truncate = true, Mode = 0x180 });
+        await a.Client.WriteFileAsync(new WriteFileRequest { Path = "/f.txt", Offset = 6, Data = ByteString.CopyFromUtf8("there"), Truncate = true });
+        Assert.Equal("hello there", File.ReadAllText(Path.Combine(a.Root, "f.txt")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(a.Root, "f.txt")));
+        var r = await a.Client.ReadFileAsync(new ReadFileRequest { Path = "/f.txt", MaxBytes = 5 });
+        Assert.Equal("hello", r.Data.ToStringUtf8());
+        Assert.False(r.Eof);
+        Assert.Equal(11, r.Size);
+        var rest = await a.Client.ReadFileAsync(new ReadFileRequest { Path = "/f.txt", Offset = 5 });
+        Assert.Equal(" there", rest.Data.ToStringUtf8());
+        Assert.True(rest.Eof);
+
+        var big = new byte[1 << 20];
+        new Random(1).NextBytes(big);
+        await a.Client.WriteFileAsync(new WriteFileRequest { Path = "/big", Data = ByteString.CopyFrom(big), Truncate = true });
+        var back = await a.Client.ReadFileAsync(new ReadFileRequest { Path = "/big", MaxBytes = 1 << 20 });
+        Assert.Equal(big, back.Data.ToByteArray());
+
+        var missing = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/missing" }));
+        Assert.Equal(StatusCode.NotFound, missing.Code);
+        Directory.CreateDirectory(Path.Combine(a.Root, "d"));
+        var dir = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/d" }));
+        Assert.Equal(StatusCode.FailedPrecondition, dir.Code);
+    }
+
+    [Fact]
+    public async Task Files_PathsCannotEscapeTheRoot()
+    {
+        await using var a = Start();
+        Directory.CreateDirectory(Path.Combine(a.Root, "etc"));
+        await a.Client.WriteFileAsync(new WriteFileRequest { Path = "/../../etc/x", Data = ByteString.CopyFromUtf8("inside"), Truncate = true });
+        Assert.Equal("inside", File.ReadAllText(Path.Combine(a.Root, "etc", "x")));
+        Assert.False(File.Exists("/etc/x") && File.ReadAllText("/etc/x") == "inside");
+
+        // An absolute symlink is resolved inside the root: /link -> /etc/passwd means <root>/etc/passwd.
+        File.CreateSymbolicLink(Path.Combine(a.Root, "link"), "/etc/passwd");
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/link" }));
+        Assert.Equal(StatusCode.NotFound, e.Code);
+        File.WriteAllText(Path.Combine(a.Root, "etc", "passwd"), "fake");
+        Assert.Equal("fake", (await a.Client.ReadFileAsync(new ReadFileRequest { Path = "/link" })).Data.ToStringUtf8());
+        Assert.Equal("fake", (await a.Client.ReadFileAsync(new ReadFileRequest { Path = "/../../../etc/passwd" })).Data.ToStringUtf8());
+
+        // Writing through a symlink (last component) is refused; the target is untouched.
+        var w = await Assert.ThrowsAsync<TtrpcException>(() =>
+            a.Client.WriteFileAsync(new WriteFileRequest { Path = "/link", Data = ByteString.CopyFromUtf8("x"), Truncate = true }));
+        Assert.Equal(StatusCode.FailedPrecondition, w.Code);
+        Assert.Equal("fake", File.ReadAllText(Path.Combine(a.Root, "etc", "passwd")));
+
+        // A directory symlink pointing outside stays inside too.
+        File.CreateSymbolicLink(Path.Combine(a.Root, "up"), "../../../../");
+        await a.Client.WriteFileAsync(new WriteFileRequest { Path = "/up/etc/y", Data = ByteString.CopyFromUtf8("y"), Truncate = true });
+        Assert.Equal("y", File.ReadAllText(Path.Combine(a.Root, "etc", "y")));
+
+        // Magic links (/proc/self/root) are refused.
+        var m = await Assert.ThrowsAnyAsync<TtrpcException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/proc/self/root/etc/passwd" }));
+        Assert.NotEqual(StatusCode.OK, m.Code);
+
+        // The client refuses relative paths, NUL and overlong paths before sending.
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "../../etc/x" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/a\0b" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ReadFileAsync(new ReadFileRequest { Path = "/" + new string('a', 4096) }));
+
+        // So does the agent, when a raw client sends them anyway.
+        if (a.RawClient is { } raw)
+        {
+            foreach (var path in new[] { "../../etc/x", "etc/passwd", "/a\0b", "/" + new string('a', 4096), "" })
+            {
+                var ex = await Assert.ThrowsAsync<TtrpcException>(() => raw.CallAsync(AgentClient.ServiceName, "ReadFile",
+                    new ReadFileRequest { Path = path }, ReadFileResponse.Parser));
+                Assert.Equal(StatusCode.InvalidArgument, ex.Code);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task TwentyConcurrentExecs()
+    {
+        await using var a = Start();
+        var runs = Enumerable.Range(0, 20).Select(i => RunAsync(a.Client, ["sh", "-c", $"sleep 0.2; echo run{i}; exit {i}"])).ToArray();
+        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+        for (int i = 0; i < 20; i++)
+        {
+            Assert.Equal($"run{i}\n", results[i].Stdout);
+            Assert.Equal(i, results[i].Wait.ExitCode);
+        }
+        var stats = await a.Client.StatsAsync();
+        Assert.Equal(0, stats.Processes);
+        Assert.True(stats.MemoryRssKib > 0);
+    }
+
+    [Fact]
+    public async Task Wait_ReturnsOnExitEvenWhileAGrandchildHoldsStdout()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["sh", "-c", "sleep 1 & echo started"]);
+        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(0.9));
+        Assert.Equal(0, w.ExitCode);
+        var first = await a.Client.ReadOutputAsync(id, OutputStream.Stdout);
+        Assert.Equal("started\n", first.Data.ToStringUtf8());
+        Assert.Equal("", (await DrainAsync(a.Client, id, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(10))).Text);
+    }
+
+    [Fact]
+    public async Task Stats_CountsLiveProcesses()
+    {
+        await using var a = Start();
+        var id = await StartAsync(a.Client, ["sleep", "100"]);
+        Assert.Equal(1, (await a.Client.StatsAsync()).Processes);
+        await a.Client.SignalAsync(id, 9);
+        await a.Client.WaitAsync(id);
+        Assert.Equal(0, (await a.Client.StatsAsync()).Processes);
+    }
+}
+
+public sealed class InProcessAgentTests : AgentBehaviourTests
+{
+    protected override AgentHarness Start() => new InProcessAgent();
+}
+
+public sealed class OutOfProcessAgentTests : AgentBehaviourTests
+{
+    protected override AgentHarness Start() => new OutOfProcessAgent();
+
+    [Fact]
+    public async Task Shutdown_KillsProcessesAndExits()
+    {
+        var a = new OutOfProcessAgent();
+        var request = new ExecRequest { ExecId = "long" };
+        request.Argv.AddRange(["sleep", "100"]);
+        await a.Client.ExecAsync(request);
+        var wait = a.Client.WaitAsync("long");
+        await a.Client.ShutdownAsync();
+        await a.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.Equal(0, a.Process.ExitCode);
+        // Either the Wait answer (SIGKILL) arrived before the agent exited, or the connection closed.
+        try
+        {
+            Assert.Equal(9, (await wait.WaitAsync(TimeSpan.FromSeconds(10))).Signal);
+        }
+        catch (TtrpcException e)
+        {
+            Assert.Equal(StatusCode.Unavailable, e.Code);
+        }
+        await a.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task PeerClose_KillsProcessesAndExits()
+    {
+        var a = new OutOfProcessAgent();
+        var request = new ExecRequest { ExecId = "orphan", Stdin = true };
+        request.Argv.AddRange(["sh", "-c", $"echo $$ > {a.Root}/pid; exec sleep 100"]);
+        await a.Client.ExecAsync(request);
+        await a.Client.WaitAsync("orphan").WaitAsync(TimeSpan.FromMilliseconds(300)).ContinueWith(_ => { }); // let it start
+        var pidFile = Path.Combine(a.Root, "pid");
+        for (int i = 0; i < 100 && !File.Exists(pidFile); i++) await Task.Delay(20);
+        int pid = int.Parse(File.ReadAllText(pidFile).Trim());
+        string root = a.Root;
+        await a.DisposeAsync(); // closes the connection; waits for the agent to exit
+        for (int i = 0; i < 100 && Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "); i++) await Task.Delay(20);
+        Assert.True(!Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "), "sleep survived the agent");
+        Assert.False(Directory.Exists(root));
+    }
+}

@@ -1,0 +1,74 @@
+using Google.Protobuf;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Isolation.Agent;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent.Tests;
+
+/// <summary>AgentClient against a lying agent: every violation is an AgentProtocolException.</summary>
+public sealed class AgentClientValidationTests
+{
+    private static async Task<(AgentClient Client, Task Serving)> LyingAgent(Action<TtrpcServer> register)
+    {
+        var server = new TtrpcServer();
+        register(server);
+        var (a, b) = Native.SocketPair();
+        var serverStream = Native.Stream(b);
+        var serving = server.ServeConnectionAsync(serverStream).ContinueWith(_ => serverStream.Dispose());
+        await Task.Yield();
+        return (AgentClient.Create(Native.Stream(a)), serving);
+    }
+
+    private const string S = AgentClient.ServiceName;
+
+    [Fact]
+    public async Task TooMuchOutput_IsAViolation()
+    {
+        var (c, serving) = await LyingAgent(s => s.Register<ReadOutputRequest, ReadOutputResponse>(S, "ReadOutput", ReadOutputRequest.Parser,
+            (r, _) => ValueTask.FromResult(new ReadOutputResponse { Data = ByteString.CopyFrom(new byte[(r.MaxBytes == 0 ? 1 << 20 : r.MaxBytes) + 1]) })));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ReadOutputAsync("x", OutputStream.Stdout, 10));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ReadOutputAsync("x", OutputStream.Stdout, 0)); // 0 means 1 MiB: 1 byte over
+        await c.DisposeAsync();
+        await serving;
+    }
+
+    [Fact]
+    public async Task BadPidsAndStatuses_AreViolations()
+    {
+        var (c, serving) = await LyingAgent(s =>
+        {
+            s.Register<ExecRequest, ExecResponse>(S, "Exec", ExecRequest.Parser, (_, _) => ValueTask.FromResult(new ExecResponse { Pid = 0 }));
+            s.Register<PingRequest, PingResponse>(S, "Ping", PingRequest.Parser, (_, _) => ValueTask.FromResult(new PingResponse { Pid = -5 }));
+            s.Register<WaitRequest, WaitResponse>(S, "Wait", WaitRequest.Parser, (_, _) => ValueTask.FromResult(new WaitResponse { ExitCode = 300 }));
+            s.Register<ReadFileRequest, ReadFileResponse>(S, "ReadFile", ReadFileRequest.Parser,
+                (r, _) => ValueTask.FromResult(new ReadFileResponse { Data = ByteString.CopyFrom(new byte[r.MaxBytes + 1]), Size = 1 }));
+            s.Register<StatsRequest, StatsResponse>(S, "Stats", StatsRequest.Parser, (_, _) => ValueTask.FromResult(new StatsResponse { Processes = -1 }));
+            s.RegisterRaw(S, "Signal", (_, _) => ValueTask.FromResult(new byte[] { 0xff, 0xff, 0xff }));
+        });
+        var exec = new ExecRequest { ExecId = "a" };
+        exec.Argv.Add("true");
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ExecAsync(exec));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.PingAsync());
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.WaitAsync("a"));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ReadFileAsync(new ReadFileRequest { Path = "/x", MaxBytes = 3 }));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.StatsAsync());
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.SignalAsync("a", 9)); // garbage payload
+        await c.DisposeAsync();
+        await serving;
+    }
+
+    [Fact]
+    public async Task BadRequests_NeverLeaveTheHost()
+    {
+        var (c, serving) = await LyingAgent(_ => { });
+        var exec = new ExecRequest { ExecId = "bad id!" };
+        exec.Argv.Add("true");
+        await Assert.ThrowsAsync<ArgumentException>(() => c.ExecAsync(exec));
+        await Assert.ThrowsAsync<ArgumentException>(() => c.ExecAsync(new ExecRequest { ExecId = "ok" }));
+        await Assert.ThrowsAsync<ArgumentException>(() => c.WriteStdinAsync("ok", new byte[(1 << 20) + 1]));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => c.SignalAsync("ok", 0));
+        await Assert.ThrowsAsync<ArgumentException>(() => c.WriteFileAsync(new WriteFileRequest { Path = "rel" }));
+        await c.DisposeAsync();
+        await serving;
+    }
+}
