@@ -6,6 +6,9 @@ namespace Sandbox.Isolation.Container;
 /// <summary>Maps the agent's ttrpc statuses to the engine's error codes, at one place.</summary>
 internal static class AgentCalls
 {
+    /// <summary>What the agent last wrote to its stderr, quoted when the connection to it is lost.</summary>
+    public static AsyncLocal<Func<string>?> Diagnostics { get; } = new();
+
     public static async Task<T> RunAsync<T>(Func<Task<T>> call)
     {
         try
@@ -14,7 +17,8 @@ internal static class AgentCalls
         }
         catch (TtrpcException e)
         {
-            throw new SandboxException(Map(e.Code), e.StatusMessage, e);
+            var detail = e.Code == StatusCode.Unavailable && Diagnostics.Value?.Invoke() is { Length: > 0 } tail ? $"; agent stderr: {tail}" : "";
+            throw new SandboxException(Map(e.Code), e.StatusMessage + detail, e);
         }
         catch (AgentProtocolException e)
         {

@@ -83,12 +83,16 @@ public sealed class BubblewrapDriver : ISandboxDriver
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
+                // Give bwrap a moment to finish so its exit code and last words make it into the error.
+                var exit = instance.Bwrap.WaitForExitAsync(CancellationToken.None);
+                var code = await Task.WhenAny(exit, Task.Delay(1000, CancellationToken.None)).ConfigureAwait(false) == exit ? $"exit code {await exit.ConfigureAwait(false)}" : "still running";
+                await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
                 throw new SandboxException(SandboxErrorCode.Unavailable,
-                    $"the sandbox agent did not answer within {s_agentStartTimeout.TotalSeconds} s: {e.Message}; its stderr: {tail}", e);
+                    $"the sandbox agent did not start: {e.Message} (bwrap {code}); stderr: {tail}", e);
             }
         }
         rollback.Commit();
         // stderr stays open for the sandbox's lifetime; it closes when the sandbox dies.
-        return new ContainerSandbox(instance, agent, agentSocket, spec, stderr);
+        return new ContainerSandbox(instance, agent, agentSocket, spec, stderr, tail);
     }
 }

@@ -70,8 +70,7 @@ internal sealed class BwrapProcess : IDisposable
     {
         var line = await ReadStatusLineAsync(cancellationToken).ConfigureAwait(false)
             ?? throw new SandboxException(SandboxErrorCode.Internal, "bwrap exited before reporting the sandbox's pid");
-        using var doc = JsonDocument.Parse(line);
-        if (!doc.RootElement.TryGetProperty("child-pid", out var pid) || !pid.TryGetInt32(out var value) || value <= 0)
+        if (ParseStatus(line, "child-pid") is not { } value || value <= 0)
             throw new SandboxException(SandboxErrorCode.Internal, $"bwrap reported no child pid: {line}");
         return value;
     }
@@ -88,11 +87,7 @@ internal sealed class BwrapProcess : IDisposable
     {
         int? reported = null;
         while (await ReadStatusLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
-        {
-            using var doc = JsonDocument.Parse(line);
-            if (doc.RootElement.TryGetProperty("exit-code", out var code) && code.TryGetInt32(out var value))
-                reported = value;
-        }
+            reported = ParseStatus(line, "exit-code") ?? reported;
         // The status socket closed: bwrap is exiting or gone; reap it (a short blocking wait at most).
         var status = await Task.Run(Reap, CancellationToken.None).ConfigureAwait(false);
         return reported ?? status;
@@ -103,6 +98,20 @@ internal sealed class BwrapProcess : IDisposable
     {
         if (Volatile.Read(ref _reaped) == 0)
             Libc.PidfdSendSignal(_pidfd.Fd, Libc.SIGKILL, 0, 0);
+    }
+
+    /// <summary>One field of a status line; null when absent or when the line is cut short (bwrap killed mid-write).</summary>
+    private static int? ParseStatus(string line, string field)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(line);
+            return doc.RootElement.TryGetProperty(field, out var value) && value.TryGetInt32(out var number) ? number : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 
     private async Task<string?> ReadStatusLineAsync(CancellationToken cancellationToken)

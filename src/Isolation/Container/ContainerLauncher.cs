@@ -43,6 +43,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             new TmpfsOp(spec.WorkDir, spec.Limits.DiskMiB << 20, "0755"),
         };
         mounts.AddRange(extraMounts);
+        mounts.Add(new RemountRo("/"));
         var args = new BwrapArguments
         {
             Uid = options.SandboxUid,

@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Google.Protobuf;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
+using Sandbox.Isolation.IO;
 
 namespace Sandbox.Isolation.Container;
 
@@ -21,8 +22,11 @@ internal sealed class ContainerSandbox : ISandbox
 
     private readonly Socket _stderr;
 
-    public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket stderr)
+    private readonly TailBuffer _stderrTail;
+
+    public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket stderr, TailBuffer stderrTail)
     {
+        _stderrTail = stderrTail;
         _stderr = stderr;
         _instance = instance;
         _agent = agent;
@@ -38,6 +42,7 @@ internal sealed class ContainerSandbox : ISandbox
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(spec);
+        AgentCalls.Diagnostics.Value = _stderrTail.ToString;
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {

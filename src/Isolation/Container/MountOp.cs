@@ -36,3 +36,9 @@ internal sealed record RoBindData(int Fd, string Destination) : MountOp
 {
     public override IEnumerable<string> ToArgs() => ["--ro-bind-data", Fd.ToString(), Destination];
 }
+
+/// <summary>Makes a mount read-only once everything is in place: the root tmpfs bwrap builds must not take writes.</summary>
+internal sealed record RemountRo(string Destination) : MountOp
+{
+    public override IEnumerable<string> ToArgs() => ["--remount-ro", Destination];
+}

@@ -20,7 +20,7 @@ internal static class SeccompPrograms
                 if (extraSyscalls.Count > 0)
                     profile = profile.WithAllowedSyscalls(extraSyscalls);
             }
-            catch (SeccompProfileException e)
+            catch (Exception e) when (e is SeccompProfileException or ArgumentException)
             {
                 throw new SandboxException(SandboxErrorCode.InvalidArgument, e.Message, e);
             }

@@ -8,7 +8,9 @@ internal sealed class FileDescriptor : SafeHandleMinusOneIsInvalid
 {
     public FileDescriptor(int fd) : base(ownsHandle: true) => SetHandle(fd);
 
-    public int Fd => (int)handle;
+    /// <summary>The number, for a call made now. A closed descriptor's number may already name another object, so
+    /// asking for it after Dispose is a bug and throws.</summary>
+    public int Fd => IsClosed ? throw new ObjectDisposedException(nameof(FileDescriptor)) : (int)handle;
 
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 }

@@ -73,28 +73,45 @@ internal sealed class CgroupV1 : ICgroup
             OomKillCount());
     }
 
+    /// <summary>Each round freezes the cgroup before reading its task list, so no listed pid can exit and be reused
+    /// by an unrelated process before the SIGKILL lands; the kills take effect on thaw.</summary>
     public async Task KillAllAsync(CancellationToken cancellationToken)
     {
-        var freezer = _dirs.GetValueOrDefault("freezer");
+        var freezer = _dirs.GetValueOrDefault("freezer")
+            ?? throw new SandboxException(SandboxErrorCode.Unavailable, "the v1 freezer controller is needed to kill a sandbox safely");
         var pidsDir = _dirs["pids"];
-        var frozen = freezer is not null && CgroupFiles.TryWrite(freezer, "freezer.state", "FROZEN");
-        try
-        {
-            foreach (var pid in CgroupFiles.ReadPids(pidsDir))
-                Libc.Kill(pid, Libc.SIGKILL);
-        }
-        finally
-        {
-            if (frozen)
-                CgroupFiles.TryWrite(freezer!, "freezer.state", "THAWED");
-        }
         await CgroupFactory.WaitEmptyAsync(() =>
         {
-            var left = CgroupFiles.ReadPids(pidsDir);
-            foreach (var pid in left)
-                Libc.Kill(pid, Libc.SIGKILL);
-            return left.Count == 0;
+            var frozen = Freeze(freezer);
+            try
+            {
+                var left = CgroupFiles.ReadPids(pidsDir);
+                if (frozen)
+                {
+                    foreach (var pid in left)
+                        Libc.Kill(pid, Libc.SIGKILL);
+                }
+                return left.Count == 0;
+            }
+            finally
+            {
+                CgroupFiles.TryWrite(freezer, "freezer.state", "THAWED");
+            }
         }, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Asks for FROZEN and waits (briefly, spinning) until the kernel reports it.</summary>
+    private static bool Freeze(string freezer)
+    {
+        if (!CgroupFiles.TryWrite(freezer, "freezer.state", "FROZEN"))
+            return false;
+        for (var i = 0; i < 1000; i++)
+        {
+            if (CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN")
+                return true;
+            Thread.Sleep(1);
+        }
+        return false;
     }
 
     public async ValueTask DisposeAsync()

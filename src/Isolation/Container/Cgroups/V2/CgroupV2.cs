@@ -1,5 +1,3 @@
-using Sandbox.Isolation.Interop;
-
 namespace Sandbox.Isolation.Container.Cgroups.V2;
 
 /// <summary>A cgroup on the unified hierarchy: memory.max (+ swap off), pids.max, cpu.max; cgroup.kill to kill;
@@ -54,11 +52,9 @@ internal sealed class CgroupV2 : ICgroup
 
     public async Task KillAllAsync(CancellationToken cancellationToken)
     {
+        // cgroup.kill (Linux 5.14+) kills atomically, with no pid that could be reused in between.
         if (!CgroupFiles.TryWrite(_dir, "cgroup.kill", "1"))
-        {
-            foreach (var pid in CgroupFiles.ReadPids(_dir))
-                Libc.Kill(pid, Libc.SIGKILL);
-        }
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"cannot kill cgroup {_dir}: cgroup.kill is not available (Linux 5.14 or later is needed)");
         await CgroupFactory.WaitEmptyAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "populated") == 0,
             TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
     }
