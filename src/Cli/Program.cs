@@ -5,5 +5,6 @@ var root = new RootCommand("Sandbox: run untrusted code in a container or a micr
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(DoctorCommand.Create());
 // subcommands:
+root.Subcommands.Add(Sandbox.Cli.Commands.Policy.PolicyCommand.Create());
 
 return await root.Parse(args).InvokeAsync();

@@ -1,0 +1,194 @@
+# The default sandbox decision policy.
+#
+# Query: data.sandbox.decision
+# Output: {allow, isolation, resources, network, syscall_profile, require_hardware_virtualization, reasons}
+#
+# Rules of thumb:
+#   - untrusted code (unknown provenance, forks, untrusted tenants) runs in a microVM;
+#   - trusted tenants' own jobs run in a container unless they ask for a microVM;
+#   - resources are the request clamped to the tenant's ceilings (the service clamps again to host ceilings);
+#   - network is "none" unless the tenant allows egress to the requested hosts;
+#   - every deny and every adjustment is explained in `reasons`.
+package sandbox
+
+import rego.v1
+
+tenant_configs := data.sandbox.tenants
+
+settings := data.sandbox.defaults
+
+# The tenant's configuration; {} for unknown tenants (which are denied below).
+default tenant := {}
+
+tenant := tenant_configs[input.subject.tenant]
+
+known_tenant if tenant_configs[input.subject.tenant]
+
+# ---- trust -------------------------------------------------------------------------------
+
+# Fail safe: a workload is untrusted unless everything says otherwise.
+default untrusted := true
+
+untrusted := false if {
+	input.workload.untrusted == false
+	input.workload.code_provenance == "tenant"
+	tenant.trusted == true
+}
+
+# ---- isolation tier ----------------------------------------------------------------------
+
+hint := object.get(input, ["requested", "isolation"], "auto")
+
+tiers := object.get(input, ["environment", "tiers"], [])
+
+isolation := "microvm" if untrusted
+else := "microvm" if hint == "microvm"
+else := "container" if "container" in tiers
+else := "microvm"
+
+tcg_allowed if data.sandbox.config.allow_tcg == true
+
+tcg_allowed if tenant.allow_tcg == true
+
+require_hardware_virtualization := isolation == "microvm" if not tcg_allowed
+else := false
+
+# ---- resources ---------------------------------------------------------------------------
+
+limits := object.union(settings.ceilings, object.get(tenant, "ceilings", {}))
+
+requested_resources := object.get(input, ["requested", "resources"], {})
+
+resources[name] := amount if {
+	some name, ceiling in limits
+	wanted := object.get(requested_resources, name, settings.resources[name])
+	amount := min([wanted, ceiling])
+}
+
+valid_amount(v) if {
+	is_number(v)
+	v > 0
+}
+
+# ---- network -----------------------------------------------------------------------------
+
+requested_mode := object.get(input, ["requested", "network", "mode"], "none")
+
+requested_egress := object.get(input, ["requested", "network", "egress"], [])
+
+egress_allowed(host) if {
+	some pattern in object.get(tenant, "egress", [])
+	glob.match(pattern, ["."], host)
+}
+
+egress := sort([host | some host in requested_egress; egress_allowed(host)])
+
+network := {"mode": "egress", "egress": egress} if {
+	requested_mode == "egress"
+	count(egress) > 0
+} else := {"mode": "loopback", "egress": []} if {
+	requested_mode in {"loopback", "egress"}
+} else := {"mode": "none", "egress": []}
+
+# ---- syscalls ----------------------------------------------------------------------------
+
+requested_syscalls := object.get(input, ["requested", "syscalls"], [])
+
+syscall_profile := {
+	"name": object.get(tenant, "syscall_profile", settings.syscall_profile),
+	"add": sort([s | some s in requested_syscalls; s in object.get(tenant, "extra_syscalls", [])]),
+}
+
+# ---- denials -----------------------------------------------------------------------------
+
+deny contains "subject is not verified" if not input.subject.verified == true
+
+deny contains sprintf("unknown tenant %q", [input.subject.tenant]) if not known_tenant
+
+deny contains sprintf("operation %q is not supported (only \"create\")", [op]) if {
+	op := object.get(input, ["request", "operation"], "create")
+	op != "create"
+}
+
+deny contains sprintf("isolation hint %q is not one of auto, container, microvm", [hint]) if {
+	not hint in {"auto", "container", "microvm"}
+}
+
+deny contains "the microvm tier is not available on this host" if {
+	isolation == "microvm"
+	not "microvm" in tiers
+}
+
+deny contains "the container tier is not available on this host" if {
+	isolation == "container"
+	not "container" in tiers
+}
+
+deny contains "microvm needs hardware virtualization (kvm) but this host only has tcg" if {
+	isolation == "microvm"
+	input.environment.accel != "kvm"
+	not tcg_allowed
+}
+
+deny contains sprintf("requested %s must be a positive number", [name]) if {
+	some name, v in requested_resources
+	not valid_amount(v)
+}
+
+deny contains sprintf("unknown resource %q", [name]) if {
+	some name, _ in requested_resources
+	not limits[name]
+}
+
+deny contains sprintf("syscall %q is not allowed for tenant %q", [s, input.subject.tenant]) if {
+	some s in requested_syscalls
+	not s in object.get(tenant, "extra_syscalls", [])
+}
+
+deny contains sprintf("network mode %q is not one of none, loopback, egress", [requested_mode]) if {
+	not requested_mode in {"none", "loopback", "egress"}
+}
+
+# ---- explanations ------------------------------------------------------------------------
+
+notes contains "untrusted workload: microvm tier enforced" if {
+	untrusted
+	hint == "container"
+}
+
+notes contains sprintf("untrusted workload: %s tier", [isolation]) if {
+	untrusted
+	hint != "container"
+}
+
+notes contains sprintf("trusted workload: %s tier", [isolation]) if not untrusted
+
+notes contains sprintf("requested %s %v exceeds the tenant ceiling %v: clamped", [name, wanted, limits[name]]) if {
+	some name, wanted in requested_resources
+	valid_amount(wanted)
+	wanted > limits[name]
+}
+
+notes contains sprintf("egress to %q is not allowed for this tenant: dropped", [host]) if {
+	requested_mode == "egress"
+	some host in requested_egress
+	not egress_allowed(host)
+}
+
+notes contains "microvm runs under tcg (software emulation): allowed by configuration" if {
+	isolation == "microvm"
+	input.environment.accel == "tcg"
+	tcg_allowed
+}
+
+# ---- the decision ------------------------------------------------------------------------
+
+decision := {
+	"allow": count(deny) == 0,
+	"isolation": isolation,
+	"resources": resources,
+	"network": network,
+	"syscall_profile": syscall_profile,
+	"require_hardware_virtualization": require_hardware_virtualization,
+	"reasons": array.concat(sort(deny), sort(notes)),
+}

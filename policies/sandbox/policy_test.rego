@@ -1,0 +1,72 @@
+# Tests for the default policy: `sandbox policy test policies/sandbox` (or `opa test policies/sandbox`).
+package sandbox.test
+
+import rego.v1
+
+base := {
+	"request": {"id": "t1", "operation": "create"},
+	"subject": {"tenant": "acme", "principal": "alice", "verified": true},
+	"workload": {"image": "python:3.12", "code_provenance": "tenant", "untrusted": false},
+	"requested": {"isolation": "auto"},
+	"environment": {"tiers": ["container", "microvm"], "accel": "kvm"},
+}
+
+test_trusted_tenant_job_runs_in_a_container if {
+	d := data.sandbox.decision with input as base
+	d.allow
+	d.isolation == "container"
+	d.network.mode == "none"
+	d.syscall_profile.name == "default"
+}
+
+test_untrusted_code_runs_in_a_microvm if {
+	d := data.sandbox.decision with input as object.union(base, {"workload": {"untrusted": true}})
+	d.allow
+	d.isolation == "microvm"
+}
+
+test_fork_code_is_untrusted if {
+	d := data.sandbox.decision with input as object.union(base, {"workload": {"code_provenance": "fork"}})
+	d.isolation == "microvm"
+}
+
+test_unknown_tenant_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"subject": {"tenant": "nobody"}})
+	not d.allow
+	"unknown tenant \"nobody\"" in d.reasons
+}
+
+test_unverified_subject_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"subject": {"verified": false}})
+	not d.allow
+}
+
+test_resources_are_clamped_to_the_tenant_ceiling if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"resources": {"memory_mib": 100000, "vcpus": 2}}})
+	d.resources.memory_mib == 8192
+	d.resources.vcpus == 2
+	d.resources.pids == 256
+}
+
+test_egress_only_to_allowed_hosts if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"network": {"mode": "egress", "egress": ["pypi.org", "evil.example"]}}})
+	d.network == {"mode": "egress", "egress": ["pypi.org"]}
+}
+
+test_tcg_is_refused_when_config_forbids_it if {
+	inp := object.union(base, {"workload": {"untrusted": true}, "environment": {"accel": "tcg"}})
+	d := data.sandbox.decision with input as inp with data.sandbox.config.allow_tcg as false
+	not d.allow
+	d.require_hardware_virtualization
+}
+
+test_syscalls_outside_the_tenant_list_are_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"syscalls": ["ptrace", "kexec_load"]}})
+	not d.allow
+	d.syscall_profile.add == ["ptrace"]
+}
+
+test_bad_isolation_hint_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"isolation": "vm"}})
+	not d.allow
+}

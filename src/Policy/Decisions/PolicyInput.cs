@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Sandbox.Policy.Rego;
+
+namespace Sandbox.Policy;
+
+/// <summary>The input document of a sandbox decision (<c>input</c> in Rego).</summary>
+public sealed record PolicyInput(
+    RequestInfo Request,
+    SubjectInfo Subject,
+    WorkloadInfo Workload,
+    RequestedSpec Requested,
+    EnvironmentInfo Environment)
+{
+    /// <summary>The document as JSON, with the field names the policies use.</summary>
+    public JsonNode ToJson() => ValueJson.ToNode(ToValue())!;
+
+    internal Value ToValue() => Obj(
+        ("request", Obj(("id", S(Request.Id)), ("time", S(Request.Time.ToString("O"))), ("operation", S(Request.Operation)))),
+        ("subject", Obj(("tenant", S(Subject.Tenant)), ("principal", S(Subject.Principal)), ("verified", Value.Bool(Subject.Verified)))),
+        ("workload", Obj(
+            ("image", Workload.Image is null ? Value.Null : S(Workload.Image)),
+            ("rootfs", Workload.Rootfs is null ? Value.Null : S(Workload.Rootfs)),
+            ("code_provenance", S(Workload.CodeProvenance)),
+            ("untrusted", Value.Bool(Workload.Untrusted)))),
+        ("requested", Obj(
+            ("isolation", S(Requested.Isolation)),
+            ("resources", ResourcesValue(Requested.Resources)),
+            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])))),
+            ("syscalls", Arr(Requested.Syscalls ?? [])))),
+        ("environment", Obj(("tiers", Arr(Environment.Tiers)), ("accel", S(Environment.Accel)))));
+
+    private static Value ResourcesValue(RequestedResources? r)
+    {
+        var items = new List<(string, Value)>();
+        if (r?.MemoryMiB is { } m) items.Add(("memory_mib", Value.Number(m)));
+        if (r?.Vcpus is { } c) items.Add(("vcpus", Value.Number(c)));
+        if (r?.Pids is { } p) items.Add(("pids", Value.Number(p)));
+        if (r?.DiskMiB is { } d) items.Add(("disk_mib", Value.Number(d)));
+        if (r?.TimeoutSeconds is { } t) items.Add(("timeout_s", Value.Number(t)));
+        return Obj([.. items]);
+    }
+
+    private static StringValue S(string s) => new(s);
+    private static ArrayValue Arr(IEnumerable<string> items) => new(items.Select(i => (Value)new StringValue(i)).ToArray());
+
+    private static ObjectValue Obj(params (string Key, Value Value)[] items)
+    {
+        var map = new Dictionary<Value, Value>(items.Length);
+        foreach (var (k, v) in items) map[new StringValue(k)] = v;
+        return new ObjectValue(map);
+    }
+}
+
+/// <summary>The request: id, time and operation (e.g. "create").</summary>
+public sealed record RequestInfo(string Id, DateTimeOffset Time, string Operation = "create");
+
+/// <summary>The verified subject (from authentication, never asserted by the client).</summary>
+public sealed record SubjectInfo(string Tenant, string Principal, bool Verified);
+
+/// <summary>What will run: image or rootfs, where the code comes from ("tenant", "fork", "unknown"), and whether it is untrusted.</summary>
+public sealed record WorkloadInfo(string? Image, string? Rootfs, string CodeProvenance, bool Untrusted);
+
+/// <summary>What the client asked for. Isolation is a hint: "auto", "container" or "microvm".</summary>
+public sealed record RequestedSpec(
+    string Isolation = "auto",
+    RequestedResources? Resources = null,
+    RequestedNetwork? Network = null,
+    IReadOnlyList<string>? Syscalls = null);
+
+/// <summary>Requested limits; null = the policy's default.</summary>
+public sealed record RequestedResources(long? MemoryMiB = null, int? Vcpus = null, int? Pids = null, long? DiskMiB = null, int? TimeoutSeconds = null);
+
+/// <summary>Requested network: mode "none", "loopback" or "egress", and the hosts wanted for egress.</summary>
+public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null);
+
+/// <summary>What this host offers: available tiers ("container", "microvm") and the accelerator ("kvm" or "tcg").</summary>
+public sealed record EnvironmentInfo(IReadOnlyList<string> Tiers, string Accel);

@@ -1,0 +1,182 @@
+namespace Sandbox.Policy.Rego;
+
+// The AST. Every node carries its location; the compiler resolves names in place (slots, data nodes, builtins).
+
+internal abstract class Term
+{
+    protected Term(RegoLocation loc) => Loc = loc;
+    public RegoLocation Loc { get; }
+}
+
+internal sealed class ScalarTerm(RegoLocation loc, Value value) : Term(loc)
+{
+    public Value V { get; } = value;
+}
+
+internal sealed class VarTerm(RegoLocation loc, string name) : Term(loc)
+{
+    public string Name { get; } = name;
+    /// <summary>Local slot, assigned by the compiler; -1 while unresolved.</summary>
+    public int Slot { get; set; } = -1;
+    public bool IsWildcard => Name.StartsWith("$_", StringComparison.Ordinal);
+}
+
+/// <summary><c>input</c> or a path under <c>data</c>, produced by name resolution.</summary>
+internal sealed class RootTerm(RegoLocation loc, bool isInput, string[] dataPath) : Term(loc)
+{
+    public bool IsInput { get; } = isInput;
+    public string[] DataPath { get; } = dataPath;
+    /// <summary>Fast path set by the compiler: the rule set this path reaches, and the path below it.</summary>
+    public RuleSet? RuleSet { get; set; }
+    public string[] Rest { get; set; } = [];
+    /// <summary>True when the path cannot reach any rule (pure base data).</summary>
+    public bool BaseOnly { get; set; }
+}
+
+/// <summary>A node of the virtual document tree under <c>data</c>: packages and rule sets.</summary>
+internal sealed class DataNode(string[] path)
+{
+    public string[] Path { get; } = path;
+    public Dictionary<string, DataNode> Children { get; } = new(StringComparer.Ordinal);
+    public RuleSet? Rules { get; set; }
+}
+
+internal sealed class RefTerm(RegoLocation loc, Term head, Term[] path) : Term(loc)
+{
+    public Term Head { get; set; } = head;
+    public Term[] Path { get; set; } = path;
+}
+
+internal sealed class CallTerm(RegoLocation loc, string[] name, Term[] args) : Term(loc)
+{
+    public string[] Name { get; } = name;
+    public Term[] Args { get; } = args;
+    public Builtin? Builtin { get; set; }
+    public string[]? FunctionPath { get; set; }
+    public RuleSet? Function { get; set; }
+    public string DisplayName => string.Join('.', Name);
+}
+
+internal sealed class ArrayTerm(RegoLocation loc, Term[] items) : Term(loc)
+{
+    public Term[] Items { get; } = items;
+    public Value? Const { get; set; }
+}
+
+internal sealed class SetTerm(RegoLocation loc, Term[] items) : Term(loc)
+{
+    public Term[] Items { get; } = items;
+    public Value? Const { get; set; }
+}
+
+internal sealed class ObjectTerm(RegoLocation loc, (Term Key, Term Value)[] items) : Term(loc)
+{
+    public (Term Key, Term Value)[] Items { get; } = items;
+    public Value? Const { get; set; }
+}
+
+internal enum ComprehensionKind { Array, Set, Object }
+
+internal sealed class ComprehensionTerm(RegoLocation loc, ComprehensionKind kind, Term head, Term? value, Expr[] body) : Term(loc)
+{
+    public ComprehensionKind Kind { get; } = kind;
+    public Term Head { get; } = head;
+    public Term? ValueTerm { get; } = value;
+    public Expr[] Body { get; set; } = body;
+}
+
+internal sealed class WithModifier(RegoLocation loc, Term target, Term value)
+{
+    public RegoLocation Loc { get; } = loc;
+    public Term Target { get; } = target;
+    public Term Value { get; set; } = value;
+    public bool IsInput { get; set; }
+    public string[] DataPath { get; set; } = [];
+}
+
+internal abstract class Expr
+{
+    protected Expr(RegoLocation loc) => Loc = loc;
+    public RegoLocation Loc { get; }
+    public bool Negated { get; set; }
+    public WithModifier[] Withs { get; set; } = [];
+    /// <summary>The source text of the expression (for query results).</summary>
+    public string Text { get; set; } = "";
+}
+
+internal sealed class TermExpr(RegoLocation loc, Term term) : Expr(loc)
+{
+    public Term Term { get; set; } = term;
+}
+
+internal sealed class AssignExpr(RegoLocation loc, Term left, Term right) : Expr(loc)
+{
+    public Term Left { get; set; } = left;
+    public Term Right { get; set; } = right;
+}
+
+internal sealed class UnifyExpr(RegoLocation loc, Term left, Term right) : Expr(loc)
+{
+    public Term Left { get; set; } = left;
+    public Term Right { get; set; } = right;
+}
+
+internal sealed class SomeDeclExpr(RegoLocation loc, VarTerm[] vars) : Expr(loc)
+{
+    public VarTerm[] Vars { get; } = vars;
+}
+
+internal sealed class SomeInExpr(RegoLocation loc, Term? key, Term value, Term collection) : Expr(loc)
+{
+    public Term? Key { get; set; } = key;
+    public Term Value { get; set; } = value;
+    public Term Collection { get; set; } = collection;
+}
+
+internal sealed class EveryExpr(RegoLocation loc, VarTerm? key, VarTerm value, Term collection, Expr[] body) : Expr(loc)
+{
+    public VarTerm? Key { get; } = key;
+    public VarTerm Value { get; } = value;
+    public Term Collection { get; set; } = collection;
+    public Expr[] Body { get; set; } = body;
+}
+
+internal enum RuleKind { Complete, PartialSet, PartialObject, Function }
+
+internal sealed class Rule(RegoLocation loc, string name, RuleKind kind)
+{
+    public RegoLocation Loc { get; } = loc;
+    public string Name { get; } = name;
+    public RuleKind Kind { get; set; } = kind;
+    public bool IsDefault { get; set; }
+    public Term[]? Args { get; set; }
+    public Term? Key { get; set; }
+    /// <summary>Head value; null means <c>true</c>.</summary>
+    public Term? Value { get; set; }
+    public Expr[] Body { get; set; } = [];
+    public Rule? Else { get; set; }
+    public int SlotCount { get; set; }
+    public Module Module { get; set; } = null!;
+    /// <summary>True when the head value is ground, so the first solution decides (OPA's early exit).</summary>
+    public bool ConstantHead { get; set; }
+}
+
+internal sealed class Module(string file, string[] package)
+{
+    public string File { get; } = file;
+    public string[] Package { get; } = package;
+    public Dictionary<string, Term> Imports { get; } = new(StringComparer.Ordinal);
+    public List<Rule> Rules { get; } = [];
+}
+
+/// <summary>All definitions of one rule name in one package.</summary>
+internal sealed class RuleSet(string[] path, RuleKind kind)
+{
+    public string[] Path { get; } = path;
+    public string PathText => "data." + string.Join('.', Path);
+    public RuleKind Kind { get; } = kind;
+    public List<Rule> Rules { get; } = [];
+    public Rule? Default { get; set; }
+    public int Arity { get; set; }
+    public int Index { get; set; }
+}

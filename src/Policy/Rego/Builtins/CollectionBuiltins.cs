@@ -1,0 +1,78 @@
+namespace Sandbox.Policy.Rego;
+
+/// <summary>object.get/keys/union/remove, array.concat/slice, union, intersection.</summary>
+internal static class CollectionBuiltins
+{
+    public static void Register(BuiltinTable t)
+    {
+        t.Register("object.get", 3, (a, _) =>
+        {
+            var o = BuiltinTable.Obj(a, 0, "object.get");
+            if (a[1] is ArrayValue path)
+            {
+                Value cur = o;
+                foreach (var k in path.Items)
+                {
+                    var next = cur switch
+                    {
+                        ObjectValue co => co.Get(k),
+                        ArrayValue ca => k is NumberValue n && n.TryGetInt(out var i) && i >= 0 && i < ca.Items.Length ? ca.Items[i] : null,
+                        SetValue cs => cs.Contains(k) ? k : null,
+                        _ => null,
+                    };
+                    if (next is null) return a[2];
+                    cur = next;
+                }
+                return cur;
+            }
+            return o.Get(a[1]) ?? a[2];
+        });
+        t.Register("object.keys", 1, (a, _) => new SetValue(BuiltinTable.Obj(a, 0, "object.keys").Map.Keys));
+        t.Register("object.union", 2, (a, _) => Merge(BuiltinTable.Obj(a, 0, "object.union"), BuiltinTable.Obj(a, 1, "object.union")));
+        t.Register("object.remove", 2, (a, _) =>
+        {
+            var o = BuiltinTable.Obj(a, 0, "object.remove");
+            var keys = a[1] switch
+            {
+                ObjectValue ko => ko.Map.Keys.ToHashSet(),
+                _ => BuiltinTable.Elems(a, 1, "object.remove").ToHashSet(),
+            };
+            return new ObjectValue(o.Map.Where(kv => !keys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
+        });
+        t.Register("array.concat", 2, (a, _) => new ArrayValue([.. BuiltinTable.Arr(a, 0, "array.concat").Items, .. BuiltinTable.Arr(a, 1, "array.concat").Items]));
+        t.Register("array.slice", 3, (a, _) =>
+        {
+            var arr = BuiltinTable.Arr(a, 0, "array.slice").Items;
+            var start = (int)Math.Clamp(BuiltinTable.Int(a, 1, "array.slice"), 0, arr.Length);
+            var stop = (int)Math.Clamp(BuiltinTable.Int(a, 2, "array.slice"), 0, arr.Length);
+            return stop <= start ? Value.EmptyArray : new ArrayValue(arr[start..stop]);
+        });
+        t.Register("union", 1, (a, _) =>
+        {
+            var h = new HashSet<Value>();
+            foreach (var s in BuiltinTable.Set(a, 0, "union").Items)
+                h.UnionWith(s as SetValue is { } ss ? ss.Items : throw new BuiltinException("union: operand 1 must be a set of sets"));
+            return new SetValue(h, true);
+        });
+        t.Register("intersection", 1, (a, _) =>
+        {
+            HashSet<Value>? h = null;
+            foreach (var s in BuiltinTable.Set(a, 0, "intersection").Items)
+            {
+                var ss = s as SetValue ?? throw new BuiltinException("intersection: operand 1 must be a set of sets");
+                if (h is null) h = new HashSet<Value>(ss.Items);
+                else h.IntersectWith(ss.Items);
+            }
+            return new SetValue(h ?? [], true);
+        });
+    }
+
+    /// <summary>object.union: b wins, nested objects merge recursively.</summary>
+    private static ObjectValue Merge(ObjectValue a, ObjectValue b)
+    {
+        var map = new Dictionary<Value, Value>(a.Map);
+        foreach (var (k, v) in b.Map)
+            map[k] = map.TryGetValue(k, out var existing) && existing is ObjectValue eo && v is ObjectValue vo ? Merge(eo, vo) : v;
+        return new ObjectValue(map);
+    }
+}

@@ -1,0 +1,77 @@
+namespace Sandbox.Policy.Rego;
+
+/// <summary>Infix operators: comparison, arithmetic, set union/intersection/difference and membership.</summary>
+internal static class OperatorBuiltins
+{
+    public static void Register(BuiltinTable t)
+    {
+        t.Register("equal", 2, (a, _) => Value.Bool(a[0].Equals(a[1])));
+        t.Register("neq", 2, (a, _) => Value.Bool(!a[0].Equals(a[1])));
+        t.Register("lt", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) < 0));
+        t.Register("lte", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) <= 0));
+        t.Register("gt", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) > 0));
+        t.Register("gte", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) >= 0));
+        t.Register("plus", 2, (a, _) => Value.Number(BuiltinTable.Num(a, 0, "plus") + BuiltinTable.Num(a, 1, "plus")));
+        t.Register("minus", 2, Minus);
+        t.Register("mul", 2, (a, _) => Value.Number(BuiltinTable.Num(a, 0, "mul") * BuiltinTable.Num(a, 1, "mul")));
+        t.Register("div", 2, (a, _) =>
+        {
+            var d = BuiltinTable.Num(a, 1, "div");
+            if (d == 0) throw new BuiltinException("div: divide by zero");
+            return Value.Number(BuiltinTable.Num(a, 0, "div") / d);
+        });
+        t.Register("rem", 2, (a, _) =>
+        {
+            var x = BuiltinTable.Int(a, 0, "rem");
+            var y = BuiltinTable.Int(a, 1, "rem");
+            if (y == 0) throw new BuiltinException("rem: modulo by zero");
+            return Value.Number(x % y);
+        });
+        t.Register("abs", 1, (a, _) => Value.Number(Math.Abs(BuiltinTable.Num(a, 0, "abs"))));
+        t.Register("round", 1, (a, _) => Value.Number(Math.Round(BuiltinTable.Num(a, 0, "round"), MidpointRounding.AwayFromZero)));
+        t.Register("ceil", 1, (a, _) => Value.Number(Math.Ceiling(BuiltinTable.Num(a, 0, "ceil"))));
+        t.Register("floor", 1, (a, _) => Value.Number(Math.Floor(BuiltinTable.Num(a, 0, "floor"))));
+        t.Register("or", 2, (a, _) =>
+        {
+            var x = BuiltinTable.Set(a, 0, "or");
+            var y = BuiltinTable.Set(a, 1, "or");
+            var h = new HashSet<Value>(x.Items);
+            h.UnionWith(y.Items);
+            return new SetValue(h, true);
+        });
+        t.Register("and", 2, (a, _) =>
+        {
+            var x = BuiltinTable.Set(a, 0, "and");
+            var y = BuiltinTable.Set(a, 1, "and");
+            var h = new HashSet<Value>(x.Items);
+            h.IntersectWith(y.Items);
+            return new SetValue(h, true);
+        });
+        t.Register("internal.member_2", 2, (a, _) => Value.Bool(a[1] switch
+        {
+            SetValue s => s.Contains(a[0]),
+            ArrayValue arr => Array.IndexOf(arr.Items, a[0]) >= 0,
+            ObjectValue o => o.Map.Values.Contains(a[0]),
+            _ => false,
+        }));
+        t.Register("internal.member_3", 3, (a, _) => Value.Bool(a[2] switch
+        {
+            ArrayValue arr => a[0] is NumberValue n && n.TryGetInt(out var i) && i >= 0 && i < arr.Items.Length && arr.Items[i].Equals(a[1]),
+            ObjectValue o => o.Get(a[0]) is { } v && v.Equals(a[1]),
+            SetValue s => a[0].Equals(a[1]) && s.Contains(a[0]),
+            _ => false,
+        }));
+    }
+
+    private static Value Minus(Value[] a, BuiltinContext _)
+    {
+        if (a[0] is SetValue x && a[1] is SetValue y)
+        {
+            var h = new HashSet<Value>(x.Items);
+            h.ExceptWith(y.Items);
+            return new SetValue(h, true);
+        }
+        if (a[0] is NumberValue n && a[1] is NumberValue m) return Value.Number(n.V - m.V);
+        throw new BuiltinException($"minus: operand types must be both numbers or both sets but got {Value.TypeName(a[0])} and {Value.TypeName(a[1])}");
+    }
+}

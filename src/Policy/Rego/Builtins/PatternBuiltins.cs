@@ -1,0 +1,121 @@
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Sandbox.Policy.Rego;
+
+/// <summary>regex.match and glob.match. Patterns are compiled once and cached (bounded), with a match timeout.</summary>
+internal static class PatternBuiltins
+{
+    private const int MaxCached = 512;
+    private static readonly TimeSpan MatchTimeout = TimeSpan.FromMilliseconds(100);
+    private static readonly ConcurrentDictionary<string, Regex> Cache = new(StringComparer.Ordinal);
+
+    public static void Register(BuiltinTable t)
+    {
+        t.Register("regex.match", 2, (a, _) =>
+        {
+            var re = Compile(BuiltinTable.Str(a, 0, "regex.match"), "regex.match");
+            return Value.Bool(Match(re, BuiltinTable.Str(a, 1, "regex.match"), "regex.match"));
+        });
+        t.Register("regex.is_valid", 1, (a, _) =>
+        {
+            if (a[0] is not StringValue s) return Value.False;
+            try
+            {
+                Compile(s.V, "regex.is_valid");
+                return Value.True;
+            }
+            catch (BuiltinException)
+            {
+                return Value.False;
+            }
+        });
+        t.Register("glob.match", 3, (a, _) =>
+        {
+            var pattern = BuiltinTable.Str(a, 0, "glob.match");
+            string[] delims = a[1] switch
+            {
+                NullValue => [],
+                ArrayValue { Items.Length: 0 } => ["."],
+                ArrayValue arr => arr.Items.Select(d => d is StringValue ds ? ds.V : throw new BuiltinException("glob.match: delimiters must be strings")).ToArray(),
+                _ => throw new BuiltinException($"glob.match: operand 2 must be array or null but got {Value.TypeName(a[1])}"),
+            };
+            var re = Compile("glob:" + string.Join('\u0001', delims) + "\u0002" + pattern, () => GlobToRegex(pattern, delims), "glob.match");
+            return Value.Bool(Match(re, BuiltinTable.Str(a, 2, "glob.match"), "glob.match"));
+        });
+    }
+
+    private static bool Match(Regex re, string input, string fn)
+    {
+        try
+        {
+            return re.IsMatch(input);
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new BuiltinException($"{fn}: match exceeded {MatchTimeout.TotalMilliseconds} ms");
+        }
+    }
+
+    private static Regex Compile(string pattern, string fn) => Compile("re:" + pattern, () => pattern, fn);
+
+    private static Regex Compile(string key, Func<string> source, string fn)
+    {
+        if (Cache.TryGetValue(key, out var re)) return re;
+        try
+        {
+            re = new Regex(source(), RegexOptions.CultureInvariant, MatchTimeout);
+        }
+        catch (ArgumentException e)
+        {
+            throw new BuiltinException($"{fn}: error parsing regexp: {e.Message}");
+        }
+        if (Cache.Count >= MaxCached) Cache.Clear();
+        Cache[key] = re;
+        return re;
+    }
+
+    /// <summary>Glob syntax of gobwas/glob (as OPA uses): * ** ? [abc] [!abc] [a-z] {a,b} and \ escapes.</summary>
+    internal static string GlobToRegex(string glob, string[] delims)
+    {
+        var notDelim = delims.Length == 0 ? "." : "[^" + string.Concat(delims.Select(d => Regex.Escape(d).Replace("]", "\\]", StringComparison.Ordinal))) + "]";
+        var sb = new StringBuilder("^");
+        var depth = 0;
+        for (var i = 0; i < glob.Length; i++)
+        {
+            var c = glob[i];
+            switch (c)
+            {
+                case '*':
+                    if (i + 1 < glob.Length && glob[i + 1] == '*')
+                    {
+                        sb.Append(".*");
+                        i++;
+                    }
+                    else sb.Append(notDelim).Append('*');
+                    break;
+                case '?': sb.Append(notDelim); break;
+                case '[':
+                    {
+                        var end = glob.IndexOf(']', i + 1);
+                        if (end < 0) throw new BuiltinException($"glob.match: unclosed '[' in {glob}");
+                        var cls = glob[(i + 1)..end];
+                        if (cls.StartsWith('!')) cls = "^" + cls[1..];
+                        sb.Append('[').Append(cls.Replace("\\", "\\\\", StringComparison.Ordinal)).Append(']');
+                        i = end;
+                        break;
+                    }
+                case '{': sb.Append("(?:"); depth++; break;
+                case '}' when depth > 0: sb.Append(')'); depth--; break;
+                case ',' when depth > 0: sb.Append('|'); break;
+                case '\\' when i + 1 < glob.Length:
+                    sb.Append(Regex.Escape(glob[++i].ToString()));
+                    break;
+                default: sb.Append(Regex.Escape(c.ToString())); break;
+            }
+        }
+        if (depth != 0) throw new BuiltinException($"glob.match: unclosed '{{' in {glob}");
+        return sb.Append('$').ToString();
+    }
+}

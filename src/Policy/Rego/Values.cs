@@ -1,0 +1,291 @@
+using System.Globalization;
+using System.Text;
+
+namespace Sandbox.Policy.Rego;
+
+/// <summary>Kinds in OPA's total order: null &lt; boolean &lt; number &lt; string &lt; array &lt; object &lt; set.</summary>
+internal enum ValueKind { Null = 0, Boolean = 1, Number = 2, String = 3, Array = 4, Object = 5, Set = 6 }
+
+/// <summary>An immutable Rego value. Equality and ordering are structural and follow OPA.</summary>
+internal abstract class Value : IEquatable<Value>, IComparable<Value>
+{
+    public abstract ValueKind Kind { get; }
+
+    public static readonly Value Null = new NullValue();
+    public static readonly BoolValue True = new(true);
+    public static readonly BoolValue False = new(false);
+    public static readonly ArrayValue EmptyArray = new([]);
+    public static readonly SetValue EmptySet = new([]);
+    public static readonly ObjectValue EmptyObject = new(new Dictionary<Value, Value>());
+
+    public static BoolValue Bool(bool b) => b ? True : False;
+    public static NumberValue Number(double d) => new(d);
+    public static StringValue String(string s) => new(s);
+
+    public bool Equals(Value? other) => other is not null && CompareTo(other) == 0;
+    public override bool Equals(object? obj) => obj is Value v && Equals(v);
+    public abstract override int GetHashCode();
+
+    public int CompareTo(Value? other)
+    {
+        if (other is null) return 1;
+        if (ReferenceEquals(this, other)) return 0;
+        var k = Kind.CompareTo(other.Kind);
+        return k != 0 ? k : CompareSameKind(other);
+    }
+
+    protected abstract int CompareSameKind(Value other);
+
+    /// <summary>OPA's JSON form: sorted object keys, sets as sorted arrays.</summary>
+    public string ToJson()
+    {
+        var sb = new StringBuilder();
+        WriteJson(sb);
+        return sb.ToString();
+    }
+
+    public abstract void WriteJson(StringBuilder sb);
+
+    public override string ToString() => ToJson();
+
+    public static string TypeName(Value v) => v.Kind switch
+    {
+        ValueKind.Null => "null",
+        ValueKind.Boolean => "boolean",
+        ValueKind.Number => "number",
+        ValueKind.String => "string",
+        ValueKind.Array => "array",
+        ValueKind.Object => "object",
+        _ => "set",
+    };
+
+    internal static void WriteJsonString(StringBuilder sb, string s)
+    {
+        sb.Append('"');
+        foreach (var c in s)
+        {
+            switch (c)
+            {
+                case '"': sb.Append("\\\""); break;
+                case '\\': sb.Append("\\\\"); break;
+                case '\n': sb.Append("\\n"); break;
+                case '\r': sb.Append("\\r"); break;
+                case '\t': sb.Append("\\t"); break;
+                case '\b': sb.Append("\\b"); break;
+                case '\f': sb.Append("\\f"); break;
+                default:
+                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
+                    else sb.Append(c);
+                    break;
+            }
+        }
+        sb.Append('"');
+    }
+}
+
+internal sealed class NullValue : Value
+{
+    public override ValueKind Kind => ValueKind.Null;
+    protected override int CompareSameKind(Value other) => 0;
+    public override int GetHashCode() => 17;
+    public override void WriteJson(StringBuilder sb) => sb.Append("null");
+}
+
+internal sealed class BoolValue(bool value) : Value
+{
+    public bool V { get; } = value;
+    public override ValueKind Kind => ValueKind.Boolean;
+    protected override int CompareSameKind(Value other) => V.CompareTo(((BoolValue)other).V);
+    public override int GetHashCode() => V ? 1231 : 1237;
+    public override void WriteJson(StringBuilder sb) => sb.Append(V ? "true" : "false");
+}
+
+internal sealed class NumberValue(double value) : Value
+{
+    public double V { get; } = value;
+    public override ValueKind Kind => ValueKind.Number;
+    protected override int CompareSameKind(Value other) => V.CompareTo(((NumberValue)other).V);
+    public override int GetHashCode() => V.GetHashCode();
+
+    public bool IsInteger => Math.Floor(V) == V && !double.IsInfinity(V);
+
+    public bool TryGetInt(out long i)
+    {
+        if (IsInteger && Math.Abs(V) < 9.007199254740992E15) { i = (long)V; return true; }
+        i = 0;
+        return false;
+    }
+
+    public static string Format(double d)
+    {
+        if (Math.Floor(d) == d && Math.Abs(d) < 1e21) return ((decimal)d).ToString(CultureInfo.InvariantCulture);
+        return d.ToString("R", CultureInfo.InvariantCulture);
+    }
+
+    public override void WriteJson(StringBuilder sb) => sb.Append(Format(V));
+}
+
+internal sealed class StringValue(string value) : Value
+{
+    public string V { get; } = value;
+    public override ValueKind Kind => ValueKind.String;
+    protected override int CompareSameKind(Value other) => string.CompareOrdinal(V, ((StringValue)other).V);
+    public override int GetHashCode() => V.GetHashCode(StringComparison.Ordinal);
+    public override void WriteJson(StringBuilder sb) => WriteJsonString(sb, V);
+}
+
+internal sealed class ArrayValue(Value[] items) : Value
+{
+    private int _hash;
+    public Value[] Items { get; } = items;
+    public override ValueKind Kind => ValueKind.Array;
+
+    protected override int CompareSameKind(Value other) => CompareSeq(Items, ((ArrayValue)other).Items);
+
+    internal static int CompareSeq(IReadOnlyList<Value> a, IReadOnlyList<Value> b)
+    {
+        var n = Math.Min(a.Count, b.Count);
+        for (var i = 0; i < n; i++)
+        {
+            var c = a[i].CompareTo(b[i]);
+            if (c != 0) return c;
+        }
+        return a.Count.CompareTo(b.Count);
+    }
+
+    public override int GetHashCode()
+    {
+        if (_hash != 0) return _hash;
+        var h = new HashCode();
+        h.Add(4);
+        foreach (var i in Items) h.Add(i);
+        return _hash = h.ToHashCode() | 1;
+    }
+
+    public override void WriteJson(StringBuilder sb)
+    {
+        sb.Append('[');
+        for (var i = 0; i < Items.Length; i++)
+        {
+            if (i > 0) sb.Append(',');
+            Items[i].WriteJson(sb);
+        }
+        sb.Append(']');
+    }
+}
+
+internal sealed class SetValue : Value
+{
+    private readonly HashSet<Value> _items;
+    private Value[]? _sorted;
+    private int _hash;
+
+    public SetValue(IEnumerable<Value> items) => _items = new HashSet<Value>(items);
+    internal SetValue(HashSet<Value> owned, bool _) => _items = owned;
+
+    public override ValueKind Kind => ValueKind.Set;
+    public int Count => _items.Count;
+    public bool Contains(Value v) => _items.Contains(v);
+    public IReadOnlySet<Value> Items => _items;
+
+    /// <summary>Elements in sorted order (OPA iterates and prints sets sorted).</summary>
+    public Value[] Sorted
+    {
+        get
+        {
+            if (_sorted is not null) return _sorted;
+            var arr = _items.ToArray();
+            Array.Sort(arr);
+            return _sorted = arr;
+        }
+    }
+
+    protected override int CompareSameKind(Value other) => ArrayValue.CompareSeq(Sorted, ((SetValue)other).Sorted);
+
+    public override int GetHashCode()
+    {
+        if (_hash != 0) return _hash;
+        var h = 6;
+        foreach (var i in _items) h ^= i.GetHashCode() * 31;
+        return _hash = h | 1;
+    }
+
+    public override void WriteJson(StringBuilder sb)
+    {
+        sb.Append('[');
+        var s = Sorted;
+        for (var i = 0; i < s.Length; i++)
+        {
+            if (i > 0) sb.Append(',');
+            s[i].WriteJson(sb);
+        }
+        sb.Append(']');
+    }
+}
+
+internal sealed class ObjectValue : Value
+{
+    private readonly Dictionary<Value, Value> _map;
+    private Value[]? _sortedKeys;
+    private int _hash;
+
+    public ObjectValue(Dictionary<Value, Value> owned) => _map = owned;
+
+    public override ValueKind Kind => ValueKind.Object;
+    public int Count => _map.Count;
+    public IReadOnlyDictionary<Value, Value> Map => _map;
+
+    public Value? Get(Value key) => _map.TryGetValue(key, out var v) ? v : null;
+    public Value? Get(string key) => _map.TryGetValue(new StringValue(key), out var v) ? v : null;
+
+    public Value[] SortedKeys
+    {
+        get
+        {
+            if (_sortedKeys is not null) return _sortedKeys;
+            var arr = _map.Keys.ToArray();
+            Array.Sort(arr);
+            return _sortedKeys = arr;
+        }
+    }
+
+    protected override int CompareSameKind(Value other)
+    {
+        var o = (ObjectValue)other;
+        var ak = SortedKeys;
+        var bk = o.SortedKeys;
+        var n = Math.Min(ak.Length, bk.Length);
+        for (var i = 0; i < n; i++)
+        {
+            var c = ak[i].CompareTo(bk[i]);
+            if (c != 0) return c;
+            c = _map[ak[i]].CompareTo(o._map[bk[i]]);
+            if (c != 0) return c;
+        }
+        return ak.Length.CompareTo(bk.Length);
+    }
+
+    public override int GetHashCode()
+    {
+        if (_hash != 0) return _hash;
+        var h = 5;
+        foreach (var kv in _map) h ^= HashCode.Combine(kv.Key, kv.Value);
+        return _hash = h | 1;
+    }
+
+    public override void WriteJson(StringBuilder sb)
+    {
+        sb.Append('{');
+        var first = true;
+        foreach (var k in SortedKeys)
+        {
+            if (!first) sb.Append(',');
+            first = false;
+            if (k is StringValue) k.WriteJson(sb);
+            else WriteJsonString(sb, k.ToJson());
+            sb.Append(':');
+            _map[k].WriteJson(sb);
+        }
+        sb.Append('}');
+    }
+}
