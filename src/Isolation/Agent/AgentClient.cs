@@ -144,6 +144,17 @@ public sealed class AgentClient : IAsyncDisposable
     public async Task ShutdownAsync(CancellationToken cancellationToken = default) =>
         await CallAsync("Shutdown", new ShutdownRequest(), ShutdownResponse.Parser, cancellationToken).ConfigureAwait(false);
 
+    /// <summary>microVM guests: builds the sandbox root, limits and identity inside the guest (see agent.proto).</summary>
+    public async Task SetupGuestAsync(SetupGuestRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        foreach (var m in request.Mounts) ValidatePath(m.Path, "mount path");
+        foreach (var l in request.Symlinks) ValidatePath(l.Path, "symlink path");
+        foreach (var d in request.WritableDirs) ValidatePath(d, "writable dir");
+        if (request.RandomSeed.Length > 512) throw new ArgumentException("random seed over 512 bytes", nameof(request));
+        await CallAsync("SetupGuest", request, SetupGuestResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private async Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, CancellationToken cancellationToken)

@@ -45,6 +45,20 @@ public sealed class BubblewrapDriver : ISandboxDriver
         return await OneShotRun.RunAsync(_launcher, spec, process, io, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Sandboxes whose cgroup exists under this driver's cgroup parent: live ones and ones left behind by a
+    /// process that died (a daemon killed with SIGKILL).</summary>
+    public IReadOnlyList<SandboxId> ListLeftovers() => CgroupFactory.List(_cgroups, _options.CgroupParent);
+
+    /// <summary>Kills whatever is left of a sandbox this process did not create (or lost track of) and removes its
+    /// cgroup. Returns false when nothing was left. Only for sandboxes nothing in this process is using.</summary>
+    public async Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken)
+    {
+        if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is not { } cgroup)
+            return false;
+        await cgroup.DisposeAsync().ConfigureAwait(false);
+        return true;
+    }
+
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);

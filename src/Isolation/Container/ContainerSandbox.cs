@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using Google.Protobuf;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.IO;
@@ -10,8 +9,6 @@ namespace Sandbox.Isolation.Container;
 /// socket pair. Everything the agent answers is checked by <see cref="AgentClient"/>; limits are the cgroup's.</summary>
 internal sealed class ContainerSandbox : ISandbox
 {
-    private const int ChunkBytes = 1 << 20;
-
     private readonly ContainerInstance _instance;
     private readonly AgentClient _agent;
     private readonly Socket _agentSocket;
@@ -54,56 +51,17 @@ internal sealed class ContainerSandbox : ISandbox
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
         var oomBefore = _instance.Cgroup.OomKillCount();
         var response = await AgentCalls.RunAsync(() => _agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
-        return ContainerProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
+        return AgentProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
             io, () => _instance.Cgroup.OomKillCount() > oomBefore, _disposing.Token);
     }
 
-    public async Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken)
-    {
-        CheckPath(path);
-        using var buffer = new MemoryStream();
-        while (true)
-        {
-            var chunk = await AgentCalls.RunAsync(() => _agent.ReadFileAsync(
-                new ReadFileRequest { Path = path, Offset = buffer.Length, MaxBytes = ChunkBytes }, cancellationToken)).ConfigureAwait(false);
-            if (buffer.Length + chunk.Data.Length > maxBytes)
-                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"file '{path}' is larger than the {maxBytes}-byte read limit");
-            chunk.Data.WriteTo(buffer);
-            if (chunk.Eof || chunk.Data.IsEmpty)
-                return buffer.ToArray();
-        }
-    }
+    public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
+        AgentFiles.ReadAsync(_agent, path, maxBytes, cancellationToken);
 
-    public async Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken)
-    {
-        CheckPath(path);
-        var offset = 0;
-        do
-        {
-            var length = Math.Min(ChunkBytes, content.Length - offset);
-            var request = new WriteFileRequest
-            {
-                Path = path,
-                Offset = offset,
-                Data = ByteString.CopyFrom(content.Span.Slice(offset, length)),
-                Mode = (uint)mode,
-                Truncate = offset == 0,
-            };
-            await AgentCalls.RunAsync(() => _agent.WriteFileAsync(request, cancellationToken)).ConfigureAwait(false);
-            offset += length;
-        }
-        while (offset < content.Length);
-    }
+    public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
+        AgentFiles.WriteAsync(_agent, path, content, mode, cancellationToken);
 
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
-
-    private static void CheckPath(string path)
-    {
-        var errors = new List<string>();
-        SpecValidator.CheckSandboxPath(path, "path", errors);
-        if (errors.Count > 0)
-            throw new SpecValidationException(errors);
-    }
 
     public async ValueTask DisposeAsync()
     {

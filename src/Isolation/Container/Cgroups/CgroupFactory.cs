@@ -14,6 +14,31 @@ internal static class CgroupFactory
             "no usable cgroup controllers (memory, pids) on this host: limits cannot be enforced, so no sandbox is started"),
     };
 
+    /// <summary>A sandbox's existing cgroup (left behind by a process that died), or null.</summary>
+    public static ICgroup? Open(CgroupLayout layout, string parentName, SandboxId id) => layout.Version switch
+    {
+        CgroupVersion.V2 => CgroupV2.Open(layout.UnifiedMount!, parentName, id),
+        CgroupVersion.V1 => CgroupV1.Open(layout.V1Mounts, parentName, id),
+        _ => null,
+    };
+
+    /// <summary>Ids of the sandbox cgroups under the parent (on the memory hierarchy for v1).</summary>
+    public static IReadOnlyList<SandboxId> List(CgroupLayout layout, string parentName)
+    {
+        var root = layout.Version switch
+        {
+            CgroupVersion.V2 => layout.UnifiedMount,
+            CgroupVersion.V1 => layout.V1Mounts.GetValueOrDefault("memory"),
+            _ => null,
+        };
+        if (root is null || !Directory.Exists(Path.Combine(root, parentName)))
+            return [];
+        return Directory.EnumerateDirectories(Path.Combine(root, parentName))
+            .Select(d => SandboxId.TryParse(Path.GetFileName(d), out var id) ? id : (SandboxId?)null)
+            .OfType<SandboxId>()
+            .ToList();
+    }
+
     public const long CpuPeriodMicroseconds = 100_000;
 
     public static long CpuQuotaMicroseconds(double cpus) => (long)Math.Ceiling(cpus * CpuPeriodMicroseconds);

@@ -87,9 +87,10 @@ internal static class CgroupFiles
                     Directory.Delete(directory);
                 return;
             }
-            catch (IOException) when (attempt < 50)
+            catch (IOException) when (attempt < 200)
             {
-                await Task.Delay(10).ConfigureAwait(false);
+                // EBUSY while the last tasks are still being torn down: retry soon, then back off.
+                await Task.Delay(attempt < 10 ? 1 : 10).ConfigureAwait(false);
             }
         }
     }

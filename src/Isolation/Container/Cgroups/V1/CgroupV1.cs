@@ -54,6 +54,20 @@ internal sealed class CgroupV1 : ICgroup
         }
     }
 
+    /// <summary>The cgroup a sandbox left behind (a daemon restart); null when it has no directory on the memory or
+    /// pids hierarchy (the two every sandbox gets).</summary>
+    public static CgroupV1? Open(IReadOnlyDictionary<string, string> mounts, string parentName, SandboxId id)
+    {
+        var dirs = new Dictionary<string, string>();
+        foreach (var (controller, mount) in mounts)
+        {
+            var dir = System.IO.Path.Combine(mount, parentName, id.Value);
+            if (Directory.Exists(dir))
+                dirs[controller] = dir;
+        }
+        return dirs.ContainsKey("memory") && dirs.ContainsKey("pids") ? new CgroupV1(dirs) : null;
+    }
+
     public void AddProcess(int pid)
     {
         foreach (var dir in _dirs.Values.Distinct())
@@ -80,6 +94,8 @@ internal sealed class CgroupV1 : ICgroup
         var freezer = _dirs.GetValueOrDefault("freezer")
             ?? throw new SandboxException(SandboxErrorCode.Unavailable, "the v1 freezer controller is needed to kill a sandbox safely");
         var pidsDir = _dirs["pids"];
+        if (CgroupFiles.ReadPids(pidsDir).Count == 0)
+            return; // the common case after a process ended: its pid namespace took everything with it
         await CgroupFactory.WaitEmptyAsync(() =>
         {
             var frozen = Freeze(freezer);
@@ -118,7 +134,8 @@ internal sealed class CgroupV1 : ICgroup
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+        if (CgroupFiles.ReadPids(_dirs["pids"]).Count > 0)
+            await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
         foreach (var dir in _dirs.Values.Distinct())
             await CgroupFiles.RemoveAsync(dir).ConfigureAwait(false);
     }

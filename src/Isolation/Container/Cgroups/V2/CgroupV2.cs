@@ -39,6 +39,13 @@ internal sealed class CgroupV2 : ICgroup
         }
     }
 
+    /// <summary>The cgroup a sandbox left behind (a daemon restart); null when there is none.</summary>
+    public static CgroupV2? Open(string mount, string parentName, SandboxId id)
+    {
+        var dir = System.IO.Path.Combine(mount, parentName, id.Value);
+        return Directory.Exists(dir) ? new CgroupV2(dir) : null;
+    }
+
     public void AddProcess(int pid) => CgroupFiles.Write(_dir, "cgroup.procs", pid.ToString());
 
     public long OomKillCount() => CgroupFiles.ReadKey(_dir, "memory.events", "oom_kill");
@@ -52,6 +59,8 @@ internal sealed class CgroupV2 : ICgroup
 
     public async Task KillAllAsync(CancellationToken cancellationToken)
     {
+        if (CgroupFiles.ReadKey(_dir, "cgroup.events", "populated") == 0)
+            return;
         // cgroup.kill (Linux 5.14+) kills atomically, with no pid that could be reused in between.
         if (!CgroupFiles.TryWrite(_dir, "cgroup.kill", "1"))
             throw new SandboxException(SandboxErrorCode.Unavailable, $"cannot kill cgroup {_dir}: cgroup.kill is not available (Linux 5.14 or later is needed)");

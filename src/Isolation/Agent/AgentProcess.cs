@@ -1,14 +1,13 @@
 using System.Diagnostics;
 using Google.Protobuf;
 using Sandbox.AgentProtocol.V1;
-using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.IO;
 
-namespace Sandbox.Isolation.Container;
+namespace Sandbox.Isolation.Agent;
 
-/// <summary>A process the agent started: pulls its output (long polls, so the process feels backpressure when the
+/// <summary>A process the agent started (in a container or a microVM guest, the same code for both tiers): pulls its output (long polls, so the process feels backpressure when the
 /// caller is slow), pushes its stdin, enforces its wall-clock limit, and builds its <see cref="ExitStatus"/>.</summary>
-internal sealed class ContainerProcess : ISandboxProcess
+internal sealed class AgentProcess : ISandboxProcess
 {
     private const uint ReadChunkBytes = 256 * 1024;
     private const int StdinChunkBytes = 256 * 1024;
@@ -21,7 +20,7 @@ internal sealed class ContainerProcess : ISandboxProcess
 
     public int Pid { get; }
 
-    private ContainerProcess(AgentClient agent, string execId, int pid, Task<ExitStatus> completion)
+    private AgentProcess(AgentClient agent, string execId, int pid, Task<ExitStatus> completion)
     {
         _agent = agent;
         _execId = execId;
@@ -29,11 +28,11 @@ internal sealed class ContainerProcess : ISandboxProcess
         _completion = completion;
     }
 
-    public static ContainerProcess Start(AgentClient agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
+    public static AgentProcess Start(AgentClient agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
         Func<bool> oomKilled, CancellationToken sandboxGone)
     {
         var completion = SuperviseAsync(agent, execId, timeout, outputCap, io, oomKilled, sandboxGone);
-        return new ContainerProcess(agent, execId, pid, completion);
+        return new AgentProcess(agent, execId, pid, completion);
     }
 
     public Task SignalAsync(int signal, CancellationToken cancellationToken) =>
@@ -77,7 +76,7 @@ internal sealed class ContainerProcess : ISandboxProcess
 
         var (code, signal) = ExitStatusMapper.FromWait(exit.ExitCode, exit.Signal);
         var usage = new ResourceUsage(TimeSpan.FromMicroseconds(exit.UserCpuUsec + exit.SystemCpuUsec), exit.MaxRssKib * 1024);
-        return ExitStatusMapper.Build(code, signal, timedOut, oomKilled(), outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, usage);
+        return ExitStatusMapper.Build(code, signal, timedOut, exit.OomKilled || oomKilled(), outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, usage);
     }
 
     private static async Task PullAsync(AgentClient agent, string execId, OutputStream stream, OutputCap cap, CancellationToken cancellationToken)

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container;
+namespace Sandbox.Isolation;
 
 /// <summary>Shared rules for turning what was observed into an <see cref="ExitStatus"/>, so both execution paths
 /// (one-shot through bwrap, exec through the agent) report alike.</summary>

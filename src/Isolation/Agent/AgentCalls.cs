@@ -1,7 +1,6 @@
-using Sandbox.Isolation.Agent;
 using Sandbox.Ttrpc;
 
-namespace Sandbox.Isolation.Container;
+namespace Sandbox.Isolation.Agent;
 
 /// <summary>Maps the agent's ttrpc statuses to the engine's error codes, at one place.</summary>
 internal static class AgentCalls
