@@ -15,6 +15,9 @@ internal sealed class AgentOptions
 
     /// <summary>Reap every child (the agent process, PID 1 or 2). False when hosted inside another .NET process.</summary>
     public bool ReapAllChildren { get; init; } = true;
+
+    /// <summary>Set when the agent is PID 1 of a microVM guest: SetupGuest builds the root and confines children.</summary>
+    public GuestSetup? Guest { get; init; }
 }
 
 /// <summary>The sandbox.agent.v1.Agent service. Every call validates its input: the host is trusted, but not blindly.</summary>
@@ -28,13 +31,15 @@ internal sealed partial class AgentService : IDisposable
 
     private readonly IoLoop _io;
     private readonly ProcessTable _processes;
-    private readonly FileService _files;
+    private FileService _files;
+    private readonly GuestSetup? _guest;
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentService(AgentOptions options)
     {
         _io = new IoLoop();
-        _processes = new ProcessTable(_io, options.ReapAllChildren);
+        _guest = options.Guest;
+        _processes = new ProcessTable(_io, options.ReapAllChildren, options.Guest);
         _files = new FileService(options.Root);
     }
 
@@ -52,12 +57,18 @@ internal sealed partial class AgentService : IDisposable
         server.Register<WriteStdinRequest, WriteStdinResponse>(ServiceName, "WriteStdin", WriteStdinRequest.Parser, (r, c) => WriteStdinAsync(r, c.CancellationToken));
         server.Register<SignalRequest, SignalResponse>(ServiceName, "Signal", SignalRequest.Parser, (r, c) => ValueTask.FromResult(Signal(r)));
         server.Register<WaitRequest, WaitResponse>(ServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
-        server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) => ValueTask.FromResult(_files.Read(r)));
+        server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) =>
+            ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).Read(r))));
         server.Register<WriteFileRequest, WriteFileResponse>(ServiceName, "WriteFile", WriteFileRequest.Parser, (r, c) =>
         {
-            _files.Write(r);
+            AsWorkloadUser(() =>
+            {
+                Volatile.Read(ref _files).Write(r);
+                return true;
+            });
             return ValueTask.FromResult(new WriteFileResponse());
         });
+        server.Register<SetupGuestRequest, SetupGuestResponse>(ServiceName, "SetupGuest", SetupGuestRequest.Parser, (r, c) => ValueTask.FromResult(SetupGuest(r)));
         server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) => ValueTask.FromResult(Stats()));
         server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>
         {
@@ -66,6 +77,18 @@ internal sealed partial class AgentService : IDisposable
             c.OnResponseSent(() => _shutdown.TrySetResult());
             return ValueTask.FromResult(new ShutdownResponse());
         });
+    }
+
+    private T AsWorkloadUser<T>(Func<T> operation) => _guest is null ? operation() : _guest.AsWorkloadUser(operation);
+
+    private SetupGuestResponse SetupGuest(SetupGuestRequest request)
+    {
+        if (_guest is null) throw new TtrpcException(StatusCode.FailedPrecondition, "SetupGuest is only served by the agent of a microVM guest");
+        _guest.Apply(request);
+        // The root changed (chroot): file access now resolves against the sandbox root.
+        var old = Interlocked.Exchange(ref _files, new FileService("/"));
+        old.Dispose();
+        return new SetupGuestResponse();
     }
 
     public static unsafe PingResponse Ping()

@@ -16,12 +16,15 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
     /// <summary>Set under the process table's lock when the process was reaped.</summary>
     public bool HasExited { get; private set; }
 
+    /// <summary>The workload cgroup's oom_kill count when it was spawned (microVM guest; 0 otherwise).</summary>
+    public long OomBaseline { get; init; }
+
     public Task<WaitResponse> Exited => _exited.Task;
 
     /// <summary>Fully consumed: reaped and both output streams handed out to the end.</summary>
     public bool Finished => HasExited && Stdout.Drained && Stderr.Drained;
 
-    internal void Complete(int status, in Interop.Libc.RUsage usage)
+    internal void Complete(int status, in Interop.Libc.RUsage usage, bool oomKilled = false)
     {
         HasExited = true;
         var response = new WaitResponse
@@ -29,6 +32,7 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
             UserCpuUsec = usage.UTime.Sec * 1_000_000 + usage.UTime.USec,
             SystemCpuUsec = usage.STime.Sec * 1_000_000 + usage.STime.USec,
             MaxRssKib = usage.MaxRss,
+            OomKilled = oomKilled,
         };
         int termSig = status & 0x7f;
         if (termSig == 0) response.ExitCode = (status >> 8) & 0xff;

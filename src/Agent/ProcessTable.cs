@@ -22,6 +22,7 @@ internal sealed unsafe class ProcessTable : IDisposable
     private readonly AutoResetEvent _childSpawned = new(false);
     private readonly IoLoop _io;
     private readonly bool _reapAll;
+    private readonly SpawnConfinement? _confinement;
     private readonly Thread _reaper;
     private volatile bool _stopping;
 
@@ -30,10 +31,12 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// false (the agent's service hosted inside another .NET process, e.g. tests): reap only our own pids, so the
     /// host's System.Diagnostics.Process children are left alone.
     /// </param>
-    public ProcessTable(IoLoop io, bool reapAll)
+    /// <param name="confinement">microVM guest: the workload cgroup and identity every child is born with.</param>
+    public ProcessTable(IoLoop io, bool reapAll, SpawnConfinement? confinement = null)
     {
         _io = io;
         _reapAll = reapAll;
+        _confinement = confinement;
         _reaper = new Thread(reapAll ? ReapAllLoop : ReapOwnLoop) { IsBackground = true, Name = "agent-reaper" };
         _reaper.Start();
     }
@@ -75,7 +78,17 @@ internal sealed unsafe class ProcessTable : IDisposable
                     throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
 
                 int pid;
-                int rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], &pid);
+                long oomBaseline = _confinement?.OomKillCount() ?? 0;
+                int rc;
+                try
+                {
+                    _confinement?.EnterForSpawn();
+                    rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], &pid);
+                }
+                finally
+                {
+                    _confinement?.LeaveAfterSpawn();
+                }
                 if (rc != 0)
                 {
                     var code = rc switch
@@ -96,7 +109,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 var stderr = new OutputPipe(errPipe[0], _io);
                 var stdin = request.Stdin ? new StdinPipe(inPipe[1], _io) : null;
                 outPipe[0] = errPipe[0] = inPipe[1] = -1; // owned by the pipes now
-                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin);
+                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline };
                 _live[pid] = exec;
                 _byId[request.ExecId] = exec;
                 _io.Add(stdout);
@@ -270,7 +283,11 @@ internal sealed unsafe class ProcessTable : IDisposable
         Libc.RUsage usage;
         int r = Libc.wait4(pid, &status, options, &usage);
         if (r != pid) return false;
-        if (_live.Remove(pid, out var exec)) exec.Complete(status, usage);
+        if (_live.Remove(pid, out var exec))
+        {
+            bool oomKilled = (status & 0x7f) == Libc.SIGKILL && _confinement is not null && _confinement.OomKillCount() > exec.OomBaseline;
+            exec.Complete(status, usage, oomKilled);
+        }
         return true;
     }
 

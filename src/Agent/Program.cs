@@ -15,6 +15,8 @@ internal static class AgentMain
         int fd = -1;
         string? serial = null;
         string root = "/";
+        // PID 1 with no arguments: the kernel ran us as /init of a microVM guest.
+        bool guest = Libc.getpid() == 1 && args.Length == 0;
         for (int i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;
@@ -24,6 +26,7 @@ internal static class AgentMain
                 case "--serial" when Next() is { } p: serial = p; break;
                 case "--root" when Next() is { } r: root = r; break;
                 case "--quiet": AgentLog.Quiet = true; break;
+                case "--guest": guest = true; break;
                 case "--version":
                     AgentLog.WriteFd(1, AgentService.Version + "\n");
                     return 0;
@@ -31,6 +34,7 @@ internal static class AgentMain
                     return Usage($"bad argument: {args[i]}");
             }
         }
+        if (guest) return await RunGuestAsync().ConfigureAwait(false);
         if ((fd < 0) == (serial is null)) return Usage("exactly one of --fd or --serial is required");
 
         EnsureStandardFds();
@@ -47,7 +51,32 @@ internal static class AgentMain
             return 2;
         }
 
-        using var service = new AgentService(new AgentOptions { Root = root, ReapAllChildren = true });
+        return await ServeAsync(stream, new AgentOptions { Root = root, ReapAllChildren = true }).ConfigureAwait(false);
+    }
+
+    /// <summary>microVM guest: set the machine up, serve the host on the virtio-serial port, power off at the end.
+    /// PID 1 must never return (the kernel would panic), so every path ends in a power-off.</summary>
+    private static async Task<int> RunGuestAsync()
+    {
+        try
+        {
+            EnsureStandardFds();
+            var port = GuestInit.Boot();
+            var stream = OpenSerial(port);
+            await ServeAsync(stream, new AgentOptions { Root = "/", ReapAllChildren = true, Guest = new GuestSetup() }).ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            AgentLog.Info("guest init failed: " + e.Message);
+        }
+        GuestInit.PowerOff();
+        return 1;
+    }
+
+    private static async Task<int> ServeAsync(Stream stream, AgentOptions options)
+    {
+        var root = options.Root;
+        using var service = new AgentService(options);
         var server = new TtrpcServer();
         service.Register(server);
         AgentLog.Info($"ready: version {AgentService.Version}, pid {Libc.getpid()}, root {root}");
@@ -66,11 +95,20 @@ internal static class AgentMain
         return 64;
     }
 
-    /// <summary>A character device opened twice (read side and write side), so reads and writes never wait on each other.</summary>
-    private static DuplexStream OpenSerial(string path)
+    /// <summary>A character device opened once (a virtio-serial port allows one open at a time) and its descriptor
+    /// duplicated, so the read side and the write side are separate streams that never wait on each other.</summary>
+    private static unsafe DuplexStream OpenSerial(string path)
     {
-        var read = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
-        var write = new FileStream(path, FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+        int fd = NativeStrings.With(path, p => Libc.open((byte*)p, Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0));
+        if (fd < 0) throw new IOException($"open {path}: {Errno.Name(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+        int dup = Libc.fcntl(fd, Libc.F_DUPFD_CLOEXEC, 3);
+        if (dup < 0)
+        {
+            Libc.close(fd);
+            throw new IOException($"dup {path}: {Errno.Name(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+        }
+        var read = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, bufferSize: 0);
+        var write = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(dup, ownsHandle: true), FileAccess.Write, bufferSize: 0);
         return new DuplexStream(read, write);
     }
 

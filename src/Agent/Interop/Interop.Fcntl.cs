@@ -5,6 +5,7 @@ namespace Sandbox.Agent.Interop;
 internal static unsafe partial class Libc
 {
     internal const int F_GETFD = 1;
+    internal const int F_DUPFD_CLOEXEC = 1030;
     internal const int F_SETFD = 2;
     internal const int F_GETFL = 3;
     internal const int F_SETFL = 4;
