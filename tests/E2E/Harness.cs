@@ -1,6 +1,7 @@
 using System.Text;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
+using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.E2E;
 
@@ -8,6 +9,10 @@ namespace Sandbox.E2E;
 public static class Harness
 {
     public static readonly ISandboxDriver Driver = new BubblewrapDriver();
+
+    public static readonly MicroVmDriver VmDriver = new();
+
+    public static ISandboxDriver DriverFor(ExecutionMode mode) => mode == ExecutionMode.MicroVm ? VmDriver : Driver;
 
     public sealed record Result(ExitStatus Status, string Stdout, string Stderr, byte[] StdoutBytes);
 
@@ -29,7 +34,7 @@ public static class Harness
         }
         else
         {
-            await using var sandbox = await Driver.CreateAsync(spec, cancellationToken);
+            await using var sandbox = await DriverFor(mode).CreateAsync(spec, cancellationToken);
             var p = await sandbox.ExecAsync(process, io, cancellationToken);
             status = await p.WaitAsync(cancellationToken);
         }

@@ -56,4 +56,40 @@ public sealed class LeakTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => sandbox.ExecAsync(new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, CancellationToken.None));
     }
 
+
+    [Fact]
+    public async Task Killing_the_owner_takes_the_sandbox_and_the_janitor_takes_its_cgroup()
+    {
+        // The owner is a separate process running the engine (the CLI); kill -9 it while its sandbox runs.
+        var before = SandboxCgroups();
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sandbox.dll"), "run", "--", "sleep", "600"]);
+        using var owner = System.Diagnostics.Process.Start(psi)!;
+        SandboxId? found = null;
+        for (var i = 0; i < 600 && found is null; i++)
+        {
+            await Task.Delay(100);
+            found = SandboxCgroups().Except(before).Select(n => (SandboxId?)SandboxId.Parse(n))
+                .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => File.ReadAllText(Path.Combine(d, "cgroup.procs")).Length > 0));
+        }
+        Assert.NotNull(found);
+        var id = found!.Value;
+        owner.Kill();
+        await owner.WaitForExitAsync();
+        Assert.True(owner.HasExited);
+        // bwrap --die-with-parent: the sandbox's processes go with their owner.
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (Harness.CgroupLeftovers(id).Any(d => File.ReadAllText(Path.Combine(d, "cgroup.procs")).Length > 0) && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.All(Harness.CgroupLeftovers(id), d => Assert.Empty(File.ReadAllText(Path.Combine(d, "cgroup.procs"))));
+        // What is left is an empty cgroup: the janitor removes it (age 0 here; a minute by default).
+        ((Sandbox.Isolation.Container.BubblewrapDriver)Driver).RemoveStaleCgroups(TimeSpan.Zero);
+        Assert.Empty(Harness.CgroupLeftovers(id));
+    }
+
+    private static HashSet<string> SandboxCgroups()
+    {
+        var dir = Path.Combine(Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.Version == Sandbox.Isolation.Container.Cgroups.CgroupVersion.V2
+            ? Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.UnifiedMount! : Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.V1Mounts["pids"], "sandbox");
+        return Directory.Exists(dir) ? Directory.EnumerateDirectories(dir).Select(d => Path.GetFileName(d)).ToHashSet() : [];
+    }
 }

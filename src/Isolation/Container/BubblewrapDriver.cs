@@ -23,6 +23,12 @@ public sealed class BubblewrapDriver : ISandboxDriver
         _launcher = new ContainerLauncher(_options, _cgroups);
     }
 
+    /// <summary>Removes the empty cgroups of sandboxes whose owner was killed before it could clean up (see
+    /// <see cref="CgroupJanitor"/>). Hosts call it at startup; returns how many were removed.</summary>
+    public int RemoveStaleCgroups() => RemoveStaleCgroups(_options.StaleCgroupAge);
+
+    internal int RemoveStaleCgroups(TimeSpan minimumAge) => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent, minimumAge);
+
     public SandboxTier Tier => SandboxTier.Container;
 
     public DriverAvailability Probe()

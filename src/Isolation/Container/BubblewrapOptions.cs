@@ -12,6 +12,10 @@ public sealed record BubblewrapOptions
     /// <summary>Name of the cgroup (under each hierarchy's root) that holds one child cgroup per sandbox. Default "sandbox".</summary>
     public string CgroupParent { get; init; } = "sandbox";
 
+    /// <summary>An empty sandbox cgroup older than this is taken for the leftover of a killed owner and removed by
+    /// <see cref="BubblewrapDriver.RemoveStaleCgroups()"/>. Default 1 minute.</summary>
+    public TimeSpan StaleCgroupAge { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>First host uid/gid given to sandboxes; each sandbox gets its own from [base, base + count).
     /// None of them may be a real account. Default 200000.</summary>
     public int HostUidBase { get; init; } = 200_000;

@@ -101,9 +101,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, uid => { if (uid >= 0) _uids.Release(uid); });
     }
 
-    private string PasswdFile(SandboxSpec spec) =>
-        $"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{options.SandboxUid}:{options.SandboxUid}:sandbox:{spec.WorkDir}:/bin/sh\n" +
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+    private string PasswdFile(SandboxSpec spec) => HostUserland.PasswdFile(options.SandboxUid, spec.WorkDir);
 
-    private string GroupFile() => $"root:x:0:\nsandbox:x:{options.SandboxUid}:\nnogroup:x:65534:\n";
+    private string GroupFile() => HostUserland.GroupFile(options.SandboxUid);
 }

@@ -8,17 +8,7 @@ internal static class RootfsLayout
     /// <summary>Top-level entries the engine provides itself; a rootfs's own are not bound.</summary>
     private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
 
-    /// <summary>What the host rootfs shows of /etc: what programs need to run, nothing about the host's accounts
-    /// or secrets. passwd and group are generated.</summary>
-    internal static readonly string[] HostEtcEntries =
-    [
-        "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "timezone", "ssl", "ca-certificates",
-        "ca-certificates.conf", "nsswitch.conf", "hosts", "host.conf", "gai.conf", "mime.types", "protocols", "services",
-        "python3", "python3.11", "perl", "bash.bashrc", "profile", "inputrc", "magic", "debian_version", "os-release",
-        "java-17-openjdk", "gcc", "fonts", "xdg",
-    ];
-
-    private static readonly string[] s_hostTopLevel = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt"];
+    internal static IReadOnlyList<string> HostEtcEntries => HostUserland.EtcEntries;
 
     public static List<MountOp> Build(RootfsSpec rootfs, string workDir)
     {
@@ -26,7 +16,7 @@ internal static class RootfsLayout
         switch (rootfs)
         {
             case HostRootfs:
-                foreach (var name in s_hostTopLevel)
+                foreach (var name in HostUserland.TopLevel)
                     AddEntry(ops, "/", name);
                 foreach (var name in HostEtcEntries)
                 {
