@@ -1,6 +1,9 @@
 using System.CommandLine;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
+using Sandbox.Api.V1;
+using Sandbox.Cli.Commands.Remote;
+using ResourceLimits = Sandbox.Isolation.ResourceLimits;
 
 namespace Sandbox.Cli.Commands;
 
@@ -22,10 +25,13 @@ public static class RunCommand
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox (a fresh tmpfs; default /work)" };
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
         var command = new Argument<string[]>("command") { Description = "The program and its arguments (after --)", Arity = ArgumentArity.OneOrMore };
+        var local = new Option<bool>("--local") { Description = "Run with the in-process engine instead of sandboxd (no policy; --profile applies)" };
+        var tier = new Option<string?>("--tier") { Description = "Tier hint for sandboxd's policy: auto, container or microvm" };
+        var socket = Sandboxd.SocketOption();
 
-        var run = new Command("run", "Run a command in a new sandbox (in-process engine)")
+        var run = new Command("run", "Run a command in a new sandbox (through sandboxd, or in-process with --local)")
         {
-            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command,
+            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command, local, tier, socket,
         };
         run.SetAction(async (parse, cancellationToken) =>
         {
@@ -55,10 +61,60 @@ public static class RunCommand
                 await Console.Error.WriteLineAsync($"sandbox: {e.Message}");
                 return ExitCodes.SandboxError;
             }
+            if (!parse.GetValue(local))
+            {
+                try
+                {
+                    return await RunRemoteAsync(spec, process, ToRequest(spec, parse.GetValue(tier), parse.GetValue(memory) is not null,
+                        parse.GetValue(pids) is not null, parse.GetValue(cpus) is not null, parse.GetValue(timeout) is not null,
+                        parse.GetValue(disk) is not null, parse.GetValue(rootfs) is not null), parse.GetValue(interactive), parse.GetValue(socket), cancellationToken);
+                }
+                catch (FormatException e)
+                {
+                    await Console.Error.WriteLineAsync($"sandbox: {e.Message}");
+                    return ExitCodes.SandboxError;
+                }
+            }
             return await RunAsync(spec, process, parse.GetValue(interactive), cancellationToken);
         });
         return run;
     }
+
+    /// <summary>The same flags as a sandboxd request: only what the user set is sent (the policy fills the rest).</summary>
+    private static CreateSandboxRequest ToRequest(SandboxSpec spec, string? tier, bool memory, bool pids, bool cpus, bool timeout, bool disk, bool rootfs)
+    {
+        var request = new CreateSandboxRequest
+        {
+            Tier = Sandboxd.ParseTier(tier),
+            Rootfs = rootfs && spec.Rootfs is DirectoryRootfs d ? d.Path : "",
+            Workdir = spec.WorkDir,
+            Resources = new Resources
+            {
+                MemoryMib = memory ? spec.Limits.MemoryMiB : 0,
+                Pids = pids ? spec.Limits.PidsMax : 0,
+                Vcpus = cpus ? spec.Limits.Cpus : 0,
+                TimeoutS = timeout && spec.Limits.WallTime is { } w ? (int)Math.Ceiling(w.TotalSeconds) : 0,
+                DiskMib = disk ? spec.Limits.DiskMiB : 0,
+                OutputBytes = spec.Limits.OutputBytes,
+            },
+        };
+        foreach (var (k, v) in spec.Env)
+            request.Env[k] = v;
+        return request;
+    }
+
+    private static Task<int> RunRemoteAsync(SandboxSpec spec, ProcessSpec process, CreateSandboxRequest request, bool interactive, string? socket,
+        CancellationToken cancellationToken) => Sandboxd.GuardAsync(socket, async () =>
+    {
+        var client = Sandboxd.Connect(socket);
+        var start = new ProcessStart { Stdin = interactive, Cwd = process.WorkingDirectory ?? "" };
+        start.Argv.AddRange(process.Argv);
+        if (request.Resources.TimeoutS > 0 && spec.Limits.WallTime is { } w)
+            start.TimeoutMs = (int)Math.Min(int.MaxValue, w.TotalMilliseconds);
+        using var call = client.Run(cancellationToken: cancellationToken);
+        return await Sandboxd.StreamAsync(call, new RunRequest { Start = new RunStart { Sandbox = request, Process = start } }, interactive,
+            data => new RunRequest { Stdin = data }, () => new RunRequest { CloseStdin = new StdinClose() }, cancellationToken);
+    });
 
     private static async Task<int> RunAsync(SandboxSpec spec, ProcessSpec process, bool interactive, CancellationToken cancellationToken)
     {

@@ -1,0 +1,51 @@
+using System.Net.Sockets;
+using Grpc.Net.Client;
+
+namespace Sandbox.Api;
+
+/// <summary>Opens gRPC channels to sandboxd. The unix socket is the default transport; the caller is identified by
+/// its peer credentials (SO_PEERCRED), so no token is needed there.</summary>
+public static class SandboxdChannel
+{
+    /// <summary>Where sandboxd listens unless configured otherwise.</summary>
+    public const string DefaultSocketPath = "/run/sandbox/sandboxd.sock";
+
+    /// <summary>Environment variable naming the socket for clients (the CLI's --socket overrides it).</summary>
+    public const string SocketEnvironmentVariable = "SANDBOX_SOCKET";
+
+    /// <summary>The socket path: the explicit one, else $SANDBOX_SOCKET, else <see cref="DefaultSocketPath"/>.</summary>
+    public static string ResolveSocketPath(string? explicitPath) =>
+        !string.IsNullOrEmpty(explicitPath) ? explicitPath
+        : Environment.GetEnvironmentVariable(SocketEnvironmentVariable) is { Length: > 0 } env ? env
+        : DefaultSocketPath;
+
+    /// <summary>A channel over a unix socket. Connections are opened lazily, on the first call.</summary>
+    public static GrpcChannel ForUnixSocket(string socketPath, int maxMessageBytes = 8 << 20)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, cancellationToken) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+            EnableMultipleHttp2Connections = true,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+        };
+        return GrpcChannel.ForAddress("http://sandboxd", new GrpcChannelOptions
+        {
+            HttpHandler = handler,
+            MaxReceiveMessageSize = maxMessageBytes,
+            MaxSendMessageSize = maxMessageBytes,
+        });
+    }
+}

@@ -1,0 +1,159 @@
+using Proto = Sandbox.Api.V1;
+using Google.Protobuf.WellKnownTypes;
+using Sandbox.Api.V1;
+using Sandbox.Isolation;
+using Sandbox.SandboxApi.Orchestration;
+using ProtoTier = Sandbox.Api.V1.Tier;
+
+namespace Sandbox.SandboxApi.Api;
+
+/// <summary>Proto ↔ domain, in one place. Parsing throws SandboxException(InvalidArgument) naming the field.</summary>
+internal static class Mapping
+{
+    public const int MaxLabels = 64;
+
+    public static SandboxId ParseId(string value, string field = "id") =>
+        SandboxId.TryParse(value, out var id) ? id
+            : throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"{field} '{(value.Length > 80 ? value[..80] + "..." : value)}' is not a sandbox id (1-64 characters of [a-z0-9-])");
+
+    public static SandboxRequest ToDomain(CreateSandboxRequest r, bool ephemeral = false)
+    {
+        var errors = new List<string>();
+        if (r.Rootfs.Length > 0 && !Path.IsPathFullyQualified(r.Rootfs))
+            errors.Add($"rootfs '{r.Rootfs}' must be an absolute host directory (or empty for the host's userland)");
+        if (r.TtlS < 0)
+            errors.Add($"ttl_s {r.TtlS} must not be negative");
+        if (r.Labels.Count > MaxLabels)
+            errors.Add($"labels: {r.Labels.Count} labels, at most {MaxLabels}");
+        foreach (var (k, v) in r.Labels)
+        {
+            if (k.Length is 0 or > 63 || v.Length > 256)
+                errors.Add($"labels['{(k.Length > 63 ? k[..63] + "..." : k)}']: keys must be 1-63 characters and values at most 256");
+        }
+        var res = r.Resources ?? new Resources();
+        if (res.MemoryMib < 0 || res.Vcpus < 0 || double.IsNaN(res.Vcpus) || res.Pids < 0 || res.DiskMib < 0 || res.TimeoutS < 0 || res.OutputBytes < 0)
+            errors.Add("resources: values must not be negative (0 = the policy's default)");
+        if (r.CodeProvenance is not ("" or "tenant" or "fork" or "unknown"))
+            errors.Add($"code_provenance '{r.CodeProvenance}' is not one of tenant, fork, unknown");
+        if (r.Workdir.Length > 0 && !r.Workdir.StartsWith('/'))
+            errors.Add($"workdir '{r.Workdir}' must be absolute");
+        if (r.Tier is not (ProtoTier.Unspecified or ProtoTier.Container or ProtoTier.Microvm))
+            errors.Add($"tier {(int)r.Tier} is not a known tier");
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+        return new SandboxRequest
+        {
+            Tier = r.Tier switch { ProtoTier.Container => SandboxTier.Container, ProtoTier.Microvm => SandboxTier.MicroVm, _ => null },
+            Rootfs = r.Rootfs.Length > 0 ? r.Rootfs : null,
+            Image = r.Image.Length > 0 ? r.Image : null,
+            Resources = new RequestedLimits(
+                Positive(res.MemoryMib), res.Vcpus > 0 ? res.Vcpus : null, Positive(res.Pids), Positive(res.DiskMib),
+                Positive(res.TimeoutS), Positive(res.OutputBytes)),
+            Egress = r.Network is { Mode: Proto.NetworkMode.Egress } n ? [.. n.Egress] : [],
+            Env = new Dictionary<string, string>(r.Env),
+            Labels = ephemeral ? new Dictionary<string, string>() : new Dictionary<string, string>(r.Labels),
+            Ttl = r.TtlS > 0 && !ephemeral ? TimeSpan.FromSeconds(r.TtlS) : null,
+            WorkDir = r.Workdir.Length > 0 ? r.Workdir : null,
+            Syscalls = [.. r.Syscalls],
+            Untrusted = r.Untrusted,
+            CodeProvenance = r.CodeProvenance.Length > 0 ? r.CodeProvenance : "tenant",
+        };
+    }
+
+    private static long? Positive(long v) => v > 0 ? v : null;
+    private static int? Positive(int v) => v > 0 ? v : null;
+
+    public static ProcessSpec ToDomain(ProcessStart? p)
+    {
+        if (p is null || p.Argv.Count == 0)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "process.argv must name a program");
+        if (p.Tty)
+            throw new SandboxException(SandboxErrorCode.Unimplemented, "process.tty: terminals are not supported yet; run without a tty");
+        if (p.TimeoutMs < 0)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"process.timeout_ms {p.TimeoutMs} must not be negative");
+        return new ProcessSpec
+        {
+            Argv = [.. p.Argv],
+            Env = new Dictionary<string, string>(p.Env),
+            WorkingDirectory = p.Cwd.Length > 0 ? p.Cwd : null,
+            Timeout = p.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(p.TimeoutMs) : null,
+        };
+    }
+
+    public static ProtoTier ToProto(SandboxTier tier) => tier == SandboxTier.MicroVm ? ProtoTier.Microvm : ProtoTier.Container;
+
+    public static Proto.Sandbox ToProto(SandboxEntry e)
+    {
+        var s = new Proto.Sandbox
+        {
+            Id = e.Id.Value,
+            Tenant = e.Tenant,
+            State = e.State switch
+            {
+                SandboxLifecycle.Creating => SandboxState.Creating,
+                SandboxLifecycle.Running => SandboxState.Running,
+                SandboxLifecycle.Stopped => SandboxState.Stopped,
+                _ => SandboxState.Failed,
+            },
+            Tier = ToProto(e.Tier),
+            PolicyDecisionId = e.Decision.DecisionId,
+            CreatedAt = Timestamp.FromDateTimeOffset(e.CreatedAt),
+            StateDetail = e.StateDetail ?? "",
+        };
+        s.PolicyReasons.AddRange(e.Decision.Reasons);
+        foreach (var (k, v) in e.Labels)
+            s.Labels[k] = v;
+        if (e.ExpiresAt is { } x)
+            s.ExpiresAt = Timestamp.FromDateTimeOffset(x);
+        if (e.Info is { } info)
+        {
+            s.Accelerator = info.Accelerator switch { Isolation.Accelerator.Kvm => Proto.Accelerator.Kvm, Isolation.Accelerator.Tcg => Proto.Accelerator.Tcg, _ => Proto.Accelerator.Unspecified };
+            s.Limits = ToProto(info.Limits);
+            s.SyscallProfile = info.SyscallProfile;
+            s.SeccompDigest = info.SeccompDigest;
+        }
+        return s;
+    }
+
+    public static Limits ToProto(Isolation.ResourceLimits l) => new()
+    {
+        MemoryMib = l.MemoryMiB,
+        Cpus = l.Cpus,
+        Pids = l.PidsMax,
+        DiskMib = l.DiskMiB,
+        TimeoutS = l.WallTime is { } w ? (int)w.TotalSeconds : 0,
+        OutputBytes = l.OutputBytes,
+    };
+
+    public static PolicyExplanation ToProto(Sandbox.Policy.PolicyDecision d)
+    {
+        var e = new PolicyExplanation
+        {
+            Allow = d.Allow,
+            Tier = d.Isolation switch { Sandbox.Policy.IsolationTiers.Container => ProtoTier.Container, Sandbox.Policy.IsolationTiers.MicroVm => ProtoTier.Microvm, _ => ProtoTier.Unspecified },
+            Limits = new Limits { MemoryMib = d.Resources.MemoryMiB, Cpus = d.Resources.Vcpus, Pids = d.Resources.Pids, DiskMib = d.Resources.DiskMiB, TimeoutS = d.Resources.TimeoutSeconds },
+            Network = new Network { Mode = d.Network.Mode == Sandbox.Policy.NetworkModes.Egress ? Proto.NetworkMode.Egress : Proto.NetworkMode.None },
+            SyscallProfile = d.SyscallProfile.Name,
+            DecisionId = d.DecisionId,
+            BundleRevision = d.BundleRevision ?? "",
+            RequireHardwareVirtualization = d.RequireHardwareVirtualization,
+        };
+        e.Network.Egress.AddRange(d.Network.Egress);
+        e.ExtraSyscalls.AddRange(d.SyscallProfile.Add);
+        e.Reasons.AddRange(d.Reasons);
+        return e;
+    }
+
+    public static Exit ToProto(ExitStatus s) => new()
+    {
+        ExitCode = s.ExitCode,
+        Signal = s.Signal,
+        OomKilled = s.OomKilled,
+        TimedOut = s.TimedOut,
+        Truncated = s.OutputTruncated,
+        CpuUsec = (long)s.Usage.CpuTime.TotalMicroseconds,
+        PeakMemoryBytes = s.Usage.PeakMemoryBytes,
+        DurationMs = (long)s.Duration.TotalMilliseconds,
+    };
+}

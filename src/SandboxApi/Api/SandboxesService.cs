@@ -1,0 +1,215 @@
+using Proto = Sandbox.Api.V1;
+using System.Text;
+using Google.Protobuf;
+using Grpc.Core;
+using Sandbox.Api.V1;
+using Sandbox.Isolation;
+using Sandbox.SandboxApi.Auth;
+using Sandbox.SandboxApi.Metrics;
+using Sandbox.SandboxApi.Orchestration;
+
+namespace Sandbox.SandboxApi.Api;
+
+/// <summary>sandbox.v1.Sandboxes: parse → <see cref="SandboxService"/> → map. No error handling here
+/// (<see cref="ErrorInterceptor"/>) and no authentication (<see cref="AuthInterceptor"/>).</summary>
+public sealed class SandboxesService(SandboxService sandboxes, SandboxdMetrics metrics) : Sandboxes.SandboxesBase
+{
+    /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
+    public const long MaxFileBytes = 64L << 20;
+    private const int FileChunkBytes = 1 << 20;
+    private const int MaxPageSize = 1000;
+
+    public override async Task<Proto.Sandbox> CreateSandbox(CreateSandboxRequest request, ServerCallContext context)
+    {
+        var entry = await sandboxes.CreateAsync(CallPrincipal.Get(context), Mapping.ToDomain(request), context.CancellationToken);
+        return Mapping.ToProto(entry);
+    }
+
+    public override Task<Proto.Sandbox> GetSandbox(GetSandboxRequest request, ServerCallContext context) =>
+        Task.FromResult(Mapping.ToProto(sandboxes.Get(CallPrincipal.Get(context), Mapping.ParseId(request.Id))));
+
+    public override Task<ListSandboxesResponse> ListSandboxes(ListSandboxesRequest request, ServerCallContext context)
+    {
+        if (request.PageSize is < 0 or > MaxPageSize)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"page_size {request.PageSize} is out of range [0, {MaxPageSize}]");
+        var pageSize = request.PageSize == 0 ? 100 : request.PageSize;
+        var after = PageToken.Parse(request.PageToken);
+        var matching = sandboxes.List(CallPrincipal.Get(context))
+            .Select(Mapping.ToProto)
+            .Where(s => request.State == SandboxState.Unspecified || s.State == request.State)
+            .Where(s => request.LabelSelector.All(kv => s.Labels.TryGetValue(kv.Key, out var v) && v == kv.Value))
+            .Where(s => after is null || string.CompareOrdinal(PageToken.Key(s), after) > 0)
+            .Take(pageSize + 1)
+            .ToList();
+        var response = new ListSandboxesResponse();
+        response.Sandboxes.AddRange(matching.Take(pageSize));
+        if (matching.Count > pageSize)
+            response.NextPageToken = PageToken.Make(matching[pageSize - 1]);
+        return Task.FromResult(response);
+    }
+
+    public override async Task<DeleteSandboxResponse> DeleteSandbox(DeleteSandboxRequest request, ServerCallContext context)
+    {
+        await sandboxes.DeleteAsync(CallPrincipal.Get(context), Mapping.ParseId(request.Id));
+        return new DeleteSandboxResponse();
+    }
+
+    public override async Task Exec(IAsyncStreamReader<ExecRequest> requestStream, IServerStreamWriter<ExecEvent> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.MsgCase != ExecRequest.MsgOneofCase.Start)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first Exec message must be 'start'");
+        var start = requestStream.Current.Start;
+        var id = Mapping.ParseId(start.SandboxId, "start.sandbox_id");
+        var spec = Mapping.ToDomain(start.Process);
+        var stdin = start.Process.Stdin ? new StdinPipe() : null;
+        await using var events = new EventPump(responseStream, cancellationToken);
+        var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
+        var process = await sandboxes.ExecAsync(CallPrincipal.Get(context), id, spec, io, cancellationToken);
+        await events.SendAsync(new ExecEvent { Started = new Started { SandboxId = id.Value, Pid = process.Pid } });
+        var status = await WithInputAsync(process.Completion, stdin, requestStream, async (message, ct) =>
+        {
+            switch (message.MsgCase)
+            {
+                case ExecRequest.MsgOneofCase.Stdin when stdin is not null: await stdin.WriteAsync(message.Stdin.Memory, ct); break;
+                case ExecRequest.MsgOneofCase.CloseStdin: stdin?.Close(); break;
+                case ExecRequest.MsgOneofCase.Signal: await process.SignalAsync(message.Signal.Number, ct); break;
+            }
+        }, cancellationToken);
+        await events.SendAsync(new ExecEvent { Exit = Mapping.ToProto(status) });
+    }
+
+    public override async Task Run(IAsyncStreamReader<RunRequest> requestStream, IServerStreamWriter<ExecEvent> responseStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.MsgCase != RunRequest.MsgOneofCase.Start)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first Run message must be 'start'");
+        var start = requestStream.Current.Start;
+        var request = Mapping.ToDomain(start.Sandbox ?? new CreateSandboxRequest(), ephemeral: true);
+        var spec = Mapping.ToDomain(start.Process);
+        var stdin = start.Process.Stdin ? new StdinPipe() : null;
+        await using var events = new EventPump(responseStream, cancellationToken);
+        var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
+        var run = sandboxes.RunAsync(CallPrincipal.Get(context), request, spec, io,
+            s => events.SendAsync(new ExecEvent { Started = new Started { SandboxId = s.Id.Value, Tier = Mapping.ToProto(s.Tier), PolicyDecisionId = s.DecisionId } }).AsTask(),
+            cancellationToken);
+        var status = await WithInputAsync(run, stdin, requestStream, async (message, ct) =>
+        {
+            switch (message.MsgCase)
+            {
+                case RunRequest.MsgOneofCase.Stdin when stdin is not null: await stdin.WriteAsync(message.Stdin.Memory, ct); break;
+                case RunRequest.MsgOneofCase.CloseStdin: stdin?.Close(); break;
+            }
+        }, cancellationToken);
+        await events.SendAsync(new ExecEvent { Exit = Mapping.ToProto(status) });
+    }
+
+    /// <summary>Reads the rest of the request stream (stdin, signals) while <paramref name="completion"/> runs; stops
+    /// reading when it ends. The client half-closing its stream closes stdin.</summary>
+    private static async Task<ExitStatus> WithInputAsync<T>(Task<ExitStatus> completion, StdinPipe? stdin, IAsyncStreamReader<T> requests,
+        Func<T, CancellationToken, Task> handle, CancellationToken cancellationToken)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var input = Task.Run(async () =>
+        {
+            try
+            {
+                while (await requests.MoveNext(stop.Token))
+                    await handle(requests.Current, stop.Token);
+            }
+            finally
+            {
+                stdin?.Close();
+            }
+        }, CancellationToken.None);
+        try
+        {
+            return await completion;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            try
+            {
+                await input;
+            }
+            catch (Exception e) when (e is OperationCanceledException or IOException or InvalidOperationException or SandboxException)
+            {
+                // Input after the process ended, or from a client that went away, has nowhere to go.
+            }
+        }
+    }
+
+    public override async Task<WriteFileResponse> WriteFile(IAsyncStreamReader<WriteFileRequest> requestStream, ServerCallContext context)
+    {
+        var cancellationToken = context.CancellationToken;
+        if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.MsgCase != WriteFileRequest.MsgOneofCase.Header)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first WriteFile message must be 'header'");
+        var header = requestStream.Current.Header;
+        var id = Mapping.ParseId(header.SandboxId, "header.sandbox_id");
+        using var content = new MemoryStream();
+        while (await requestStream.MoveNext(cancellationToken))
+        {
+            var data = requestStream.Current.Data;
+            if (requestStream.Current.MsgCase != WriteFileRequest.MsgOneofCase.Data)
+                throw new SandboxException(SandboxErrorCode.InvalidArgument, "WriteFile: only 'data' messages may follow the header");
+            if (content.Length + data.Length > MaxFileBytes)
+                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"WriteFile: the file is larger than {MaxFileBytes} bytes");
+            data.WriteTo(content);
+        }
+        await sandboxes.WriteFileAsync(CallPrincipal.Get(context), id, header.Path, content.GetBuffer().AsMemory(0, (int)content.Length),
+            header.Mode == 0 ? 0x1a4 : (int)(header.Mode & 0x1ff), cancellationToken);
+        return new WriteFileResponse { BytesWritten = content.Length };
+    }
+
+    public override async Task ReadFile(ReadFileRequest request, IServerStreamWriter<ReadFileChunk> responseStream, ServerCallContext context)
+    {
+        var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
+        var data = await sandboxes.ReadFileAsync(CallPrincipal.Get(context), id, request.Path, MaxFileBytes, context.CancellationToken);
+        for (var offset = 0; offset < data.Length || offset == 0; offset += FileChunkBytes)
+        {
+            await responseStream.WriteAsync(new ReadFileChunk
+            {
+                Data = ByteString.CopyFrom(data, offset, Math.Min(FileChunkBytes, data.Length - offset)),
+            }, context.CancellationToken);
+            if (data.Length == 0)
+                break;
+        }
+    }
+
+    public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
+        throw new SandboxException(SandboxErrorCode.Unimplemented, "ListFiles is not implemented yet: the sandbox agent has no directory listing operation");
+
+    public override async Task<PolicyExplanation> ExplainPolicy(CreateSandboxRequest request, ServerCallContext context)
+    {
+        var decision = await sandboxes.ExplainAsync(CallPrincipal.Get(context), Mapping.ToDomain(request), context.CancellationToken);
+        return Mapping.ToProto(decision);
+    }
+
+    public override Task<GetMetricsResponse> GetMetrics(GetMetricsRequest request, ServerCallContext context) =>
+        Task.FromResult(new GetMetricsResponse { Text = metrics.Render() });
+
+    /// <summary>Opaque page tokens: the sort key (creation time, id) of the last sandbox returned.</summary>
+    private static class PageToken
+    {
+        public static string Key(Proto.Sandbox s) => $"{s.CreatedAt.ToDateTimeOffset().UtcTicks:D20}/{s.Id}";
+
+        public static string Make(Proto.Sandbox s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(Key(s)));
+
+        public static string? Parse(string token)
+        {
+            if (token.Length == 0)
+                return null;
+            try
+            {
+                var key = Encoding.UTF8.GetString(Convert.FromBase64String(token));
+                if (key.Length > 21 && key[20] == '/')
+                    return key;
+            }
+            catch (FormatException)
+            {
+            }
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "page_token is not a token this server issued");
+        }
+    }
+}

@@ -1,0 +1,89 @@
+namespace Sandbox.SandboxApi.Configuration;
+
+/// <summary>Checks what the configuration means (ranges, duplicates, pairs that go together); every message names
+/// its key and the accepted values.</summary>
+public static class ConfigValidator
+{
+    private static readonly string[] s_levels = ["verbose", "debug", "information", "warning", "error", "fatal"];
+
+    public static IReadOnlyList<string> Validate(SandboxdConfig c)
+    {
+        var errors = new List<string>();
+        if (!Path.IsPathFullyQualified(c.Listen.UnixPath))
+            errors.Add($"listen.unix_path: '{c.Listen.UnixPath}' must be an absolute path");
+        if (c.Listen.Tcp is { } tcp)
+        {
+            if (!System.Net.IPEndPoint.TryParse(tcp, out var ep) || ep.Port == 0)
+                errors.Add($"listen.tcp: '{tcp}' must be address:port (e.g. 0.0.0.0:7443)");
+            if (c.Listen.TlsCertificate is null || c.Listen.TlsKey is null)
+                errors.Add("listen.tcp: needs listen.tls_certificate and listen.tls_key (bearer tokens are never accepted without TLS)");
+        }
+        foreach (var (key, file) in new[] { ("listen.tls_certificate", c.Listen.TlsCertificate), ("listen.tls_key", c.Listen.TlsKey) })
+        {
+            if (file is not null && !File.Exists(file))
+                errors.Add($"{key}: file '{file}' does not exist");
+        }
+        if (c.Listen.Metrics is { } m && (!System.Net.IPEndPoint.TryParse(m, out var mep) || mep.Port == 0))
+            errors.Add($"listen.metrics: '{m}' must be address:port (e.g. 127.0.0.1:9464)");
+
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var uids = new Dictionary<int, string>();
+        for (var i = 0; i < c.Tenants.Count; i++)
+        {
+            var t = c.Tenants[i];
+            var at = $"tenants[{i}]";
+            if (t.Name.Length is 0 or > 63 || !t.Name.All(ch => ch is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '_'))
+                errors.Add($"{at}.name: '{t.Name}' must be 1-63 characters of [a-z0-9_-]");
+            else if (!names.Add(t.Name))
+                errors.Add($"{at}.name: tenant '{t.Name}' is defined twice");
+            foreach (var uid in t.Uids)
+            {
+                if (uid < 0)
+                    errors.Add($"{at}.uids: {uid} is not a uid");
+                else if (!uids.TryAdd(uid, t.Name))
+                    errors.Add($"{at}.uids: uid {uid} is already mapped to tenant '{uids[uid]}'");
+            }
+            foreach (var hash in t.TokenSha256)
+            {
+                if (hash.Length != 64 || !hash.All(Uri.IsHexDigit))
+                    errors.Add($"{at}.token_sha256: '{hash}' is not a SHA-256 in hex (64 hex digits; sha256sum of the token)");
+            }
+            if (t.MaxSandboxes is < 1 or > 100_000)
+                errors.Add($"{at}.max_sandboxes: {t.MaxSandboxes} is out of range [1, 100000]");
+            if (t.MaxMemoryMiB is < 16 or > 1L << 30)
+                errors.Add($"{at}.max_memory_mib: {t.MaxMemoryMiB} is out of range [16, 1073741824]");
+        }
+        if (c.Policy.Bundle is { } b && !Directory.Exists(b))
+            errors.Add($"policy.bundle: directory '{b}' does not exist");
+        if (c.Policy.OpaUrl is { } u && (!Uri.TryCreate(u, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https")))
+            errors.Add($"policy.opa_url: '{u}' must be an http(s) URL");
+        if (c.Policy.Bundle is not null && c.Policy.OpaUrl is not null)
+            errors.Add("policy: set one of policy.bundle and policy.opa_url, not both");
+        var ce = c.Policy.Ceilings;
+        if (ce.MemoryMiB < 16) errors.Add($"policy.ceilings.memory_mib: {ce.MemoryMiB} must be at least 16");
+        if (ce.Vcpus < 1) errors.Add($"policy.ceilings.vcpus: {ce.Vcpus} must be at least 1");
+        if (ce.Pids < 4) errors.Add($"policy.ceilings.pids: {ce.Pids} must be at least 4");
+        if (ce.DiskMiB < 1) errors.Add($"policy.ceilings.disk_mib: {ce.DiskMiB} must be at least 1");
+        if (ce.TimeoutS < 1) errors.Add($"policy.ceilings.timeout_s: {ce.TimeoutS} must be at least 1");
+
+        if (!Path.IsPathFullyQualified(c.StateDir))
+            errors.Add($"state_dir: '{c.StateDir}' must be an absolute path");
+        var s = c.Sandboxes;
+        if (s.MaxTtlS < 1) errors.Add($"sandboxes.max_ttl_s: {s.MaxTtlS} must be at least 1");
+        if (s.DefaultTtlS < 1 || s.DefaultTtlS > s.MaxTtlS)
+            errors.Add($"sandboxes.default_ttl_s: {s.DefaultTtlS} is out of range [1, sandboxes.max_ttl_s = {s.MaxTtlS}]");
+        if (s.ReapIntervalMs is < 10 or > 3_600_000)
+            errors.Add($"sandboxes.reap_interval_ms: {s.ReapIntervalMs} is out of range [10, 3600000]");
+
+        var k = c.Container;
+        if (k.AgentDir is { } a && !Directory.Exists(a))
+            errors.Add($"container.agent_dir: directory '{a}' does not exist");
+        if (k.CgroupParent.Length == 0 || k.CgroupParent.Contains('/') || k.CgroupParent is "." or "..")
+            errors.Add($"container.cgroup_parent: '{k.CgroupParent}' must be a single directory name");
+        if (k.HostUidBase < 1000 || k.HostUidCount < 1 || (long)k.HostUidBase + k.HostUidCount > uint.MaxValue - 1)
+            errors.Add($"container.host_uid_base/host_uid_count: [{k.HostUidBase}, +{k.HostUidCount}) must lie in [1000, 4294967294)");
+        if (!s_levels.Contains(c.Log.Level))
+            errors.Add($"log.level: '{c.Log.Level}' is not one of {string.Join(", ", s_levels)}");
+        return errors;
+    }
+}

@@ -1,0 +1,97 @@
+namespace Sandbox.SandboxApi.Configuration;
+
+/// <summary>sandboxd's configuration (/etc/sandbox/sandboxd.yaml). Keys are snake_case in YAML; every key is
+/// documented in docs/sandboxd.md. Loaded and validated once, at startup: a bad file stops the daemon with the exact
+/// key and the reason.</summary>
+public sealed record SandboxdConfig
+{
+    public const string DefaultPath = "/etc/sandbox/sandboxd.yaml";
+
+    public ListenConfig Listen { get; init; } = new();
+    public IReadOnlyList<TenantConfig> Tenants { get; init; } = [];
+    public PolicyConfig Policy { get; init; } = new();
+    /// <summary>Directory of the sandbox registry (one JSON file per sandbox). Default /var/lib/sandboxd.</summary>
+    public string StateDir { get; init; } = "/var/lib/sandboxd";
+    public SandboxesConfig Sandboxes { get; init; } = new();
+    public ContainerConfig Container { get; init; } = new();
+    public LogConfig Log { get; init; } = new();
+}
+
+public sealed record ListenConfig
+{
+    /// <summary>Unix socket path. Default /run/sandbox/sandboxd.sock. Ignored under socket activation.</summary>
+    public string UnixPath { get; init; } = "/run/sandbox/sandboxd.sock";
+    /// <summary>Permission bits of the socket file. Default 0660.</summary>
+    public UnixFileMode UnixMode { get; init; } = (UnixFileMode)0b110_110_000;
+    /// <summary>Group that owns the socket file (null = root's).</summary>
+    public string? UnixGroup { get; init; }
+    /// <summary>Optional TCP listener "host:port" with TLS; callers authenticate with a bearer token.</summary>
+    public string? Tcp { get; init; }
+    /// <summary>PEM certificate and key for the TCP listener.</summary>
+    public string? TlsCertificate { get; init; }
+    public string? TlsKey { get; init; }
+    /// <summary>Optional plain-HTTP Prometheus endpoint "host:port" serving GET /metrics (loopback recommended).</summary>
+    public string? Metrics { get; init; }
+}
+
+public sealed record TenantConfig
+{
+    public required string Name { get; init; }
+    /// <summary>Unix uids whose connections act as this tenant.</summary>
+    public IReadOnlyList<int> Uids { get; init; } = [];
+    /// <summary>SHA-256 (hex) of bearer tokens accepted for this tenant on the TCP listener.</summary>
+    public IReadOnlyList<string> TokenSha256 { get; init; } = [];
+    /// <summary>Most sandboxes (long-lived and running one-shots) the tenant may have at once. Default 32.</summary>
+    public int MaxSandboxes { get; init; } = 32;
+    /// <summary>Most memory, MiB, summed over the tenant's sandboxes' limits. Default 16384.</summary>
+    public long MaxMemoryMiB { get; init; } = 16384;
+}
+
+public sealed record PolicyConfig
+{
+    /// <summary>Directory of an OPA bundle (policy .rego + data.json); null = the default bundle embedded in the binary.</summary>
+    public string? Bundle { get; init; }
+    /// <summary>URL of a remote OPA (instead of the embedded evaluator).</summary>
+    public string? OpaUrl { get; init; }
+    public CeilingsConfig Ceilings { get; init; } = new();
+}
+
+/// <summary>Host ceilings: a policy can lower limits, never raise them past these.</summary>
+public sealed record CeilingsConfig
+{
+    public long MemoryMiB { get; init; } = 16384;
+    public int Vcpus { get; init; } = 16;
+    public int Pids { get; init; } = 32768;
+    public long DiskMiB { get; init; } = 102400;
+    public int TimeoutS { get; init; } = 86400;
+}
+
+public sealed record SandboxesConfig
+{
+    /// <summary>TTL of a sandbox created without one, seconds. Default 3600.</summary>
+    public int DefaultTtlS { get; init; } = 3600;
+    /// <summary>Longest TTL a caller may ask for, seconds. Default 86400.</summary>
+    public int MaxTtlS { get; init; } = 86400;
+    /// <summary>How often expired sandboxes are looked for, milliseconds. Default 5000.</summary>
+    public int ReapIntervalMs { get; init; } = 5000;
+}
+
+public sealed record ContainerConfig
+{
+    /// <summary>Directory of the sandbox agent (null = next to sandboxd, $SANDBOX_AGENT_DIR, /usr/local/lib/sandbox/agent).</summary>
+    public string? AgentDir { get; init; }
+    /// <summary>Cgroup (under each hierarchy's root) holding sandboxd's sandboxes. Owned by sandboxd: leftovers in it are
+    /// killed and removed at startup. Default "sandboxd" (the CLI's --local runs use "sandbox").</summary>
+    public string CgroupParent { get; init; } = "sandboxd";
+    /// <summary>First host uid of sandboxd's sandboxes. Default 300000 (the CLI's --local runs use 200000).</summary>
+    public int HostUidBase { get; init; } = 300_000;
+    public int HostUidCount { get; init; } = 65_536;
+}
+
+public sealed record LogConfig
+{
+    /// <summary>verbose, debug, information, warning, error. Default information.</summary>
+    public string Level { get; init; } = "information";
+    /// <summary>Optional file of JSON log events (one per line).</summary>
+    public string? JsonFile { get; init; }
+}

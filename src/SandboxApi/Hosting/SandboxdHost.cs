@@ -1,0 +1,203 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Grpc.Health.V1;
+using Grpc.HealthCheck;
+using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
+using Sandbox.Policy;
+using Sandbox.Policy.Opa;
+using Sandbox.Policy.Rego;
+using Sandbox.SandboxApi.Api;
+using Sandbox.SandboxApi.Auth;
+using Sandbox.SandboxApi.Configuration;
+using Sandbox.SandboxApi.Metrics;
+using Sandbox.SandboxApi.Orchestration;
+using Serilog;
+using Serilog.Context;
+using Serilog.Events;
+using Serilog.Formatting.Compact;
+
+namespace Sandbox.SandboxApi.Hosting;
+
+/// <summary>Composes sandboxd from its configuration: Kestrel listeners (unix socket with peer credentials, or an
+/// inherited systemd socket; optional TCP+TLS; optional HTTP metrics), Serilog, the engine's drivers by tier, the
+/// policy engine, the orchestration services and the gRPC services (sandbox.v1, health, reflection).</summary>
+public static class SandboxdHost
+{
+    /// <summary>Hooks for tests and embedders: replace services (e.g. <see cref="IPrincipalResolver"/>) after the
+    /// defaults are registered.</summary>
+    public sealed record Overrides
+    {
+        public Action<IServiceCollection>? ConfigureServices { get; init; }
+        /// <summary>Take a listening socket from systemd (LISTEN_FDS) when present. Default true.</summary>
+        public bool AllowSocketActivation { get; init; } = true;
+    }
+
+    private const string OutputTemplate = "[{Timestamp:HH:mm:ss.fff} {Level:u3}] [{RequestId}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+
+    public static WebApplication Build(SandboxdConfig config, Overrides? overrides = null)
+    {
+        overrides ??= new Overrides();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSerilog(lc =>
+        {
+            lc.MinimumLevel.Is(Enum.Parse<LogEventLevel>(config.Log.Level, ignoreCase: true))
+                .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+                .MinimumLevel.Override("Grpc", LogEventLevel.Warning)
+                .Enrich.FromLogContext()
+                .Enrich.WithProperty("RequestId", "-")
+                .WriteTo.Console(outputTemplate: OutputTemplate);
+            if (config.Log.JsonFile is { } file)
+                lc.WriteTo.File(new CompactJsonFormatter(), file);
+        });
+
+        var peers = new PeerCredentialTable();
+        var activated = overrides.AllowSocketActivation ? SystemdSocket.TryGetListenFd() : null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.Http2.MaxStreamsPerConnection = 1000;
+            void Unix(ListenOptions lo)
+            {
+                lo.Protocols = HttpProtocols.Http2;
+                lo.Use(next => async connection =>
+                {
+                    if (connection.Features.Get<IConnectionSocketFeature>()?.Socket is { } socket && PeerCredentials.Read(socket) is { } cred)
+                        peers.Add(connection.ConnectionId, cred);
+                    try
+                    {
+                        await next(connection).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        peers.Remove(connection.ConnectionId);
+                    }
+                });
+            }
+            if (activated is { } fd)
+            {
+                k.ListenHandle((ulong)fd, Unix);
+            }
+            else
+            {
+                PrepareSocketPath(config.Listen.UnixPath);
+                k.ListenUnixSocket(config.Listen.UnixPath, Unix);
+            }
+            if (config.Listen.Tcp is { } tcp)
+            {
+                var cert = X509Certificate2.CreateFromPemFile(config.Listen.TlsCertificate!, config.Listen.TlsKey!);
+                k.Listen(IPEndPoint.Parse(tcp), lo =>
+                {
+                    lo.Protocols = HttpProtocols.Http2;
+                    lo.UseHttps(cert);
+                });
+            }
+            if (config.Listen.Metrics is { } metrics)
+                k.Listen(IPEndPoint.Parse(metrics), lo => lo.Protocols = HttpProtocols.Http1);
+        });
+
+        var s = builder.Services;
+        s.AddSingleton(config);
+        s.AddSingleton(peers);
+        s.TryAddSingleton(TimeProvider.System);
+        s.AddSingleton<IPrincipalResolver, ConfiguredPrincipalResolver>();
+        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.Container, (_, _) => new BubblewrapDriver(new BubblewrapOptions
+        {
+            AgentDirectory = config.Container.AgentDir,
+            CgroupParent = config.Container.CgroupParent,
+            HostUidBase = config.Container.HostUidBase,
+            HostUidCount = config.Container.HostUidCount,
+        }));
+        // The microVM tier registers here (keyed SandboxTier.MicroVm) once its driver lands; until then it is
+        // reported unavailable and left out of the policy's environment.
+        s.AddSingleton<DriverRegistry>();
+        s.AddSingleton(CreatePolicyEngine);
+        s.AddSingleton(new StateStore(config.StateDir));
+        s.AddSingleton<SandboxRegistry>();
+        s.AddSingleton<TenantQuotas>();
+        s.AddSingleton<SandboxdMetrics>();
+        s.AddSingleton<SandboxService>();
+        s.AddHostedService<RestartRecovery>();
+        s.AddHostedService<TtlReaper>();
+        s.AddSingleton<HealthServiceImpl>();
+        s.AddGrpc(o =>
+        {
+            o.Interceptors.Add<ErrorInterceptor>();
+            o.Interceptors.Add<AuthInterceptor>();
+            o.MaxReceiveMessageSize = 2 << 20;
+            o.EnableDetailedErrors = false;
+        });
+        s.AddGrpcReflection();
+        overrides.ConfigureServices?.Invoke(s);
+
+        var app = builder.Build();
+        app.Use(async (context, next) =>
+        {
+            var id = context.Request.Headers["x-request-id"].FirstOrDefault() is { Length: > 0 and <= 64 } given && given.All(char.IsAsciiLetterOrDigit)
+                ? given
+                : Convert.ToHexStringLower(Guid.NewGuid().ToByteArray(), 0, 6);
+            context.Response.Headers["x-request-id"] = id;
+            using (LogContext.PushProperty("RequestId", id))
+                await next(context).ConfigureAwait(false);
+        });
+        app.MapGrpcService<SandboxesService>();
+        app.MapGrpcService<HealthServiceImpl>();
+        app.MapGrpcReflectionService();
+        if (config.Listen.Metrics is { } m)
+        {
+            app.MapGet("/metrics", (SandboxdMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4"))
+                .RequireHost($"*:{IPEndPoint.Parse(m).Port}");
+        }
+
+        var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
+        lifetime.ApplicationStarted.Register(() =>
+        {
+            if (activated is null)
+                SecureSocket(config.Listen);
+            var health = app.Services.GetRequiredService<HealthServiceImpl>();
+            health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
+            health.SetStatus(Sandbox.Api.V1.Sandboxes.Descriptor.FullName, HealthCheckResponse.Types.ServingStatus.Serving);
+        });
+        return app;
+    }
+
+    private static IPolicyEngine CreatePolicyEngine(IServiceProvider sp)
+    {
+        var config = sp.GetRequiredService<SandboxdConfig>();
+        var c = config.Policy.Ceilings;
+        var ceilings = new HostCeilings { MemoryMiB = c.MemoryMiB, Vcpus = c.Vcpus, Pids = c.Pids, DiskMiB = c.DiskMiB, TimeoutSeconds = c.TimeoutS };
+        if (config.Policy.OpaUrl is { } url)
+            return new RemotePolicyEngine(new OpaClient(url, sp.GetRequiredService<ILogger<OpaClient>>()), ceilings, sp.GetRequiredService<ILogger<RemotePolicyEngine>>());
+        var logger = sp.GetRequiredService<ILogger<EmbeddedPolicyEngine>>();
+        return config.Policy.Bundle is { } dir
+            ? new EmbeddedPolicyEngine(RegoBundle.LoadDirectory(dir).Compile(), ceilings, logger)
+            : EmbeddedPolicyEngine.CreateDefault(ceilings, logger);
+    }
+
+    /// <summary>Creates the socket's directory and removes a stale socket file left by a previous run.</summary>
+    private static void PrepareSocketPath(string path)
+    {
+        var dir = Path.GetDirectoryName(path)!;
+        Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute |
+            UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+        if (File.Exists(path))
+            File.Delete(path);
+    }
+
+    private static void SecureSocket(ListenConfig listen)
+    {
+        File.SetUnixFileMode(listen.UnixPath, listen.UnixMode);
+        if (listen.UnixGroup is { } group)
+            UnixGroups.Chown(listen.UnixPath, group);
+    }
+}

@@ -1,0 +1,30 @@
+using Microsoft.Extensions.Logging;
+
+namespace Sandbox.SandboxApi.Orchestration;
+
+internal static partial class SandboxServiceLog
+{
+    [LoggerMessage(1001, LogLevel.Information, "Sandbox {SandboxId} created for tenant {Tenant}: tier {Tier}, decision {DecisionId}, {ElapsedMs:0.0} ms")]
+    public static partial void Created(ILogger logger, string sandboxId, string tenant, string tier, string decisionId, double elapsedMs);
+
+    [LoggerMessage(1002, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} removed: {Reason}")]
+    public static partial void Removed(ILogger logger, string sandboxId, string tenant, string reason);
+
+    [LoggerMessage(1003, LogLevel.Information, "Policy denied a sandbox for tenant {Tenant}: decision {DecisionId}, {ReasonCount} reason(s)")]
+    public static partial void Denied(ILogger logger, string tenant, string decisionId, int reasonCount);
+
+    [LoggerMessage(1004, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant} did not survive the restart of sandboxd; cleaned up (cgroup found: {CgroupFound})")]
+    public static partial void LostAtRestart(ILogger logger, string sandboxId, string tenant, bool cgroupFound);
+
+    [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]
+    public static partial void BadStateFile(ILogger logger, string file, string error);
+
+    [LoggerMessage(1006, LogLevel.Warning, "Leftover cgroup of sandbox {SandboxId} (no state record) killed and removed")]
+    public static partial void OrphanReclaimed(ILogger logger, string sandboxId);
+
+    [LoggerMessage(1007, LogLevel.Information, "TTL reaper removed {Count} expired sandbox(es)")]
+    public static partial void Reaped(ILogger logger, int count);
+
+    [LoggerMessage(1008, LogLevel.Error, "TTL reaper failed")]
+    public static partial void ReaperFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,57 @@
+using Sandbox.Isolation;
+using Sandbox.SandboxApi.Configuration;
+
+namespace Sandbox.SandboxApi.Orchestration;
+
+/// <summary>Per-tenant quotas: concurrent sandboxes (long-lived ones and running one-shots) and the sum of their
+/// memory limits. A reservation that would pass either answers RESOURCE_EXHAUSTED naming the quota.</summary>
+public sealed class TenantQuotas(SandboxdConfig config)
+{
+    private readonly Lock _lock = new();
+    private readonly Dictionary<string, (int Count, long MemoryMiB)> _used = [];
+    private readonly Dictionary<string, TenantConfig> _tenants = config.Tenants.ToDictionary(t => t.Name);
+
+    /// <summary>Takes one sandbox of <paramref name="memoryMiB"/> from the tenant's quota; dispose to give it back.</summary>
+    public IDisposable Reserve(string tenant, long memoryMiB)
+    {
+        var quota = _tenants.GetValueOrDefault(tenant) ?? new TenantConfig { Name = tenant };
+        lock (_lock)
+        {
+            var (count, memory) = _used.GetValueOrDefault(tenant);
+            if (count + 1 > quota.MaxSandboxes)
+                throw new SandboxException(SandboxErrorCode.ResourceExhausted,
+                    $"tenant '{tenant}' already has {count} sandboxes; its quota max_sandboxes is {quota.MaxSandboxes}");
+            if (memory + memoryMiB > quota.MaxMemoryMiB)
+                throw new SandboxException(SandboxErrorCode.ResourceExhausted,
+                    $"tenant '{tenant}' has {memory} MiB of sandbox memory; {memoryMiB} MiB more would pass its quota max_memory_mib {quota.MaxMemoryMiB}");
+            _used[tenant] = (count + 1, memory + memoryMiB);
+        }
+        return new Reservation(this, tenant, memoryMiB);
+    }
+
+    public (int Count, long MemoryMiB) Used(string tenant)
+    {
+        lock (_lock)
+            return _used.GetValueOrDefault(tenant);
+    }
+
+    private void Release(string tenant, long memoryMiB)
+    {
+        lock (_lock)
+        {
+            var (count, memory) = _used.GetValueOrDefault(tenant);
+            _used[tenant] = (Math.Max(0, count - 1), Math.Max(0, memory - memoryMiB));
+        }
+    }
+
+    private sealed class Reservation(TenantQuotas owner, string tenant, long memoryMiB) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                owner.Release(tenant, memoryMiB);
+        }
+    }
+}

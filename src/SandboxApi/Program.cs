@@ -1,0 +1,40 @@
+using Sandbox.SandboxApi.Configuration;
+using Sandbox.SandboxApi.Hosting;
+
+// sandboxd [--config PATH] [--check-config]
+//   --config PATH    YAML configuration (default /etc/sandbox/sandboxd.yaml; a missing default file = built-in defaults)
+//   --check-config   validate the configuration and exit (0 = valid, 2 = invalid)
+var configPath = SandboxdConfig.DefaultPath;
+var explicitConfig = false;
+var checkOnly = false;
+for (var i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--config" when i + 1 < args.Length: configPath = args[++i]; explicitConfig = true; break;
+        case "--check-config": checkOnly = true; break;
+        default:
+            await Console.Error.WriteLineAsync($"sandboxd: unknown argument '{args[i]}'\nusage: sandboxd [--config PATH] [--check-config]");
+            return 64;
+    }
+}
+
+SandboxdConfig config;
+try
+{
+    config = explicitConfig || File.Exists(configPath) ? ConfigLoader.LoadFile(configPath) : ConfigLoader.Parse("", "(built-in defaults)");
+}
+catch (ConfigException e)
+{
+    await Console.Error.WriteLineAsync($"sandboxd: {e.Message}");
+    return 2;
+}
+if (checkOnly)
+{
+    Console.WriteLine($"sandboxd: {configPath}: configuration is valid");
+    return 0;
+}
+
+await using var app = SandboxdHost.Build(config);
+await app.RunAsync();
+return 0;
