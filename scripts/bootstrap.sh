@@ -11,7 +11,11 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
 
-packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3)
+packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qemu-system-x86 xz-utils)
+# Node.js runs the gRPC client test that is not ours; a machine may already have it from elsewhere (whose npm
+# conflicts with Debian's), so Debian's packages are added only when the commands are missing.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -32,9 +36,17 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 say "building the agent (NativeAOT)"
 "$here/scripts/build-agent.sh" "$here/artifacts/agent"
 
+"$here/scripts/fetch-kernel.sh"
+
 say "building the sandbox command (NativeAOT)"
 dotnet publish "$here/src/Cli/Sandbox.Cli.csproj" -c Release -r linux-x64 -o "$here/artifacts/cli" --nologo -v quiet >/dev/null
 rm -rf "$here/artifacts/cli/agent" && cp -r "$here/artifacts/agent" "$here/artifacts/cli/agent"
+
+say "building sandboxd (framework-dependent)"
+dotnet publish "$here/src/SandboxApi/Sandbox.SandboxApi.csproj" -c Release -o "$here/artifacts/sandboxd" --nologo -v quiet >/dev/null
+
+say "installing the Node.js test client's packages (tests/node-client)"
+(cd "$here/tests/node-client" && npm install --no-audit --no-fund --silent >/dev/null) || echo "bootstrap: npm install failed; the Node.js client test will be skipped" >&2
 
 if [ $install = 1 ]; then
   say "installing /usr/local/bin/sandbox and /usr/local/lib/sandbox/agent"

@@ -15,8 +15,10 @@ internal static class AgentMain
         int fd = -1;
         string? serial = null;
         string root = "/";
-        // PID 1 with no arguments: the kernel ran us as /init of a microVM guest.
-        bool guest = Libc.getpid() == 1 && args.Length == 0;
+        // PID 1: the kernel ran us as /init of a microVM guest. The kernel hands init the command-line words it does
+        // not know itself (e.g. nokaslr), so arguments are not parsed there.
+        if (Libc.getpid() == 1) return await RunGuestAsync().ConfigureAwait(false);
+        bool guest = false;
         for (int i = 0; i < args.Length; i++)
         {
             string? Next() => i + 1 < args.Length ? args[++i] : null;

@@ -32,6 +32,10 @@ public sealed record SandboxSpec
     /// <summary>Kill the sandbox when the process that created it exits (the CLI); a daemon that re-attaches
     /// sandboxes after a restart turns this off.</summary>
     public bool DieWithOwner { get; init; } = true;
+
+    /// <summary>microVM tier: refuse (FailedPrecondition) rather than run under software emulation (TCG) where KVM is
+    /// unusable. Never a silent downgrade. The container tier ignores it.</summary>
+    public bool RequireHardwareVirtualization { get; init; }
 }
 
 /// <summary>What the sandbox sees as its root file system.</summary>

@@ -7,7 +7,7 @@ namespace Sandbox.E2E;
 /// The microVM tier runs this same class against its driver.</summary>
 public sealed class BehaviourTests
 {
-    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent];
+    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent, ExecutionMode.MicroVm];
 
     [Theory, MemberData(nameof(Modes))]
     public async Task Exit_code_is_the_process_exit_code(ExecutionMode mode)

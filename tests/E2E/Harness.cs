@@ -45,8 +45,8 @@ public static class Harness
     /// <summary>Cgroup directories left for a sandbox id, on any hierarchy.</summary>
     public static IReadOnlyList<string> CgroupLeftovers(SandboxId id) =>
         Directory.EnumerateDirectories("/sys/fs/cgroup")
-            .Select(h => Path.Combine(h, "sandbox", id.Value))
-            .Concat([Path.Combine("/sys/fs/cgroup", "sandbox", id.Value)])
+            .SelectMany(h => new[] { Path.Combine(h, "sandbox", id.Value), Path.Combine(h, "sandbox-vm", id.Value) })
+            .Concat([Path.Combine("/sys/fs/cgroup", "sandbox", id.Value), Path.Combine("/sys/fs/cgroup", "sandbox-vm", id.Value)])
             .Where(Directory.Exists)
             .ToList();
 

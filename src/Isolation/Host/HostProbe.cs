@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.Isolation.Host;
 
@@ -23,8 +24,9 @@ public static class HostProbe
             Bwrap(options),
             new("setpriv", File.Exists(options.SetprivPath), File.Exists(options.SetprivPath) ? options.SetprivPath : $"missing at {options.SetprivPath} (util-linux)"),
             Agent(options),
-            Kvm(),
             Qemu(),
+            GuestKernel(),
+            Kvm(),
         };
         return checks;
     }
@@ -70,18 +72,36 @@ public static class HostProbe
             : new("sandbox agent", true, bundle.Directory);
     }
 
-    /// <summary>KVM is "usable" only where a guest really boots; /dev/kvm alone proves nothing (nested PVM hosts
-    /// expose one that cannot run a stock kernel). Without a boot probe this reports what the host advertises.</summary>
+    /// <summary>KVM is "usable" only where a guest really boots: the microVM tier's probe decides (a probe boot of the
+    /// real guest under -accel kvm, skipped with the reason where /dev/kvm or the vmx/svm flag is missing; cached in
+    /// /var/cache/sandbox/accel-probe). "ok" means KVM; otherwise microVMs run under TCG and the detail says why.</summary>
     public static Check Kvm()
     {
-        if (!File.Exists("/dev/kvm"))
-            return new("kvm", false, "no /dev/kvm: microVMs would run under TCG (software emulation)");
-        var cpuinfo = File.Exists("/proc/cpuinfo") ? File.ReadAllText("/proc/cpuinfo") : "";
-        var flags = cpuinfo.Split('\n').FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal)) ?? "";
-        var hasVirt = flags.Contains(" vmx", StringComparison.Ordinal) || flags.Contains(" svm", StringComparison.Ordinal);
-        if (!hasVirt)
-            return new("kvm", false, "/dev/kvm exists but the CPU has no vmx/svm flag (a nested PVM host?): a stock guest cannot boot under it, microVMs would run under TCG");
-        return new("kvm", true, "/dev/kvm and vmx/svm present (a probe boot decides when the microVM tier starts)");
+        var driver = new MicroVmDriver();
+        if (!driver.Probe().Available && AcceleratorProbe.StaticReason() is { } why)
+            return new("kvm", false, $"accel: tcg ({why})");
+        try
+        {
+            var result = driver.ProbeAcceleratorAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30)).GetAwaiter().GetResult();
+            return new("kvm", result.Accelerator == Accelerator.Kvm, $"accel: {result.Accelerator.ToString().ToLowerInvariant()} ({result.Reason})");
+        }
+        catch (Exception e) when (e is SandboxException or TimeoutException)
+        {
+            return new("kvm", false, $"accel: tcg (the probe did not finish: {e.Message})");
+        }
+    }
+
+    private static Check GuestKernel()
+    {
+        try
+        {
+            var kernel = Sandbox.Isolation.MicroVm.Kernel.GuestKernel.Locate(new MicroVmOptions().KernelCacheDirectory);
+            return new("guest kernel", true, $"{kernel.Version} ({kernel.VmlinuxPath})");
+        }
+        catch (SandboxException e)
+        {
+            return new("guest kernel", false, e.Message);
+        }
     }
 
     private static Check Qemu()

@@ -1,0 +1,103 @@
+using System.Runtime.InteropServices;
+using Sandbox.Agent.Interop;
+
+namespace Sandbox.Agent;
+
+/// <summary>
+/// The agent as PID 1 of a microVM guest, before it serves anything: mounts /proc, /sys, /dev (devtmpfs) and the
+/// cgroup2 hierarchy, loads the kernel modules shipped in the initramfs (in the order the host computed from their
+/// "depends="), and finds the virtio-serial port the host named <see cref="PortName"/>. The sandbox root is built
+/// later, on the host's SetupGuest call (<see cref="GuestSetup"/>), so a snapshot taken at "ready" holds no 9p mount.
+/// </summary>
+internal static unsafe class GuestInit
+{
+    /// <summary>The virtio-serial port name the host gives the agent channel (virtserialport name=...).</summary>
+    public const string PortName = "sandbox.agent";
+
+    /// <summary>Module files and their load order, as written into the initramfs by the host.</summary>
+    public const string ModuleDirectory = "/modules";
+    public const string ModuleOrderFile = "/modules/order";
+
+    private static readonly TimeSpan s_portTimeout = TimeSpan.FromSeconds(20);
+
+    /// <returns>The device path of the agent's virtio-serial port.</returns>
+    public static string Boot()
+    {
+        Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        Mount("sysfs", "/sys", "sysfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        Mount("devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
+        Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        LoadModules();
+        return FindPort();
+    }
+
+    /// <summary>Kills what is left, flushes, and powers the machine off (QEMU exits: it runs with -no-reboot).</summary>
+    public static void PowerOff()
+    {
+        Libc.kill(-1, Libc.SIGKILL);
+        Libc.sync();
+        Libc.reboot(Libc.RB_POWER_OFF);
+        AgentLog.Info("reboot(RB_POWER_OFF) failed: " + Errno.Name(Marshal.GetLastPInvokeError()));
+    }
+
+    private static void LoadModules()
+    {
+        if (!File.Exists(ModuleOrderFile)) return;
+        foreach (var line in File.ReadAllLines(ModuleOrderFile))
+        {
+            var name = line.Trim();
+            if (name.Length == 0) continue;
+            var path = Path.Combine(ModuleDirectory, name + ".ko");
+            int fd = NativeStrings.With(path, p => Libc.open((byte*)p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0));
+            if (fd < 0) throw new IOException($"open module {path}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+            try
+            {
+                byte empty = 0;
+                if (Libc.syscall_finit_module(Libc.SYS_finit_module, fd, &empty, 0) != 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno != Errno.EEXIST)
+                        throw new IOException($"finit_module {name}: {Errno.Name(errno)}");
+                }
+            }
+            finally
+            {
+                Libc.close(fd);
+            }
+        }
+    }
+
+    /// <summary>/sys/class/virtio-ports/vportNpM/name holds the name the host gave the port; the device node is
+    /// /dev/vportNpM (devtmpfs). The port appears asynchronously after virtio_console probes: poll briefly.</summary>
+    private static string FindPort()
+    {
+        var deadline = Environment.TickCount64 + (long)s_portTimeout.TotalMilliseconds;
+        while (true)
+        {
+            if (Directory.Exists("/sys/class/virtio-ports"))
+            {
+                foreach (var dir in Directory.EnumerateDirectories("/sys/class/virtio-ports"))
+                {
+                    var nameFile = Path.Combine(dir, "name");
+                    if (File.Exists(nameFile) && File.ReadAllText(nameFile).Trim() == PortName)
+                    {
+                        var device = "/dev/" + Path.GetFileName(dir);
+                        if (File.Exists(device)) return device;
+                    }
+                }
+            }
+            if (Environment.TickCount64 > deadline)
+                throw new IOException($"no virtio-serial port named {PortName} appeared within {s_portTimeout.TotalSeconds} s");
+            Thread.Sleep(5);
+        }
+    }
+
+    internal static void Mount(string source, string target, string? type, ulong flags, string? data)
+    {
+        using var strings = new NativeStrings();
+        byte* typePtr = type is null ? null : strings.Add(type);
+        byte* dataPtr = data is null ? null : strings.Add(data);
+        if (Libc.mount(strings.Add(source), strings.Add(target), typePtr, flags, dataPtr) != 0)
+            throw new IOException($"mount {source} on {target} ({type ?? "no type"}, flags 0x{flags:x}): {Errno.Name(Marshal.GetLastPInvokeError())}");
+    }
+}

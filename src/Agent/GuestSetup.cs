@@ -1,0 +1,225 @@
+using System.Runtime.InteropServices;
+using System.Text;
+using Sandbox.Agent.Interop;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent;
+
+/// <summary>
+/// The host's SetupGuest call in a microVM guest: builds the sandbox root (tmpfs, read-only nosuid 9p shares,
+/// symlinks, size-capped tmpfs work dirs), moves /proc, /sys and /dev into it and makes it the root (initramfs cannot
+/// be pivot_root'ed: mount --move + chroot, as switch_root does), then sets hostname, clock and RNG, and creates the
+/// workload cgroup. The agent stays root (so it can place children into the cgroup and power off); every child gets
+/// uid/gid on the spawning thread only (<see cref="SpawnConfinement"/>), with no_new_privs.
+/// </summary>
+internal sealed unsafe class GuestSetup : SpawnConfinement
+{
+    private const string NewRoot = "/newroot";
+    private const string SharesDir = "/shares";
+    private const string CgroupRoot = "/sys/fs/cgroup";
+    private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
+    private const int MaxSeedBytes = 512;
+
+    private readonly Lock _lock = new();
+    private bool _done;
+    private uint _uid;
+    private uint _gid;
+    private string _selfPid = "";
+
+    public bool IsSetUp
+    {
+        get { lock (_lock) return _done; }
+    }
+
+    public void Apply(SetupGuestRequest request)
+    {
+        lock (_lock)
+        {
+            if (_done) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already set up");
+            Validate(request);
+            try
+            {
+                BuildRoot(request);
+                SetIdentity(request);
+                CreateCgroup(request);
+            }
+            catch (IOException e)
+            {
+                throw new TtrpcException(StatusCode.Internal, "guest setup failed: " + e.Message);
+            }
+            _uid = request.Uid;
+            _gid = request.Gid;
+            _selfPid = Libc.getpid().ToString();
+            _done = true;
+            AgentLog.Info($"guest set up: {request.Mounts.Count} share(s), hostname {request.Hostname}, workload uid {_uid}");
+        }
+    }
+
+    private static void Validate(SetupGuestRequest request)
+    {
+        foreach (var path in request.Mounts.Select(m => m.Path).Concat(request.Symlinks.Select(s => s.Path)).Concat(request.WritableDirs))
+        {
+            FileService.ValidatePath(path);
+            if (path.Split('/').Contains("..")) throw new TtrpcException(StatusCode.InvalidArgument, $"path '{path}' contains '..'");
+        }
+        foreach (var m in request.Mounts)
+        {
+            if (m.Subpath.Split('/').Contains("..") || m.Subpath.StartsWith('/'))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"subpath '{m.Subpath}' must be relative without '..'");
+            if (m.Tag.Length is 0 or > 31 || m.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"mount tag '{m.Tag}' must be 1..31 characters of [A-Za-z0-9_]");
+        }
+        if (request.RandomSeed.Length > MaxSeedBytes) throw new TtrpcException(StatusCode.InvalidArgument, "random seed over 512 bytes");
+        if (request.Hostname.Length is 0 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "hostname must be 1..64 characters");
+        if (request.Uid == 0 || request.Gid == 0) throw new TtrpcException(StatusCode.InvalidArgument, "the workload must not run as root");
+        if (request.MemoryBytes <= 0 || request.PidsMax <= 0 || request.DiskBytes <= 0 || request.CpuQuotaUsec < 0)
+            throw new TtrpcException(StatusCode.InvalidArgument, "memory, pids and disk limits must be positive");
+    }
+
+    private static void BuildRoot(SetupGuestRequest request)
+    {
+        Directory.CreateDirectory(NewRoot);
+        GuestInit.Mount("rootfs", NewRoot, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=1m,mode=0755");
+        // Each share is mounted once under /shares (in the initramfs, unreachable after the switch) and its parts are
+        // bound into the new root: a directory rootfs may have plain files at its top level.
+        foreach (var tag in request.Mounts.Select(m => m.Tag).Distinct(StringComparer.Ordinal))
+        {
+            var share = SharesDir + "/" + tag;
+            Directory.CreateDirectory(share);
+            GuestInit.Mount(tag, share, "9p", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV,
+                "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
+        }
+        foreach (var m in request.Mounts)
+        {
+            var source = SharesDir + "/" + m.Tag + (m.Subpath.Length > 0 ? "/" + m.Subpath : "");
+            var target = NewRoot + m.Path;
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            if (Directory.Exists(source)) Directory.CreateDirectory(target);
+            else File.WriteAllBytes(target, []);
+            GuestInit.Mount(source, target, null, Libc.MS_BIND | Libc.MS_REC, null);
+        }
+        foreach (var link in request.Symlinks)
+        {
+            var path = NewRoot + link.Path;
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            File.CreateSymbolicLink(path, link.Target);
+        }
+        foreach (var dir in new[] { "/proc", "/sys", "/dev" })
+            Directory.CreateDirectory(NewRoot + dir);
+        foreach (var dir in request.WritableDirs)
+        {
+            var target = NewRoot + dir;
+            Directory.CreateDirectory(target);
+            var mode = dir == "/tmp" ? "1777" : "0755";
+            GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
+                $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
+        }
+        foreach (var dir in new[] { "/proc", "/sys", "/dev" })
+            GuestInit.Mount(dir, NewRoot + dir, null, Libc.MS_MOVE, null);
+        // switch_root: make the new root "/" and enter it. The initramfs stays underneath, unreachable.
+        Check(NativeStrings.With(NewRoot, p => Libc.chdir((byte*)p)), "chdir " + NewRoot);
+        GuestInit.Mount(".", "/", null, Libc.MS_MOVE, null);
+        Check(NativeStrings.With(".", p => Libc.chroot((byte*)p)), "chroot");
+        Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
+        GuestInit.Mount("rootfs", "/", null, Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
+    }
+
+    private static void SetIdentity(SetupGuestRequest request)
+    {
+        var name = Encoding.UTF8.GetBytes(request.Hostname);
+        fixed (byte* p = name)
+        {
+            if (Libc.sethostname(p, (nuint)name.Length) != 0) throw Fail("sethostname");
+        }
+        if (request.UnixTimeNs > 0)
+        {
+            var ts = new Libc.TimeSpec { Sec = request.UnixTimeNs / 1_000_000_000, NSec = request.UnixTimeNs % 1_000_000_000 };
+            if (Libc.clock_settime(Libc.CLOCK_REALTIME, &ts) != 0) throw Fail("clock_settime");
+        }
+        // Writing to /dev/urandom mixes the host's bytes into the pool (without crediting entropy): enough to make
+        // clones restored from one snapshot diverge, as the kernel's own entropy accrues on top.
+        if (request.RandomSeed.Length > 0)
+        {
+            using var urandom = new FileStream("/dev/urandom", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+            urandom.Write(request.RandomSeed.Span);
+        }
+    }
+
+    private static void CreateCgroup(SetupGuestRequest request)
+    {
+        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.subtree_control"), "+memory +pids +cpu");
+        Directory.CreateDirectory(WorkloadCgroup);
+        File.WriteAllText(Path.Combine(WorkloadCgroup, "memory.max"), request.MemoryBytes.ToString());
+        File.WriteAllText(Path.Combine(WorkloadCgroup, "pids.max"), request.PidsMax.ToString());
+        if (request.CpuQuotaUsec > 0)
+            File.WriteAllText(Path.Combine(WorkloadCgroup, "cpu.max"), $"{request.CpuQuotaUsec} 100000");
+    }
+
+    public override void EnterForSpawn()
+    {
+        if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
+        // Move the whole agent into the workload cgroup for the instant of the spawn: the child is born there, with no
+        // window in which it could fork outside the limits. Charges already made by the agent stay where they were.
+        File.WriteAllText(Path.Combine(WorkloadCgroup, "cgroup.procs"), _selfPid);
+        // This thread only: groups, then gid, then uid (saved uid stays 0 so LeaveAfterSpawn can come back).
+        // no_new_privs is per thread too and irreversible: set-uid binaries on the shares stay powerless (also nosuid).
+        Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+        uint gid = _gid;
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, _gid, _gid, 0), "setresgid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, _uid, _uid, 0), "setresuid");
+    }
+
+    public override void LeaveAfterSpawn()
+    {
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, 0, 0, 0), "setresuid(0)");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, 0, 0, 0), "setresgid(0)");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 0, 0, 0), "setgroups(0)");
+        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), _selfPid);
+    }
+
+    public override T AsWorkloadUser<T>(Func<T> operation)
+    {
+        if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
+        // setfsuid/setfsgid return the previous value and never fail with an errno.
+        Libc.syscall_id3(Libc.SYS_setfsgid, _gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, _uid, 0, 0);
+        try
+        {
+            return operation();
+        }
+        finally
+        {
+            Libc.syscall_id3(Libc.SYS_setfsuid, 0, 0, 0);
+            Libc.syscall_id3(Libc.SYS_setfsgid, 0, 0, 0);
+        }
+    }
+
+    public override long OomKillCount()
+    {
+        try
+        {
+            foreach (var line in File.ReadAllLines(Path.Combine(WorkloadCgroup, "memory.events")))
+            {
+                if (line.StartsWith("oom_kill ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(9), out var n)) return n;
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return 0;
+    }
+
+    private static void Check(int rc, string what)
+    {
+        if (rc != 0) throw Fail(what);
+    }
+
+    private static void CheckSyscall(long rc, string what)
+    {
+        if (rc != 0) throw new TtrpcException(StatusCode.Internal, $"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+    }
+
+    private static IOException Fail(string what) => new($"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+}

@@ -1,0 +1,11 @@
+using System.Runtime.InteropServices;
+
+namespace Sandbox.Agent.Interop;
+
+internal static unsafe partial class Libc
+{
+    internal const int RB_POWER_OFF = 0x4321fedc;
+
+    [LibraryImport("libc", EntryPoint = "reboot", SetLastError = true)]
+    internal static partial int reboot(int command);
+}

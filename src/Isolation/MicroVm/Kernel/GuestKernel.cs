@@ -1,0 +1,68 @@
+using System.Text;
+
+namespace Sandbox.Isolation.MicroVm.Kernel;
+
+/// <summary>Debian's guest kernel as scripts/fetch-kernel.sh leaves it: &lt;cache&gt;/current → &lt;version&gt;/ with
+/// the uncompressed ELF vmlinux (PVH boot) and the package's lib/modules tree.</summary>
+public sealed record GuestKernel(string Version, string VmlinuxPath, string ModulesDirectory)
+{
+    /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
+    /// (the agent channel) and virtio-9p (the rootfs shares). Their dependencies are added from each module's
+    /// "depends=" field.</summary>
+    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p"];
+
+    public static GuestKernel Locate(string cacheDirectory)
+    {
+        var current = Path.Combine(cacheDirectory, "current");
+        var dir = new DirectoryInfo(current);
+        var target = dir.LinkTarget is { } link ? Path.GetFullPath(link, cacheDirectory) : current;
+        var version = Path.GetFileName(target);
+        var vmlinux = Path.Combine(target, "vmlinux");
+        var modules = Path.Combine(target, "lib", "modules", version);
+        if (!File.Exists(vmlinux) || !Directory.Exists(modules))
+            throw new SandboxException(SandboxErrorCode.Unavailable,
+                $"no guest kernel in {current} (expected vmlinux and lib/modules/<version>); run scripts/fetch-kernel.sh");
+        return new GuestKernel(version, vmlinux, modules);
+    }
+
+    /// <summary>The required modules and their dependencies, dependencies first.</summary>
+    public IReadOnlyList<(string Name, string Path)> ModuleLoadOrder()
+    {
+        var index = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var file in Directory.EnumerateFiles(ModulesDirectory, "*.ko", SearchOption.AllDirectories))
+            index.TryAdd(Path.GetFileNameWithoutExtension(file).Replace('-', '_'), file);
+        var order = new List<(string, string)>();
+        var state = new Dictionary<string, bool>(StringComparer.Ordinal); // false = visiting, true = done
+        void Visit(string name)
+        {
+            if (state.TryGetValue(name, out var done))
+            {
+                if (!done) throw new SandboxException(SandboxErrorCode.Internal, $"module dependency cycle at {name} in {ModulesDirectory}");
+                return;
+            }
+            if (!index.TryGetValue(name, out var path))
+                throw new SandboxException(SandboxErrorCode.Unavailable, $"guest kernel module {name} not found under {ModulesDirectory}");
+            state[name] = false;
+            foreach (var dep in Depends(path))
+                Visit(dep);
+            state[name] = true;
+            order.Add((name, path));
+        }
+        foreach (var name in RequiredModules)
+            Visit(name);
+        return order;
+    }
+
+    /// <summary>The "depends=a,b" string of a module's .modinfo section (NUL-separated key=value strings).</summary>
+    internal static IReadOnlyList<string> Depends(string modulePath)
+    {
+        var bytes = File.ReadAllBytes(modulePath);
+        var key = "\0depends="u8;
+        var at = bytes.AsSpan().IndexOf(key);
+        if (at < 0) return [];
+        var rest = bytes.AsSpan(at + key.Length);
+        var end = rest.IndexOf((byte)0);
+        var value = Encoding.ASCII.GetString(end >= 0 ? rest[..end] : rest);
+        return value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(d => d.Replace('-', '_')).ToList();
+    }
+}

@@ -1,0 +1,175 @@
+using System.Net.Sockets;
+using Sandbox.Isolation.Agent;
+using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.IO;
+using Sandbox.Isolation.MicroVm.Qmp;
+using Sandbox.Isolation.Native;
+
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>
+/// One booted microVM on the host: a private 0700 temp dir with the QMP and agent sockets, the QEMU process inside
+/// its own host cgroup, the QMP client, the agent client, and the tail of the serial console (quoted in errors).
+/// Disposing quits QEMU, kills the cgroup (everything QEMU started), reaps QEMU, removes the cgroup and the temp dir.
+/// </summary>
+internal sealed class MicroVmInstance : IAsyncDisposable
+{
+    private readonly string _directory;
+    private readonly ICgroup _cgroup;
+    private readonly Socket _console;
+    private int _disposed;
+
+    public QemuProcess Qemu { get; }
+    public QmpClient Qmp { get; }
+    public AgentClient Agent { get; }
+    public TailBuffer Console { get; }
+    public string GuestKernel { get; }
+
+    private MicroVmInstance(string directory, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket console,
+        TailBuffer tail, string guestKernel)
+    {
+        _directory = directory;
+        _cgroup = cgroup;
+        Qemu = qemu;
+        Qmp = qmp;
+        Agent = agent;
+        _console = console;
+        Console = tail;
+        GuestKernel = guestKernel;
+    }
+
+    public int QemuPid => Qemu.Pid;
+
+    /// <summary>The private 0700 directory of this VM's sockets (removed on dispose).</summary>
+    public string Directory => _directory;
+
+    /// <summary>Boots a VM and waits for the agent to answer a Ping (the guest opened its port first).</summary>
+    public static async Task<MicroVmInstance> BootAsync(SandboxId id, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
+        CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken)
+    {
+        await using var rollback = new RollbackStack();
+        var directory = System.IO.Directory.CreateTempSubdirectory("sandbox-vm-").FullName;
+        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        rollback.Push(() => System.IO.Directory.Delete(directory, recursive: true));
+
+        var qmpPath = Path.Combine(directory, "qmp.sock");
+        var agentPath = Path.Combine(directory, "agent.sock");
+        using var qmpListener = Listen(qmpPath);
+        using var agentListener = Listen(agentPath);
+        var cmd = commandLine(qmpPath, agentPath);
+
+        var cgroup = CgroupFactory.Create(cgroups, cgroupParent, id, hostLimits);
+        rollback.Push(cgroup);
+
+        var (console, consoleRemote) = UnixSocketPair.Create();
+        rollback.Push(console);
+        var tail = new TailBuffer();
+        _ = tail.PumpAsync(console);
+
+        QemuProcess qemu;
+        using (consoleRemote)
+        using (var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite))
+        {
+            var nullFd = (int)devNull.DangerousGetHandle();
+            qemu = QemuProcess.Start(cmd.ToArgv(), [new(nullFd, 0), new(consoleRemote.Fd, 1), new(consoleRemote.Fd, 2)]);
+        }
+        rollback.Push(qemu);
+        // Before the guest runs a single instruction that matters: QEMU is still parsing its options.
+        cgroup.AddProcess(qemu.Pid);
+
+        using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        boot.CancelAfter(bootTimeout);
+        try
+        {
+            var qmpSocket = await AcceptOrExitAsync(qmpListener, qemu, tail, boot.Token).ConfigureAwait(false);
+            var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), boot.Token).ConfigureAwait(false);
+            rollback.Push(qmp);
+            var agentSocket = await AcceptOrExitAsync(agentListener, qemu, tail, boot.Token).ConfigureAwait(false);
+            var agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true));
+            rollback.Push(agent);
+            // The guest's virtio_console discards what arrived before the port was opened: wait for the open.
+            await qmp.WaitForEventAsync("VSERPORT_CHANGE", e => e.Data?["open"]?.GetValue<bool>() == true, boot.Token)
+                .WaitAsync(boot.Token).ConfigureAwait(false);
+            var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
+            var instance = new MicroVmInstance(directory, cgroup, qemu, qmp, agent, console, tail, ping.Kernel);
+            rollback.Commit();
+            return instance;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SandboxException or IOException or SocketException
+                                      or Ttrpc.TtrpcException or AgentProtocolException)
+        {
+            if (cancellationToken.IsCancellationRequested) throw;
+            await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            var what = qemu.Exited.IsCompleted ? $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)}" :
+                e is OperationCanceledException ? $"no answer from the guest agent within {bootTimeout.TotalSeconds:0.#} s" : e.Message;
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"the microVM did not boot: {what}; console: {tail}", e);
+        }
+    }
+
+    private static Socket Listen(string path)
+    {
+        var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        try
+        {
+            socket.Bind(new UnixDomainSocketEndPoint(path));
+            socket.Listen(1);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+
+    private static async Task<Socket> AcceptOrExitAsync(Socket listener, QemuProcess qemu, TailBuffer tail, CancellationToken cancellationToken)
+    {
+        var accept = listener.AcceptAsync(cancellationToken).AsTask();
+        if (await Task.WhenAny(accept, qemu.Exited).ConfigureAwait(false) == accept)
+            return await accept.ConfigureAwait(false);
+        throw new SandboxException(SandboxErrorCode.Unavailable, $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} before connecting: {tail}");
+    }
+
+    /// <summary>PSS and RSS of QEMU in bytes, from /proc/PID/smaps_rollup.</summary>
+    public (long Pss, long Rss) Memory()
+    {
+        long pss = 0, rss = 0;
+        foreach (var line in File.ReadLines($"/proc/{Qemu.Pid}/smaps_rollup"))
+        {
+            static long Kib(string l) => long.Parse(l.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]) * 1024;
+            if (line.StartsWith("Pss:", StringComparison.Ordinal)) pss = Kib(line);
+            else if (line.StartsWith("Rss:", StringComparison.Ordinal)) rss = Kib(line);
+        }
+        return (pss, rss);
+    }
+
+    public SandboxStats ReadHostStats() => _cgroup.ReadStats();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        List<Exception>? failures = null;
+        try
+        {
+            using var quit = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            await Qmp.QuitAsync(quit.Token).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // QEMU may be wedged or gone; the cgroup kill below is what counts.
+        }
+        await Agent.DisposeAsync().ConfigureAwait(false);
+        await Qmp.DisposeAsync().ConfigureAwait(false);
+        try { await _cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false); }
+        catch (Exception e) { (failures ??= []).Add(e); }
+        await Qemu.DisposeAsync().ConfigureAwait(false);
+        try { await _cgroup.DisposeAsync().ConfigureAwait(false); }
+        catch (Exception e) { (failures ??= []).Add(e); }
+        _console.Dispose();
+        try { System.IO.Directory.Delete(_directory, recursive: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { (failures ??= []).Add(e); }
+        if (failures is not null)
+            throw new AggregateException("microVM was not torn down cleanly", failures);
+    }
+}

@@ -1,0 +1,48 @@
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>Settings of the microVM tier. Every property states its unit and default.</summary>
+public sealed class MicroVmOptions
+{
+    /// <summary>The QEMU binary. Default /usr/bin/qemu-system-x86_64 (Debian package qemu-system-x86).</summary>
+    public string QemuPath { get; init; } = "/usr/bin/qemu-system-x86_64";
+
+    /// <summary>Where scripts/fetch-kernel.sh unpacked Debian's kernel: &lt;dir&gt;/current/{vmlinux,lib/modules}.
+    /// Default /var/cache/sandbox/kernel.</summary>
+    public string KernelCacheDirectory { get; init; } = "/var/cache/sandbox/kernel";
+
+    /// <summary>Built artefacts (initramfs images by digest, the guest /etc, the accelerator probe result).
+    /// Default /var/cache/sandbox.</summary>
+    public string CacheDirectory { get; init; } = "/var/cache/sandbox";
+
+    /// <summary>The agent bundle (scripts/build-agent.sh); null = the same search as the container tier.</summary>
+    public string? AgentDirectory { get; init; }
+
+    /// <summary>Guest RAM on top of the sandbox's memory limit, for the guest kernel, page cache and the agent, MiB.
+    /// Default 192.</summary>
+    public long GuestOverheadMiB { get; init; } = 192;
+
+    /// <summary>Virtual CPUs per guest. Default 1 (under TCG more vCPUs only cost host threads).</summary>
+    public int VCpus { get; init; } = 1;
+
+    /// <summary>From QEMU start to the agent answering. Default 60 s (a TCG boot takes ~3 s on an idle host).</summary>
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Run under TCG (software emulation) where KVM is unusable. Default true; false = the tier is
+    /// unavailable on such hosts.</summary>
+    public bool AllowTcg { get; init; } = true;
+
+    /// <summary>The KVM probe boot's limit. Default 10 s.</summary>
+    public TimeSpan KvmProbeTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Host cgroup parent of the QEMU processes. Default "sandbox-vm".</summary>
+    public string CgroupParent { get; init; } = "sandbox-vm";
+
+    /// <summary>TCG translation cache size, MiB (caps host memory per VM). Default 64.</summary>
+    public int TcgTranslationCacheMiB { get; init; } = 64;
+
+    /// <summary>Host memory for QEMU itself on top of guest RAM (TCG cache, device state), MiB. Default 256.</summary>
+    public long QemuOverheadMiB { get; init; } = 256;
+
+    /// <summary>uid/gid the workload runs as inside the guest. Default 1000 (as in the container tier).</summary>
+    public int GuestUid { get; init; } = 1000;
+}

@@ -1,0 +1,73 @@
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Isolation.Agent;
+
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>A long-lived microVM sandbox: the guest agent (PID 1) execs processes and serves files over the
+/// virtio-serial channel, with the same supervision code as the container tier (<see cref="AgentProcess"/>,
+/// <see cref="AgentFiles"/>). Limits inside are the guest's workload cgroup; the VM itself is bounded by its RAM,
+/// vCPUs and the host cgroup of its QEMU.</summary>
+public sealed class MicroVmSandbox : ISandbox
+{
+    private readonly MicroVmInstance _vm;
+    private readonly SandboxSpec _spec;
+    private readonly CancellationTokenSource _disposing = new();
+    private long _execCounter;
+    private int _disposed;
+
+    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info)
+    {
+        _vm = vm;
+        _spec = spec;
+        Info = info;
+    }
+
+    public SandboxInfo Info { get; }
+
+    /// <summary>uname -r inside the guest, as the agent reported it.</summary>
+    public string GuestKernel => _vm.GuestKernel;
+
+    internal MicroVmInstance Instance => _vm;
+
+    /// <summary>Host memory of this sandbox's QEMU process (PSS, RSS in bytes), from /proc/PID/smaps_rollup.</summary>
+    public (long PssBytes, long RssBytes) HostMemory() => _vm.Memory();
+
+    public async Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SpecValidator.Validate(spec);
+        AgentCalls.Diagnostics.Value = _vm.Console.ToString;
+        var env = DefaultEnvironment.For(_spec, spec);
+        var request = new ExecRequest
+        {
+            ExecId = "e" + Interlocked.Increment(ref _execCounter),
+            Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
+            Stdin = io.Stdin is not null,
+        };
+        request.Argv.AddRange(spec.Argv);
+        request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
+        var response = await AgentCalls.RunAsync(() => _vm.Agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
+        // OOM is judged inside the guest (the agent's WaitResponse.oom_killed): the host cgroup only bounds QEMU.
+        return AgentProcess.Start(_vm.Agent, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
+            io, static () => false, _disposing.Token);
+    }
+
+    public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
+        AgentFiles.ReadAsync(_vm.Agent, path, maxBytes, cancellationToken);
+
+    public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
+        AgentFiles.WriteAsync(_vm.Agent, path, content, mode, cancellationToken);
+
+    /// <summary>The host's view: QEMU's cgroup (guest RAM actually touched, emulation CPU time).</summary>
+    public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_vm.ReadHostStats());
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
+        await _vm.DisposeAsync().ConfigureAwait(false);
+        _disposing.Dispose();
+    }
+}

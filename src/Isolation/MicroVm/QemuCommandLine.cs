@@ -1,0 +1,93 @@
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>A read-only virtio-9p export: host directory → mount tag.</summary>
+public sealed record VirtioShare(string Tag, string HostPath);
+
+/// <summary>
+/// The exact QEMU invocation of one microVM, as a record turned into argv once (<see cref="ToArgv"/>); no shell.
+/// Machine: -M microvm (virtio-mmio, no PCI, no firmware: the ELF vmlinux boots through PVH), ACPI left on (Debian's
+/// kernel finds virtio-mmio devices through it), -nodefaults -no-user-config -nographic -no-reboot, QEMU's own
+/// seccomp sandbox on. Devices: the serial console on QEMU's stdout, a virtio-serial port named
+/// <c>sandbox.agent</c> on a unix-socket chardev (QEMU connects to the host's listening socket), QMP the same way,
+/// one virtio-9p device per share (read-only, security_model=none).
+/// </summary>
+public sealed record QemuCommandLine
+{
+    public const string AgentPortName = "sandbox.agent";
+
+    public required string QemuPath { get; init; }
+    public required Accelerator Accelerator { get; init; }
+    public required long MemoryMiB { get; init; }
+    public required int VCpus { get; init; }
+    public required string KernelPath { get; init; }
+    public required string InitrdPath { get; init; }
+    public required string KernelCommandLine { get; init; }
+    public required string AgentSocketPath { get; init; }
+    public required string QmpSocketPath { get; init; }
+    public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
+    public int TcgTranslationCacheMiB { get; init; } = 64;
+
+    /// <summary>The tuned command line measured for Debian's kernel on microvm (reference/microvm.md): quiet console,
+    /// panic and reboot exit QEMU at once, no crypto self-tests, no certificate loading, expedited RCU, no audit, no
+    /// LSMs beyond capabilities. Under TCG the TSC frequency must be given or the guest hangs calibrating it.</summary>
+    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz)
+    {
+        var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests " +
+            "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
+            "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 nokaslr";
+        return accelerator == Accelerator.Tcg ? cmdline + $" tsc_early_khz={tscKHz}" : cmdline;
+    }
+
+    /// <summary>The host TSC frequency in kHz, from /proc/cpuinfo's "cpu MHz" (the TSC runs at the nominal clock).</summary>
+    public static long HostTscKHz()
+    {
+        foreach (var line in File.ReadLines("/proc/cpuinfo"))
+        {
+            if (!line.StartsWith("cpu MHz", StringComparison.Ordinal)) continue;
+            var value = line[(line.IndexOf(':') + 1)..].Trim();
+            if (double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var mhz) && mhz > 0)
+                return (long)Math.Round(mhz * 1000);
+        }
+        throw new SandboxException(SandboxErrorCode.Unavailable, "cannot read the host's CPU frequency from /proc/cpuinfo (needed as tsc_early_khz under TCG)");
+    }
+
+    public IReadOnlyList<string> ToArgv()
+    {
+        var argv = new List<string>
+        {
+            QemuPath,
+            "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
+            "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
+            "-M", "microvm",
+            "-accel", Accelerator == Accelerator.Kvm ? "kvm" : $"tcg,tb-size={TcgTranslationCacheMiB}",
+        };
+        if (Accelerator == Accelerator.Kvm)
+            argv.AddRange(["-cpu", "host"]);
+        argv.AddRange(
+        [
+            "-m", $"{MemoryMiB}M",
+            "-smp", VCpus.ToString(),
+            "-kernel", KernelPath,
+            "-initrd", InitrdPath,
+            "-append", KernelCommandLine,
+            "-chardev", "stdio,id=console,signal=off",
+            "-serial", "chardev:console",
+            "-chardev", $"socket,id=qmp,path={CheckPath(QmpSocketPath)}",
+            "-mon", "chardev=qmp,mode=control",
+            "-device", "virtio-serial-device",
+            "-chardev", $"socket,id=agent,path={CheckPath(AgentSocketPath)}",
+            "-device", $"virtserialport,id=agentport,chardev=agent,name={AgentPortName}",
+        ]);
+        for (var i = 0; i < Shares.Count; i++)
+        {
+            argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none,readonly=on"]);
+            argv.AddRange(["-device", $"virtio-9p-device,fsdev=fs{i},mount_tag={Shares[i].Tag}"]);
+        }
+        return argv;
+    }
+
+    /// <summary>QEMU option values are comma-separated: a comma in a path would be read as another option.</summary>
+    private static string CheckPath(string path) => path.Contains(',')
+        ? throw new SandboxException(SandboxErrorCode.InvalidArgument, $"path '{path}' contains ',' which QEMU's option syntax cannot carry")
+        : path;
+}
