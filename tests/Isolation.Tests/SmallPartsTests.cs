@@ -1,0 +1,83 @@
+using Sandbox.Isolation.Container;
+using Sandbox.Isolation.IO;
+
+namespace Sandbox.Isolation.Tests;
+
+public sealed class SmallPartsTests
+{
+    [Fact]
+    public async Task Output_cap_delivers_up_to_the_cap_and_remembers_truncation()
+    {
+        var sink = new MemoryStream();
+        var cap = new OutputCap(sink, 10);
+        await cap.WriteAsync("12345"u8.ToArray(), CancellationToken.None);
+        Assert.False(cap.Truncated);
+        await cap.WriteAsync("6789012345"u8.ToArray(), CancellationToken.None);
+        await cap.WriteAsync("more"u8.ToArray(), CancellationToken.None);
+        Assert.True(cap.Truncated);
+        Assert.Equal("1234567890"u8.ToArray(), sink.ToArray());
+    }
+
+    [Theory]
+    [InlineData(0, 0, 0, 0)]
+    [InlineData(3, 0, 3, 0)]
+    [InlineData(137, 0, 137, 9)]
+    [InlineData(143, 0, 143, 15)]
+    [InlineData(200, 0, 200, 0)]
+    public void Bwrap_codes_above_128_read_as_signals(int code, int _, int expectedCode, int expectedSignal)
+    {
+        Assert.Equal((expectedCode, expectedSignal), ExitStatusMapper.FromBwrapCode(code));
+    }
+
+    [Fact]
+    public void Oom_is_only_reported_for_a_sigkill_we_did_not_send()
+    {
+        Assert.True(ExitStatusMapper.Build(137, 9, false, true, false, TimeSpan.Zero, ResourceUsage.Empty).OomKilled);
+        Assert.False(ExitStatusMapper.Build(137, 9, true, true, false, TimeSpan.Zero, ResourceUsage.Empty).OomKilled);
+        Assert.False(ExitStatusMapper.Build(1, 0, false, true, false, TimeSpan.Zero, ResourceUsage.Empty).OomKilled);
+    }
+
+    [Fact]
+    public void Host_uids_are_unique_while_held_and_the_range_is_enforced()
+    {
+        var uids = new HostUidAllocator(500_000, 4);
+        var taken = Enumerable.Range(0, 4).Select(_ => uids.Allocate()).ToList();
+        Assert.Equal(4, taken.Distinct().Count());
+        Assert.All(taken, u => Assert.InRange(u, 500_000, 500_003));
+        Assert.Equal(SandboxErrorCode.ResourceExhausted, Assert.Throws<SandboxException>(() => uids.Allocate()).Code);
+        uids.Release(taken[2]);
+        Assert.Equal(taken[2], uids.Allocate());
+    }
+
+    [Fact]
+    public void Sandbox_ids_are_safe_file_names()
+    {
+        var id = SandboxId.New();
+        Assert.True(SandboxId.TryParse(id.Value, out _));
+        Assert.False(SandboxId.TryParse("a/b", out _));
+        Assert.False(SandboxId.TryParse("-a", out _));
+        Assert.False(SandboxId.TryParse("A", out _));
+        Assert.False(SandboxId.TryParse("", out _));
+    }
+
+    [Fact]
+    public void Directory_rootfs_binds_its_entries_recreates_links_and_skips_what_the_engine_provides()
+    {
+        var root = Directory.CreateTempSubdirectory("layout-");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root.FullName, "usr"));
+            Directory.CreateDirectory(Path.Combine(root.FullName, "proc"));
+            Directory.CreateDirectory(Path.Combine(root.FullName, "tmp"));
+            File.CreateSymbolicLink(Path.Combine(root.FullName, "bin"), "usr/bin");
+            var ops = RootfsLayout.Build(RootfsSpec.Directory(root.FullName), "/work");
+            Assert.Contains(new RoBind(Path.Combine(root.FullName, "usr"), "/usr"), ops);
+            Assert.Contains(new SymlinkOp("usr/bin", "/bin"), ops);
+            Assert.DoesNotContain(ops, o => o is RoBind { Destination: "/proc" or "/tmp" });
+        }
+        finally
+        {
+            root.Delete(true);
+        }
+    }
+}
