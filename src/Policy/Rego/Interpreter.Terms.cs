@@ -12,6 +12,161 @@ internal sealed partial class Interpreter
 {
     public bool EvalTerm(Value?[] f, Term t, Func<Value, bool> k)
     {
+        if (IsDirect(f, t))
+        {
+            var v = EvalDirect(f, t);
+            return v is null || k(v);
+        }
+        return EvalTermSlow(f, t, k);
+    }
+
+    // ---- direct evaluation ------------------------------------------------------------------
+    // Most terms have at most one value (no unbound variable to enumerate): they are evaluated
+    // straight to a value (null = undefined) with no continuation closures. The results, the
+    // evaluation order, the steps counted and the errors raised are those of the continuation path.
+
+    /// <summary>Whether <paramref name="t"/> has at most one value and can be evaluated without enumeration. No side effects.</summary>
+    private bool IsDirect(Value?[] f, Term t)
+    {
+        switch (t)
+        {
+            case ScalarTerm:
+            case ComprehensionTerm:
+                return true;
+            case VarTerm v:
+                return f[v.Slot] is not null;
+            case RootTerm root:
+                return root.IsInput || (_ctx.DataOverrides is null && (root.RuleSet is not null || root.BaseOnly));
+            case RefTerm r:
+                return IsDirect(f, r.Head) && AllDirect(f, r.Path);
+            case CallTerm c:
+                return AllDirect(f, c.Args);
+            case ArrayTerm a:
+                return a.Const is not null || AllDirect(f, a.Items);
+            case SetTerm st:
+                return st.Const is not null || AllDirect(f, st.Items);
+            case ObjectTerm o:
+                if (o.Const is not null) return true;
+                foreach (var (key, value) in o.Items)
+                    if (!IsDirect(f, key) || !IsDirect(f, value)) return false;
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    private bool AllDirect(Value?[] f, Term[] terms)
+    {
+        foreach (var t in terms)
+            if (!IsDirect(f, t)) return false;
+        return true;
+    }
+
+    /// <summary>The value of a term for which <see cref="IsDirect"/> holds; null when undefined.</summary>
+    private Value? EvalDirect(Value?[] f, Term t)
+    {
+        switch (t)
+        {
+            case ScalarTerm s:
+                return s.V;
+            case VarTerm v:
+                return f[v.Slot];
+            case RootTerm root:
+                return RootValue(root);
+            case RefTerm r:
+                {
+                    var cur = r.Head is RootTerm rootHead ? RootValue(rootHead) : EvalDirect(f, r.Head);
+                    foreach (var p in r.Path)
+                    {
+                        if (cur is null) return null;
+                        var key = p is ScalarTerm ps ? ps.V : EvalDirect(f, p);
+                        if (key is null) return null;
+                        cur = Lookup(cur, key);
+                    }
+                    return cur;
+                }
+            case CallTerm c:
+                {
+                    var args = new Value[c.Args.Length];
+                    for (var i = 0; i < args.Length; i++)
+                    {
+                        var a = EvalDirect(f, c.Args[i]);
+                        if (a is null) return null;
+                        args[i] = a;
+                    }
+                    return Invoke(c, args);
+                }
+            case ArrayTerm a:
+                {
+                    if (a.Const is not null) return a.Const;
+                    var items = DirectItems(f, a.Items);
+                    return items is null ? null : new ArrayValue(items);
+                }
+            case SetTerm st:
+                {
+                    if (st.Const is not null) return st.Const;
+                    var items = DirectItems(f, st.Items);
+                    return items is null ? null : new SetValue(items);
+                }
+            case ObjectTerm o:
+                {
+                    if (o.Const is not null) return o.Const;
+                    var map = new Dictionary<Value, Value>(o.Items.Length);
+                    foreach (var (kt, vt) in o.Items)
+                    {
+                        var key = EvalDirect(f, kt);
+                        if (key is null) return null;
+                        var val = EvalDirect(f, vt);
+                        if (val is null) return null;
+                        map[key] = val;
+                    }
+                    return new ObjectValue(map);
+                }
+            case ComprehensionTerm c:
+                return ComputeComprehension(f, c);
+            default:
+                throw new RegoException(RegoErrorCodes.InternalError, $"unsupported term {t.GetType().Name}", t.Loc);
+        }
+    }
+
+    private Value[]? DirectItems(Value?[] f, Term[] terms)
+    {
+        var items = new Value[terms.Length];
+        for (var i = 0; i < terms.Length; i++)
+        {
+            var v = EvalDirect(f, terms[i]);
+            if (v is null) return null;
+            items[i] = v;
+        }
+        return items;
+    }
+
+    /// <summary>The value of <c>input</c> or of a data reference resolved at compile time (as <see cref="EvalRoot"/> with no path).</summary>
+    private Value? RootValue(RootTerm root)
+    {
+        if (root.IsInput) return _ctx.Input;
+        Value? v;
+        string[] keys;
+        if (root.RuleSet is { } set)
+        {
+            v = EvalRuleSet(set, root.Loc);
+            keys = root.Rest;
+        }
+        else
+        {
+            v = _prog.BaseData;
+            keys = root.DataPath;
+        }
+        foreach (var s in keys)
+        {
+            if (v is null) return null;
+            v = Lookup(v, new StringValue(s));
+        }
+        return v;
+    }
+
+    private bool EvalTermSlow(Value?[] f, Term t, Func<Value, bool> k)
+    {
         switch (t)
         {
             case ScalarTerm s:
@@ -68,7 +223,9 @@ internal sealed partial class Interpreter
         }));
     }
 
-    private bool EvalComprehension(Value?[] f, ComprehensionTerm c, Func<Value, bool> k)
+    private bool EvalComprehension(Value?[] f, ComprehensionTerm c, Func<Value, bool> k) => k(ComputeComprehension(f, c));
+
+    private Value ComputeComprehension(Value?[] f, ComprehensionTerm c)
     {
         Enter(c.Loc);
         Value result;
@@ -120,30 +277,35 @@ internal sealed partial class Interpreter
         {
             Leave();
         }
-        return k(result);
+        return result;
     }
 
     private bool EvalCall(Value?[] f, CallTerm c, Func<Value, bool> k)
     {
         return EvalList(f, c.Args, 0, new Value[c.Args.Length], args =>
         {
-            if (c.Function is { } fn) return EvalFunction(fn, args, c.Loc, k);
-            var b = c.Builtin ?? throw new RegoException(RegoErrorCodes.InternalError, $"unresolved function {c.DisplayName}", c.Loc);
-            Value? r;
-            try
-            {
-                r = b.Fn(args, _builtinCtx);
-            }
-            catch (BuiltinException ex)
-            {
-                if (_options.StrictBuiltinErrors) throw new RegoException(RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
-                r = null;
-            }
+            var r = Invoke(c, args);
             return r is null || k(r);
         });
     }
 
-    private bool EvalFunction(RuleSet set, Value[] args, RegoLocation callLoc, Func<Value, bool> k)
+    /// <summary>Calls a user function or builtin with evaluated arguments; null when undefined.</summary>
+    private Value? Invoke(CallTerm c, Value[] args)
+    {
+        if (c.Function is { } fn) return CallFunction(fn, args, c.Loc);
+        var b = c.Builtin ?? throw new RegoException(RegoErrorCodes.InternalError, $"unresolved function {c.DisplayName}", c.Loc);
+        try
+        {
+            return b.Fn(args, _builtinCtx);
+        }
+        catch (BuiltinException ex)
+        {
+            if (_options.StrictBuiltinErrors) throw new RegoException(RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
+            return null;
+        }
+    }
+
+    private Value? CallFunction(RuleSet set, Value[] args, RegoLocation callLoc)
     {
         Enter(callLoc);
         Value? result = null;
@@ -163,7 +325,7 @@ internal sealed partial class Interpreter
         {
             Leave();
         }
-        return result is null || k(result);
+        return result;
     }
 
     /// <summary>Evaluates one definition (with its else chain); null when undefined.</summary>

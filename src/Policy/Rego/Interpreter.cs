@@ -65,14 +65,137 @@ internal sealed partial class Interpreter
         if (i == body.Length) return k();
         if (!RuntimeHelpers.TryEnsureSufficientExecutionStack())
             throw new RegoException(RegoErrorCodes.DepthExceeded, "evaluation nested too deeply", body[i].Loc);
-        return EvalExpr(f, body[i], () => EvalBody(f, body, i + 1, k));
+        // Expressions that neither enumerate nor bind (tests of single-valued terms) are evaluated in
+        // this loop; binding and iterating ones recurse directly. Only the rest allocate a continuation.
+        // The stack does not grow within the loop, so the check above covers it.
+        while (true)
+        {
+            if (i == body.Length) return k();
+            var e = body[i];
+            Step();
+            if (e.Withs.Length == 0)
+            {
+                switch (e)
+                {
+                    case TermExpr te when IsDirect(f, te.Term):
+                        {
+                            var v = EvalDirect(f, te.Term);
+                            var holds = v is not null && v is not BoolValue { V: false };
+                            if (holds == e.Negated) return true;
+                            i++;
+                            continue;
+                        }
+                    case AssignExpr a when !e.Negated && a.Left is VarTerm && IsDirect(f, a.Right):
+                        {
+                            var v = EvalDirect(f, a.Right);
+                            return v is null || BindAndContinue(f, (VarTerm)a.Left, v, body, i + 1, k);
+                        }
+                    case UnifyExpr u when !e.Negated && u.Left is VarTerm or ScalarTerm && !HasUnboundPattern(f, u.Right) && IsDirect(f, u.Right):
+                        {
+                            var v = EvalDirect(f, u.Right);
+                            if (v is null) return true;
+                            if (u.Left is VarTerm lv) return BindAndContinue(f, lv, v, body, i + 1, k);
+                            if (!((ScalarTerm)u.Left).V.Equals(v)) return true;
+                            i++;
+                            continue;
+                        }
+                    case SomeInExpr si when !e.Negated && si.Value is VarTerm && si.Key is null or VarTerm && IsDirect(f, si.Collection):
+                        {
+                            var c = EvalDirect(f, si.Collection);
+                            return c is null || IterateBody(f, si, c, body, i + 1, k);
+                        }
+                    case SomeDeclExpr when !e.Negated:
+                        i++;
+                        continue;
+                }
+            }
+            return EvalExprUnstepped(f, e, () => EvalBody(f, body, i + 1, k));
+        }
+    }
+
+    /// <summary>Unifies an unbound or bound variable with a value, then evaluates the rest of the body.</summary>
+    private bool BindAndContinue(Value?[] f, VarTerm var, Value v, Expr[] body, int next, Func<bool> k)
+    {
+        var cur = f[var.Slot];
+        if (cur is not null) return !cur.Equals(v) || EvalBody(f, body, next, k);
+        f[var.Slot] = v;
+        try
+        {
+            return EvalBody(f, body, next, k);
+        }
+        finally
+        {
+            f[var.Slot] = null;
+        }
+    }
+
+    /// <summary><c>some k, v in coll</c> with variable patterns: as <see cref="Iterate"/> with <see cref="Unify"/>, without closures.</summary>
+    private bool IterateBody(Value?[] f, SomeInExpr si, Value c, Expr[] body, int next, Func<bool> k)
+    {
+        var keyVar = (VarTerm?)si.Key;
+        var valVar = (VarTerm)si.Value;
+        switch (c)
+        {
+            case ArrayValue a:
+                for (var j = 0; j < a.Items.Length; j++)
+                {
+                    Step();
+                    if (!UnifyPairAndContinue(f, keyVar, keyVar is null ? null : new NumberValue(j), valVar, a.Items[j], body, next, k)) return false;
+                }
+                return true;
+            case SetValue s:
+                foreach (var v in s.Sorted)
+                {
+                    Step();
+                    if (!UnifyPairAndContinue(f, keyVar, v, valVar, v, body, next, k)) return false;
+                }
+                return true;
+            case ObjectValue o:
+                foreach (var key in o.SortedKeys)
+                {
+                    Step();
+                    if (!UnifyPairAndContinue(f, keyVar, key, valVar, o.Map[key], body, next, k)) return false;
+                }
+                return true;
+            default:
+                return true;
+        }
+    }
+
+    private bool UnifyPairAndContinue(Value?[] f, VarTerm? keyVar, Value? key, VarTerm valVar, Value val, Expr[] body, int next, Func<bool> k)
+    {
+        var boundKey = false;
+        if (keyVar is not null)
+        {
+            var cur = f[keyVar.Slot];
+            if (cur is not null)
+            {
+                if (!cur.Equals(key)) return true;
+            }
+            else
+            {
+                f[keyVar.Slot] = key;
+                boundKey = true;
+            }
+        }
+        try
+        {
+            return BindAndContinue(f, valVar, val, body, next, k);
+        }
+        finally
+        {
+            if (boundKey) f[keyVar!.Slot] = null;
+        }
     }
 
     public bool EvalExpr(Value?[] f, Expr e, Func<bool> k)
     {
         Step();
-        return e.Withs.Length > 0 ? EvalWith(f, e, k) : EvalNegatable(f, e, k);
+        return EvalExprUnstepped(f, e, k);
     }
+
+    private bool EvalExprUnstepped(Value?[] f, Expr e, Func<bool> k) =>
+        e.Withs.Length > 0 ? EvalWith(f, e, k) : EvalNegatable(f, e, k);
 
     private bool EvalNegatable(Value?[] f, Expr e, Func<bool> k)
     {
@@ -86,29 +209,56 @@ internal sealed partial class Interpreter
         return found || k();
     }
 
+    // Each case lives in its own method so that no closure is allocated for the cases that need none.
     private bool EvalCore(Value?[] f, Expr e, Func<bool> k)
     {
         switch (e)
         {
             case TermExpr t:
-                return EvalTerm(f, t.Term, v => v is BoolValue { V: false } || k());
+                return EvalTermExpr(f, t, k);
             case AssignExpr a:
-                return EvalTerm(f, a.Right, v => Unify(f, a.Left, v, k));
+                return EvalThenUnify(f, a.Right, a.Left, k);
             case UnifyExpr u:
-                if (!HasUnboundPattern(f, u.Right)) return EvalTerm(f, u.Right, v => Unify(f, u.Left, v, k));
-                if (!HasUnboundPattern(f, u.Left)) return EvalTerm(f, u.Left, v => Unify(f, u.Right, v, k));
+                if (!HasUnboundPattern(f, u.Right)) return EvalThenUnify(f, u.Right, u.Left, k);
+                if (!HasUnboundPattern(f, u.Left)) return EvalThenUnify(f, u.Left, u.Right, k);
                 throw new RegoException(RegoErrorCodes.UnsafeVarError, "unification of two unbound patterns", u.Loc);
             case SomeDeclExpr:
                 return k();
             case SomeInExpr si:
-                return EvalTerm(f, si.Collection, c => Iterate(c, (key, val) =>
-                    si.Key is null ? Unify(f, si.Value, val, k) : Unify(f, si.Key, key, () => Unify(f, si.Value, val, k))));
+                return EvalSomeIn(f, si, k);
             case EveryExpr ev:
-                return EvalTerm(f, ev.Collection, c => EvalEvery(f, ev, c) ? k() : true);
+                return EvalEveryExpr(f, ev, k);
             default:
                 throw new RegoException(RegoErrorCodes.InternalError, $"unsupported expression {e.GetType().Name}", e.Loc);
         }
     }
+
+    private bool EvalTermExpr(Value?[] f, TermExpr t, Func<bool> k)
+    {
+        if (IsDirect(f, t.Term))
+        {
+            var v = EvalDirect(f, t.Term);
+            return v is null || v is BoolValue { V: false } || k();
+        }
+        return EvalTermSlow(f, t.Term, v => v is BoolValue { V: false } || k());
+    }
+
+    private bool EvalThenUnify(Value?[] f, Term value, Term pattern, Func<bool> k)
+    {
+        if (IsDirect(f, value))
+        {
+            var v = EvalDirect(f, value);
+            return v is null || Unify(f, pattern, v, k);
+        }
+        return EvalTermSlow(f, value, v => Unify(f, pattern, v, k));
+    }
+
+    private bool EvalSomeIn(Value?[] f, SomeInExpr si, Func<bool> k) =>
+        EvalTerm(f, si.Collection, c => Iterate(c, (key, val) =>
+            si.Key is null ? Unify(f, si.Value, val, k) : Unify(f, si.Key, key, () => Unify(f, si.Value, val, k))));
+
+    private bool EvalEveryExpr(Value?[] f, EveryExpr ev, Func<bool> k) =>
+        EvalTerm(f, ev.Collection, c => EvalEvery(f, ev, c) ? k() : true);
 
     private bool EvalEvery(Value?[] f, EveryExpr ev, Value coll)
     {
@@ -259,8 +409,18 @@ internal sealed partial class Interpreter
             case ObjectTerm { Const: null } o:
                 return v is not ObjectValue ov || ov.Count != o.Items.Length || UnifyObject(f, o.Items, ov, 0, k);
             default:
-                return EvalTerm(f, pattern, pv => !pv.Equals(v) || k());
+                return UnifyGround(f, pattern, v, k);
         }
+    }
+
+    private bool UnifyGround(Value?[] f, Term pattern, Value v, Func<bool> k)
+    {
+        if (IsDirect(f, pattern))
+        {
+            var pv = EvalDirect(f, pattern);
+            return pv is null || !pv.Equals(v) || k();
+        }
+        return EvalTermSlow(f, pattern, pv => !pv.Equals(v) || k());
     }
 
     private bool UnifyItems(Value?[] f, Term[] pats, Value[] vals, int i, Func<bool> k) =>

@@ -22,7 +22,14 @@ internal abstract class Value : IEquatable<Value>, IComparable<Value>
     public static NumberValue Number(double d) => new(d);
     public static StringValue String(string s) => new(s);
 
-    public bool Equals(Value? other) => other is not null && CompareTo(other) == 0;
+    public bool Equals(Value? other)
+    {
+        if (other is null) return false;
+        if (ReferenceEquals(this, other)) return true;
+        // Fast path for the common case (object keys, string comparisons): ordinal equality is CompareOrdinal == 0.
+        if (this is StringValue a && other is StringValue b) return string.Equals(a.V, b.V, StringComparison.Ordinal);
+        return CompareTo(other) == 0;
+    }
     public override bool Equals(object? obj) => obj is Value v && Equals(v);
     public abstract override int GetHashCode();
 
@@ -30,7 +37,7 @@ internal abstract class Value : IEquatable<Value>, IComparable<Value>
     {
         if (other is null) return 1;
         if (ReferenceEquals(this, other)) return 0;
-        var k = Kind.CompareTo(other.Kind);
+        var k = ((int)Kind).CompareTo((int)other.Kind);
         return k != 0 ? k : CompareSameKind(other);
     }
 
