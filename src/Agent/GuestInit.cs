@@ -28,6 +28,7 @@ internal static unsafe class GuestInit
         Mount("devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         LoadModules();
+        GuestSetup.PrepareCgroup();
         return FindPort();
     }
 

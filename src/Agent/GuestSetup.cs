@@ -20,6 +20,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private const string CgroupRoot = "/sys/fs/cgroup";
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
     private const int MaxSeedBytes = 512;
+    private const int ENODATA = 61;
 
     private readonly Lock _lock = new();
     private bool _done;
@@ -137,19 +138,54 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             var ts = new Libc.TimeSpec { Sec = request.UnixTimeNs / 1_000_000_000, NSec = request.UnixTimeNs % 1_000_000_000 };
             if (Libc.clock_settime(Libc.CLOCK_REALTIME, &ts) != 0) throw Fail("clock_settime");
         }
-        // Writing to /dev/urandom mixes the host's bytes into the pool (without crediting entropy): enough to make
-        // clones restored from one snapshot diverge, as the kernel's own entropy accrues on top.
         if (request.RandomSeed.Length > 0)
+            Reseed(request.RandomSeed.Span);
+    }
+
+    /// <summary>
+    /// A guest restored from a snapshot template resumes with the template's RNG state: every clone would draw the
+    /// same "random" bytes until the kernel's next scheduled reseed. So the host's bytes are mixed into the input pool
+    /// and credited (RNDADDENTROPY), then the CRNG is reseeded from that pool at once (RNDRESEEDCRNG; ENODATA before
+    /// the CRNG was ever ready, in which case the credit above just made it ready, which seeds it). Each clone thus
+    /// diverges before any workload runs. /proc/sys/kernel/random/boot_id is generated on first read, after this.
+    /// </summary>
+    private static void Reseed(ReadOnlySpan<byte> seed)
+    {
+        int fd = NativeStrings.With("/dev/urandom", p => Libc.open((byte*)p, Libc.O_WRONLY | Libc.O_CLOEXEC, 0));
+        if (fd < 0) throw Fail("open /dev/urandom");
+        try
         {
-            using var urandom = new FileStream("/dev/urandom", FileMode.Open, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
-            urandom.Write(request.RandomSeed.Span);
+            // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
+            var info = new byte[8 + ((seed.Length + 3) & ~3)];
+            BitConverter.TryWriteBytes(info.AsSpan(0, 4), seed.Length * 8);
+            BitConverter.TryWriteBytes(info.AsSpan(4, 4), seed.Length);
+            seed.CopyTo(info.AsSpan(8));
+            fixed (byte* p = info)
+            {
+                if (Libc.ioctl(fd, Libc.RNDADDENTROPY, p) != 0) throw Fail("ioctl(RNDADDENTROPY)");
+            }
+            if (Libc.ioctl(fd, Libc.RNDRESEEDCRNG, null) != 0 && Marshal.GetLastPInvokeError() != ENODATA)
+                throw Fail("ioctl(RNDRESEEDCRNG)");
         }
+        finally
+        {
+            Libc.close(fd);
+        }
+    }
+
+    /// <summary>Enables the controllers and creates the (still empty, unlimited) workload cgroup. Run at boot, before
+    /// "ready": a snapshot template then holds it, and a restored guest only writes its limits (enabling the memory
+    /// controller costs tens of milliseconds under TCG).</summary>
+    public static void PrepareCgroup()
+    {
+        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.subtree_control"), "+memory +pids +cpu");
+        Directory.CreateDirectory(WorkloadCgroup);
     }
 
     private static void CreateCgroup(SetupGuestRequest request)
     {
-        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.subtree_control"), "+memory +pids +cpu");
-        Directory.CreateDirectory(WorkloadCgroup);
+        if (!Directory.Exists(WorkloadCgroup))
+            PrepareCgroup();
         File.WriteAllText(Path.Combine(WorkloadCgroup, "memory.max"), request.MemoryBytes.ToString());
         File.WriteAllText(Path.Combine(WorkloadCgroup, "pids.max"), request.PidsMax.ToString());
         if (request.CpuQuotaUsec > 0)

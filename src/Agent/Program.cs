@@ -5,6 +5,8 @@ using Sandbox.Ttrpc;
 
 // sandbox-agent --fd N [--root DIR]      serve ttrpc on an inherited, connected unix stream socket
 // sandbox-agent --serial PATH [--root DIR] serve ttrpc on a character device (virtio-serial port)
+// sandbox-agent --listen-fd N [--root DIR] accept host connections on an inherited listening unix socket (survives
+//                                          the host's restarts; see ListenMode)
 // Exits when the peer closes the connection, or after a Shutdown call.
 return await AgentMain.RunAsync(args);
 
@@ -13,6 +15,7 @@ internal static class AgentMain
     public static async Task<int> RunAsync(string[] args)
     {
         int fd = -1;
+        int listenFd = -1;
         string? serial = null;
         string root = "/";
         // PID 1: the kernel ran us as /init of a microVM guest. The kernel hands init the command-line words it does
@@ -25,6 +28,7 @@ internal static class AgentMain
             switch (args[i])
             {
                 case "--fd" when int.TryParse(Next(), out var n) && n >= 0: fd = n; break;
+                case "--listen-fd" when int.TryParse(Next(), out var l) && l >= 0: listenFd = l; break;
                 case "--serial" when Next() is { } p: serial = p; break;
                 case "--root" when Next() is { } r: root = r; break;
                 case "--quiet": AgentLog.Quiet = true; break;
@@ -37,12 +41,21 @@ internal static class AgentMain
             }
         }
         if (guest) return await RunGuestAsync().ConfigureAwait(false);
+        if (listenFd >= 0 && fd < 0 && serial is null)
+        {
+            EnsureStandardFds();
+            return await ListenMode.RunAsync(listenFd, new AgentOptions { Root = root, ReapAllChildren = true }).ConfigureAwait(false);
+        }
         if ((fd < 0) == (serial is null)) return Usage("exactly one of --fd or --serial is required");
 
         EnsureStandardFds();
         Stream stream;
         try
         {
+            // The inherited host channel must not leak into the processes the agent starts: with it they could read
+            // or forge the host's traffic with the agent.
+            if (fd >= 0 && Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC) != 0)
+                throw new IOException($"fcntl(F_SETFD, FD_CLOEXEC) on fd {fd} failed");
             stream = fd >= 0
                 ? new NetworkStream(new Socket(new SafeSocketHandle(fd, ownsHandle: true)), ownsSocket: true)
                 : OpenSerial(serial!);
@@ -93,7 +106,7 @@ internal static class AgentMain
     private static int Usage(string why)
     {
         AgentLog.Info(why);
-        AgentLog.Info("usage: sandbox-agent (--fd N | --serial PATH) [--root DIR] [--quiet]");
+        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--quiet]");
         return 64;
     }
 

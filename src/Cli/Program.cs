@@ -6,6 +6,7 @@ root.Subcommands.Add(RunCommand.Create());
 foreach (var command in Sandbox.Cli.Commands.Remote.SandboxCommands.Create())
     root.Subcommands.Add(command);
 root.Subcommands.Add(DoctorCommand.Create());
+root.Subcommands.Add(TemplateCommand.Create());
 // subcommands:
 root.Subcommands.Add(Sandbox.Cli.Commands.Policy.PolicyCommand.Create());
 

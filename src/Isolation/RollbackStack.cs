@@ -31,7 +31,11 @@ internal sealed class RollbackStack : IAsyncDisposable
                 (failures ??= []).Add(e);
             }
         }
-        if (failures is not null)
-            throw new AggregateException("rollback of a failed sandbox start did not finish cleanly", failures);
+        // The exception that made the start fail is the one the caller must see: throwing here would replace it.
+        // What could not be undone is kept for the owner to report (and the cgroup janitor removes what is left).
+        Failures = failures ?? [];
     }
+
+    /// <summary>What could not be undone, after a rollback.</summary>
+    public IReadOnlyList<Exception> Failures { get; private set; } = [];
 }

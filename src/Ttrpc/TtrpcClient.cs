@@ -33,8 +33,16 @@ public sealed class TtrpcClient : IAsyncDisposable
     private long _nextStreamId = 1;
     private volatile string? _closeReason;
 
-    public TtrpcClient(Stream stream, ILogger? logger = null)
+    public TtrpcClient(Stream stream, ILogger? logger = null) : this(stream, 1, logger)
     {
+    }
+
+    /// <param name="firstStreamId">The first (odd) stream id. A client that takes over a connection whose server
+    /// already saw ids (a microVM restored from a snapshot taken after the host's Ping) starts above them.</param>
+    public TtrpcClient(Stream stream, uint firstStreamId, ILogger? logger = null)
+    {
+        if ((firstStreamId & 1) == 0) throw new ArgumentOutOfRangeException(nameof(firstStreamId), "client stream ids are odd");
+        _nextStreamId = firstStreamId;
         _stream = stream ?? throw new ArgumentNullException(nameof(stream));
         _logger = logger ?? NullLogger.Instance;
         _reader = new FrameReader(stream);

@@ -96,7 +96,7 @@ public sealed class OutOfProcessAgent : AgentHarness
 
     public override TtrpcClient? RawClient => null;
 
-    private static string FindAgentDll()
+    internal static string FindAgentDll()
     {
         // The referenced project's output is copied next to the tests; its runtimeconfig may not be: prefer the
         // agent project's own output folder, same configuration.

@@ -127,6 +127,18 @@ public sealed class BehaviourTests
     }
 
     [Theory, MemberData(nameof(Modes))]
+    public async Task Rlimits_are_set(ExecutionMode mode)
+    {
+        var spec = new SandboxSpec { Limits = ResourceLimits.Default with { OpenFiles = 512, DiskMiB = 32 } };
+        var r = await Harness.RunAsync(mode, Harness.Python(
+            "import resource as r\nprint(*r.getrlimit(r.RLIMIT_NOFILE), *r.getrlimit(r.RLIMIT_FSIZE), *r.getrlimit(r.RLIMIT_CORE))"), spec);
+        if (mode == ExecutionMode.MicroVm)
+            Assert.Matches(@"^\d+ \d+ ", r.Stdout); // the guest's own limits; the VM boundary and guest cgroup do the rest
+        else
+            Assert.Equal($"512 512 {32 << 20} {32 << 20} 0 0\n", r.Stdout);
+    }
+
+    [Theory, MemberData(nameof(Modes))]
     public async Task Wall_clock_limit_reports_timeout(ExecutionMode mode)
     {
         var spec = new SandboxSpec { Limits = ResourceLimits.Default with { WallTime = TimeSpan.FromSeconds(1) } };

@@ -202,6 +202,14 @@ public sealed class EscapeTests : IDisposable
     public async Task Io_uring_is_denied(ExecutionMode mode) => await AssertSyscallDenied(mode, 425 /* io_uring_setup */, 1, 0);
 
     [Theory, MemberData(nameof(Modes))]
+    public async Task Sandboxed_code_inherits_no_descriptor_beyond_stdio(ExecutionMode mode)
+    {
+        // The agent's host channel, bwrap's status and block sockets, seccomp and /etc memfds: none may reach the code.
+        var r = await Harness.RunAsync(mode, Harness.Python("import os\nprint(sorted(int(f) for f in os.listdir('/proc/self/fd')))"));
+        Assert.Equal("[0, 1, 2, 3]\n", r.Stdout); // 3 is listdir's own directory descriptor
+    }
+
+    [Theory, MemberData(nameof(Modes))]
     public async Task Kernel_memory_and_sys_are_not_reachable(ExecutionMode mode)
     {
         var r = await Harness.RunAsync(mode, Harness.Sh("head -c 1 /proc/kcore >/dev/null 2>&1 && echo kcore || echo no-kcore; ls /sys/kernel >/dev/null 2>&1 && echo sys || echo no-sys"));

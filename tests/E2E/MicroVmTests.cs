@@ -38,15 +38,78 @@ public sealed class MicroVmTests
     }
 
     [Fact]
-    public async Task Two_sandboxes_read_different_random_bytes()
+    public async Task Sandboxes_restored_from_one_template_get_fresh_identity()
     {
         await using var a = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
-        await using var b = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
-        var script = "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'";
-        var ra = await Exec(a, script);
-        var rb = await Exec(b, script);
-        Assert.Equal(64, ra.Length);
-        Assert.NotEqual(ra, rb);
+        await using var b = await Driver.CreateAsync(new SandboxSpec { Hostname = "other" }, CancellationToken.None);
+        var vmA = (MicroVmSandbox)a;
+        var vmB = (MicroVmSandbox)b;
+        Assert.NotNull(vmA.Template);
+        Assert.Equal(vmA.Template, vmB.Template);
+        var script = "head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \\n'; echo; cat /proc/sys/kernel/random/boot_id; hostname; date +%s";
+        var ra = (await Exec(a, script)).Split('\n');
+        var rb = (await Exec(b, script)).Split('\n');
+        Assert.Equal(64, ra[0].Length);
+        Assert.NotEqual(ra[0], rb[0]);
+        Assert.NotEqual(ra[1], rb[1]);
+        Assert.Equal("other", rb[2]);
+        Assert.NotEqual(ra[2], rb[2]);
+        // The clock comes from the host, not from the moment the template was saved.
+        var now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
+        Assert.InRange(long.Parse(ra[3]), now - 30, now + 5);
+        Assert.InRange(long.Parse(rb[3]), now - 30, now + 5);
+    }
+
+    [Fact]
+    public async Task Template_failures_fall_back_to_cold_boot_or_discard_the_template()
+    {
+        // A cache directory that shares the real caches, except that "templates" is a file: the build fails at once.
+        var cache = Directory.CreateTempSubdirectory("sandbox-template-fallback-test-").FullName;
+        try
+        {
+            foreach (var name in new[] { "initramfs", "guest-etc", "accel-probe" })
+                if (Path.Exists(Path.Combine(Driver.Options.CacheDirectory, name)))
+                    File.CreateSymbolicLink(Path.Combine(cache, name), Path.Combine(Driver.Options.CacheDirectory, name));
+            File.WriteAllText(Path.Combine(cache, "templates"), "not a directory");
+            var log = new List<string>();
+            var driver = new MicroVmDriver(new MicroVmOptions
+            {
+                AgentDirectory = Driver.Options.AgentDirectory,
+                CacheDirectory = cache,
+                KernelCacheDirectory = Driver.Options.KernelCacheDirectory,
+                Log = m => { lock (log) log.Add(m); },
+            });
+            await using (var sandbox = await driver.CreateAsync(new SandboxSpec(), CancellationToken.None))
+            {
+                Assert.Null(((MicroVmSandbox)sandbox).Template);
+                Assert.Equal("ok\n", await Exec(sandbox, "echo ok"));
+                Assert.Contains(log, m => m.Contains("could not be built, cold-booting", StringComparison.Ordinal));
+            }
+
+            // Once the cache is usable the template is built on first use; a template whose state is damaged fails
+            // that one sandbox and is discarded, so the next one builds it anew instead of failing forever.
+            File.Delete(Path.Combine(cache, "templates"));
+            var healing = new MicroVmDriver(new MicroVmOptions
+            {
+                AgentDirectory = driver.Options.AgentDirectory,
+                CacheDirectory = cache,
+                KernelCacheDirectory = driver.Options.KernelCacheDirectory,
+                Log = driver.Options.Log,
+            });
+            string key;
+            await using (var sandbox = await healing.CreateAsync(new SandboxSpec(), CancellationToken.None))
+                key = ((MicroVmSandbox)sandbox).Template ?? throw new InvalidOperationException("not restored");
+            var template = healing.Templates.TryGet(key)!;
+            File.WriteAllBytes(template.StatePath, new byte[4096]);
+            var e = await Assert.ThrowsAnyAsync<SandboxException>(() => healing.CreateAsync(new SandboxSpec(), CancellationToken.None));
+            Assert.Contains("snapshot", e.Message);
+            Assert.Null(healing.Templates.TryGet(key));
+            Assert.Contains(log, m => m.Contains("discarding it", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
     }
 
     [Fact]
@@ -68,12 +131,14 @@ public sealed class MicroVmTests
         var spec = new SandboxSpec();
         var sandbox = await Driver.CreateAsync(spec, CancellationToken.None);
         var vm = (MicroVmSandbox)sandbox;
+        Assert.NotNull(vm.Template); // restored: the template build's QEMU is gone too
         Assert.Single(QemuChildren().Except(before));
         await sandbox.DisposeAsync();
         await sandbox.DisposeAsync(); // idempotent
         Assert.Empty(QemuChildren().Except(before));
         Assert.Empty(Harness.CgroupLeftovers(spec.Id));
         Assert.False(Directory.Exists(vm.Instance.Directory), $"{vm.Instance.Directory} left behind");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(Driver.Templates.Root, "*.build-*"));
     }
 
     private static IReadOnlyList<int> QemuChildren()

@@ -12,7 +12,7 @@ namespace Sandbox.SandboxApi.Tests;
 public sealed class DaemonProcessTests(SharedServer shared)
 {
     [Fact]
-    public async Task KillNine_ThenRestart_CleansUpWhatWasLeft()
+    public async Task KillNine_ThenRestart_ReattachesRunningSandboxes()
     {
         var root = SandboxdServer.NewRoot();
         var yaml = SandboxdServer.Yaml(root);
@@ -24,29 +24,236 @@ public sealed class DaemonProcessTests(SharedServer shared)
         {
             using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             var client = new Sandboxes.SandboxesClient(channel);
-            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest()); // as root: tenant acme, by SO_PEERCRED
+            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Labels = { ["app"] = "survivor" } }); // as root: tenant acme
             Assert.Equal("acme", sb.Tenant);
             Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
-            Assert.NotEmpty(Leftovers(config));
+            var socket = Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "channels")));
+            Assert.Equal(0, (await Streams.ExecAsync(client, sb.Id, Streams.Process("sh", "-c", "echo 1 > /work/x"))).Exit!.ExitCode);
+            // The agent's listening socket is not inherited by what it runs (it could accept the host's connection).
+            Assert.Equal("0\n1\n2\n3\n", (await Streams.ExecAsync(client, sb.Id, Streams.Process("ls", "/proc/self/fd"))).Stdout);
+            // A background process that outlives its exec, and an exec still running when sandboxd is killed.
+            Assert.Equal(0, (await Streams.ExecAsync(client, sb.Id, Streams.Process("sh", "-c", "sleep 1001 </dev/null >/dev/null 2>&1 &"))).Exit!.ExitCode);
+            var running = client.Exec();
+            await running.RequestStream.WriteAsync(new ExecRequest { Start = new ExecStart { SandboxId = sb.Id, Process = Streams.Process("sleep", "1002") } });
+            Assert.True(await running.ResponseStream.MoveNext());
+            Assert.Equal(ExecEvent.EventOneofCase.Started, running.ResponseStream.Current.EventCase);
+            var before = Processes(config, sb.Id);
+            Assert.Contains("sleep 1001", before);
+            Assert.Contains("sleep 1002", before);
 
             daemon.Kill9();
+            running.Dispose();
+            Assert.Contains("sleep 1001", Processes(config, sb.Id)); // nothing died with sandboxd
             daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
             using var channel2 = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             client = new Sandboxes.SandboxesClient(channel2);
-            var e = await Assert.ThrowsAsync<RpcException>(() => client.GetSandboxAsync(new GetSandboxRequest { Id = sb.Id }).ResponseAsync);
-            Assert.Equal(StatusCode.NotFound, e.StatusCode);
-            Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+
+            var again = await client.GetSandboxAsync(new GetSandboxRequest { Id = sb.Id });
+            Assert.Equal(SandboxState.Running, again.State);
+            Assert.Equal("survivor", again.Labels["app"]);
+            Assert.Equal(sb.PolicyDecisionId, again.PolicyDecisionId);
+            Assert.Single((await client.ListSandboxesAsync(new ListSandboxesRequest())).Sandboxes);
+            var metrics = (await client.GetMetricsAsync(new GetMetricsRequest())).Text;
+            Assert.Contains("sandboxd_restart_reattached_total 1", metrics);
+            Assert.Contains("sandboxd_restart_reclaimed_total 0", metrics);
+
+            var after = Processes(config, sb.Id);
+            Assert.Contains("sleep 1001", after);
+            Assert.Contains("sleep 1002", after);
+            var echo = await Streams.ExecAsync(client, sb.Id, Streams.Process("sh", "-c", "cat /work/x; echo again"));
+            Assert.Equal("1\nagain\n", echo.Stdout);
+            Assert.Equal("1\n", await ReadAllAsync(client, sb.Id, "/work/x"));
+
+            var bwrapPid = BwrapPid(config, sb.Id);
+            Assert.True(bwrapPid > 0);
+            await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id });
             Assert.Empty(Leftovers(config));
-            Assert.Contains("sandboxd_restart_reclaimed_total 1", (await client.GetMetricsAsync(new GetMetricsRequest())).Text);
-            // And it works after the restart.
-            var r = await Streams.RunAsync(client, Streams.Process("echo", "after restart"));
-            Assert.Equal("after restart\n", r.Stdout);
+            Assert.True(!File.Exists($"/proc/{bwrapPid}/stat") || File.ReadAllText($"/proc/{bwrapPid}/stat").Contains(") Z "),
+                "bwrap is still running after Delete");
+            Assert.False(File.Exists(socket));
+            Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+            Assert.Empty(BwrapsUnder(root));
         }
         finally
         {
             daemon.Kill9();
-            Directory.Delete(root, recursive: true);
+            await CleanUpAsync(root, config);
         }
+    }
+
+    [Fact]
+    public async Task KillNine_ThenRestart_CleansUpSandboxesThatDiedMeanwhile()
+    {
+        var root = SandboxdServer.NewRoot();
+        var yaml = SandboxdServer.Yaml(root);
+        var config = ConfigLoader.Parse(yaml);
+        var configFile = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(configFile, yaml);
+        var daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+        try
+        {
+            using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
+            var client = new Sandboxes.SandboxesClient(channel);
+            var dead = await client.CreateSandboxAsync(new CreateSandboxRequest());
+            var alive = await client.CreateSandboxAsync(new CreateSandboxRequest());
+            var reused = await client.CreateSandboxAsync(new CreateSandboxRequest());
+            Assert.Equal(3, Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Length);
+
+            daemon.Kill9();
+            // A record whose bwrap start time does not match what the pid names now (what pid reuse looks like) is not
+            // re-attached: the sandbox is cleaned up through its cgroup (which here also takes its real bwrap; a
+            // recycled pid's process would not be in that cgroup and is left alone).
+            var reusedRecord = Path.Combine(root, "state", "sandboxes", reused.Id + ".json");
+            var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(reusedRecord))!;
+            json["container"]!["bwrap_start_time"] = json["container"]!["bwrap_start_time"]!.GetValue<ulong>() + 1;
+            await File.WriteAllTextAsync(reusedRecord, json.ToJsonString());
+            var reusedBwrap = BwrapPid(config, reused.Id);
+            // While sandboxd is down, one sandbox's bwrap is killed (the sandbox dies with it: its init was bwrap's
+            // child in the pid namespace); the other keeps running.
+            var bwrap = BwrapPid(config, dead.Id);
+            Assert.True(bwrap > 0);
+            Process.GetProcessById(bwrap).Kill();
+            var sw = Stopwatch.StartNew();
+            while (Processes(config, dead.Id).Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(10))
+                await Task.Delay(50);
+
+            daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+            using var channel2 = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
+            client = new Sandboxes.SandboxesClient(channel2);
+            var e = await Assert.ThrowsAsync<RpcException>(() => client.GetSandboxAsync(new GetSandboxRequest { Id = dead.Id }).ResponseAsync);
+            Assert.Equal(StatusCode.NotFound, e.StatusCode);
+            e = await Assert.ThrowsAsync<RpcException>(() => client.GetSandboxAsync(new GetSandboxRequest { Id = reused.Id }).ResponseAsync);
+            Assert.Equal(StatusCode.NotFound, e.StatusCode);
+            Assert.True(!File.Exists($"/proc/{reusedBwrap}/stat") || File.ReadAllText($"/proc/{reusedBwrap}/stat").Contains(") Z "));
+            Assert.Equal(SandboxState.Running, (await client.GetSandboxAsync(new GetSandboxRequest { Id = alive.Id })).State);
+            Assert.Equal(new[] { alive.Id + ".json" }, Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Select(Path.GetFileName));
+            Assert.Equal(new[] { alive.Id + ".sock" }, Directory.GetFiles(Path.Combine(root, "state", "channels")).Select(Path.GetFileName));
+            Assert.All(Leftovers(config), d => Assert.Equal(alive.Id, Path.GetFileName(d)));
+            var metrics = (await client.GetMetricsAsync(new GetMetricsRequest())).Text;
+            Assert.Contains("sandboxd_restart_reclaimed_total 2", metrics);
+            Assert.Contains("sandboxd_restart_reattached_total 1", metrics);
+            // And it works after the restart.
+            var r = await Streams.RunAsync(client, Streams.Process("echo", "after restart"));
+            Assert.Equal("after restart\n", r.Stdout);
+            Assert.Equal("ok\n", (await Streams.ExecAsync(client, alive.Id, Streams.Process("echo", "ok"))).Stdout);
+        }
+        finally
+        {
+            daemon.Kill9();
+            await CleanUpAsync(root, config);
+        }
+    }
+
+    [Fact]
+    public async Task OrderlyStop_DeletesSandboxes_NothingIsReattached()
+    {
+        var root = SandboxdServer.NewRoot();
+        var yaml = SandboxdServer.Yaml(root);
+        var config = ConfigLoader.Parse(yaml);
+        var configFile = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(configFile, yaml);
+        var daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+        try
+        {
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(new CreateSandboxRequest());
+            await daemon.TerminateAsync();
+            Assert.Empty(Leftovers(config));
+            Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+            Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "channels")));
+            Assert.Empty(BwrapsUnder(root));
+        }
+        finally
+        {
+            daemon.Kill9();
+            await CleanUpAsync(root, config);
+        }
+    }
+
+    private static async Task<string> ReadAllAsync(Sandboxes.SandboxesClient client, string id, string path)
+    {
+        using var call = client.ReadFile(new ReadFileRequest { SandboxId = id, Path = path });
+        var buffer = new MemoryStream();
+        while (await call.ResponseStream.MoveNext())
+            call.ResponseStream.Current.Data.WriteTo(buffer);
+        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    /// <summary>The command lines of the processes in a sandbox's cgroup (pids hierarchy on v1, unified on v2).</summary>
+    private static List<string> Processes(SandboxdConfig config, string id)
+    {
+        var procs = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
+            .Select(h => Path.Combine(h, config.Container.CgroupParent, id, "cgroup.procs"))
+            .FirstOrDefault(File.Exists);
+        if (procs is null)
+            return [];
+        var result = new List<string>();
+        foreach (var pid in File.ReadAllLines(procs).Where(l => l.Length > 0))
+        {
+            try
+            {
+                result.Add(File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim());
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return result;
+    }
+
+    private static int BwrapPid(SandboxdConfig config, string id)
+    {
+        var procs = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
+            .Select(h => Path.Combine(h, config.Container.CgroupParent, id, "cgroup.procs"))
+            .First(File.Exists);
+        foreach (var pid in File.ReadAllLines(procs).Where(l => l.Length > 0))
+        {
+            // The outer bwrap (host-side, not in the sandbox's pid namespace) is the one whose parent is outside the cgroup.
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            var ppid = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
+            if (File.ReadAllText($"/proc/{pid}/comm").Trim() == "bwrap" && !File.ReadAllLines(procs).Contains(ppid))
+                return int.Parse(pid);
+        }
+        return -1;
+    }
+
+    /// <summary>bwrap processes in a cgroup under this test's cgroup parent (/proc/PID/cgroup).</summary>
+    private static List<int> BwrapsUnder(string root)
+    {
+        var parent = "sandboxd-test-" + Path.GetFileName(root);
+        var found = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out var pid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "comm")).Trim() == "bwrap" && File.ReadAllText(Path.Combine(dir, "cgroup")).Contains("/" + parent + "/"))
+                    found.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return found;
+    }
+
+    /// <summary>Whatever a failed test left: kill the sandboxes' cgroups (start a sandboxd once more and stop it in
+    /// order), then remove the root.</summary>
+    private static async Task CleanUpAsync(string root, SandboxdConfig config)
+    {
+        if (Leftovers(config).Count > 0)
+        {
+            try
+            {
+                var daemon = await Daemon.StartAsync(Path.Combine(root, "sandboxd.yaml"), config.Listen.UnixPath);
+                await daemon.TerminateAsync();
+            }
+            catch (Exception)
+            {
+            }
+        }
+        Directory.Delete(root, recursive: true);
     }
 
     [Fact]
@@ -145,6 +352,16 @@ public sealed class DaemonProcessTests(SharedServer shared)
             }
             p.Kill();
             throw new TimeoutException("sandboxd did not become healthy within 30 s");
+        }
+
+        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes) and wait for the exit.</summary>
+        public async Task TerminateAsync()
+        {
+            if (_process.HasExited)
+                return;
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+                await kill.WaitForExitAsync();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }
 
         public void Kill9()

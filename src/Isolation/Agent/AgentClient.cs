@@ -27,10 +27,14 @@ public sealed class AgentClient : IAsyncDisposable
     private AgentClient(TtrpcClient client) => _client = client;
 
     /// <summary>Wraps a connected stream (unix socket to the agent, or a virtio-serial chardev socket). Owns it.</summary>
-    public static AgentClient Create(Stream connected)
+    public static AgentClient Create(Stream connected) => Create(connected, 1);
+
+    /// <summary>As <see cref="Create(Stream)"/>, with ttrpc stream ids starting at <paramref name="firstStreamId"/>
+    /// (odd): the agent refuses ids it has already seen on this connection.</summary>
+    public static AgentClient Create(Stream connected, uint firstStreamId)
     {
         ArgumentNullException.ThrowIfNull(connected);
-        return new AgentClient(new TtrpcClient(connected));
+        return new AgentClient(new TtrpcClient(connected, firstStreamId));
     }
 
     /// <summary>Completes when the connection to the agent is gone.</summary>

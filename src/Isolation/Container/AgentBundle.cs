@@ -40,9 +40,11 @@ public sealed record AgentBundle(string Directory)
     }
 
     /// <summary>The agent's command line inside the sandbox: started through the bundled loader.</summary>
-    public IReadOnlyList<string> Command(int socketFd) =>
+    /// <param name="listening">The descriptor is a listening socket (agent --listen-fd: host connections come and go,
+    /// the agent stays) rather than a connected one (--fd: the agent exits when it closes).</param>
+    public IReadOnlyList<string> Command(int socketFd, bool listening = false) =>
     [
         MountPoint + "/lib/ld-linux-x86-64.so.2", "--library-path", MountPoint + "/lib",
-        MountPoint + "/sandbox-agent", "--fd", socketFd.ToString(),
+        MountPoint + "/sandbox-agent", listening ? "--listen-fd" : "--fd", socketFd.ToString(),
     ];
 }

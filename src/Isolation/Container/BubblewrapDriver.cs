@@ -11,6 +11,7 @@ namespace Sandbox.Isolation.Container;
 public sealed class BubblewrapDriver : ISandboxDriver
 {
     private static readonly TimeSpan s_agentStartTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan s_agentAttachTimeout = TimeSpan.FromSeconds(5);
 
     private readonly BubblewrapOptions _options;
     private readonly CgroupLayout _cgroups;
@@ -59,6 +60,8 @@ public sealed class BubblewrapDriver : ISandboxDriver
     /// cgroup. Returns false when nothing was left. Only for sandboxes nothing in this process is using.</summary>
     public async Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken)
     {
+        if (ChannelPath(id) is { } socket)
+            File.Delete(socket);
         if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is not { } cgroup)
             return false;
         await cgroup.DisposeAsync().ConfigureAwait(false);
@@ -71,8 +74,35 @@ public sealed class BubblewrapDriver : ISandboxDriver
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();
 
-        var (agentSocket, agentRemote) = UnixSocketPair.Create();
-        rollback.Push(agentSocket);
+        // The agent's channel. A sandbox that dies with its owner gets one end of a socket pair: the agent exits when
+        // it closes. One that outlives its owner gets a listening socket whose file is in the root-only channel
+        // directory on the host (never mounted inside): the owner connects to it, and connects again after a restart.
+        Socket? agentSocket = null;
+        Socket? listener = null;
+        FileDescriptor? agentRemote = null;
+        string? socketPath = null;
+        if (spec.DieWithOwner)
+        {
+            (agentSocket, agentRemote) = UnixSocketPair.Create();
+            rollback.Push(agentSocket);
+        }
+        else
+        {
+            socketPath = ChannelPath(spec.Id) ?? throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                "a sandbox that outlives its owner (DieWithOwner = false) needs BubblewrapOptions.ChannelDirectory");
+            Directory.CreateDirectory(_options.ChannelDirectory!, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            File.Delete(socketPath);
+            // .NET unlinks the file a socket bound when that socket is disposed, and this one is disposed as soon as
+            // the agent holds its copy: bind under a temporary name and rename, so the unlink misses.
+            var bindPath = socketPath + ".new";
+            File.Delete(bindPath);
+            listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            rollback.Push(listener);
+            listener.Bind(new UnixDomainSocketEndPoint(bindPath));
+            File.Move(bindPath, socketPath);
+            rollback.Push(() => File.Delete(socketPath));
+            listener.Listen(4);
+        }
         var (stderr, stderrRemote) = UnixSocketPair.Create();
         rollback.Push(stderr);
         var tail = new TailBuffer();
@@ -81,18 +111,27 @@ public sealed class BubblewrapDriver : ISandboxDriver
         ContainerInstance instance;
         using (agentRemote)
         using (stderrRemote)
+        using (listener)
         using (var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite))
         {
             var nullFd = (int)devNull.DangerousGetHandle();
-            instance = await _launcher.LaunchAsync(spec, bundle.Command(BwrapFds.Agent), DefaultEnvironment.For(spec, null), spec.WorkDir,
+            var agentFd = agentRemote?.Fd ?? (int)listener!.Handle;
+            instance = await _launcher.LaunchAsync(spec, bundle.Command(BwrapFds.Agent, listening: listener is not null),
+                DefaultEnvironment.For(spec, null), spec.WorkDir,
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
-                [new NativeSpawn.FdMapping(agentRemote.Fd, BwrapFds.Agent)],
+                [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
                 cancellationToken).ConfigureAwait(false);
         }
         rollback.Push(instance);
 
-        var agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: false));
+        if (socketPath is not null)
+        {
+            agentSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            rollback.Push(agentSocket);
+            await agentSocket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+        }
+        var agent = AgentClient.Create(new NetworkStream(agentSocket!, ownsSocket: false));
         rollback.Push(agent);
         using (var start = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
@@ -113,6 +152,83 @@ public sealed class BubblewrapDriver : ISandboxDriver
         }
         rollback.Commit();
         // stderr stays open for the sandbox's lifetime; it closes when the sandbox dies.
-        return new ContainerSandbox(instance, agent, agentSocket, spec, stderr, tail);
+        return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, socketPath);
     }
+
+    /// <summary>What to keep to re-attach <paramref name="sandbox"/> after a restart of its owner; null when it was
+    /// not created by this tier with <see cref="SandboxSpec.DieWithOwner"/> = false.</summary>
+    public static ContainerAttachment? AttachmentOf(ISandbox sandbox) => (sandbox as ContainerSandbox)?.Attachment;
+
+    /// <summary>Takes back a sandbox created (with <see cref="SandboxSpec.DieWithOwner"/> = false) by an earlier
+    /// process of this host (a sandboxd killed and restarted): the same bwrap, its cgroup, its host uid, and the agent
+    /// answering on its socket. Whatever is left of a sandbox that cannot be taken back (bwrap gone, pid reused, agent
+    /// silent) is killed and removed, and SandboxException NOT_FOUND / UNAVAILABLE says why.</summary>
+    public async Task<ISandbox> AttachAsync(SandboxId id, ContainerAttachment attachment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        var instance = _launcher.Attach(id, attachment);
+        if (instance is null)
+        {
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its bwrap {attachment.BwrapPid} is gone)");
+        }
+        await using var rollback = new RollbackStack();
+        rollback.Push(instance);
+        // Only ever the socket this driver would have made for the id: a record naming another path is not followed.
+        if (ChannelPath(id) is not { } socketPath || socketPath != attachment.AgentSocket)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: agent socket {attachment.AgentSocket} is not in the channel directory");
+        rollback.Push(() => File.Delete(socketPath));
+        var agentSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        rollback.Push(agentSocket);
+        AgentClient? agent = null;
+        using (var start = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            start.CancelAfter(s_agentAttachTimeout);
+            try
+            {
+                await agentSocket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), start.Token).ConfigureAwait(false);
+                agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: false));
+                rollback.Push(agent);
+                await agent.PingAsync(start.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                throw new SandboxException(SandboxErrorCode.Unavailable, $"the agent of sandbox {id} does not answer: {e.Message}", e);
+            }
+        }
+        var spec = new SandboxSpec
+        {
+            Id = id,
+            Limits = attachment.Limits,
+            Env = attachment.Env,
+            WorkDir = attachment.WorkDir,
+            Hostname = attachment.Hostname,
+            SyscallProfile = attachment.SyscallProfile,
+            DieWithOwner = false,
+        };
+        rollback.Commit();
+        return new ContainerSandbox(instance, agent!, agentSocket, spec, null, new TailBuffer(), socketPath);
+    }
+
+    /// <summary>Removes agent sockets (and half-made ones) of sandboxes not in <paramref name="keep"/> from the channel
+    /// directory: what a killed owner left of sandboxes that are gone. Returns how many.</summary>
+    public int RemoveStaleChannels(IReadOnlySet<SandboxId> keep)
+    {
+        if (_options.ChannelDirectory is not { } dir || !Directory.Exists(dir))
+            return 0;
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(dir))
+        {
+            var name = Path.GetFileName(file);
+            var stem = name.EndsWith(".sock", StringComparison.Ordinal) ? name[..^5] : null;
+            if (stem is not null && SandboxId.TryParse(stem, out var id) && keep.Contains(id))
+                continue;
+            File.Delete(file);
+            removed++;
+        }
+        return removed;
+    }
+
+    private string? ChannelPath(SandboxId id) =>
+        _options.ChannelDirectory is { } dir ? Path.Combine(dir, id.Value + ".sock") : null;
 }

@@ -29,6 +29,11 @@ public sealed record BubblewrapOptions
     /// <summary>uid and gid of the sandboxed user as seen inside. Default 1000.</summary>
     public int SandboxUid { get; init; } = 1000;
 
+    /// <summary>Root-only host directory holding the agent socket of each sandbox created with
+    /// <see cref="SandboxSpec.DieWithOwner"/> = false ({id}.sock), through which a restarted owner re-attaches. It is
+    /// never mounted into a sandbox. Such sandboxes cannot be created without it.</summary>
+    public string? ChannelDirectory { get; init; }
+
     /// <summary>Directory with the agent (sandbox-agent and lib/). Null = found next to the program or installed.</summary>
     public string? AgentDirectory { get; init; }
 }

@@ -77,8 +77,14 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         };
         fds.AddRange(extraFds);
 
-        var bwrap = BwrapProcess.Start(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds);
+        var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);
         rollback.Push(bwrap);
+        // bwrap itself goes into the cgroup at once (it is still exec'ing prlimit and setpriv, long before it clones the
+        // sandbox), so the sandbox is born inside its limits: if this process died before the release below, the held
+        // sandbox would go on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service
+        // manager that cleans up after its owner (systemd's KillMode) also leaves bwrap alone, and the cgroup kill still
+        // takes everything. The init is added again below in case bwrap was faster.
+        cgroup.AddProcess(bwrap.Pid);
         // The cgroup must be killed before bwrap is reaped on failure (bwrap waits for its init).
         rollback.Push(() => cgroup.KillAllAsync(CancellationToken.None).GetAwaiter().GetResult());
 
@@ -98,7 +104,58 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             CgroupPath = cgroup.Path,
         };
         rollback.Commit();
-        return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, uid => { if (uid >= 0) _uids.Release(uid); });
+        return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, ReleaseUid);
+    }
+
+    /// <summary>Takes back a container this launcher's owner started before it was restarted (see
+    /// <see cref="ContainerAttachment"/>): the same bwrap process (pid and start time) in the sandbox's cgroup, its
+    /// host uid marked used again. Null, having touched nothing, when that bwrap or the cgroup is gone.</summary>
+    public ContainerInstance? Attach(SandboxId id, ContainerAttachment attachment)
+    {
+        if (BwrapProcess.Attach(attachment.BwrapPid, attachment.BwrapStartTime) is not { } bwrap)
+            return null;
+        // bwrap was moved into the sandbox's cgroup at launch: a process elsewhere is not ours (and is left alone).
+        if (CgroupFactory.Open(cgroups, options.CgroupParent, id) is not { } cgroup || !InCgroup(bwrap.Pid, options.CgroupParent, id))
+        {
+            bwrap.Forget();
+            return null;
+        }
+        if (attachment.HostUid >= 0 && !_uids.Reserve(attachment.HostUid))
+        {
+            bwrap.Forget();
+            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"host uid {attachment.HostUid} of sandbox {id} is already in use");
+        }
+        var info = new SandboxInfo
+        {
+            Id = id,
+            Tier = SandboxTier.Container,
+            Namespaces = BwrapArguments.Namespaces,
+            SyscallProfile = attachment.SyscallProfile,
+            SeccompDigest = attachment.SeccompDigest,
+            Limits = attachment.Limits,
+            HostUid = attachment.HostUid >= 0 ? attachment.HostUid : (int)Libc.GetEUid(),
+            CgroupPath = cgroup.Path,
+        };
+        return new ContainerInstance(bwrap, cgroup, attachment.HostUid, attachment.InitPid, info, ReleaseUid);
+    }
+
+    private static bool InCgroup(int pid, string parentName, SandboxId id)
+    {
+        try
+        {
+            var suffix = "/" + parentName + "/" + id.Value;
+            return File.ReadAllLines($"/proc/{pid}/cgroup").Any(line => line.EndsWith(suffix, StringComparison.Ordinal));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private void ReleaseUid(int uid)
+    {
+        if (uid >= 0)
+            _uids.Release(uid);
     }
 
     private string PasswdFile(SandboxSpec spec) => HostUserland.PasswdFile(options.SandboxUid, spec.WorkDir);

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.IO;
@@ -6,7 +7,9 @@ using Sandbox.Isolation.IO;
 namespace Sandbox.Isolation.Container;
 
 /// <summary>A long-lived container: bwrap runs the agent, which execs processes and serves files on request over a
-/// socket pair. Everything the agent answers is checked by <see cref="AgentClient"/>; limits are the cgroup's.</summary>
+/// socket pair — or, for a sandbox that outlives its owner, over a connection to the agent's listening socket, which a
+/// restarted owner can make again (<see cref="BubblewrapDriver.AttachAsync"/>). Everything the agent answers is checked
+/// by <see cref="AgentClient"/>; limits are the cgroup's.</summary>
 internal sealed class ContainerSandbox : ISandbox
 {
     private readonly ContainerInstance _instance;
@@ -17,12 +20,21 @@ internal sealed class ContainerSandbox : ISandbox
     private long _execCounter;
     private int _disposed;
 
-    private readonly Socket _stderr;
+    private readonly Socket? _stderr;
 
     private readonly TailBuffer _stderrTail;
 
-    public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket stderr, TailBuffer stderrTail)
+    /// <summary>The host path of the agent's listening socket (sandboxes that outlive their owner), else null.</summary>
+    private readonly string? _agentSocketPath;
+
+    /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
+    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)) + "-";
+
+    /// <param name="stderr">The agent's stderr (null after a re-attach: it went to the owner that started it).</param>
+    public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket? stderr, TailBuffer stderrTail,
+        string? agentSocketPath = null)
     {
+        _agentSocketPath = agentSocketPath;
         _stderrTail = stderrTail;
         _stderr = stderr;
         _instance = instance;
@@ -35,6 +47,23 @@ internal sealed class ContainerSandbox : ISandbox
 
     internal ContainerInstance Instance => _instance;
 
+    /// <summary>What a restarted owner needs to take this sandbox back; null when it dies with its owner.</summary>
+    public ContainerAttachment? Attachment => _agentSocketPath is null ? null : new ContainerAttachment
+    {
+        BwrapPid = _instance.Bwrap.Pid,
+        BwrapStartTime = _instance.Bwrap.StartTime,
+        InitPid = _instance.InitPid,
+        HostUid = _instance.HostUid,
+        AgentSocket = _agentSocketPath,
+        Limits = _spec.Limits,
+        Env = _spec.Env,
+        WorkDir = _spec.WorkDir,
+        Hostname = _spec.Hostname,
+        SyscallProfile = _spec.SyscallProfile,
+        SeccompDigest = _instance.Info.SeccompDigest,
+        CgroupPath = _instance.Info.CgroupPath,
+    };
+
     public async Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -43,7 +72,7 @@ internal sealed class ContainerSandbox : ISandbox
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
-            ExecId = "e" + Interlocked.Increment(ref _execCounter),
+            ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
         };
@@ -79,8 +108,16 @@ internal sealed class ContainerSandbox : ISandbox
         }
         await _agent.DisposeAsync().ConfigureAwait(false);
         _agentSocket.Dispose();
-        await _instance.DisposeAsync().ConfigureAwait(false);
-        _stderr.Dispose();
+        try
+        {
+            await _instance.DisposeAsync().ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_agentSocketPath is not null)
+                File.Delete(_agentSocketPath);
+            _stderr?.Dispose();
+        }
         _disposing.Dispose();
     }
 }

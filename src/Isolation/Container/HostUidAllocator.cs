@@ -25,6 +25,13 @@ internal sealed class HostUidAllocator(int baseUid, int count)
         }
     }
 
+    /// <summary>Marks a uid used that was handed out before a restart (a re-attached sandbox); false if it is taken.</summary>
+    public bool Reserve(int uid)
+    {
+        lock (_lock)
+            return _used.Add(uid);
+    }
+
     public void Release(int uid)
     {
         lock (_lock)

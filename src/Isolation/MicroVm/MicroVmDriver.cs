@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Google.Protobuf;
 using Sandbox.AgentProtocol.V1;
@@ -19,13 +20,19 @@ public sealed class MicroVmDriver : ISandboxDriver
     private readonly MicroVmOptions _options;
     private readonly CgroupLayout _cgroups;
     private readonly Lazy<AcceleratorProbe> _probe;
+    private readonly SnapshotTemplates _templates;
+    private readonly ConcurrentDictionary<string, (DateTime At, string Reason)> _templateFailures = new();
 
     public MicroVmDriver(MicroVmOptions? options = null, CgroupLayout? cgroups = null)
     {
         _options = options ?? new MicroVmOptions();
         _cgroups = cgroups ?? CgroupLayout.Host;
         _probe = new Lazy<AcceleratorProbe>(CreateProbe);
+        _templates = new SnapshotTemplates(Path.Combine(_options.CacheDirectory, "templates"));
     }
+
+    /// <summary>The snapshot template cache (CacheDirectory/templates).</summary>
+    public SnapshotTemplates Templates => _templates;
 
     public SandboxTier Tier => SandboxTier.MicroVm;
 
@@ -84,7 +91,7 @@ public sealed class MicroVmDriver : ISandboxDriver
         var guestRamMiB = GuestRamMiB(spec.Limits);
 
         await using var rollback = new RollbackStack();
-        var vm = await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, _options.BootTimeout, cancellationToken)
+        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, cancellationToken)
             .ConfigureAwait(false);
         rollback.Push(vm);
         var setup = new SetupGuestRequest
@@ -118,24 +125,137 @@ public sealed class MicroVmDriver : ISandboxDriver
             CgroupPath = null,
         };
         rollback.Commit();
-        return new MicroVmSandbox(vm, spec, info);
+        return new MicroVmSandbox(vm, spec, info, template);
     }
+
+    /// <summary>Builds (or finds) the snapshot template the sandboxes of this spec would restore from; progress and
+    /// the outcome go to <paramref name="progress"/>. For `sandbox template build` and ahead-of-time warm-up.</summary>
+    public async Task<SnapshotTemplate> BuildTemplateAsync(SandboxSpec spec, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        SpecValidator.Validate(spec);
+        var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
+        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+        var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
+        var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory);
+        var ramMiB = GuestRamMiB(spec.Limits);
+        var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout.Shares);
+        if (_templates.TryGet(key) is { } existing)
+        {
+            progress?.Invoke($"template {key} is already built: {existing.Directory}");
+            return existing;
+        }
+        progress?.Invoke($"building template {key} (accel {accel.Accelerator}, {ramMiB} MiB, {_options.VCpus} vCPU): booting the guest...");
+        var template = await _templates.GetOrBuildAsync(key, identity,
+            (dir, ct) => BuildTemplateIntoAsync(dir, accel.Accelerator, kernel, initrd, ramMiB, layout.Shares, progress, ct),
+            _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
+        progress?.Invoke($"template {key} ready: {template.Directory}");
+        return template;
+    }
+
+    /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
+    /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
+    private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
+        long ramMiB, IReadOnlyList<VirtioShare> shares, CancellationToken cancellationToken)
+    {
+        if (_options.SnapshotTemplates)
+        {
+            var (key, identity) = TemplateKey(accel, kernel, initrd, ramMiB, shares);
+            var template = _templates.TryGet(key);
+            if (template is null && !RecentlyFailed(key))
+            {
+                try
+                {
+                    template = await _templates.GetOrBuildAsync(key, identity,
+                        (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, shares, null, ct),
+                        _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
+                    if (_templates.Prune(_options.TemplateMaxIdle, keep: key) is > 0 and var pruned)
+                        _options.Log($"removed {pruned} microVM snapshot template(s) unused for over {_options.TemplateMaxIdle.TotalDays:0.#} days");
+                }
+                catch (Exception e) when ((e is SandboxException or IOException or UnauthorizedAccessException) && !cancellationToken.IsCancellationRequested)
+                {
+                    _templateFailures[key] = (DateTime.UtcNow, e.Message);
+                    _options.Log($"microVM snapshot template {key} could not be built, cold-booting instead: {e.Message}");
+                }
+            }
+            if (template is not null)
+            {
+                _templates.Touch(template);
+                try
+                {
+                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, shares, cancellationToken).ConfigureAwait(false);
+                    return (vm, template.Key);
+                }
+                catch (SnapshotRestoreException e) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // A template that cannot be restored (damaged files, a QEMU that changed in place) must not fail
+                    // every later sandbox: it is moved aside (clones running from it keep their mappings) and the next
+                    // sandbox builds it anew. This one fails, loudly.
+                    _options.Log($"restoring microVM snapshot template {template.Key} failed; discarding it: {e.Message}");
+                    _templates.Discard(template);
+                    throw;
+                }
+            }
+        }
+        return (await BootAsync(id, accel, kernel, initrd, ramMiB, shares, null, _options.BootTimeout, cancellationToken).ConfigureAwait(false), null);
+    }
+
+    private bool RecentlyFailed(string key)
+    {
+        if (!_templateFailures.TryGetValue(key, out var failure)) return false;
+        if (DateTime.UtcNow - failure.At < _options.TemplateRetryInterval)
+        {
+            _options.Log($"microVM snapshot template {key} failed {(DateTime.UtcNow - failure.At).TotalSeconds:0} s ago ({failure.Reason}); cold-booting");
+            return true;
+        }
+        _templateFailures.TryRemove(key, out _);
+        return false;
+    }
+
+    private (string Key, string Identity) TemplateKey(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, IReadOnlyList<VirtioShare> shares)
+    {
+        var identity = CommandLine(accel, kernel, initrd, ramMiB, shares, null, "/qmp.sock", "/agent.sock").Identity();
+        return (SnapshotTemplates.KeyFor(identity, [_options.QemuPath, kernel.VmlinuxPath, initrd]), identity);
+    }
+
+    /// <summary>Boots the template machine with its RAM in a shared file, waits for the agent (before SetupGuest: no
+    /// share is mounted, which would block migration), and saves the device state next to the RAM file.</summary>
+    private async Task BuildTemplateIntoAsync(string directory, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
+        IReadOnlyList<VirtioShare> shares, Action<string>? progress, CancellationToken cancellationToken)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        await using var vm = await BootAsync(SandboxId.New(), accel, kernel, initrd, ramMiB, shares,
+            new RamFile(Path.Combine(directory, "ram"), Shared: true), _options.BootTimeout, cancellationToken).ConfigureAwait(false);
+        progress?.Invoke($"guest ready after {started.Elapsed.TotalSeconds:0.00} s; saving the device state...");
+        await vm.SaveSnapshotAsync(Path.Combine(directory, "state"), cancellationToken).ConfigureAwait(false);
+        progress?.Invoke($"saved after {started.Elapsed.TotalSeconds:0.00} s");
+    }
+
+    private Task<MicroVmInstance> RestoreAsync(SandboxId id, SnapshotTemplate template, Accelerator accel, GuestKernel kernel, string initrd,
+        long ramMiB, IReadOnlyList<VirtioShare> shares, CancellationToken cancellationToken) =>
+        MicroVmInstance.BootAsync(id, (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, new RamFile(template.RamPath, Shared: false), qmp, agent)
+            with { IncomingDefer = true }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, _options.BootTimeout, cancellationToken, template.StatePath);
 
     /// <summary>The guest's RAM: the sandbox's memory limit (its workload cgroup's memory.max) plus room for the
     /// guest kernel and the agent.</summary>
     public long GuestRamMiB(ResourceLimits limits) => limits.MemoryMiB + _options.GuestOverheadMiB;
 
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        IReadOnlyList<VirtioShare> shares, TimeSpan timeout, CancellationToken cancellationToken)
+        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken) =>
+        MicroVmInstance.BootAsync(id, (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, ram, qmp, agent),
+            HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
+
+    private ResourceLimits HostLimits(long ramMiB) => new()
+    {
+        MemoryMiB = ramMiB + _options.QemuOverheadMiB,
+        PidsMax = 64 + 4 * _options.VCpus,
+        Cpus = 0,
+    };
+
+    private QemuCommandLine CommandLine(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, IReadOnlyList<VirtioShare> shares,
+        RamFile? ram, string qmp, string agent)
     {
         var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0);
-        var hostLimits = new ResourceLimits
-        {
-            MemoryMiB = ramMiB + _options.QemuOverheadMiB,
-            PidsMax = 64 + 4 * _options.VCpus,
-            Cpus = 0,
-        };
-        return MicroVmInstance.BootAsync(id, (qmp, agent) => new QemuCommandLine
+        return new QemuCommandLine
         {
             QemuPath = _options.QemuPath,
             Accelerator = accel,
@@ -148,7 +268,8 @@ public sealed class MicroVmDriver : ISandboxDriver
             QmpSocketPath = qmp,
             Shares = shares,
             TcgTranslationCacheMiB = _options.TcgTranslationCacheMiB,
-        }, hostLimits, _cgroups, _options.CgroupParent, timeout, cancellationToken);
+            Ram = ram,
+        };
     }
 
     private AcceleratorProbe CreateProbe()
@@ -169,7 +290,7 @@ public sealed class MicroVmDriver : ISandboxDriver
         {
             var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
             var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
-            await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, [], timeout, ct).ConfigureAwait(false);
+            await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, [], null, timeout, ct).ConfigureAwait(false);
         }, Path.Combine(_options.CacheDirectory, "accel-probe"), key, _options.KvmProbeTimeout);
     }
 }

@@ -43,9 +43,16 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// <summary>The private 0700 directory of this VM's sockets (removed on dispose).</summary>
     public string Directory => _directory;
 
-    /// <summary>Boots a VM and waits for the agent to answer a Ping (the guest opened its port first).</summary>
+    /// <summary>The first ttrpc stream id of a host client of a restored guest: the template's agent already saw the
+    /// ids of the Ping that decided "ready" (1), and refuses ids that do not increase.</summary>
+    internal const uint RestoredFirstStreamId = 1001;
+
+    /// <summary>Boots a VM and waits for the agent to answer a Ping (the guest opened its port first). With
+    /// <paramref name="restoreStatePath"/>, the VM is not booted but restored: QEMU must have been started with
+    /// -incoming defer over the template's RAM file; the device state is streamed in over a unix socket
+    /// (migrate-incoming), the VM continued, and the agent pinged on the connection it already has open.</summary>
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
-        CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken)
+        CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken, string? restoreStatePath = null)
     {
         await using var rollback = new RollbackStack();
         var directory = System.IO.Directory.CreateTempSubdirectory("sandbox-vm-").FullName;
@@ -85,11 +92,22 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), boot.Token).ConfigureAwait(false);
             rollback.Push(qmp);
             var agentSocket = await AcceptOrExitAsync(agentListener, qemu, tail, boot.Token).ConfigureAwait(false);
-            var agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true));
-            rollback.Push(agent);
-            // The guest's virtio_console discards what arrived before the port was opened: wait for the open.
-            await qmp.WaitForEventAsync("VSERPORT_CHANGE", e => e.Data?["open"]?.GetValue<bool>() == true, boot.Token)
-                .WaitAsync(boot.Token).ConfigureAwait(false);
+            AgentClient agent;
+            if (restoreStatePath is null)
+            {
+                agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true));
+                rollback.Push(agent);
+                // The guest's virtio_console discards what arrived before the port was opened: wait for the open.
+                await qmp.WaitForEventAsync("VSERPORT_CHANGE", e => e.Data?["open"]?.GetValue<bool>() == true, boot.Token)
+                    .WaitAsync(boot.Token).ConfigureAwait(false);
+            }
+            else
+            {
+                agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true), RestoredFirstStreamId);
+                rollback.Push(agent);
+                // The guest's port is open in the snapshot (it was open at "ready"): no VSERPORT_CHANGE comes.
+                await IncomingMigrationAsync(qmp, qemu, tail, Path.Combine(directory, "migrate.sock"), restoreStatePath, boot.Token).ConfigureAwait(false);
+            }
             var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
             var instance = new MicroVmInstance(directory, cgroup, qemu, qmp, agent, console, tail, ping.Kernel);
             rollback.Commit();
@@ -102,7 +120,82 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
             var what = qemu.Exited.IsCompleted ? $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)}" :
                 e is OperationCanceledException ? $"no answer from the guest agent within {bootTimeout.TotalSeconds:0.#} s" : e.Message;
+            if (restoreStatePath is not null && (qemu.Exited.IsCompleted || e is SnapshotRestoreException))
+                throw new SnapshotRestoreException($"the microVM could not be restored from its snapshot template: {what}; console: {tail}", e);
             throw new SandboxException(SandboxErrorCode.Unavailable, $"the microVM did not boot: {what}; console: {tail}", e);
+        }
+    }
+
+    private static async Task IncomingMigrationAsync(QmpClient qmp, QemuProcess qemu, TailBuffer tail, string socketPath, string statePath,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            await qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared"], cancellationToken).ConfigureAwait(false);
+            await qmp.MigrateIncomingAsync("unix:" + socketPath, cancellationToken).ConfigureAwait(false);
+        }
+        catch (QmpException e)
+        {
+            throw new SnapshotRestoreException($"QEMU refused the incoming migration: {e.Message}", e);
+        }
+        using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
+        {
+            await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
+            await using var state = new FileStream(statePath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            await state.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
+            socket.Shutdown(SocketShutdown.Send);
+        }
+        // QEMU loads the state, then leaves the VM in the run state the template had when saved: paused.
+        var delay = 2;
+        while (true)
+        {
+            if (qemu.Exited.IsCompleted)
+                throw new SnapshotRestoreException($"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} while loading the snapshot: {tail}");
+            var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (status.Running) return;
+            if (status.Status is "paused" or "postmigrate" or "prelaunch")
+            {
+                await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            if (status.Status != "inmigrate")
+                throw new SnapshotRestoreException($"unexpected VM status '{status.Status}' after loading the snapshot: {tail}");
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 20);
+        }
+    }
+
+    /// <summary>
+    /// Saves this VM as a snapshot template: stop, x-ignore-shared (the RAM lives in a MAP_SHARED file that clones map
+    /// copy-on-write; only device state is written), migrate over a unix socket into <paramref name="statePath"/>.
+    /// QEMU 7.2 has no file: migration URI, and exec: would need a shell that QEMU's seccomp sandbox forbids.
+    /// The VM stays stopped (postmigrate); dispose it afterwards.
+    /// </summary>
+    public async Task SaveSnapshotAsync(string statePath, CancellationToken cancellationToken)
+    {
+        await Qmp.StopAsync(cancellationToken).ConfigureAwait(false);
+        await Qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared"], cancellationToken).ConfigureAwait(false);
+        var socketPath = Path.Combine(_directory, "migrate.sock");
+        using var listener = Listen(socketPath);
+        await Qmp.MigrateAsync("unix:" + socketPath, cancellationToken).ConfigureAwait(false);
+        using (var socket = await AcceptOrExitAsync(listener, Qemu, Console, cancellationToken).ConfigureAwait(false))
+        {
+            await using var state = new FileStream(statePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            await using var stream = new NetworkStream(socket, ownsSocket: false);
+            await stream.CopyToAsync(state, cancellationToken).ConfigureAwait(false);
+            await state.FlushAsync(cancellationToken).ConfigureAwait(false);
+            state.Flush(flushToDisk: true);
+        }
+        var delay = 2;
+        while (true)
+        {
+            var status = await Qmp.QueryMigrationStatusAsync(cancellationToken).ConfigureAwait(false);
+            if (status == "completed") return;
+            if (status is "failed" or "cancelled")
+                throw new SandboxException(SandboxErrorCode.Internal, $"saving the snapshot failed (migration {status}): {Console}");
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            delay = Math.Min(delay * 2, 50);
         }
     }
 
@@ -173,3 +266,8 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             throw new AggregateException("microVM was not torn down cleanly", failures);
     }
 }
+
+/// <summary>A microVM failed while its snapshot template was being loaded (QEMU refused or died on the state, or the
+/// VM came up in an unexpected state): the template itself is suspect.</summary>
+public sealed class SnapshotRestoreException(string message, Exception? inner = null)
+    : SandboxException(SandboxErrorCode.Unavailable, message, inner);

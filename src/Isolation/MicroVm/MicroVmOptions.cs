@@ -45,4 +45,19 @@ public sealed class MicroVmOptions
 
     /// <summary>uid/gid the workload runs as inside the guest. Default 1000 (as in the container tier).</summary>
     public int GuestUid { get; init; } = 1000;
+
+    /// <summary>Start sandboxes from snapshot templates (CacheDirectory/templates, built on first use). Default true;
+    /// false = every sandbox cold-boots.</summary>
+    public bool SnapshotTemplates { get; init; } = true;
+
+    /// <summary>After a template build failed, how long sandboxes of that machine cold-boot before the build is tried
+    /// again. Default 10 minutes.</summary>
+    public TimeSpan TemplateRetryInterval { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Snapshot templates not used for this long are deleted when another template is built. Default 7 days.</summary>
+    public TimeSpan TemplateMaxIdle { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>Where the tier logs what it decided on its own (a template build failing, cold boot instead).
+    /// Default: one line on standard error.</summary>
+    public Action<string> Log { get; init; } = message => Console.Error.WriteLine("sandbox microvm: " + message);
 }

@@ -15,12 +15,16 @@ public sealed class MicroVmSandbox : ISandbox
     private long _execCounter;
     private int _disposed;
 
-    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info)
+    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template)
     {
         _vm = vm;
         _spec = spec;
         Info = info;
+        Template = template;
     }
+
+    /// <summary>The key of the snapshot template this sandbox was restored from; null when it was cold-booted.</summary>
+    public string? Template { get; }
 
     public SandboxInfo Info { get; }
 

@@ -3,6 +3,10 @@ namespace Sandbox.Isolation.MicroVm;
 /// <summary>A read-only virtio-9p export: host directory → mount tag.</summary>
 public sealed record VirtioShare(string Tag, string HostPath);
 
+/// <summary>Guest RAM in a file (memory-backend-file): <paramref name="Shared"/> = MAP_SHARED (a snapshot template
+/// writes its RAM into the file), else MAP_PRIVATE (a restored clone: copy-on-write over the template's file).</summary>
+public sealed record RamFile(string Path, bool Shared);
+
 /// <summary>
 /// The exact QEMU invocation of one microVM, as a record turned into argv once (<see cref="ToArgv"/>); no shell.
 /// Machine: -M microvm (virtio-mmio, no PCI, no firmware: the ELF vmlinux boots through PVH), ACPI left on (Debian's
@@ -26,6 +30,24 @@ public sealed record QemuCommandLine
     public required string QmpSocketPath { get; init; }
     public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
     public int TcgTranslationCacheMiB { get; init; } = 64;
+
+    /// <summary>null = anonymous guest RAM (cold boot).</summary>
+    public RamFile? Ram { get; init; }
+
+    /// <summary>Start paused, waiting for QMP migrate-incoming (a restore from a snapshot template). The kernel,
+    /// initrd and command line are then left out: the guest's memory already holds the booted kernel.</summary>
+    public bool IncomingDefer { get; init; }
+
+    /// <summary>What a snapshot template's identity depends on: this exact command line with the per-VM paths
+    /// (sockets, share host directories, the RAM file) replaced by placeholders. Share tags and their order count.</summary>
+    public string Identity() => string.Join("\n", (this with
+    {
+        AgentSocketPath = "/agent.sock",
+        QmpSocketPath = "/qmp.sock",
+        Shares = Shares.Select(s => s with { HostPath = "/share" }).ToList(),
+        Ram = new RamFile("/ram", Shared: true),
+        IncomingDefer = false,
+    }).ToArgv());
 
     /// <summary>The tuned command line measured for Debian's kernel on microvm (reference/microvm.md): quiet console,
     /// panic and reboot exit QEMU at once, no crypto self-tests, no certificate loading, expedited RCU, no audit, no
@@ -58,18 +80,20 @@ public sealed record QemuCommandLine
             QemuPath,
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-            "-M", "microvm",
+            "-M", Ram is null ? "microvm" : "microvm,memory-backend=ram",
             "-accel", Accelerator == Accelerator.Kvm ? "kvm" : $"tcg,tb-size={TcgTranslationCacheMiB}",
         };
         if (Accelerator == Accelerator.Kvm)
             argv.AddRange(["-cpu", "host"]);
+        argv.AddRange(["-m", $"{MemoryMiB}M", "-smp", VCpus.ToString()]);
+        if (Ram is not null)
+            argv.AddRange(["-object", $"memory-backend-file,id=ram,size={MemoryMiB}M,mem-path={CheckPath(Ram.Path)},share={(Ram.Shared ? "on" : "off")}"]);
+        if (IncomingDefer)
+            argv.AddRange(["-incoming", "defer"]);
+        else
+            argv.AddRange(["-kernel", KernelPath, "-initrd", InitrdPath, "-append", KernelCommandLine]);
         argv.AddRange(
         [
-            "-m", $"{MemoryMiB}M",
-            "-smp", VCpus.ToString(),
-            "-kernel", KernelPath,
-            "-initrd", InitrdPath,
-            "-append", KernelCommandLine,
             "-chardev", "stdio,id=console,signal=off",
             "-serial", "chardev:console",
             "-chardev", $"socket,id=qmp,path={CheckPath(QmpSocketPath)}",

@@ -117,6 +117,8 @@ public static class SandboxdHost
             CgroupParent = config.Container.CgroupParent,
             HostUidBase = config.Container.HostUidBase,
             HostUidCount = config.Container.HostUidCount,
+            // Agent sockets of long-lived sandboxes, through which a restarted sandboxd re-attaches (root only).
+            ChannelDirectory = Path.Combine(config.StateDir, "channels"),
         }));
         // The microVM tier registers here (keyed SandboxTier.MicroVm) once its driver lands; until then it is
         // reported unavailable and left out of the policy's environment.

@@ -18,6 +18,7 @@ public sealed class SandboxdMetrics(SandboxRegistry registry)
     private long _timeouts;
     private long _reaped;
     private long _reclaimed;
+    private long _reattached;
 
     public void CreateCompleted(TimeSpan elapsed) => _create.Observe(elapsed.TotalSeconds);
 
@@ -34,6 +35,8 @@ public sealed class SandboxdMetrics(SandboxRegistry registry)
     public void Reaped() => Interlocked.Increment(ref _reaped);
 
     public void Reclaimed(int count) => Interlocked.Add(ref _reclaimed, count);
+
+    public void Reattached(int count) => Interlocked.Add(ref _reattached, count);
 
     public string Render()
     {
@@ -52,6 +55,7 @@ public sealed class SandboxdMetrics(SandboxRegistry registry)
         Counter(sb, "sandboxd_timeouts_total", "Processes killed at their wall-clock limit.", _timeouts);
         Counter(sb, "sandboxd_ttl_reaped_total", "Sandboxes deleted because their TTL passed.", _reaped);
         Counter(sb, "sandboxd_restart_reclaimed_total", "Sandboxes found left over at startup and cleaned up.", _reclaimed);
+        Counter(sb, "sandboxd_restart_reattached_total", "Sandboxes still running at startup and taken back.", _reattached);
         return sb.ToString();
     }
 

@@ -8,12 +8,14 @@ using Serilog.Context;
 
 namespace Sandbox.SandboxApi.Orchestration;
 
-/// <summary>Runs once at startup, before the listeners open: whatever a previous sandboxd left behind (it was
-/// killed, or the host rebooted) is cleaned up. Sandboxes are created with bwrap's --die-with-parent, so their
-/// processes die with the daemon that created them; what remains is their state records and their cgroups (with
-/// any process that escaped the pid namespace's teardown). Each recorded sandbox is reclaimed (cgroup killed and
-/// removed) and its record deleted; leftover cgroups under sandboxd's cgroup parent without a record are reclaimed
-/// too. On shutdown, every live sandbox is deleted.</summary>
+/// <summary>Runs once at startup, before the listeners open: takes back what a previous sandboxd left running (it was
+/// killed, or crashed) and cleans up the rest. Long-lived container sandboxes are created with
+/// DieWithOwner = false: bwrap and the agent outlive the daemon, and the agent waits on a socket in
+/// {state_dir}/channels for a daemon to connect again. For each record: when its bwrap is still the same process (pid
+/// and start time), in its cgroup, and its agent answers, the sandbox is re-attached (running, in its tenant's quota,
+/// with its TTL); otherwise what is left of it is killed and removed and its record deleted. Then leftover cgroups under
+/// sandboxd's cgroup parent that belong to no re-attached sandbox are reclaimed too (one-shot runs, which die with the
+/// daemon). On an orderly shutdown every live sandbox is deleted.</summary>
 public sealed class RestartRecovery(IServiceProvider services, StateStore store, SandboxService sandboxes, SandboxdMetrics metrics,
     ILogger<RestartRecovery> logger) : IHostedService
 {
@@ -28,26 +30,54 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
             store.DeleteFile(file);
         }
         var reclaimed = 0;
+        var reattached = new HashSet<SandboxId>();
         foreach (var record in records)
         {
             var id = SandboxId.Parse(record.Id);
+            string why;
+            if (driver is null)
+                why = "the container tier is not available";
+            else if (record.Tier != TierNames.ToPolicy(SandboxTier.Container) || record.Container is null)
+                why = "it cannot be re-attached (no attachment recorded)";
+            else
+            {
+                ISandbox? sandbox = null;
+                try
+                {
+                    sandbox = await driver.AttachAsync(id, record.Container, cancellationToken).ConfigureAwait(false);
+                    sandboxes.Restore(record, sandbox);
+                    reattached.Add(id);
+                    SandboxServiceLog.Reattached(logger, record.Id, record.Tenant, record.Container.BwrapPid);
+                    continue;
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    if (sandbox is not null)
+                        await sandbox.DisposeAsync().ConfigureAwait(false);
+                    why = e.Message;
+                }
+            }
             var found = driver is not null && await driver.ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
             store.Delete(id);
-            SandboxServiceLog.LostAtRestart(logger, record.Id, record.Tenant, found);
+            SandboxServiceLog.LostAtRestart(logger, record.Id, record.Tenant, found, why);
             reclaimed++;
         }
         if (driver is not null)
         {
             foreach (var id in driver.ListLeftovers())
             {
+                if (reattached.Contains(id))
+                    continue;
                 if (await driver.ReclaimAsync(id, cancellationToken).ConfigureAwait(false))
                 {
                     SandboxServiceLog.OrphanReclaimed(logger, id.Value);
                     reclaimed++;
                 }
             }
+            driver.RemoveStaleChannels(reattached);
         }
         metrics.Reclaimed(reclaimed);
+        metrics.Reattached(reattached.Count);
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => sandboxes.RemoveAllAsync();

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
 using Sandbox.Policy;
 using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Configuration;
@@ -36,6 +37,8 @@ public sealed partial class SandboxService(
         if (ttl <= TimeSpan.Zero || ttl > TimeSpan.FromSeconds(config.Sandboxes.MaxTtlS))
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"ttl_s {ttl.TotalSeconds:0} is out of range [1, {config.Sandboxes.MaxTtlS}]");
         var (decision, tier, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        // Long-lived sandboxes outlive a sandboxd that is killed: a restarted one re-attaches them (RestartRecovery).
+        spec = spec with { DieWithOwner = false };
         var driver = drivers.Get(tier);
         var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         var now = time.GetUtcNow();
@@ -70,6 +73,47 @@ public sealed partial class SandboxService(
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.CreateCompleted(elapsed);
         SandboxServiceLog.Created(logger, entry.Id.Value, entry.Tenant, TierNames.ToPolicy(tier), decision.DecisionId, elapsed.TotalMilliseconds);
+        return entry;
+    }
+
+    /// <summary>Registers a sandbox re-attached at startup from its record: running again, counted in its tenant's
+    /// quota (even past a quota lowered meanwhile: it exists).</summary>
+    internal SandboxEntry Restore(SandboxRecord record, ISandbox sandbox)
+    {
+        var tier = TierNames.FromPolicy(record.Tier);
+        var entry = new SandboxEntry
+        {
+            Id = sandbox.Info.Id,
+            Tenant = record.Tenant,
+            Labels = record.Labels,
+            CreatedAt = record.CreatedAt,
+            ExpiresAt = record.ExpiresAt,
+            Decision = record.Decision ?? new PolicyDecision
+            {
+                Allow = true,
+                Isolation = record.Tier,
+                Resources = Policy.ResourceLimits.None,
+                Network = NetworkPolicy.Disabled,
+                SyscallProfile = new SyscallProfileRef(sandbox.Info.SyscallProfile, []),
+                Reasons = [],
+                DecisionId = record.DecisionId ?? "",
+            },
+            Tier = tier,
+            MemoryMiB = sandbox.Info.Limits.MemoryMiB,
+            Reservation = quotas.Reserve(record.Tenant, sandbox.Info.Limits.MemoryMiB, enforce: false),
+            Sandbox = sandbox,
+            Info = sandbox.Info,
+            State = SandboxLifecycle.Running,
+        };
+        try
+        {
+            registry.Add(entry);
+        }
+        catch
+        {
+            entry.Reservation.Dispose();
+            throw;
+        }
         return entry;
     }
 
@@ -158,5 +202,7 @@ public sealed partial class SandboxService(
         HostUid = e.Info?.HostUid ?? -1,
         DecisionId = e.Decision.DecisionId,
         Labels = e.Labels,
+        Decision = e.Decision,
+        Container = e.Sandbox is { } sandbox ? BubblewrapDriver.AttachmentOf(sandbox) : null,
     };
 }

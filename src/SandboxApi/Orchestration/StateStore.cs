@@ -1,11 +1,14 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
+using Sandbox.Policy;
 
 namespace Sandbox.SandboxApi.Orchestration;
 
 /// <summary>What is written to disk for each long-lived sandbox ({state_dir}/sandboxes/{id}.json), so a restarted
-/// sandboxd knows what it had: enough to find and reclaim what is left of it.</summary>
+/// sandboxd knows what it had: enough to re-attach it when it still runs (<see cref="Container"/>) and to find and
+/// reclaim what is left of it when it does not.</summary>
 public sealed record SandboxRecord
 {
     public required string Id { get; init; }
@@ -17,6 +20,10 @@ public sealed record SandboxRecord
     public int HostUid { get; init; }
     public string? DecisionId { get; init; }
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    /// <summary>The policy decision it was created under (reported again after a re-attach).</summary>
+    public PolicyDecision? Decision { get; init; }
+    /// <summary>Container tier: bwrap pid and start time, agent socket, limits — what re-attach needs.</summary>
+    public ContainerAttachment? Container { get; init; }
 }
 
 /// <summary>The on-disk sandbox registry: one JSON file per sandbox, written atomically (temp file + rename).</summary>

@@ -12,12 +12,18 @@ public sealed class TenantQuotas(SandboxdConfig config)
     private readonly Dictionary<string, TenantConfig> _tenants = config.Tenants.ToDictionary(t => t.Name);
 
     /// <summary>Takes one sandbox of <paramref name="memoryMiB"/> from the tenant's quota; dispose to give it back.</summary>
-    public IDisposable Reserve(string tenant, long memoryMiB)
+    /// <param name="enforce">false: count it even past the quota (a sandbox re-attached after a restart exists).</param>
+    public IDisposable Reserve(string tenant, long memoryMiB, bool enforce = true)
     {
         var quota = _tenants.GetValueOrDefault(tenant) ?? new TenantConfig { Name = tenant };
         lock (_lock)
         {
             var (count, memory) = _used.GetValueOrDefault(tenant);
+            if (!enforce)
+            {
+                _used[tenant] = (count + 1, memory + memoryMiB);
+                return new Reservation(this, tenant, memoryMiB);
+            }
             if (count + 1 > quota.MaxSandboxes)
                 throw new SandboxException(SandboxErrorCode.ResourceExhausted,
                     $"tenant '{tenant}' already has {count} sandboxes; its quota max_sandboxes is {quota.MaxSandboxes}");

@@ -14,6 +14,7 @@ namespace Sandbox.Isolation.MicroVm.Initramfs;
 internal static class InitramfsImage
 {
     private static readonly Lock s_lock = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_byStamp = new();
 
     public static string GetOrBuild(string cacheDirectory, GuestKernel kernel, AgentBundle agent)
     {
@@ -21,6 +22,21 @@ internal static class InitramfsImage
         var libs = Directory.GetFiles(Path.Combine(agent.Directory, "lib")).Order(StringComparer.Ordinal).ToList();
         var agentBinary = Path.Combine(agent.Directory, "sandbox-agent");
 
+        // Hashing the inputs reads megabytes: once per process per set of unchanged files (path, size, mtime) is enough.
+        var stamp = new StringBuilder(cacheDirectory).Append('\0').Append(kernel.Version);
+        foreach (var file in new[] { agentBinary }.Concat(libs).Concat(modules.Select(m => m.Path)))
+        {
+            var info = new FileInfo(file);
+            stamp.Append('\0').Append(file).Append('\0').Append(info.Length).Append('\0').Append(info.LastWriteTimeUtc.Ticks);
+        }
+        if (s_byStamp.TryGetValue(stamp.ToString(), out var known) && File.Exists(known)) return known;
+        var built = Build(cacheDirectory, kernel, modules, libs, agentBinary);
+        s_byStamp[stamp.ToString()] = built;
+        return built;
+    }
+
+    private static string Build(string cacheDirectory, GuestKernel kernel, IReadOnlyList<(string Name, string Path)> modules, List<string> libs, string agentBinary)
+    {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         hash.AppendData(Encoding.UTF8.GetBytes("initramfs-v1\0" + kernel.Version + "\0"));
         foreach (var file in new[] { agentBinary }.Concat(libs).Concat(modules.Select(m => m.Path)))

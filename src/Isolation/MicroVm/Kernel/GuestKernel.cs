@@ -25,8 +25,20 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string Modu
         return new GuestKernel(version, vmlinux, modules);
     }
 
-    /// <summary>The required modules and their dependencies, dependencies first.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<(string Name, string Path)>> s_loadOrders = new();
+
+    /// <summary>The required modules and their dependencies, dependencies first. Computed once per process per
+    /// modules tree (a version directory, ~8000 files, that the fetch script never changes in place).</summary>
     public IReadOnlyList<(string Name, string Path)> ModuleLoadOrder()
+    {
+        var stamp = ModulesDirectory + "\0" + Directory.GetLastWriteTimeUtc(ModulesDirectory).Ticks;
+        if (s_loadOrders.TryGetValue(stamp, out var known) && known.All(m => File.Exists(m.Path))) return known;
+        var computed = ComputeModuleLoadOrder();
+        s_loadOrders[stamp] = computed;
+        return computed;
+    }
+
+    private IReadOnlyList<(string Name, string Path)> ComputeModuleLoadOrder()
     {
         var index = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(ModulesDirectory, "*.ko", SearchOption.AllDirectories))

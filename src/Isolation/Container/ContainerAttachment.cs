@@ -1,0 +1,30 @@
+namespace Sandbox.Isolation.Container;
+
+/// <summary>What a host must keep (on disk) to find a long-lived container again after it was restarted: the
+/// container was created with <see cref="SandboxSpec.DieWithOwner"/> = false, so bwrap and the agent outlived the
+/// process that created it. <see cref="BubblewrapDriver.AttachAsync"/> takes it back.</summary>
+public sealed record ContainerAttachment
+{
+    /// <summary>bwrap's host pid (it lives in the sandbox's cgroup).</summary>
+    public required int BwrapPid { get; init; }
+
+    /// <summary>bwrap's start time, clock ticks after boot (/proc/PID/stat field 22): a recycled pid has another.</summary>
+    public required ulong BwrapStartTime { get; init; }
+
+    /// <summary>Host pid of the sandbox's init (bwrap's reaper inside the pid namespace).</summary>
+    public required int InitPid { get; init; }
+
+    /// <summary>The sandbox's own host uid (-1 when the host was not root).</summary>
+    public required int HostUid { get; init; }
+
+    /// <summary>Host path of the unix socket the agent accepts connections on (root-only directory, not visible inside).</summary>
+    public required string AgentSocket { get; init; }
+
+    public required ResourceLimits Limits { get; init; }
+    public required IReadOnlyDictionary<string, string> Env { get; init; }
+    public required string WorkDir { get; init; }
+    public required string Hostname { get; init; }
+    public required string SyscallProfile { get; init; }
+    public required string SeccompDigest { get; init; }
+    public string? CgroupPath { get; init; }
+}

@@ -1,0 +1,118 @@
+using Sandbox.Isolation.MicroVm;
+
+namespace Sandbox.Isolation.Tests;
+
+/// <summary>The snapshot template cache (without QEMU: the build step is a stand-in) and the command-line identity
+/// that keys it.</summary>
+public sealed class SnapshotTemplateTests : IDisposable
+{
+    private readonly string _root = Directory.CreateTempSubdirectory("sandbox-templates-test-").FullName;
+
+    public void Dispose() => Directory.Delete(_root, recursive: true);
+
+    private static async Task FakeBuild(string dir, CancellationToken ct)
+    {
+        await Task.Delay(200, ct);
+        await File.WriteAllTextAsync(Path.Combine(dir, "ram"), "ram", ct);
+        await File.WriteAllTextAsync(Path.Combine(dir, "state"), "state", ct);
+    }
+
+    [Fact]
+    public async Task Concurrent_builders_of_one_key_build_once_and_leave_nothing_half_done()
+    {
+        var cache = new SnapshotTemplates(_root);
+        var builds = 0;
+        var tasks = Enumerable.Range(0, 4).Select(_ => Task.Run(() => cache.GetOrBuildAsync("k1", "id",
+            async (dir, ct) => { Interlocked.Increment(ref builds); await FakeBuild(dir, ct); }, TimeSpan.FromSeconds(30), CancellationToken.None)));
+        var results = await Task.WhenAll(tasks);
+        Assert.Equal(1, builds);
+        Assert.All(results, r => Assert.Equal(Path.Combine(_root, "k1"), r.Directory));
+        Assert.Equal("ram", File.ReadAllText(results[0].RamPath));
+        Assert.Empty(Directory.EnumerateDirectories(_root, "*.build-*"));
+    }
+
+    [Fact]
+    public async Task A_failed_build_leaves_no_template_and_the_next_one_succeeds()
+    {
+        var cache = new SnapshotTemplates(_root);
+        await Assert.ThrowsAsync<SandboxException>(() => cache.GetOrBuildAsync("k2", "id",
+            (_, _) => throw new SandboxException(SandboxErrorCode.Unavailable, "boom"), TimeSpan.FromSeconds(5), CancellationToken.None));
+        Assert.Null(cache.TryGet("k2"));
+        Assert.Empty(Directory.EnumerateDirectories(_root, "*.build-*"));
+        // A builder that died mid-way leaves its directory: the next builder (holding the lock) removes it.
+        Directory.CreateDirectory(Path.Combine(_root, "k2.build-1-dead"));
+        var t = await cache.GetOrBuildAsync("k2", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None);
+        Assert.NotNull(cache.TryGet("k2"));
+        Assert.True(File.Exists(t.StatePath));
+        Assert.Empty(Directory.EnumerateDirectories(_root, "*.build-*"));
+    }
+
+    [Fact]
+    public async Task A_discarded_template_is_rebuilt_on_next_use()
+    {
+        var cache = new SnapshotTemplates(_root);
+        var t = await cache.GetOrBuildAsync("k3", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None);
+        cache.Discard(t);
+        Assert.Null(cache.TryGet("k3"));
+        Assert.Empty(Directory.EnumerateDirectories(_root, "k3.discarded-*"));
+        Assert.NotNull(await cache.GetOrBuildAsync("k3", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task Prune_removes_only_templates_unused_for_long()
+    {
+        var cache = new SnapshotTemplates(_root);
+        var old = await cache.GetOrBuildAsync("old", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None);
+        var recent = await cache.GetOrBuildAsync("recent", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None);
+        var kept = await cache.GetOrBuildAsync("kept", "id", FakeBuild, TimeSpan.FromSeconds(5), CancellationToken.None);
+        File.SetLastWriteTimeUtc(Path.Combine(old.Directory, "identity"), DateTime.UtcNow.AddDays(-30));
+        File.SetLastWriteTimeUtc(Path.Combine(kept.Directory, "identity"), DateTime.UtcNow.AddDays(-30));
+        Assert.Equal(1, cache.Prune(TimeSpan.FromDays(7), keep: "kept"));
+        Assert.Null(cache.TryGet("old"));
+        Assert.NotNull(cache.TryGet("recent"));
+        Assert.NotNull(cache.TryGet("kept"));
+        cache.Touch(kept);
+        Assert.Equal(0, cache.Prune(TimeSpan.FromDays(7), keep: null));
+        _ = recent;
+    }
+
+    private static QemuCommandLine Cmd(long ram = 256, string share = "/usr", string tag = "usr") => new()
+    {
+        QemuPath = "/usr/bin/qemu-system-x86_64",
+        Accelerator = Accelerator.Tcg,
+        MemoryMiB = ram,
+        VCpus = 1,
+        KernelPath = "/k/vmlinux",
+        InitrdPath = "/k/initrd",
+        KernelCommandLine = "console=ttyS0",
+        AgentSocketPath = "/tmp/a/agent.sock",
+        QmpSocketPath = "/tmp/a/qmp.sock",
+        Shares = [new VirtioShare(tag, share)],
+    };
+
+    [Fact]
+    public void Identity_ignores_per_vm_paths_but_not_the_machine()
+    {
+        var a = Cmd();
+        var b = Cmd(share: "/other") with { AgentSocketPath = "/tmp/b/agent.sock", QmpSocketPath = "/tmp/b/qmp.sock", Ram = new RamFile("/x", false) };
+        Assert.Equal(a.Identity(), b.Identity());
+        Assert.NotEqual(a.Identity(), Cmd(ram: 512).Identity());
+        Assert.NotEqual(a.Identity(), Cmd(tag: "opt").Identity());
+        Assert.NotEqual(a.Identity(), (a with { VCpus = 2 }).Identity());
+        Assert.NotEqual(a.Identity(), (a with { KernelCommandLine = "console=ttyS0 quiet" }).Identity());
+    }
+
+    [Fact]
+    public void Restore_command_line_maps_the_template_ram_privately_and_waits_for_the_state()
+    {
+        var argv = (Cmd() with { Ram = new RamFile("/t/ram", Shared: false), IncomingDefer = true }).ToArgv();
+        Assert.Contains("memory-backend-file,id=ram,size=256M,mem-path=/t/ram,share=off", argv);
+        Assert.Contains("microvm,memory-backend=ram", argv);
+        Assert.Equal("defer", argv[argv.ToList().IndexOf("-incoming") + 1]);
+        Assert.DoesNotContain("-kernel", argv);
+        var template = (Cmd() with { Ram = new RamFile("/t/ram", Shared: true) }).ToArgv();
+        Assert.Contains("memory-backend-file,id=ram,size=256M,mem-path=/t/ram,share=on", template);
+        Assert.DoesNotContain("-incoming", template);
+        Assert.Contains("-kernel", template);
+    }
+}
