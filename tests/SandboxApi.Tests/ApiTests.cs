@@ -102,6 +102,24 @@ public sealed class ApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Untrusted_tenant_gets_a_microvm_chosen_by_policy()
+    {
+        // Tenant "public" is untrusted in the default policy: the decision is the microVM tier, here under TCG.
+        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest(), SandboxdServer.As("public"));
+        try
+        {
+            Assert.Equal(Tier.Microvm, sb.Tier);
+            Assert.NotEqual(Accelerator.Unspecified, sb.Accelerator);
+            var kernel = (await ExecAsync(C, sb.Id, Process("uname", "-r"), options: SandboxdServer.As("public"))).Stdout.Trim();
+            Assert.NotEqual(File.ReadAllText("/proc/sys/kernel/osrelease").Trim(), kernel);
+        }
+        finally
+        {
+            await C.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id }, SandboxdServer.As("public"));
+        }
+    }
+
+    [Fact]
     public async Task Exec_Signal_KillsProcess()
     {
         var sb = await C.CreateSandboxAsync(new CreateSandboxRequest());
@@ -218,14 +236,15 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task PolicyDenial_IsPermissionDenied_WithReasonsInTrailers()
     {
-        // Tenant "public" is untrusted: the default policy wants a microVM, which this host does not offer.
-        var e = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(new CreateSandboxRequest(), SandboxdServer.As("public")).ResponseAsync);
+        // A tenant the policy's data does not know is denied, whatever the tiers of this host.
+        var e = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(new CreateSandboxRequest(), SandboxdServer.As("stranger")).ResponseAsync);
         Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
         Assert.NotEmpty(e.Trailers.GetValue("sandbox-policy-decision-id") ?? "");
         Assert.Contains(e.Trailers, t => t.Key == "sandbox-policy-reasons");
 
-        var explain = await C.ExplainPolicyAsync(new CreateSandboxRequest(), SandboxdServer.As("public"));
+        var explain = await C.ExplainPolicyAsync(new CreateSandboxRequest(), SandboxdServer.As("stranger"));
         Assert.False(explain.Allow);
+        Assert.Contains(explain.Reasons, r => r.Contains("unknown tenant"));
         Assert.NotEmpty(explain.Reasons);
         var allowed = await C.ExplainPolicyAsync(new CreateSandboxRequest { Resources = new Resources { MemoryMib = 300 } });
         Assert.True(allowed.Allow);

@@ -8,7 +8,7 @@ namespace Sandbox.Isolation.Container;
 
 /// <summary>The container tier: Linux namespaces, a cgroup, seccomp and an unprivileged host uid per sandbox,
 /// launched by bubblewrap.</summary>
-public sealed class BubblewrapDriver : ISandboxDriver
+public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 {
     private static readonly TimeSpan s_agentStartTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan s_agentAttachTimeout = TimeSpan.FromSeconds(5);

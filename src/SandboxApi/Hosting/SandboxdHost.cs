@@ -14,6 +14,7 @@ using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
+using Sandbox.Isolation.MicroVm;
 using Sandbox.Policy;
 using Sandbox.Policy.Opa;
 using Sandbox.Policy.Rego;
@@ -120,8 +121,11 @@ public static class SandboxdHost
             // Agent sockets of long-lived sandboxes, through which a restarted sandboxd re-attaches (root only).
             ChannelDirectory = Path.Combine(config.StateDir, "channels"),
         }));
-        // The microVM tier registers here (keyed SandboxTier.MicroVm) once its driver lands; until then it is
-        // reported unavailable and left out of the policy's environment.
+        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (_, _) => new MicroVmDriver(new MicroVmOptions
+        {
+            AgentDirectory = config.Container.AgentDir,
+            CgroupParent = config.Container.CgroupParent + "-vm",
+        }));
         s.AddSingleton<DriverRegistry>();
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton(new StateStore(config.StateDir));

@@ -76,6 +76,19 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
             }
             driver.RemoveStaleChannels(reattached);
         }
+        // Other tiers (microVMs) are not re-attached: whatever they left running is reclaimed.
+        if (services.GetKeyedService<ISandboxDriver>(SandboxTier.MicroVm) is ILeftoverReclaimer vms)
+        {
+            foreach (var id in vms.ListLeftovers())
+            {
+                store.Delete(id);
+                if (await vms.ReclaimAsync(id, cancellationToken).ConfigureAwait(false))
+                {
+                    SandboxServiceLog.OrphanReclaimed(logger, id.Value);
+                    reclaimed++;
+                }
+            }
+        }
         metrics.Reclaimed(reclaimed);
         metrics.Reattached(reattached.Count);
     }
