@@ -15,7 +15,7 @@ namespace Sandbox.Isolation.MicroVm;
 /// vmlinux through PVH), the agent as the guest's PID 1, the rootfs as read-only virtio-9p shares, and the agent
 /// protocol on a virtio-serial port. KVM where a probe boot proves it works, else TCG (reported, never silent).
 /// </summary>
-public sealed class MicroVmDriver : ISandboxDriver
+public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 {
     private readonly MicroVmOptions _options;
     private readonly CgroupLayout _cgroups;
@@ -37,6 +37,18 @@ public sealed class MicroVmDriver : ISandboxDriver
     public SandboxTier Tier => SandboxTier.MicroVm;
 
     public MicroVmOptions Options => _options;
+
+    public IReadOnlyList<SandboxId> ListLeftovers() => CgroupFactory.List(_cgroups, _options.CgroupParent);
+
+    /// <summary>Kills a microVM this process lost track of (its QEMU and anything else in its host cgroup) and removes
+    /// the cgroup; false when nothing was left. Its per-VM socket directory is in /tmp and goes with the next reboot.</summary>
+    public async Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken)
+    {
+        if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is not { } cgroup)
+            return false;
+        await cgroup.DisposeAsync().ConfigureAwait(false);
+        return true;
+    }
 
     public DriverAvailability Probe()
     {
