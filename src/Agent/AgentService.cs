@@ -10,7 +10,7 @@ namespace Sandbox.Agent;
 
 internal sealed class AgentOptions
 {
-    /// <summary>The directory ReadFile/WriteFile are confined to ("/" in a sandbox; a temp dir in tests).</summary>
+    /// <summary>The directory ReadFile/WriteFile/ListDir are confined to ("/" in a sandbox; a temp dir in tests).</summary>
     public string Root { get; init; } = "/";
 
     /// <summary>Reap every child (the agent process, PID 1 or 2). False when hosted inside another .NET process.</summary>
@@ -68,6 +68,8 @@ internal sealed partial class AgentService : IDisposable
             });
             return ValueTask.FromResult(new WriteFileResponse());
         });
+        server.Register<ListDirRequest, ListDirResponse>(ServiceName, "ListDir", ListDirRequest.Parser, (r, c) =>
+            ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).List(r))));
         server.Register<SetupGuestRequest, SetupGuestResponse>(ServiceName, "SetupGuest", SetupGuestRequest.Parser, (r, c) => ValueTask.FromResult(SetupGuest(r)));
         server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) => ValueTask.FromResult(Stats()));
         server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>

@@ -8,13 +8,16 @@ using Sandbox.Ttrpc;
 namespace Sandbox.Agent;
 
 /// <summary>
-/// ReadFile / WriteFile confined to a root directory: every path is resolved with openat2 against a dirfd on the root
+/// ReadFile / WriteFile / ListDir confined to a root directory: every path is resolved with openat2 against a dirfd on the root
 /// with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS, so "..", absolute symlinks and /proc magic links cannot leave it.
 /// </summary>
 internal sealed unsafe class FileService : IDisposable
 {
     public const int MaxChunk = 1 << 20;
     public const int MaxPathBytes = 4096;
+    public const int MaxDirEntries = 10000;
+    private const int MaxNameBytes = 255;
+    private const int DirBufferBytes = 32 * 1024;
 
     private readonly int _rootFd;
 
@@ -148,6 +151,87 @@ internal sealed unsafe class FileService : IDisposable
         {
             Libc.close(fd);
         }
+    }
+
+    /// <summary>
+    /// The entries of one directory, opened like ReadFile (openat2 in the root, O_DIRECTORY) and read with getdents64.
+    /// Each entry is stat'ed relative to the directory fd with AT_SYMLINK_NOFOLLOW: symlinks are reported, not followed.
+    /// </summary>
+    public ListDirResponse List(ListDirRequest request)
+    {
+        if (request.MaxEntries > MaxDirEntries) throw new TtrpcException(StatusCode.InvalidArgument, $"max_entries must be at most {MaxDirEntries}");
+        int max = request.MaxEntries == 0 ? MaxDirEntries : (int)request.MaxEntries;
+        int fd = OpenInRoot(request.Path, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC | Libc.O_NOCTTY | Libc.O_NONBLOCK, 0);
+        var buffer = (byte*)NativeMemory.Alloc(DirBufferBytes);
+        try
+        {
+            var response = new ListDirResponse();
+            while (true)
+            {
+                nint n = Libc.getdents64(fd, buffer, DirBufferBytes);
+                if (n < 0)
+                {
+                    int errno = Marshal.GetLastPInvokeError();
+                    if (errno == Errno.EINTR) continue;
+                    throw Fail(request.Path, errno);
+                }
+                if (n == 0) return response;
+                for (nint offset = 0; offset < n;)
+                {
+                    byte* record = buffer + offset;
+                    offset += *(ushort*)(record + Libc.Dirent64ReclenOffset);
+                    byte* name = record + Libc.Dirent64NameOffset;
+                    var nameBytes = MemoryMarshal.CreateReadOnlySpanFromNullTerminated(name);
+                    if (nameBytes.Length == 0 || nameBytes.Length > MaxNameBytes || nameBytes.SequenceEqual("."u8) || nameBytes.SequenceEqual(".."u8))
+                        continue;
+                    if (response.Entries.Count == max)
+                    {
+                        response.Truncated = true;
+                        return response;
+                    }
+                    if (StatEntry(fd, name, nameBytes, request.Path) is { } entry) response.Entries.Add(entry);
+                }
+            }
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+            Libc.close(fd);
+        }
+    }
+
+    private static DirEntry? StatEntry(int dirFd, byte* name, ReadOnlySpan<byte> nameBytes, string dirPath)
+    {
+        byte* buf = stackalloc byte[Libc.StatxSize];
+        if (Libc.statx(dirFd, name, Libc.AT_SYMLINK_NOFOLLOW | Libc.AT_NO_AUTOMOUNT,
+                Libc.STATX_TYPE | Libc.STATX_MODE | Libc.STATX_SIZE | Libc.STATX_MTIME, buf) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno == Errno.ENOENT) return null; // removed since getdents64 saw it
+            throw Fail(dirPath, errno);
+        }
+        int mode = *(ushort*)(buf + Libc.StatxModeOffset);
+        var entry = new DirEntry
+        {
+            Name = Encoding.UTF8.GetString(nameBytes),
+            Type = (mode & Libc.S_IFMT) switch
+            {
+                Libc.S_IFREG => DirEntryType.File,
+                Libc.S_IFDIR => DirEntryType.Dir,
+                Libc.S_IFLNK => DirEntryType.Symlink,
+                _ => DirEntryType.Other,
+            },
+            Size = Math.Max(0, *(long*)(buf + Libc.StatxSizeOffset)),
+            Mode = (uint)(mode & 0xfff),
+            MtimeUnixNs = *(long*)(buf + Libc.StatxMtimeOffset) * 1_000_000_000L + *(uint*)(buf + Libc.StatxMtimeOffset + 8),
+        };
+        if (entry.Type == DirEntryType.Symlink)
+        {
+            byte* target = stackalloc byte[MaxPathBytes];
+            nint len = Libc.readlinkat(dirFd, name, target, MaxPathBytes);
+            if (len >= 0) entry.SymlinkTarget = Encoding.UTF8.GetString(target, (int)len);
+        }
+        return entry;
     }
 
     public void Dispose() => Libc.close(_rootFd);

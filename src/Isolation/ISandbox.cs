@@ -15,6 +15,10 @@ public interface ISandbox : IAsyncDisposable
     /// <summary>Creates or replaces a file inside the sandbox. Paths resolve inside the sandbox root only.</summary>
     Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken);
 
+    /// <summary>The entries of one directory (not recursive), sorted by name, at most <paramref name="maxEntries"/>
+    /// (1..10000); symlinks are reported as symlinks, never followed. Paths resolve inside the sandbox root only.</summary>
+    Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken);
+
     Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken);
 }
 
@@ -45,3 +49,18 @@ public sealed record SandboxInfo
 }
 
 public sealed record SandboxStats(long MemoryBytes, long MemoryPeakBytes, TimeSpan CpuTime, int Tasks, long OomKills);
+
+public enum SandboxFileKind
+{
+    File,
+    Directory,
+    Symlink,
+    Other,
+}
+
+/// <summary>One directory entry inside a sandbox. <see cref="Mode"/> holds the permission bits (07777);
+/// <see cref="SymlinkTarget"/> is set for symlinks only, as stored (not resolved).</summary>
+public sealed record SandboxFileEntry(string Name, SandboxFileKind Kind, long Size, int Mode, DateTimeOffset Modified, string? SymlinkTarget);
+
+/// <summary>A directory listing; <see cref="Truncated"/> when the directory held more entries than were asked for.</summary>
+public sealed record SandboxFileListing(IReadOnlyList<SandboxFileEntry> Entries, bool Truncated);

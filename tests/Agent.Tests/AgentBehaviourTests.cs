@@ -210,6 +210,60 @@ public abstract class AgentBehaviourTests
     }
 
     [Fact]
+    public async Task ListDir_ReportsFilesDirsAndSymlinksWithoutFollowing()
+    {
+        await using var a = Start();
+        var d = Path.Combine(a.Root, "d");
+        Directory.CreateDirectory(Path.Combine(d, "sub"));
+        File.WriteAllText(Path.Combine(d, "f.txt"), "hello");
+        File.SetUnixFileMode(Path.Combine(d, "f.txt"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        File.CreateSymbolicLink(Path.Combine(d, "out"), "/etc/passwd"); // points outside (and would be resolved inside)
+        File.CreateSymbolicLink(Path.Combine(d, "up"), "../../../../");
+
+        var r = await a.Client.ListDirAsync(new ListDirRequest { Path = "/d" });
+        Assert.False(r.Truncated);
+        var byName = r.Entries.ToDictionary(e => e.Name);
+        Assert.Equal(["f.txt", "out", "sub", "up"], byName.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(DirEntryType.File, byName["f.txt"].Type);
+        Assert.Equal(5, byName["f.txt"].Size);
+        Assert.Equal(0x180u, byName["f.txt"].Mode);
+        Assert.False(byName["f.txt"].HasSymlinkTarget);
+        Assert.InRange(byName["f.txt"].MtimeUnixNs, DateTimeOffset.UtcNow.AddMinutes(-5).ToUnixTimeMilliseconds() * 1_000_000L,
+            DateTimeOffset.UtcNow.AddMinutes(5).ToUnixTimeMilliseconds() * 1_000_000L);
+        Assert.Equal(DirEntryType.Dir, byName["sub"].Type);
+        Assert.Equal(DirEntryType.Symlink, byName["out"].Type);
+        Assert.Equal("/etc/passwd", byName["out"].SymlinkTarget);
+        Assert.Equal("/etc/passwd".Length, byName["out"].Size); // the link's own size, not the target's
+        Assert.Equal(DirEntryType.Symlink, byName["up"].Type);
+        Assert.Equal("../../../../", byName["up"].SymlinkTarget);
+
+        // Listing through a symlink pointing outside stays inside the root: /d/up is the root itself.
+        var viaLink = await a.Client.ListDirAsync(new ListDirRequest { Path = "/d/up" });
+        Assert.Equal(["d"], viaLink.Entries.Select(e => e.Name));
+
+        // Bounded: max_entries, then truncated.
+        var two = await a.Client.ListDirAsync(new ListDirRequest { Path = "/d", MaxEntries = 2 });
+        Assert.Equal(2, two.Entries.Count);
+        Assert.True(two.Truncated);
+        var four = await a.Client.ListDirAsync(new ListDirRequest { Path = "/d", MaxEntries = 4 });
+        Assert.Equal(4, four.Entries.Count);
+        Assert.False(four.Truncated);
+
+        var missing = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ListDirAsync(new ListDirRequest { Path = "/nope" }));
+        Assert.Equal(StatusCode.NotFound, missing.Code);
+        var notDir = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ListDirAsync(new ListDirRequest { Path = "/d/f.txt" }));
+        Assert.Equal(StatusCode.NotFound, notDir.Code);
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ListDirAsync(new ListDirRequest { Path = "d" }));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => a.Client.ListDirAsync(new ListDirRequest { Path = "/d", MaxEntries = 10001 }));
+        if (a.RawClient is { } raw)
+        {
+            var tooMany = await Assert.ThrowsAsync<TtrpcException>(() =>
+                raw.CallAsync(AgentClient.ServiceName, "ListDir", new ListDirRequest { Path = "/d", MaxEntries = 10001 }, ListDirResponse.Parser, CancellationToken.None));
+            Assert.Equal(StatusCode.InvalidArgument, tooMany.Code);
+        }
+    }
+
+    [Fact]
     public async Task Files_PathsCannotEscapeTheRoot()
     {
         await using var a = Start();

@@ -57,6 +57,38 @@ public sealed class AgentClientValidationTests
         await serving;
     }
 
+    [Theory]
+    [InlineData("too-many")]
+    [InlineData("")]
+    [InlineData("a/b")]
+    [InlineData("..")]
+    [InlineData("negative-size")]
+    [InlineData("target-on-file")]
+    public async Task BadDirectoryListings_AreViolations(string lie)
+    {
+        var (c, serving) = await LyingAgent(s => s.Register<ListDirRequest, ListDirResponse>(S, "ListDir", ListDirRequest.Parser, (r, _) =>
+        {
+            var response = new ListDirResponse();
+            if (lie == "too-many")
+            {
+                for (var i = 0; i <= r.MaxEntries; i++) response.Entries.Add(new DirEntry { Name = "f" + i, Type = DirEntryType.File });
+            }
+            else
+            {
+                response.Entries.Add(lie switch
+                {
+                    "negative-size" => new DirEntry { Name = "f", Type = DirEntryType.File, Size = -1 },
+                    "target-on-file" => new DirEntry { Name = "f", Type = DirEntryType.File, SymlinkTarget = "/etc" },
+                    _ => new DirEntry { Name = lie, Type = DirEntryType.File },
+                });
+            }
+            return ValueTask.FromResult(response);
+        }));
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ListDirAsync(new ListDirRequest { Path = "/x", MaxEntries = 3 }));
+        await c.DisposeAsync();
+        await serving;
+    }
+
     [Fact]
     public async Task BadRequests_NeverLeaveTheHost()
     {

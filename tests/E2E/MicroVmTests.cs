@@ -35,6 +35,14 @@ public sealed class MicroVmTests
         Assert.Equal(SandboxTier.MicroVm, sandbox.Info.Tier);
         var probe = await Driver.ProbeAcceleratorAsync(CancellationToken.None);
         Assert.Equal(probe.Accelerator, sandbox.Info.Accelerator);
+
+        // The guest agent lists directories as the container tier does (shared AgentFiles): symlinks not followed.
+        await Exec(sandbox, "mkdir /work/d && printf abc > /work/f && ln -s /etc /work/l");
+        var listing = await sandbox.ListFilesAsync("/work", 100, CancellationToken.None);
+        Assert.Equal(["d", "f", "l"], listing.Entries.Select(e => e.Name));
+        Assert.Equal([SandboxFileKind.Directory, SandboxFileKind.File, SandboxFileKind.Symlink], listing.Entries.Select(e => e.Kind));
+        Assert.Equal(3, listing.Entries[1].Size);
+        Assert.Equal("/etc", listing.Entries[2].SymlinkTarget);
     }
 
     [Fact]

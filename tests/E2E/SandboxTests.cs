@@ -64,6 +64,35 @@ public sealed class SandboxTests
     }
 
     [Fact]
+    public async Task Directory_listing_shows_what_the_process_created()
+    {
+        await using var sandbox = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        await sandbox.WriteFileAsync("/work/from-host.txt", "abc"u8.ToArray(), 0b110_100_100, CancellationToken.None);
+        var (status, _) = await Exec(sandbox, "sh", "-c", "mkdir /work/sub && printf 12345 > /work/sub/../b.txt && ln -s /etc/passwd /work/link");
+        Assert.Equal(0, status.ExitCode);
+
+        var listing = await sandbox.ListFilesAsync("/work", 100, CancellationToken.None);
+        Assert.False(listing.Truncated);
+        Assert.Equal(["b.txt", "from-host.txt", "link", "sub"], listing.Entries.Select(e => e.Name)); // sorted by name
+        var byName = listing.Entries.ToDictionary(e => e.Name);
+        Assert.Equal(SandboxFileKind.File, byName["b.txt"].Kind);
+        Assert.Equal(5, byName["b.txt"].Size);
+        Assert.Equal(SandboxFileKind.File, byName["from-host.txt"].Kind);
+        Assert.Equal(0b110_100_100, byName["from-host.txt"].Mode);
+        Assert.Equal(SandboxFileKind.Directory, byName["sub"].Kind);
+        Assert.Equal(SandboxFileKind.Symlink, byName["link"].Kind); // listed, not followed
+        Assert.Equal("/etc/passwd", byName["link"].SymlinkTarget);
+
+        var one = await sandbox.ListFilesAsync("/work", 1, CancellationToken.None);
+        Assert.Single(one.Entries);
+        Assert.True(one.Truncated);
+
+        var missing = await Assert.ThrowsAsync<SandboxException>(() => sandbox.ListFilesAsync("/work/nope", 100, CancellationToken.None));
+        Assert.Equal(SandboxErrorCode.NotFound, missing.Code);
+        await Assert.ThrowsAsync<SpecValidationException>(() => sandbox.ListFilesAsync("/work/../etc", 100, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task File_read_limit_is_enforced()
     {
         await using var sandbox = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);

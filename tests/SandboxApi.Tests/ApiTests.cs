@@ -193,8 +193,28 @@ public sealed class ApiTests(SharedServer shared)
             Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
             e = await Assert.ThrowsAsync<RpcException>(() => ReadAllAsync(sb.Id, "/work/missing"));
             Assert.Equal(StatusCode.NotFound, e.StatusCode);
-            e = await Assert.ThrowsAsync<RpcException>(() => C.ListFilesAsync(new ListFilesRequest { SandboxId = sb.Id, Path = "/work" }).ResponseAsync);
-            Assert.Equal(StatusCode.Unimplemented, e.StatusCode);
+
+            // ListFiles: sorted by name, the symlink listed as a symlink (not followed to the host's file).
+            await ExecAsync(C, sb.Id, Process("mkdir", "/work/dir"));
+            var list = await C.ListFilesAsync(new ListFilesRequest { SandboxId = sb.Id, Path = "/work" });
+            Assert.False(list.Truncated);
+            var names = list.Entries.Select(f => f.Name).ToList();
+            Assert.Equal(names.Order(StringComparer.Ordinal), names);
+            var byName = list.Entries.ToDictionary(f => f.Name);
+            Assert.Equal(FileEntry.Types.Kind.File, byName["blob"].Kind);
+            Assert.Equal(content.Length, byName["blob"].Size);
+            Assert.Equal(0x1edu, byName["blob"].Mode);
+            Assert.Equal(FileEntry.Types.Kind.Directory, byName["dir"].Kind);
+            Assert.Equal(FileEntry.Types.Kind.Symlink, byName["link"].Kind);
+            Assert.Equal(secret.Length, byName["link"].Size);
+            e = await Assert.ThrowsAsync<RpcException>(() => C.ListFilesAsync(new ListFilesRequest { SandboxId = sb.Id, Path = "/work/missing" }).ResponseAsync);
+            Assert.Equal(StatusCode.NotFound, e.StatusCode);
+            e = await Assert.ThrowsAsync<RpcException>(() => C.ListFilesAsync(new ListFilesRequest { SandboxId = sb.Id, Path = "work" }).ResponseAsync);
+            Assert.Equal(StatusCode.InvalidArgument, e.StatusCode);
+            // Another tenant does not see the sandbox at all.
+            e = await Assert.ThrowsAsync<RpcException>(() =>
+                C.ListFilesAsync(new ListFilesRequest { SandboxId = sb.Id, Path = "/work" }, SandboxdServer.As("ci")).ResponseAsync);
+            Assert.Equal(StatusCode.NotFound, e.StatusCode);
         }
         finally
         {
@@ -264,6 +284,7 @@ public sealed class ApiTests(SharedServer shared)
             Assert.Equal(StatusCode.NotFound, await Code(() => C.DeleteSandboxAsync(new DeleteSandboxRequest { Id = mine.Id }, other).ResponseAsync));
             Assert.Equal(StatusCode.NotFound, await Code(() => ExecAsync(C, mine.Id, Process("true"), options: other)));
             Assert.Equal(StatusCode.NotFound, await Code(() => ReadAs(mine.Id, other)));
+            Assert.Equal(StatusCode.NotFound, await Code(() => C.ListFilesAsync(new ListFilesRequest { SandboxId = mine.Id, Path = "/" }, other).ResponseAsync));
             Assert.DoesNotContain((await C.ListSandboxesAsync(new ListSandboxesRequest(), other)).Sandboxes, s => s.Id == mine.Id);
             Assert.Equal(StatusCode.Unauthenticated, await Code(() => C.ListSandboxesAsync(new ListSandboxesRequest(), SandboxdServer.As("nobody")).ResponseAsync));
             // Still there for its owner.

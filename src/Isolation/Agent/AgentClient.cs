@@ -20,6 +20,11 @@ public sealed class AgentClient : IAsyncDisposable
     public const int MaxChunkBytes = 1 << 20;
 
     public const int MaxPathBytes = 4096;
+
+    /// <summary>The most entries one ListDir call returns.</summary>
+    public const int MaxDirEntries = 10000;
+
+    private const int MaxNameBytes = 255;
     private const int MaxStringChars = 1024;
 
     private readonly TtrpcClient _client;
@@ -135,6 +140,29 @@ public sealed class AgentClient : IAsyncDisposable
         if (request.Data.Length > MaxChunkBytes) throw new ArgumentException("file data over 1 MiB per call", nameof(request));
         if (request.Mode > 0xfff) throw new ArgumentOutOfRangeException(nameof(request), "mode has bits beyond 07777");
         await CallAsync("WriteFile", request, WriteFileResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>One directory's entries. The answer is checked: at most the entries asked for, each a single non-empty
+    /// path component, non-negative sizes, a known type, and a symlink target only on symlinks.</summary>
+    public async Task<ListDirResponse> ListDirAsync(ListDirRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidatePath(request.Path, "path");
+        if (request.MaxEntries > MaxDirEntries) throw new ArgumentOutOfRangeException(nameof(request), $"max_entries must be at most {MaxDirEntries}");
+        var r = await CallAsync("ListDir", request, ListDirResponse.Parser, cancellationToken).ConfigureAwait(false);
+        int max = request.MaxEntries == 0 ? MaxDirEntries : (int)request.MaxEntries;
+        Check(r.Entries.Count <= max, $"ListDir: {r.Entries.Count} entries returned, at most {max} were asked for");
+        foreach (var e in r.Entries)
+        {
+            Check(e.Name.Length > 0 && !e.Name.Contains('/') && !e.Name.Contains('\0') && e.Name is not ("." or "..")
+                && Encoding.UTF8.GetByteCount(e.Name) <= MaxNameBytes, "ListDir: an entry name is not a single path component");
+            Check(e.Size >= 0, $"ListDir: negative size {e.Size}");
+            Check(e.Type is DirEntryType.File or DirEntryType.Dir or DirEntryType.Symlink or DirEntryType.Other, $"ListDir: unknown entry type {e.Type}");
+            Check(e.Mode <= 0xfff, $"ListDir: mode {e.Mode} has bits beyond 07777");
+            Check(!e.HasSymlinkTarget || (e.Type == DirEntryType.Symlink && Encoding.UTF8.GetByteCount(e.SymlinkTarget) <= MaxPathBytes),
+                "ListDir: a symlink target on a non-symlink, or longer than 4096 bytes");
+        }
+        return r;
     }
 
     public async Task<StatsResponse> StatsAsync(CancellationToken cancellationToken = default)

@@ -3,8 +3,8 @@ using Sandbox.AgentProtocol.V1;
 
 namespace Sandbox.Isolation.Agent;
 
-/// <summary>Whole-file reads and writes through the agent, chunked to its 1 MiB limit, for both tiers. Paths are
-/// checked here (absolute, no '..'); the agent resolves them inside the sandbox root.</summary>
+/// <summary>Whole-file reads and writes (chunked to the agent's 1 MiB limit) and directory listings through the agent,
+/// for both tiers. Paths are checked here (absolute, no '..'); the agent resolves them inside the sandbox root.</summary>
 internal static class AgentFiles
 {
     private const int ChunkBytes = 1 << 20;
@@ -45,6 +45,29 @@ internal static class AgentFiles
         }
         while (offset < content.Length);
     }
+
+    public static async Task<SandboxFileListing> ListAsync(AgentClient agent, string path, int maxEntries, CancellationToken cancellationToken)
+    {
+        CheckPath(path);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(maxEntries, AgentClient.MaxDirEntries);
+        var r = await AgentCalls.RunAsync(() => agent.ListDirAsync(
+            new ListDirRequest { Path = path, MaxEntries = (uint)maxEntries }, cancellationToken)).ConfigureAwait(false);
+        var entries = r.Entries
+            .Select(e => new SandboxFileEntry(e.Name, ToKind(e.Type), e.Size, (int)e.Mode,
+                DateTimeOffset.UnixEpoch.AddTicks(e.MtimeUnixNs / 100), e.HasSymlinkTarget ? e.SymlinkTarget : null))
+            .OrderBy(e => e.Name, StringComparer.Ordinal)
+            .ToArray();
+        return new SandboxFileListing(entries, r.Truncated);
+    }
+
+    private static SandboxFileKind ToKind(DirEntryType type) => type switch
+    {
+        DirEntryType.File => SandboxFileKind.File,
+        DirEntryType.Dir => SandboxFileKind.Directory,
+        DirEntryType.Symlink => SandboxFileKind.Symlink,
+        _ => SandboxFileKind.Other,
+    };
 
     private static void CheckPath(string path)
     {

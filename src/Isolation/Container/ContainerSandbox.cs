@@ -90,6 +90,9 @@ internal sealed class ContainerSandbox : ISandbox
     public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
         AgentFiles.WriteAsync(_agent, path, content, mode, cancellationToken);
 
+    public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
+        AgentFiles.ListAsync(_agent, path, maxEntries, cancellationToken);
+
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
 
     public async ValueTask DisposeAsync()

@@ -62,6 +62,9 @@ public sealed class MicroVmSandbox : ISandbox
     public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
         AgentFiles.WriteAsync(_vm.Agent, path, content, mode, cancellationToken);
 
+    public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
+        AgentFiles.ListAsync(_vm.Agent, path, maxEntries, cancellationToken);
+
     /// <summary>The host's view: QEMU's cgroup (guest RAM actually touched, emulation CPU time).</summary>
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_vm.ReadHostStats());
 

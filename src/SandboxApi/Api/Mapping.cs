@@ -145,6 +145,20 @@ internal static class Mapping
         return e;
     }
 
+    public static FileEntry ToProto(SandboxFileEntry e) => new()
+    {
+        Name = e.Name,
+        Kind = e.Kind switch
+        {
+            SandboxFileKind.File => FileEntry.Types.Kind.File,
+            SandboxFileKind.Directory => FileEntry.Types.Kind.Directory,
+            SandboxFileKind.Symlink => FileEntry.Types.Kind.Symlink,
+            _ => FileEntry.Types.Kind.Other,
+        },
+        Size = e.Size,
+        Mode = (uint)e.Mode,
+    };
+
     public static Exit ToProto(ExitStatus s) => new()
     {
         ExitCode = s.ExitCode,

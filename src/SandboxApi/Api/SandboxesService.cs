@@ -17,6 +17,7 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxdMetrics m
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
     private const int FileChunkBytes = 1 << 20;
+    private const int MaxListEntries = 10000;
     private const int MaxPageSize = 1000;
 
     public override async Task<Proto.Sandbox> CreateSandbox(CreateSandboxRequest request, ServerCallContext context)
@@ -177,8 +178,14 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxdMetrics m
         }
     }
 
-    public override Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context) =>
-        throw new SandboxException(SandboxErrorCode.Unimplemented, "ListFiles is not implemented yet: the sandbox agent has no directory listing operation");
+    public override async Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context)
+    {
+        var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
+        var listing = await sandboxes.ListFilesAsync(CallPrincipal.Get(context), id, request.Path, MaxListEntries, context.CancellationToken);
+        var response = new ListFilesResponse { Truncated = listing.Truncated };
+        response.Entries.AddRange(listing.Entries.Select(e => Mapping.ToProto(e)));
+        return response;
+    }
 
     public override async Task<PolicyExplanation> ExplainPolicy(CreateSandboxRequest request, ServerCallContext context)
     {

@@ -56,6 +56,9 @@ public sealed partial class SandboxService
     public Task WriteFileAsync(Principal principal, SandboxId id, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
         Running(principal, id).WriteFileAsync(path, content, mode, cancellationToken);
 
+    public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
+        Running(principal, id).ListFilesAsync(path, maxEntries, cancellationToken);
+
     private ISandbox Running(Principal principal, SandboxId id)
     {
         var entry = registry.Get(principal.Tenant, id);
