@@ -10,7 +10,10 @@ cache=${1:-/var/cache/sandbox/kernel}
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 # The versioned package the metapackage points at, e.g. linux-image-6.1.0-56-amd64.
-package=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
+resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
+package=$(resolve)
+# A machine whose package lists were never fetched knows no kernel package yet.
+[ -n "$package" ] || { apt-get update -qq && package=$(resolve); }
 [ -n "$package" ] || { echo "fetch-kernel: cannot resolve linux-image-amd64's kernel package (apt-get update?)" >&2; exit 1; }
 version=${package#linux-image-}
 dir=$cache/$version
