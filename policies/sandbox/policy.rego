@@ -114,6 +114,22 @@ deny contains sprintf("isolation hint %q is not one of auto, container, microvm"
 	not hint in {"auto", "container", "microvm"}
 }
 
+# A host directory as the root shows its world-readable files to the tenant's code: only directories the tenant's
+# data allows (glob patterns, "/" separated), and never a path with "." or ".." segments.
+requested_rootfs := object.get(input, ["workload", "rootfs"], null)
+
+rootfs_allowed(path) if {
+	not contains(concat("", ["/", path, "/"]), "/../")
+	not contains(concat("", ["/", path, "/"]), "/./")
+	some pattern in object.get(tenant, "rootfs_allow", [])
+	glob.match(pattern, ["/"], path)
+}
+
+deny contains sprintf("rootfs %q is not allowed for tenant %q", [requested_rootfs, input.subject.tenant]) if {
+	is_string(requested_rootfs)
+	not rootfs_allowed(requested_rootfs)
+}
+
 deny contains "the microvm tier is not available on this host" if {
 	isolation == "microvm"
 	not "microvm" in tiers

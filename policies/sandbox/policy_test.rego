@@ -70,3 +70,24 @@ test_bad_isolation_hint_is_denied if {
 	d := data.sandbox.decision with input as object.union(base, {"requested": {"isolation": "vm"}})
 	not d.allow
 }
+
+test_rootfs_in_the_tenants_allowlist_is_allowed if {
+	d := data.sandbox.decision with input as object.union(base, {"workload": {"rootfs": "/srv/sandbox/rootfs/debian"}})
+	d.allow
+}
+
+test_rootfs_outside_the_allowlist_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"workload": {"rootfs": "/etc"}})
+	not d.allow
+	"rootfs \"/etc\" is not allowed for tenant \"acme\"" in d.reasons
+}
+
+test_rootfs_climbing_out_of_the_allowlist_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"workload": {"rootfs": "/srv/sandbox/rootfs/../../../etc"}})
+	not d.allow
+}
+
+test_rootfs_of_a_tenant_without_an_allowlist_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"subject": {"tenant": "public"}, "workload": {"rootfs": "/srv/sandbox/rootfs/debian"}})
+	not d.allow
+}

@@ -33,6 +33,8 @@ public static class SpecValidator
         {
             if (!Path.IsPathFullyQualified(dir.Path))
                 errors.Add($"rootfs '{dir.Path}' must be an absolute path");
+            else if (dir.Path.Split('/').Any(part => part is ".." or "."))
+                errors.Add($"rootfs '{dir.Path}' must not contain '.' or '..' segments");
             else if (!Directory.Exists(dir.Path))
                 errors.Add($"rootfs '{dir.Path}' does not exist or is not a directory");
         }

@@ -46,4 +46,13 @@ public sealed class SpecValidatorTests
         var huge = Enumerable.Repeat(new string('x', 1000), 300).ToArray();
         Assert.Contains("bytes; at most", Assert.Throws<SpecValidationException>(() => SpecValidator.Validate(new ProcessSpec { Argv = huge })).Message);
     }
+
+    [Fact]
+    public void Rootfs_must_be_a_normalized_absolute_directory()
+    {
+        Assert.Contains("must not contain '.' or '..'", Assert.Throws<SpecValidationException>(() =>
+            SpecValidator.Validate(new SandboxSpec { Rootfs = RootfsSpec.Directory("/tmp/../etc") })).Message);
+        Assert.Contains("must be an absolute path", Assert.Throws<SpecValidationException>(() =>
+            SpecValidator.Validate(new SandboxSpec { Rootfs = RootfsSpec.Directory("tmp") })).Message);
+    }
 }
