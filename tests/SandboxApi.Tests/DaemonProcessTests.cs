@@ -253,6 +253,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
             {
             }
         }
+        SandboxdServer.RemoveCgroupParents(config.Container.CgroupParent);
         Directory.Delete(root, recursive: true);
     }
 

@@ -105,12 +105,22 @@ public sealed class SandboxdServer : IAsyncDisposable
         Channel.Dispose();
         await App.StopAsync();
         await App.DisposeAsync();
+        RemoveCgroupParents(Config.Container.CgroupParent);
+        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
+    }
+
+    /// <summary>Removes this test's (empty) cgroup parents, the container tier's and the microVM tier's, on every
+    /// hierarchy: each test server has its own, and none may outlive it.</summary>
+    public static void RemoveCgroupParents(string parentName)
+    {
         foreach (var h in Directory.EnumerateDirectories("/sys/fs/cgroup"))
         {
-            var parent = Path.Combine(h, Config.Container.CgroupParent);
-            try { if (Directory.Exists(parent)) Directory.Delete(parent); } catch (IOException) { }
+            foreach (var name in new[] { parentName, parentName + "-vm" })
+            {
+                var parent = Path.Combine(h, name);
+                try { if (Directory.Exists(parent)) Directory.Delete(parent); } catch (IOException) { }
+            }
         }
-        try { Directory.Delete(Root, recursive: true); } catch (IOException) { }
     }
 
     private sealed class HeaderPrincipalResolver(IPrincipalResolver real) : IPrincipalResolver
