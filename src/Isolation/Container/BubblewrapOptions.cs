@@ -26,6 +26,9 @@ public sealed record BubblewrapOptions
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
 
+    /// <summary>Where prepared files are cached (the host rootfs's /etc copy, under guest-etc/). Default /var/cache/sandbox.</summary>
+    public string CacheDirectory { get; init; } = "/var/cache/sandbox";
+
     /// <summary>uid and gid of the sandboxed user as seen inside. Default 1000.</summary>
     public int SandboxUid { get; init; } = 1000;
 

@@ -30,18 +30,21 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         rollback.Push(cgroup);
 
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
-        using var passwd = SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(PasswdFile(spec)));
-        using var group = SealedMemfd.Create("group", Encoding.UTF8.GetBytes(GroupFile()));
+        // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own.
+        var generatedAccounts = spec.Rootfs is not HostRootfs;
+        using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(PasswdFile(spec))) : null;
+        using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(GroupFile())) : null;
 
-        var mounts = new List<MountOp>(RootfsLayout.Build(spec.Rootfs, spec.WorkDir))
-        {
-            new RoBindData(BwrapFds.Passwd, "/etc/passwd"),
-            new RoBindData(BwrapFds.Group, "/etc/group"),
+        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir));
+        if (generatedAccounts)
+            mounts.AddRange([new RoBindData(BwrapFds.Passwd, "/etc/passwd"), new RoBindData(BwrapFds.Group, "/etc/group")]);
+        mounts.AddRange(
+        [
             new ProcOp("/proc"),
             new DevOp("/dev"),
             new TmpfsOp("/tmp", spec.Limits.DiskMiB << 20),
             new TmpfsOp(spec.WorkDir, spec.Limits.DiskMiB << 20, "0755"),
-        };
+        ]);
         mounts.AddRange(extraMounts);
         mounts.Add(new RemountRo("/"));
         var args = new BwrapArguments
@@ -73,8 +76,10 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var fds = new List<NativeSpawn.FdMapping>
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
-            new(seccomp.Fd, BwrapFds.Seccomp), new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group),
+            new(seccomp.Fd, BwrapFds.Seccomp),
         };
+        if (passwd is not null && group is not null)
+            fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
         fds.AddRange(extraFds);
 
         var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);

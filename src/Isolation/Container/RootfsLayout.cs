@@ -8,9 +8,8 @@ internal static class RootfsLayout
     /// <summary>Top-level entries the engine provides itself; a rootfs's own are not bound.</summary>
     private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
 
-    internal static IReadOnlyList<string> HostEtcEntries => HostUserland.EtcEntries;
-
-    public static List<MountOp> Build(RootfsSpec rootfs, string workDir)
+    /// <param name="etcDirectory">For the host rootfs: the prepared /etc (see <see cref="HostUserland.PrepareEtc"/>).</param>
+    public static List<MountOp> Build(RootfsSpec rootfs, string workDir, Func<string>? etcDirectory = null)
     {
         var ops = new List<MountOp>();
         switch (rootfs)
@@ -18,15 +17,7 @@ internal static class RootfsLayout
             case HostRootfs:
                 foreach (var name in HostUserland.TopLevel)
                     AddEntry(ops, "/", name);
-                foreach (var name in HostEtcEntries)
-                {
-                    var source = Path.Combine("/etc", name);
-                    var info = new FileInfo(source);
-                    if (info.LinkTarget is not null)
-                        ops.Add(new SymlinkOp(info.LinkTarget, source));
-                    else if (info.Exists || Directory.Exists(source))
-                        ops.Add(new RoBind(source, source));
-                }
+                ops.Add(new RoBind(etcDirectory?.Invoke() ?? throw new ArgumentNullException(nameof(etcDirectory)), "/etc"));
                 break;
             case DirectoryRootfs dir:
                 foreach (var entry in new DirectoryInfo(dir.Path).EnumerateFileSystemInfos())

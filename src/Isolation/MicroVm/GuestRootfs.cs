@@ -17,7 +17,6 @@ namespace Sandbox.Isolation.MicroVm;
 internal static class GuestRootfs
 {
     private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
-    private static readonly Lock s_etcLock = new();
 
     public sealed record Layout(IReadOnlyList<VirtioShare> Shares, IReadOnlyList<GuestMount> Mounts, IReadOnlyList<GuestSymlink> Symlinks);
 
@@ -41,7 +40,7 @@ internal static class GuestRootfs
                         mounts.Add(new GuestMount { Tag = name, Path = "/" + name });
                     }
                 }
-                shares.Add(new VirtioShare("etc", PrepareEtc(cacheDirectory, uid, workDir)));
+                shares.Add(new VirtioShare("etc", HostUserland.PrepareEtc(cacheDirectory, uid, workDir)));
                 mounts.Add(new GuestMount { Tag = "etc", Path = "/etc" });
                 break;
             case DirectoryRootfs dir:
@@ -60,59 +59,5 @@ internal static class GuestRootfs
                 throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the microVM tier");
         }
         return new Layout(shares, mounts, symlinks);
-    }
-
-    /// <summary>A copy of the host's /etc subset (symlinks kept as symlinks, never followed) with generated accounts.</summary>
-    private static string PrepareEtc(string cacheDirectory, int uid, string workDir)
-    {
-        var passwd = HostUserland.PasswdFile(uid, workDir);
-        var group = HostUserland.GroupFile(uid);
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes(passwd + group));
-        foreach (var name in HostUserland.EtcEntries)
-        {
-            var info = new FileInfo(Path.Combine("/etc", name));
-            if (info.LinkTarget is null && !info.Exists && !Directory.Exists(info.FullName)) continue;
-            hash.AppendData(Encoding.UTF8.GetBytes($"{name}\0{info.LinkTarget}\0{(info.Exists ? info.Length : -1)}\0{info.LastWriteTimeUtc.Ticks}\0"));
-        }
-        var dir = Path.Combine(cacheDirectory, "guest-etc", Convert.ToHexStringLower(hash.GetHashAndReset())[..24]);
-        lock (s_etcLock)
-        {
-            if (Directory.Exists(dir)) return dir;
-            var temp = dir + "." + Environment.ProcessId + ".tmp";
-            if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
-            Directory.CreateDirectory(temp);
-            foreach (var name in HostUserland.EtcEntries)
-                CopyEntry(Path.Combine("/etc", name), Path.Combine(temp, name));
-            File.WriteAllText(Path.Combine(temp, "passwd"), passwd);
-            File.WriteAllText(Path.Combine(temp, "group"), group);
-            File.WriteAllText(Path.Combine(temp, "hostname"), "sandbox\n");
-            File.SetUnixFileMode(temp, (UnixFileMode)0b111_101_101);
-            Directory.Move(temp, dir);
-            return dir;
-        }
-    }
-
-    private static void CopyEntry(string source, string destination)
-    {
-        var info = new FileInfo(source);
-        if (info.LinkTarget is { } target)
-        {
-            File.CreateSymbolicLink(destination, target);
-        }
-        else if (Directory.Exists(source))
-        {
-            Directory.CreateDirectory(destination);
-            File.SetUnixFileMode(destination, File.GetUnixFileMode(source));
-            foreach (var child in Directory.EnumerateFileSystemEntries(source))
-                CopyEntry(child, Path.Combine(destination, Path.GetFileName(child)));
-        }
-        else if (info.Exists)
-        {
-            // Only what every user may read on the host is copied: nothing secret leaks into the share.
-            var mode = File.GetUnixFileMode(source);
-            if ((mode & UnixFileMode.OtherRead) == 0) return;
-            File.Copy(source, destination);
-        }
     }
 }
