@@ -29,9 +29,9 @@ internal static class HostUserland
 
     /// <summary>A directory to show as the sandbox's /etc: a copy of <see cref="EtcEntries"/> (symlinks kept as
     /// symlinks, never followed; only files every user may read on the host) plus generated passwd, group and
-    /// hostname. Cached under <paramref name="cacheDirectory"/>/guest-etc by a digest of the generated files and of
-    /// every copied entry's path, size and mtime (so an updated certificate makes a new copy); the digest is
-    /// recomputed at most every 10 s. One read-only bind of it costs bwrap far less than binding ~30 entries.</summary>
+    /// hostname. Cached under <paramref name="cacheDirectory"/>/guest-etc by a digest of the generated files, of the
+    /// top-level entries' path, size and mtime and of every directory's mtime below them (so an updated certificate
+    /// makes a new copy); the digest is recomputed at most every 10 s. One read-only bind of it costs bwrap far less than binding ~30 entries.</summary>
     public static string PrepareEtc(string cacheDirectory, int uid, string workDir)
     {
         var passwd = PasswdFile(uid, workDir);
@@ -71,16 +71,25 @@ internal static class HostUserland
         }
     }
 
+    /// <summary>Path, link target, size and mtime of an entry and, for directories, of the directories below it: a
+    /// file added, removed or replaced anywhere (what package managers do) changes its directory's mtime. Files are not
+    /// walked one by one below the top level (~900 entries here), which would cost a CLI run several milliseconds; a
+    /// file edited in place deep inside keeps the old copy until something else changes.</summary>
     private static void AppendStamp(IncrementalHash hash, string path)
     {
         var info = new FileInfo(path);
-        if (info.LinkTarget is null && !info.Exists && !Directory.Exists(path))
+        var isDirectory = info.LinkTarget is null && !info.Exists && Directory.Exists(path);
+        if (info.LinkTarget is null && !info.Exists && !isDirectory)
             return;
-        hash.AppendData(Encoding.UTF8.GetBytes($"{path}\0{info.LinkTarget}\0{(info.Exists ? info.Length : -1)}\0{info.LastWriteTimeUtc.Ticks}\0"));
-        if (info.LinkTarget is null && Directory.Exists(path))
+        var mtime = isDirectory ? Directory.GetLastWriteTimeUtc(path) : info.LastWriteTimeUtc;
+        hash.AppendData(Encoding.UTF8.GetBytes($"{path}\0{info.LinkTarget}\0{(info.Exists ? info.Length : -1)}\0{mtime.Ticks}\0"));
+        if (isDirectory)
         {
-            foreach (var child in Directory.EnumerateFileSystemEntries(path).Order(StringComparer.Ordinal))
-                AppendStamp(hash, child);
+            foreach (var child in Directory.EnumerateDirectories(path).Order(StringComparer.Ordinal))
+            {
+                if (new DirectoryInfo(child).LinkTarget is null)
+                    AppendStamp(hash, child);
+            }
         }
     }
 
