@@ -18,6 +18,9 @@ internal sealed class AgentOptions
 
     /// <summary>Set when the agent is PID 1 of a microVM guest: SetupGuest builds the root and confines children.</summary>
     public GuestSetup? Guest { get; init; }
+
+    /// <summary>RLIMIT_NPROC for the processes the agent starts (containers: the sandbox's pids limit; 0 = inherit).</summary>
+    public int NprocLimit { get; init; }
 }
 
 /// <summary>The sandbox.agent.v1.Agent service. Every call validates its input: the host is trusted, but not blindly.</summary>
@@ -39,7 +42,7 @@ internal sealed partial class AgentService : IDisposable
     {
         _io = new IoLoop();
         _guest = options.Guest;
-        _processes = new ProcessTable(_io, options.ReapAllChildren, options.Guest);
+        _processes = new ProcessTable(_io, options.ReapAllChildren, options.Guest) { NprocLimit = options.NprocLimit };
         _files = new FileService(options.Root);
     }
 

@@ -32,6 +32,9 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// host's System.Diagnostics.Process children are left alone.
     /// </param>
     /// <param name="confinement">microVM guest: the workload cgroup and identity every child is born with.</param>
+    /// <summary>RLIMIT_NPROC given to every process the agent starts (0 = inherit).</summary>
+    public int NprocLimit { get; init; }
+
     public ProcessTable(IoLoop io, bool reapAll, SpawnConfinement? confinement = null)
     {
         _io = io;
@@ -88,6 +91,14 @@ internal sealed unsafe class ProcessTable : IDisposable
                 finally
                 {
                     _confinement?.LeaveAfterSpawn();
+                }
+                if (rc == 0 && NprocLimit > 0)
+                {
+                    // The workload's own task limit, below the sandbox cgroup's pids.max: the agent shares that cgroup
+                    // and must keep room for its threads when the workload forks as much as it may. The agent's own
+                    // RLIMIT_NPROC stays unlimited. (Set just after exec starts: a program forks later than that.)
+                    var limit = new Libc.RLimit { Current = (ulong)NprocLimit, Max = (ulong)NprocLimit };
+                    Libc.prlimit(pid, Libc.RLIMIT_NPROC, &limit, null);
                 }
                 if (rc != 0)
                 {

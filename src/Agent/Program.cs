@@ -18,6 +18,7 @@ internal static class AgentMain
         int listenFd = -1;
         string? serial = null;
         string root = "/";
+        int nproc = 0;
         // PID 1: the kernel ran us as /init of a microVM guest. The kernel hands init the command-line words it does
         // not know itself (e.g. nokaslr), so arguments are not parsed there.
         if (Libc.getpid() == 1) return await RunGuestAsync().ConfigureAwait(false);
@@ -31,6 +32,7 @@ internal static class AgentMain
                 case "--listen-fd" when int.TryParse(Next(), out var l) && l >= 0: listenFd = l; break;
                 case "--serial" when Next() is { } p: serial = p; break;
                 case "--root" when Next() is { } r: root = r; break;
+                case "--nproc" when int.TryParse(Next(), out var np) && np > 0: nproc = np; break;
                 case "--quiet": AgentLog.Quiet = true; break;
                 case "--guest": guest = true; break;
                 case "--version":
@@ -44,7 +46,7 @@ internal static class AgentMain
         if (listenFd >= 0 && fd < 0 && serial is null)
         {
             EnsureStandardFds();
-            return await ListenMode.RunAsync(listenFd, new AgentOptions { Root = root, ReapAllChildren = true }).ConfigureAwait(false);
+            return await ListenMode.RunAsync(listenFd, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc }).ConfigureAwait(false);
         }
         if ((fd < 0) == (serial is null)) return Usage("exactly one of --fd or --serial is required");
 
@@ -66,7 +68,7 @@ internal static class AgentMain
             return 2;
         }
 
-        return await ServeAsync(stream, new AgentOptions { Root = root, ReapAllChildren = true }).ConfigureAwait(false);
+        return await ServeAsync(stream, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc }).ConfigureAwait(false);
     }
 
     /// <summary>microVM guest: set the machine up, serve the host on the virtio-serial port, power off at the end.

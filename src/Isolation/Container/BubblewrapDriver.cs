@@ -30,6 +30,10 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     internal int RemoveStaleCgroups(TimeSpan minimumAge) => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent, minimumAge);
 
+    /// <summary>Room in a long-lived sandbox's pids limit for the agent's threads: a fork bomb that takes every task
+    /// the spec allows (held there by RLIMIT_NPROC, which counts the agent's threads too) must not starve the agent.</summary>
+    internal const int AgentPidsReserve = 32;
+
     public SandboxTier Tier => SandboxTier.Container;
 
     public DriverAvailability Probe()
@@ -116,12 +120,12 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         {
             var nullFd = (int)devNull.DangerousGetHandle();
             var agentFd = agentRemote?.Fd ?? (int)listener!.Handle;
-            instance = await _launcher.LaunchAsync(spec, bundle.Command(BwrapFds.Agent, listening: listener is not null),
+            instance = await _launcher.LaunchAsync(spec, [.. bundle.Command(BwrapFds.Agent, listening: listener is not null), "--nproc", spec.Limits.PidsMax.ToString()],
                 DefaultEnvironment.For(spec, null), spec.WorkDir,
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
                 [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
-                cancellationToken).ConfigureAwait(false);
+                cancellationToken, AgentPidsReserve).ConfigureAwait(false);
         }
         rollback.Push(instance);
 

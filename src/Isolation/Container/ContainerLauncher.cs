@@ -15,9 +15,11 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     /// <summary>The descriptors bwrap passes to the sandboxed command, beyond the ones the launcher adds.</summary>
     public sealed record Stdio(int Stdin, int Stdout, int Stderr);
 
+    /// <param name="agentPidsReserve">Tasks the cgroup allows beyond the spec's pids limit for the agent's own threads
+    /// (the agent holds the workload itself to the limit with RLIMIT_NPROC).</param>
     public async Task<ContainerInstance> LaunchAsync(SandboxSpec spec, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> env,
         string cwd, Stdio stdio, IReadOnlyList<MountOp> extraMounts, IReadOnlyList<NativeSpawn.FdMapping> extraFds,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, int agentPidsReserve = 0)
     {
         var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
         await using var rollback = new RollbackStack();
@@ -26,7 +28,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         if (hostUid >= 0)
             rollback.Push(() => _uids.Release(hostUid));
 
-        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits);
+        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = spec.Limits.PidsMax + agentPidsReserve });
         rollback.Push(cgroup);
 
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
