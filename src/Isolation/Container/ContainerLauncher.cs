@@ -99,17 +99,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         cgroup.AddProcess(initPid);
         bwrap.Release();
 
-        var info = new SandboxInfo
-        {
-            Id = spec.Id,
-            Tier = SandboxTier.Container,
-            Namespaces = BwrapArguments.Namespaces,
-            SyscallProfile = spec.SyscallProfile,
-            SeccompDigest = program.Sha256,
-            Limits = spec.Limits,
-            HostUid = hostUid >= 0 ? hostUid : (int)Libc.GetEUid(),
-            CgroupPath = cgroup.Path,
-        };
+        var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, hostUid, cgroup);
         rollback.Commit();
         return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, ReleaseUid);
     }
@@ -132,19 +122,22 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             bwrap.Forget();
             throw new SandboxException(SandboxErrorCode.AlreadyExists, $"host uid {attachment.HostUid} of sandbox {id} is already in use");
         }
-        var info = new SandboxInfo
-        {
-            Id = id,
-            Tier = SandboxTier.Container,
-            Namespaces = BwrapArguments.Namespaces,
-            SyscallProfile = attachment.SyscallProfile,
-            SeccompDigest = attachment.SeccompDigest,
-            Limits = attachment.Limits,
-            HostUid = attachment.HostUid >= 0 ? attachment.HostUid : (int)Libc.GetEUid(),
-            CgroupPath = cgroup.Path,
-        };
+        var info = Info(id, attachment.SyscallProfile, attachment.SeccompDigest, attachment.Limits, attachment.HostUid, cgroup);
         return new ContainerInstance(bwrap, cgroup, attachment.HostUid, attachment.InitPid, info, ReleaseUid);
     }
+
+    /// <summary>What a container reports about itself, for a new launch and a re-attach alike.</summary>
+    private static SandboxInfo Info(SandboxId id, string profile, string seccompDigest, ResourceLimits limits, int hostUid, ICgroup cgroup) => new()
+    {
+        Id = id,
+        Tier = SandboxTier.Container,
+        Namespaces = BwrapArguments.Namespaces,
+        SyscallProfile = profile,
+        SeccompDigest = seccompDigest,
+        Limits = limits,
+        HostUid = hostUid >= 0 ? hostUid : (int)Libc.GetEUid(),
+        CgroupPath = cgroup.Path,
+    };
 
     private static bool InCgroup(int pid, string parentName, SandboxId id)
     {

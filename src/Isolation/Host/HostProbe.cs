@@ -1,3 +1,4 @@
+using Sandbox.Isolation.Agent;
 using System.Diagnostics;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Container.Cgroups;

@@ -1,3 +1,4 @@
+using Sandbox.Isolation.Agent;
 using System.Security.Cryptography;
 using System.Text;
 using Sandbox.Isolation.Container;

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container;
+namespace Sandbox.Isolation.Agent;
 
 /// <summary>The agent as it is mounted into every long-lived sandbox: the NativeAOT binary and the glibc files it
 /// needs (lib/ holds the dynamic loader and libraries), so it runs on any rootfs, with or without glibc of its own.
