@@ -88,8 +88,8 @@ public sealed class LeakTests
 
     private static HashSet<string> SandboxCgroups()
     {
-        var dir = Path.Combine(Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.Version == Sandbox.Isolation.Container.Cgroups.CgroupVersion.V2
-            ? Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.UnifiedMount! : Sandbox.Isolation.Container.Cgroups.CgroupLayout.Host.V1Mounts["pids"], "sandbox");
+        var dir = Path.Combine(Sandbox.Isolation.Cgroups.CgroupLayout.Host.Version == Sandbox.Isolation.Cgroups.CgroupVersion.V2
+            ? Sandbox.Isolation.Cgroups.CgroupLayout.Host.UnifiedMount! : Sandbox.Isolation.Cgroups.CgroupLayout.Host.V1Mounts["pids"], "sandbox");
         return Directory.Exists(dir) ? Directory.EnumerateDirectories(dir).Select(d => Path.GetFileName(d)).ToHashSet() : [];
     }
 }

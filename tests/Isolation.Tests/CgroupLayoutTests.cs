@@ -1,4 +1,4 @@
-using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.Cgroups;
 
 namespace Sandbox.Isolation.Tests;
 

@@ -1,6 +1,6 @@
 using System.Net.Sockets;
 using Sandbox.Isolation.Agent;
-using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.IO;
 using Sandbox.Isolation.Native;
 

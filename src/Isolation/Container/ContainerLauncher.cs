@@ -1,5 +1,5 @@
 using System.Text;
-using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
 

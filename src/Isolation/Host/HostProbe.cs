@@ -1,7 +1,7 @@
 using Sandbox.Isolation.Agent;
 using System.Diagnostics;
 using Sandbox.Isolation.Container;
-using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.Isolation.Host;

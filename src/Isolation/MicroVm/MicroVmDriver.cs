@@ -4,7 +4,7 @@ using Google.Protobuf;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.Container;
-using Sandbox.Isolation.Container.Cgroups;
+using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.MicroVm.Initramfs;
 using Sandbox.Isolation.MicroVm.Kernel;
 

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container.Cgroups;
+namespace Sandbox.Isolation.Cgroups;
 
 /// <summary>One sandbox's cgroup, whatever the host's cgroup version. Disposing it kills every process left in it
 /// and removes it.</summary>

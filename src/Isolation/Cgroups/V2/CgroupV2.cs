@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container.Cgroups.V2;
+namespace Sandbox.Isolation.Cgroups.V2;
 
 /// <summary>A cgroup on the unified hierarchy: memory.max (+ swap off), pids.max, cpu.max; cgroup.kill to kill;
 /// memory.events' oom_kill to tell an OOM kill from any other SIGKILL.</summary>

@@ -1,7 +1,7 @@
-using Sandbox.Isolation.Container.Cgroups.V1;
-using Sandbox.Isolation.Container.Cgroups.V2;
+using Sandbox.Isolation.Cgroups.V1;
+using Sandbox.Isolation.Cgroups.V2;
 
-namespace Sandbox.Isolation.Container.Cgroups;
+namespace Sandbox.Isolation.Cgroups;
 
 /// <summary>Creates a sandbox's cgroup on whichever version the host runs, so callers never branch on it.</summary>
 internal static class CgroupFactory

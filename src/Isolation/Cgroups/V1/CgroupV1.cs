@@ -1,6 +1,6 @@
 using Sandbox.Isolation.Interop;
 
-namespace Sandbox.Isolation.Container.Cgroups.V1;
+namespace Sandbox.Isolation.Cgroups.V1;
 
 /// <summary>A cgroup on legacy/hybrid hosts: one directory per controller hierarchy (memory, pids, cpu, cpuacct,
 /// freezer). Killing freezes first so a forking process cannot outrun the kill loop.</summary>

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container.Cgroups;
+namespace Sandbox.Isolation.Cgroups;
 
 public enum CgroupVersion
 {

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container.Cgroups;
+namespace Sandbox.Isolation.Cgroups;
 
 /// <summary>Removes sandbox cgroups whose owner died without tearing them down (kill -9 of the CLI or daemon: bwrap's
 /// --die-with-parent takes the processes, but the empty cgroup directories stay). Only empty cgroups older than a

@@ -1,4 +1,4 @@
-namespace Sandbox.Isolation.Container.Cgroups;
+namespace Sandbox.Isolation.Cgroups;
 
 /// <summary>Reads and writes of cgroup control files, with errors that name the file and the value.</summary>
 internal static class CgroupFiles
