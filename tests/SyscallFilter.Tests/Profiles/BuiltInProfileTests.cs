@@ -21,8 +21,8 @@ public class BuiltInProfileTests
         "access", "faccessat", "faccessat2", "pread64", "pwrite64", "readv", "writev", "read", "write", "lseek",
         "ftruncate", "unlink", "unlinkat", "mkdir", "mkdirat", "rename", "renameat", "renameat2", "fchmod", "fchmodat",
         "chmod", "fsync", "prctl", "arch_prctl", "getuid", "geteuid", "getgid", "getegid", "connect", "bind", "listen",
-        "accept4", "getsockopt", "setsockopt", "shutdown", "poll", "ppoll", "times", "getrusage", "statfs", "fadvise64",
-        "vfork", "getsockname", "getpeername", "restart_syscall",
+        "accept4", "getsockopt", "setsockopt", "shutdown", "poll", "ppoll", "getrusage", "statfs", "getsockname",
+        "getpeername", "restart_syscall",
     ];
 
     public static readonly string[] DefaultDenies =
