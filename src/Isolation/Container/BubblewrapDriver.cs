@@ -36,7 +36,8 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     public SandboxTier Tier => SandboxTier.Container;
 
-    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.CgroupStats;
+    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.UpdateLimits |
+        DriverCapabilities.Signal | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
 
     public Task<DriverAvailability> ProbeAsync(CancellationToken cancellationToken) => Task.FromResult(Probe());
 
