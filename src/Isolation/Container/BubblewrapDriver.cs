@@ -140,7 +140,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
                 [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
-                cancellationToken, AgentPidsReserve).ConfigureAwait(false);
+                cancellationToken, AgentPidsReserve, commandIsInit: true).ConfigureAwait(false);
         }
         rollback.Push(instance);
 

@@ -46,8 +46,12 @@ internal sealed class ContainerSandbox : ISandbox
         _agentSocket = agentSocket;
         _spec = spec;
         _limits = spec.Limits;
+        // A silent or lost agent breaks the sandbox: the cgroup kill ends everything it was supervising.
+        _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString);
         _ = WatchAsync();
     }
+
+    private readonly AgentChannel _channel;
 
     /// <summary>bwrap's exit is the sandbox's death: its init is bwrap's child, and the agent is the command bwrap runs.</summary>
     private async Task WatchAsync()
@@ -82,7 +86,6 @@ internal sealed class ContainerSandbox : ISandbox
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(spec);
-        AgentCalls.Diagnostics.Value = _stderrTail.ToString;
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
@@ -93,20 +96,20 @@ internal sealed class ContainerSandbox : ISandbox
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
         var oomBefore = _instance.Cgroup.OomKillCount();
-        var response = await AgentCalls.RunAsync(() => _agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
+        var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
         var limits = Volatile.Read(ref _limits);
-        return AgentProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
+        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
             io, () => _instance.Cgroup.OomKillCount() > oomBefore, _disposing.Token);
     }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
-        AgentFiles.ReadAsync(_agent, path, maxBytes, cancellationToken);
+        AgentFiles.ReadAsync(_channel, path, maxBytes, cancellationToken);
 
     public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
-        AgentFiles.WriteAsync(_agent, path, content, mode, cancellationToken);
+        AgentFiles.WriteAsync(_channel, path, content, mode, cancellationToken);
 
     public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
-        AgentFiles.ListAsync(_agent, path, maxEntries, cancellationToken);
+        AgentFiles.ListAsync(_channel, path, maxEntries, cancellationToken);
 
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
 
@@ -161,6 +164,7 @@ internal sealed class ContainerSandbox : ISandbox
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
+        _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         try
         {
@@ -172,6 +176,7 @@ internal sealed class ContainerSandbox : ISandbox
             // The agent is inside the boundary and may be dead or hostile; the cgroup kill below is what counts.
         }
         await _agent.DisposeAsync().ConfigureAwait(false);
+        _channel.Dispose();
         _agentSocket.Dispose();
         try
         {
