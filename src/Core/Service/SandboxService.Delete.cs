@@ -54,10 +54,16 @@ public sealed partial class SandboxService
                 ? new SandboxException(SandboxErrorCode.NotFound, $"sandbox {entry.Id} not found")
                 : new SandboxStateException(entry.Id, from, verb);
         }
+        var detail = reason;
         try
         {
             if (entry.Sandbox is not null)
                 await entry.Sandbox.DisposeAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            detail = $"{reason} (teardown failed: {e.Message})";
+            throw;
         }
         finally
         {
@@ -65,8 +71,8 @@ public sealed partial class SandboxService
             registry.TryRemove(entry);
             entry.Reservation?.Dispose();
             store.Delete(entry.Id);
+            await PublishAsync(SandboxEventKind.Deleted, entry, detail: detail).ConfigureAwait(false);
         }
-        await PublishAsync(SandboxEventKind.Deleted, entry, detail: reason).ConfigureAwait(false);
         CoreLog.Removed(logger, entry.Id.Value, entry.Tenant, reason);
     }
 }
