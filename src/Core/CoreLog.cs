@@ -16,8 +16,8 @@ internal static partial class CoreLog
     [LoggerMessage(1004, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant} did not survive the restart of its owner; cleaned up (cgroup found: {CgroupFound}): {Why}")]
     public static partial void LostAtRestart(ILogger logger, string sandboxId, string tenant, bool cgroupFound, string why);
 
-    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of its owner")]
-    public static partial void Reattached(ILogger logger, string sandboxId, string tenant);
+    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of its owner ({Tier} tier)")]
+    public static partial void Reattached(ILogger logger, string sandboxId, string tenant, string tier);
 
     [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]
     public static partial void BadStateFile(ILogger logger, string file, string error);
@@ -31,8 +31,8 @@ internal static partial class CoreLog
     [LoggerMessage(1008, LogLevel.Error, "TTL reaper failed")]
     public static partial void ReaperFailed(ILogger logger, Exception exception);
 
-    [LoggerMessage(1010, LogLevel.Warning, "Accelerator probe failed; microVMs are treated as TCG: {Error}")]
-    public static partial void AcceleratorProbeFailed(ILogger logger, string error);
+    [LoggerMessage(1010, LogLevel.Warning, "Probe of the {Tier} tier failed; the tier is unavailable: {Error}")]
+    public static partial void ProbeFailed(ILogger logger, string tier, string error);
 
     [LoggerMessage(1011, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant}: tearing down after a failed launch also failed")]
     public static partial void RollbackFailed(ILogger logger, string sandboxId, string tenant, Exception exception);

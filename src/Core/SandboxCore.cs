@@ -22,13 +22,12 @@ public sealed class SandboxCore : IAsyncDisposable
         Reaper = new TtlReaper(Sandboxes, options, time, loggers.CreateLogger<TtlReaper>());
     }
 
-    /// <param name="acceleratorProbe">The microVM driver's accelerator probe, run in the background from now.</param>
+    /// <summary>Composes Core; every driver's probe starts now, in the background.</summary>
     public static SandboxCore Create(SandboxCoreOptions options, IPolicyEngine policy, IEnumerable<ISandboxDriver> drivers,
-        ILoggerFactory? loggers = null, TimeProvider? time = null, ISandboxMetrics? metrics = null,
-        Func<CancellationToken, Task<Accelerator>>? acceleratorProbe = null)
+        ILoggerFactory? loggers = null, TimeProvider? time = null, ISandboxMetrics? metrics = null)
     {
         loggers ??= NullLoggerFactory.Instance;
-        var registry = new DriverRegistry(drivers, acceleratorProbe, loggers.CreateLogger<DriverRegistry>());
+        var registry = new DriverRegistry(drivers, loggers.CreateLogger<DriverRegistry>());
         return new SandboxCore(options, policy, registry, loggers, time ?? TimeProvider.System, metrics ?? NoMetrics.Instance);
     }
 

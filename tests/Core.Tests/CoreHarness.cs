@@ -12,13 +12,11 @@ internal sealed class CoreHarness : IAsyncDisposable
 
     private readonly SandboxEvents.Subscription _events;
 
-    public CoreHarness(IPolicyEngine? policy = null, SandboxCoreOptions? options = null, bool withMicroVm = true,
-        Func<CancellationToken, Task<Accelerator>>? acceleratorProbe = null, string? stateDir = null)
+    public CoreHarness(IPolicyEngine? policy = null, SandboxCoreOptions? options = null, bool withMicroVm = true, string? stateDir = null)
     {
         Policy = policy as FakePolicy ?? (policy is null ? new FakePolicy(_ => FakePolicy.Allow()) : null);
         IReadOnlyList<ISandboxDriver> drivers = withMicroVm ? [Container, MicroVm] : [Container];
-        Core = SandboxCore.Create(options ?? new SandboxCoreOptions { StateDirectory = stateDir }, policy ?? Policy!, drivers, Logs, Clock, Metrics,
-            acceleratorProbe);
+        Core = SandboxCore.Create(options ?? new SandboxCoreOptions { StateDirectory = stateDir }, policy ?? Policy!, drivers, Logs, Clock, Metrics);
         _events = Core.Events.Subscribe(capacity: 4096);
     }
 

@@ -57,35 +57,61 @@ public sealed class RecoveryTests : IDisposable
     }
 
     [Fact]
-    public async Task The_policy_sees_the_accelerator_the_background_probe_found()
+    public async Task A_running_sandbox_is_taken_back_through_its_opaque_attachment_and_a_dead_one_is_reclaimed()
     {
-        // A microVM driver whose quick probe cannot tell (a host with /dev/kvm and vmx): the probe boot decides, and
-        // a create waits for it rather than telling the policy "none".
-        var probe = new TaskCompletionSource<Accelerator>();
-        var vm = new FakeDriver(SandboxTier.MicroVm, new DriverAvailability(true, "fake, accelerator unknown"));
-        var policy = new FakePolicy(_ => FakePolicy.Allow());
-        using var logs = new LogScope();
-        await using var core = SandboxCore.Create(new SandboxCoreOptions(), policy, [new FakeDriver(SandboxTier.Container), vm], logs,
-            acceleratorProbe: _ => probe.Task);
-        var create = core.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), CancellationToken.None);
-        Assert.False(create.IsCompleted);
-        Assert.Empty(policy.Inputs);
-        probe.SetResult(Accelerator.Kvm);
-        await create;
-        Assert.Equal("kvm", policy.Inputs.Single().Environment.Accel);
-        // Without a microVM tier there is nothing to probe.
-        Assert.Equal(Accelerator.None, await new DriverRegistry([new FakeDriver(SandboxTier.Container)], _ => throw new InvalidOperationException("not called"))
-            .AcceleratorAsync(CancellationToken.None));
+        SandboxId alive, dead;
+        var options = new SandboxCoreOptions { StateDirectory = _stateDir, SandboxesOutliveOwner = true };
+        await using (var before = new CoreHarness(options: options))
+        {
+            alive = (await before.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(TimeSpan.FromMinutes(5)), CancellationToken.None)).Id;
+            dead = (await before.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), CancellationToken.None)).Id;
+            // The owner "crashes": nothing is deleted, the records stay.
+        }
+        await using var after = new CoreHarness(options: options);
+        after.Container.Attachable.Add(alive);
+        after.Container.Leftovers.Add(dead);
+        var (reattached, reclaimed) = await after.Core.Recovery.RecoverAsync(CancellationToken.None);
+        Assert.Equal((1, 1), (reattached, reclaimed));
+        var entry = after.Sandboxes.Get(CoreHarness.Alice, alive);
+        Assert.Equal(SandboxState.Running, entry.State);
+        Assert.Equal(after.Clock.GetUtcNow() + TimeSpan.FromMinutes(5), entry.ExpiresAt);
+        Assert.Equal((1, entry.Info!.Limits.MemoryMiB), after.Core.Quotas.Used("acme"));
+        Assert.Contains(dead, after.Container.Reclaimed);
+        Assert.Throws<SandboxException>(() => after.Sandboxes.Get(CoreHarness.Alice, dead));
+        Assert.Equal([alive.Value], after.Core.Store.LoadAll().Records.Select(r => r.Id));
+        await after.Sandboxes.ExecAsync(CoreHarness.Alice, alive, new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, CancellationToken.None);
     }
 
     [Fact]
-    public async Task A_failed_probe_counts_as_tcg_never_as_kvm()
+    public async Task The_policy_sees_the_accelerator_the_background_probe_found()
     {
-        var vm = new FakeDriver(SandboxTier.MicroVm, new DriverAvailability(true, "fake, accelerator unknown"));
+        // A microVM driver whose probe boots a guest under KVM: a create waits for it rather than telling the policy "none".
+        var probe = new TaskCompletionSource<DriverAvailability>();
+        var vm = new FakeDriver(SandboxTier.MicroVm, probe: probe.Task);
+        var policy = new FakePolicy(_ => FakePolicy.Allow());
         using var logs = new LogScope();
-        var registry = new DriverRegistry([vm], _ => throw new SandboxException(SandboxErrorCode.Internal, "probe boot failed"),
-            new Microsoft.Extensions.Logging.Logger<DriverRegistry>(logs));
-        Assert.Equal(Accelerator.Tcg, await registry.AcceleratorAsync(CancellationToken.None));
-        Assert.Contains(logs.Entries, e => e.Id.Id == 1010 && e.Message.Contains("probe boot failed", StringComparison.Ordinal));
+        await using var core = SandboxCore.Create(new SandboxCoreOptions(), policy, [new FakeDriver(SandboxTier.Container), vm], logs);
+        var create = core.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), CancellationToken.None);
+        Assert.False(create.IsCompleted);
+        Assert.Empty(policy.Inputs);
+        probe.SetResult(new DriverAvailability(true, "kvm works", Accelerator.Kvm));
+        await create;
+        Assert.Equal("kvm", policy.Inputs.Single().Environment.Accel);
+        Assert.Equal(["container", "microvm"], policy.Inputs.Single().Environment.Tiers);
+    }
+
+    [Fact]
+    public async Task A_failed_probe_makes_the_tier_unavailable_with_the_reason()
+    {
+        var vm = new FakeDriver(SandboxTier.MicroVm, probe: Task.FromException<DriverAvailability>(new SandboxException(SandboxErrorCode.Internal, "probe boot failed")));
+        using var logs = new LogScope();
+        var registry = new DriverRegistry([vm, new FakeDriver(SandboxTier.Container)], new Microsoft.Extensions.Logging.Logger<DriverRegistry>(logs));
+        var probed = await registry.ProbedAsync(CancellationToken.None);
+        Assert.Equal(Accelerator.None, probed.Accelerator);
+        Assert.Equal([SandboxTier.Container], probed.AvailableTiers);
+        var e = Assert.Throws<SandboxException>(() => probed.Get(SandboxTier.MicroVm));
+        Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
+        Assert.Contains("probe boot failed", e.Message, StringComparison.Ordinal);
+        Assert.Contains(logs.Entries, x => x.Id.Id == 1010);
     }
 }

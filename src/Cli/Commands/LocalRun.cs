@@ -15,9 +15,8 @@ internal static class LocalRun
 
     public static async Task<int> RunAsync(SandboxRequest request, ProcessSpec process, bool interactive, CancellationToken cancellationToken)
     {
-        var vm = new MicroVmDriver();
         await using var core = SandboxCore.Create(new SandboxCoreOptions(), EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-            [new BubblewrapDriver(), vm], acceleratorProbe: async ct => (await vm.ProbeAcceleratorAsync(ct).ConfigureAwait(false)).Accelerator);
+            [new BubblewrapDriver(), new MicroVmDriver()]);
         var principal = new Principal(Tenant, "uid:" + Environment.UserName);
         var io = new ProcessIO
         {

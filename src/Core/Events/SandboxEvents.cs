@@ -31,7 +31,17 @@ public sealed class SandboxEvents : IAsyncDisposable
         return subscription;
     }
 
-    internal ValueTask PublishAsync(SandboxEvent e) => _inbox.Writer.WriteAsync(e);
+    internal async ValueTask PublishAsync(SandboxEvent e)
+    {
+        try
+        {
+            await _inbox.Writer.WriteAsync(e).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            // Core is shutting down (a sandbox died during it): no subscriber is left to tell.
+        }
+    }
 
     private async Task DispatchAsync()
     {

@@ -16,6 +16,7 @@ public sealed class RestartRecovery(DriverRegistry drivers, StateStore store, Sa
     /// <summary>Returns how many sandboxes were re-attached and how many reclaimed.</summary>
     public async Task<(int Reattached, int Reclaimed)> RecoverAsync(CancellationToken cancellationToken)
     {
+        var probed = await drivers.ProbedAsync(cancellationToken).ConfigureAwait(false);
         var (records, bad) = store.LoadAll();
         foreach (var (file, error) in bad)
         {
@@ -27,14 +28,14 @@ public sealed class RestartRecovery(DriverRegistry drivers, StateStore store, Sa
         foreach (var record in records)
         {
             var id = SandboxId.Parse(record.Id);
-            var (sandbox, why) = await TryAttachAsync(id, record, cancellationToken).ConfigureAwait(false);
+            var (sandbox, why) = await TryAttachAsync(probed, id, record, cancellationToken).ConfigureAwait(false);
             if (sandbox is not null)
             {
                 try
                 {
                     sandboxes.Restore(record, sandbox);
                     reattached.Add(id);
-                    CoreLog.Reattached(logger, record.Id, record.Tenant);
+                    CoreLog.Reattached(logger, record.Id, record.Tenant, record.Tier);
                     continue;
                 }
                 catch (SandboxException e)
@@ -48,7 +49,7 @@ public sealed class RestartRecovery(DriverRegistry drivers, StateStore store, Sa
             CoreLog.LostAtRestart(logger, record.Id, record.Tenant, found, why!);
             reclaimed++;
         }
-        foreach (var reclaimer in drivers.All.OfType<ILeftoverReclaimer>())
+        foreach (var reclaimer in drivers.Registered.OfType<ILeftoverReclaimer>())
         {
             foreach (var id in reclaimer.ListLeftovers())
             {
@@ -61,20 +62,26 @@ public sealed class RestartRecovery(DriverRegistry drivers, StateStore store, Sa
                     reclaimed++;
                 }
             }
+            reclaimer.RemoveStaleFiles(reattached);
         }
-        ContainerReattach.RemoveStaleChannels(drivers, reattached);
         metrics.Recovered(reclaimed, reattached.Count);
         return (reattached.Count, reclaimed);
     }
 
-    private async Task<(ISandbox? Sandbox, string? Why)> TryAttachAsync(SandboxId id, SandboxRecord record, CancellationToken cancellationToken)
+    /// <summary>The sandbox back from its driver, or why not. Only the driver reads the attachment.</summary>
+    private static async Task<(ISandbox? Sandbox, string? Why)> TryAttachAsync(ProbedDrivers probed, SandboxId id, SandboxRecord record,
+        CancellationToken cancellationToken)
     {
-        if (!drivers.All.Any(d => TierNames.ToPolicy(d.Tier) == record.Tier))
-            return (null, $"the {record.Tier} tier is not available");
+        if (record.Attachment is not { } attachment)
+            return (null, "it cannot be re-attached (no attachment recorded)");
+        if (!probed.IsAvailable(attachment.Tier))
+            return (null, $"the {TierNames.ToPolicy(attachment.Tier)} tier is not available: {probed.Unavailable.GetValueOrDefault(attachment.Tier)}");
+        var driver = probed.Get(attachment.Tier);
+        if (!driver.Capabilities.HasFlag(DriverCapabilities.Attach))
+            return (null, $"the {TierNames.ToPolicy(attachment.Tier)} tier cannot re-attach sandboxes");
         try
         {
-            var sandbox = await ContainerReattach.AttachAsync(drivers, id, record, cancellationToken).ConfigureAwait(false);
-            return sandbox is null ? (null, "it cannot be re-attached (no attachment recorded)") : (sandbox, null);
+            return (await driver.AttachAsync(id, attachment, cancellationToken).ConfigureAwait(false), null);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -83,6 +90,6 @@ public sealed class RestartRecovery(DriverRegistry drivers, StateStore store, Sa
     }
 
     private async Task<bool> ReclaimAsync(SandboxId id, string tier, CancellationToken cancellationToken) =>
-        drivers.All.FirstOrDefault(d => TierNames.ToPolicy(d.Tier) == tier) is ILeftoverReclaimer reclaimer
+        drivers.Registered.FirstOrDefault(d => TierNames.ToPolicy(d.Tier) == tier) is ILeftoverReclaimer reclaimer
         && await reclaimer.ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
 }

@@ -14,10 +14,11 @@ public sealed partial class SandboxService
         var ttl = request.Ttl ?? options.DefaultTtl;
         if (ttl <= TimeSpan.Zero || ttl > options.MaxTtl)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"ttl_s {ttl.TotalSeconds:0} is out of range [1, {options.MaxTtl.TotalSeconds:0}]");
-        var (decision, tier, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
-        // A daemon's sandboxes outlive it: the next one re-attaches them (RestartRecovery).
-        spec = spec with { DieWithOwner = !options.SandboxesOutliveOwner };
-        var driver = drivers.Get(tier);
+        var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        var tier = driver.Tier;
+        // A daemon's sandboxes outlive it when the driver can take them back: the next one re-attaches them
+        // (RestartRecovery); a tier without re-attach dies with its owner (and is reclaimed after a crash).
+        spec = spec with { DieWithOwner = !(options.SandboxesOutliveOwner && driver.Capabilities.HasFlag(DriverCapabilities.Attach)) };
         var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         var now = time.GetUtcNow();
         var entry = new SandboxEntry
@@ -55,6 +56,7 @@ public sealed partial class SandboxService
             throw;
         }
         await PublishAsync(SandboxEventKind.Started, entry).ConfigureAwait(false);
+        _ = WatchAsync(entry, entry.Sandbox);
         var elapsed = Stopwatch.GetElapsedTime(started);
         metrics.CreateCompleted(elapsed);
         CoreLog.Created(logger, entry.Id.Value, entry.Tenant, TierNames.ToPolicy(tier), decision.DecisionId, elapsed.TotalMilliseconds);
@@ -120,6 +122,7 @@ public sealed partial class SandboxService
             throw;
         }
         entry.Transition(SandboxState.Running, "re-attach");
+        _ = WatchAsync(entry, sandbox);
         return entry;
     }
 }

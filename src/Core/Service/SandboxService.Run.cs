@@ -12,8 +12,8 @@ public sealed partial class SandboxService
     public async Task<ExitStatus> RunAsync(Principal principal, SandboxRequest request, ProcessSpec process, ProcessIO io,
         Func<RunStarted, Task> onStarted, CancellationToken cancellationToken)
     {
-        var (decision, tier, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
-        var driver = drivers.Get(tier);
+        var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        var tier = driver.Tier;
         using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         await PublishAsync(SandboxEventKind.Created, spec.Id, principal.Tenant, tier).ConfigureAwait(false);
         var detail = "run ended";

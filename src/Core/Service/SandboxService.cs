@@ -29,9 +29,10 @@ public sealed partial class SandboxService(
     public IReadOnlyList<SandboxEntry> List(Principal principal) => registry.ListFor(principal.Tenant);
 
     /// <summary>Asks the policy and translates an allowed decision (a denied one throws <see cref="PolicyDeniedException"/>).</summary>
-    private async Task<(PolicyDecision Decision, SandboxTier Tier, SandboxSpec Spec)> DecideAsync(Principal principal, SandboxRequest request,
+    private async Task<(PolicyDecision Decision, ISandboxDriver Driver, SandboxSpec Spec)> DecideAsync(Principal principal, SandboxRequest request,
         CancellationToken cancellationToken)
     {
+        var probed = await drivers.ProbedAsync(cancellationToken).ConfigureAwait(false);
         var input = await BuildInputAsync(principal, request, cancellationToken).ConfigureAwait(false);
         var decision = await policy.DecideAsync(input, cancellationToken).ConfigureAwait(false);
         metrics.PolicyDecided(decision.Allow);
@@ -41,14 +42,14 @@ public sealed partial class SandboxService(
             throw new PolicyDeniedException(decision);
         }
         var (tier, spec) = DecisionTranslator.ToSpec(decision, request);
-        return (decision, tier, spec);
+        return (decision, probed.Get(tier), spec);
     }
 
     private async Task<PolicyInput> BuildInputAsync(Principal principal, SandboxRequest request, CancellationToken cancellationToken)
     {
-        var accelerator = await drivers.AcceleratorAsync(cancellationToken).ConfigureAwait(false);
+        var probed = await drivers.ProbedAsync(cancellationToken).ConfigureAwait(false);
         var info = new RequestInfo("req-" + Guid.NewGuid().ToString("N")[..12], time.GetUtcNow(), "create");
-        return PolicyInputBuilder.Build(principal, request, info, drivers.AvailableTiers, accelerator);
+        return PolicyInputBuilder.Build(principal, request, info, probed.AvailableTiers, probed.Accelerator);
     }
 
     private ValueTask PublishAsync(SandboxEventKind kind, SandboxEntry entry, ExitStatus? status = null, string? detail = null) =>

@@ -1,10 +1,10 @@
-using Sandbox.Isolation.Container;
+using Sandbox.Isolation;
 using Sandbox.Policy;
 
 namespace Sandbox.Core;
 
 /// <summary>What is written to disk for each long-lived sandbox ({state_dir}/sandboxes/{id}.json), so a restarted
-/// owner knows what it had: enough to re-attach it when it still runs (<see cref="Container"/>) and to find and
+/// owner knows what it had: enough to re-attach it when it still runs (<see cref="Attachment"/>) and to find and
 /// reclaim what is left of it when it does not.</summary>
 public sealed record SandboxRecord
 {
@@ -19,6 +19,7 @@ public sealed record SandboxRecord
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>The policy decision it was created under (reported again after a re-attach).</summary>
     public PolicyDecision? Decision { get; init; }
-    /// <summary>Container tier: bwrap pid and start time, agent socket, limits — what re-attach needs.</summary>
-    public ContainerAttachment? Container { get; init; }
+    /// <summary>The driver's re-attach record (opaque: stored and handed back unchanged, see
+    /// ISandboxDriver.AttachAsync); null when the sandbox cannot be taken back.</summary>
+    public SandboxAttachment? Attachment { get; init; }
 }

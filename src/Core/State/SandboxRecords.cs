@@ -1,5 +1,3 @@
-using Sandbox.Isolation.Container;
-
 namespace Sandbox.Core;
 
 /// <summary>Registry entry → its state record.</summary>
@@ -17,7 +15,6 @@ internal static class SandboxRecords
         DecisionId = e.Decision.DecisionId,
         Labels = e.Labels,
         Decision = e.Decision,
-        // Until the driver seam carries an opaque attachment, the container tier's own record is stored.
-        Container = e.Sandbox is { } sandbox ? BubblewrapDriver.AttachmentOf(sandbox) : null,
+        Attachment = e.Sandbox?.Attachment,
     };
 }

@@ -177,15 +177,12 @@ public static class SandboxdHost
     }
 
     /// <summary>Core over this host's drivers (each tier's registration, when present), the policy engine and the
-    /// configuration. The microVM driver's accelerator probe starts now, in the background.</summary>
-    private static SandboxCore CreateCore(IServiceProvider sp)
-    {
-        var drivers = Enum.GetValues<SandboxTier>().Select(t => sp.GetKeyedService<ISandboxDriver>(t)).OfType<ISandboxDriver>().ToList();
-        var vm = drivers.OfType<MicroVmDriver>().FirstOrDefault();
-        return SandboxCore.Create(sp.GetRequiredService<SandboxdConfig>().ToCoreOptions(), sp.GetRequiredService<IPolicyEngine>(), drivers,
-            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SandboxdMetrics>(),
-            vm is null ? null : async ct => (await vm.ProbeAcceleratorAsync(ct).ConfigureAwait(false)).Accelerator);
-    }
+    /// configuration. Every driver's probe (the microVM one boots a guest under KVM where KVM looks usable) starts
+    /// now, in the background.</summary>
+    private static SandboxCore CreateCore(IServiceProvider sp) =>
+        SandboxCore.Create(sp.GetRequiredService<SandboxdConfig>().ToCoreOptions(), sp.GetRequiredService<IPolicyEngine>(),
+            Enum.GetValues<SandboxTier>().Select(t => sp.GetKeyedService<ISandboxDriver>(t)).OfType<ISandboxDriver>(),
+            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SandboxdMetrics>());
 
     private static IPolicyEngine CreatePolicyEngine(IServiceProvider sp)
     {
