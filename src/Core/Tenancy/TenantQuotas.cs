@@ -1,39 +1,34 @@
 using Sandbox.Isolation;
-using Sandbox.SandboxApi.Configuration;
 
-namespace Sandbox.SandboxApi.Orchestration;
+namespace Sandbox.Core;
 
 /// <summary>Per-tenant quotas: concurrent sandboxes (long-lived ones and running one-shots) and the sum of their
 /// memory limits. A reservation that would pass either answers RESOURCE_EXHAUSTED naming the quota.</summary>
-public sealed class TenantQuotas(SandboxdConfig config)
+public sealed class TenantQuotas(SandboxCoreOptions options)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, (int Count, long MemoryMiB)> _used = [];
-    private readonly Dictionary<string, TenantConfig> _tenants = config.Tenants.ToDictionary(t => t.Name);
 
     /// <summary>Takes one sandbox of <paramref name="memoryMiB"/> from the tenant's quota; dispose to give it back.</summary>
     /// <param name="enforce">false: count it even past the quota (a sandbox re-attached after a restart exists).</param>
     public IDisposable Reserve(string tenant, long memoryMiB, bool enforce = true)
     {
-        var quota = _tenants.GetValueOrDefault(tenant) ?? new TenantConfig { Name = tenant };
+        var quota = QuotaOf(tenant);
         lock (_lock)
         {
             var (count, memory) = _used.GetValueOrDefault(tenant);
-            if (!enforce)
-            {
-                _used[tenant] = (count + 1, memory + memoryMiB);
-                return new Reservation(this, tenant, memoryMiB);
-            }
-            if (count + 1 > quota.MaxSandboxes)
+            if (enforce && count + 1 > quota.MaxSandboxes)
                 throw new SandboxException(SandboxErrorCode.ResourceExhausted,
                     $"tenant '{tenant}' already has {count} sandboxes; its quota max_sandboxes is {quota.MaxSandboxes}");
-            if (memory + memoryMiB > quota.MaxMemoryMiB)
+            if (enforce && memory + memoryMiB > quota.MaxMemoryMiB)
                 throw new SandboxException(SandboxErrorCode.ResourceExhausted,
                     $"tenant '{tenant}' has {memory} MiB of sandbox memory; {memoryMiB} MiB more would pass its quota max_memory_mib {quota.MaxMemoryMiB}");
             _used[tenant] = (count + 1, memory + memoryMiB);
         }
         return new Reservation(this, tenant, memoryMiB);
     }
+
+    public TenantQuota QuotaOf(string tenant) => options.Quotas.GetValueOrDefault(tenant) ?? options.DefaultQuota;
 
     public (int Count, long MemoryMiB) Used(string tenant)
     {

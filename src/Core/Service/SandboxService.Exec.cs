@@ -1,7 +1,6 @@
 using Sandbox.Isolation;
-using Sandbox.SandboxApi.Auth;
 
-namespace Sandbox.SandboxApi.Orchestration;
+namespace Sandbox.Core;
 
 public sealed partial class SandboxService
 {
@@ -23,17 +22,20 @@ public sealed partial class SandboxService
 
     public async Task<RunningProcess> ExecAsync(Principal principal, SandboxId id, ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
     {
-        var sandbox = Running(principal, id);
-        var process = await sandbox.ExecAsync(ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
-        return new RunningProcess(process, SuperviseAsync(process, cancellationToken));
+        var entry = registry.Get(principal.Tenant, id);
+        var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
+        var process = await sandbox.ExecAsync(DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
+        return new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
     }
 
-    private async Task<ExitStatus> SuperviseAsync(ISandboxProcess process, CancellationToken cancellationToken)
+    private async Task<ExitStatus> SuperviseAsync(SandboxEntry entry, ISandboxProcess process, CancellationToken cancellationToken)
     {
         await using (cancellationToken.Register(() => _ = KillQuietlyAsync(process)))
         {
             var status = await process.WaitAsync(CancellationToken.None).ConfigureAwait(false);
             metrics.ProcessCompleted("exec", status.Duration, status.OomKilled, status.TimedOut);
+            if (status.OomKilled)
+                await PublishAsync(SandboxEventKind.Oom, entry, status).ConfigureAwait(false);
             return status;
         }
     }
@@ -51,18 +53,14 @@ public sealed partial class SandboxService
     }
 
     public Task<byte[]> ReadFileAsync(Principal principal, SandboxId id, string path, long maxBytes, CancellationToken cancellationToken) =>
-        Running(principal, id).ReadFileAsync(path, maxBytes, cancellationToken);
+        Live(principal, id, "read files of").ReadFileAsync(path, maxBytes, cancellationToken);
 
     public Task WriteFileAsync(Principal principal, SandboxId id, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
-        Running(principal, id).WriteFileAsync(path, content, mode, cancellationToken);
+        Live(principal, id, "write files into").WriteFileAsync(path, content, mode, cancellationToken);
 
     public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
-        Running(principal, id).ListFilesAsync(path, maxEntries, cancellationToken);
+        Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
 
-    private ISandbox Running(Principal principal, SandboxId id)
-    {
-        var entry = registry.Get(principal.Tenant, id);
-        return entry.CanExec ? entry.Sandbox! : throw new SandboxException(SandboxErrorCode.FailedPrecondition,
-            $"sandbox {id} is {entry.State.ToString().ToLowerInvariant()}, not running");
-    }
+    private ISandbox Live(Principal principal, SandboxId id, string verb) =>
+        registry.Get(principal.Tenant, id).Require(SandboxLifecycle.CanExec, verb);
 }

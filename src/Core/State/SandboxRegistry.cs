@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using Sandbox.Isolation;
 
-namespace Sandbox.SandboxApi.Orchestration;
+namespace Sandbox.Core;
 
-/// <summary>The live sandboxes in memory. Lookups are by tenant: another tenant's sandbox is indistinguishable from a
+/// <summary>The sandboxes Core knows about, in memory (from Creating until Deleted). Lookups are by tenant: another tenant's sandbox is indistinguishable from a
 /// missing one (NOT_FOUND), so ids leak nothing across tenants.</summary>
 public sealed class SandboxRegistry
 {

@@ -1,8 +1,8 @@
 using Microsoft.Extensions.Logging;
 
-namespace Sandbox.SandboxApi.Orchestration;
+namespace Sandbox.Core;
 
-internal static partial class SandboxServiceLog
+internal static partial class CoreLog
 {
     [LoggerMessage(1001, LogLevel.Information, "Sandbox {SandboxId} created for tenant {Tenant}: tier {Tier}, decision {DecisionId}, {ElapsedMs:0.0} ms")]
     public static partial void Created(ILogger logger, string sandboxId, string tenant, string tier, string decisionId, double elapsedMs);
@@ -13,10 +13,10 @@ internal static partial class SandboxServiceLog
     [LoggerMessage(1003, LogLevel.Information, "Policy denied a sandbox for tenant {Tenant}: decision {DecisionId}, {ReasonCount} reason(s)")]
     public static partial void Denied(ILogger logger, string tenant, string decisionId, int reasonCount);
 
-    [LoggerMessage(1004, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant} did not survive the restart of sandboxd; cleaned up (cgroup found: {CgroupFound}): {Why}")]
+    [LoggerMessage(1004, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant} did not survive the restart of its owner; cleaned up (cgroup found: {CgroupFound}): {Why}")]
     public static partial void LostAtRestart(ILogger logger, string sandboxId, string tenant, bool cgroupFound, string why);
 
-    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of sandboxd ({Tier} tier)")]
+    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of its owner ({Tier} tier)")]
     public static partial void Reattached(ILogger logger, string sandboxId, string tenant, string tier);
 
     [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]
@@ -30,4 +30,10 @@ internal static partial class SandboxServiceLog
 
     [LoggerMessage(1008, LogLevel.Error, "TTL reaper failed")]
     public static partial void ReaperFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1010, LogLevel.Warning, "Probe of the {Tier} tier failed; the tier is unavailable: {Error}")]
+    public static partial void ProbeFailed(ILogger logger, string tier, string error);
+
+    [LoggerMessage(1011, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant}: tearing down after a failed launch also failed")]
+    public static partial void RollbackFailed(ILogger logger, string sandboxId, string tenant, Exception exception);
 }
