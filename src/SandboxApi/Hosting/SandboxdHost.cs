@@ -125,6 +125,8 @@ public static class SandboxdHost
         {
             AgentDirectory = config.Container.AgentDir,
             CgroupParent = config.Container.CgroupParent + "-vm",
+            // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
+            StateDirectory = Path.Combine(config.StateDir, "vm"),
         }));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
