@@ -54,6 +54,7 @@ public sealed class MicroVmSandbox : ISandbox
             ExecId = "e" + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
