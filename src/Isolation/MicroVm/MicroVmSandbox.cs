@@ -87,6 +87,7 @@ public sealed class MicroVmSandbox : ISandbox
             ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
@@ -153,8 +154,8 @@ public sealed class MicroVmSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         _channel.Close();
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
         await _vm.DisposeAsync().ConfigureAwait(false);
