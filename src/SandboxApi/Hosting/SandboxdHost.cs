@@ -133,6 +133,8 @@ public static class SandboxdHost
         s.AddSingleton<TenantQuotas>();
         s.AddSingleton<SandboxdMetrics>();
         s.AddSingleton<SandboxService>();
+        s.AddSingleton<RestartSignal>();
+        s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RestartRecovery>();
         s.AddHostedService<TtlReaper>();
         s.AddSingleton<HealthServiceImpl>();

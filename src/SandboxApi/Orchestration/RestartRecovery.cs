@@ -15,9 +15,10 @@ namespace Sandbox.SandboxApi.Orchestration;
 /// and start time), in its cgroup, and its agent answers, the sandbox is re-attached (running, in its tenant's quota,
 /// with its TTL); otherwise what is left of it is killed and removed and its record deleted. Then leftover cgroups under
 /// sandboxd's cgroup parent that belong to no re-attached sandbox are reclaimed too (one-shot runs, which die with the
-/// daemon). On an orderly shutdown every live sandbox is deleted.</summary>
+/// daemon). On an orderly shutdown every live sandbox is deleted, unless the stop is a restart (<see cref="RestartSignal"/>):
+/// then they are left running for the next sandboxd, as after a crash.</summary>
 public sealed class RestartRecovery(IServiceProvider services, StateStore store, SandboxService sandboxes, SandboxdMetrics metrics,
-    ILogger<RestartRecovery> logger) : IHostedService
+    RestartSignal restart, ILogger<RestartRecovery> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -93,5 +94,11 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
         metrics.Reattached(reattached.Count);
     }
 
-    public Task StopAsync(CancellationToken cancellationToken) => sandboxes.RemoveAllAsync();
+    public Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (!restart.Requested)
+            return sandboxes.RemoveAllAsync();
+        SandboxServiceLog.LeftForRestart(logger, sandboxes.RunningCount);
+        return Task.CompletedTask;
+    }
 }

@@ -29,6 +29,9 @@ public sealed partial class SandboxService
         return reaped;
     }
 
+    /// <summary>Sandboxes running now (what a stop for a restart leaves behind).</summary>
+    public int RunningCount => registry.All.Count(e => e.State == SandboxLifecycle.Running);
+
     /// <summary>Deletes everything (shutdown of the daemon).</summary>
     public async Task RemoveAllAsync()
     {

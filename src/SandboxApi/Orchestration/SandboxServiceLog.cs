@@ -19,6 +19,9 @@ internal static partial class SandboxServiceLog
     [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of sandboxd (bwrap pid {BwrapPid})")]
     public static partial void Reattached(ILogger logger, string sandboxId, string tenant, int bwrapPid);
 
+    [LoggerMessage(1010, LogLevel.Information, "Stopping for a restart: {Count} sandbox(es) left running for the next sandboxd to re-attach")]
+    public static partial void LeftForRestart(ILogger logger, int count);
+
     [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]
     public static partial void BadStateFile(ILogger logger, string file, string error);
 
