@@ -4,7 +4,7 @@ namespace Sandbox.Isolation.Cgroups.V1;
 
 /// <summary>A cgroup on legacy/hybrid hosts: one directory per controller hierarchy (memory, pids, cpu, cpuacct,
 /// freezer). Killing freezes first so a forking process cannot outrun the kill loop.</summary>
-internal sealed class CgroupV1 : ICgroup
+internal sealed partial class CgroupV1 : ICgroup
 {
     private readonly Dictionary<string, string> _dirs;
     private CgroupOwnerLock? _owner;

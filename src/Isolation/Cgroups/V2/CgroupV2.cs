@@ -2,7 +2,7 @@ namespace Sandbox.Isolation.Cgroups.V2;
 
 /// <summary>A cgroup on the unified hierarchy: memory.max (+ swap off), pids.max, cpu.max; cgroup.kill to kill;
 /// memory.events' oom_kill to tell an OOM kill from any other SIGKILL.</summary>
-internal sealed class CgroupV2 : ICgroup
+internal sealed partial class CgroupV2 : ICgroup
 {
     private readonly string _dir;
     private readonly CgroupOwnerLock _owner;
