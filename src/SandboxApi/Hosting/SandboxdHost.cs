@@ -133,6 +133,8 @@ public static class SandboxdHost
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
+        s.AddSingleton<RestartSignal>();
+        s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RecoveryService>();
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();
