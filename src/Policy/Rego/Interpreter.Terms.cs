@@ -300,7 +300,8 @@ internal sealed partial class Interpreter
         }
         catch (BuiltinException ex)
         {
-            if (_options.StrictBuiltinErrors) throw new RegoException(RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
+            if (_options.StrictBuiltinErrors)
+                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
             return null;
         }
     }
