@@ -24,11 +24,19 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         _launcher = new ContainerLauncher(_options, _cgroups);
     }
 
-    /// <summary>Removes the empty cgroups of sandboxes whose owner was killed before it could clean up (see
-    /// <see cref="CgroupJanitor"/>). Hosts call it at startup; returns how many were removed.</summary>
-    public int RemoveStaleCgroups() => RemoveStaleCgroups(_options.StaleCgroupAge);
+    private int _janitorRan;
 
-    internal int RemoveStaleCgroups(TimeSpan minimumAge) => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent, minimumAge);
+    /// <summary>Removes the empty cgroups of sandboxes whose owner died before it could clean up (see
+    /// <see cref="CgroupJanitor"/>: only those no live process owns). Runs by itself before this driver's first
+    /// sandbox; returns how many were removed.</summary>
+    public int RemoveStaleCgroups() => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent);
+
+    /// <summary>The engine's start-up clean-up (the CLI's --local, sandboxd, any host), once per driver.</summary>
+    private void RemoveStaleCgroupsOnce()
+    {
+        if (Interlocked.Exchange(ref _janitorRan, 1) == 0 && _cgroups.Version != CgroupVersion.None)
+            RemoveStaleCgroups();
+    }
 
     /// <summary>Room in a long-lived sandbox's pids limit for the agent's threads: a fork bomb that takes every task
     /// the spec allows (held there by RLIMIT_NPROC, which counts the agent's threads too) must not starve the agent.</summary>
@@ -36,7 +44,12 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     public SandboxTier Tier => SandboxTier.Container;
 
-    public DriverAvailability Probe()
+    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.UpdateLimits |
+        DriverCapabilities.Signal | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
+
+    public Task<DriverAvailability> ProbeAsync(CancellationToken cancellationToken) => Task.FromResult(Probe());
+
+    private DriverAvailability Probe()
     {
         if (!File.Exists(_options.BwrapPath))
             return new(false, $"bubblewrap not found at {_options.BwrapPath} (apt-get install bubblewrap)");
@@ -53,6 +66,9 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         SpecValidator.Validate(spec);
         SpecValidator.Validate(process);
+        if (process.Tty is not null)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
+        RemoveStaleCgroupsOnce();
         return await OneShotRun.RunAsync(_launcher, spec, process, io, cancellationToken).ConfigureAwait(false);
     }
 
@@ -75,6 +91,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        RemoveStaleCgroupsOnce();
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();
 
@@ -125,7 +142,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
                 [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
-                cancellationToken, AgentPidsReserve).ConfigureAwait(false);
+                cancellationToken, AgentPidsReserve, commandIsInit: true).ConfigureAwait(false);
         }
         rollback.Push(instance);
 
@@ -159,28 +176,35 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, socketPath);
     }
 
-    /// <summary>What to keep to re-attach <paramref name="sandbox"/> after a restart of its owner; null when it was
-    /// not created by this tier with <see cref="SandboxSpec.DieWithOwner"/> = false.</summary>
-    public static ContainerAttachment? AttachmentOf(ISandbox sandbox) => (sandbox as ContainerSandbox)?.Attachment;
-
     /// <summary>Takes back a sandbox created (with <see cref="SandboxSpec.DieWithOwner"/> = false) by an earlier
     /// process of this host (a sandboxd killed and restarted): the same bwrap, its cgroup, its host uid, and the agent
     /// answering on its socket. Whatever is left of a sandbox that cannot be taken back (bwrap gone, pid reused, agent
     /// silent) is killed and removed, and SandboxException NOT_FOUND / UNAVAILABLE says why.</summary>
-    public async Task<ISandbox> AttachAsync(SandboxId id, ContainerAttachment attachment, CancellationToken cancellationToken)
+    public async Task<ISandbox> AttachAsync(SandboxId id, SandboxAttachment attachment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attachment);
-        var instance = _launcher.Attach(id, attachment);
+        ContainerAttachment record;
+        try
+        {
+            record = ContainerAttachment.From(id, attachment);
+        }
+        catch (SandboxException) when (attachment.Tier == SandboxTier.Container)
+        {
+            // A record this driver cannot read names a sandbox of this tier that can never be taken back: reclaim it.
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        var instance = _launcher.Attach(id, record);
         if (instance is null)
         {
             await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
-            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its bwrap {attachment.BwrapPid} is gone)");
+            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its bwrap {record.BwrapPid} is gone)");
         }
         await using var rollback = new RollbackStack();
         rollback.Push(instance);
         // Only ever the socket this driver would have made for the id: a record naming another path is not followed.
-        if (ChannelPath(id) is not { } socketPath || socketPath != attachment.AgentSocket)
-            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: agent socket {attachment.AgentSocket} is not in the channel directory");
+        if (ChannelPath(id) is not { } socketPath || socketPath != record.AgentSocket)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: agent socket {record.AgentSocket} is not in the channel directory");
         rollback.Push(() => File.Delete(socketPath));
         var agentSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         rollback.Push(agentSocket);
@@ -203,11 +227,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         var spec = new SandboxSpec
         {
             Id = id,
-            Limits = attachment.Limits,
-            Env = attachment.Env,
-            WorkDir = attachment.WorkDir,
-            Hostname = attachment.Hostname,
-            SyscallProfile = attachment.SyscallProfile,
+            Limits = record.Limits,
+            Env = record.Env,
+            WorkDir = record.WorkDir,
+            Hostname = record.Hostname,
+            SyscallProfile = record.SyscallProfile,
             DieWithOwner = false,
         };
         rollback.Commit();
@@ -216,7 +240,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     /// <summary>Removes agent sockets (and half-made ones) of sandboxes not in <paramref name="keep"/> from the channel
     /// directory: what a killed owner left of sandboxes that are gone. Returns how many.</summary>
-    public int RemoveStaleChannels(IReadOnlySet<SandboxId> keep)
+    public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep)
     {
         if (_options.ChannelDirectory is not { } dir || !Directory.Exists(dir))
             return 0;
