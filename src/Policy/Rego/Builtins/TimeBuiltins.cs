@@ -71,6 +71,7 @@ internal static class TimeBuiltins
 
     private static DateTimeOffset FromNs(double ns, string fn)
     {
+        if (!(ns >= long.MinValue && ns <= long.MaxValue)) throw new BuiltinException($"{fn}: timestamp too big");
         var ticks = Math.Floor(ns / NsPerTick) + DateTime.UnixEpoch.Ticks;
         if (double.IsNaN(ticks) || ticks < DateTime.MinValue.Ticks || ticks > DateTime.MaxValue.Ticks) throw new BuiltinException($"{fn}: time out of range");
         return new DateTimeOffset((long)ticks, TimeSpan.Zero);
