@@ -9,4 +9,8 @@ public interface ILeftoverReclaimer
 
     /// <summary>Kills what is left of a sandbox nothing in this process uses and removes it; false when nothing was left.</summary>
     Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken);
+
+    /// <summary>Removes the driver's host files (agent sockets, VM state directories) of sandboxes not in
+    /// <paramref name="keep"/>: what a killed owner left of sandboxes that are gone. Returns how many were removed.</summary>
+    int RemoveStaleFiles(IReadOnlySet<SandboxId> keep);
 }

@@ -6,6 +6,14 @@ public interface ISandbox : IAsyncDisposable
 {
     SandboxInfo Info { get; }
 
+    // ---- Lifecycle beyond create/dispose (the driver seam; see DriverCapabilities) ----
+
+    /// <summary>What a restarted owner needs to take this sandbox back (<see cref="ISandboxDriver.AttachAsync"/>); null
+    /// for a sandbox that dies with its owner. Store it as is: its payload is the driver's.</summary>
+    SandboxAttachment? Attachment { get; }
+
+    // ---- Processes and files ----
+
     /// <summary>Starts a process; its IO is pumped to and from <paramref name="io"/> until it exits.</summary>
     Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken);
 

@@ -1,4 +1,4 @@
-using Sandbox.Policy.Tools;
+using Sandbox.Cli.Commands.Policy;
 
 namespace Sandbox.Policy.Tests;
 
@@ -73,7 +73,7 @@ public class CliRunnerTests
     [Fact]
     public void Test_RunsTheBundleTests()
     {
-        var (code, output, _) = Run((o, e) => PolicyEvalRunner.Test(TestBundles.DefaultBundleDir, o, e));
+        var (code, output, _) = Run((o, e) => PolicyTestRunner.Run(TestBundles.DefaultBundleDir, o, e));
         Assert.Equal(0, code);
         Assert.Contains("PASS: 14/14", output, StringComparison.Ordinal);
     }

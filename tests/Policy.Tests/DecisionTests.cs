@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Microsoft.Extensions.Logging.Abstractions;
 using Sandbox.Policy.Rego;
-using Sandbox.Policy.Tools;
+using Sandbox.Cli.Commands.Policy;
 
 namespace Sandbox.Policy.Tests;
 
@@ -157,7 +157,7 @@ public class DecisionTests
     public void BundleTestRules_AllPass()
     {
         var policy = RegoBundle.LoadDirectory(TestBundles.DefaultBundleDir).Compile();
-        var results = PolicyEvalRunner.RunTests(policy);
+        var results = PolicyTestRunner.RunTests(policy);
         Assert.True(results.Count >= 10);
         Assert.All(results, r => Assert.True(r.Outcome == "PASS", $"{r.Name}: {r.Outcome} {r.Detail}"));
     }
@@ -166,7 +166,7 @@ public class DecisionTests
     public void TestRunner_ReportsFailures()
     {
         var policy = RegoBundle.FromFiles([("t.rego", "package t\ntest_ok if true\ntest_bad if 1 == 2\ntest_err if 1 / 0\n")]).Compile();
-        var results = PolicyEvalRunner.RunTests(policy).ToDictionary(r => r.Name, r => r.Outcome);
+        var results = PolicyTestRunner.RunTests(policy).ToDictionary(r => r.Name, r => r.Outcome);
         Assert.Equal("PASS", results["data.t.test_ok"]);
         Assert.Equal("FAIL", results["data.t.test_bad"]);
         Assert.Equal("FAIL", results["data.t.test_err"]);

@@ -105,7 +105,10 @@ public sealed class DaemonProcessTests(SharedServer shared)
             // recycled pid's process would not be in that cgroup and is left alone).
             var reusedRecord = Path.Combine(root, "state", "sandboxes", reused.Id + ".json");
             var json = System.Text.Json.Nodes.JsonNode.Parse(await File.ReadAllTextAsync(reusedRecord))!;
-            json["container"]!["bwrap_start_time"] = json["container"]!["bwrap_start_time"]!.GetValue<ulong>() + 1;
+            // The record's attachment payload is the container driver's own JSON, stored as an opaque string.
+            var payload = System.Text.Json.Nodes.JsonNode.Parse(json["attachment"]!["payload"]!.GetValue<string>())!;
+            payload["bwrap_start_time"] = payload["bwrap_start_time"]!.GetValue<ulong>() + 1;
+            json["attachment"]!["payload"] = payload.ToJsonString();
             await File.WriteAllTextAsync(reusedRecord, json.ToJsonString());
             var reusedBwrap = BwrapPid(config, reused.Id);
             // While sandboxd is down, one sandbox's bwrap is killed (the sandbox dies with it: its init was bwrap's

@@ -28,7 +28,7 @@ public static class TemplateCommand
             try
             {
                 var driver = new MicroVmDriver();
-                var availability = driver.Probe();
+                var availability = await driver.ProbeAsync(cancellationToken);
                 if (!availability.Available)
                 {
                     Console.Error.WriteLine($"sandbox: the microVM tier is unavailable: {availability.Detail}");

@@ -36,7 +36,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     public SandboxTier Tier => SandboxTier.Container;
 
-    public DriverAvailability Probe()
+    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.CgroupStats;
+
+    public Task<DriverAvailability> ProbeAsync(CancellationToken cancellationToken) => Task.FromResult(Probe());
+
+    private DriverAvailability Probe()
     {
         if (!File.Exists(_options.BwrapPath))
             return new(false, $"bubblewrap not found at {_options.BwrapPath} (apt-get install bubblewrap)");
@@ -159,28 +163,35 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, socketPath);
     }
 
-    /// <summary>What to keep to re-attach <paramref name="sandbox"/> after a restart of its owner; null when it was
-    /// not created by this tier with <see cref="SandboxSpec.DieWithOwner"/> = false.</summary>
-    public static ContainerAttachment? AttachmentOf(ISandbox sandbox) => (sandbox as ContainerSandbox)?.Attachment;
-
     /// <summary>Takes back a sandbox created (with <see cref="SandboxSpec.DieWithOwner"/> = false) by an earlier
     /// process of this host (a sandboxd killed and restarted): the same bwrap, its cgroup, its host uid, and the agent
     /// answering on its socket. Whatever is left of a sandbox that cannot be taken back (bwrap gone, pid reused, agent
     /// silent) is killed and removed, and SandboxException NOT_FOUND / UNAVAILABLE says why.</summary>
-    public async Task<ISandbox> AttachAsync(SandboxId id, ContainerAttachment attachment, CancellationToken cancellationToken)
+    public async Task<ISandbox> AttachAsync(SandboxId id, SandboxAttachment attachment, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(attachment);
-        var instance = _launcher.Attach(id, attachment);
+        ContainerAttachment record;
+        try
+        {
+            record = ContainerAttachment.From(id, attachment);
+        }
+        catch (SandboxException) when (attachment.Tier == SandboxTier.Container)
+        {
+            // A record this driver cannot read names a sandbox of this tier that can never be taken back: reclaim it.
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        var instance = _launcher.Attach(id, record);
         if (instance is null)
         {
             await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
-            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its bwrap {attachment.BwrapPid} is gone)");
+            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its bwrap {record.BwrapPid} is gone)");
         }
         await using var rollback = new RollbackStack();
         rollback.Push(instance);
         // Only ever the socket this driver would have made for the id: a record naming another path is not followed.
-        if (ChannelPath(id) is not { } socketPath || socketPath != attachment.AgentSocket)
-            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: agent socket {attachment.AgentSocket} is not in the channel directory");
+        if (ChannelPath(id) is not { } socketPath || socketPath != record.AgentSocket)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: agent socket {record.AgentSocket} is not in the channel directory");
         rollback.Push(() => File.Delete(socketPath));
         var agentSocket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         rollback.Push(agentSocket);
@@ -203,11 +214,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         var spec = new SandboxSpec
         {
             Id = id,
-            Limits = attachment.Limits,
-            Env = attachment.Env,
-            WorkDir = attachment.WorkDir,
-            Hostname = attachment.Hostname,
-            SyscallProfile = attachment.SyscallProfile,
+            Limits = record.Limits,
+            Env = record.Env,
+            WorkDir = record.WorkDir,
+            Hostname = record.Hostname,
+            SyscallProfile = record.SyscallProfile,
             DieWithOwner = false,
         };
         rollback.Commit();
@@ -216,7 +227,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 
     /// <summary>Removes agent sockets (and half-made ones) of sandboxes not in <paramref name="keep"/> from the channel
     /// directory: what a killed owner left of sandboxes that are gone. Returns how many.</summary>
-    public int RemoveStaleChannels(IReadOnlySet<SandboxId> keep)
+    public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep)
     {
         if (_options.ChannelDirectory is not { } dir || !Directory.Exists(dir))
             return 0;

@@ -1,10 +1,22 @@
+using System.Text.Json.Serialization;
+
 namespace Sandbox.Isolation.Container;
 
-/// <summary>What a host must keep (on disk) to find a long-lived container again after it was restarted: the
+/// <summary>The container tier's attachment payload (<see cref="SandboxAttachment.Payload"/>, version
+/// <see cref="Version"/>): what a host must keep to find a long-lived container again after it was restarted. The
 /// container was created with <see cref="SandboxSpec.DieWithOwner"/> = false, so bwrap and the agent outlived the
 /// process that created it. <see cref="BubblewrapDriver.AttachAsync"/> takes it back.</summary>
-public sealed record ContainerAttachment
+internal sealed record ContainerAttachment
 {
+    /// <summary>The payload format. Bump it when a field changes meaning or a required one is added.</summary>
+    public const int Version = 1;
+
+    public SandboxAttachment ToAttachment() =>
+        AttachmentCodec.Wrap(SandboxTier.Container, Version, this, ContainerAttachmentJson.Default.ContainerAttachment);
+
+    public static ContainerAttachment From(SandboxId id, SandboxAttachment attachment) =>
+        AttachmentCodec.Unwrap(id, attachment, SandboxTier.Container, Version, ContainerAttachmentJson.Default.ContainerAttachment);
+
     /// <summary>bwrap's host pid (it lives in the sandbox's cgroup).</summary>
     public required int BwrapPid { get; init; }
 
@@ -28,3 +40,8 @@ public sealed record ContainerAttachment
     public required string SeccompDigest { get; init; }
     public string? CgroupPath { get; init; }
 }
+
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,
+    UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow)]
+[JsonSerializable(typeof(ContainerAttachment))]
+internal sealed partial class ContainerAttachmentJson : JsonSerializerContext;

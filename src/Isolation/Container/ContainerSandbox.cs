@@ -47,8 +47,7 @@ internal sealed class ContainerSandbox : ISandbox
 
     internal ContainerInstance Instance => _instance;
 
-    /// <summary>What a restarted owner needs to take this sandbox back; null when it dies with its owner.</summary>
-    public ContainerAttachment? Attachment => _agentSocketPath is null ? null : new ContainerAttachment
+    public SandboxAttachment? Attachment => _agentSocketPath is null ? null : new ContainerAttachment
     {
         BwrapPid = _instance.Bwrap.Pid,
         BwrapStartTime = _instance.Bwrap.StartTime,
@@ -62,7 +61,7 @@ internal sealed class ContainerSandbox : ISandbox
         SyscallProfile = _spec.SyscallProfile,
         SeccompDigest = _instance.Info.SeccompDigest,
         CgroupPath = _instance.Info.CgroupPath,
-    };
+    }.ToAttachment();
 
     public async Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
     {

@@ -79,7 +79,7 @@ public static class HostProbe
     public static Check Kvm()
     {
         var driver = new MicroVmDriver();
-        if (!driver.Probe().Available && AcceleratorProbe.StaticReason() is { } why)
+        if (AcceleratorProbe.StaticReason() is { } why)
             return new("kvm", false, $"accel: tcg ({why})");
         try
         {

@@ -50,7 +50,29 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         return true;
     }
 
-    public DriverAvailability Probe()
+    public DriverCapabilities Capabilities => DriverCapabilities.CgroupStats;
+
+    /// <summary>Static checks (QEMU, guest kernel, agent, cgroups), then the accelerator: a probe boot under KVM where
+    /// KVM looks usable (once per process, cached on disk).</summary>
+    public async Task<DriverAvailability> ProbeAsync(CancellationToken cancellationToken)
+    {
+        if (StaticProbe() is { } unavailable)
+            return unavailable;
+        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+        var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
+        return accel.Accelerator == Accelerator.Kvm
+            ? new(true, $"QEMU microvm, guest kernel {kernel.Version}, accel kvm: {accel.Reason}", Accelerator.Kvm)
+            : new(_options.AllowTcg, $"QEMU microvm, guest kernel {kernel.Version}, accel tcg{(_options.AllowTcg ? "" : " (not allowed)")}: {accel.Reason}",
+                accel.Accelerator);
+    }
+
+    public Task<ISandbox> AttachAsync(SandboxId id, SandboxAttachment attachment, CancellationToken cancellationToken) =>
+        throw new SandboxException(SandboxErrorCode.Unimplemented, $"sandbox {id}: the microVM tier cannot take sandboxes back yet");
+
+    public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep) => 0;
+
+    /// <summary>Why the tier cannot run here without booting anything; null when it may.</summary>
+    private DriverAvailability? StaticProbe()
     {
         if (!File.Exists(_options.QemuPath))
             return new(false, $"QEMU not found at {_options.QemuPath} (apt-get install qemu-system-x86)");
@@ -67,10 +89,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             return new(false, "the sandbox agent was not found (scripts/build-agent.sh)");
         if (_cgroups.Version == CgroupVersion.None)
             return new(false, "no usable cgroup controllers (memory, pids) for the QEMU processes");
-        var accel = AcceleratorProbe.StaticReason() is { } why ? new AcceleratorProbeResult(Accelerator.Tcg, why) : null;
-        return accel is null
-            ? new(true, $"QEMU microvm, guest kernel {kernel.Version}; accelerator decided by a probe boot on first use")
-            : new(_options.AllowTcg, $"QEMU microvm, guest kernel {kernel.Version}, accel tcg: {accel.Reason}", accel.Accelerator);
+        return null;
     }
 
     /// <summary>The accelerator this host gives microVMs, with the reason (a probe boot when KVM looks usable).</summary>

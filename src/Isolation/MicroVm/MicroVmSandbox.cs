@@ -28,6 +28,8 @@ public sealed class MicroVmSandbox : ISandbox
 
     public SandboxInfo Info { get; }
 
+    public SandboxAttachment? Attachment => null;
+
     /// <summary>uname -r inside the guest, as the agent reported it.</summary>
     public string GuestKernel => _vm.GuestKernel;
 

@@ -13,10 +13,4 @@ internal static partial class PolicyLog
 
     [LoggerMessage(EventId = 3003, Level = LogLevel.Warning, Message = "OPA request to {Path} returned {StatusCode}; retry {Attempt} of {MaxRetries} in {DelayMs} ms")]
     public static partial void Retrying(ILogger logger, string path, int statusCode, int attempt, int maxRetries, double delayMs);
-
-    [LoggerMessage(EventId = 3004, Level = LogLevel.Information, Message = "Policy server listening on {Endpoint}")]
-    public static partial void Listening(ILogger logger, System.Net.EndPoint endpoint);
-
-    [LoggerMessage(EventId = 3005, Level = LogLevel.Warning, Message = "Policy server connection failed: {Error}")]
-    public static partial void ConnectionFailed(ILogger logger, string error);
 }

@@ -23,6 +23,9 @@ public sealed class RegoEvalResult
     /// <summary>The value as JSON (sets as sorted arrays, object keys sorted); null when undefined or on error.</summary>
     public JsonNode? Value => RawValue is null ? null : Rego.ValueJson.ToNode(RawValue);
 
+    /// <summary>True when the value is the boolean false (a failed <c>test_</c> rule).</summary>
+    public bool IsFalse => RawValue is BoolValue { V: false };
+
     /// <summary>The value printed as OPA prints it (compact).</summary>
     public string? ValueJson => RawValue?.ToJson();
 
@@ -50,9 +53,13 @@ public sealed class RegoSolution
     internal List<(Value Value, string Text, RegoLocation Loc)> Exprs { get; }
     internal List<(string Name, Value Value)> BindingValues { get; }
 
-    public IReadOnlyList<JsonNode?> Expressions => Exprs.Select(e => ValueJson.ToNode(e.Value)).ToList();
+    /// <summary>Each expression of the query: its value, source text and location (what <c>opa eval</c> prints).</summary>
+    public IReadOnlyList<RegoExpression> Expressions => Exprs.Select(e => new RegoExpression(ValueJson.ToNode(e.Value), e.Text, e.Loc)).ToList();
     public IReadOnlyDictionary<string, JsonNode?> Bindings => BindingValues.ToDictionary(b => b.Name, b => ValueJson.ToNode(b.Value), StringComparer.Ordinal);
 }
+
+/// <summary>One expression of a query solution.</summary>
+public sealed record RegoExpression(JsonNode? Value, string Text, RegoLocation Location);
 
 /// <summary>All solutions of a query, or the error that stopped it.</summary>
 public sealed class RegoQueryResult
@@ -141,6 +148,14 @@ public sealed class CompiledPolicy
         }
         return Evaluate(query, inputValue, options ?? EvalOptions.Default);
     }
+
+    /// <summary>Evaluates with an already parsed input document (null: no input).</summary>
+    public RegoEvalResult Evaluate(string query, RegoInput? input, EvalOptions? options = null) =>
+        Evaluate(query, input?.Value, options ?? EvalOptions.Default);
+
+    /// <summary>All solutions of a query with an already parsed input document (null: no input).</summary>
+    public RegoQueryResult Query(string query, RegoInput? input, EvalOptions? options = null) =>
+        Query(query, input?.Value, options ?? EvalOptions.Default);
 
     /// <summary>Evaluates with the input given as JSON text (parsed with depth limits).</summary>
     public RegoEvalResult EvaluateJson(string query, string? inputJson, EvalOptions? options = null)

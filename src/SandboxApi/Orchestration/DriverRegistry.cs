@@ -21,7 +21,8 @@ public sealed class DriverRegistry
                 _unavailable[tier] = "no driver for this tier is built into sandboxd";
                 continue;
             }
-            var probe = driver.Probe();
+            // Synchronous here until start-up probes move to Core; the container probe never blocks.
+            var probe = driver.ProbeAsync(CancellationToken.None).GetAwaiter().GetResult();
             if (probe.Available)
             {
                 _available[tier] = driver;

@@ -2,7 +2,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Sandbox.Isolation;
-using Sandbox.Isolation.Container;
 using Sandbox.SandboxApi.Metrics;
 using Serilog.Context;
 
@@ -22,7 +21,8 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         using var _ = LogContext.PushProperty("RequestId", "startup");
-        var driver = services.GetKeyedService<ISandboxDriver>(SandboxTier.Container) as BubblewrapDriver;
+        var driver = services.GetKeyedService<ISandboxDriver>(SandboxTier.Container);
+        var containers = driver as ILeftoverReclaimer;
         var (records, bad) = store.LoadAll();
         foreach (var (file, error) in bad)
         {
@@ -37,17 +37,17 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
             string why;
             if (driver is null)
                 why = "the container tier is not available";
-            else if (record.Tier != TierNames.ToPolicy(SandboxTier.Container) || record.Container is null)
+            else if (record.Tier != TierNames.ToPolicy(SandboxTier.Container) || record.Attachment is null)
                 why = "it cannot be re-attached (no attachment recorded)";
             else
             {
                 ISandbox? sandbox = null;
                 try
                 {
-                    sandbox = await driver.AttachAsync(id, record.Container, cancellationToken).ConfigureAwait(false);
+                    sandbox = await driver.AttachAsync(id, record.Attachment, cancellationToken).ConfigureAwait(false);
                     sandboxes.Restore(record, sandbox);
                     reattached.Add(id);
-                    SandboxServiceLog.Reattached(logger, record.Id, record.Tenant, record.Container.BwrapPid);
+                    SandboxServiceLog.Reattached(logger, record.Id, record.Tenant, record.Tier);
                     continue;
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
@@ -57,24 +57,24 @@ public sealed class RestartRecovery(IServiceProvider services, StateStore store,
                     why = e.Message;
                 }
             }
-            var found = driver is not null && await driver.ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            var found = containers is not null && await containers.ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
             store.Delete(id);
             SandboxServiceLog.LostAtRestart(logger, record.Id, record.Tenant, found, why);
             reclaimed++;
         }
-        if (driver is not null)
+        if (containers is not null)
         {
-            foreach (var id in driver.ListLeftovers())
+            foreach (var id in containers.ListLeftovers())
             {
                 if (reattached.Contains(id))
                     continue;
-                if (await driver.ReclaimAsync(id, cancellationToken).ConfigureAwait(false))
+                if (await containers.ReclaimAsync(id, cancellationToken).ConfigureAwait(false))
                 {
                     SandboxServiceLog.OrphanReclaimed(logger, id.Value);
                     reclaimed++;
                 }
             }
-            driver.RemoveStaleChannels(reattached);
+            containers.RemoveStaleFiles(reattached);
         }
         // Other tiers (microVMs) are not re-attached: whatever they left running is reclaimed.
         if (services.GetKeyedService<ISandboxDriver>(SandboxTier.MicroVm) is ILeftoverReclaimer vms)

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Sandbox.Isolation;
-using Sandbox.Isolation.Container;
 using Sandbox.Policy;
 using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Configuration;
@@ -203,6 +202,6 @@ public sealed partial class SandboxService(
         DecisionId = e.Decision.DecisionId,
         Labels = e.Labels,
         Decision = e.Decision,
-        Container = e.Sandbox is { } sandbox ? BubblewrapDriver.AttachmentOf(sandbox) : null,
+        Attachment = e.Sandbox?.Attachment,
     };
 }

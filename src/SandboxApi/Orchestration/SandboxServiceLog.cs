@@ -16,8 +16,8 @@ internal static partial class SandboxServiceLog
     [LoggerMessage(1004, LogLevel.Warning, "Sandbox {SandboxId} of tenant {Tenant} did not survive the restart of sandboxd; cleaned up (cgroup found: {CgroupFound}): {Why}")]
     public static partial void LostAtRestart(ILogger logger, string sandboxId, string tenant, bool cgroupFound, string why);
 
-    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of sandboxd (bwrap pid {BwrapPid})")]
-    public static partial void Reattached(ILogger logger, string sandboxId, string tenant, int bwrapPid);
+    [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of sandboxd ({Tier} tier)")]
+    public static partial void Reattached(ILogger logger, string sandboxId, string tenant, string tier);
 
     [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]
     public static partial void BadStateFile(ILogger logger, string file, string error);

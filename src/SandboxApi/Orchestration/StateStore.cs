@@ -1,13 +1,12 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sandbox.Isolation;
-using Sandbox.Isolation.Container;
 using Sandbox.Policy;
 
 namespace Sandbox.SandboxApi.Orchestration;
 
 /// <summary>What is written to disk for each long-lived sandbox ({state_dir}/sandboxes/{id}.json), so a restarted
-/// sandboxd knows what it had: enough to re-attach it when it still runs (<see cref="Container"/>) and to find and
+/// sandboxd knows what it had: enough to re-attach it when it still runs (<see cref="Attachment"/>) and to find and
 /// reclaim what is left of it when it does not.</summary>
 public sealed record SandboxRecord
 {
@@ -22,8 +21,8 @@ public sealed record SandboxRecord
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>The policy decision it was created under (reported again after a re-attach).</summary>
     public PolicyDecision? Decision { get; init; }
-    /// <summary>Container tier: bwrap pid and start time, agent socket, limits — what re-attach needs.</summary>
-    public ContainerAttachment? Container { get; init; }
+    /// <summary>The driver's re-attach record (opaque; see ISandboxDriver.AttachAsync); null when it cannot be taken back.</summary>
+    public SandboxAttachment? Attachment { get; init; }
 }
 
 /// <summary>The on-disk sandbox registry: one JSON file per sandbox, written atomically (temp file + rename).</summary>

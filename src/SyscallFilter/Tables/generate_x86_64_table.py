@@ -4,13 +4,17 @@
 Usage: python3 generate_x86_64_table.py [/usr/include/x86_64-linux-gnu/asm/unistd_64.h] > SyscallTable.X86_64.g.cs
 
 The header on the build host may be older than the kernels we run on; NEWER lists the syscalls added
-since (number, name, kernel version), taken from arch/x86/entry/syscalls/syscall_64.tbl. Entries already
-in the header win; a clash between header and NEWER aborts the run.
+since (number, name, kernel version), taken from arch/x86/entry/syscalls/syscall_64.tbl (checked against
+the table as of Linux 7.0, whose newest 64-bit entry is 471 rseq_slice_yield). Entries already in the header
+win; a clash between header and NEWER aborts the run. NEWER is kept in number order: its last entry names the
+newest syscall in the generated file's header comment.
 """
 import re
 import sys
 
 NEWER = [
+    (335, "uretprobe", "6.11"),
+    (336, "uprobe", "6.16"),
     (451, "cachestat", "6.5"),
     (452, "fchmodat2", "6.6"),
     (453, "map_shadow_stack", "6.6"),
@@ -30,6 +34,8 @@ NEWER = [
     (467, "open_tree_attr", "6.15"),
     (468, "file_getattr", "6.17"),
     (469, "file_setattr", "6.17"),
+    (470, "listns", "6.19"),
+    (471, "rseq_slice_yield", "7.0"),
 ]
 
 

@@ -22,7 +22,7 @@ internal static class Bwrap
         try
         {
             // sh only opens the program file as fd 3 and execs bwrap; the command travels as argv, never as shell text.
-            string[] bwrap = [Path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-user", "--seccomp", "3", "--", .. command];
+            string[] bwrap = [Path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--unshare-user", "--seccomp", "3", "--", .. command];
             return Start(["/bin/sh", "-c", "f=$1; shift; exec \"$@\" 3<\"$f\"", "sh", file, .. bwrap]);
         }
         finally
@@ -75,7 +75,10 @@ internal static class Bwrap
     }
 }
 
-/// <summary>A fact that reports as skipped, with the reason, where bwrap cannot run a sandbox.</summary>
+/// <summary>
+/// A fact that reports as skipped, with the reason, where bwrap cannot run a sandbox, or where a program the test runs
+/// (<see cref="Needs"/>) is not installed.
+/// </summary>
 public sealed class BwrapFactAttribute : FactAttribute
 {
     public BwrapFactAttribute()
@@ -83,6 +86,21 @@ public sealed class BwrapFactAttribute : FactAttribute
         if (Bwrap.Unusable is { } reason)
         {
             Skip = reason;
+        }
+    }
+
+    /// <summary>Absolute paths of programs the test runs, separated by spaces.</summary>
+    public string? Needs
+    {
+        get;
+        set
+        {
+            field = value;
+            var missing = (value ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries).Where(p => !File.Exists(p)).ToArray();
+            if (Skip is null && missing.Length > 0)
+            {
+                Skip = $"not installed: {string.Join(", ", missing)}";
+            }
         }
     }
 }

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using Sandbox.Policy.Tools;
 
 namespace Sandbox.Cli.Commands.Policy;
 
@@ -36,7 +35,7 @@ public static class PolicyCommand
         var dir = new Argument<string>("path") { Description = "Bundle directory with *_test.rego files" };
         var test = new Command("test", "Run the test_ rules of a bundle (like `opa test`)");
         test.Arguments.Add(dir);
-        test.SetAction(r => PolicyEvalRunner.Test(r.GetValue(dir)!, Console.Out, Console.Error));
+        test.SetAction(r => PolicyTestRunner.Run(r.GetValue(dir)!, Console.Out, Console.Error));
         return test;
     }
 
@@ -49,7 +48,7 @@ public static class PolicyCommand
         serve.Options.Add(addr);
         serve.Options.Add(data);
         serve.Options.Add(token);
-        serve.SetAction((r, ct) => PolicyEvalRunner.ServeAsync(r.GetValue(addr)!, r.GetValue(data), r.GetValue(token), Console.Out, Console.Error, ct));
+        serve.SetAction((r, ct) => PolicyServeRunner.RunAsync(r.GetValue(addr)!, r.GetValue(data), r.GetValue(token), Console.Out, Console.Error, ct));
         return serve;
     }
 
