@@ -1,3 +1,5 @@
+using Xunit.Abstractions;
+
 namespace Sandbox.HostMatrix;
 
 /// <summary>

@@ -6,8 +6,6 @@ set -u
 exec 2>&1
 payload=/mnt/payload
 echo "@@hostmatrix booted: uptime $(cut -d' ' -f1 /proc/uptime) s, $(systemctl --version | head -1), cgroup fs $(stat -fc %T /sys/fs/cgroup)"
-echo "@@hostmatrix $(systemd-analyze time 2>&1 | head -1)"
-systemd-analyze blame 2>&1 | head -8 | sed 's/^/@@hostmatrix blame /'
 # shellcheck source=scenarios.sh
 . "$payload/scenarios.sh"
 mode=$(cat "$payload/mode")
