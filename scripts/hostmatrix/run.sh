@@ -8,6 +8,8 @@
 # NativeAOT `sandbox` command in cli/ and the agent in agent/), SANDBOX_HOSTMATRIX_TIMEOUT_S (default 900),
 # SANDBOX_HOSTMATRIX_MEMORY_MIB (default 1536).
 set -euo pipefail
+# One block, parsed before anything runs: editing this file while a run is under way cannot change that run.
+{
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 say() { printf '\033[1m==> hostmatrix: %s\033[0m\n' "$*" >&2; }
@@ -26,11 +28,19 @@ done
 
 image=$("$here/build-image.sh")
 
-# sandboxd self-contained (the guest has no .NET) and ReadyToRun: under TCG every JIT-compiled method costs, and
-# precompiled code starts sandboxd several times faster. Incremental, so a second run costs little.
-say "publishing sandboxd self-contained (ReadyToRun) for linux-x64 into $artifacts/hostmatrix/sandboxd"
-DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet publish "$repo/src/SandboxApi/Sandbox.SandboxApi.csproj" \
-  -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o "$artifacts/hostmatrix/sandboxd" --nologo -v quiet >&2
+# sandboxd self-contained (the guest has no .NET) and ReadyToRun: under TCG every JIT-compiled method costs.
+# Published again only when a source it is built from (src, proto, the embedded policies, build props) is newer
+# than the last publish: even a no-op publish takes minutes on a busy machine.
+published=$artifacts/hostmatrix/sandboxd.published
+if [ ! -f "$published" ] || [ -n "$(find "$repo/src" "$repo/proto" "$repo/policies" "$repo"/Directory.*.props "$repo/global.json" \( -name bin -o -name obj \) -prune -o -type f -newer "$published" -print -quit)" ]; then
+  say "publishing sandboxd self-contained (ReadyToRun) for linux-x64 into $artifacts/hostmatrix/sandboxd"
+  rm -f "$published" && touch "$published.new"
+  DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet publish "$repo/src/SandboxApi/Sandbox.SandboxApi.csproj" \
+    -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o "$artifacts/hostmatrix/sandboxd" --nologo -v quiet >&2
+  mv "$published.new" "$published"
+else
+  say "sandboxd: $artifacts/hostmatrix/sandboxd is up to date"
+fi
 
 work=$(mktemp -d /var/tmp/hostmatrix-run.XXXXXX)
 trap 'rm -rf --one-file-system "$work"' EXIT
@@ -75,3 +85,5 @@ set -e
 echo "@@hostmatrix host: guest ran $(ms_since "$started") ms (qemu exit $qemu_rc)"
 grep -q '^@@hostmatrix done' "$work/console.log" || { echo "@@hostmatrix host: the guest did not finish its scenarios"; exit 1; }
 ! grep -q '^@@hostmatrix fail' "$work/console.log"
+exit
+}
