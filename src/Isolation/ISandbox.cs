@@ -12,6 +12,24 @@ public interface ISandbox : IAsyncDisposable
     /// for a sandbox that dies with its owner. Store it as is: its payload is the driver's.</summary>
     SandboxAttachment? Attachment { get; }
 
+    /// <summary>Completes when the sandbox has ended: disposed, or dead on its own (bwrap or QEMU exited, which is
+    /// also what the agent's death or a guest panic looks like from the host), with the reason. Never faults.</summary>
+    Task<SandboxTermination> Terminated { get; }
+
+    /// <summary>Sends <paramref name="signal"/> to every process of the sandbox (the agent included: SIGKILL ends the
+    /// sandbox). Needs <see cref="DriverCapabilities.Signal"/>; else Unimplemented.</summary>
+    Task SignalAsync(int signal, CancellationToken cancellationToken);
+
+    /// <summary>Freezes the whole sandbox (cgroup freezer; QMP stop for a microVM); execs and file calls wait until
+    /// <see cref="ResumeAsync"/>. Needs <see cref="DriverCapabilities.Pause"/>.</summary>
+    Task PauseAsync(CancellationToken cancellationToken);
+
+    Task ResumeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Changes memory, pids and cpu limits of the running sandbox (later execs also get the new wall-time and
+    /// output limits). Needs <see cref="DriverCapabilities.UpdateLimits"/>; else Unimplemented.</summary>
+    Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken);
+
     // ---- Processes and files ----
 
     /// <summary>Starts a process; its IO is pumped to and from <paramref name="io"/> until it exits.</summary>

@@ -12,23 +12,7 @@ public static class SpecValidator
     public static void Validate(SandboxSpec spec)
     {
         var errors = new List<string>();
-        var l = spec.Limits;
-        if (l.MemoryMiB is < 16 or > 1 << 20)
-            errors.Add($"limits.memory_mib {l.MemoryMiB} is out of range [16, 1048576]");
-        if (double.IsNaN(l.Cpus) || l.Cpus is < 0 or > 1024 || (l.Cpus > 0 && l.Cpus < 0.01))
-            errors.Add($"limits.cpus {l.Cpus} is out of range: 0 (no quota) or [0.01, 1024]");
-        if (l.PidsMax is < 4 or > 1 << 22)
-            errors.Add($"limits.pids {l.PidsMax} is out of range [4, 4194304]");
-        if (l.DiskMiB is < 1 or > 1 << 20)
-            errors.Add($"limits.disk_mib {l.DiskMiB} is out of range [1, 1048576]");
-        if (l.WallTime is { } wall && (wall <= TimeSpan.Zero || wall > TimeSpan.FromDays(30)))
-            errors.Add($"limits.wall_time {wall} must be positive and at most 30 days");
-        if (l.OutputBytes < 0)
-            errors.Add($"limits.output_bytes {l.OutputBytes} must not be negative");
-        if (l.OpenFiles is < 16 or > 1 << 20)
-            errors.Add($"limits.open_files {l.OpenFiles} is out of range [16, 1048576]");
-        if (l.FileSizeMiB is < 1)
-            errors.Add($"limits.file_size_mib {l.FileSizeMiB} must be at least 1");
+        CheckLimits(spec.Limits, errors);
         if (spec.Rootfs is DirectoryRootfs dir)
         {
             if (!Path.IsPathFullyQualified(dir.Path))
@@ -46,6 +30,35 @@ public static class SpecValidator
         CheckEnv(spec.Env, "env", errors);
         if (errors.Count > 0)
             throw new SpecValidationException(errors);
+    }
+
+    /// <summary>Limits alone (an update of a running sandbox's limits).</summary>
+    public static void Validate(ResourceLimits limits)
+    {
+        var errors = new List<string>();
+        CheckLimits(limits, errors);
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+    }
+
+    private static void CheckLimits(ResourceLimits l, List<string> errors)
+    {
+        if (l.MemoryMiB is < 16 or > 1 << 20)
+            errors.Add($"limits.memory_mib {l.MemoryMiB} is out of range [16, 1048576]");
+        if (double.IsNaN(l.Cpus) || l.Cpus is < 0 or > 1024 || (l.Cpus > 0 && l.Cpus < 0.01))
+            errors.Add($"limits.cpus {l.Cpus} is out of range: 0 (no quota) or [0.01, 1024]");
+        if (l.PidsMax is < 4 or > 1 << 22)
+            errors.Add($"limits.pids {l.PidsMax} is out of range [4, 4194304]");
+        if (l.DiskMiB is < 1 or > 1 << 20)
+            errors.Add($"limits.disk_mib {l.DiskMiB} is out of range [1, 1048576]");
+        if (l.WallTime is { } wall && (wall <= TimeSpan.Zero || wall > TimeSpan.FromDays(30)))
+            errors.Add($"limits.wall_time {wall} must be positive and at most 30 days");
+        if (l.OutputBytes < 0)
+            errors.Add($"limits.output_bytes {l.OutputBytes} must not be negative");
+        if (l.OpenFiles is < 16 or > 1 << 20)
+            errors.Add($"limits.open_files {l.OpenFiles} is out of range [16, 1048576]");
+        if (l.FileSizeMiB is < 1)
+            errors.Add($"limits.file_size_mib {l.FileSizeMiB} must be at least 1");
     }
 
     public static void Validate(ProcessSpec process)

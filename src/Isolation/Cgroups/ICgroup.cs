@@ -16,4 +16,19 @@ internal interface ICgroup : IAsyncDisposable
 
     /// <summary>SIGKILLs every task in the cgroup and waits (bounded) until it is empty.</summary>
     Task KillAllAsync(CancellationToken cancellationToken);
+
+    // ---- Control of a running sandbox (CgroupV1.Control.cs, CgroupV2.Control.cs) ----
+
+    /// <summary>Freezes every task (pause); completes once the kernel reports the cgroup frozen.</summary>
+    Task FreezeAsync(CancellationToken cancellationToken);
+
+    /// <summary>Lets every task run again (resume).</summary>
+    Task ThawAsync(CancellationToken cancellationToken);
+
+    /// <summary>Sends <paramref name="signal"/> to every task. The cgroup is frozen while its task list is read and
+    /// signalled, so no listed pid can exit and be reused meanwhile; a paused cgroup stays paused.</summary>
+    Task SignalAllAsync(int signal, CancellationToken cancellationToken);
+
+    /// <summary>Writes new memory, pids and cpu limits (the rest of <paramref name="limits"/> is not a cgroup's).</summary>
+    void UpdateLimits(ResourceLimits limits);
 }

@@ -8,16 +8,19 @@ namespace Sandbox.Isolation.Container;
 
 /// <summary>A running bwrap: its pid and pidfd, the status socket on which it reports the sandbox's init pid and
 /// later the exit code, and the block socket that holds the sandbox before it runs anything until
-/// <see cref="Release"/> (time to move it into its cgroup and set its rlimits).</summary>
-internal sealed class BwrapProcess : IDisposable
+/// <see cref="Release"/> (time to move it into its cgroup and set its rlimits). Its exit is learned from
+/// <see cref="ProcessWatcher"/>, which reaps it when it is our child.</summary>
+internal sealed class BwrapProcess : IAsyncDisposable
 {
     private const int MaxStatusLine = 4096;
+    private static readonly TimeSpan s_reapTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly FileDescriptor _pidfd;
+    private readonly PidfdHandle _pidfd;
     private readonly Socket? _status;
     private readonly Socket? _block;
     private readonly StreamReader? _statusReader;
-    private int _reaped;
+    private Task<ProcessExit>? _exit;
+    private int _disposed;
 
     public int Pid { get; }
 
@@ -27,7 +30,7 @@ internal sealed class BwrapProcess : IDisposable
     /// <summary>Taken back by <see cref="Attach"/>: not our child (no status socket, not reaped here).</summary>
     public bool IsAttached => _status is null;
 
-    private BwrapProcess(int pid, ulong startTime, FileDescriptor pidfd, Socket? status, Socket? block)
+    private BwrapProcess(int pid, ulong startTime, PidfdHandle pidfd, Socket? status, Socket? block)
     {
         Pid = pid;
         StartTime = startTime;
@@ -35,6 +38,21 @@ internal sealed class BwrapProcess : IDisposable
         _status = status;
         _block = block;
         _statusReader = status is null ? null : new StreamReader(new NetworkStream(status, ownsSocket: false), Encoding.UTF8, false, 1024);
+        // Our child is watched (and reaped) from the start; an attached one only once someone asks (see Exited), so a
+        // failed attach that lets go of it (Forget) leaves nothing registered.
+        if (status is not null)
+            _exit = ProcessWatcher.WatchAsync(pidfd, reap: true);
+    }
+
+    /// <summary>Completes when bwrap has exited (and, when it is our child, was reaped).</summary>
+    public Task<ProcessExit> Exited
+    {
+        get
+        {
+            if (Volatile.Read(ref _exit) is { } exit) return exit;
+            lock (_pidfd)
+                return _exit ??= ProcessWatcher.WatchAsync(_pidfd, reap: false);
+        }
     }
 
     /// <summary>A bwrap started by an earlier process (a daemon that was restarted): null unless <paramref name="pid"/>
@@ -44,10 +62,8 @@ internal sealed class BwrapProcess : IDisposable
     {
         if (pid <= 0 || ProcStat.Read(pid) is not { IsGone: false } before || before.StartTime != startTime)
             return null;
-        var pidfd = Libc.PidfdOpen(pid, 0);
-        if (pidfd < 0)
+        if (PidfdHandle.TryOpen(pid) is not { } fd)
             return null;
-        var fd = new FileDescriptor(pidfd);
         // The pidfd names whatever held the pid when it was opened: check again that it is still the same process.
         if (ProcStat.Read(pid) is not { IsGone: false } after || after.StartTime != startTime)
         {
@@ -73,17 +89,21 @@ internal sealed class BwrapProcess : IDisposable
                     new(blockRemote.Fd, BwrapFds.Block),
                 };
                 var pid = NativeSpawn.Spawn(argv[0], argv, envp, all, newSession: false);
-                var pidfd = Libc.PidfdOpen(pid, 0);
-                if (pidfd < 0)
+                PidfdHandle pidfd;
+                try
                 {
-                    var err = Errno.Fail($"pidfd_open({pid})");
+                    pidfd = PidfdHandle.Open(pid);
+                }
+                catch
+                {
                     Libc.Kill(pid, Libc.SIGKILL);
                     ReapBlocking(pid);
-                    throw err;
+                    throw;
                 }
-                // While unreaped, the pid's /proc entry is ours to read (a zombie keeps it).
+                // While unreaped, the pid's /proc entry is ours to read (a zombie keeps it): read it before the
+                // watcher, which may reap at once, is started.
                 var startTime = ProcStat.Read(pid)?.StartTime ?? 0;
-                return new BwrapProcess(pid, startTime, new FileDescriptor(pidfd), status, block);
+                return new BwrapProcess(pid, startTime, pidfd, status, block);
             }
         }
         catch
@@ -112,24 +132,25 @@ internal sealed class BwrapProcess : IDisposable
     }
 
     /// <summary>Waits for bwrap to finish: its reported exit code when it gave one, else its own wait status.</summary>
+    /// <summary>An attached bwrap is not our child: its real status went to its parent, and 128 + SIGKILL is
+    /// reported.</summary>
     public async Task<int> WaitForExitAsync(CancellationToken cancellationToken)
     {
         if (IsAttached)
-            return await Task.Run(() => PollExit(cancellationToken), CancellationToken.None).ConfigureAwait(false);
+            return (await Exited.WaitAsync(cancellationToken).ConfigureAwait(false)).Status ?? 128 + Libc.SIGKILL;
         int? reported = null;
         while (await ReadStatusLineAsync(cancellationToken).ConfigureAwait(false) is { } line)
             reported = ParseStatus(line, "exit-code") ?? reported;
-        // The status socket closed: bwrap is exiting or gone; reap it (a short blocking wait at most).
-        var status = await Task.Run(Reap, CancellationToken.None).ConfigureAwait(false);
-        return reported ?? status;
+        // The status socket closed: bwrap is exiting or gone, and the watcher reaps it.
+        var exit = await Exited.ConfigureAwait(false);
+        return reported ?? exit.Status ?? 0;
     }
 
     /// <summary>SIGKILL to bwrap itself; with --die-with-parent its sandbox follows (the cgroup kill is the real net).</summary>
-    public void Kill()
-    {
-        if (Volatile.Read(ref _reaped) == 0)
-            Libc.PidfdSendSignal(_pidfd.Fd, Libc.SIGKILL, 0, 0);
-    }
+    public void Kill() => Signal(Libc.SIGKILL);
+
+    /// <summary>Sends <paramref name="signal"/> to bwrap; false when it has already exited.</summary>
+    public bool Signal(int signal) => Volatile.Read(ref _disposed) == 0 && _pidfd.Signal(signal);
 
     /// <summary>One field of a status line; null when absent or when the line is cut short (bwrap killed mid-write).</summary>
     private static int? ParseStatus(string line, string field)
@@ -153,37 +174,6 @@ internal sealed class BwrapProcess : IDisposable
         return line;
     }
 
-    /// <summary>An attached bwrap is not our child: its pidfd turns readable when it exits. 128 + SIGKILL is reported,
-    /// since its real status went to its parent.</summary>
-    private unsafe int PollExit(CancellationToken cancellationToken)
-    {
-        var pfd = new Libc.PollFd { Fd = _pidfd.Fd, Events = Libc.POLLIN };
-        while (true)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            var n = Libc.Poll(&pfd, 1, 200);
-            if (n > 0)
-                return 128 + Libc.SIGKILL;
-            if (n < 0 && Errno.Last != Errno.EINTR)
-                return 128 + Libc.SIGKILL;
-        }
-    }
-
-    private unsafe int Reap()
-    {
-        if (Interlocked.Exchange(ref _reaped, 1) != 0)
-            return 0;
-        if (IsAttached)
-            return 0;
-        Libc.SigInfoChild info;
-        while (Libc.WaitId(Libc.P_PIDFD, _pidfd.Fd, &info, Libc.WEXITED) != 0)
-        {
-            if (Errno.Last != Errno.EINTR)
-                return 0;
-        }
-        return info.Code == Libc.CLD_EXITED ? info.Status : 128 + info.Status;
-    }
-
     private static unsafe void ReapBlocking(int pid)
     {
         Libc.SigInfoChild info;
@@ -193,17 +183,23 @@ internal sealed class BwrapProcess : IDisposable
     /// <summary>Lets go of an attached bwrap without touching it (closes the pidfd only).</summary>
     public void Forget()
     {
-        Interlocked.Exchange(ref _reaped, 1);
+        Interlocked.Exchange(ref _disposed, 1);
         _pidfd.Dispose();
     }
 
-    /// <summary>Kills and reaps bwrap if it is still there; never throws.</summary>
-    public void Dispose()
+    /// <summary>Kills bwrap if it is still there and waits (bounded) until it is gone (reaped, when our child); never
+    /// throws. One stuck past the bound stays with the watcher, which reaps it when it dies: never a zombie.</summary>
+    public async ValueTask DisposeAsync()
     {
-        if (Volatile.Read(ref _reaped) == 0)
+        Kill();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        try
         {
-            Kill();
-            Reap();
+            await Exited.WaitAsync(s_reapTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
         }
         _statusReader?.Dispose();
         _status?.Dispose();

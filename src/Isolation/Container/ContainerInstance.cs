@@ -23,7 +23,7 @@ internal sealed class ContainerInstance(BwrapProcess bwrap, ICgroup cgroup, int 
         List<Exception>? failures = null;
         try { await Cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false); }
         catch (Exception e) { (failures ??= []).Add(e); }
-        Bwrap.Dispose();
+        await Bwrap.DisposeAsync().ConfigureAwait(false);
         try { await Cgroup.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { (failures ??= []).Add(e); }
         releaseUid(HostUid);

@@ -12,6 +12,11 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
 {
     private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount);
 
+    /// <summary>Tasks of bwrap's own in the sandbox's cgroup: the outer bwrap (moved in before it clones) and its init,
+    /// PID 1 of the sandbox. pids.max gets them on top of the spec's limit, so `--pids N` means N processes and threads
+    /// of the workload.</summary>
+    internal const int BwrapTasks = 2;
+
     /// <summary>The descriptors bwrap passes to the sandboxed command, beyond the ones the launcher adds.</summary>
     public sealed record Stdio(int Stdin, int Stdout, int Stderr);
 
@@ -28,7 +33,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         if (hostUid >= 0)
             rollback.Push(() => _uids.Release(hostUid));
 
-        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = spec.Limits.PidsMax + agentPidsReserve });
+        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = spec.Limits.PidsMax + BwrapTasks + agentPidsReserve });
         rollback.Push(cgroup);
 
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());

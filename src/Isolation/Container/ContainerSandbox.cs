@@ -17,6 +17,10 @@ internal sealed class ContainerSandbox : ISandbox
     private readonly Socket _agentSocket;
     private readonly SandboxSpec _spec;
     private readonly CancellationTokenSource _disposing = new();
+    private readonly TaskCompletionSource<SandboxTermination> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The limits now in force (UpdateLimitsAsync changes them); the spec keeps the ones it was created with.</summary>
+    private ResourceLimits _limits;
     private long _execCounter;
     private int _disposed;
 
@@ -41,9 +45,20 @@ internal sealed class ContainerSandbox : ISandbox
         _agent = agent;
         _agentSocket = agentSocket;
         _spec = spec;
+        _limits = spec.Limits;
+        _ = WatchAsync();
     }
 
-    public SandboxInfo Info => _instance.Info;
+    /// <summary>bwrap's exit is the sandbox's death: its init is bwrap's child, and the agent is the command bwrap runs.</summary>
+    private async Task WatchAsync()
+    {
+        var exit = await _instance.Bwrap.Exited.ConfigureAwait(false);
+        var tail = _stderrTail.ToString();
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.ProcessExited, exit.Status,
+            $"bwrap exited ({exit}){(tail.Length > 0 ? "; agent stderr: " + tail : "")}"));
+    }
+
+    public SandboxInfo Info => _instance.Info with { Limits = Volatile.Read(ref _limits) };
 
     internal ContainerInstance Instance => _instance;
 
@@ -54,7 +69,7 @@ internal sealed class ContainerSandbox : ISandbox
         InitPid = _instance.InitPid,
         HostUid = _instance.HostUid,
         AgentSocket = _agentSocketPath,
-        Limits = _spec.Limits,
+        Limits = _limits,
         Env = _spec.Env,
         WorkDir = _spec.WorkDir,
         Hostname = _spec.Hostname,
@@ -79,7 +94,8 @@ internal sealed class ContainerSandbox : ISandbox
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
         var oomBefore = _instance.Cgroup.OomKillCount();
         var response = await AgentCalls.RunAsync(() => _agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
-        return AgentProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
+        var limits = Volatile.Read(ref _limits);
+        return AgentProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
             io, () => _instance.Cgroup.OomKillCount() > oomBefore, _disposing.Token);
     }
 
@@ -94,10 +110,57 @@ internal sealed class ContainerSandbox : ISandbox
 
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
 
+    // ---- Lifecycle (the driver seam) ----
+
+    public Task<SandboxTermination> Terminated => _terminated.Task;
+
+    public Task SignalAsync(int signal, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SignalNumbers.Check(signal);
+        return _instance.Cgroup.SignalAllAsync(signal, cancellationToken);
+    }
+
+    public Task PauseAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _instance.Cgroup.FreezeAsync(cancellationToken);
+    }
+
+    public Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _instance.Cgroup.ThawAsync(cancellationToken);
+    }
+
+    /// <summary>Memory, cpu and pids go to the cgroup at once; wall time and output caps apply to later execs. The
+    /// tmpfs sizes and rlimits were fixed when the sandbox started and cannot change; pids cannot rise above the
+    /// value at creation (the agent gives every process RLIMIT_NPROC = that value).</summary>
+    public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SpecValidator.Validate(limits);
+        var errors = new List<string>();
+        if (limits.DiskMiB != _spec.Limits.DiskMiB)
+            errors.Add($"limits.disk_mib cannot change on a running container ({_spec.Limits.DiskMiB} MiB tmpfs, asked {limits.DiskMiB})");
+        if (limits.OpenFiles != _spec.Limits.OpenFiles)
+            errors.Add($"limits.open_files cannot change on a running container ({_spec.Limits.OpenFiles}, asked {limits.OpenFiles})");
+        if (limits.FileSizeMiB != _spec.Limits.FileSizeMiB)
+            errors.Add($"limits.file_size_mib cannot change on a running container ({_spec.Limits.FileSizeMiB}, asked {limits.FileSizeMiB})");
+        if (limits.PidsMax > _spec.Limits.PidsMax)
+            errors.Add($"limits.pids cannot rise above {_spec.Limits.PidsMax} (the value at creation) on a running container; asked {limits.PidsMax}");
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+        _instance.Cgroup.UpdateLimits(limits with { PidsMax = limits.PidsMax + BubblewrapDriver.AgentPidsReserve });
+        Volatile.Write(ref _limits, limits);
+        return Task.CompletedTask;
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -50,7 +50,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         return true;
     }
 
-    public DriverCapabilities Capabilities => DriverCapabilities.CgroupStats;
+    public DriverCapabilities Capabilities => DriverCapabilities.Pause | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
 
     /// <summary>Static checks (QEMU, guest kernel, agent, cgroups), then the accelerator: a probe boot under KVM where
     /// KVM looks usable (once per process, cached on disk).</summary>

@@ -89,7 +89,8 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         try
         {
             var qmpSocket = await AcceptOrExitAsync(qmpListener, qemu, tail, boot.Token).ConfigureAwait(false);
-            var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), boot.Token).ConfigureAwait(false);
+            var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), boot.Token,
+                () => QemuState(qemu, tail)).ConfigureAwait(false);
             rollback.Push(qmp);
             var agentSocket = await AcceptOrExitAsync(agentListener, qemu, tail, boot.Token).ConfigureAwait(false);
             AgentClient agent;
@@ -125,6 +126,10 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             throw new SandboxException(SandboxErrorCode.Unavailable, $"the microVM did not boot: {what}; console: {tail}", e);
         }
     }
+
+    /// <summary>What to say when QEMU's connection ends: its exit status if it is gone, and the console's last lines.</summary>
+    private static string QemuState(QemuProcess qemu, TailBuffer tail) =>
+        (qemu.Exited.IsCompleted ? $"QEMU exited ({qemu.Exited.Result})" : "QEMU still running") + $"; console: {tail}";
 
     private static async Task IncomingMigrationAsync(QmpClient qmp, QemuProcess qemu, TailBuffer tail, string socketPath, string statePath,
         CancellationToken cancellationToken)

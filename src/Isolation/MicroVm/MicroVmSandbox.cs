@@ -12,6 +12,7 @@ public sealed class MicroVmSandbox : ISandbox
     private readonly MicroVmInstance _vm;
     private readonly SandboxSpec _spec;
     private readonly CancellationTokenSource _disposing = new();
+    private readonly TaskCompletionSource<SandboxTermination> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _execCounter;
     private int _disposed;
 
@@ -21,6 +22,16 @@ public sealed class MicroVmSandbox : ISandbox
         _spec = spec;
         Info = info;
         Template = template;
+        _ = WatchAsync();
+    }
+
+    /// <summary>QEMU's exit is the sandbox's death (the agent is the guest's PID 1: its death panics the guest, and
+    /// panic=-1 with -no-reboot ends QEMU).</summary>
+    private async Task WatchAsync()
+    {
+        var exit = await _vm.Qemu.Exited.ConfigureAwait(false);
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.ProcessExited, exit.Status,
+            $"QEMU exited ({exit}); console: {_vm.Console}"));
     }
 
     /// <summary>The key of the snapshot template this sandbox was restored from; null when it was cold-booted.</summary>
@@ -70,10 +81,42 @@ public sealed class MicroVmSandbox : ISandbox
     /// <summary>The host's view: QEMU's cgroup (guest RAM actually touched, emulation CPU time).</summary>
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_vm.ReadHostStats());
 
+    // ---- Lifecycle (the driver seam) ----
+
+    public Task<SandboxTermination> Terminated => _terminated.Task;
+
+    public Task SignalAsync(int signal, CancellationToken cancellationToken)
+    {
+        SignalNumbers.Check(signal);
+        throw new SandboxException(SandboxErrorCode.Unimplemented,
+            "the microVM tier cannot signal every guest process at once (the agent has no such call): signal one process, or dispose the sandbox");
+    }
+
+    /// <summary>QMP stop: every vCPU halts (the guest's clock jumps on resume).</summary>
+    public Task PauseAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _vm.Qmp.StopAsync(cancellationToken);
+    }
+
+    public Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _vm.Qmp.ContAsync(cancellationToken);
+    }
+
+    public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
+    {
+        SpecValidator.Validate(limits);
+        throw new SandboxException(SandboxErrorCode.Unimplemented,
+            "the microVM tier cannot change limits of a running guest: its RAM and the guest cgroup are set at boot (the agent has no update call)");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
         await _vm.DisposeAsync().ConfigureAwait(false);

@@ -1,87 +1,97 @@
+using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
 
 namespace Sandbox.Isolation.MicroVm;
 
-/// <summary>A running QEMU: its pid and pidfd (signals never hit a recycled pid), reaped exactly once.</summary>
+/// <summary>A running QEMU: its pid and pidfd (signals never hit a recycled pid); its exit is learned from
+/// <see cref="ProcessWatcher"/>, which reaps it exactly once when it is our child.</summary>
 internal sealed class QemuProcess : IAsyncDisposable
 {
-    private readonly FileDescriptor _pidfd;
-    private readonly TaskCompletionSource<int> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private int _reaped;
+    private static readonly TimeSpan s_reapTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly PidfdHandle _pidfd;
+    private readonly Task<ProcessExit> _exit;
+    private int _disposed;
 
     public int Pid { get; }
 
-    private QemuProcess(int pid, FileDescriptor pidfd)
+    /// <summary>Start time (clock ticks after boot, /proc/PID/stat field 22): with <see cref="Pid"/>, names it for good.</summary>
+    public ulong StartTime { get; }
+
+    /// <summary>Taken back after a restart of its owner: not our child (observed, never reaped here).</summary>
+    public bool IsAttached { get; }
+
+    private QemuProcess(int pid, ulong startTime, PidfdHandle pidfd, bool attached)
     {
         Pid = pid;
+        StartTime = startTime;
         _pidfd = pidfd;
+        IsAttached = attached;
+        _exit = ProcessWatcher.WatchAsync(pidfd, reap: !attached);
     }
 
     public static QemuProcess Start(IReadOnlyList<string> argv, IReadOnlyList<NativeSpawn.FdMapping> fds)
     {
         var pid = NativeSpawn.Spawn(argv[0], argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds, newSession: true);
-        var pidfd = Libc.PidfdOpen(pid, 0);
-        if (pidfd < 0)
+        PidfdHandle pidfd;
+        try
         {
-            var err = Errno.Fail($"pidfd_open({pid})");
+            pidfd = PidfdHandle.Open(pid);
+        }
+        catch
+        {
             Libc.Kill(pid, Libc.SIGKILL);
             unsafe
             {
                 Libc.SigInfoChild info;
                 while (Libc.WaitId(Libc.P_PID, pid, &info, Libc.WEXITED) != 0 && Errno.Last == Errno.EINTR) { }
             }
-            throw err;
+            throw;
         }
-        var process = new QemuProcess(pid, new FileDescriptor(pidfd));
-        _ = process.WatchAsync();
-        return process;
+        // Unreaped, the pid's /proc entry is ours to read (a zombie keeps it): read before the watcher may reap.
+        var startTime = ProcStat.Read(pid)?.StartTime ?? 0;
+        return new QemuProcess(pid, startTime, pidfd, attached: false);
     }
 
-    /// <summary>Completes with the exit status (128+signal when killed) once QEMU is reaped.</summary>
-    public Task<int> Exited => _exit.Task;
-
-    public void Kill()
+    /// <summary>A QEMU started by an earlier owner: null unless <paramref name="pid"/> is still that very process
+    /// (same start time, not a zombie, checked before and after the pidfd is opened).</summary>
+    public static QemuProcess? Attach(int pid, ulong startTime)
     {
-        if (Volatile.Read(ref _reaped) == 0)
-            Libc.PidfdSendSignal(_pidfd.Fd, Libc.SIGKILL, 0, 0);
-    }
-
-    /// <summary>Polls with WNOHANG (cheap, no thread parked per VM) until QEMU has exited.</summary>
-    private async Task WatchAsync()
-    {
-        var delay = 5;
-        while (!TryReap())
+        if (pid <= 0 || ProcStat.Read(pid) is not { IsGone: false } before || before.StartTime != startTime)
+            return null;
+        if (PidfdHandle.TryOpen(pid) is not { } pidfd)
+            return null;
+        if (ProcStat.Read(pid) is not { IsGone: false } after || after.StartTime != startTime)
         {
-            await Task.Delay(delay).ConfigureAwait(false);
-            delay = Math.Min(delay * 2, 100);
+            pidfd.Dispose();
+            return null;
         }
+        return new QemuProcess(pid, startTime, pidfd, attached: true);
     }
 
-    private unsafe bool TryReap()
-    {
-        if (Volatile.Read(ref _reaped) != 0) return true;
-        Libc.SigInfoChild info = default;
-        if (Libc.WaitId(Libc.P_PIDFD, _pidfd.Fd, &info, Libc.WEXITED | Libc.WNOHANG) != 0)
-        {
-            if (Errno.Last == Errno.EINTR) return false;
-            Interlocked.Exchange(ref _reaped, 1);
-            _exit.TrySetResult(-1);
-            return true;
-        }
-        if (info.Pid == 0) return false;
-        Interlocked.Exchange(ref _reaped, 1);
-        _exit.TrySetResult(info.Code == Libc.CLD_EXITED ? info.Status : 128 + info.Status);
-        return true;
-    }
+    /// <summary>Completes with the exit status (128+signal when killed; null when not our child) once QEMU is gone.</summary>
+    public Task<ProcessExit> Exited => _exit;
 
-    /// <summary>Kills QEMU if still there and waits (bounded) for it to be reaped; never throws.</summary>
+    public void Kill() => Signal(Libc.SIGKILL);
+
+    /// <summary>Sends <paramref name="signal"/> to QEMU; false when it has already exited.</summary>
+    public bool Signal(int signal) => !_exit.IsCompleted && _pidfd.Signal(signal);
+
+    /// <summary>Kills QEMU if still there and waits (bounded) for it to be gone; never throws. A QEMU stuck in D state
+    /// past the bound stays registered with the watcher, which reaps it when it finally dies: never a zombie.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
         Kill();
-        await Task.WhenAny(_exit.Task, Task.Delay(TimeSpan.FromSeconds(10))).ConfigureAwait(false);
-        if (_exit.Task.IsCompleted)
-            _pidfd.Dispose();
-        // else: the watcher still owns the pidfd and reaps QEMU when it finally dies (D state); never leak a zombie.
+        try
+        {
+            await _exit.WaitAsync(s_reapTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+        }
+        _pidfd.Dispose();
     }
 }

@@ -42,6 +42,7 @@ internal sealed partial class Compiler
     internal int CompileQueryBody(ref Expr[] body)
     {
         var bound = new HashSet<string>(StringComparer.Ordinal);
+        body = ExpandBody(body);
         body = Order(body, bound, new HashSet<string>(StringComparer.Ordinal));
         var slots = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var e in body)
@@ -82,7 +83,7 @@ internal sealed partial class Compiler
     private void ReportUnsafe(string name, Term within)
     {
         var at = AstWalk.Deep(within).OfType<VarTerm>().FirstOrDefault(v => v.Name == name)?.Loc ?? within.Loc;
-        Error(RegoErrorCodes.UnsafeVarError, $"var {(name.StartsWith("$_", StringComparison.Ordinal) ? "_" : name)} is unsafe", at);
+        Error(RegoErrorCodes.UnsafeVarError, $"var {VarTerm.SourceNameOf(name)} is unsafe", at);
     }
 
     private Expr[] Order(Expr[] body, HashSet<string> bound, HashSet<string> outerVisible)
@@ -90,6 +91,7 @@ internal sealed partial class Compiler
         var visible = new HashSet<string>(outerVisible, StringComparer.Ordinal);
         foreach (var e in body)
             foreach (var t in AstWalk.TermsOf(e)) ShallowVars(t, visible);
+        var visibleFor = VisibleToComprehensions(body, visible);
         var remaining = body.ToList();
         var ordered = new List<Expr>(body.Length);
         var assigned = new HashSet<string>(StringComparer.Ordinal);
@@ -99,11 +101,11 @@ internal sealed partial class Compiler
             HashSet<string>? outs = null;
             for (var i = 0; i < remaining.Count && picked < 0; i++)
             {
-                if (Analyze(remaining[i], bound, visible, out outs, out _)) picked = i;
+                if (Analyze(remaining[i], bound, visibleFor(remaining[i]), out outs, out _)) picked = i;
             }
             if (picked < 0)
             {
-                Analyze(remaining[0], bound, visible, out _, out var missing);
+                Analyze(remaining[0], bound, visibleFor(remaining[0]), out _, out var missing);
                 ReportUnsafe(missing ?? "?", AstWalk.TermsOf(remaining[0]).FirstOrDefault() ?? new ScalarTerm(remaining[0].Loc, Value.Null));
                 return body;
             }
@@ -117,11 +119,43 @@ internal sealed partial class Compiler
                     if (!assigned.Add(p) || bound.Contains(p))
                         Error(RegoErrorCodes.CompileError, $"var {p} assigned above", e.Loc);
             }
-            OrderNested(e, bound, visible);
+            OrderNested(e, bound, visibleFor(e));
             bound.UnionWith(outs!);
             ordered.Add(e);
         }
         return ordered.ToArray();
+    }
+
+    /// <summary>
+    /// The outer variables a comprehension in each expression can see. As in OPA (which rewrites `:=`
+    /// declarations in source order), a variable declared with `:=` at or after the expression is not yet
+    /// declared there: the comprehension's variable of that name is its own, and binds nothing outside.
+    /// </summary>
+    private static Func<Expr, HashSet<string>> VisibleToComprehensions(Expr[] body, HashSet<string> visible)
+    {
+        var declaredAt = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Length; i++)
+        {
+            if (body[i] is not AssignExpr a) continue;
+            var pats = new HashSet<string>(StringComparer.Ordinal);
+            CollectPatternVars(a.Left, pats);
+            foreach (var p in pats) declaredAt.TryAdd(p, i);
+        }
+        if (declaredAt.Count == 0) return _ => visible;
+        var perExpr = new Dictionary<Expr, HashSet<string>>(ReferenceEqualityComparer.Instance);
+        for (var i = 0; i < body.Length; i++)
+        {
+            var later = declaredAt.Where(d => d.Value >= i).Select(d => d.Key).ToList();
+            if (later.Count == 0)
+            {
+                perExpr[body[i]] = visible;
+                continue;
+            }
+            var v = new HashSet<string>(visible, StringComparer.Ordinal);
+            v.ExceptWith(later);
+            perExpr[body[i]] = v;
+        }
+        return e => perExpr.TryGetValue(e, out var v) ? v : visible;
     }
 
     private void OrderNested(Expr e, HashSet<string> bound, HashSet<string> visible)
@@ -142,6 +176,7 @@ internal sealed partial class Compiler
     {
         if (t is ComprehensionTerm c)
         {
+            RenameLocals(c, visible);
             var inner = new HashSet<string>(bound, StringComparer.Ordinal);
             c.Body = Order(c.Body, inner, visible);
             CheckHead(c.Head, inner);
@@ -149,6 +184,20 @@ internal sealed partial class Compiler
             return;
         }
         foreach (var child in AstWalk.Children(t)) OrderComprehensions(child, bound, visible);
+    }
+
+    private int _renamed;
+
+    /// <summary>Gives the comprehension's own variables (those no outer scope can see) names of their own.</summary>
+    private void RenameLocals(ComprehensionTerm c, HashSet<string> visible)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var d in AstWalk.Deep(c))
+        {
+            if (d is not VarTerm v || v.IsWildcard || visible.Contains(v.Name)) continue;
+            if (!names.TryGetValue(v.Name, out var renamed)) names[v.Name] = renamed = $"{v.Name}${++_renamed}";
+            v.Name = renamed;
+        }
     }
 
     /// <summary>Vars of a term outside nested comprehensions.</summary>

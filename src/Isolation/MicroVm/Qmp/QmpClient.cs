@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -21,10 +22,13 @@ public sealed class QmpException(string command, string errorClass, string descr
 
 /// <summary>
 /// QEMU's machine protocol over a connected unix socket: line-delimited JSON. On connect QEMU sends a greeting; the
-/// client answers qmp_capabilities. Commands are sent one at a time (each tagged with an id); everything else that
-/// arrives is an event, kept in a bounded queue. Lines are bounded (<see cref="MaxLineBytes"/>); JSON is read with
-/// JsonNode and written with Utf8JsonWriter (no reflection). QEMU is trusted less than the host: a malformed line
-/// fails the client.
+/// client answers qmp_capabilities. Every command carries an id and waits for the answer with that id: an answer that
+/// arrives after its caller gave up (cancellation) matches no one and is dropped, never taken as the next command's.
+/// A command goes out as one whole line under a write lock and with no cancellation token, so a cancelled caller
+/// cannot leave half a line behind for the next one. Everything else that arrives is an event, kept in a bounded
+/// queue. Lines are bounded (<see cref="MaxLineBytes"/>); JSON is read with JsonNode and written with Utf8JsonWriter
+/// (no reflection). QEMU is trusted less than the host: a malformed line fails the client. When the connection ends,
+/// pending and later commands fail as Unavailable with the reason the owner knows (QEMU's exit and console tail).
 /// </summary>
 public sealed class QmpClient : IAsyncDisposable
 {
@@ -32,30 +36,38 @@ public sealed class QmpClient : IAsyncDisposable
     private const int MaxQueuedEvents = 256;
 
     private readonly Stream _stream;
-    private readonly SemaphoreSlim _commandGate = new(1, 1);
+    private readonly Func<string>? _whyClosed;
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly ConcurrentDictionary<long, TaskCompletionSource<JsonObject>> _pending = new();
     private readonly Channel<QmpEvent> _events = Channel.CreateBounded<QmpEvent>(new BoundedChannelOptions(MaxQueuedEvents)
     {
         FullMode = BoundedChannelFullMode.DropOldest,
     });
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly CancellationTokenSource _stop = new();
-    private TaskCompletionSource<JsonObject>? _pending;
     private Task? _reader;
     private long _nextId;
+    private volatile bool _closed;
+    private int _disposed;
 
-    private QmpClient(Stream stream) => _stream = stream;
+    private QmpClient(Stream stream, Func<string>? whyClosed)
+    {
+        _stream = stream;
+        _whyClosed = whyClosed;
+    }
 
     /// <summary>Completes when QEMU reports SHUTDOWN or the connection closes.</summary>
     public Task Shutdown => _shutdown.Task;
 
-    /// <summary>Reads the greeting and negotiates capabilities; owns <paramref name="stream"/>.</summary>
-    public static async Task<QmpClient> ConnectAsync(Stream stream, CancellationToken cancellationToken)
+    /// <summary>Reads the greeting and negotiates capabilities; owns <paramref name="stream"/>.
+    /// <paramref name="whyClosed"/> tells, when the connection ends, why (e.g. QEMU's exit status and console tail).</summary>
+    public static async Task<QmpClient> ConnectAsync(Stream stream, CancellationToken cancellationToken, Func<string>? whyClosed = null)
     {
-        var client = new QmpClient(stream);
+        var client = new QmpClient(stream, whyClosed);
         try
         {
             var greeting = await client.ReadMessageAsync(cancellationToken).ConfigureAwait(false)
-                ?? throw new SandboxException(SandboxErrorCode.Unavailable, "QMP: the connection closed before the greeting");
+                ?? throw client.Closed("the connection closed before the greeting");
             if (greeting["QMP"] is not JsonObject)
                 throw new SandboxException(SandboxErrorCode.Internal, $"QMP: expected a greeting, got {Truncate(greeting.ToJsonString())}");
             client._reader = client.ReadLoopAsync();
@@ -133,56 +145,66 @@ public sealed class QmpClient : IAsyncDisposable
             }
             catch (ChannelClosedException)
             {
-                throw new SandboxException(SandboxErrorCode.Unavailable, $"QMP: the connection closed while waiting for {name}");
+                throw Closed($"the connection closed while waiting for {name}");
             }
             if (e.Name == name && (match is null || match(e)))
                 return e;
         }
     }
 
-    /// <summary>Sends one command and returns its "return" value.</summary>
-    public async Task<JsonNode?> ExecuteAsync(string command, Action<Utf8JsonWriter>? arguments, CancellationToken cancellationToken)
+    /// <summary>Sends one command and returns its "return" value. Commands may overlap: each waits for its own id.</summary>
+    private async Task<JsonNode?> ExecuteAsync(string command, Action<Utf8JsonWriter>? arguments, CancellationToken cancellationToken)
     {
-        await _commandGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_closed)
+            throw Closed($"{command}: the connection to QEMU is closed");
+        var id = Interlocked.Increment(ref _nextId);
+        var line = new ArrayBufferWriter<byte>();
+        using (var w = new Utf8JsonWriter(line))
         {
-            var id = Interlocked.Increment(ref _nextId);
-            var pending = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
-            Volatile.Write(ref _pending, pending);
-            var buffer = new ArrayBufferWriter<byte>();
-            using (var w = new Utf8JsonWriter(buffer))
+            w.WriteStartObject();
+            w.WriteString("execute", command);
+            if (arguments is not null)
             {
-                w.WriteStartObject();
-                w.WriteString("execute", command);
-                if (arguments is not null)
-                {
-                    w.WriteStartObject("arguments");
-                    arguments(w);
-                    w.WriteEndObject();
-                }
-                w.WriteNumber("id", id);
+                w.WriteStartObject("arguments");
+                arguments(w);
                 w.WriteEndObject();
             }
+            w.WriteNumber("id", id);
+            w.WriteEndObject();
+        }
+        line.Write("\n"u8);
+        var pending = new TaskCompletionSource<JsonObject>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _pending[id] = pending;
+        try
+        {
+            await _writeGate.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                await _stream.WriteAsync(buffer.WrittenMemory, cancellationToken).ConfigureAwait(false);
-                await _stream.WriteAsync("\n"u8.ToArray(), cancellationToken).ConfigureAwait(false);
+                // No token: a write cut short by a cancellation would leave half a line for the next command.
+                await _stream.WriteAsync(line.WrittenMemory, CancellationToken.None).ConfigureAwait(false);
+                await _stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             }
-            catch (IOException e)
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
             {
-                throw new SandboxException(SandboxErrorCode.Unavailable, $"QMP {command}: the connection to QEMU is gone", e);
+                throw Closed($"{command}: the connection to QEMU is gone", e);
             }
+            finally
+            {
+                _writeGate.Release();
+            }
+            // The reader may have ended between the check above and the registration: fail rather than wait forever.
+            if (_closed)
+                pending.TrySetException(Closed($"{command}: the connection to QEMU closed"));
             var answer = await pending.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            if (answer["id"]?.GetValue<long>() != id)
-                throw Malformed(command, answer);
             if (answer["error"] is JsonObject error)
                 throw new QmpException(command, error["class"]?.GetValue<string>() ?? "?", error["desc"]?.GetValue<string>() ?? "?");
             return answer["return"];
         }
         finally
         {
-            Volatile.Write(ref _pending, null);
-            _commandGate.Release();
+            // A late answer for this id now matches nothing and is dropped by the reader.
+            _pending.TryRemove(id, out _);
         }
     }
 
@@ -199,7 +221,9 @@ public sealed class QmpClient : IAsyncDisposable
                 }
                 else if (message.ContainsKey("return") || message.ContainsKey("error"))
                 {
-                    Volatile.Read(ref _pending)?.TrySetResult(message);
+                    if (message["id"] is JsonValue idValue && idValue.TryGetValue<long>(out var id) && _pending.TryRemove(id, out var pending))
+                        pending.TrySetResult(message);
+                    // else: the answer to a command whose caller gave up; nobody waits for it.
                 }
             }
         }
@@ -208,10 +232,27 @@ public sealed class QmpClient : IAsyncDisposable
         }
         finally
         {
+            _closed = true;
             _shutdown.TrySetResult();
             _events.Writer.TryComplete();
-            Volatile.Read(ref _pending)?.TrySetException(new SandboxException(SandboxErrorCode.Unavailable, "QMP: the connection to QEMU closed"));
+            foreach (var id in _pending.Keys)
+                if (_pending.TryRemove(id, out var pending))
+                    pending.TrySetException(Closed("the connection to QEMU closed"));
         }
+    }
+
+    /// <summary>Unavailable, with what the owner knows about why (QEMU's exit, its console).</summary>
+    private SandboxException Closed(string what, Exception? inner = null)
+    {
+        string? why = null;
+        try
+        {
+            why = _whyClosed?.Invoke();
+        }
+        catch (Exception e) when (e is IOException or InvalidOperationException)
+        {
+        }
+        return new SandboxException(SandboxErrorCode.Unavailable, $"QMP: {what}{(string.IsNullOrEmpty(why) ? "" : ": " + why)}", inner);
     }
 
     private readonly byte[] _readBuffer = new byte[8192];
@@ -258,13 +299,20 @@ public sealed class QmpClient : IAsyncDisposable
 
     private static string Truncate(string s) => s.Length <= 200 ? s : s[..200] + "...";
 
+    /// <summary>Closes the connection; what is pending fails as Unavailable. Idempotent.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _closed = true;
         await _stop.CancelAsync().ConfigureAwait(false);
         await _stream.DisposeAsync().ConfigureAwait(false);
         if (_reader is not null)
             await _reader.ConfigureAwait(false);
-        _stop.Dispose();
-        _commandGate.Dispose();
+        else
+            foreach (var id in _pending.Keys)
+                if (_pending.TryRemove(id, out var pending))
+                    pending.TrySetException(Closed("the client was disposed"));
+        // _stop and _writeGate are not disposed: a command racing with this dispose may still touch them.
     }
 }

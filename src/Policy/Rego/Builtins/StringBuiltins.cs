@@ -49,92 +49,25 @@ internal static class StringBuiltins
             var rep = BuiltinTable.Str(a, 2, "replace");
             return Value.String(old.Length == 0 ? s : s.Replace(old, rep, StringComparison.Ordinal));
         });
-        t.Register("indexof", 2, (a, _) => Value.Number(BuiltinTable.Str(a, 0, "indexof").IndexOf(BuiltinTable.Str(a, 1, "indexof"), StringComparison.Ordinal)));
+        // Positions count Unicode code points (runes), as OPA's do, not UTF-16 units.
+        t.Register("indexof", 2, (a, _) =>
+        {
+            var s = BuiltinTable.Str(a, 0, "indexof");
+            var i = s.IndexOf(BuiltinTable.Str(a, 1, "indexof"), StringComparison.Ordinal);
+            return Value.Number(i < 0 ? -1 : s.AsSpan(0, i).ToString().EnumerateRunes().Count());
+        });
         t.Register("substring", 3, (a, _) =>
         {
             var s = BuiltinTable.Str(a, 0, "substring");
             var start = BuiltinTable.Int(a, 1, "substring");
             var len = BuiltinTable.Int(a, 2, "substring");
             if (start < 0) throw new BuiltinException("substring: negative offset");
-            if (start >= s.Length) return Value.String("");
-            var end = len < 0 ? s.Length : (int)Math.Min(s.Length, start + len);
-            return Value.String(s[(int)start..end]);
+            var runes = s.EnumerateRunes().ToArray();
+            if (start >= runes.Length) return Value.String("");
+            var end = len < 0 ? runes.Length : (int)Math.Min(runes.Length, start + len);
+            return Value.String(string.Concat(runes[(int)start..end].Select(r => r.ToString())));
         });
-        t.Register("sprintf", 2, (a, _) => Value.String(Sprintf(BuiltinTable.Str(a, 0, "sprintf"), BuiltinTable.Arr(a, 1, "sprintf").Items)));
-    }
-
-    /// <summary>Go's fmt subset: %v %s %d %f %.Nf %q %t %x %%.</summary>
-    internal static string Sprintf(string format, Value[] args)
-    {
-        var sb = new StringBuilder();
-        var argi = 0;
-        for (var i = 0; i < format.Length; i++)
-        {
-            var c = format[i];
-            if (c != '%')
-            {
-                sb.Append(c);
-                continue;
-            }
-            if (++i >= format.Length)
-            {
-                sb.Append("%!(NOVERB)");
-                break;
-            }
-            if (format[i] == '%')
-            {
-                sb.Append('%');
-                continue;
-            }
-            int? precision = null;
-            if (format[i] == '.')
-            {
-                var p = 0;
-                while (++i < format.Length && char.IsAsciiDigit(format[i])) p = (p * 10) + (format[i] - '0');
-                precision = p;
-                if (i >= format.Length) break;
-            }
-            var verb = format[i];
-            if (argi >= args.Length)
-            {
-                sb.Append("%!").Append(verb).Append("(MISSING)");
-                continue;
-            }
-            var v = args[argi++];
-            switch (verb)
-            {
-                case 'v':
-                case 's':
-                    sb.Append(v is StringValue s ? s.V : FormatValue(v));
-                    break;
-                case 'd':
-                    sb.Append(v is NumberValue n && n.IsInteger ? NumberValue.Format(n.V) : "%!d(" + FormatValue(v) + ")");
-                    break;
-                case 'f':
-                    sb.Append(v is NumberValue nf ? nf.V.ToString("F" + (precision ?? 6), CultureInfo.InvariantCulture) : "%!f(" + FormatValue(v) + ")");
-                    break;
-                case 'q':
-                    if (v is StringValue qs) Value.WriteJsonString(sb, qs.V);
-                    else sb.Append(FormatValue(v));
-                    break;
-                case 't':
-                    sb.Append(v is BoolValue b ? (b.V ? "true" : "false") : "%!t(" + FormatValue(v) + ")");
-                    break;
-                case 'x':
-                    sb.Append(v switch
-                    {
-                        NumberValue nx when nx.TryGetInt(out var l) => l.ToString("x", CultureInfo.InvariantCulture),
-                        StringValue sx => Convert.ToHexStringLower(Encoding.UTF8.GetBytes(sx.V)),
-                        _ => "%!x(" + FormatValue(v) + ")",
-                    });
-                    break;
-                default:
-                    sb.Append("%!").Append(verb).Append('(').Append(FormatValue(v)).Append(')');
-                    break;
-            }
-        }
-        if (argi < args.Length) sb.Append("%!(EXTRA ").Append(string.Join(", ", args.Skip(argi).Select(FormatValue))).Append(')');
-        return sb.ToString();
+        t.Register("sprintf", 2, (a, _) => Value.String(GoFormat.Sprintf(BuiltinTable.Str(a, 0, "sprintf"), BuiltinTable.Arr(a, 1, "sprintf").Items)));
     }
 
     /// <summary>A value as Rego prints it in sprintf (sets as {..}).</summary>

@@ -1,0 +1,94 @@
+using Sandbox.Isolation.Interop;
+
+namespace Sandbox.Isolation.Cgroups.V1;
+
+/// <summary>Pause, resume, signal and limit updates of a running sandbox, on the v1 hierarchies.</summary>
+internal sealed partial class CgroupV1
+{
+    private static readonly TimeSpan s_freezeTimeout = TimeSpan.FromSeconds(10);
+    private readonly SemaphoreSlim _control = new(1, 1);
+    private bool _paused;
+
+    private string Freezer => _dirs.GetValueOrDefault("freezer")
+        ?? throw new SandboxException(SandboxErrorCode.Unimplemented, "the v1 freezer controller is not mounted: sandboxes cannot be paused or signalled");
+
+    public async Task FreezeAsync(CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
+            _paused = true;
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public async Task ThawAsync(CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            CgroupFiles.Write(Freezer, "freezer.state", "THAWED");
+            _paused = false;
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public async Task SignalAllAsync(int signal, CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                foreach (var pid in CgroupFiles.ReadPids(_dirs["pids"]))
+                    Libc.Kill(pid, signal);
+            }
+            finally
+            {
+                if (!_paused)
+                    CgroupFiles.TryWrite(Freezer, "freezer.state", "THAWED");
+            }
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public void UpdateLimits(ResourceLimits limits)
+    {
+        var memory = _dirs["memory"];
+        var bytes = (limits.MemoryMiB << 20).ToString();
+        // memsw must stay >= memory: raise in the order the kernel accepts.
+        var current = CgroupFiles.ReadLong(memory, "memory.limit_in_bytes");
+        if (limits.MemoryMiB << 20 > current)
+        {
+            CgroupFiles.TryWrite(memory, "memory.memsw.limit_in_bytes", bytes);
+            CgroupFiles.Write(memory, "memory.limit_in_bytes", bytes);
+        }
+        else
+        {
+            CgroupFiles.Write(memory, "memory.limit_in_bytes", bytes);
+            CgroupFiles.TryWrite(memory, "memory.memsw.limit_in_bytes", bytes);
+        }
+        CgroupFiles.Write(_dirs["pids"], "pids.max", limits.PidsMax.ToString());
+        if (_dirs.TryGetValue("cpu", out var cpu))
+            CgroupFiles.Write(cpu, "cpu.cfs_quota_us", limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(limits.Cpus).ToString() : "-1");
+    }
+
+    private async Task FreezeCoreAsync(CancellationToken cancellationToken)
+    {
+        var freezer = Freezer;
+        CgroupFiles.Write(freezer, "freezer.state", "FROZEN");
+        await CgroupStateWait.UntilAsync(() => CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN",
+            $"freezing cgroup {freezer}", s_freezeTimeout, cancellationToken).ConfigureAwait(false);
+    }
+}

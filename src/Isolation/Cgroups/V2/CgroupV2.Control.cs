@@ -1,0 +1,84 @@
+using Sandbox.Isolation.Interop;
+
+namespace Sandbox.Isolation.Cgroups.V2;
+
+/// <summary>Pause, resume, signal and limit updates of a running sandbox, on the unified hierarchy.</summary>
+internal sealed partial class CgroupV2
+{
+    private static readonly TimeSpan s_freezeTimeout = TimeSpan.FromSeconds(10);
+    private readonly SemaphoreSlim _control = new(1, 1);
+    private bool _paused;
+
+    public async Task FreezeAsync(CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
+            _paused = true;
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public async Task ThawAsync(CancellationToken cancellationToken)
+    {
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            CgroupFiles.Write(_dir, "cgroup.freeze", "0");
+            _paused = false;
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public async Task SignalAllAsync(int signal, CancellationToken cancellationToken)
+    {
+        if (signal == Libc.SIGKILL)
+        {
+            await KillAllAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                foreach (var pid in CgroupFiles.ReadPids(_dir))
+                    Libc.Kill(pid, signal);
+            }
+            finally
+            {
+                if (!_paused)
+                    CgroupFiles.TryWrite(_dir, "cgroup.freeze", "0");
+            }
+        }
+        finally
+        {
+            _control.Release();
+        }
+    }
+
+    public void UpdateLimits(ResourceLimits limits)
+    {
+        CgroupFiles.Write(_dir, "memory.max", (limits.MemoryMiB << 20).ToString());
+        CgroupFiles.Write(_dir, "pids.max", limits.PidsMax.ToString());
+        if (File.Exists(System.IO.Path.Combine(_dir, "cpu.max")))
+            CgroupFiles.Write(_dir, "cpu.max", limits.Cpus > 0
+                ? $"{CgroupFactory.CpuQuotaMicroseconds(limits.Cpus)} {CgroupFactory.CpuPeriodMicroseconds}"
+                : $"max {CgroupFactory.CpuPeriodMicroseconds}");
+    }
+
+    private async Task FreezeCoreAsync(CancellationToken cancellationToken)
+    {
+        CgroupFiles.Write(_dir, "cgroup.freeze", "1");
+        await CgroupStateWait.UntilAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "frozen") == 1,
+            $"freezing cgroup {_dir}", s_freezeTimeout, cancellationToken).ConfigureAwait(false);
+    }
+}
