@@ -53,7 +53,8 @@ public sealed class GuestRun
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         // run.sh bounds the guest itself (SANDBOX_HOSTMATRIX_TIMEOUT_S); this bounds the image build and publish too.
-        using var cts = new CancellationTokenSource(TimeSpan.FromMinutes(40));
+        var limit = TimeSpan.FromMinutes(mode == "full" ? 60 : 40);
+        using var cts = new CancellationTokenSource(limit);
         try
         {
             await process.WaitForExitAsync(cts.Token);
@@ -62,7 +63,7 @@ public sealed class GuestRun
         {
             process.Kill(entireProcessTree: true);
             await process.WaitForExitAsync();
-            OnLine("@@hostmatrix host: run.sh killed after 40 minutes");
+            OnLine($"@@hostmatrix host: run.sh killed after {limit.TotalMinutes} minutes");
         }
         process.WaitForExit();
         string text;
