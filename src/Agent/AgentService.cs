@@ -49,6 +49,9 @@ internal sealed partial class AgentService : IDisposable
     /// <summary>Completes after a Shutdown call's response was written.</summary>
     public Task ShutdownRequested => _shutdown.Task;
 
+    /// <summary>Set by SetupGuest for a microVM that outlives its owner: a lost host connection ends nothing.</summary>
+    public bool SurviveHostDisconnect { get; private set; }
+
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex ExecIdPattern();
 
@@ -105,6 +108,7 @@ internal sealed partial class AgentService : IDisposable
     {
         if (_guest is null) throw new TtrpcException(StatusCode.FailedPrecondition, "SetupGuest is only served by the agent of a microVM guest");
         _guest.Apply(request);
+        SurviveHostDisconnect = request.SurviveHostDisconnect;
         // The root changed (chroot): file access now resolves against the sandbox root.
         var old = Interlocked.Exchange(ref _files, new FileService("/"));
         old.Dispose();
