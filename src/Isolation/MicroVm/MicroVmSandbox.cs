@@ -158,8 +158,11 @@ public sealed class MicroVmSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        // The connection closing now is the abandon, not a broken agent: QEMU must stay.
+        _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _vm.AbandonAsync().ConfigureAwait(false);
+        _channel.Dispose();
     }
 
     public async ValueTask DisposeAsync()
