@@ -80,6 +80,15 @@ internal sealed partial class AgentService : IDisposable
             });
             return ValueTask.FromResult(new WriteFileResponse());
         });
+        server.Register<MakeDirRequest, MakeDirResponse>(ServiceName, "MakeDir", MakeDirRequest.Parser, (r, c) =>
+        {
+            AsWorkloadUser(() =>
+            {
+                Volatile.Read(ref _files).MakeDir(r);
+                return true;
+            });
+            return ValueTask.FromResult(new MakeDirResponse());
+        });
         server.Register<ListDirRequest, ListDirResponse>(ServiceName, "ListDir", ListDirRequest.Parser, (r, c) =>
             ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).List(r))));
         server.Register<SetupGuestRequest, SetupGuestResponse>(ServiceName, "SetupGuest", SetupGuestRequest.Parser, (r, c) => ValueTask.FromResult(SetupGuest(r)));

@@ -153,6 +153,35 @@ internal sealed unsafe class FileService : IDisposable
         }
     }
 
+    /// <summary>Creates one directory: its parent is opened confined (openat2 in the root), the new name is a single
+    /// component made with mkdirat against it, so nothing outside the root can be reached. An existing directory is
+    /// success when <c>exist_ok</c>.</summary>
+    public void MakeDir(MakeDirRequest request)
+    {
+        ValidatePath(request.Path);
+        var trimmed = request.Path.TrimEnd('/');
+        int slash = trimmed.LastIndexOf('/');
+        var name = slash < 0 ? "" : trimmed[(slash + 1)..];
+        if (name is "" or "." or "..") throw new TtrpcException(StatusCode.InvalidArgument, $"{request.Path}: must end in a directory name");
+        var parent = slash == 0 ? "/" : trimmed[..slash];
+        uint mode = request.Mode == 0 ? 0x1edu /* 0755 */ : request.Mode & 0x1ff;
+        int dirFd = OpenInRoot(parent, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        try
+        {
+            using var strings = new NativeStrings();
+            if (Libc.mkdirat(dirFd, strings.Add(name), mode) == 0) return;
+            int errno = Marshal.GetLastPInvokeError();
+            if (errno != Errno.EEXIST) throw Fail(request.Path, errno);
+            if (!request.ExistOk) throw new TtrpcException(StatusCode.AlreadyExists, $"{request.Path}: exists");
+            int existing = OpenInRoot(request.Path, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_NOFOLLOW | Libc.O_CLOEXEC, 0);
+            Libc.close(existing);
+        }
+        finally
+        {
+            Libc.close(dirFd);
+        }
+    }
+
     /// <summary>
     /// The entries of one directory, opened like ReadFile (openat2 in the root, O_DIRECTORY) and read with getdents64.
     /// Each entry is stat'ed relative to the directory fd with AT_SYMLINK_NOFOLLOW: symlinks are reported, not followed.

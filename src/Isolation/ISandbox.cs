@@ -46,6 +46,23 @@ public interface ISandbox : IAsyncDisposable
     Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken);
 
     Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken);
+
+    // Streaming file transfer: one chunk (at most 1 MiB) in host memory at a time, whatever the size; paths resolve
+    // inside the sandbox root only, as for the whole-file calls above.
+
+    /// <summary>Copies a file to <paramref name="destination"/>; ResourceExhausted when it is larger than
+    /// <paramref name="maxBytes"/>. Returns the bytes copied.</summary>
+    Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken);
+
+    /// <summary>Creates or replaces a file with what <paramref name="source"/> holds up to its end. Returns the bytes written.</summary>
+    Task<long> WriteFileFromAsync(string path, Stream source, int mode, CancellationToken cancellationToken);
+
+    /// <summary>Writes a directory's tree as a tar stream (PAX): directories, regular files, symlinks as links.</summary>
+    Task ExportDirectoryAsync(string path, Stream tarDestination, CancellationToken cancellationToken);
+
+    /// <summary>Unpacks a tar stream into a directory (created if missing): directories and regular files only, names
+    /// relative and without '..'.</summary>
+    Task ImportDirectoryAsync(string path, Stream tarSource, CancellationToken cancellationToken);
 }
 
 /// <summary>A process running in a sandbox.</summary>

@@ -138,6 +138,14 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
 
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(new SandboxStats(0, 0, TimeSpan.Zero, 0, 0));
 
+    public Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+    public Task<long> WriteFileFromAsync(string path, Stream source, int mode, CancellationToken cancellationToken) => Task.FromResult(0L);
+
+    public Task ExportDirectoryAsync(string path, Stream tarDestination, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task ImportDirectoryAsync(string path, Stream tarSource, CancellationToken cancellationToken) => Task.CompletedTask;
+
     public ValueTask DisposeAsync()
     {
         Disposed = true;

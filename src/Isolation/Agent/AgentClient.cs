@@ -151,6 +151,14 @@ public sealed class AgentClient : IAsyncDisposable
         await CallAsync("WriteFile", request, WriteFileResponse.Parser, cancellationToken).ConfigureAwait(false);
     }
 
+    public async Task MakeDirAsync(MakeDirRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidatePath(request.Path, "path");
+        if (request.Mode > 0x1ff) throw new ArgumentOutOfRangeException(nameof(request), "mode has bits beyond 0777");
+        await CallAsync("MakeDir", request, MakeDirResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>One directory's entries. The answer is checked: at most the entries asked for, each a single non-empty
     /// path component, non-negative sizes, a known type, and a symlink target only on symlinks.</summary>
     public async Task<ListDirResponse> ListDirAsync(ListDirRequest request, CancellationToken cancellationToken = default)

@@ -112,6 +112,18 @@ internal sealed class ContainerSandbox : ISandbox
     public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
         AgentFiles.ListAsync(_channel, path, maxEntries, cancellationToken);
 
+    public Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
+        AgentFiles.ReadToAsync(_channel, path, destination, maxBytes, cancellationToken);
+
+    public Task<long> WriteFileFromAsync(string path, Stream source, int mode, CancellationToken cancellationToken) =>
+        AgentFiles.WriteFromAsync(_channel, path, source, mode, cancellationToken);
+
+    public Task ExportDirectoryAsync(string path, Stream tarDestination, CancellationToken cancellationToken) =>
+        AgentTar.ExportAsync(_channel, path, tarDestination, cancellationToken);
+
+    public Task ImportDirectoryAsync(string path, Stream tarSource, CancellationToken cancellationToken) =>
+        AgentTar.ImportAsync(_channel, path, tarSource, cancellationToken);
+
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
 
     // ---- Lifecycle (the driver seam) ----

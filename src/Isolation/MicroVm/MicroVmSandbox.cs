@@ -106,6 +106,18 @@ public sealed class MicroVmSandbox : ISandbox
     public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
         AgentFiles.ListAsync(_channel, path, maxEntries, cancellationToken);
 
+    public Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
+        AgentFiles.ReadToAsync(_channel, path, destination, maxBytes, cancellationToken);
+
+    public Task<long> WriteFileFromAsync(string path, Stream source, int mode, CancellationToken cancellationToken) =>
+        AgentFiles.WriteFromAsync(_channel, path, source, mode, cancellationToken);
+
+    public Task ExportDirectoryAsync(string path, Stream tarDestination, CancellationToken cancellationToken) =>
+        AgentTar.ExportAsync(_channel, path, tarDestination, cancellationToken);
+
+    public Task ImportDirectoryAsync(string path, Stream tarSource, CancellationToken cancellationToken) =>
+        AgentTar.ImportAsync(_channel, path, tarSource, cancellationToken);
+
     /// <summary>The host's view: QEMU's cgroup (guest RAM actually touched, emulation CPU time).</summary>
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_vm.ReadHostStats());
 
@@ -146,8 +158,11 @@ public sealed class MicroVmSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        // The connection closing now is the abandon, not a broken agent: QEMU must stay.
+        _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _vm.AbandonAsync().ConfigureAwait(false);
+        _channel.Dispose();
     }
 
     public async ValueTask DisposeAsync()
