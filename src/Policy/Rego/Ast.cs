@@ -120,6 +120,11 @@ internal sealed class TermExpr(RegoLocation loc, Term term) : Expr(loc)
 
 internal sealed class AssignExpr(RegoLocation loc, Term left, Term right) : Expr(loc)
 {
+    /// <summary>
+    /// A compiler temporary (a call hoisted out of `not`): assigned once, read only by the next expression, so the
+    /// evaluator may overwrite its slot without restoring it on backtracking.
+    /// </summary>
+    public bool IsTemp { get; init; }
     public Term Left { get; set; } = left;
     public Term Right { get; set; } = right;
 }

@@ -94,7 +94,7 @@ internal sealed partial class Compiler
             case CallTerm c:
                 for (var a = 0; a < c.Args.Length; a++) c.Args[a] = Hoist(c.Args[a], owner, extras);
                 var v = new VarTerm(c.Loc, $"$_call{_hoisted++}");
-                extras.Add(new AssignExpr(c.Loc, v, c) { Withs = owner.Withs, Text = owner.Text });
+                extras.Add(new AssignExpr(c.Loc, v, c) { Withs = owner.Withs, Text = owner.Text, IsTemp = true });
                 return new VarTerm(c.Loc, v.Name);
             case RefTerm r:
                 HoistRefPath(r, owner, extras);

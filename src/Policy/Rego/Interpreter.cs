@@ -85,6 +85,15 @@ internal sealed partial class Interpreter
                             i++;
                             continue;
                         }
+                    case AssignExpr { IsTemp: true } t when IsDirect(f, t.Right):
+                        {
+                            // A hoisted call: overwrite its slot and stay in this loop (no recursion, no restore).
+                            var v = EvalDirect(f, t.Right);
+                            if (v is null) return true;
+                            f[((VarTerm)t.Left).Slot] = v;
+                            i++;
+                            continue;
+                        }
                     case AssignExpr a when !e.Negated && a.Left is VarTerm && IsDirect(f, a.Right):
                         {
                             var v = EvalDirect(f, a.Right);
@@ -217,6 +226,7 @@ internal sealed partial class Interpreter
             case TermExpr t:
                 return EvalTermExpr(f, t, k);
             case AssignExpr a:
+                if (a.IsTemp) f[((VarTerm)a.Left).Slot] = null; // may hold a value from an earlier pass (see IsTemp)
                 return EvalThenUnify(f, a.Right, a.Left, k);
             case UnifyExpr u:
                 if (!HasUnboundPattern(f, u.Right)) return EvalThenUnify(f, u.Right, u.Left, k);
