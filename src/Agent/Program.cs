@@ -108,11 +108,28 @@ internal static class AgentMain
         AgentLog.Info($"ready: version {AgentService.Version}, pid {Libc.getpid()}, root {root}");
         var serving = server.ServeConnectionAsync(stream);
         var first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
+        // A microVM guest that outlives its owner: the virtio-serial port reads EOF while no host is connected, and
+        // data again once one is (QEMU's chardev reconnects). Processes and exec state live in the service, not in
+        // the connection, so a new session carries on where the old host left off.
+        while (first == serving && service.SurviveHostDisconnect)
+        {
+            AgentLog.Info("host connection lost; waiting for a host to connect again");
+            await Task.WhenAny(Task.Delay(HostReconnectPoll), service.ShutdownRequested).ConfigureAwait(false);
+            if (service.ShutdownRequested.IsCompleted) break;
+            server = new TtrpcServer();
+            service.Register(server);
+            serving = server.ServeConnectionAsync(stream);
+            first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
+        }
         int killed = service.KillAll();
         AgentLog.Info(first == serving ? $"host closed the connection; killed {killed} process group(s); exiting" : "shutting down");
         await stream.DisposeAsync().ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>While no host is connected a read of the port returns EOF at once (the kernel offers no wait for a
+    /// host to connect): the agent looks again this often.</summary>
+    private static readonly TimeSpan HostReconnectPoll = TimeSpan.FromMilliseconds(100);
 
     private static int Usage(string why)
     {

@@ -24,7 +24,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
         {
             using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             var client = new Sandboxes.SandboxesClient(channel);
-            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Labels = { ["app"] = "survivor" } }); // as root: tenant acme
+            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Labels = { ["app"] = "survivor" } }); // as root: tenant acme
             Assert.Equal("acme", sb.Tenant);
             Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
             var socket = Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "channels")));
@@ -94,9 +94,9 @@ public sealed class DaemonProcessTests(SharedServer shared)
         {
             using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             var client = new Sandboxes.SandboxesClient(channel);
-            var dead = await client.CreateSandboxAsync(new CreateSandboxRequest());
-            var alive = await client.CreateSandboxAsync(new CreateSandboxRequest());
-            var reused = await client.CreateSandboxAsync(new CreateSandboxRequest());
+            var dead = await client.CreateSandboxAsync(Streams.Trusted());
+            var alive = await client.CreateSandboxAsync(Streams.Trusted());
+            var reused = await client.CreateSandboxAsync(Streams.Trusted());
             Assert.Equal(3, Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Length);
 
             daemon.Kill9();
@@ -159,7 +159,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
         try
         {
             using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
-                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(new CreateSandboxRequest());
+                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Streams.Trusted());
             await daemon.TerminateAsync();
             Assert.Empty(Leftovers(config));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));

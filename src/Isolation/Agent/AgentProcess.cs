@@ -38,6 +38,15 @@ internal sealed class AgentProcess : ISandboxProcess
     public Task SignalAsync(int signal, CancellationToken cancellationToken) =>
         _agent.CallAsync("Signal", (c, t) => c.SignalAsync(new SignalRequest { ExecId = _execId, Signal = signal }, t), cancellationToken);
 
+    public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(size);
+        if (size.Problem() is { } problem)
+            throw new SpecValidationException([problem]);
+        var request = new ResizeTtyRequest { ExecId = _execId, Size = new TtySize { Rows = (uint)size.Rows, Cols = (uint)size.Cols } };
+        return _agent.CallAsync("ResizeTty", (c, t) => c.ResizeTtyAsync(request, t), cancellationToken);
+    }
+
     public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => _completion.WaitAsync(cancellationToken);
 
     /// <remarks>The wall-clock limit is the host's: when it passes, the process is reported timed out whatever the agent
@@ -74,6 +83,13 @@ internal sealed class AgentProcess : ISandboxProcess
                 catch (SandboxException) when (agent.BrokenReason is not null)
                 {
                     // The sandbox's kill took the process; the wait below ends with the broken error.
+                }
+                // An agent that says it killed the process but never reports it gone is lying or wedged: the sandbox's
+                // kill ends the process instead.
+                if (await Task.WhenAny(wait, Task.Delay(AgentChannel.DefaultCallDeadline, sandboxGone)).ConfigureAwait(false) != wait
+                    && !sandboxGone.IsCancellationRequested)
+                {
+                    await agent.MarkBrokenAsync($"its agent did not end exec {execId} within {AgentChannel.DefaultCallDeadline.TotalSeconds:0} s of its time limit").ConfigureAwait(false);
                 }
             }
         }

@@ -149,7 +149,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         CgroupPath = cgroup.Path,
     };
 
-    private static bool InCgroup(int pid, string parentName, SandboxId id)
+    internal static bool InCgroup(int pid, string parentName, SandboxId id)
     {
         try
         {

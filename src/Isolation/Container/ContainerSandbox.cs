@@ -45,13 +45,11 @@ internal sealed class ContainerSandbox : ISandbox
         _agent = agent;
         _agentSocket = agentSocket;
         _spec = spec;
-        _limits = spec.Limits;
         // A silent or lost agent breaks the sandbox: the cgroup kill ends everything it was supervising.
         _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString);
+        _limits = spec.Limits;
         _ = WatchAsync();
     }
-
-    private readonly AgentChannel _channel;
 
     /// <summary>bwrap's exit is the sandbox's death: its init is bwrap's child, and the agent is the command bwrap runs.</summary>
     private async Task WatchAsync()
@@ -61,6 +59,8 @@ internal sealed class ContainerSandbox : ISandbox
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.ProcessExited, exit.Status,
             $"bwrap exited ({exit}){(tail.Length > 0 ? "; agent stderr: " + tail : "")}"));
     }
+
+    private readonly AgentChannel _channel;
 
     public SandboxInfo Info => _instance.Info with { Limits = Volatile.Read(ref _limits) };
 
@@ -92,6 +92,7 @@ internal sealed class ContainerSandbox : ISandbox
             ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
@@ -163,8 +164,8 @@ internal sealed class ContainerSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         _channel.Close();
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         try
         {

@@ -16,8 +16,14 @@ public sealed class MicroVmSandbox : ISandbox
     private long _execCounter;
     private int _disposed;
 
-    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template)
+    /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
+    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)) + "-";
+
+    private readonly Accelerator _accelerator;
+
+    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template, Accelerator accelerator)
     {
+        _accelerator = accelerator;
         _vm = vm;
         _spec = spec;
         Info = info;
@@ -47,7 +53,21 @@ public sealed class MicroVmSandbox : ISandbox
 
     public SandboxInfo Info { get; }
 
-    public SandboxAttachment? Attachment => null;
+    /// <summary>For a VM that outlives its owner: QEMU's pid and start time, its state directory, and what the spec
+    /// said (<see cref="MicroVmAttachment"/>).</summary>
+    public SandboxAttachment? Attachment => _spec.DieWithOwner ? null : new MicroVmAttachment
+    {
+        QemuPid = _vm.Qemu.Pid,
+        QemuStartTime = _vm.Qemu.StartTime,
+        StateDirectory = _vm.Directory,
+        Accelerator = _accelerator,
+        GuestKernel = _vm.GuestKernel,
+        Template = Template,
+        Limits = _spec.Limits,
+        Env = _spec.Env,
+        WorkDir = _spec.WorkDir,
+        Hostname = _spec.Hostname,
+    }.ToAttachment();
 
     /// <summary>uname -r inside the guest, as the agent reported it.</summary>
     public string GuestKernel => _vm.GuestKernel;
@@ -64,9 +84,10 @@ public sealed class MicroVmSandbox : ISandbox
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
-            ExecId = "e" + Interlocked.Increment(ref _execCounter),
+            ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
@@ -119,12 +140,22 @@ public sealed class MicroVmSandbox : ISandbox
             "the microVM tier cannot change limits of a running guest: its RAM and the guest cgroup are set at boot (the agent has no update call)");
     }
 
+    /// <summary>Lets go of the VM as an owner's death would (its connections close; QEMU, its cgroup and state stay),
+    /// so a test can take it back with a new driver instance in the same process.</summary>
+    internal async ValueTask AbandonAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        await _vm.AbandonAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         _channel.Close();
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
         await _vm.DisposeAsync().ConfigureAwait(false);
