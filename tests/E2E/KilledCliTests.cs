@@ -42,7 +42,7 @@ public sealed class KilledCliTests
     /// <summary>Starts `sandbox run --local -- sleep 600` and returns it with its sandbox's id once that runs.</summary>
     private static async Task<(Process Cli, SandboxId Id)> StartSleeperAsync()
     {
-        var cli = Cli("run", "--local", "--", "sleep", "600");
+        var cli = Cli("run", "--local", "--trusted", "--", "sleep", "600");
         for (var i = 0; i < 600; i++)
         {
             if (SandboxOf(cli) is { } id && Populated(id))
@@ -73,7 +73,7 @@ public sealed class KilledCliTests
             await WaitEmptyAsync(killedId);
             Assert.NotEmpty(Harness.CgroupLeftovers(killedId));
 
-            using var next = Cli("run", "--local", "--", "true");
+            using var next = Cli("run", "--local", "--trusted", "--", "true");
             await next.WaitForExitAsync();
             Assert.Equal(0, next.ExitCode);
 
@@ -89,7 +89,7 @@ public sealed class KilledCliTests
             live.Dispose();
         }
         await WaitEmptyAsync(liveId);
-        using (var last = Cli("run", "--local", "--", "true"))
+        using (var last = Cli("run", "--local", "--trusted", "--", "true"))
             await last.WaitForExitAsync();
         Assert.Empty(Harness.CgroupLeftovers(liveId));
     }

@@ -12,10 +12,12 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
 {
     private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
 
-    /// <summary>Tasks of bwrap's own in the sandbox's cgroup: the outer bwrap (moved in before it clones) and its init,
-    /// PID 1 of the sandbox. pids.max gets them on top of the spec's limit, so `--pids N` means N processes and threads
-    /// of the workload.</summary>
-    internal const int BwrapTasks = 2;
+    /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
+    /// top, so `--pids N` means N processes and threads of the workload. Those are the outer bwrap (moved into the cgroup
+    /// before it clones) and, unless the command is PID 1 itself (<see cref="BwrapArguments.AsPid1"/>), bwrap's init.
+    /// <paramref name="agentPidsReserve"/> is room for the agent's own threads in long-lived sandboxes.</summary>
+    internal static int CgroupPidsMax(int pidsLimit, bool commandIsInit, int agentPidsReserve) =>
+        pidsLimit + (commandIsInit ? 1 : 2) + agentPidsReserve;
 
     /// <summary>The descriptors bwrap passes to the sandboxed command, beyond the ones the launcher adds.</summary>
     public sealed record Stdio(int Stdin, int Stdout, int Stderr);
@@ -35,7 +37,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         if (hostUid >= 0)
             rollback.Push(() => _uids.Release(hostUid));
 
-        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = spec.Limits.PidsMax + BwrapTasks + agentPidsReserve });
+        var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = CgroupPidsMax(spec.Limits.PidsMax, commandIsInit, agentPidsReserve) });
         rollback.Push(cgroup);
 
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());

@@ -167,7 +167,7 @@ internal sealed class ContainerSandbox : ISandbox
             errors.Add($"limits.pids cannot rise above {_spec.Limits.PidsMax} (the value at creation) on a running container; asked {limits.PidsMax}");
         if (errors.Count > 0)
             throw new SpecValidationException(errors);
-        _instance.Cgroup.UpdateLimits(limits with { PidsMax = limits.PidsMax + BubblewrapDriver.AgentPidsReserve });
+        _instance.Cgroup.UpdateLimits(limits with { PidsMax = ContainerLauncher.CgroupPidsMax(limits.PidsMax, commandIsInit: true, BubblewrapDriver.AgentPidsReserve) });
         Volatile.Write(ref _limits, limits);
         return Task.CompletedTask;
     }
