@@ -121,15 +121,23 @@ public sealed class MicroVmTests
     }
 
     [Fact]
-    public async Task Requiring_hardware_virtualization_is_refused_under_tcg()
+    public async Task Requiring_hardware_virtualization_is_refused_under_tcg_and_honoured_under_kvm()
     {
         var probe = await Driver.ProbeAcceleratorAsync(CancellationToken.None);
+        var spec = new SandboxSpec { RequireHardwareVirtualization = true };
         if (probe.Accelerator == Accelerator.Kvm)
-            return; // KVM works here: the requirement is met, nothing to refuse.
-        var e = await Assert.ThrowsAsync<SandboxException>(() =>
-            Driver.CreateAsync(new SandboxSpec { RequireHardwareVirtualization = true }, CancellationToken.None));
-        Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
-        Assert.Contains("TCG", e.Message);
+        {
+            // KVM works here: the requirement is met, and the sandbox must really run under KVM (never TCG).
+            await using var sandbox = await Driver.CreateAsync(spec, CancellationToken.None);
+            Assert.Equal(Accelerator.Kvm, sandbox.Info.Accelerator);
+        }
+        else
+        {
+            var e = await Assert.ThrowsAsync<SandboxException>(() => Driver.CreateAsync(spec, CancellationToken.None));
+            Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
+            Assert.Contains("TCG", e.Message);
+            Assert.Empty(Harness.CgroupLeftovers(spec.Id));
+        }
     }
 
     [Fact]
