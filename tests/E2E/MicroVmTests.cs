@@ -79,19 +79,18 @@ public sealed class MicroVmTests
                 if (Path.Exists(Path.Combine(Driver.Options.CacheDirectory, name)))
                     File.CreateSymbolicLink(Path.Combine(cache, name), Path.Combine(Driver.Options.CacheDirectory, name));
             File.WriteAllText(Path.Combine(cache, "templates"), "not a directory");
-            var log = new List<string>();
+            var logger = new ListLogger<MicroVmDriver>();
             var driver = new MicroVmDriver(new MicroVmOptions
             {
                 AgentDirectory = Driver.Options.AgentDirectory,
                 CacheDirectory = cache,
                 KernelCacheDirectory = Driver.Options.KernelCacheDirectory,
-                Log = m => { lock (log) log.Add(m); },
-            });
+            }, logger: logger);
             await using (var sandbox = await driver.CreateAsync(new SandboxSpec(), CancellationToken.None))
             {
                 Assert.Null(((MicroVmSandbox)sandbox).Template);
                 Assert.Equal("ok\n", await Exec(sandbox, "echo ok"));
-                Assert.Contains(log, m => m.Contains("could not be built, cold-booting", StringComparison.Ordinal));
+                Assert.Contains(logger.Messages, m => m.Contains("could not be built, cold-booting", StringComparison.Ordinal));
             }
 
             // Once the cache is usable the template is built on first use; a template whose state is damaged fails
@@ -102,8 +101,7 @@ public sealed class MicroVmTests
                 AgentDirectory = driver.Options.AgentDirectory,
                 CacheDirectory = cache,
                 KernelCacheDirectory = driver.Options.KernelCacheDirectory,
-                Log = driver.Options.Log,
-            });
+            }, logger: logger);
             string key;
             await using (var sandbox = await healing.CreateAsync(new SandboxSpec(), CancellationToken.None))
                 key = ((MicroVmSandbox)sandbox).Template ?? throw new InvalidOperationException("not restored");
@@ -112,7 +110,7 @@ public sealed class MicroVmTests
             var e = await Assert.ThrowsAnyAsync<SandboxException>(() => healing.CreateAsync(new SandboxSpec(), CancellationToken.None));
             Assert.Contains("snapshot", e.Message);
             Assert.Null(healing.Templates.TryGet(key));
-            Assert.Contains(log, m => m.Contains("discarding it", StringComparison.Ordinal));
+            Assert.Contains(logger.Messages, m => m.Contains("discarding it", StringComparison.Ordinal));
         }
         finally
         {
