@@ -8,7 +8,7 @@ internal static class CgroupFactory
 {
     public static ICgroup Create(CgroupLayout layout, string parentName, SandboxId id, ResourceLimits limits) => layout.Version switch
     {
-        CgroupVersion.V2 => CgroupV2.Create(layout.UnifiedMount!, parentName, id, limits),
+        CgroupVersion.V2 => CgroupV2.Create(layout.UnifiedRoot!, parentName, id, limits),
         CgroupVersion.V1 => CgroupV1.Create(layout.V1Mounts, parentName, id, limits),
         _ => throw new SandboxException(SandboxErrorCode.Unavailable,
             "no usable cgroup controllers (memory, pids) on this host: limits cannot be enforced, so no sandbox is started"),
@@ -17,7 +17,7 @@ internal static class CgroupFactory
     /// <summary>A sandbox's existing cgroup (left behind by a process that died), or null.</summary>
     public static ICgroup? Open(CgroupLayout layout, string parentName, SandboxId id) => layout.Version switch
     {
-        CgroupVersion.V2 => CgroupV2.Open(layout.UnifiedMount!, parentName, id),
+        CgroupVersion.V2 => CgroupV2.Open(layout.UnifiedRoot!, parentName, id),
         CgroupVersion.V1 => CgroupV1.Open(layout.V1Mounts, parentName, id),
         _ => null,
     };
@@ -27,7 +27,7 @@ internal static class CgroupFactory
     {
         var root = layout.Version switch
         {
-            CgroupVersion.V2 => layout.UnifiedMount,
+            CgroupVersion.V2 => layout.UnifiedRoot,
             CgroupVersion.V1 => layout.V1Mounts.GetValueOrDefault("memory"),
             _ => null,
         };

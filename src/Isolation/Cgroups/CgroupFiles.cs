@@ -1,3 +1,6 @@
+using System.Text;
+using Sandbox.Isolation.Interop;
+
 namespace Sandbox.Isolation.Cgroups;
 
 /// <summary>Reads and writes of cgroup control files, with errors that name the file and the value.</summary>
@@ -28,6 +31,29 @@ internal static class CgroupFiles
             return false;
         }
     }
+
+    /// <summary>Writes a control file that must already exist (cgroup.subtree_control, cgroup.procs) and returns the
+    /// errno (0 on success): the kernel's reason (EBUSY, ENOENT for an unavailable controller) is the message, and
+    /// .NET would turn ENOENT into "Could not find file" for a file that exists. O_APPEND makes no difference to
+    /// cgroupfs (writes ignore the offset) and lets a fake cgroupfs in the tests keep every write.</summary>
+    public static unsafe int WriteControl(string directory, string file, string value)
+    {
+        var fd = Libc.Open(System.IO.Path.Combine(directory, file), Libc.O_WRONLY | Libc.O_APPEND | Libc.O_CLOEXEC);
+        if (fd < 0)
+            return Errno.Last;
+        try
+        {
+            var bytes = Encoding.ASCII.GetBytes(value + "\n");
+            fixed (byte* p = bytes)
+                return Libc.PWrite(fd, p, (nuint)bytes.Length, 0) == bytes.Length ? 0 : Errno.Last;
+        }
+        finally
+        {
+            Libc.Close(fd);
+        }
+    }
+
+    public static string Describe(int errno) => $"{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
 
     public static string? TryRead(string directory, string file)
     {

@@ -13,9 +13,19 @@ public enum CgroupVersion
 /// <summary>Where the host mounts its cgroup controllers, read from /proc/self/mountinfo once.</summary>
 public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedMount, IReadOnlyDictionary<string, string> V1Mounts)
 {
-    private static readonly Lazy<CgroupLayout> s_host = new(() => Parse(File.ReadAllText("/proc/self/mountinfo")));
+    private static readonly Lazy<CgroupLayout> s_host = new(() =>
+    {
+        var layout = Parse(File.ReadAllText("/proc/self/mountinfo"));
+        return layout.Version == CgroupVersion.V2 ? layout with { UnifiedRoot = V2.PlacementRoot.Resolve(layout.UnifiedMount!) } : layout;
+    });
 
     public static CgroupLayout Host => s_host.Value;
+
+    private readonly string? _unifiedRoot;
+
+    /// <summary>v2: the directory below which sandbox cgroup parents are created (<see cref="V2.PlacementRoot"/>: a
+    /// delegated subtree or cgroup-namespace root); the mount itself unless resolved.</summary>
+    public string? UnifiedRoot { get => _unifiedRoot ?? UnifiedMount; init => _unifiedRoot = value; }
 
     /// <summary>A hybrid host has a cgroup2 mount without controllers next to v1 hierarchies; the v1 controllers win.</summary>
     public static CgroupLayout Parse(string mountinfo)
@@ -59,6 +69,7 @@ public sealed record CgroupLayout(CgroupVersion Version, string? UnifiedMount, I
 
     public string Describe() => Version switch
     {
+        CgroupVersion.V2 when UnifiedRoot != UnifiedMount => $"v2 (unified at {UnifiedMount}; sandboxes under {UnifiedRoot})",
         CgroupVersion.V2 => $"v2 (unified at {UnifiedMount})",
         CgroupVersion.V1 when UnifiedMount is not null => $"hybrid (v1 controllers: {string.Join(", ", V1Mounts.Keys.Order())}; empty v2 at {UnifiedMount})",
         CgroupVersion.V1 => $"v1 ({string.Join(", ", V1Mounts.Keys.Order())})",

@@ -29,11 +29,19 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         _launcher = new ContainerLauncher(_options, _cgroups);
     }
 
-    /// <summary>Removes the empty cgroups of sandboxes whose owner was killed before it could clean up (see
-    /// <see cref="CgroupJanitor"/>). Hosts call it at startup; returns how many were removed.</summary>
-    public int RemoveStaleCgroups() => RemoveStaleCgroups(_options.StaleCgroupAge);
+    private int _janitorRan;
 
-    internal int RemoveStaleCgroups(TimeSpan minimumAge) => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent, minimumAge);
+    /// <summary>Removes the empty cgroups of sandboxes whose owner died before it could clean up (see
+    /// <see cref="CgroupJanitor"/>: only those no live process owns). Runs by itself before this driver's first
+    /// sandbox; returns how many were removed.</summary>
+    public int RemoveStaleCgroups() => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent);
+
+    /// <summary>The engine's start-up clean-up (the CLI's --local, sandboxd, any host), once per driver.</summary>
+    private void RemoveStaleCgroupsOnce()
+    {
+        if (Interlocked.Exchange(ref _janitorRan, 1) == 0 && _cgroups.Version != CgroupVersion.None)
+            RemoveStaleCgroups();
+    }
 
     /// <summary>Room in a long-lived sandbox's pids limit for the agent's threads: a fork bomb that takes every task
     /// the spec allows (held there by RLIMIT_NPROC, which counts the agent's threads too) must not starve the agent.</summary>
@@ -63,6 +71,9 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         SpecValidator.Validate(spec);
         SpecValidator.Validate(process);
+        if (process.Tty is not null)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
+        RemoveStaleCgroupsOnce();
         return await OneShotRun.RunAsync(_launcher, spec, process, io, cancellationToken).ConfigureAwait(false);
     }
 
@@ -85,6 +96,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        RemoveStaleCgroupsOnce();
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();
 
@@ -135,7 +147,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
                 [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
-                cancellationToken, AgentPidsReserve).ConfigureAwait(false);
+                cancellationToken, AgentPidsReserve, commandIsInit: true).ConfigureAwait(false);
         }
         rollback.Push(instance);
 

@@ -9,12 +9,9 @@ public sealed record BubblewrapOptions
     /// <summary>util-linux setpriv, used to drop from root to the sandbox's unprivileged host uid before bwrap runs.</summary>
     public string SetprivPath { get; init; } = "/usr/bin/setpriv";
 
-    /// <summary>Name of the cgroup (under each hierarchy's root) that holds one child cgroup per sandbox. Default "sandbox".</summary>
+    /// <summary>Name of the cgroup that holds one child cgroup per sandbox, under each v1 hierarchy's root or under the
+    /// v2 placement root (a delegated subtree or cgroup-namespace root; see docs/architecture.md). Default "sandbox".</summary>
     public string CgroupParent { get; init; } = "sandbox";
-
-    /// <summary>An empty sandbox cgroup older than this is taken for the leftover of a killed owner and removed by
-    /// <see cref="BubblewrapDriver.RemoveStaleCgroups()"/>. Default 1 minute.</summary>
-    public TimeSpan StaleCgroupAge { get; init; } = TimeSpan.FromMinutes(1);
 
     /// <summary>First host uid/gid given to sandboxes; each sandbox gets its own from [base, base + count).
     /// None of them may be a real account. Default 200000.</summary>
@@ -22,6 +19,10 @@ public sealed record BubblewrapOptions
 
     /// <summary>Size of the host uid range. Default 65536.</summary>
     public int HostUidCount { get; init; } = 65_536;
+
+    /// <summary>Root-only directory of the host uid lock files ({uid}.lock, flock'ed while a sandbox holds the uid), shared
+    /// by every engine process of this host so that no two of them hand out the same uid. Default /run/sandbox/uids.</summary>
+    public string HostUidLockDirectory { get; init; } = HostUidAllocator.DefaultLockDirectory;
 
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";

@@ -20,7 +20,7 @@ public static class HostProbe
             new("kernel", true, Environment.OSVersion.Version.ToString() + " (" + ReadTrim("/proc/sys/kernel/osrelease") + ")"),
             new("running as root", Environment.IsPrivilegedProcess, Environment.IsPrivilegedProcess ? "yes" : "no: the container tier needs root"),
             UserNamespaces(),
-            Cgroups(),
+            Cgroups(options),
             Seccomp(),
             Bwrap(options),
             new("setpriv", File.Exists(options.SetprivPath), File.Exists(options.SetprivPath) ? options.SetprivPath : $"missing at {options.SetprivPath} (util-linux)"),
@@ -43,10 +43,15 @@ public static class HostProbe
         return new("user namespaces", max is not null, $"max_user_namespaces = {max ?? "unknown"}");
     }
 
-    private static Check Cgroups()
+    /// <summary>Not just which controllers are listed: a probe cgroup is created (controllers enabled on the way) and
+    /// removed, as root; the detail says why it cannot be where it fails.</summary>
+    private static Check Cgroups(BubblewrapOptions options)
     {
         var layout = CgroupLayout.Host;
-        return new("cgroups", layout.Version != CgroupVersion.None, layout.Describe());
+        if (layout.Version == CgroupVersion.None || !Environment.IsPrivilegedProcess)
+            return new("cgroups", false, layout.Version == CgroupVersion.None ? layout.Describe() : $"{layout.Describe()}; not probed: needs root");
+        var probe = CgroupProbe.Run(layout, options.CgroupParent);
+        return new("cgroups", probe.Ok, probe.Detail);
     }
 
     private static Check Seccomp()

@@ -15,7 +15,12 @@ internal sealed class ScalarTerm(RegoLocation loc, Value value) : Term(loc)
 
 internal sealed class VarTerm(RegoLocation loc, string name) : Term(loc)
 {
-    public string Name { get; } = name;
+    /// <summary>The name; the compiler renames comprehension-local variables to <c>name$N</c> so they never share a slot with an outer one.</summary>
+    public string Name { get; set; } = name;
+    /// <summary>The name as written in the source (without the compiler's <c>$N</c> suffix).</summary>
+    public string SourceName => SourceNameOf(Name);
+    public static string SourceNameOf(string name) =>
+        name.StartsWith("$_", StringComparison.Ordinal) ? "_" : name.IndexOf('$') is var i and > 0 ? name[..i] : name;
     /// <summary>Local slot, assigned by the compiler; -1 while unresolved.</summary>
     public int Slot { get; set; } = -1;
     public bool IsWildcard => Name.StartsWith("$_", StringComparison.Ordinal);
@@ -54,6 +59,8 @@ internal sealed class CallTerm(RegoLocation loc, string[] name, Term[] args) : T
     public Builtin? Builtin { get; set; }
     public string[]? FunctionPath { get; set; }
     public RuleSet? Function { get; set; }
+    /// <summary>Set by resolution when the call has one argument more than the function: <c>f(x, out)</c> binds or tests its result.</summary>
+    public bool OutputArg { get; set; }
     public string DisplayName => string.Join('.', Name);
 }
 
@@ -100,6 +107,8 @@ internal abstract class Expr
     public RegoLocation Loc { get; }
     public bool Negated { get; set; }
     public WithModifier[] Withs { get; set; } = [];
+    /// <summary>The parsed expression this one was rewritten from (output-argument calls), for query results.</summary>
+    public Expr? Origin { get; init; }
     /// <summary>The source text of the expression (for query results).</summary>
     public string Text { get; set; } = "";
 }

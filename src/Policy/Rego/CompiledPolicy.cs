@@ -265,11 +265,11 @@ public sealed class CompiledPolicy
         var compiler = _compiler.ForQuery();
         compiler.ResolveQuery(body, new Module("query", []));
         var slots = compiler.CompileQueryBody(ref body);
-        var index = body.Select(e => Array.IndexOf(original, e)).ToArray();
+        var index = body.Select(e => Array.IndexOf(original, e.Origin ?? e)).ToArray();
         var names = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var e in body)
             foreach (var t in AstWalk.DeepExpr(e))
-                if (t is VarTerm v && !v.IsWildcard) names.TryAdd(v.Name, v.Slot);
+                if (t is VarTerm v && !v.IsWildcard && !v.Name.Contains('$', StringComparison.Ordinal)) names.TryAdd(v.Name, v.Slot);
         q = new CompiledQuery(body, slots, index, original, names.OrderBy(n => n.Key, StringComparer.Ordinal).Select(n => (n.Key, n.Value)).ToArray());
         if (_queries.Count >= MaxCachedQueries) _queries.Clear();
         _queries[query] = q;

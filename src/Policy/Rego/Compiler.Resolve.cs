@@ -254,7 +254,8 @@ internal sealed partial class Compiler
                 Error(RegoErrorCodes.TypeError, $"undefined function data.{string.Join('.', fnPath)}", c.Loc);
                 return;
             }
-            if (set.Arity != c.Args.Length)
+            c.OutputArg = set.Arity + 1 == c.Args.Length;
+            if (set.Arity != c.Args.Length && !c.OutputArg)
             {
                 Error(RegoErrorCodes.TypeError, $"function {set.PathText} expects {set.Arity} argument(s), got {c.Args.Length}", c.Loc);
                 return;
@@ -268,7 +269,8 @@ internal sealed partial class Compiler
             Error(RegoErrorCodes.TypeError, $"undefined function {c.DisplayName}", c.Loc);
             return;
         }
-        if (b.Arity != c.Args.Length)
+        c.OutputArg = b.Arity + 1 == c.Args.Length && !b.Name.StartsWith("internal.", StringComparison.Ordinal);
+        if (b.Arity != c.Args.Length && !c.OutputArg)
         {
             Error(RegoErrorCodes.TypeError, $"{b.Name}: arity mismatch: expected {b.Arity} argument(s), got {c.Args.Length}", c.Loc);
             return;

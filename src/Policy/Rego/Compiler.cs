@@ -49,7 +49,8 @@ internal sealed partial class Compiler
         ("BuildRuleTree", "compile_stage_build_rule_tree", BuildRuleTree),
         ("CheckDataConflicts", "compile_stage_check_data_conflicts", CheckDataConflicts), // after BuildRuleTree
         ("ResolveRefs", "compile_stage_resolve_refs", ResolveRefs),
-        ("CheckSafety", "compile_stage_check_safety", CheckSafety),        // needs resolved names
+        ("ExpandCalls", "compile_stage_expand_calls", ExpandCalls),       // after ResolveRefs (arities known); output args, calls out of `not`
+        ("CheckSafety", "compile_stage_check_safety", CheckSafety),        // needs resolved names; orders hoisted assignments
         ("CheckRecursion", "compile_stage_check_recursion", CheckRecursion), // needs resolved data refs
         ("FoldConstants", "compile_stage_fold_constants", FoldConstants),
         ("IndexDataRefs", "compile_stage_index_data_refs", IndexDataRefs),

@@ -257,8 +257,9 @@ internal sealed partial class Interpreter
         EvalTerm(f, si.Collection, c => Iterate(c, (key, val) =>
             si.Key is null ? Unify(f, si.Value, val, k) : Unify(f, si.Key, key, () => Unify(f, si.Value, val, k))));
 
+    // A domain that is not a collection (a number, a string, …) makes `every` undefined, as in OPA.
     private bool EvalEveryExpr(Value?[] f, EveryExpr ev, Func<bool> k) =>
-        EvalTerm(f, ev.Collection, c => EvalEvery(f, ev, c) ? k() : true);
+        EvalTerm(f, ev.Collection, c => c is not (ArrayValue or SetValue or ObjectValue) || !EvalEvery(f, ev, c) || k());
 
     private bool EvalEvery(Value?[] f, EveryExpr ev, Value coll)
     {
@@ -452,7 +453,8 @@ internal sealed partial class Interpreter
         }
         return EvalExpr(f, e, () =>
         {
-            values[originalIndex[i]] = Value.True;
+            // Assignments the compiler added (hoisted calls) have no place in the result.
+            if (originalIndex[i] >= 0) values[originalIndex[i]] = Value.True;
             return EvalQuery(f, body, i + 1, values, originalIndex, k);
         });
     }

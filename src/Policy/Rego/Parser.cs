@@ -266,10 +266,14 @@ internal sealed class Parser
             Next();
             var t1 = ParseTermAt(Level.Relation);
             Term? t2 = null;
-            if (Peek.Kind == TokenKind.Comma && IsIdentAt(2, "in"))
+            if (Peek.Kind == TokenKind.Comma)
             {
+                // `some k, v in xs` (v may be any pattern) or a variable list `some a, b`: look past the comma.
+                var save = _i;
                 Next();
-                t2 = ParseTermAt(Level.Relation);
+                var candidate = ParseTermAt(Level.Relation);
+                if (IsIdent("in")) t2 = candidate;
+                else _i = save;
             }
             if (IsIdent("in"))
             {
@@ -308,7 +312,7 @@ internal sealed class Parser
             Expect(TokenKind.RBrace, "'}'");
             return new EveryExpr(loc, key, val, coll, body);
         }
-        var left = ParseTerm();
+        var left = ParseMembershipTail(ParseTerm());
         if (Peek.Kind == TokenKind.Assign && !AtLineBreak)
         {
             Next();
@@ -320,6 +324,27 @@ internal sealed class Parser
             return new UnifyExpr(loc, left, ParseTerm());
         }
         return new TermExpr(loc, left);
+    }
+
+    /// <summary>
+    /// <c>key, value in collection</c> (membership with key or index), allowed where a whole expression or a
+    /// parenthesised term stands; in lists and call arguments a comma separates items instead. A following
+    /// <c>in</c> chains: <c>1, 2 in [2] in [false, true]</c> is <c>(1, 2 in [2]) in [false, true]</c>.
+    /// </summary>
+    private Term ParseMembershipTail(Term key)
+    {
+        if (Peek.Kind != TokenKind.Comma || AtLineBreak) return key;
+        var comma = Next();
+        var value = ParseTermAt(Level.Relation);
+        if (!IsIdent("in")) throw Error(Peek, "expected 'in' after 'key, value' (membership with a key or index)");
+        Next();
+        Term result = new CallTerm(Loc(comma), ["internal.member_3"], [key, value, ParseTermAt(Level.Relation)]);
+        while (!AtLineBreak && IsIdent("in"))
+        {
+            var t = Next();
+            result = new CallTerm(Loc(t), ["internal.member_2"], [result, ParseTermAt(Level.Relation)]);
+        }
+        return result;
     }
 
     private bool IsIdentAt(int k, string text) => PeekAt(k).Kind == TokenKind.Ident && PeekAt(k).Text == text;
@@ -394,6 +419,11 @@ internal sealed class Parser
     {
         if (!double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || double.IsInfinity(d))
             throw Error(t, $"invalid number {t.Text}");
+        // Numbers are IEEE doubles here (OPA's are arbitrary precision): an integer literal that a double cannot
+        // hold exactly is refused at load rather than silently rounded.
+        if (t.Text.All(char.IsAsciiDigit) && t.Text.Length > 15 &&
+            System.Numerics.BigInteger.Parse(t.Text, CultureInfo.InvariantCulture) != new System.Numerics.BigInteger(d))
+            throw Error(t, $"integer {t.Text} cannot be represented exactly: arbitrary-precision numbers are not supported (integers up to 2^53 are exact)");
         return d;
     }
 
@@ -429,7 +459,7 @@ internal sealed class Parser
             case TokenKind.LParen:
                 Next();
                 _newlineEnds.Push(false);
-                term = ParseTerm();
+                term = ParseMembershipTail(ParseTerm());
                 _newlineEnds.Pop();
                 Expect(TokenKind.RParen, "')'");
                 break;

@@ -36,7 +36,12 @@ internal static class BpfInterpreter
         }
     }
 
-    public static uint Run(IReadOnlyList<SockFilter> program, uint nr, uint arch, ReadOnlySpan<ulong> args, ulong instructionPointer = 0)
+    public static uint Run(IReadOnlyList<SockFilter> program, uint nr, uint arch, ReadOnlySpan<ulong> args, ulong instructionPointer = 0) =>
+        Run(program, nr, arch, args, out _, instructionPointer);
+
+    /// <summary>Runs the program; <paramref name="executed"/> is the number of instructions it took to reach a ret.</summary>
+    public static uint Run(IReadOnlyList<SockFilter> program, uint nr, uint arch, ReadOnlySpan<ulong> args, out int executed,
+        ulong instructionPointer = 0)
     {
         Span<byte> data = stackalloc byte[64];
         BinaryPrimitives.WriteUInt32LittleEndian(data, nr);
@@ -49,9 +54,11 @@ internal static class BpfInterpreter
 
         uint a = 0;
         var pc = 0;
+        executed = 0;
         while (true)
         {
             var insn = program[pc];
+            executed++;
             switch (insn.Code)
             {
                 case SockFilter.LdWAbs:

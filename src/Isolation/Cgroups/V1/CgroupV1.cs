@@ -7,9 +7,10 @@ namespace Sandbox.Isolation.Cgroups.V1;
 internal sealed partial class CgroupV1 : ICgroup
 {
     private readonly Dictionary<string, string> _dirs;
+    private CgroupOwnerLock? _owner;
     private int _disposed;
 
-    private CgroupV1(Dictionary<string, string> dirs) => _dirs = dirs;
+    private CgroupV1(Dictionary<string, string> dirs, CgroupOwnerLock? owner = null) => (_dirs, _owner) = (dirs, owner);
 
     public string Path => _dirs["memory"];
 
@@ -19,7 +20,9 @@ internal sealed partial class CgroupV1 : ICgroup
         var cgroup = new CgroupV1(dirs);
         try
         {
-            foreach (var (controller, mount) in mounts)
+            // The memory directory first: its lock marks the whole set as owned (see CgroupOwnerLock) before the other
+            // directories exist, so a janitor never takes a half-built set for a dead owner's.
+            foreach (var (controller, mount) in mounts.OrderBy(m => m.Key == "memory" ? 0 : 1))
             {
                 // cpu and cpuacct are often co-mounted ("cpu,cpuacct"): one directory serves both.
                 var dir = System.IO.Path.Combine(mount, parentName, id.Value);
@@ -32,6 +35,8 @@ internal sealed partial class CgroupV1 : ICgroup
                     throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
                 CgroupFiles.EnsureDirectory(dir);
                 dirs[controller] = dir;
+                if (controller == "memory")
+                    cgroup._owner = CgroupOwnerLock.Take(dir);
             }
 
             var memory = dirs["memory"];
@@ -48,14 +53,15 @@ internal sealed partial class CgroupV1 : ICgroup
         }
         catch
         {
-            foreach (var dir in dirs.Values.Distinct())
+            foreach (var dir in dirs.Values.Distinct().OrderBy(d => d == dirs.GetValueOrDefault("memory") ? 1 : 0))
                 try { Directory.Delete(dir); } catch (IOException) { }
+            cgroup._owner?.Dispose();
             throw;
         }
     }
 
-    /// <summary>The cgroup a sandbox left behind (a daemon restart); null when it has no directory on the memory or
-    /// pids hierarchy (the two every sandbox gets).</summary>
+    /// <summary>The cgroup a sandbox left behind (a daemon restart), taken over by this process; null when it has no
+    /// directory on the memory or pids hierarchy (the two every sandbox gets) or a live process still owns it.</summary>
     public static CgroupV1? Open(IReadOnlyDictionary<string, string> mounts, string parentName, SandboxId id)
     {
         var dirs = new Dictionary<string, string>();
@@ -65,7 +71,9 @@ internal sealed partial class CgroupV1 : ICgroup
             if (Directory.Exists(dir))
                 dirs[controller] = dir;
         }
-        return dirs.ContainsKey("memory") && dirs.ContainsKey("pids") ? new CgroupV1(dirs) : null;
+        if (!dirs.TryGetValue("memory", out var memory) || !dirs.ContainsKey("pids"))
+            return null;
+        return CgroupOwnerLock.TryTake(memory) is { } owner ? new CgroupV1(dirs, owner) : null;
     }
 
     public void AddProcess(int pid)
@@ -134,9 +142,17 @@ internal sealed partial class CgroupV1 : ICgroup
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        if (CgroupFiles.ReadPids(_dirs["pids"]).Count > 0)
-            await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
-        foreach (var dir in _dirs.Values.Distinct())
-            await CgroupFiles.RemoveAsync(dir).ConfigureAwait(false);
+        try
+        {
+            if (CgroupFiles.ReadPids(_dirs["pids"]).Count > 0)
+                await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+            // The memory directory (the one holding the owner lock) goes last.
+            foreach (var dir in _dirs.Values.Distinct().OrderBy(d => d == _dirs["memory"] ? 1 : 0))
+                await CgroupFiles.RemoveAsync(dir).ConfigureAwait(false);
+        }
+        finally
+        {
+            _owner?.Dispose();
+        }
     }
 }

@@ -5,45 +5,50 @@ namespace Sandbox.Isolation.Cgroups.V2;
 internal sealed partial class CgroupV2 : ICgroup
 {
     private readonly string _dir;
+    private readonly CgroupOwnerLock _owner;
     private int _disposed;
 
-    private CgroupV2(string dir) => _dir = dir;
+    private CgroupV2(string dir, CgroupOwnerLock owner) => (_dir, _owner) = (dir, owner);
 
     public string Path => _dir;
 
-    public static CgroupV2 Create(string mount, string parentName, SandboxId id, ResourceLimits limits)
+    /// <param name="root">The placement root (<see cref="PlacementRoot"/>): the parent and the sandbox's cgroup are
+    /// created below it. A test passes a fake cgroupfs directory.</param>
+    public static CgroupV2 Create(string root, string parentName, SandboxId id, ResourceLimits limits)
     {
-        var parent = System.IO.Path.Combine(mount, parentName);
+        var parent = System.IO.Path.Combine(root, parentName);
         CgroupFiles.EnsureDirectory(parent);
-        // Controllers must be enabled on every level above the sandbox's cgroup.
-        CgroupFiles.TryWrite(mount, "cgroup.subtree_control", "+memory +pids +cpu");
-        CgroupFiles.Write(parent, "cgroup.subtree_control", "+memory +pids +cpu");
+        // Controllers must be enabled on every level from the placement root down to the sandbox's parent.
+        SubtreeControllers.Enable(root, parent, SubtreeControllers.For(root, limits.Cpus > 0));
         var dir = System.IO.Path.Combine(parent, id.Value);
         if (Directory.Exists(dir))
             throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
         CgroupFiles.EnsureDirectory(dir);
-        var cgroup = new CgroupV2(dir);
+        CgroupOwnerLock? owner = null;
         try
         {
+            owner = CgroupOwnerLock.Take(dir);
             CgroupFiles.Write(dir, "memory.max", (limits.MemoryMiB << 20).ToString());
             CgroupFiles.TryWrite(dir, "memory.swap.max", "0");
             CgroupFiles.Write(dir, "pids.max", limits.PidsMax.ToString());
             if (limits.Cpus > 0)
                 CgroupFiles.Write(dir, "cpu.max", $"{CgroupFactory.CpuQuotaMicroseconds(limits.Cpus)} {CgroupFactory.CpuPeriodMicroseconds}");
-            return cgroup;
+            return new CgroupV2(dir, owner);
         }
         catch
         {
-            Directory.Delete(dir);
+            try { Directory.Delete(dir); } catch (IOException) { }
+            owner?.Dispose();
             throw;
         }
     }
 
-    /// <summary>The cgroup a sandbox left behind (a daemon restart); null when there is none.</summary>
-    public static CgroupV2? Open(string mount, string parentName, SandboxId id)
+    /// <summary>The cgroup a sandbox left behind (a daemon restart), taken over by this process; null when there is
+    /// none or a live process still owns it.</summary>
+    public static CgroupV2? Open(string root, string parentName, SandboxId id)
     {
-        var dir = System.IO.Path.Combine(mount, parentName, id.Value);
-        return Directory.Exists(dir) ? new CgroupV2(dir) : null;
+        var dir = System.IO.Path.Combine(root, parentName, id.Value);
+        return CgroupOwnerLock.TryTake(dir) is { } owner ? new CgroupV2(dir, owner) : null;
     }
 
     public void AddProcess(int pid) => CgroupFiles.Write(_dir, "cgroup.procs", pid.ToString());
@@ -70,9 +75,21 @@ internal sealed partial class CgroupV2 : ICgroup
 
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _disposed, 1) != 0 || !Directory.Exists(_dir))
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
-        await CgroupFiles.RemoveAsync(_dir).ConfigureAwait(false);
+        if (!Directory.Exists(_dir))
+        {
+            _owner.Dispose();
+            return;
+        }
+        try
+        {
+            await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+            await CgroupFiles.RemoveAsync(_dir).ConfigureAwait(false);
+        }
+        finally
+        {
+            _owner.Dispose();
+        }
     }
 }

@@ -1,34 +1,51 @@
 using System.Globalization;
+using System.Numerics;
 
 namespace Sandbox.Policy.Rego;
 
-/// <summary>units.parse_bytes ("10MiB" → 10485760).</summary>
+/// <summary>units.parse_bytes ("10MiB" → 10485760), as OPA: exact decimal arithmetic, the product truncated to an integer.</summary>
 internal static class UnitsBuiltins
 {
-    private static readonly Dictionary<string, double> Multipliers = new(StringComparer.Ordinal)
+    private static readonly Dictionary<string, BigInteger> Multipliers = new(StringComparer.Ordinal)
     {
         [""] = 1, ["b"] = 1,
-        ["k"] = 1e3, ["kb"] = 1e3, ["ki"] = 1024, ["kib"] = 1024,
-        ["m"] = 1e6, ["mb"] = 1e6, ["mi"] = 1 << 20, ["mib"] = 1 << 20,
-        ["g"] = 1e9, ["gb"] = 1e9, ["gi"] = 1 << 30, ["gib"] = 1 << 30,
-        ["t"] = 1e12, ["tb"] = 1e12, ["ti"] = 1099511627776d, ["tib"] = 1099511627776d,
-        ["p"] = 1e15, ["pb"] = 1e15, ["pi"] = 1125899906842624d, ["pib"] = 1125899906842624d,
+        ["k"] = BigInteger.Pow(10, 3), ["kb"] = BigInteger.Pow(10, 3), ["ki"] = BigInteger.One << 10, ["kib"] = BigInteger.One << 10,
+        ["m"] = BigInteger.Pow(10, 6), ["mb"] = BigInteger.Pow(10, 6), ["mi"] = BigInteger.One << 20, ["mib"] = BigInteger.One << 20,
+        ["g"] = BigInteger.Pow(10, 9), ["gb"] = BigInteger.Pow(10, 9), ["gi"] = BigInteger.One << 30, ["gib"] = BigInteger.One << 30,
+        ["t"] = BigInteger.Pow(10, 12), ["tb"] = BigInteger.Pow(10, 12), ["ti"] = BigInteger.One << 40, ["tib"] = BigInteger.One << 40,
+        ["p"] = BigInteger.Pow(10, 15), ["pb"] = BigInteger.Pow(10, 15), ["pi"] = BigInteger.One << 50, ["pib"] = BigInteger.One << 50,
+        ["e"] = BigInteger.Pow(10, 18), ["eb"] = BigInteger.Pow(10, 18), ["ei"] = BigInteger.One << 60, ["eib"] = BigInteger.One << 60,
     };
 
     public static void Register(BuiltinTable t)
     {
         t.Register("units.parse_bytes", 1, (a, _) =>
         {
-            var s = BuiltinTable.Str(a, 0, "units.parse_bytes").Trim().Replace("\"", "", StringComparison.Ordinal);
+            var s = BuiltinTable.Str(a, 0, "units.parse_bytes").ToLowerInvariant().Trim('"');
+            if (s.Contains(' ', StringComparison.Ordinal)) throw new BuiltinException("units.parse_bytes: spaces not allowed in resource strings");
             var i = 0;
             while (i < s.Length && (char.IsAsciiDigit(s[i]) || s[i] == '.')) i++;
             var num = s[..i];
-            var unit = s[i..].Trim().ToLowerInvariant();
+            var unit = s[i..];
             if (num.Length == 0) throw new BuiltinException("units.parse_bytes: no byte amount provided");
-            if (!double.TryParse(num, NumberStyles.Float, CultureInfo.InvariantCulture, out var d))
-                throw new BuiltinException($"units.parse_bytes: could not parse byte amount to a number: {num}");
             if (!Multipliers.TryGetValue(unit, out var m)) throw new BuiltinException($"units.parse_bytes: byte unit {unit} not recognized");
-            return Value.Number(Math.Ceiling(d * m));
+            if (!TryParseDecimal(num, out var mantissa, out var scale)) throw new BuiltinException("units.parse_bytes: could not parse byte amount to a number");
+            // num = mantissa / 10^scale exactly; the product is truncated toward zero, as OPA's big.Float → big.Int.
+            var total = mantissa * m / BigInteger.Pow(10, scale);
+            return Value.Number((double)total);
         });
+    }
+
+    /// <summary>"1.5" → (15, 1), ".5" → (5, 1), "12" → (12, 0); false for "1.2.3" or ".".</summary>
+    private static bool TryParseDecimal(string s, out BigInteger mantissa, out int scale)
+    {
+        mantissa = 0;
+        scale = 0;
+        var dot = s.IndexOf('.');
+        if (dot >= 0 && s.IndexOf('.', dot + 1) >= 0) return false;
+        var digits = dot < 0 ? s : s[..dot] + s[(dot + 1)..];
+        if (digits.Length == 0 || digits.Length > 400) return false;
+        scale = dot < 0 ? 0 : s.Length - dot - 1;
+        return BigInteger.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out mantissa);
     }
 }

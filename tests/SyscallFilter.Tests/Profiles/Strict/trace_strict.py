@@ -31,30 +31,45 @@ EXECVE = re.compile(r'^(\d+) +execve\((.*)')
 def filtered_syscalls(trace_path: str, image: str | None = None) -> collections.Counter:
     """Syscall names (with counts) made under the filter: see the module comment. With image, only by
     processes whose last execve names it in its path or arguments (the agent runs through its own ld.so), and
-    their threads."""
-    confined: set[str] = set()
+    their threads.
+
+    Two passes, because a vfork child's calls come before its parent's clone returns its pid: first find when each
+    process comes under the filter (its own install, or its birth from a process already under it), then count."""
+    with open(trace_path, encoding="utf-8", errors="replace") as trace:
+        lines = trace.readlines()
+    installed_at: dict[str, int] = {}
+    children: dict[str, list[tuple[int, str]]] = collections.defaultdict(list)
+    for i, line in enumerate(lines):
+        m = INSTALL.match(line)
+        if m:
+            installed_at.setdefault(m.group(1), i)
+        s = SPAWN.match(line)
+        if s and s.group(3) != "0":
+            children[s.group(1)].append((i, s.group(4) or s.group(3)))
+    confined_from: dict[str, int] = dict(installed_at)
+    queue = list(installed_at)
+    while queue:
+        parent = queue.pop()
+        for at, child in children[parent]:
+            if at >= confined_from[parent] and child not in confined_from:
+                confined_from[child] = 0             # under the filter from its first call
+                queue.append(child)
+    parent_of = {child: parent for parent, kids in children.items() for _, child in kids}
     images: dict[str, str] = {}
     counts: collections.Counter = collections.Counter()
-    with open(trace_path, encoding="utf-8", errors="replace") as trace:
-        for line in trace:
-            m = INSTALL.match(line)
-            if m:
-                confined.add(m.group(1))
-                continue
-            m = LINE.match(line)
-            if not m or m.group(1) not in confined:
-                continue
-            pid = m.group(1)
-            e = EXECVE.match(line)
-            if e:
-                images[pid] = e.group(2)
-            if m.group(3) and (image is None or image in images.get(pid, "")):
-                counts[m.group(3)] += 1          # a call's start (a "resumed" line is the same call)
-            s = SPAWN.match(line)
-            if s and s.group(3) != "0":
-                child = s.group(4) or s.group(3)
-                confined.add(child)
-                images[child] = images.get(pid, "")
+    for i, line in enumerate(lines):
+        m = LINE.match(line)
+        if not m:
+            continue
+        pid = m.group(1)
+        if pid not in images and pid in parent_of:
+            images[pid] = images.get(parent_of[pid], "")
+        e = EXECVE.match(line)
+        if e:
+            images[pid] = e.group(2)
+        if pid in confined_from and i >= confined_from[pid] and m.group(3) \
+                and (image is None or image in images.get(pid, "")):
+            counts[m.group(3)] += 1                  # a call's start (a "resumed" line is the same call)
     return counts
 
 

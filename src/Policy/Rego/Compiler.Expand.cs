@@ -1,0 +1,121 @@
+namespace Sandbox.Policy.Rego;
+
+internal sealed partial class Compiler
+{
+    // ---- Stage: ExpandCalls ---------------------------------------------------------------
+    // A call with one argument more than its function (`glob.match(p, ds, s, x)`, OPA's output
+    // argument) is the expression `x = glob.match(p, ds, s)`; anywhere but a whole expression it is an
+    // arity error.
+    //
+    // OPA's compiler (expandExpr) moves every call nested in an expression's operands into an
+    // assignment of its own just before the expression, carrying the expression's `with` modifiers.
+    // For `not` this decides the meaning: in `not f(g(input.missing))` the value of g(…) is computed
+    // outside the negation, so when it is undefined the whole expression is undefined (the body
+    // fails), not true. Only negated expressions are rewritten: elsewhere both forms are equivalent,
+    // and keeping the call in place keeps the fast paths of the evaluator.
+
+    private int _hoisted;
+
+    private void ExpandCalls()
+    {
+        foreach (var set in RuleSets)
+        {
+            IEnumerable<Rule> defs = set.Default is null ? set.Rules : set.Rules.Append(set.Default);
+            foreach (var r in defs)
+                for (var def = r; def is not null; def = def.Else)
+                {
+                    def.Body = ExpandBody(def.Body);
+                    foreach (var head in new[] { def.Key, def.Value }.Concat(def.Args ?? []))
+                        if (head is not null) RejectOutputArgs(head);
+                }
+        }
+    }
+
+    internal Expr[] ExpandBody(Expr[] body)
+    {
+        List<Expr>? result = null;
+        for (var i = 0; i < body.Length; i++)
+        {
+            var e = body[i];
+            if (e is TermExpr { Term: CallTerm { OutputArg: true } oc })
+            {
+                var call = new CallTerm(oc.Loc, oc.Name, oc.Args[..^1]) { Builtin = oc.Builtin, Function = oc.Function, FunctionPath = oc.FunctionPath };
+                e = new UnifyExpr(e.Loc, oc.Args[^1], call) { Negated = e.Negated, Withs = e.Withs, Text = e.Text, Origin = e };
+                result ??= body.Take(i).ToList();
+            }
+            // Nested bodies first: a whole-expression call in a comprehension or `every` body is theirs to expand.
+            foreach (var t in AstWalk.TermsOf(e)) HoistInComprehensions(t);
+            if (e is EveryExpr ev) ev.Body = ExpandBody(ev.Body);
+            foreach (var t in AstWalk.TermsOf(e)) RejectOutputArgs(t);
+            var extras = new List<Expr>();
+            if (e.Negated)
+            {
+                switch (e)
+                {
+                    case TermExpr { Term: CallTerm c }:
+                        for (var a = 0; a < c.Args.Length; a++) c.Args[a] = Hoist(c.Args[a], e, extras);
+                        break;
+                    case TermExpr { Term: RefTerm r }:
+                        HoistRefPath(r, e, extras);
+                        break;
+                    case UnifyExpr u:
+                        u.Left = Hoist(u.Left, e, extras);
+                        u.Right = Hoist(u.Right, e, extras);
+                        break;
+                }
+            }
+            if (extras.Count > 0) result ??= body.Take(i).ToList();
+            result?.AddRange(extras);
+            result?.Add(e);
+        }
+        return result?.ToArray() ?? body;
+    }
+
+    private void RejectOutputArgs(Term t)
+    {
+        foreach (var d in AstWalk.Deep(t))
+            if (d is CallTerm { OutputArg: true } bad)
+            {
+                bad.OutputArg = false;
+                Error(RegoErrorCodes.TypeError, $"{bad.DisplayName}: arity mismatch: {bad.Args.Length} arguments (one more, an output argument, is allowed only when the call is the whole expression)", bad.Loc);
+            }
+    }
+
+    private void HoistInComprehensions(Term t)
+    {
+        foreach (var d in AstWalk.Deep(t))
+            if (d is ComprehensionTerm c) c.Body = ExpandBody(c.Body);
+    }
+
+    private Term Hoist(Term t, Expr owner, List<Expr> extras)
+    {
+        switch (t)
+        {
+            case CallTerm c:
+                for (var a = 0; a < c.Args.Length; a++) c.Args[a] = Hoist(c.Args[a], owner, extras);
+                var v = new VarTerm(c.Loc, $"$_call{_hoisted++}");
+                extras.Add(new AssignExpr(c.Loc, v, c) { Withs = owner.Withs, Text = owner.Text });
+                return new VarTerm(c.Loc, v.Name);
+            case RefTerm r:
+                HoistRefPath(r, owner, extras);
+                return r;
+            case ArrayTerm a:
+                for (var i = 0; i < a.Items.Length; i++) a.Items[i] = Hoist(a.Items[i], owner, extras);
+                return a;
+            case SetTerm s:
+                for (var i = 0; i < s.Items.Length; i++) s.Items[i] = Hoist(s.Items[i], owner, extras);
+                return s;
+            case ObjectTerm o:
+                for (var i = 0; i < o.Items.Length; i++) o.Items[i] = (Hoist(o.Items[i].Key, owner, extras), Hoist(o.Items[i].Value, owner, extras));
+                return o;
+            default:
+                return t;
+        }
+    }
+
+    private void HoistRefPath(RefTerm r, Expr owner, List<Expr> extras)
+    {
+        if (r.Head is CallTerm) r.Head = Hoist(r.Head, owner, extras);
+        for (var i = 0; i < r.Path.Length; i++) r.Path[i] = Hoist(r.Path[i], owner, extras);
+    }
+}
