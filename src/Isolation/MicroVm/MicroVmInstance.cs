@@ -214,6 +214,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         await Qmp.DisposeAsync().ConfigureAwait(false);
         _console?.Dispose();
         Qemu.Forget();
+        _cgroup.Release();
     }
 
     /// <summary>What to say when QEMU's connection ends: its exit status if it is gone, and the console's last lines.</summary>

@@ -146,6 +146,8 @@ public sealed class MicroVmSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        // Closed first: the connection this owner drops is not a lost agent, and must not break (kill) the VM.
+        _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _vm.AbandonAsync().ConfigureAwait(false);
     }
