@@ -28,6 +28,33 @@ public abstract class AgentBehaviourTests
         return id;
     }
 
+    /// <summary>Waits until <paramref name="pid"/> is blocked in write(2) (/proc/PID/syscall starts with 1) having
+    /// written at least 1 MiB, and returns how many bytes it has written (/proc/PID/io wchar). Fails when it exits
+    /// first (nothing held it back) or the bound passes.</summary>
+    private static async Task<long> BlockedWriterAsync(int pid, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (DateTime.UtcNow < deadline)
+        {
+            string syscall, io;
+            try
+            {
+                syscall = await File.ReadAllTextAsync($"/proc/{pid}/syscall");
+                io = await File.ReadAllTextAsync($"/proc/{pid}/io");
+            }
+            catch (IOException)
+            {
+                throw new Xunit.Sdk.XunitException($"process {pid} exited instead of blocking: nothing held it back");
+            }
+            var wchar = long.Parse(io.Split('\n').First(l => l.StartsWith("wchar:", StringComparison.Ordinal))[6..].Trim());
+            // Blocked with less than the agent's buffer written is only a slow reader: keep looking.
+            if (syscall.StartsWith("1 ", StringComparison.Ordinal) && wchar >= 1L << 20)
+                return wchar;
+            await Task.Delay(10);
+        }
+        throw new Xunit.Sdk.XunitException($"process {pid} was not blocked in write(2) within {bound.TotalSeconds} s");
+    }
+
     private static async Task<(string Text, long Bytes)> DrainAsync(AgentClient c, string id, OutputStream stream, bool keepText = true, int max = 0)
     {
         var sb = new StringBuilder();
@@ -113,8 +140,9 @@ public abstract class AgentBehaviourTests
         await a.Client.SignalAsync(id, 9); // already exited: fine
 
         // A shell's child is in the same group: SIGKILL to the group ends both, so stdout reaches EOF.
-        var id2 = await StartAsync(a.Client, ["sh", "-c", "sleep 100; echo never"]);
-        await Task.Delay(100);
+        var id2 = await StartAsync(a.Client, ["sh", "-c", "sleep 100 & echo started; wait; echo never"]);
+        // "started" is printed after the child was forked: the group has two processes when the signal goes.
+        Assert.Equal("started\n", (await a.Client.ReadOutputAsync(id2, OutputStream.Stdout)).Data.ToStringUtf8());
         await a.Client.SignalAsync(id2, 9);
         Assert.Equal(9, (await a.Client.WaitAsync(id2).WaitAsync(TimeSpan.FromSeconds(10))).Signal);
         Assert.Equal("", (await DrainAsync(a.Client, id2, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(10))).Text);
@@ -134,9 +162,16 @@ public abstract class AgentBehaviourTests
     public async Task Output_IsBoundedAndBackPressuresTheProcess()
     {
         await using var a = Start();
-        var id = await StartAsync(a.Client, ["head", "-c", "4000000", "/dev/zero"]);
+        var request = new ExecRequest { ExecId = NewId() };
+        request.Argv.AddRange(["head", "-c", "4000000", "/dev/zero"]);
+        request.Env.AddRange(DefaultEnv);
+        var pid = (await a.Client.ExecAsync(request)).Pid;
+        var id = request.ExecId;
         var wait = a.Client.WaitAsync(id);
-        await Task.Delay(500);
+        // Nobody reads: the writer must end up blocked in write(2) having written about the agent's 1 MiB buffer plus
+        // the pipe, never all 4 MB. The kernel has no event for "blocked in write", so /proc is polled (bounded).
+        var written = await BlockedWriterAsync(pid, TimeSpan.FromSeconds(60));
+        Assert.InRange(written, 1L << 20, 2L << 20);
         Assert.False(wait.IsCompleted, "the writer should be blocked: the agent buffers at most 1 MiB plus the pipe");
         var (_, bytes) = await DrainAsync(a.Client, id, OutputStream.Stdout, keepText: false);
         Assert.Equal(4_000_000, bytes);
@@ -332,12 +367,15 @@ public abstract class AgentBehaviourTests
     public async Task Wait_ReturnsOnExitEvenWhileAGrandchildHoldsStdout()
     {
         await using var a = Start();
-        var id = await StartAsync(a.Client, ["sh", "-c", "sleep 1 & echo started"]);
-        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(0.9));
+        // The grandchild holds stdout for 100 s; the wait must return long before (bound: 60 s).
+        var id = await StartAsync(a.Client, ["sh", "-c", "sleep 100 & echo $!"]);
+        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(0, w.ExitCode);
         var first = await a.Client.ReadOutputAsync(id, OutputStream.Stdout);
-        Assert.Equal("started\n", first.Data.ToStringUtf8());
-        Assert.Equal("", (await DrainAsync(a.Client, id, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(10))).Text);
+        var grandchild = int.Parse(first.Data.ToStringUtf8().Trim());
+        // Once the grandchild is gone, stdout reaches EOF.
+        System.Diagnostics.Process.GetProcessById(grandchild).Kill();
+        Assert.Equal("", (await DrainAsync(a.Client, id, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(60))).Text);
     }
 
     [Fact]
@@ -389,16 +427,14 @@ public sealed class OutOfProcessAgentTests : AgentBehaviourTests
     {
         var a = new OutOfProcessAgent();
         var request = new ExecRequest { ExecId = "orphan", Stdin = true };
-        request.Argv.AddRange(["sh", "-c", $"echo $$ > {a.Root}/pid; exec sleep 100"]);
-        await a.Client.ExecAsync(request);
-        await a.Client.WaitAsync("orphan").WaitAsync(TimeSpan.FromMilliseconds(300)).ContinueWith(_ => { }); // let it start
-        var pidFile = Path.Combine(a.Root, "pid");
-        for (int i = 0; i < 100 && !File.Exists(pidFile); i++) await Task.Delay(20);
-        int pid = int.Parse(File.ReadAllText(pidFile).Trim());
+        request.Argv.AddRange(["sleep", "100"]);
+        // The out-of-process agent runs in the host's pid namespace: the pid it reports is the host pid.
+        var pid = (await a.Client.ExecAsync(request)).Pid;
+        using var probe = new ProcessExitProbe(pid);
         string root = a.Root;
         await a.DisposeAsync(); // closes the connection; waits for the agent to exit
-        for (int i = 0; i < 100 && Directory.Exists($"/proc/{pid}") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "); i++) await Task.Delay(20);
-        Assert.True(!Directory.Exists($"/proc/{pid}") || File.ReadAllText($"/proc/{pid}/stat").Contains(") Z "), "sleep survived the agent");
+        // sleep would run 100 s on its own; it must end (be killed) well before.
+        Assert.True(await probe.ExitedWithinAsync(TimeSpan.FromSeconds(60)), "sleep survived the agent");
         Assert.False(Directory.Exists(root));
     }
 }

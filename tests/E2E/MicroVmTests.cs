@@ -79,19 +79,18 @@ public sealed class MicroVmTests
                 if (Path.Exists(Path.Combine(Driver.Options.CacheDirectory, name)))
                     File.CreateSymbolicLink(Path.Combine(cache, name), Path.Combine(Driver.Options.CacheDirectory, name));
             File.WriteAllText(Path.Combine(cache, "templates"), "not a directory");
-            var log = new List<string>();
+            var logger = new ListLogger<MicroVmDriver>();
             var driver = new MicroVmDriver(new MicroVmOptions
             {
                 AgentDirectory = Driver.Options.AgentDirectory,
                 CacheDirectory = cache,
                 KernelCacheDirectory = Driver.Options.KernelCacheDirectory,
-                Log = m => { lock (log) log.Add(m); },
-            });
+            }, logger: logger);
             await using (var sandbox = await driver.CreateAsync(new SandboxSpec(), CancellationToken.None))
             {
                 Assert.Null(((MicroVmSandbox)sandbox).Template);
                 Assert.Equal("ok\n", await Exec(sandbox, "echo ok"));
-                Assert.Contains(log, m => m.Contains("could not be built, cold-booting", StringComparison.Ordinal));
+                Assert.Contains(logger.Messages, m => m.Contains("could not be built, cold-booting", StringComparison.Ordinal));
             }
 
             // Once the cache is usable the template is built on first use; a template whose state is damaged fails
@@ -102,8 +101,7 @@ public sealed class MicroVmTests
                 AgentDirectory = driver.Options.AgentDirectory,
                 CacheDirectory = cache,
                 KernelCacheDirectory = driver.Options.KernelCacheDirectory,
-                Log = driver.Options.Log,
-            });
+            }, logger: logger);
             string key;
             await using (var sandbox = await healing.CreateAsync(new SandboxSpec(), CancellationToken.None))
                 key = ((MicroVmSandbox)sandbox).Template ?? throw new InvalidOperationException("not restored");
@@ -112,7 +110,7 @@ public sealed class MicroVmTests
             var e = await Assert.ThrowsAnyAsync<SandboxException>(() => healing.CreateAsync(new SandboxSpec(), CancellationToken.None));
             Assert.Contains("snapshot", e.Message);
             Assert.Null(healing.Templates.TryGet(key));
-            Assert.Contains(log, m => m.Contains("discarding it", StringComparison.Ordinal));
+            Assert.Contains(logger.Messages, m => m.Contains("discarding it", StringComparison.Ordinal));
         }
         finally
         {
@@ -121,15 +119,23 @@ public sealed class MicroVmTests
     }
 
     [Fact]
-    public async Task Requiring_hardware_virtualization_is_refused_under_tcg()
+    public async Task Requiring_hardware_virtualization_is_refused_under_tcg_and_honoured_under_kvm()
     {
         var probe = await Driver.ProbeAcceleratorAsync(CancellationToken.None);
+        var spec = new SandboxSpec { RequireHardwareVirtualization = true };
         if (probe.Accelerator == Accelerator.Kvm)
-            return; // KVM works here: the requirement is met, nothing to refuse.
-        var e = await Assert.ThrowsAsync<SandboxException>(() =>
-            Driver.CreateAsync(new SandboxSpec { RequireHardwareVirtualization = true }, CancellationToken.None));
-        Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
-        Assert.Contains("TCG", e.Message);
+        {
+            // KVM works here: the requirement is met, and the sandbox must really run under KVM (never TCG).
+            await using var sandbox = await Driver.CreateAsync(spec, CancellationToken.None);
+            Assert.Equal(Accelerator.Kvm, sandbox.Info.Accelerator);
+        }
+        else
+        {
+            var e = await Assert.ThrowsAsync<SandboxException>(() => Driver.CreateAsync(spec, CancellationToken.None));
+            Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
+            Assert.Contains("TCG", e.Message);
+            Assert.Empty(Harness.CgroupLeftovers(spec.Id));
+        }
     }
 
     [Fact]

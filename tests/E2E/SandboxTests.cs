@@ -221,7 +221,10 @@ public sealed class SandboxTests
 
     internal static async Task<int> FindHostPidAsync(string memoryCgroup, string comm)
     {
-        for (var i = 0; i < 100; i++)
+        // A bounded poll of the cgroup's task list (the kernel has no event for "this process appeared"); generous, since
+        // the host is shared.
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (DateTime.UtcNow < deadline)
         {
             foreach (var line in File.ReadAllLines(Path.Combine(memoryCgroup, "cgroup.procs")))
             {

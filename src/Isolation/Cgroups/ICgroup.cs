@@ -31,4 +31,8 @@ internal interface ICgroup : IAsyncDisposable
 
     /// <summary>Writes new memory, pids and cpu limits (the rest of <paramref name="limits"/> is not a cgroup's).</summary>
     void UpdateLimits(ResourceLimits limits);
+
+    /// <summary>Lets go of the cgroup without touching it: this process's ownership is released (another owner may
+    /// open it), nothing is killed or removed. For a sandbox handed to another owner.</summary>
+    void Release();
 }

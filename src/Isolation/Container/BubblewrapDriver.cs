@@ -12,13 +12,18 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 {
     private static readonly TimeSpan s_agentStartTimeout = TimeSpan.FromSeconds(15);
     private static readonly TimeSpan s_agentAttachTimeout = TimeSpan.FromSeconds(5);
+    private static readonly TimeSpan s_diagnosticsWait = TimeSpan.FromSeconds(1);
 
     private readonly BubblewrapOptions _options;
     private readonly CgroupLayout _cgroups;
     private readonly ContainerLauncher _launcher;
 
-    public BubblewrapDriver(BubblewrapOptions? options = null, CgroupLayout? cgroups = null)
+    private readonly TimeProvider _time;
+
+    /// <param name="time">The clock of the engine's own bounded waits; the system's when null.</param>
+    public BubblewrapDriver(BubblewrapOptions? options = null, CgroupLayout? cgroups = null, TimeProvider? time = null)
     {
+        _time = time ?? TimeProvider.System;
         _options = options ?? new BubblewrapOptions();
         _cgroups = cgroups ?? CgroupLayout.Host;
         _launcher = new ContainerLauncher(_options, _cgroups);
@@ -127,7 +132,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         var (stderr, stderrRemote) = UnixSocketPair.Create();
         rollback.Push(stderr);
         var tail = new TailBuffer();
-        _ = tail.PumpAsync(stderr);
+        var stderrPump = tail.PumpAsync(stderr);
 
         ContainerInstance instance;
         using (agentRemote)
@@ -163,10 +168,19 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
             }
             catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                // Give bwrap a moment to finish so its exit code and last words make it into the error.
+                // bwrap on its way out says why: wait (bounded) for its exit and for its stderr to reach EOF, so its exit
+                // code and last words make it into the error.
                 var exit = instance.Bwrap.WaitForExitAsync(CancellationToken.None);
-                var code = await Task.WhenAny(exit, Task.Delay(1000, CancellationToken.None)).ConfigureAwait(false) == exit ? $"exit code {await exit.ConfigureAwait(false)}" : "still running";
-                await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+                string code;
+                try
+                {
+                    code = $"exit code {await exit.WaitAsync(s_diagnosticsWait, _time, CancellationToken.None).ConfigureAwait(false)}";
+                    await stderrPump.WaitAsync(s_diagnosticsWait, _time, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (TimeoutException)
+                {
+                    code = exit.IsCompletedSuccessfully ? $"exit code {exit.Result}" : "still running";
+                }
                 throw new SandboxException(SandboxErrorCode.Unavailable,
                     $"the sandbox agent did not start: {e.Message} (bwrap {code}); stderr: {tail}", e);
             }

@@ -1,6 +1,8 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.Container;
@@ -21,10 +23,16 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     private readonly CgroupLayout _cgroups;
     private readonly Lazy<AcceleratorProbe> _probe;
     private readonly SnapshotTemplates _templates;
-    private readonly ConcurrentDictionary<string, (DateTime At, string Reason)> _templateFailures = new();
+    private readonly ConcurrentDictionary<string, (DateTimeOffset At, string Reason)> _templateFailures = new();
+    private readonly ILogger _logger;
+    private readonly TimeProvider _time;
 
-    public MicroVmDriver(MicroVmOptions? options = null, CgroupLayout? cgroups = null)
+    /// <param name="logger">What the tier decides on its own (template failures, cold boots); none when null.</param>
+    /// <param name="time">The clock of the template retry interval; the system's when null.</param>
+    public MicroVmDriver(MicroVmOptions? options = null, CgroupLayout? cgroups = null, ILogger<MicroVmDriver>? logger = null, TimeProvider? time = null)
     {
+        _logger = logger ?? NullLogger<MicroVmDriver>.Instance;
+        _time = time ?? TimeProvider.System;
         _options = options ?? new MicroVmOptions();
         _cgroups = cgroups ?? CgroupLayout.Host;
         _probe = new Lazy<AcceleratorProbe>(CreateProbe);
@@ -279,12 +287,12 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                         (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, shares, null, ct),
                         _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
                     if (_templates.Prune(_options.TemplateMaxIdle, keep: key) is > 0 and var pruned)
-                        _options.Log($"removed {pruned} microVM snapshot template(s) unused for over {_options.TemplateMaxIdle.TotalDays:0.#} days");
+                        MicroVmDriverLog.TemplatesPruned(_logger, pruned, Math.Round(_options.TemplateMaxIdle.TotalDays, 1));
                 }
                 catch (Exception e) when ((e is SandboxException or IOException or UnauthorizedAccessException) && !cancellationToken.IsCancellationRequested)
                 {
-                    _templateFailures[key] = (DateTime.UtcNow, e.Message);
-                    _options.Log($"microVM snapshot template {key} could not be built, cold-booting instead: {e.Message}");
+                    _templateFailures[key] = (_time.GetUtcNow(), e.Message);
+                    MicroVmDriverLog.TemplateBuildFailed(_logger, key, e.Message);
                 }
             }
             if (template is not null)
@@ -300,7 +308,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                     // A template that cannot be restored (damaged files, a QEMU that changed in place) must not fail
                     // every later sandbox: it is moved aside (clones running from it keep their mappings) and the next
                     // sandbox builds it anew. This one fails, loudly.
-                    _options.Log($"restoring microVM snapshot template {template.Key} failed; discarding it: {e.Message}");
+                    MicroVmDriverLog.TemplateDiscarded(_logger, template.Key, e.Message);
                     _templates.Discard(template);
                     throw;
                 }
@@ -312,9 +320,10 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     private bool RecentlyFailed(string key)
     {
         if (!_templateFailures.TryGetValue(key, out var failure)) return false;
-        if (DateTime.UtcNow - failure.At < _options.TemplateRetryInterval)
+        var since = _time.GetUtcNow() - failure.At;
+        if (since < _options.TemplateRetryInterval)
         {
-            _options.Log($"microVM snapshot template {key} failed {(DateTime.UtcNow - failure.At).TotalSeconds:0} s ago ({failure.Reason}); cold-booting");
+            MicroVmDriverLog.TemplateRecentlyFailed(_logger, key, Math.Round(since.TotalSeconds), failure.Reason);
             return true;
         }
         _templateFailures.TryRemove(key, out _);

@@ -124,12 +124,24 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                                       or Ttrpc.TtrpcException or AgentProtocolException)
         {
             if (cancellationToken.IsCancellationRequested) throw;
-            await Task.Delay(50, CancellationToken.None).ConfigureAwait(false);
+            // A QEMU that is on its way out says why in its exit status: wait for it, briefly, rather than guess.
+            await WaitBrieflyAsync(qemu.Exited).ConfigureAwait(false);
             var what = qemu.Exited.IsCompleted ? $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)}" :
                 e is OperationCanceledException ? $"no answer from the guest agent within {bootTimeout.TotalSeconds:0.#} s" : e.Message;
             if (restoreStatePath is not null && (qemu.Exited.IsCompleted || e is SnapshotRestoreException))
                 throw new SnapshotRestoreException($"the microVM could not be restored from its snapshot template: {what}; console: {tail}", e);
             throw new SandboxException(SandboxErrorCode.Unavailable, $"the microVM did not boot: {what}; console: {tail}", e);
+        }
+    }
+
+    private static async Task WaitBrieflyAsync(Task exit)
+    {
+        try
+        {
+            await exit.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
         }
     }
 
@@ -202,6 +214,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         await Qmp.DisposeAsync().ConfigureAwait(false);
         _console?.Dispose();
         Qemu.Forget();
+        _cgroup.Release();
     }
 
     /// <summary>What to say when QEMU's connection ends: its exit status if it is gone, and the console's last lines.</summary>

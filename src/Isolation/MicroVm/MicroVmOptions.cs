@@ -65,8 +65,4 @@ public sealed class MicroVmOptions
 
     /// <summary>Snapshot templates not used for this long are deleted when another template is built. Default 7 days.</summary>
     public TimeSpan TemplateMaxIdle { get; init; } = TimeSpan.FromDays(7);
-
-    /// <summary>Where the tier logs what it decided on its own (a template build failing, cold boot instead).
-    /// Default: one line on standard error.</summary>
-    public Action<string> Log { get; init; } = message => Console.Error.WriteLine("sandbox microvm: " + message);
 }

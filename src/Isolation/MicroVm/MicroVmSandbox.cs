@@ -158,7 +158,7 @@ public sealed class MicroVmSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        // The connection closing now is the abandon, not a broken agent: QEMU must stay.
+        // Closed first: the connection this owner drops is not a lost agent, and must not break (kill) the VM.
         _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _vm.AbandonAsync().ConfigureAwait(false);

@@ -121,13 +121,13 @@ public static class SandboxdHost
             // Agent sockets of long-lived sandboxes, through which a restarted sandboxd re-attaches (root only).
             ChannelDirectory = Path.Combine(config.StateDir, "channels"),
         }));
-        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (_, _) => new MicroVmDriver(new MicroVmOptions
+        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (sp, _) => new MicroVmDriver(new MicroVmOptions
         {
             AgentDirectory = config.Container.AgentDir,
             CgroupParent = config.Container.CgroupParent + "-vm",
             // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
             StateDirectory = Path.Combine(config.StateDir, "vm"),
-        }));
+        }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
         s.AddSingleton(CreateCore);

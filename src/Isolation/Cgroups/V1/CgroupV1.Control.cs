@@ -63,6 +63,13 @@ internal sealed partial class CgroupV1
         }
     }
 
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _owner?.Dispose();
+    }
+
     public void UpdateLimits(ResourceLimits limits)
     {
         var memory = _dirs["memory"];

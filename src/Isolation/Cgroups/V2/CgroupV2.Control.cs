@@ -65,6 +65,13 @@ internal sealed partial class CgroupV2
         }
     }
 
+    public void Release()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _owner.Dispose();
+    }
+
     public void UpdateLimits(ResourceLimits limits)
     {
         CgroupFiles.Write(_dir, "memory.max", (limits.MemoryMiB << 20).ToString());
