@@ -131,6 +131,7 @@ public static class SandboxdHost
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
+        s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Events);
         s.AddHostedService<RecoveryService>();
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();
