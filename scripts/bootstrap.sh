@@ -11,7 +11,7 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
 
-packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qemu-system-x86 xz-utils cpio)
+packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qemu-system-x86 xz-utils cpio mmdebstrap e2fsprogs)
 # Node.js runs the gRPC client test that is not ours; a machine may already have it from elsewhere (whose npm
 # conflicts with Debian's), so Debian's packages are added only when the commands are missing.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

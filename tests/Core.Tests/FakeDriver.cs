@@ -150,5 +150,6 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
         public int Pid => 2;
         public Task SignalAsync(int signal, CancellationToken cancellationToken) => Task.CompletedTask;
         public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => Task.FromResult(status);
+        public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

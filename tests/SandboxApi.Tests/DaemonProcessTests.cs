@@ -173,6 +173,48 @@ public sealed class DaemonProcessTests(SharedServer shared)
         }
     }
 
+    [Fact]
+    public async Task StopForRestart_LeavesSandboxes_TheNextSandboxdReattachesThem()
+    {
+        // SIGUSR2 is what systemd/sandboxd-stop sends when the stop is part of `systemctl restart`.
+        var root = SandboxdServer.NewRoot();
+        var yaml = SandboxdServer.Yaml(root);
+        var config = ConfigLoader.Parse(yaml);
+        var configFile = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(configFile, yaml);
+        var daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+        try
+        {
+            string id;
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                id = (await client.CreateSandboxAsync(new CreateSandboxRequest())).Id;
+                Assert.Equal(0, (await Streams.ExecAsync(client, id, Streams.Process("sh", "-c", "sleep 1003 </dev/null >/dev/null 2>&1 &"))).Exit!.ExitCode);
+            }
+            await daemon.TerminateAsync("-USR2");
+            Assert.Equal(0, daemon.ExitCode);
+            Assert.Contains("sleep 1003", Processes(config, id));
+            Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+
+            daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                Assert.Equal(SandboxState.Running, (await client.GetSandboxAsync(new GetSandboxRequest { Id = id })).State);
+                Assert.Contains("sandboxd_restart_reattached_total 1", (await client.GetMetricsAsync(new GetMetricsRequest())).Text);
+            }
+            await daemon.TerminateAsync();
+            Assert.Empty(Leftovers(config));
+            Assert.Empty(BwrapsUnder(root));
+        }
+        finally
+        {
+            daemon.Kill9();
+            await CleanUpAsync(root, config);
+        }
+    }
+
     private static async Task<string> ReadAllAsync(Sandboxes.SandboxesClient client, string id, string path)
     {
         using var call = client.ReadFile(new ReadFileRequest { SandboxId = id, Path = path });
@@ -358,12 +400,14 @@ public sealed class DaemonProcessTests(SharedServer shared)
             throw new TimeoutException("sandboxd did not become healthy within 30 s");
         }
 
-        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes) and wait for the exit.</summary>
-        public async Task TerminateAsync()
+        public int ExitCode => _process.ExitCode;
+
+        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes), or another signal, and wait for the exit.</summary>
+        public async Task TerminateAsync(string signal = "-TERM")
         {
             if (_process.HasExited)
                 return;
-            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+            using (var kill = Process.Start("kill", [signal, _process.Id.ToString()]))
                 await kill.WaitForExitAsync();
             await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }

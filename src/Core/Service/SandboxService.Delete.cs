@@ -30,6 +30,11 @@ public sealed partial class SandboxService
         return reaped;
     }
 
+    /// <summary>The owner stops for a restart: every sandbox stays running for the next owner to re-attach (as after a
+    /// crash); only says how many.</summary>
+    public void LeaveRunningForRestart() =>
+        CoreLog.LeftForRestart(logger, registry.All.Count(e => e.State == SandboxState.Running));
+
     /// <summary>Deletes everything (the owner shuts down).</summary>
     public async Task RemoveAllAsync()
     {

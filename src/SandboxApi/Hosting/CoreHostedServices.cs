@@ -5,8 +5,9 @@ using Serilog.Context;
 namespace Sandbox.SandboxApi.Hosting;
 
 /// <summary>Core's restart recovery as a hosted service: runs before the listeners open; an orderly shutdown deletes
-/// every live sandbox (a crash leaves them for the next sandboxd to re-attach).</summary>
-internal sealed class RecoveryService(SandboxCore core) : IHostedService
+/// every live sandbox, unless the stop is a restart (<see cref="RestartSignal"/>): then, as after a crash, they are left
+/// for the next sandboxd to re-attach.</summary>
+internal sealed class RecoveryService(SandboxCore core, RestartSignal restart) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -17,7 +18,10 @@ internal sealed class RecoveryService(SandboxCore core) : IHostedService
     public async Task StopAsync(CancellationToken cancellationToken)
     {
         using var _ = LogContext.PushProperty("RequestId", "shutdown");
-        await core.Sandboxes.RemoveAllAsync().ConfigureAwait(false);
+        if (restart.Requested)
+            core.Sandboxes.LeaveRunningForRestart();
+        else
+            await core.Sandboxes.RemoveAllAsync().ConfigureAwait(false);
         await core.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -125,6 +125,8 @@ public static class SandboxdHost
         {
             AgentDirectory = config.Container.AgentDir,
             CgroupParent = config.Container.CgroupParent + "-vm",
+            // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
+            StateDirectory = Path.Combine(config.StateDir, "vm"),
         }));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
@@ -132,6 +134,8 @@ public static class SandboxdHost
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Events);
+        s.AddSingleton<RestartSignal>();
+        s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RecoveryService>();
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();

@@ -2,7 +2,7 @@
 # The workloads the strict profile is derived from and measured against: what users run in a strict sandbox
 # (python3, node, sh with coreutils, gcc compile + run), no network. Each workload is one line:
 #   NAME<TAB>COMMAND (run as /bin/sh -c COMMAND inside the sandbox, working directory /work, writable /tmp).
-# trace_strict.sh runs each under strace (with the default profile, so nothing is refused that would send a
+# trace_strict.py runs each under strace (with the default profile, so nothing is refused that would send a
 # program down a fallback path) and measure_strict.sh runs each under strict and reports what fails.
 cat <<'EOF'
 python-print	/usr/bin/python3 -c 'print(sum(range(10)))'
