@@ -189,7 +189,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
             using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
             {
                 var client = new Sandboxes.SandboxesClient(channel);
-                id = (await client.CreateSandboxAsync(new CreateSandboxRequest())).Id;
+                id = (await client.CreateSandboxAsync(Streams.Trusted())).Id;
                 Assert.Equal(0, (await Streams.ExecAsync(client, id, Streams.Process("sh", "-c", "sleep 1003 </dev/null >/dev/null 2>&1 &"))).Exit!.ExitCode);
             }
             await daemon.TerminateAsync("-USR2");
