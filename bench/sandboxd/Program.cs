@@ -22,7 +22,7 @@ async Task GrpcRun()
     using var call = client.Run();
     var start = new ProcessStart();
     start.Argv.Add("true");
-    await call.RequestStream.WriteAsync(new RunRequest { Start = new RunStart { Sandbox = new CreateSandboxRequest(), Process = start } });
+    await call.RequestStream.WriteAsync(new RunRequest { Start = new RunStart { Sandbox = new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant" }, Process = start } });
     await call.RequestStream.CompleteAsync();
     Exit? exit = null;
     while (await call.ResponseStream.MoveNext())

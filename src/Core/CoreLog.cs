@@ -19,7 +19,7 @@ internal static partial class CoreLog
     [LoggerMessage(1009, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} re-attached after the restart of its owner ({Tier} tier)")]
     public static partial void Reattached(ILogger logger, string sandboxId, string tenant, string tier);
 
-    [LoggerMessage(1010, LogLevel.Information, "Stopping for a restart: {Count} sandbox(es) left running for the next owner to re-attach")]
+    [LoggerMessage(1012, LogLevel.Information, "Stopping for a restart: {Count} sandbox(es) left running for the next owner to re-attach")]
     public static partial void LeftForRestart(ILogger logger, int count);
 
     [LoggerMessage(1005, LogLevel.Warning, "Unreadable state file {File} removed: {Error}")]

@@ -159,6 +159,41 @@ public sealed class ApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task Pause_and_resume_through_the_api_and_the_event_stream_reports_them_in_order()
+    {
+        using var watch = C.WatchEvents(new WatchEventsRequest());
+        await watch.ResponseHeadersAsync; // subscribed: nothing from here on is missed
+        var sb = await C.CreateSandboxAsync(Trusted());
+        try
+        {
+            var paused = await C.PauseSandboxAsync(new PauseSandboxRequest { Id = sb.Id });
+            Assert.Equal(SandboxState.Paused, paused.State);
+            var e = await Assert.ThrowsAsync<RpcException>(() => ExecAsync(C, sb.Id, Process("true")));
+            Assert.Equal(StatusCode.FailedPrecondition, e.StatusCode);
+            Assert.Contains("is paused", e.Status.Detail, StringComparison.Ordinal);
+            var resumed = await C.ResumeSandboxAsync(new ResumeSandboxRequest { Id = sb.Id });
+            Assert.Equal(SandboxState.Running, resumed.State);
+            Assert.Equal("ok\n", (await ExecAsync(C, sb.Id, Process("echo", "ok"))).Stdout);
+        }
+        finally
+        {
+            await C.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id });
+        }
+        var kinds = new List<LifecycleEvent.Types.Kind>();
+        while (await watch.ResponseStream.MoveNext())
+        {
+            var ev = watch.ResponseStream.Current;
+            if (ev.SandboxId != sb.Id)
+                continue;
+            kinds.Add(ev.Kind);
+            if (ev.Kind == LifecycleEvent.Types.Kind.Deleted)
+                break;
+        }
+        Assert.Equal([LifecycleEvent.Types.Kind.Created, LifecycleEvent.Types.Kind.Started, LifecycleEvent.Types.Kind.Paused,
+            LifecycleEvent.Types.Kind.Resumed, LifecycleEvent.Types.Kind.Deleted], kinds);
+    }
+
+    [Fact]
     public async Task Exec_Signal_KillsProcess()
     {
         var sb = await C.CreateSandboxAsync(Trusted());

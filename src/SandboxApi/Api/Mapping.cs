@@ -152,6 +152,31 @@ internal static class Mapping
         return e;
     }
 
+    public static LifecycleEvent ToProto(SandboxEvent e)
+    {
+        var proto = new LifecycleEvent
+        {
+            Kind = e.Kind switch
+            {
+                SandboxEventKind.Created => LifecycleEvent.Types.Kind.Created,
+                SandboxEventKind.Started => LifecycleEvent.Types.Kind.Started,
+                SandboxEventKind.Exited => LifecycleEvent.Types.Kind.Exited,
+                SandboxEventKind.Oom => LifecycleEvent.Types.Kind.Oom,
+                SandboxEventKind.Paused => LifecycleEvent.Types.Kind.Paused,
+                SandboxEventKind.Resumed => LifecycleEvent.Types.Kind.Resumed,
+                SandboxEventKind.Deleted => LifecycleEvent.Types.Kind.Deleted,
+                _ => LifecycleEvent.Types.Kind.Unspecified,
+            },
+            SandboxId = e.Id.Value,
+            Tier = ToProto(e.Tier),
+            Time = Timestamp.FromDateTimeOffset(e.Time),
+            Detail = e.Detail ?? "",
+        };
+        if (e.Status is { } status)
+            proto.Exit = ToProto(status);
+        return proto;
+    }
+
     public static FileEntry ToProto(SandboxFileEntry e) => new()
     {
         Name = e.Name,

@@ -13,7 +13,7 @@ namespace Sandbox.SandboxApi.Api;
 
 /// <summary>sandbox.v1.Sandboxes: parse → <see cref="SandboxService"/> → map. No error handling here
 /// (<see cref="ErrorInterceptor"/>) and no authentication (<see cref="AuthInterceptor"/>).</summary>
-public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxdMetrics metrics) : Sandboxes.SandboxesBase
+public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxEvents events, SandboxdMetrics metrics) : Sandboxes.SandboxesBase
 {
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
@@ -54,6 +54,37 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
     {
         await sandboxes.DeleteAsync(CallPrincipal.Get(context), Mapping.ParseId(request.Id));
         return new DeleteSandboxResponse();
+    }
+
+    public override async Task<Proto.Sandbox> PauseSandbox(PauseSandboxRequest request, ServerCallContext context)
+    {
+        var principal = CallPrincipal.Get(context);
+        var id = Mapping.ParseId(request.Id);
+        await sandboxes.PauseAsync(principal, id, context.CancellationToken);
+        return Mapping.ToProto(sandboxes.Get(principal, id));
+    }
+
+    public override async Task<Proto.Sandbox> ResumeSandbox(ResumeSandboxRequest request, ServerCallContext context)
+    {
+        var principal = CallPrincipal.Get(context);
+        var id = Mapping.ParseId(request.Id);
+        await sandboxes.ResumeAsync(principal, id, context.CancellationToken);
+        return Mapping.ToProto(sandboxes.Get(principal, id));
+    }
+
+    /// <summary>A subscriber of Core's event stream, filtered to the caller's tenant. The response headers go out once
+    /// subscribed: a client that waits for them misses nothing that happens after.</summary>
+    public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<LifecycleEvent> responseStream, ServerCallContext context)
+    {
+        var tenant = CallPrincipal.Get(context).Tenant;
+        SandboxId? only = request.SandboxId.Length > 0 ? Mapping.ParseId(request.SandboxId, "sandbox_id") : null;
+        using var subscription = events.Subscribe();
+        await context.WriteResponseHeadersAsync([]);
+        await foreach (var e in subscription.Reader.ReadAllAsync(context.CancellationToken))
+        {
+            if (e.Tenant == tenant && (only is null || e.Id == only))
+                await responseStream.WriteAsync(Mapping.ToProto(e), context.CancellationToken);
+        }
     }
 
     public override async Task Exec(IAsyncStreamReader<ExecRequest> requestStream, IServerStreamWriter<ExecEvent> responseStream, ServerCallContext context)

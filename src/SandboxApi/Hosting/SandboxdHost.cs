@@ -133,6 +133,7 @@ public static class SandboxdHost
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
+        s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Events);
         s.AddSingleton<RestartSignal>();
         s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RecoveryService>();
