@@ -2,7 +2,8 @@
 # Installs and starts sandboxd, then runs a first sandbox through it. Run after scripts/bootstrap.sh, as root:
 #   scripts/bootstrap.sh && scripts/install-service.sh
 # Installs /usr/local/bin/sandboxd (a framework-dependent publish in /usr/local/lib/sandbox/sandboxd), the default
-# config /etc/sandbox/sandboxd.yaml (kept if present) and the systemd units. With systemd as PID 1 it enables the
+# config /etc/sandbox/sandboxd.yaml (kept if present), the systemd units and their stop helper
+# (/usr/local/lib/sandbox/sandboxd-stop). With systemd as PID 1 it enables the
 # socket and the service; otherwise (containers, CI) it starts sandboxd in the background itself (log:
 # /var/log/sandboxd.log, pid: /run/sandbox/sandboxd.pid). Then it waits until the socket answers and runs
 # `sandbox run -- echo hello from a sandbox`.
@@ -23,6 +24,8 @@ mkdir -p /usr/local/lib/sandbox /etc/sandbox /var/lib/sandboxd /run/sandbox
 rm -rf /usr/local/lib/sandbox/sandboxd && cp -r "$here/artifacts/sandboxd" /usr/local/lib/sandbox/sandboxd
 [ -d /usr/local/lib/sandbox/agent ] || cp -r "$here/artifacts/agent" /usr/local/lib/sandbox/agent
 ln -sf /usr/local/lib/sandbox/sandboxd/sandboxd /usr/local/bin/sandboxd
+# The unit's ExecStop: SIGUSR2 (leave sandboxes for re-attach) on `systemctl restart`, SIGTERM (delete them) otherwise.
+install -m 0755 "$here/systemd/sandboxd-stop" /usr/local/lib/sandbox/sandboxd-stop
 if [ ! -f /etc/sandbox/sandboxd.yaml ]; then
   install -m 0644 "$here/config/sandboxd.yaml" /etc/sandbox/sandboxd.yaml
 else

@@ -94,8 +94,24 @@ network := {"mode": "egress", "egress": egress} if {
 
 requested_syscalls := object.get(input, ["requested", "syscalls"], [])
 
+# A caller may ask for a seccomp profile (`sandbox run --profile`): granted when it is at least as strict as the
+# tenant's (a lower rank in data.sandbox.syscall_profiles is stricter), denied otherwise: never silently ignored.
+tenant_profile := object.get(tenant, "syscall_profile", settings.syscall_profile)
+
+profile_ranks := data.sandbox.syscall_profiles
+
+requested_profile := object.get(input, ["requested", "syscall_profile"], null)
+
+requested_profile_granted if {
+	is_string(requested_profile)
+	profile_ranks[requested_profile] <= profile_ranks[tenant_profile]
+}
+
+profile_name := requested_profile if requested_profile_granted
+else := tenant_profile
+
 syscall_profile := {
-	"name": object.get(tenant, "syscall_profile", settings.syscall_profile),
+	"name": profile_name,
 	"add": sort([s | some s in requested_syscalls; s in object.get(tenant, "extra_syscalls", [])]),
 }
 
@@ -159,6 +175,17 @@ deny contains sprintf("unknown resource %q", [name]) if {
 deny contains sprintf("syscall %q is not allowed for tenant %q", [s, input.subject.tenant]) if {
 	some s in requested_syscalls
 	not s in object.get(tenant, "extra_syscalls", [])
+}
+
+deny contains sprintf("syscall profile %q is not one of %v", [requested_profile, sort(object.keys(profile_ranks))]) if {
+	is_string(requested_profile)
+	not profile_ranks[requested_profile]
+}
+
+deny contains sprintf("syscall profile %q is less strict than tenant %q's profile %q", [requested_profile, input.subject.tenant, tenant_profile]) if {
+	is_string(requested_profile)
+	profile_ranks[requested_profile]
+	not requested_profile_granted
 }
 
 deny contains sprintf("network mode %q is not one of none, loopback, egress", [requested_mode]) if {

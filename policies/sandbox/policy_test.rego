@@ -91,3 +91,51 @@ test_rootfs_of_a_tenant_without_an_allowlist_is_denied if {
 	d := data.sandbox.decision with input as object.union(base, {"subject": {"tenant": "public"}, "workload": {"rootfs": "/srv/sandbox/rootfs/debian"}})
 	not d.allow
 }
+
+test_a_stricter_requested_profile_is_granted if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"syscall_profile": "strict"}})
+	d.allow
+	d.syscall_profile.name == "strict"
+}
+
+test_the_tenants_own_profile_may_be_requested if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"syscall_profile": "default"}})
+	d.allow
+	d.syscall_profile.name == "default"
+}
+
+test_a_looser_requested_profile_is_denied if {
+	inp := object.union(base, {"subject": {"tenant": "public"}, "requested": {"syscall_profile": "default"}})
+	d := data.sandbox.decision with input as inp
+	not d.allow
+	"syscall profile \"default\" is less strict than tenant \"public\"'s profile \"strict\"" in d.reasons
+}
+
+test_an_unknown_requested_profile_is_denied if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"syscall_profile": "lax"}})
+	not d.allow
+}
+
+test_silence_about_trust_is_untrusted if {
+	inp := {
+		"request": {"id": "t1", "operation": "create"},
+		"subject": {"tenant": "acme", "principal": "alice", "verified": true},
+		"workload": {"code_provenance": "unknown", "untrusted": true},
+		"requested": {"isolation": "auto"},
+		"environment": {"tiers": ["container", "microvm"], "accel": "kvm"},
+	}
+	d := data.sandbox.decision with input as inp
+	d.isolation == "microvm"
+}
+
+test_local_cli_runs_take_any_host_directory_and_high_ceilings if {
+	inp := object.union(base, {
+		"subject": {"tenant": "local", "principal": "uid:0"},
+		"workload": {"rootfs": "/srv/images/debian"},
+		"requested": {"resources": {"memory_mib": 8192}},
+	})
+	d := data.sandbox.decision with input as inp
+	d.allow
+	d.isolation == "container"
+	d.resources.memory_mib == 8192
+}

@@ -49,6 +49,9 @@ internal sealed partial class AgentService : IDisposable
     /// <summary>Completes after a Shutdown call's response was written.</summary>
     public Task ShutdownRequested => _shutdown.Task;
 
+    /// <summary>Set by SetupGuest for a microVM that outlives its owner: a lost host connection ends nothing.</summary>
+    public bool SurviveHostDisconnect { get; private set; }
+
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex ExecIdPattern();
 
@@ -59,6 +62,12 @@ internal sealed partial class AgentService : IDisposable
         server.Register<ReadOutputRequest, ReadOutputResponse>(ServiceName, "ReadOutput", ReadOutputRequest.Parser, (r, c) => ReadOutputAsync(r, c.CancellationToken));
         server.Register<WriteStdinRequest, WriteStdinResponse>(ServiceName, "WriteStdin", WriteStdinRequest.Parser, (r, c) => WriteStdinAsync(r, c.CancellationToken));
         server.Register<SignalRequest, SignalResponse>(ServiceName, "Signal", SignalRequest.Parser, (r, c) => ValueTask.FromResult(Signal(r)));
+        server.Register<ResizeTtyRequest, ResizeTtyResponse>(ServiceName, "ResizeTty", ResizeTtyRequest.Parser, (r, c) =>
+        {
+            if (r.Size is null) throw new TtrpcException(StatusCode.InvalidArgument, "size is required");
+            _processes.Resize(r.ExecId, r.Size.Rows, r.Size.Cols);
+            return ValueTask.FromResult(new ResizeTtyResponse());
+        });
         server.Register<WaitRequest, WaitResponse>(ServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
         server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) =>
             ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).Read(r))));
@@ -90,6 +99,7 @@ internal sealed partial class AgentService : IDisposable
     {
         if (_guest is null) throw new TtrpcException(StatusCode.FailedPrecondition, "SetupGuest is only served by the agent of a microVM guest");
         _guest.Apply(request);
+        SurviveHostDisconnect = request.SurviveHostDisconnect;
         // The root changed (chroot): file access now resolves against the sandbox root.
         var old = Interlocked.Exchange(ref _files, new FileService("/"));
         old.Dispose();
@@ -133,6 +143,9 @@ internal sealed partial class AgentService : IDisposable
         string cwd = request.Cwd.Length == 0 ? "/" : request.Cwd;
         if (cwd[0] != '/' || cwd.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "cwd must be absolute");
         if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
+
+        if (request.Tty is { } tty && (tty.Rows is 0 or > ushort.MaxValue || tty.Cols is 0 or > ushort.MaxValue))
+            throw new TtrpcException(StatusCode.InvalidArgument, $"terminal size {tty.Rows}x{tty.Cols}: rows and cols must be 1..65535");
 
         string executable = ResolveExecutable(request.Argv[0], request.Env);
         var exec = _processes.Spawn(request, executable);

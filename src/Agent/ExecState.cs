@@ -21,12 +21,16 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
 
     public Task<WaitResponse> Exited => _exited.Task;
 
+    /// <summary>The exec's pty (Exec with a tty); closed when the process is reaped. Used under the table's lock.</summary>
+    public Terminal? Terminal { get; init; }
+
     /// <summary>Fully consumed: reaped and both output streams handed out to the end.</summary>
     public bool Finished => HasExited && Stdout.Drained && Stderr.Drained;
 
     internal void Complete(int status, in Interop.Libc.RUsage usage, bool oomKilled = false)
     {
         HasExited = true;
+        Terminal?.Dispose();
         var response = new WaitResponse
         {
             UserCpuUsec = usage.UTime.Sec * 1_000_000 + usage.UTime.USec,

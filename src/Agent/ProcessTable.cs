@@ -66,11 +66,15 @@ internal sealed unsafe class ProcessTable : IDisposable
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };
         int* inPipe = stackalloc int[2] { -1, -1 };
+        Terminal? terminal = null;
+        bool tty = request.Tty is not null;
         try
         {
-            MakePipe(outPipe, parentEnd: 0);
+            // With a terminal, stdout and stdin are descriptors of its master (stdin only when asked for) and stderr a
+            // pipe the child never gets (its stream ends at once): the child's 0, 1 and 2 are the slave.
+            if (!tty) MakePipe(outPipe, parentEnd: 0);
             MakePipe(errPipe, parentEnd: 0);
-            if (request.Stdin) MakePipe(inPipe, parentEnd: 1);
+            if (request.Stdin && !tty) MakePipe(inPipe, parentEnd: 1);
 
             lock (_lock)
             {
@@ -86,7 +90,14 @@ internal sealed unsafe class ProcessTable : IDisposable
                 try
                 {
                     _confinement?.EnterForSpawn();
-                    rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], &pid);
+                    if (tty)
+                    {
+                        // Opened in the child's identity (microVM guest): the slave belongs to the workload.
+                        terminal = Terminal.Open(request.Tty!.Rows, request.Tty.Cols);
+                        outPipe[0] = terminal.TakeOutputFd();
+                        if (request.Stdin) inPipe[1] = terminal.TakeInputFd();
+                    }
+                    rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], terminal?.SlavePath, &pid);
                 }
                 finally
                 {
@@ -120,7 +131,8 @@ internal sealed unsafe class ProcessTable : IDisposable
                 var stderr = new OutputPipe(errPipe[0], _io);
                 var stdin = request.Stdin ? new StdinPipe(inPipe[1], _io) : null;
                 outPipe[0] = errPipe[0] = inPipe[1] = -1; // owned by the pipes now
-                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline };
+                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline, Terminal = terminal };
+                terminal = null; // owned by the exec now
                 _live[pid] = exec;
                 _byId[request.ExecId] = exec;
                 _io.Add(stdout);
@@ -132,6 +144,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
         finally
         {
+            terminal?.Dispose();
             for (int i = 0; i < 2; i++)
             {
                 CloseFd(ref outPipe[i]);
@@ -159,7 +172,8 @@ internal sealed unsafe class ProcessTable : IDisposable
     }
 
     /// <returns>0 or an errno value.</returns>
-    private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, int* pid)
+    /// <param name="ttyPath">The pty slave to open as 0, 1 and 2 (the controlling terminal); null: the given descriptors.</param>
+    private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, string? ttyPath, int* pid)
     {
         using var strings = new NativeStrings();
         byte* fileActions = stackalloc byte[Libc.FileActionsSize];
@@ -174,10 +188,20 @@ internal sealed unsafe class ProcessTable : IDisposable
             if (rc != 0) return rc;
             try
             {
-                if (stdinFd >= 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdinFd, 0);
-                else rc = Libc.posix_spawn_file_actions_addopen(fileActions, 0, strings.Add("/dev/null"), Libc.O_RDONLY, 0);
-                if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdoutFd, 1);
-                if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stderrFd, 2);
+                if (ttyPath is not null)
+                {
+                    // Without O_NOCTTY, by a session leader with no terminal yet: it becomes the controlling terminal.
+                    rc = Libc.posix_spawn_file_actions_addopen(fileActions, 0, strings.Add(ttyPath), Libc.O_RDWR, 0);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, 0, 1);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, 0, 2);
+                }
+                else
+                {
+                    if (stdinFd >= 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdinFd, 0);
+                    else rc = Libc.posix_spawn_file_actions_addopen(fileActions, 0, strings.Add("/dev/null"), Libc.O_RDONLY, 0);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdoutFd, 1);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stderrFd, 2);
+                }
                 if (rc == 0) rc = Libc.posix_spawn_file_actions_addchdir_np(fileActions, strings.Add(cwd));
                 if (rc != 0) return rc;
 
@@ -229,6 +253,17 @@ internal sealed unsafe class ProcessTable : IDisposable
                 if (errno == Errno.ESRCH) return;
             }
             throw new TtrpcException(errno == Errno.EPERM ? StatusCode.PermissionDenied : StatusCode.Internal, $"kill {exec.Pid}: {Errno.Name(errno)}");
+        }
+    }
+
+    /// <summary>Sets the window size of an exec's terminal; a no-op once it was reaped.</summary>
+    public void Resize(string execId, uint rows, uint cols)
+    {
+        lock (_lock)
+        {
+            var exec = _byId.TryGetValue(execId, out var e) ? e : throw new TtrpcException(StatusCode.NotFound, $"exec {execId}: not found");
+            if (exec.Terminal is null) throw new TtrpcException(StatusCode.FailedPrecondition, $"exec {execId} has no terminal");
+            exec.Terminal.Resize(rows, cols);
         }
     }
 

@@ -19,9 +19,18 @@ internal static class AgentMain
         string? serial = null;
         string root = "/";
         int nproc = 0;
-        // PID 1: the kernel ran us as /init of a microVM guest. The kernel hands init the command-line words it does
-        // not know itself (e.g. nokaslr), so arguments are not parsed there.
-        if (Libc.getpid() == 1) return await RunGuestAsync().ConfigureAwait(false);
+        // Before anything else: the workload may run as our uid (containers) and must not open /proc/<agent>/mem,
+        // list our descriptors or read our environment. A non-dumpable process's /proc files need CAP_SYS_PTRACE over
+        // its user namespace, which no workload holds.
+        Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // Started through the bundled loader, the process would be named after it; name it for ps and for the host.
+        SetProcessName("sandbox-agent");
+        // PID 1 without a host channel argument: the kernel ran us as /init of a microVM guest. The kernel hands init
+        // the command-line words it does not know itself (e.g. nokaslr), so arguments are not parsed there. (In a
+        // container the agent is PID 1 too, bwrap --as-pid-1, and is always given --fd or --listen-fd.)
+        bool container = args.Length > 0 && (args[0] is "--fd" or "--listen-fd");
+        if (Libc.getpid() == 1 && !container) return await RunGuestAsync().ConfigureAwait(false);
+        if (Libc.getpid() == 1) InitSignals.IgnoreTermination();
         bool guest = false;
         for (int i = 0; i < args.Length; i++)
         {
@@ -99,11 +108,28 @@ internal static class AgentMain
         AgentLog.Info($"ready: version {AgentService.Version}, pid {Libc.getpid()}, root {root}");
         var serving = server.ServeConnectionAsync(stream);
         var first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
+        // A microVM guest that outlives its owner: the virtio-serial port reads EOF while no host is connected, and
+        // data again once one is (QEMU's chardev reconnects). Processes and exec state live in the service, not in
+        // the connection, so a new session carries on where the old host left off.
+        while (first == serving && service.SurviveHostDisconnect)
+        {
+            AgentLog.Info("host connection lost; waiting for a host to connect again");
+            await Task.WhenAny(Task.Delay(HostReconnectPoll), service.ShutdownRequested).ConfigureAwait(false);
+            if (service.ShutdownRequested.IsCompleted) break;
+            server = new TtrpcServer();
+            service.Register(server);
+            serving = server.ServeConnectionAsync(stream);
+            first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
+        }
         int killed = service.KillAll();
         AgentLog.Info(first == serving ? $"host closed the connection; killed {killed} process group(s); exiting" : "shutting down");
         await stream.DisposeAsync().ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>While no host is connected a read of the port returns EOF at once (the kernel offers no wait for a
+    /// host to connect): the agent looks again this often.</summary>
+    private static readonly TimeSpan HostReconnectPoll = TimeSpan.FromMilliseconds(100);
 
     private static int Usage(string why)
     {
@@ -127,6 +153,11 @@ internal static class AgentMain
         var read = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true), FileAccess.Read, bufferSize: 0);
         var write = new FileStream(new Microsoft.Win32.SafeHandles.SafeFileHandle(dup, ownsHandle: true), FileAccess.Write, bufferSize: 0);
         return new DuplexStream(read, write);
+    }
+
+    private static unsafe void SetProcessName(string name)
+    {
+        NativeStrings.With(name, p => Libc.prctl(Libc.PR_SET_NAME, (ulong)p, 0, 0, 0));
     }
 
     /// <summary>fds 0-2 must exist, or a pipe could land on them and be clobbered by the dup2s of a spawn.</summary>

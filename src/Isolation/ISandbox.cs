@@ -56,6 +56,10 @@ public interface ISandboxProcess
 
     Task SignalAsync(int signal, CancellationToken cancellationToken);
 
+    /// <summary>Sets the window size of the process's terminal (<see cref="ProcessSpec.Tty"/>); the process gets
+    /// SIGWINCH. FailedPrecondition when it runs without one.</summary>
+    Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken);
+
     /// <summary>Completes when the process has exited and its output has been delivered.</summary>
     Task<ExitStatus> WaitAsync(CancellationToken cancellationToken);
 }

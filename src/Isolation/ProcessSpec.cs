@@ -14,4 +14,20 @@ public sealed record ProcessSpec
 
     /// <summary>Wall-clock limit for this process; null = the sandbox's <see cref="ResourceLimits.WallTime"/>.</summary>
     public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Run on a new pseudo-terminal of this size (its controlling terminal, as stdin, stdout and stderr):
+    /// output arrives on <see cref="ProcessIO.Stdout"/> (stderr stays empty), and
+    /// <see cref="ISandboxProcess.ResizeAsync"/> changes the size. Null = pipes. Long-lived sandboxes only.</summary>
+    public TerminalSize? Tty { get; init; }
+}
+
+/// <summary>A terminal's window size in character cells (each 1..65535).</summary>
+public sealed record TerminalSize(int Rows, int Cols)
+{
+    public static readonly TerminalSize Default = new(24, 80);
+
+    /// <summary>What is wrong with the size, or null when it is valid.</summary>
+    internal string? Problem() => Rows is < 1 or > ushort.MaxValue || Cols is < 1 or > ushort.MaxValue
+        ? $"terminal size {Rows}x{Cols}: rows and cols must be 1..65535"
+        : null;
 }

@@ -84,6 +84,8 @@ public static class SpecValidator
             CheckSandboxPath(process.WorkingDirectory, "cwd", errors);
         if (process.Timeout is { } t && (t <= TimeSpan.Zero || t > TimeSpan.FromDays(30)))
             errors.Add($"timeout {t} must be positive and at most 30 days");
+        if (process.Tty?.Problem() is { } tty)
+            errors.Add(tty);
         if (errors.Count > 0)
             throw new SpecValidationException(errors);
     }

@@ -50,7 +50,8 @@ public sealed class EscapeTests : IDisposable
         var r = await Harness.RunAsync(mode, Harness.Sh("ls /proc | grep -c '^[0-9]'; cat /proc/1/comm"));
         var lines = r.Stdout.Split('\n');
         Assert.InRange(int.Parse(lines[0]), 1, 6);
-        Assert.Equal("bwrap", lines[1]);
+        // One-shot: bwrap's reaper is PID 1. Long-lived: the agent is (bwrap --as-pid-1, so the workload cannot signal it).
+        Assert.Equal(mode == ExecutionMode.OneShot ? "bwrap" : "sandbox-agent", lines[1]);
     }
 
     [Theory, MemberData(nameof(Modes))]

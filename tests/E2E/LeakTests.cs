@@ -62,7 +62,7 @@ public sealed class LeakTests
     {
         // The owner is a separate process running the engine (the CLI); kill -9 it while its sandbox runs.
         var before = SandboxCgroups();
-        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sandbox.dll"), "run", "--local", "--", "sleep", "600"]);
+        var psi = new System.Diagnostics.ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sandbox.dll"), "run", "--local", "--trusted", "--", "sleep", "600"]);
         using var owner = System.Diagnostics.Process.Start(psi)!;
         SandboxId? found = null;
         for (var i = 0; i < 600 && found is null; i++)

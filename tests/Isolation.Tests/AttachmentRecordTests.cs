@@ -1,4 +1,5 @@
 using Sandbox.Isolation.Container;
+using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.Isolation.Tests;
 
@@ -88,6 +89,39 @@ public sealed class AttachmentRecordTests
         var good = Sample().ToAttachment();
         var attachment = good with { Payload = good.Payload.TrimEnd().TrimEnd('}') + ", \"agent_socket_2\": \"/tmp/x\"}" };
         var e = Assert.Throws<SandboxException>(() => ContainerAttachment.From(s_id, attachment));
+        Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
+    }
+
+    [Fact]
+    public void MicroVm_record_round_trips_and_refuses_other_versions()
+    {
+        var original = new MicroVmAttachment
+        {
+            QemuPid = 77,
+            QemuStartTime = 987654321UL,
+            StateDirectory = "/run/sandbox/vm/sb-0123456789abcdef",
+            Accelerator = Accelerator.Tcg,
+            GuestKernel = "6.1.0-28-amd64",
+            Template = "abc123",
+            Limits = ResourceLimits.Default with { MemoryMiB = 256 },
+            Env = new Dictionary<string, string> { ["X"] = "y" },
+            WorkDir = "/work",
+            Hostname = "vm",
+        };
+        var attachment = original.ToAttachment();
+        Assert.Equal(SandboxTier.MicroVm, attachment.Tier);
+        Assert.Contains("\"accelerator\": \"Tcg\"", attachment.Payload.Replace("\":\"", "\": \""));
+        var back = MicroVmAttachment.From(s_id, attachment);
+        Assert.Equal(original.QemuPid, back.QemuPid);
+        Assert.Equal(original.QemuStartTime, back.QemuStartTime);
+        Assert.Equal(original.StateDirectory, back.StateDirectory);
+        Assert.Equal(original.Accelerator, back.Accelerator);
+        Assert.Equal(original.Limits, back.Limits);
+        Assert.Equal(original.Env, back.Env);
+
+        var e = Assert.Throws<SandboxException>(() => MicroVmAttachment.From(s_id, attachment with { Version = 9 }));
+        Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
+        e = Assert.Throws<SandboxException>(() => ContainerAttachment.From(s_id, attachment));
         Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
     }
 }

@@ -125,6 +125,16 @@ public sealed class CgroupV2FakeFsTests : IDisposable
     }
 
     [Fact]
+    public void Doctors_probe_says_why_a_sandbox_cgroup_cannot_be_created()
+    {
+        Cgroup(".", "cpu pids");
+        var layout = new Sandbox.Isolation.Cgroups.CgroupLayout(Sandbox.Isolation.Cgroups.CgroupVersion.V2, _root, new Dictionary<string, string>());
+        var probe = Sandbox.Isolation.Cgroups.CgroupProbe.Run(layout, "sandbox");
+        Assert.False(probe.Ok);
+        Assert.Contains("cannot create a sandbox cgroup: the memory controller is not available", probe.Detail);
+    }
+
+    [Fact]
     public void Open_takes_a_dead_owners_cgroup_but_not_a_live_ones()
     {
         Cgroup(".", "memory pids");

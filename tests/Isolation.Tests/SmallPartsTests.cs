@@ -50,6 +50,30 @@ public sealed class SmallPartsTests
     }
 
     [Fact]
+    public void Two_engine_processes_never_hand_out_the_same_host_uid()
+    {
+        var locks = Directory.CreateTempSubdirectory("uid-locks-");
+        try
+        {
+            // Two allocators over one lock directory stand for two engine processes (flock conflicts across opens).
+            var first = new HostUidAllocator(500_000, 3, locks.FullName);
+            var second = new HostUidAllocator(500_000, 3, locks.FullName);
+            var taken = Enumerable.Range(0, 3).Select(_ => first.Allocate()).ToList();
+            Assert.Equal(SandboxErrorCode.ResourceExhausted, Assert.Throws<SandboxException>(() => second.Allocate()).Code);
+            Assert.False(second.Reserve(taken[0]));
+            first.Release(taken[1]);
+            Assert.Equal(taken[1], second.Allocate());
+            Assert.False(first.Reserve(taken[1]));
+            second.Release(taken[1]);
+            Assert.True(first.Reserve(taken[1]));
+        }
+        finally
+        {
+            locks.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public void Sandbox_ids_are_safe_file_names()
     {
         var id = SandboxId.New();

@@ -16,7 +16,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Create_Get_List_Delete_RoundTrip()
     {
-        var request = new CreateSandboxRequest { TtlS = 600, Resources = new Resources { MemoryMib = 256 } };
+        var request = new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 600, Resources = new Resources { MemoryMib = 256 } };
         request.Labels["suite"] = "api";
         var created = await C.CreateSandboxAsync(request);
         Assert.Equal(SandboxState.Running, created.State);
@@ -50,7 +50,7 @@ public sealed class ApiTests(SharedServer shared)
         var ids = new List<string>();
         for (var i = 0; i < 3; i++)
         {
-            var r = new CreateSandboxRequest();
+            var r = Trusted();
             r.Labels["paging"] = "yes";
             ids.Add((await C.CreateSandboxAsync(r)).Id);
         }
@@ -81,7 +81,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Exec_StreamsStdinAndOutput_AndReportsExit()
     {
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest());
+        var sb = await C.CreateSandboxAsync(Trusted());
         try
         {
             var r = await ExecAsync(C, sb.Id, Process("/bin/sh", "-c", "tr a-z A-Z; echo oops >&2; exit 3"), stdin: "hello sandbox\n");
@@ -120,9 +120,48 @@ public sealed class ApiTests(SharedServer shared)
     }
 
     [Fact]
+    public async Task A_request_silent_about_trust_is_untrusted_even_from_a_trusted_tenant()
+    {
+        var silent = await C.ExplainPolicyAsync(new CreateSandboxRequest());
+        Assert.True(silent.Allow);
+        Assert.Equal(Tier.Microvm, silent.Tier);
+        Assert.Contains(silent.Reasons, r => r.Contains("untrusted workload", StringComparison.Ordinal));
+        var vouched = await C.ExplainPolicyAsync(Trusted());
+        Assert.Equal(Tier.Container, vouched.Tier);
+        // Saying "trusted" is not enough without the tenant's own provenance.
+        var fork = await C.ExplainPolicyAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "fork" });
+        Assert.Equal(Tier.Microvm, fork.Tier);
+    }
+
+    [Fact]
+    public async Task A_requested_syscall_profile_is_applied_when_stricter_and_denied_when_looser()
+    {
+        var request = Trusted();
+        request.SyscallProfile = "strict";
+        var sb = await C.CreateSandboxAsync(request);
+        try
+        {
+            Assert.Equal("strict", sb.SyscallProfile);
+            var plain = await C.ExplainPolicyAsync(Trusted());
+            Assert.Equal("default", plain.SyscallProfile);
+        }
+        finally
+        {
+            await C.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id });
+        }
+        var looser = new CreateSandboxRequest { SyscallProfile = "default" };
+        var e = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(looser, SandboxdServer.As("public")).ResponseAsync);
+        Assert.Equal(StatusCode.PermissionDenied, e.StatusCode);
+        Assert.Contains("less strict", e.Status.Detail, StringComparison.Ordinal);
+        var bad = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(new CreateSandboxRequest { SyscallProfile = "../etc" }).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, bad.StatusCode);
+        Assert.Contains("syscall_profile", bad.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Exec_Signal_KillsProcess()
     {
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest());
+        var sb = await C.CreateSandboxAsync(Trusted());
         try
         {
             using var call = C.Exec();
@@ -159,7 +198,7 @@ public sealed class ApiTests(SharedServer shared)
         var r = await RunAsync(C, p);
         Assert.True(r.Exit!.TimedOut);
         var big = await RunAsync(C, Process("/bin/sh", "-c", "head -c 100000 /dev/zero"),
-            sandbox: new CreateSandboxRequest { Resources = new Resources { OutputBytes = 1000 } });
+            sandbox: new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Resources = new Resources { OutputBytes = 1000 } });
         Assert.True(big.Exit!.Truncated);
         Assert.Equal(1000, big.Stdout.Length);
     }
@@ -167,7 +206,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Files_WriteReadRoundTrip_AndStayConfined()
     {
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest());
+        var sb = await C.CreateSandboxAsync(Trusted());
         try
         {
             var content = new byte[3 << 20];
@@ -238,8 +277,8 @@ public sealed class ApiTests(SharedServer shared)
 
         Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.GetSandboxAsync(new GetSandboxRequest { Id = "../etc" }).ResponseAsync));
         Assert.Equal(StatusCode.NotFound, await Code(() => C.GetSandboxAsync(new GetSandboxRequest { Id = "sb-doesnotexist" }).ResponseAsync));
-        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Rootfs = "relative/dir" }).ResponseAsync));
-        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { TtlS = 10_000_000 }).ResponseAsync));
+        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Rootfs = "relative/dir" }).ResponseAsync));
+        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 10_000_000 }).ResponseAsync));
         Assert.Equal(StatusCode.InvalidArgument, await Code(() => RunAsync(C, Process())));
         var tty = Process("true");
         tty.Tty = true;
@@ -262,11 +301,11 @@ public sealed class ApiTests(SharedServer shared)
         Assert.NotEmpty(e.Trailers.GetValue("sandbox-policy-decision-id") ?? "");
         Assert.Contains(e.Trailers, t => t.Key == "sandbox-policy-reasons");
 
-        var explain = await C.ExplainPolicyAsync(new CreateSandboxRequest(), SandboxdServer.As("stranger"));
+        var explain = await C.ExplainPolicyAsync(Trusted(), SandboxdServer.As("stranger"));
         Assert.False(explain.Allow);
         Assert.Contains(explain.Reasons, r => r.Contains("unknown tenant"));
         Assert.NotEmpty(explain.Reasons);
-        var allowed = await C.ExplainPolicyAsync(new CreateSandboxRequest { Resources = new Resources { MemoryMib = 300 } });
+        var allowed = await C.ExplainPolicyAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Resources = new Resources { MemoryMib = 300 } });
         Assert.True(allowed.Allow);
         Assert.Equal(Tier.Container, allowed.Tier);
         Assert.Equal(300, allowed.Limits.MemoryMib);
@@ -275,7 +314,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Tenants_SeeOnlyTheirOwnSandboxes()
     {
-        var mine = await C.CreateSandboxAsync(new CreateSandboxRequest());
+        var mine = await C.CreateSandboxAsync(Trusted());
         try
         {
             var other = SandboxdServer.As("ci");
@@ -310,8 +349,8 @@ public sealed class ApiTests(SharedServer shared)
         try
         {
             for (var i = 0; i < 3; i++)
-                ids.Add((await C.CreateSandboxAsync(new CreateSandboxRequest(), ci)).Id);
-            var e = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(new CreateSandboxRequest(), ci).ResponseAsync);
+                ids.Add((await C.CreateSandboxAsync(Trusted(), ci)).Id);
+            var e = await Assert.ThrowsAsync<RpcException>(() => C.CreateSandboxAsync(Trusted(), ci).ResponseAsync);
             Assert.Equal(StatusCode.ResourceExhausted, e.StatusCode);
             Assert.Contains("max_sandboxes", e.Status.Detail);
             e = await Assert.ThrowsAsync<RpcException>(() => RunAsync(C, Process("true"), options: ci));
@@ -328,7 +367,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Ttl_ExpiredSandboxIsReaped()
     {
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest { TtlS = 1 });
+        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 1 });
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(10))
         {
@@ -355,7 +394,7 @@ public sealed class ApiTests(SharedServer shared)
         Assert.Equal(StatusCode.DeadlineExceeded, e.StatusCode);
         await WaitNoLeftoversAsync();
 
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest());
+        var sb = await C.CreateSandboxAsync(Trusted());
         try
         {
             using (var cts = new CancellationTokenSource())
@@ -396,7 +435,7 @@ public sealed class ApiTests(SharedServer shared)
         for (var i = 0; i < 5; i++)
         {
             var call = C.Run();
-            await call.RequestStream.WriteAsync(new RunRequest { Start = new RunStart { Sandbox = new CreateSandboxRequest(), Process = Process("/bin/sh", "-c", "while :; do echo spam; done") } });
+            await call.RequestStream.WriteAsync(new RunRequest { Start = new RunStart { Sandbox = Trusted(), Process = Process("/bin/sh", "-c", "while :; do echo spam; done") } });
             Assert.True(await call.ResponseStream.MoveNext());
             Assert.True(await call.ResponseStream.MoveNext()); // output is flowing
             call.Dispose(); // abandons the call: the server sees a reset stream

@@ -24,7 +24,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
         {
             using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             var client = new Sandboxes.SandboxesClient(channel);
-            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Labels = { ["app"] = "survivor" } }); // as root: tenant acme
+            var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Labels = { ["app"] = "survivor" } }); // as root: tenant acme
             Assert.Equal("acme", sb.Tenant);
             Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
             var socket = Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "channels")));
@@ -94,9 +94,9 @@ public sealed class DaemonProcessTests(SharedServer shared)
         {
             using var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
             var client = new Sandboxes.SandboxesClient(channel);
-            var dead = await client.CreateSandboxAsync(new CreateSandboxRequest());
-            var alive = await client.CreateSandboxAsync(new CreateSandboxRequest());
-            var reused = await client.CreateSandboxAsync(new CreateSandboxRequest());
+            var dead = await client.CreateSandboxAsync(Streams.Trusted());
+            var alive = await client.CreateSandboxAsync(Streams.Trusted());
+            var reused = await client.CreateSandboxAsync(Streams.Trusted());
             Assert.Equal(3, Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Length);
 
             daemon.Kill9();
@@ -159,11 +159,53 @@ public sealed class DaemonProcessTests(SharedServer shared)
         try
         {
             using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
-                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(new CreateSandboxRequest());
+                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Streams.Trusted());
             await daemon.TerminateAsync();
             Assert.Empty(Leftovers(config));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "channels")));
+            Assert.Empty(BwrapsUnder(root));
+        }
+        finally
+        {
+            daemon.Kill9();
+            await CleanUpAsync(root, config);
+        }
+    }
+
+    [Fact]
+    public async Task StopForRestart_LeavesSandboxes_TheNextSandboxdReattachesThem()
+    {
+        // SIGUSR2 is what systemd/sandboxd-stop sends when the stop is part of `systemctl restart`.
+        var root = SandboxdServer.NewRoot();
+        var yaml = SandboxdServer.Yaml(root);
+        var config = ConfigLoader.Parse(yaml);
+        var configFile = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(configFile, yaml);
+        var daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+        try
+        {
+            string id;
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                id = (await client.CreateSandboxAsync(new CreateSandboxRequest())).Id;
+                Assert.Equal(0, (await Streams.ExecAsync(client, id, Streams.Process("sh", "-c", "sleep 1003 </dev/null >/dev/null 2>&1 &"))).Exit!.ExitCode);
+            }
+            await daemon.TerminateAsync("-USR2");
+            Assert.Equal(0, daemon.ExitCode);
+            Assert.Contains("sleep 1003", Processes(config, id));
+            Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+
+            daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                Assert.Equal(SandboxState.Running, (await client.GetSandboxAsync(new GetSandboxRequest { Id = id })).State);
+                Assert.Contains("sandboxd_restart_reattached_total 1", (await client.GetMetricsAsync(new GetMetricsRequest())).Text);
+            }
+            await daemon.TerminateAsync();
+            Assert.Empty(Leftovers(config));
             Assert.Empty(BwrapsUnder(root));
         }
         finally
@@ -358,12 +400,14 @@ public sealed class DaemonProcessTests(SharedServer shared)
             throw new TimeoutException("sandboxd did not become healthy within 30 s");
         }
 
-        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes) and wait for the exit.</summary>
-        public async Task TerminateAsync()
+        public int ExitCode => _process.ExitCode;
+
+        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes), or another signal, and wait for the exit.</summary>
+        public async Task TerminateAsync(string signal = "-TERM")
         {
             if (_process.HasExited)
                 return;
-            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString()]))
+            using (var kill = Process.Start("kill", [signal, _process.Id.ToString()]))
                 await kill.WaitForExitAsync();
             await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         }

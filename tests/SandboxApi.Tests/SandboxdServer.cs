@@ -1,3 +1,4 @@
+using Sandbox.Core;
 using Grpc.Core;
 using Grpc.Net.Client;
 using Microsoft.AspNetCore.Builder;

@@ -8,7 +8,8 @@ internal static class AgentCalls
     /// <summary>What the agent last wrote to its stderr, quoted when the connection to it is lost.</summary>
     public static AsyncLocal<Func<string>?> Diagnostics { get; } = new();
 
-    public static async Task<T> RunAsync<T>(Func<Task<T>> call)
+    /// <param name="diagnostics">What the agent last wrote, quoted when the connection is lost (else <see cref="Diagnostics"/>).</param>
+    public static async Task<T> RunAsync<T>(Func<Task<T>> call, Func<string>? diagnostics = null)
     {
         try
         {
@@ -16,7 +17,7 @@ internal static class AgentCalls
         }
         catch (TtrpcException e)
         {
-            var detail = e.Code == StatusCode.Unavailable && Diagnostics.Value?.Invoke() is { Length: > 0 } tail ? $"; agent stderr: {tail}" : "";
+            var detail = e.Code == StatusCode.Unavailable && (diagnostics ?? Diagnostics.Value)?.Invoke() is { Length: > 0 } tail ? $"; agent stderr: {tail}" : "";
             throw new SandboxException(Map(e.Code), e.StatusMessage + detail, e);
         }
         catch (AgentProtocolException e)

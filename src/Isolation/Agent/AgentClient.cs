@@ -59,6 +59,7 @@ public sealed class AgentClient : IAsyncDisposable
         ValidateExecId(request.ExecId);
         if (request.Argv.Count == 0 || request.Argv[0].Length == 0) throw new ArgumentException("argv must name a program", nameof(request));
         if (request.Cwd.Length > 0) ValidatePath(request.Cwd, "cwd");
+        if (request.Tty is { } tty) ValidateTtySize(tty);
         var r = await CallAsync("Exec", request, ExecResponse.Parser, cancellationToken).ConfigureAwait(false);
         Check(r.Pid > 0, $"Exec: pid {r.Pid} is not positive");
         return r;
@@ -103,6 +104,14 @@ public sealed class AgentClient : IAsyncDisposable
 
     public Task SignalAsync(string execId, int signal, CancellationToken cancellationToken = default) =>
         SignalAsync(new SignalRequest { ExecId = execId, Signal = signal }, cancellationToken);
+
+    public async Task ResizeTtyAsync(ResizeTtyRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ValidateExecId(request.ExecId);
+        ValidateTtySize(request.Size ?? throw new ArgumentException("size is required", nameof(request)));
+        await CallAsync("ResizeTty", request, ResizeTtyResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Returns once the process has exited (not waiting for its output to be drained: use ReadOutput to eof).</summary>
     public async Task<WaitResponse> WaitAsync(WaitRequest request, CancellationToken cancellationToken = default)
@@ -208,6 +217,12 @@ public sealed class AgentClient : IAsyncDisposable
     private static void Check(bool condition, string violation)
     {
         if (!condition) throw new AgentProtocolException("agent protocol violation: " + violation);
+    }
+
+    private static void ValidateTtySize(TtySize size)
+    {
+        if (size.Rows is 0 or > ushort.MaxValue || size.Cols is 0 or > ushort.MaxValue)
+            throw new ArgumentException($"terminal size {size.Rows}x{size.Cols}: rows and cols must be 1..65535", nameof(size));
     }
 
     private static void ValidateExecId(string execId)

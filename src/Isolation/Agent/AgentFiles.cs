@@ -9,14 +9,14 @@ internal static class AgentFiles
 {
     private const int ChunkBytes = 1 << 20;
 
-    public static async Task<byte[]> ReadAsync(AgentClient agent, string path, long maxBytes, CancellationToken cancellationToken)
+    public static async Task<byte[]> ReadAsync(AgentChannel agent, string path, long maxBytes, CancellationToken cancellationToken)
     {
         CheckPath(path);
         using var buffer = new MemoryStream();
         while (true)
         {
-            var chunk = await AgentCalls.RunAsync(() => agent.ReadFileAsync(
-                new ReadFileRequest { Path = path, Offset = buffer.Length, MaxBytes = ChunkBytes }, cancellationToken)).ConfigureAwait(false);
+            var request = new ReadFileRequest { Path = path, Offset = buffer.Length, MaxBytes = ChunkBytes };
+            var chunk = await agent.CallAsync("ReadFile", (c, t) => c.ReadFileAsync(request, t), cancellationToken).ConfigureAwait(false);
             if (buffer.Length + chunk.Data.Length > maxBytes)
                 throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"file '{path}' is larger than the {maxBytes}-byte read limit");
             chunk.Data.WriteTo(buffer);
@@ -25,7 +25,7 @@ internal static class AgentFiles
         }
     }
 
-    public static async Task WriteAsync(AgentClient agent, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken)
+    public static async Task WriteAsync(AgentChannel agent, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken)
     {
         CheckPath(path);
         var offset = 0;
@@ -40,19 +40,19 @@ internal static class AgentFiles
                 Mode = (uint)mode,
                 Truncate = offset == 0,
             };
-            await AgentCalls.RunAsync(() => agent.WriteFileAsync(request, cancellationToken)).ConfigureAwait(false);
+            await agent.CallAsync("WriteFile", (c, t) => c.WriteFileAsync(request, t), cancellationToken).ConfigureAwait(false);
             offset += length;
         }
         while (offset < content.Length);
     }
 
-    public static async Task<SandboxFileListing> ListAsync(AgentClient agent, string path, int maxEntries, CancellationToken cancellationToken)
+    public static async Task<SandboxFileListing> ListAsync(AgentChannel agent, string path, int maxEntries, CancellationToken cancellationToken)
     {
         CheckPath(path);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxEntries, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxEntries, AgentClient.MaxDirEntries);
-        var r = await AgentCalls.RunAsync(() => agent.ListDirAsync(
-            new ListDirRequest { Path = path, MaxEntries = (uint)maxEntries }, cancellationToken)).ConfigureAwait(false);
+        var r = await agent.CallAsync("ListDir", (c, t) => c.ListDirAsync(
+            new ListDirRequest { Path = path, MaxEntries = (uint)maxEntries }, t), cancellationToken).ConfigureAwait(false);
         var entries = r.Entries
             .Select(e => new SandboxFileEntry(e.Name, ToKind(e.Type), e.Size, (int)e.Mode,
                 DateTimeOffset.UnixEpoch.AddTicks(e.MtimeUnixNs / 100), e.HasSymlinkTarget ? e.SymlinkTarget : null))

@@ -14,13 +14,13 @@ internal sealed class AgentProcess : ISandboxProcess
     /// <summary>How long output is still collected after exit, for descendants that keep the streams open.</summary>
     private static readonly TimeSpan s_outputGrace = TimeSpan.FromSeconds(2);
 
-    private readonly AgentClient _agent;
+    private readonly AgentChannel _agent;
     private readonly string _execId;
     private readonly Task<ExitStatus> _completion;
 
     public int Pid { get; }
 
-    private AgentProcess(AgentClient agent, string execId, int pid, Task<ExitStatus> completion)
+    private AgentProcess(AgentChannel agent, string execId, int pid, Task<ExitStatus> completion)
     {
         _agent = agent;
         _execId = execId;
@@ -28,7 +28,7 @@ internal sealed class AgentProcess : ISandboxProcess
         _completion = completion;
     }
 
-    public static AgentProcess Start(AgentClient agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
+    public static AgentProcess Start(AgentChannel agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
         Func<bool> oomKilled, CancellationToken sandboxGone)
     {
         var completion = SuperviseAsync(agent, execId, timeout, outputCap, io, oomKilled, sandboxGone);
@@ -36,11 +36,23 @@ internal sealed class AgentProcess : ISandboxProcess
     }
 
     public Task SignalAsync(int signal, CancellationToken cancellationToken) =>
-        AgentCalls.RunAsync(() => _agent.SignalAsync(new SignalRequest { ExecId = _execId, Signal = signal }, cancellationToken));
+        _agent.CallAsync("Signal", (c, t) => c.SignalAsync(new SignalRequest { ExecId = _execId, Signal = signal }, t), cancellationToken);
+
+    public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(size);
+        if (size.Problem() is { } problem)
+            throw new SpecValidationException([problem]);
+        var request = new ResizeTtyRequest { ExecId = _execId, Size = new TtySize { Rows = (uint)size.Rows, Cols = (uint)size.Cols } };
+        return _agent.CallAsync("ResizeTty", (c, t) => c.ResizeTtyAsync(request, t), cancellationToken);
+    }
 
     public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => _completion.WaitAsync(cancellationToken);
 
-    private static async Task<ExitStatus> SuperviseAsync(AgentClient agent, string execId, TimeSpan? timeout, long outputCap, ProcessIO io,
+    /// <remarks>The wall-clock limit is the host's: when it passes, the process is reported timed out whatever the agent
+    /// answers. The agent is asked to kill it (bounded); an agent that does not answer breaks the sandbox, whose kill
+    /// (cgroup or QEMU) takes the process with everything else.</remarks>
+    private static async Task<ExitStatus> SuperviseAsync(AgentChannel agent, string execId, TimeSpan? timeout, long outputCap, ProcessIO io,
         Func<bool> oomKilled, CancellationToken sandboxGone)
     {
         await Task.Yield();
@@ -56,35 +68,63 @@ internal sealed class AgentProcess : ISandboxProcess
         var timedOut = false;
         using var limit = timeout is { } t ? CancellationTokenSource.CreateLinkedTokenSource(sandboxGone) : null;
         limit?.CancelAfter(timeout!.Value);
-        var wait = AgentCalls.RunAsync(() => agent.WaitAsync(new WaitRequest { ExecId = execId }, sandboxGone));
+        var wait = agent.LongPollAsync("Wait", (c, token) => c.WaitAsync(new WaitRequest { ExecId = execId }, token), sandboxGone);
         if (limit is not null)
         {
             var expired = Task.Delay(Timeout.Infinite, limit.Token);
             if (await Task.WhenAny(wait, expired).ConfigureAwait(false) == expired && !sandboxGone.IsCancellationRequested)
             {
                 timedOut = true;
-                await AgentCalls.RunAsync(() => agent.SignalAsync(
-                    new SignalRequest { ExecId = execId, Signal = ExitStatusMapper.SIGKILL }, CancellationToken.None)).ConfigureAwait(false);
+                try
+                {
+                    await agent.CallAsync("Signal", (c, token) => c.SignalAsync(
+                        new SignalRequest { ExecId = execId, Signal = ExitStatusMapper.SIGKILL }, token), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (SandboxException) when (agent.BrokenReason is not null)
+                {
+                    // The sandbox's kill took the process; the wait below ends with the broken error.
+                }
+                // An agent that says it killed the process but never reports it gone is lying or wedged: the sandbox's
+                // kill ends the process instead.
+                if (await Task.WhenAny(wait, Task.Delay(AgentChannel.DefaultCallDeadline, sandboxGone)).ConfigureAwait(false) != wait
+                    && !sandboxGone.IsCancellationRequested)
+                {
+                    await agent.MarkBrokenAsync($"its agent did not end exec {execId} within {AgentChannel.DefaultCallDeadline.TotalSeconds:0} s of its time limit").ConfigureAwait(false);
+                }
             }
         }
-        var exit = await wait.ConfigureAwait(false);
+        WaitResponse? exit;
+        try
+        {
+            exit = await wait.ConfigureAwait(false);
+        }
+        catch (SandboxException) when (timedOut && agent.BrokenReason is not null)
+        {
+            exit = null;
+        }
         if (await Task.WhenAny(pumps, Task.Delay(s_outputGrace, sandboxGone)).ConfigureAwait(false) != pumps)
             await pumpsStop.CancelAsync().ConfigureAwait(false);
-        await SwallowCancellation(pumps).ConfigureAwait(false);
+        await SwallowEnd(pumps, agent).ConfigureAwait(false);
         await pumpsStop.CancelAsync().ConfigureAwait(false);
-        await SwallowCancellation(stdin).ConfigureAwait(false);
+        await SwallowEnd(stdin, agent).ConfigureAwait(false);
 
+        if (exit is null)
+        {
+            // Timed out in a broken sandbox: killed with it, by SIGKILL; the agent's usage figures are gone.
+            return ExitStatusMapper.Build(128 + ExitStatusMapper.SIGKILL, ExitStatusMapper.SIGKILL, timedOut: true, false,
+                outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, new ResourceUsage(TimeSpan.Zero, 0));
+        }
         var (code, signal) = ExitStatusMapper.FromWait(exit.ExitCode, exit.Signal);
         var usage = new ResourceUsage(TimeSpan.FromMicroseconds(exit.UserCpuUsec + exit.SystemCpuUsec), exit.MaxRssKib * 1024);
         return ExitStatusMapper.Build(code, signal, timedOut, exit.OomKilled || oomKilled(), outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, usage);
     }
 
-    private static async Task PullAsync(AgentClient agent, string execId, OutputStream stream, OutputCap cap, CancellationToken cancellationToken)
+    private static async Task PullAsync(AgentChannel agent, string execId, OutputStream stream, OutputCap cap, CancellationToken cancellationToken)
     {
         while (true)
         {
-            var chunk = await AgentCalls.RunAsync(() => agent.ReadOutputAsync(
-                new ReadOutputRequest { ExecId = execId, Stream = stream, MaxBytes = ReadChunkBytes }, cancellationToken)).ConfigureAwait(false);
+            var chunk = await agent.LongPollAsync("ReadOutput", (c, t) => c.ReadOutputAsync(
+                new ReadOutputRequest { ExecId = execId, Stream = stream, MaxBytes = ReadChunkBytes }, t), cancellationToken).ConfigureAwait(false);
             if (!chunk.Data.IsEmpty)
                 await cap.WriteAsync(chunk.Data.Memory, cancellationToken).ConfigureAwait(false);
             if (chunk.Eof)
@@ -92,7 +132,7 @@ internal sealed class AgentProcess : ISandboxProcess
         }
     }
 
-    private static async Task PushStdinAsync(AgentClient agent, string execId, Stream source, CancellationToken cancellationToken)
+    private static async Task PushStdinAsync(AgentChannel agent, string execId, Stream source, CancellationToken cancellationToken)
     {
         var buffer = new byte[StdinChunkBytes];
         try
@@ -100,11 +140,12 @@ internal sealed class AgentProcess : ISandboxProcess
             while (true)
             {
                 var n = await source.ReadAsync(buffer, cancellationToken).ConfigureAwait(false);
-                await agent.WriteStdinAsync(new WriteStdinRequest
+                var request = new WriteStdinRequest { ExecId = execId, Data = ByteString.CopyFrom(buffer, 0, n), Close = n == 0 };
+                // Backpressure: the agent answers when the process has taken the data, which may be never.
+                await agent.LongPollAsync("WriteStdin", async (c, t) =>
                 {
-                    ExecId = execId,
-                    Data = ByteString.CopyFrom(buffer, 0, n),
-                    Close = n == 0,
+                    await c.WriteStdinAsync(request, t).ConfigureAwait(false);
+                    return true;
                 }, cancellationToken).ConfigureAwait(false);
                 if (n == 0)
                     return;
@@ -116,13 +157,17 @@ internal sealed class AgentProcess : ISandboxProcess
         }
     }
 
-    private static async Task SwallowCancellation(Task task)
+    /// <summary>Waits for a pump; its cancellation, or its failure in a sandbox that turned broken, is the expected end.</summary>
+    private static async Task SwallowEnd(Task task, AgentChannel agent)
     {
         try
         {
             await task.ConfigureAwait(false);
         }
         catch (OperationCanceledException)
+        {
+        }
+        catch (SandboxException) when (agent.BrokenReason is not null)
         {
         }
     }

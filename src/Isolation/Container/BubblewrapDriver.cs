@@ -66,6 +66,8 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         SpecValidator.Validate(spec);
         SpecValidator.Validate(process);
+        if (process.Tty is not null)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
         RemoveStaleCgroupsOnce();
         return await OneShotRun.RunAsync(_launcher, spec, process, io, cancellationToken).ConfigureAwait(false);
     }
@@ -140,7 +142,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
                 [new NativeSpawn.FdMapping(agentFd, BwrapFds.Agent)],
-                cancellationToken, AgentPidsReserve).ConfigureAwait(false);
+                cancellationToken, AgentPidsReserve, commandIsInit: true).ConfigureAwait(false);
         }
         rollback.Push(instance);
 

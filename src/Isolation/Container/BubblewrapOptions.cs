@@ -20,6 +20,10 @@ public sealed record BubblewrapOptions
     /// <summary>Size of the host uid range. Default 65536.</summary>
     public int HostUidCount { get; init; } = 65_536;
 
+    /// <summary>Root-only directory of the host uid lock files ({uid}.lock, flock'ed while a sandbox holds the uid), shared
+    /// by every engine process of this host so that no two of them hand out the same uid. Default /run/sandbox/uids.</summary>
+    public string HostUidLockDirectory { get; init; } = HostUidAllocator.DefaultLockDirectory;
+
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
 

@@ -12,6 +12,11 @@ internal sealed record BwrapArguments
     public required string WorkingDirectory { get; init; }
     public required IReadOnlyList<string> Command { get; init; }
 
+    /// <summary>The command is the pid namespace's PID 1 (no bwrap reaper): the kernel then drops every signal sent to
+    /// it from inside the namespace that it does not handle, so the workload cannot SIGSTOP or SIGKILL it. Only for
+    /// a command that reaps orphans itself (the agent).</summary>
+    public bool AsPid1 { get; init; }
+
     /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];
 
@@ -31,6 +36,8 @@ internal sealed record BwrapArguments
             argv.Add("--disable-userns");
         if (DieWithParent)
             argv.Add("--die-with-parent");
+        if (AsPid1)
+            argv.Add("--as-pid-1");
         foreach (var op in Mounts)
             argv.AddRange(op.ToArgs());
         argv.AddRange([

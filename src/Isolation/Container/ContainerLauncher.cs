@@ -10,7 +10,7 @@ namespace Sandbox.Isolation.Container;
 /// into its cgroup and set its rlimits, then let it go. Any failure undoes everything taken so far.</summary>
 internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout cgroups)
 {
-    private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount);
+    private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
 
     /// <summary>Tasks of bwrap's own in the sandbox's cgroup: the outer bwrap (moved in before it clones) and its init,
     /// PID 1 of the sandbox. pids.max gets them on top of the spec's limit, so `--pids N` means N processes and threads
@@ -20,11 +20,13 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     /// <summary>The descriptors bwrap passes to the sandboxed command, beyond the ones the launcher adds.</summary>
     public sealed record Stdio(int Stdin, int Stdout, int Stderr);
 
+    /// <param name="commandIsInit">The command is the sandbox's PID 1 and reaps orphans itself (see
+    /// <see cref="BwrapArguments.AsPid1"/>).</param>
     /// <param name="agentPidsReserve">Tasks the cgroup allows beyond the spec's pids limit for the agent's own threads
     /// (the agent holds the workload itself to the limit with RLIMIT_NPROC).</param>
     public async Task<ContainerInstance> LaunchAsync(SandboxSpec spec, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> env,
         string cwd, Stdio stdio, IReadOnlyList<MountOp> extraMounts, IReadOnlyList<NativeSpawn.FdMapping> extraFds,
-        CancellationToken cancellationToken, int agentPidsReserve = 0)
+        CancellationToken cancellationToken, int agentPidsReserve = 0, bool commandIsInit = false)
     {
         var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
         await using var rollback = new RollbackStack();
@@ -63,6 +65,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             Mounts = mounts,
             WorkingDirectory = cwd,
             Command = command,
+            AsPid1 = commandIsInit,
         };
         // rlimits are set by util-linux prlimit on itself before anything else runs: setting them on the held child
         // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
@@ -144,7 +147,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         CgroupPath = cgroup.Path,
     };
 
-    private static bool InCgroup(int pid, string parentName, SandboxId id)
+    internal static bool InCgroup(int pid, string parentName, SandboxId id)
     {
         try
         {

@@ -45,6 +45,8 @@ internal sealed class ContainerSandbox : ISandbox
         _agent = agent;
         _agentSocket = agentSocket;
         _spec = spec;
+        // A silent or lost agent breaks the sandbox: the cgroup kill ends everything it was supervising.
+        _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString);
         _limits = spec.Limits;
         _ = WatchAsync();
     }
@@ -57,6 +59,8 @@ internal sealed class ContainerSandbox : ISandbox
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.ProcessExited, exit.Status,
             $"bwrap exited ({exit}){(tail.Length > 0 ? "; agent stderr: " + tail : "")}"));
     }
+
+    private readonly AgentChannel _channel;
 
     public SandboxInfo Info => _instance.Info with { Limits = Volatile.Read(ref _limits) };
 
@@ -82,31 +86,31 @@ internal sealed class ContainerSandbox : ISandbox
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(spec);
-        AgentCalls.Diagnostics.Value = _stderrTail.ToString;
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
             ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
         var oomBefore = _instance.Cgroup.OomKillCount();
-        var response = await AgentCalls.RunAsync(() => _agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
+        var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
         var limits = Volatile.Read(ref _limits);
-        return AgentProcess.Start(_agent, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
+        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
             io, () => _instance.Cgroup.OomKillCount() > oomBefore, _disposing.Token);
     }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
-        AgentFiles.ReadAsync(_agent, path, maxBytes, cancellationToken);
+        AgentFiles.ReadAsync(_channel, path, maxBytes, cancellationToken);
 
     public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
-        AgentFiles.WriteAsync(_agent, path, content, mode, cancellationToken);
+        AgentFiles.WriteAsync(_channel, path, content, mode, cancellationToken);
 
     public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
-        AgentFiles.ListAsync(_agent, path, maxEntries, cancellationToken);
+        AgentFiles.ListAsync(_channel, path, maxEntries, cancellationToken);
 
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_instance.Cgroup.ReadStats());
 
@@ -160,6 +164,7 @@ internal sealed class ContainerSandbox : ISandbox
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _channel.Close();
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         try
@@ -172,6 +177,7 @@ internal sealed class ContainerSandbox : ISandbox
             // The agent is inside the boundary and may be dead or hostile; the cgroup kill below is what counts.
         }
         await _agent.DisposeAsync().ConfigureAwait(false);
+        _channel.Dispose();
         _agentSocket.Dispose();
         try
         {

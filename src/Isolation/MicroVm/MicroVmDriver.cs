@@ -40,17 +40,23 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
     public IReadOnlyList<SandboxId> ListLeftovers() => CgroupFactory.List(_cgroups, _options.CgroupParent);
 
-    /// <summary>Kills a microVM this process lost track of (its QEMU and anything else in its host cgroup) and removes
-    /// the cgroup; false when nothing was left. Its per-VM socket directory is in /tmp and goes with the next reboot.</summary>
+    /// <summary>Kills a microVM this process lost track of (its QEMU and anything else in its host cgroup), removes
+    /// the cgroup and its state directory; false when nothing was left.</summary>
     public async Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken)
     {
-        if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is not { } cgroup)
-            return false;
-        await cgroup.DisposeAsync().ConfigureAwait(false);
-        return true;
+        var directory = StateDirectoryOf(id);
+        var found = Directory.Exists(directory);
+        if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is { } cgroup)
+        {
+            await cgroup.DisposeAsync().ConfigureAwait(false);
+            found = true;
+        }
+        if (Directory.Exists(directory))
+            Directory.Delete(directory, recursive: true);
+        return found;
     }
 
-    public DriverCapabilities Capabilities => DriverCapabilities.Pause | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
+    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
 
     /// <summary>Static checks (QEMU, guest kernel, agent, cgroups), then the accelerator: a probe boot under KVM where
     /// KVM looks usable (once per process, cached on disk).</summary>
@@ -66,10 +72,22 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 accel.Accelerator);
     }
 
-    public Task<ISandbox> AttachAsync(SandboxId id, SandboxAttachment attachment, CancellationToken cancellationToken) =>
-        throw new SandboxException(SandboxErrorCode.Unimplemented, $"sandbox {id}: the microVM tier cannot take sandboxes back yet");
-
-    public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep) => 0;
+    /// <summary>Removes the state directories of VMs not in <paramref name="keep"/> (what a killed owner left of VMs
+    /// that are gone, and of its template builds). Only for a start-up: a VM this process runs must be in the set.</summary>
+    public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep)
+    {
+        if (!Directory.Exists(_options.StateDirectory))
+            return 0;
+        var removed = 0;
+        foreach (var dir in Directory.EnumerateDirectories(_options.StateDirectory))
+        {
+            if (SandboxId.TryParse(Path.GetFileName(dir), out var id) && keep.Contains(id))
+                continue;
+            Directory.Delete(dir, recursive: true);
+            removed++;
+        }
+        return removed;
+    }
 
     /// <summary>Why the tier cannot run here without booting anything; null when it may.</summary>
     private DriverAvailability? StaticProbe()
@@ -122,7 +140,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var guestRamMiB = GuestRamMiB(spec.Limits);
 
         await using var rollback = new RollbackStack();
-        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, cancellationToken)
+        var persistent = !spec.DieWithOwner;
+        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, persistent, cancellationToken)
             .ConfigureAwait(false);
         rollback.Push(vm);
         var setup = new SetupGuestRequest
@@ -136,6 +155,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0,
             Uid = (uint)_options.GuestUid,
             Gid = (uint)_options.GuestUid,
+            SurviveHostDisconnect = persistent,
         };
         setup.Mounts.AddRange(layout.Mounts);
         setup.Symlinks.AddRange(layout.Symlinks);
@@ -143,20 +163,79 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         AgentCalls.Diagnostics.Value = vm.Console.ToString;
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken)).ConfigureAwait(false);
 
-        var info = new SandboxInfo
-        {
-            Id = spec.Id,
-            Tier = SandboxTier.MicroVm,
-            Accelerator = accel.Accelerator,
-            Namespaces = [],
-            SyscallProfile = "none (guest kernel boundary)",
-            SeccompDigest = "",
-            Limits = spec.Limits,
-            HostUid = 0,
-            CgroupPath = null,
-        };
         rollback.Commit();
-        return new MicroVmSandbox(vm, spec, info, template);
+        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator), template, accel.Accelerator);
+    }
+
+    /// <summary>Takes back a VM an earlier owner created with <see cref="SandboxSpec.DieWithOwner"/> = false: the
+    /// same QEMU (pid and start time) in the VM's cgroup, reconnected over its state directory's sockets, its agent
+    /// answering. Whatever is left of a VM that cannot be taken back is killed and removed, and a SandboxException
+    /// NOT_FOUND / UNAVAILABLE says why.</summary>
+    public async Task<ISandbox> AttachAsync(SandboxId id, SandboxAttachment attachment, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(attachment);
+        MicroVmAttachment record;
+        try
+        {
+            record = MicroVmAttachment.From(id, attachment);
+        }
+        catch (SandboxException) when (attachment.Tier == SandboxTier.MicroVm)
+        {
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw;
+        }
+        // Only ever the directory this driver would have made for the id: a record naming another path is not followed.
+        var directory = StateDirectoryOf(id);
+        if (record.StateDirectory != directory)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: state directory {record.StateDirectory} is not {directory}");
+        MicroVmInstance? vm;
+        try
+        {
+            vm = await MicroVmInstance.AttachAsync(id, directory, record.QemuPid, record.QemuStartTime, record.GuestKernel, _cgroups,
+                _options.CgroupParent, _options.AttachTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SandboxException)
+        {
+            await ReclaimAsync(id, CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
+        if (vm is null)
+        {
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its QEMU {record.QemuPid} is gone)");
+        }
+        var spec = new SandboxSpec
+        {
+            Id = id,
+            Limits = record.Limits,
+            Env = record.Env,
+            WorkDir = record.WorkDir,
+            Hostname = record.Hostname,
+            DieWithOwner = false,
+        };
+        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator), record.Template, record.Accelerator);
+    }
+
+    private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator) => new()
+    {
+        Id = spec.Id,
+        Tier = SandboxTier.MicroVm,
+        Accelerator = accelerator,
+        Namespaces = [],
+        SyscallProfile = "none (guest kernel boundary)",
+        SeccompDigest = "",
+        Limits = spec.Limits,
+        HostUid = 0,
+        CgroupPath = null,
+    };
+
+    /// <summary>The VM's own directory for its sockets: {StateDirectory}/{id}, 0700, under a 0700 parent.</summary>
+    private string StateDirectoryOf(SandboxId id) => Path.Combine(_options.StateDirectory, id.Value);
+
+    private string NewStateDirectory(SandboxId id)
+    {
+        Directory.CreateDirectory(_options.StateDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return StateDirectoryOf(id);
     }
 
     /// <summary>Builds (or finds) the snapshot template the sandboxes of this spec would restore from; progress and
@@ -186,7 +265,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
     /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
     private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, IReadOnlyList<VirtioShare> shares, CancellationToken cancellationToken)
+        long ramMiB, IReadOnlyList<VirtioShare> shares, bool persistent, CancellationToken cancellationToken)
     {
         if (_options.SnapshotTemplates)
         {
@@ -213,7 +292,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 _templates.Touch(template);
                 try
                 {
-                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, shares, cancellationToken).ConfigureAwait(false);
+                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, shares, persistent, cancellationToken).ConfigureAwait(false);
                     return (vm, template.Key);
                 }
                 catch (SnapshotRestoreException e) when (!cancellationToken.IsCancellationRequested)
@@ -227,7 +306,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 }
             }
         }
-        return (await BootAsync(id, accel, kernel, initrd, ramMiB, shares, null, _options.BootTimeout, cancellationToken).ConfigureAwait(false), null);
+        return (await BootAsync(id, accel, kernel, initrd, ramMiB, shares, null, _options.BootTimeout, cancellationToken, persistent).ConfigureAwait(false), null);
     }
 
     private bool RecentlyFailed(string key)
@@ -262,18 +341,19 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     }
 
     private Task<MicroVmInstance> RestoreAsync(SandboxId id, SnapshotTemplate template, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, IReadOnlyList<VirtioShare> shares, CancellationToken cancellationToken) =>
-        MicroVmInstance.BootAsync(id, (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, new RamFile(template.RamPath, Shared: false), qmp, agent)
-            with { IncomingDefer = true }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, _options.BootTimeout, cancellationToken, template.StatePath);
+        long ramMiB, IReadOnlyList<VirtioShare> shares, bool persistent, CancellationToken cancellationToken) =>
+        MicroVmInstance.BootAsync(id, NewStateDirectory(id), (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, new RamFile(template.RamPath, Shared: false), qmp, agent)
+            with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, _options.BootTimeout,
+            cancellationToken, template.StatePath);
 
     /// <summary>The guest's RAM: the sandbox's memory limit (its workload cgroup's memory.max) plus room for the
     /// guest kernel and the agent.</summary>
     public long GuestRamMiB(ResourceLimits limits) => limits.MemoryMiB + _options.GuestOverheadMiB;
 
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken) =>
-        MicroVmInstance.BootAsync(id, (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, ram, qmp, agent),
-            HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
+        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
+        MicroVmInstance.BootAsync(id, NewStateDirectory(id), (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, ram, qmp, agent)
+            with { ReconnectSeconds = persistent ? 1 : 0 }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
 
     private ResourceLimits HostLimits(long ramMiB) => new()
     {

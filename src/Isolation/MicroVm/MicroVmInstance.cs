@@ -8,15 +8,17 @@ using Sandbox.Isolation.Native;
 namespace Sandbox.Isolation.MicroVm;
 
 /// <summary>
-/// One booted microVM on the host: a private 0700 temp dir with the QMP and agent sockets, the QEMU process inside
-/// its own host cgroup, the QMP client, the agent client, and the tail of the serial console (quoted in errors).
-/// Disposing quits QEMU, kills the cgroup (everything QEMU started), reaps QEMU, removes the cgroup and the temp dir.
+/// One booted microVM on the host: its private 0700 state directory (MicroVmOptions.StateDirectory/{id}) with the QMP
+/// and agent sockets, the QEMU process inside its own host cgroup, the QMP client, the agent client, and the tail of
+/// the serial console (quoted in errors). Disposing quits QEMU, kills the cgroup (everything QEMU started), reaps
+/// QEMU, removes the cgroup and the directory. A VM that outlives its owner has QEMU as the client of both sockets
+/// with reconnect=1: a restarted owner binds them again and QEMU comes back to it (<see cref="AttachAsync"/>).
 /// </summary>
 internal sealed class MicroVmInstance : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly ICgroup _cgroup;
-    private readonly Socket _console;
+    private readonly Socket? _console;
     private int _disposed;
 
     public QemuProcess Qemu { get; }
@@ -25,7 +27,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     public TailBuffer Console { get; }
     public string GuestKernel { get; }
 
-    private MicroVmInstance(string directory, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket console,
+    private MicroVmInstance(string directory, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket? console,
         TailBuffer tail, string guestKernel)
     {
         _directory = directory;
@@ -40,23 +42,27 @@ internal sealed class MicroVmInstance : IAsyncDisposable
 
     public int QemuPid => Qemu.Pid;
 
-    /// <summary>The private 0700 directory of this VM's sockets (removed on dispose).</summary>
+    /// <summary>The private 0700 state directory of this VM's sockets (removed on dispose).</summary>
     public string Directory => _directory;
 
     /// <summary>The first ttrpc stream id of a host client of a restored guest: the template's agent already saw the
     /// ids of the Ping that decided "ready" (1), and refuses ids that do not increase.</summary>
     internal const uint RestoredFirstStreamId = 1001;
 
+    /// <summary>The first ttrpc stream id of an owner that takes a VM back: above any id an earlier owner could have
+    /// used, in case the guest's session did not end with the old connection.</summary>
+    internal const uint ReattachedFirstStreamId = (1u << 30) + 1;
+
     /// <summary>Boots a VM and waits for the agent to answer a Ping (the guest opened its port first). With
     /// <paramref name="restoreStatePath"/>, the VM is not booted but restored: QEMU must have been started with
     /// -incoming defer over the template's RAM file; the device state is streamed in over a unix socket
     /// (migrate-incoming), the VM continued, and the agent pinged on the connection it already has open.</summary>
-    public static async Task<MicroVmInstance> BootAsync(SandboxId id, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
-        CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken, string? restoreStatePath = null)
+    public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
+        ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken,
+        string? restoreStatePath = null)
     {
         await using var rollback = new RollbackStack();
-        var directory = System.IO.Directory.CreateTempSubdirectory("sandbox-vm-").FullName;
-        File.SetUnixFileMode(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        CreatePrivateDirectory(directory);
         rollback.Push(() => System.IO.Directory.Delete(directory, recursive: true));
 
         var qmpPath = Path.Combine(directory, "qmp.sock");
@@ -125,6 +131,77 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 throw new SnapshotRestoreException($"the microVM could not be restored from its snapshot template: {what}; console: {tail}", e);
             throw new SandboxException(SandboxErrorCode.Unavailable, $"the microVM did not boot: {what}; console: {tail}", e);
         }
+    }
+
+    /// <summary>The VM's state directory, 0700 and new: one left by an earlier VM of the same id is not reused.</summary>
+    private static void CreatePrivateDirectory(string directory)
+    {
+        if (System.IO.Directory.Exists(directory))
+            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"the microVM state directory {directory} already exists");
+        System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+
+    /// <summary>Takes back a VM an earlier owner started with reconnecting sockets: the same QEMU (pid and start
+    /// time) in the VM's cgroup; the QMP and agent sockets are bound again in its state directory, QEMU connects to
+    /// them (it retries every second), and the agent must answer a Ping. Null, having touched nothing but the socket
+    /// files, when that QEMU or its cgroup is gone.</summary>
+    public static async Task<MicroVmInstance?> AttachAsync(SandboxId id, string directory, int qemuPid, ulong qemuStartTime, string guestKernel,
+        CgroupLayout cgroups, string cgroupParent, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        if (QemuProcess.Attach(qemuPid, qemuStartTime) is not { } qemu)
+            return null;
+        await using var rollback = new RollbackStack();
+        rollback.Push(qemu.Forget);
+        if (CgroupFactory.Open(cgroups, cgroupParent, id) is not { } cgroup)
+            return null;
+        // From here on a failure kills what is in the VM's cgroup and removes it: what reclaiming would do anyway. A
+        // QEMU outside that cgroup is not ours and is left alone.
+        rollback.Push(cgroup);
+        if (!Container.ContainerLauncher.InCgroup(qemu.Pid, cgroupParent, id))
+            return null;
+        var tail = new TailBuffer();
+        var qmpPath = Path.Combine(directory, "qmp.sock");
+        var agentPath = Path.Combine(directory, "agent.sock");
+        File.Delete(qmpPath);
+        File.Delete(agentPath);
+        using var qmpListener = Listen(qmpPath);
+        using var agentListener = Listen(agentPath);
+        using var attach = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        attach.CancelAfter(timeout);
+        try
+        {
+            var qmpSocket = await AcceptOrExitAsync(qmpListener, qemu, tail, attach.Token).ConfigureAwait(false);
+            var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), attach.Token,
+                () => QemuState(qemu, tail)).ConfigureAwait(false);
+            rollback.Push(qmp);
+            var agentSocket = await AcceptOrExitAsync(agentListener, qemu, tail, attach.Token).ConfigureAwait(false);
+            var agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true), ReattachedFirstStreamId);
+            rollback.Push(agent);
+            await agent.PingAsync(attach.Token).ConfigureAwait(false);
+            var instance = new MicroVmInstance(directory, cgroup, qemu, qmp, agent, null, tail, guestKernel);
+            rollback.Commit();
+            return instance;
+        }
+        catch (Exception e) when (e is OperationCanceledException or SandboxException or IOException or SocketException
+                                      or Ttrpc.TtrpcException or AgentProtocolException)
+        {
+            if (cancellationToken.IsCancellationRequested) throw;
+            throw new SandboxException(SandboxErrorCode.Unavailable,
+                $"microVM {id} could not be taken back: {(e is OperationCanceledException ? $"no answer within {timeout.TotalSeconds:0.#} s" : e.Message)}", e);
+        }
+    }
+
+    /// <summary>Lets go of the VM without stopping it: closes this owner's QMP, agent and console connections and
+    /// nothing else (QEMU, its cgroup and state directory stay). What an owner's death does; tests use it to play a
+    /// restart in one process.</summary>
+    internal async ValueTask AbandonAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await Agent.DisposeAsync().ConfigureAwait(false);
+        await Qmp.DisposeAsync().ConfigureAwait(false);
+        _console?.Dispose();
+        Qemu.Forget();
     }
 
     /// <summary>What to say when QEMU's connection ends: its exit status if it is gone, and the console's last lines.</summary>
@@ -264,7 +341,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         await Qemu.DisposeAsync().ConfigureAwait(false);
         try { await _cgroup.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { (failures ??= []).Add(e); }
-        _console.Dispose();
+        _console?.Dispose();
         try { System.IO.Directory.Delete(_directory, recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { (failures ??= []).Add(e); }
         if (failures is not null)

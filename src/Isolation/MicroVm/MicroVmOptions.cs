@@ -14,6 +14,15 @@ public sealed class MicroVmOptions
     /// Default /var/cache/sandbox.</summary>
     public string CacheDirectory { get; init; } = "/var/cache/sandbox";
 
+    /// <summary>Where each VM gets its 0700 state directory ({dir}/{id}: its QMP and agent sockets). Not /tmp: a
+    /// service with PrivateTmp would lose the sockets of VMs that outlive it. Reclaimed at start-up
+    /// (ILeftoverReclaimer). Default /run/sandbox/vm.</summary>
+    public string StateDirectory { get; init; } = "/run/sandbox/vm";
+
+    /// <summary>How long taking a VM back after a restart may take (QEMU reconnects its sockets every second, then the
+    /// agent must answer). Default 15 s.</summary>
+    public TimeSpan AttachTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
     /// <summary>The agent bundle (scripts/build-agent.sh); null = the same search as the container tier.</summary>
     public string? AgentDirectory { get; init; }
 

@@ -16,12 +16,24 @@ public sealed class MicroVmSandbox : ISandbox
     private long _execCounter;
     private int _disposed;
 
-    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template)
+    /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
+    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)) + "-";
+
+    private readonly Accelerator _accelerator;
+
+    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template, Accelerator accelerator)
     {
+        _accelerator = accelerator;
         _vm = vm;
         _spec = spec;
         Info = info;
         Template = template;
+        // A silent or lost guest agent breaks the sandbox: killing QEMU ends everything it was supervising.
+        _channel = new AgentChannel(vm.Agent, info.Id, () =>
+        {
+            vm.Qemu.Kill();
+            return Task.CompletedTask;
+        }, vm.Console.ToString);
         _ = WatchAsync();
     }
 
@@ -34,12 +46,28 @@ public sealed class MicroVmSandbox : ISandbox
             $"QEMU exited ({exit}); console: {_vm.Console}"));
     }
 
+    private readonly AgentChannel _channel;
+
     /// <summary>The key of the snapshot template this sandbox was restored from; null when it was cold-booted.</summary>
     public string? Template { get; }
 
     public SandboxInfo Info { get; }
 
-    public SandboxAttachment? Attachment => null;
+    /// <summary>For a VM that outlives its owner: QEMU's pid and start time, its state directory, and what the spec
+    /// said (<see cref="MicroVmAttachment"/>).</summary>
+    public SandboxAttachment? Attachment => _spec.DieWithOwner ? null : new MicroVmAttachment
+    {
+        QemuPid = _vm.Qemu.Pid,
+        QemuStartTime = _vm.Qemu.StartTime,
+        StateDirectory = _vm.Directory,
+        Accelerator = _accelerator,
+        GuestKernel = _vm.GuestKernel,
+        Template = Template,
+        Limits = _spec.Limits,
+        Env = _spec.Env,
+        WorkDir = _spec.WorkDir,
+        Hostname = _spec.Hostname,
+    }.ToAttachment();
 
     /// <summary>uname -r inside the guest, as the agent reported it.</summary>
     public string GuestKernel => _vm.GuestKernel;
@@ -53,30 +81,30 @@ public sealed class MicroVmSandbox : ISandbox
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(spec);
-        AgentCalls.Diagnostics.Value = _vm.Console.ToString;
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
-            ExecId = "e" + Interlocked.Increment(ref _execCounter),
+            ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
+            Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
-        var response = await AgentCalls.RunAsync(() => _vm.Agent.ExecAsync(request, cancellationToken)).ConfigureAwait(false);
+        var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
         // OOM is judged inside the guest (the agent's WaitResponse.oom_killed): the host cgroup only bounds QEMU.
-        return AgentProcess.Start(_vm.Agent, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
+        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
             io, static () => false, _disposing.Token);
     }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
-        AgentFiles.ReadAsync(_vm.Agent, path, maxBytes, cancellationToken);
+        AgentFiles.ReadAsync(_channel, path, maxBytes, cancellationToken);
 
     public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
-        AgentFiles.WriteAsync(_vm.Agent, path, content, mode, cancellationToken);
+        AgentFiles.WriteAsync(_channel, path, content, mode, cancellationToken);
 
     public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
-        AgentFiles.ListAsync(_vm.Agent, path, maxEntries, cancellationToken);
+        AgentFiles.ListAsync(_channel, path, maxEntries, cancellationToken);
 
     /// <summary>The host's view: QEMU's cgroup (guest RAM actually touched, emulation CPU time).</summary>
     public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => Task.FromResult(_vm.ReadHostStats());
@@ -112,14 +140,26 @@ public sealed class MicroVmSandbox : ISandbox
             "the microVM tier cannot change limits of a running guest: its RAM and the guest cgroup are set at boot (the agent has no update call)");
     }
 
+    /// <summary>Lets go of the VM as an owner's death would (its connections close; QEMU, its cgroup and state stay),
+    /// so a test can take it back with a new driver instance in the same process.</summary>
+    internal async ValueTask AbandonAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        await _disposing.CancelAsync().ConfigureAwait(false);
+        await _vm.AbandonAsync().ConfigureAwait(false);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _channel.Close();
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
         // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
         await _vm.DisposeAsync().ConfigureAwait(false);
+        _channel.Dispose();
         _disposing.Dispose();
     }
 }

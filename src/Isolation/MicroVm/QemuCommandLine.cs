@@ -29,6 +29,10 @@ public sealed record QemuCommandLine
     public required string AgentSocketPath { get; init; }
     public required string QmpSocketPath { get; init; }
     public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
+
+    /// <summary>Seconds after which QEMU connects its QMP and agent sockets again when the host side went away; 0 =
+    /// never (the VM's connections end with its owner). A VM that outlives its owner sets it (1).</summary>
+    public int ReconnectSeconds { get; init; }
     public int TcgTranslationCacheMiB { get; init; } = 64;
 
     /// <summary>null = anonymous guest RAM (cold boot).</summary>
@@ -47,6 +51,7 @@ public sealed record QemuCommandLine
         Shares = Shares.Select(s => s with { HostPath = "/share" }).ToList(),
         Ram = new RamFile("/ram", Shared: true),
         IncomingDefer = false,
+        ReconnectSeconds = 0,
     }).ToArgv());
 
     /// <summary>The tuned command line measured for Debian's kernel on microvm (reference/microvm.md): quiet console,
@@ -96,10 +101,10 @@ public sealed record QemuCommandLine
         [
             "-chardev", "stdio,id=console,signal=off",
             "-serial", "chardev:console",
-            "-chardev", $"socket,id=qmp,path={CheckPath(QmpSocketPath)}",
+            "-chardev", $"socket,id=qmp,path={CheckPath(QmpSocketPath)}{Reconnect}",
             "-mon", "chardev=qmp,mode=control",
             "-device", "virtio-serial-device",
-            "-chardev", $"socket,id=agent,path={CheckPath(AgentSocketPath)}",
+            "-chardev", $"socket,id=agent,path={CheckPath(AgentSocketPath)}{Reconnect}",
             "-device", $"virtserialport,id=agentport,chardev=agent,name={AgentPortName}",
         ]);
         for (var i = 0; i < Shares.Count; i++)
@@ -109,6 +114,8 @@ public sealed record QemuCommandLine
         }
         return argv;
     }
+
+    private string Reconnect => ReconnectSeconds > 0 ? $",reconnect={ReconnectSeconds}" : "";
 
     /// <summary>QEMU option values are comma-separated: a comma in a path would be read as another option.</summary>
     private static string CheckPath(string path) => path.Contains(',')

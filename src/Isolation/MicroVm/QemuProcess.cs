@@ -78,6 +78,14 @@ internal sealed class QemuProcess : IAsyncDisposable
     /// <summary>Sends <paramref name="signal"/> to QEMU; false when it has already exited.</summary>
     public bool Signal(int signal) => !_exit.IsCompleted && _pidfd.Signal(signal);
 
+    /// <summary>Lets go of QEMU without touching it (closes the pidfd only): a VM handed to another owner.</summary>
+    public void Forget()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _pidfd.Dispose();
+    }
+
     /// <summary>Kills QEMU if still there and waits (bounded) for it to be gone; never throws. A QEMU stuck in D state
     /// past the bound stays registered with the watcher, which reaps it when it finally dies: never a zombie.</summary>
     public async ValueTask DisposeAsync()

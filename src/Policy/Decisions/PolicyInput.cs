@@ -26,7 +26,8 @@ public sealed record PolicyInput(
             ("isolation", S(Requested.Isolation)),
             ("resources", ResourcesValue(Requested.Resources)),
             ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])))),
-            ("syscalls", Arr(Requested.Syscalls ?? [])))),
+            ("syscalls", Arr(Requested.Syscalls ?? [])),
+            ("syscall_profile", Requested.SyscallProfile is null ? Value.Null : S(Requested.SyscallProfile)))),
         ("environment", Obj(("tiers", Arr(Environment.Tiers)), ("accel", S(Environment.Accel)))));
 
     private static Value ResourcesValue(RequestedResources? r)
@@ -60,12 +61,14 @@ public sealed record SubjectInfo(string Tenant, string Principal, bool Verified)
 /// <summary>What will run: image or rootfs, where the code comes from ("tenant", "fork", "unknown"), and whether it is untrusted.</summary>
 public sealed record WorkloadInfo(string? Image, string? Rootfs, string CodeProvenance, bool Untrusted);
 
-/// <summary>What the client asked for. Isolation is a hint: "auto", "container" or "microvm".</summary>
+/// <summary>What the client asked for. Isolation is a hint: "auto", "container" or "microvm". SyscallProfile: a
+/// seccomp profile the caller wants (null = the policy's choice).</summary>
 public sealed record RequestedSpec(
     string Isolation = "auto",
     RequestedResources? Resources = null,
     RequestedNetwork? Network = null,
-    IReadOnlyList<string>? Syscalls = null);
+    IReadOnlyList<string>? Syscalls = null,
+    string? SyscallProfile = null);
 
 /// <summary>Requested limits; null = the policy's default.</summary>
 public sealed record RequestedResources(long? MemoryMiB = null, int? Vcpus = null, int? Pids = null, long? DiskMiB = null, int? TimeoutSeconds = null);

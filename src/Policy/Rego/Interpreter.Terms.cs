@@ -300,7 +300,8 @@ internal sealed partial class Interpreter
         }
         catch (BuiltinException ex)
         {
-            if (_options.StrictBuiltinErrors) throw new RegoException(RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
+            if (_options.StrictBuiltinErrors)
+                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
             return null;
         }
     }
@@ -339,7 +340,9 @@ internal sealed partial class Interpreter
             bool Body() => EvalBody(frame, rule.Body, 0, () => EvalTerm(frame, rule.Value ?? TrueTerm, v =>
             {
                 if (output is not null && !output.Equals(v))
-                    throw new RegoException(RegoErrorCodes.ConflictError, $"complete rules must not produce multiple outputs ({rule.Name})", rule.Loc);
+                    throw new RegoException(RegoErrorCodes.ConflictError, rule.Kind == RuleKind.Function
+                        ? $"functions must not produce multiple outputs for same inputs ({rule.Name})"
+                        : $"complete rules must not produce multiple outputs ({rule.Name})", rule.Loc);
                 output = v;
                 return !rule.ConstantHead;
             }));

@@ -208,25 +208,35 @@ public sealed class RegoBundle
         throw new RegoException(RegoErrorCodes.BundleError, $"{name}: data documents conflict (a non-object value is defined twice)");
     }
 
-    private static Value YamlToValue(string text)
+    /// <summary>Most nodes converted from one YAML document: aliases can make a small text expand without bound.</summary>
+    internal const int MaxYamlNodes = 1_000_000;
+
+    internal static Value YamlToValue(string text)
     {
         var stream = new YamlStream();
         stream.Load(new StringReader(text));
-        return stream.Documents.Count == 0 ? Value.EmptyObject : Convert(stream.Documents[0].RootNode, 0);
+        var budget = MaxYamlNodes;
+        return stream.Documents.Count == 0 ? Value.EmptyObject : Convert(stream.Documents[0].RootNode, 0, ref budget);
 
-        static Value Convert(YamlNode node, int depth)
+        static Value Convert(YamlNode node, int depth, ref int budget)
         {
             if (depth > ValueJson.DefaultMaxDepth) throw new RegoException(RegoErrorCodes.BundleError, "YAML nested too deeply");
+            if (--budget < 0) throw new RegoException(RegoErrorCodes.BundleError, $"YAML document expands to more than {MaxYamlNodes} nodes");
             switch (node)
             {
                 case YamlMappingNode m:
                     {
                         var map = new Dictionary<Value, Value>();
-                        foreach (var (k, v) in m.Children) map[new StringValue(((YamlScalarNode)k).Value ?? "")] = Convert(v, depth + 1);
+                        foreach (var (k, v) in m.Children)
+                            map[new StringValue(k is YamlScalarNode ks ? ks.Value ?? "" : throw new RegoException(RegoErrorCodes.BundleError, $"YAML mapping key at {k.Start} is not a scalar"))] = Convert(v, depth + 1, ref budget);
                         return new ObjectValue(map);
                     }
                 case YamlSequenceNode s:
-                    return new ArrayValue(s.Children.Select(c => Convert(c, depth + 1)).ToArray());
+                    {
+                        var items = new Value[s.Children.Count];
+                        for (var i = 0; i < items.Length; i++) items[i] = Convert(s.Children[i], depth + 1, ref budget);
+                        return new ArrayValue(items);
+                    }
                 case YamlScalarNode sc:
                     {
                         var v = sc.Value ?? "";

@@ -2,7 +2,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Microsoft.Extensions.Logging;
 using Sandbox.Isolation;
-using Sandbox.SandboxApi.Orchestration;
+using Sandbox.Core;
 
 namespace Sandbox.SandboxApi.Api;
 

@@ -2,8 +2,9 @@ using Proto = Sandbox.Api.V1;
 using Google.Protobuf.WellKnownTypes;
 using Sandbox.Api.V1;
 using Sandbox.Isolation;
-using Sandbox.SandboxApi.Orchestration;
+using Sandbox.Core;
 using ProtoTier = Sandbox.Api.V1.Tier;
+using SandboxState = Sandbox.Api.V1.SandboxState;
 
 namespace Sandbox.SandboxApi.Api;
 
@@ -36,6 +37,8 @@ internal static class Mapping
             errors.Add("resources: values must not be negative (0 = the policy's default)");
         if (r.CodeProvenance is not ("" or "tenant" or "fork" or "unknown"))
             errors.Add($"code_provenance '{r.CodeProvenance}' is not one of tenant, fork, unknown");
+        if (r.SyscallProfile.Length > 64 || r.SyscallProfile.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_')))
+            errors.Add($"syscall_profile '{(r.SyscallProfile.Length > 64 ? r.SyscallProfile[..64] + "..." : r.SyscallProfile)}' is not a profile name (at most 64 of [A-Za-z0-9_-])");
         if (r.Workdir.Length > 0 && !r.Workdir.StartsWith('/'))
             errors.Add($"workdir '{r.Workdir}' must be absolute");
         if (r.Tier is not (ProtoTier.Unspecified or ProtoTier.Container or ProtoTier.Microvm))
@@ -56,8 +59,10 @@ internal static class Mapping
             Ttl = r.TtlS > 0 && !ephemeral ? TimeSpan.FromSeconds(r.TtlS) : null,
             WorkDir = r.Workdir.Length > 0 ? r.Workdir : null,
             Syscalls = [.. r.Syscalls],
-            Untrusted = r.Untrusted,
-            CodeProvenance = r.CodeProvenance.Length > 0 ? r.CodeProvenance : "tenant",
+            // Fail-safe: silence about trust is not trust (Core reads null as untrusted code of unknown provenance).
+            Untrusted = r.HasUntrusted ? r.Untrusted : null,
+            CodeProvenance = r.CodeProvenance.Length > 0 ? r.CodeProvenance : null,
+            SyscallProfile = r.SyscallProfile.Length > 0 ? r.SyscallProfile : null,
         };
     }
 
@@ -91,9 +96,11 @@ internal static class Mapping
             Tenant = e.Tenant,
             State = e.State switch
             {
-                SandboxLifecycle.Creating => SandboxState.Creating,
-                SandboxLifecycle.Running => SandboxState.Running,
-                SandboxLifecycle.Stopped => SandboxState.Stopped,
+                Core.SandboxState.Creating => SandboxState.Creating,
+                Core.SandboxState.Running => SandboxState.Running,
+                Core.SandboxState.Paused => SandboxState.Paused,
+                Core.SandboxState.Stopping => SandboxState.Stopping,
+                Core.SandboxState.Exited or Core.SandboxState.Deleted => SandboxState.Stopped,
                 _ => SandboxState.Failed,
             },
             Tier = ToProto(e.Tier),

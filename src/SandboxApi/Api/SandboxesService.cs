@@ -3,16 +3,17 @@ using System.Text;
 using Google.Protobuf;
 using Grpc.Core;
 using Sandbox.Api.V1;
+using SandboxState = Sandbox.Api.V1.SandboxState;
 using Sandbox.Isolation;
 using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Metrics;
-using Sandbox.SandboxApi.Orchestration;
+using Sandbox.Core;
 
 namespace Sandbox.SandboxApi.Api;
 
 /// <summary>sandbox.v1.Sandboxes: parse → <see cref="SandboxService"/> → map. No error handling here
 /// (<see cref="ErrorInterceptor"/>) and no authentication (<see cref="AuthInterceptor"/>).</summary>
-public sealed class SandboxesService(SandboxService sandboxes, SandboxdMetrics metrics) : Sandboxes.SandboxesBase
+public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxdMetrics metrics) : Sandboxes.SandboxesBase
 {
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
@@ -194,7 +195,7 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxdMetrics m
     }
 
     public override Task<GetMetricsResponse> GetMetrics(GetMetricsRequest request, ServerCallContext context) =>
-        Task.FromResult(new GetMetricsResponse { Text = metrics.Render() });
+        Task.FromResult(new GetMetricsResponse { Text = metrics.Render(registry) });
 
     /// <summary>Opaque page tokens: the sort key (creation time, id) of the last sandbox returned.</summary>
     private static class PageToken

@@ -1,3 +1,4 @@
+using Sandbox.Core;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 

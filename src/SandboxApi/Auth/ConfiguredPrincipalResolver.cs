@@ -1,3 +1,4 @@
+using Sandbox.Core;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http;

@@ -1,3 +1,4 @@
+using Sandbox.Core;
 using Microsoft.AspNetCore.Http;
 
 namespace Sandbox.SandboxApi.Auth;

@@ -22,7 +22,7 @@ using Sandbox.SandboxApi.Api;
 using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Configuration;
 using Sandbox.SandboxApi.Metrics;
-using Sandbox.SandboxApi.Orchestration;
+using Sandbox.Core;
 using Serilog;
 using Serilog.Context;
 using Serilog.Events;
@@ -125,16 +125,19 @@ public static class SandboxdHost
         {
             AgentDirectory = config.Container.AgentDir,
             CgroupParent = config.Container.CgroupParent + "-vm",
+            // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
+            StateDirectory = Path.Combine(config.StateDir, "vm"),
         }));
-        s.AddSingleton<DriverRegistry>();
         s.AddSingleton(CreatePolicyEngine);
-        s.AddSingleton(new StateStore(config.StateDir));
-        s.AddSingleton<SandboxRegistry>();
-        s.AddSingleton<TenantQuotas>();
         s.AddSingleton<SandboxdMetrics>();
-        s.AddSingleton<SandboxService>();
-        s.AddHostedService<RestartRecovery>();
-        s.AddHostedService<TtlReaper>();
+        s.AddSingleton(CreateCore);
+        s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
+        s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
+        s.AddSingleton<RestartSignal>();
+        s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
+        s.AddHostedService<RecoveryService>();
+        s.AddHostedService<ReaperService>();
+        s.AddHostedService<EventMetricsService>();
         s.AddSingleton<HealthServiceImpl>();
         s.AddGrpc(o =>
         {
@@ -161,7 +164,7 @@ public static class SandboxdHost
         app.MapGrpcReflectionService();
         if (config.Listen.Metrics is { } m)
         {
-            app.MapGet("/metrics", (SandboxdMetrics metrics) => Results.Text(metrics.Render(), "text/plain; version=0.0.4"))
+            app.MapGet("/metrics", (SandboxdMetrics metrics, SandboxRegistry registry) => Results.Text(metrics.Render(registry), "text/plain; version=0.0.4"))
                 .RequireHost($"*:{IPEndPoint.Parse(m).Port}");
         }
 
@@ -177,11 +180,18 @@ public static class SandboxdHost
         return app;
     }
 
+    /// <summary>Core over this host's drivers (each tier's registration, when present), the policy engine and the
+    /// configuration. Every driver's probe (the microVM one boots a guest under KVM where KVM looks usable) starts
+    /// now, in the background.</summary>
+    private static SandboxCore CreateCore(IServiceProvider sp) =>
+        SandboxCore.Create(sp.GetRequiredService<SandboxdConfig>().ToCoreOptions(), sp.GetRequiredService<IPolicyEngine>(),
+            Enum.GetValues<SandboxTier>().Select(t => sp.GetKeyedService<ISandboxDriver>(t)).OfType<ISandboxDriver>(),
+            sp.GetRequiredService<ILoggerFactory>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<SandboxdMetrics>());
+
     private static IPolicyEngine CreatePolicyEngine(IServiceProvider sp)
     {
         var config = sp.GetRequiredService<SandboxdConfig>();
-        var c = config.Policy.Ceilings;
-        var ceilings = new HostCeilings { MemoryMiB = c.MemoryMiB, Vcpus = c.Vcpus, Pids = c.Pids, DiskMiB = c.DiskMiB, TimeoutSeconds = c.TimeoutS };
+        var ceilings = config.Policy.Ceilings.ToHostCeilings();
         if (config.Policy.OpaUrl is { } url)
             return new RemotePolicyEngine(new OpaClient(url, sp.GetRequiredService<ILogger<OpaClient>>()), ceilings, sp.GetRequiredService<ILogger<RemotePolicyEngine>>());
         var logger = sp.GetRequiredService<ILogger<EmbeddedPolicyEngine>>();

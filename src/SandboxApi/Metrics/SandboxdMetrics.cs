@@ -1,19 +1,22 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Text;
-using Sandbox.SandboxApi.Orchestration;
+using Sandbox.Core;
 
 namespace Sandbox.SandboxApi.Metrics;
 
-/// <summary>sandboxd's metrics in the Prometheus text format (0.0.4): sandboxes by tier and state (read from the
-/// registry at scrape time), create and exec latency histograms, policy outcomes, OOM kills and timeouts.</summary>
-public sealed class SandboxdMetrics(SandboxRegistry registry)
+/// <summary>sandboxd's metrics in the Prometheus text format (0.0.4): what Core measures (<see cref="ISandboxMetrics"/>:
+/// create and exec latency histograms, policy outcomes, OOM kills and timeouts, TTL and restart counts), lifecycle
+/// events by kind (a subscriber of Core's event stream), and sandboxes by tier and state (read from the registry at
+/// scrape time).</summary>
+public sealed class SandboxdMetrics : ISandboxMetrics
 {
     private static readonly double[] s_bounds = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
 
     private readonly Histogram _create = new();
     private readonly ConcurrentDictionary<string, Histogram> _exec = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, long> _policy = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _events = new(StringComparer.Ordinal);
     private long _oomKills;
     private long _timeouts;
     private long _reaped;
@@ -34,11 +37,27 @@ public sealed class SandboxdMetrics(SandboxRegistry registry)
 
     public void Reaped() => Interlocked.Increment(ref _reaped);
 
-    public void Reclaimed(int count) => Interlocked.Add(ref _reclaimed, count);
+    public void Recovered(int reclaimed, int reattached)
+    {
+        Interlocked.Add(ref _reclaimed, reclaimed);
+        Interlocked.Add(ref _reattached, reattached);
+    }
 
-    public void Reattached(int count) => Interlocked.Add(ref _reattached, count);
+    /// <summary>Counts Core's lifecycle events until <paramref name="stoppingToken"/> is cancelled.</summary>
+    public async Task CountEventsAsync(SandboxEvents events, CancellationToken stoppingToken)
+    {
+        using var subscription = events.Subscribe();
+        try
+        {
+            await foreach (var e in subscription.Reader.ReadAllAsync(stoppingToken).ConfigureAwait(false))
+                _events.AddOrUpdate(e.Kind.ToString().ToLowerInvariant(), 1, (_, n) => n + 1);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
 
-    public string Render()
+    public string Render(SandboxRegistry registry)
     {
         var sb = new StringBuilder();
         sb.Append("# HELP sandboxd_sandboxes Long-lived sandboxes by tier and state.\n# TYPE sandboxd_sandboxes gauge\n");
@@ -51,6 +70,9 @@ public sealed class SandboxdMetrics(SandboxRegistry registry)
         sb.Append("# HELP sandboxd_policy_decisions_total Policy decisions by outcome.\n# TYPE sandboxd_policy_decisions_total counter\n");
         foreach (var (outcome, n) in _policy.OrderBy(k => k.Key))
             sb.Append(CultureInfo.InvariantCulture, $"sandboxd_policy_decisions_total{{outcome=\"{outcome}\"}} {n}\n");
+        sb.Append("# HELP sandboxd_sandbox_events_total Lifecycle events of sandboxes (and one-shot runs) by kind.\n# TYPE sandboxd_sandbox_events_total counter\n");
+        foreach (var (kind, n) in _events.OrderBy(k => k.Key))
+            sb.Append(CultureInfo.InvariantCulture, $"sandboxd_sandbox_events_total{{kind=\"{kind}\"}} {n}\n");
         Counter(sb, "sandboxd_oom_kills_total", "Processes that ended at their sandbox's memory limit.", _oomKills);
         Counter(sb, "sandboxd_timeouts_total", "Processes killed at their wall-clock limit.", _timeouts);
         Counter(sb, "sandboxd_ttl_reaped_total", "Sandboxes deleted because their TTL passed.", _reaped);

@@ -27,6 +27,37 @@ public class DockerDefaultComparisonTests
         Assert.Equal(3, Docker.Rules["socket"].Count);            // < AF_ALG, == 39, > AF_VSOCK
     }
 
+    [Fact]
+    public void DockersAllowlist_ImportsAsOciJson_AndCompilesToTheSameDecisions()
+    {
+        // Docker's shape: one entry with every unconditional name, one entry per conditional rule
+        var unconditional = Docker.Rules.Where(r => r.Value.Any(c => c.Length == 0)).Select(r => r.Key).ToArray();
+        var entries = new List<string> { $"{{\"names\":[{string.Join(",", unconditional.Select(n => $"\"{n}\""))}],\"action\":\"SCMP_ACT_ALLOW\"}}" };
+        foreach (var (name, rules) in Docker.Rules.Where(r => r.Value.All(c => c.Length > 0)))
+        {
+            foreach (var conditions in rules)
+            {
+                var args = conditions.Select(c => c.Op == ArgOperator.MaskedEq
+                    ? $"{{\"index\":{c.Index},\"value\":{c.Mask},\"valueTwo\":{c.Value},\"op\":\"SCMP_CMP_MASKED_EQ\"}}"
+                    : $"{{\"index\":{c.Index},\"value\":{c.Value},\"op\":\"SCMP_CMP_{c.Op.ToString().ToUpperInvariant()}\"}}");
+                entries.Add($"{{\"names\":[\"{name}\"],\"action\":\"SCMP_ACT_ALLOW\",\"args\":[{string.Join(",", args)}]}}");
+            }
+        }
+
+        var json = $"{{\"defaultAction\":\"SCMP_ACT_ERRNO\",\"defaultErrnoRet\":1,\"syscalls\":[{string.Join(",", entries)}]}}";
+        var program = SeccompCompiler.Compile(SeccompProfileLoader.FromOciJson(json, "docker-default.json"));
+
+        foreach (var name in SyscallTable.Names)
+        {
+            ulong[][] inputs = [[0, 0, 0, 0, 0, 0], [38, 0, 0, 0, 0, 0], [40, 0, 0, 0, 0, 0], [0x1_0000_0026, 0, 0, 0, 0, 0], [0x10000000, 0, 0, 0, 0, 0]];
+            foreach (var args in inputs)
+            {
+                var allowed = BpfInterpreter.Run(program.Instructions, (uint)SyscallTable.GetNumber(name), X86_64, args) == Allow;
+                Assert.True(allowed == Docker.Allows(name, args), $"{name}(0x{args[0]:x}): compiled {allowed}, Docker's list {!allowed}");
+            }
+        }
+    }
+
     [Theory]
     [InlineData("default")]
     [InlineData("strict")]

@@ -16,8 +16,10 @@ public static class SandboxCommands
         var tier = new Option<string?>("--tier") { Description = "auto, container or microvm (a hint for the policy)" };
         var labels = new Option<string[]>("--label", "-l") { Description = "Label K=V (repeatable)" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V (repeatable)" };
+        var profile = new Option<string?>("--profile") { Description = "Seccomp profile wanted: default or strict (the policy grants it when at least as strict as yours)" };
+        var trusted = new Option<bool>("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
         var socket = Sandboxd.SocketOption();
-        var command = new Command("create", "Create a long-lived sandbox in sandboxd and print its id") { ttl, memory, tier, labels, env, socket };
+        var command = new Command("create", "Create a long-lived sandbox in sandboxd and print its id") { ttl, memory, tier, labels, env, profile, trusted, socket };
         command.SetAction((parse, ct) => Sandboxd.GuardAsync(parse.GetValue(socket), async () =>
         {
             CreateSandboxRequest request;
@@ -28,7 +30,13 @@ public static class SandboxCommands
                     TtlS = parse.GetValue(ttl),
                     Tier = Sandboxd.ParseTier(parse.GetValue(tier)),
                     Resources = new Resources { MemoryMib = parse.GetValue(memory) is { } m ? Units.ParseBytes(m) >> 20 : 0 },
+                    SyscallProfile = parse.GetValue(profile) ?? "",
                 };
+                if (parse.GetValue(trusted))
+                {
+                    request.Untrusted = false;
+                    request.CodeProvenance = "tenant";
+                }
                 request.Labels.Add(Sandboxd.ParsePairs(parse.GetValue(labels) ?? [], "--label"));
                 request.Env.Add(Sandboxd.ParsePairs(parse.GetValue(env) ?? [], "--env"));
             }

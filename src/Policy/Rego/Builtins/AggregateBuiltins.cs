@@ -11,7 +11,7 @@ internal static class AggregateBuiltins
             SetValue s => s.Count,
             ObjectValue o => o.Count,
             StringValue str => str.V.EnumerateRunes().Count(),
-            _ => throw new BuiltinException($"count: operand 1 must be one of {{array, object, set, string}} but got {Value.TypeName(a[0])}"),
+            _ => throw new BuiltinTypeException($"count: operand 1 must be one of {{array, object, set, string}} but got {Value.TypeName(a[0])}"),
         }));
         t.Register("sum", 1, (a, _) => Value.Number(Numbers(a, "sum").Sum()));
         t.Register("product", 1, (a, _) => Value.Number(Numbers(a, "product").Aggregate(1.0, (x, y) => x * y)));
@@ -34,5 +34,5 @@ internal static class AggregateBuiltins
     }
 
     private static IEnumerable<double> Numbers(Value[] a, string fn) =>
-        BuiltinTable.Elems(a, 0, fn).Select(v => v is NumberValue n ? n.V : throw new BuiltinException($"{fn}: operand 1 must be a collection of numbers but contains {Value.TypeName(v)}"));
+        BuiltinTable.Elems(a, 0, fn).Select(v => v is NumberValue n ? n.V : throw new BuiltinTypeException($"{fn}: operand 1 must be a collection of numbers but contains {Value.TypeName(v)}"));
 }

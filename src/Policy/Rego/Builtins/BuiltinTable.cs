@@ -23,7 +23,10 @@ internal sealed class Builtin(string name, int arity, BuiltinFn fn, bool require
 }
 
 /// <summary>A builtin failed (bad operand types, parse errors...). Undefined unless strict builtin errors are on.</summary>
-internal sealed class BuiltinException(string message) : Exception(message);
+internal class BuiltinException(string message) : Exception(message);
+
+/// <summary>An operand of the wrong type: OPA reports it as <c>eval_type_error</c>, not <c>eval_builtin_error</c>.</summary>
+internal sealed class BuiltinTypeException(string message) : BuiltinException(message);
 
 /// <summary>The registered builtins. Each family registers itself; the table is immutable once built.</summary>
 internal sealed class BuiltinTable
@@ -57,28 +60,28 @@ internal sealed class BuiltinTable
 
     // Argument helpers shared by the families: they throw BuiltinException with OPA-like messages.
     internal static string Str(Value[] a, int i, string fn) =>
-        a[i] is StringValue s ? s.V : throw new BuiltinException($"{fn}: operand {i + 1} must be string but got {Value.TypeName(a[i])}");
+        a[i] is StringValue s ? s.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be string but got {Value.TypeName(a[i])}");
 
     internal static double Num(Value[] a, int i, string fn) =>
-        a[i] is NumberValue n ? n.V : throw new BuiltinException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
+        a[i] is NumberValue n ? n.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
 
     internal static long Int(Value[] a, int i, string fn) =>
-        a[i] is NumberValue n && n.TryGetInt(out var l) ? l : throw new BuiltinException($"{fn}: operand {i + 1} must be integer number but got {a[i]}");
+        a[i] is NumberValue n && n.TryGetInt(out var l) ? l : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be integer number but got {a[i]}");
 
     internal static ObjectValue Obj(Value[] a, int i, string fn) =>
-        a[i] as ObjectValue ?? throw new BuiltinException($"{fn}: operand {i + 1} must be object but got {Value.TypeName(a[i])}");
+        a[i] as ObjectValue ?? throw new BuiltinTypeException($"{fn}: operand {i + 1} must be object but got {Value.TypeName(a[i])}");
 
     internal static SetValue Set(Value[] a, int i, string fn) =>
-        a[i] as SetValue ?? throw new BuiltinException($"{fn}: operand {i + 1} must be set but got {Value.TypeName(a[i])}");
+        a[i] as SetValue ?? throw new BuiltinTypeException($"{fn}: operand {i + 1} must be set but got {Value.TypeName(a[i])}");
 
     internal static ArrayValue Arr(Value[] a, int i, string fn) =>
-        a[i] as ArrayValue ?? throw new BuiltinException($"{fn}: operand {i + 1} must be array but got {Value.TypeName(a[i])}");
+        a[i] as ArrayValue ?? throw new BuiltinTypeException($"{fn}: operand {i + 1} must be array but got {Value.TypeName(a[i])}");
 
     /// <summary>Elements of an array or set (in order), for builtins that accept either.</summary>
     internal static IReadOnlyList<Value> Elems(Value[] a, int i, string fn) => a[i] switch
     {
         ArrayValue arr => arr.Items,
         SetValue s => s.Sorted,
-        _ => throw new BuiltinException($"{fn}: operand {i + 1} must be one of {{array, set}} but got {Value.TypeName(a[i])}"),
+        _ => throw new BuiltinTypeException($"{fn}: operand {i + 1} must be one of {{array, set}} but got {Value.TypeName(a[i])}"),
     };
 }

@@ -47,11 +47,30 @@ internal static class CollectionBuiltins
             var stop = (int)Math.Clamp(BuiltinTable.Int(a, 2, "array.slice"), 0, arr.Length);
             return stop <= start ? Value.EmptyArray : new ArrayValue(arr[start..stop]);
         });
+        t.Register("array.reverse", 1, (a, _) => new ArrayValue(BuiltinTable.Arr(a, 0, "array.reverse").Items.Reverse().ToArray()));
+        t.Register("object.filter", 2, (a, _) =>
+        {
+            var o = BuiltinTable.Obj(a, 0, "object.filter");
+            var keep = KeySet(a, 1, "object.filter");
+            return new ObjectValue(o.Map.Where(kv => keep.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
+        });
+        t.Register("object.subset", 2, (a, _) => Value.Bool(Subset(a[0], a[1])));
+        t.Register("numbers.range", 2, (a, _) =>
+        {
+            var from = BuiltinTable.Int(a, 0, "numbers.range");
+            var to = BuiltinTable.Int(a, 1, "numbers.range");
+            var count = Math.Abs(to - from) + 1;
+            if (count > MaxRange) throw new BuiltinException($"numbers.range: {count} elements is more than the limit of {MaxRange}");
+            var step = to >= from ? 1 : -1;
+            var items = new Value[count];
+            for (var i = 0; i < count; i++) items[i] = Value.Number(from + (i * step));
+            return new ArrayValue(items);
+        });
         t.Register("union", 1, (a, _) =>
         {
             var h = new HashSet<Value>();
             foreach (var s in BuiltinTable.Set(a, 0, "union").Items)
-                h.UnionWith(s as SetValue is { } ss ? ss.Items : throw new BuiltinException("union: operand 1 must be a set of sets"));
+                h.UnionWith(s as SetValue is { } ss ? ss.Items : throw new BuiltinTypeException("union: operand 1 must be a set of sets"));
             return new SetValue(h, true);
         });
         t.Register("intersection", 1, (a, _) =>
@@ -59,7 +78,7 @@ internal static class CollectionBuiltins
             HashSet<Value>? h = null;
             foreach (var s in BuiltinTable.Set(a, 0, "intersection").Items)
             {
-                var ss = s as SetValue ?? throw new BuiltinException("intersection: operand 1 must be a set of sets");
+                var ss = s as SetValue ?? throw new BuiltinTypeException("intersection: operand 1 must be a set of sets");
                 if (h is null) h = new HashSet<Value>(ss.Items);
                 else h.IntersectWith(ss.Items);
             }
@@ -75,4 +94,25 @@ internal static class CollectionBuiltins
             map[k] = map.TryGetValue(k, out var existing) && existing is ObjectValue eo && v is ObjectValue vo ? Merge(eo, vo) : v;
         return new ObjectValue(map);
     }
+
+    /// <summary>Largest array numbers.range builds (evaluation memory stays bounded).</summary>
+    private const long MaxRange = 100_000;
+
+    /// <summary>The keys operand of object.filter/object.remove: an array, set or object (its keys).</summary>
+    private static HashSet<Value> KeySet(Value[] a, int i, string fn) => a[i] switch
+    {
+        ObjectValue o => [.. o.Map.Keys],
+        _ => [.. BuiltinTable.Elems(a, i, fn)],
+    };
+
+    /// <summary>OPA's object.subset: objects recursively, sets by inclusion, arrays as contiguous sub-arrays; otherwise equality.</summary>
+    private static bool Subset(Value super, Value sub) => (super, sub) switch
+    {
+        (ObjectValue o, ObjectValue s) => s.Map.All(kv => o.Map.TryGetValue(kv.Key, out var v) && Subset(v, kv.Value)),
+        (SetValue o, SetValue s) => s.Items.All(o.Contains),
+        (ArrayValue o, ArrayValue s) => s.Items.Length == 0 || Enumerable.Range(0, Math.Max(0, o.Items.Length - s.Items.Length + 1))
+            .Any(start => s.Items.Select((v, j) => o.Items[start + j].Equals(v)).All(x => x)),
+        (SetValue o, ArrayValue s) => s.Items.All(o.Contains),
+        _ => super.Equals(sub),
+    };
 }

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Sandbox.Policy.Rego;
 
-/// <summary>regex.match and glob.match. Patterns are compiled once and cached (bounded), with a match timeout.</summary>
+/// <summary>regex.* and glob.match. Patterns are compiled once and cached (bounded), with a match timeout.</summary>
 internal static class PatternBuiltins
 {
     private const int MaxCached = 512;
@@ -17,6 +17,29 @@ internal static class PatternBuiltins
         {
             var re = Compile(BuiltinTable.Str(a, 0, "regex.match"), "regex.match");
             return Value.Bool(Match(re, BuiltinTable.Str(a, 1, "regex.match"), "regex.match"));
+        });
+        t.Register("regex.split", 2, (a, _) =>
+        {
+            var re = Compile(BuiltinTable.Str(a, 0, "regex.split"), "regex.split");
+            return Bounded("regex.split", () => new ArrayValue(re.Split(BuiltinTable.Str(a, 1, "regex.split")).Select(p => (Value)Value.String(p)).ToArray()));
+        });
+        t.Register("regex.replace", 3, (a, _) =>
+        {
+            var input = BuiltinTable.Str(a, 0, "regex.replace");
+            var re = Compile(BuiltinTable.Str(a, 1, "regex.replace"), "regex.replace");
+            var value = BuiltinTable.Str(a, 2, "regex.replace");
+            return Bounded("regex.replace", () => Value.String(re.Replace(input, value)));
+        });
+        t.Register("regex.find_n", 3, (a, _) =>
+        {
+            var re = Compile(BuiltinTable.Str(a, 0, "regex.find_n"), "regex.find_n");
+            var input = BuiltinTable.Str(a, 1, "regex.find_n");
+            var n = BuiltinTable.Int(a, 2, "regex.find_n");
+            return Bounded("regex.find_n", () =>
+            {
+                var found = re.Matches(input).Select(m => (Value)Value.String(m.Value));
+                return new ArrayValue((n < 0 ? found : found.Take((int)Math.Min(n, int.MaxValue))).ToArray());
+            });
         });
         t.Register("regex.is_valid", 1, (a, _) =>
         {
@@ -39,11 +62,23 @@ internal static class PatternBuiltins
                 NullValue => [],
                 ArrayValue { Items.Length: 0 } => ["."],
                 ArrayValue arr => arr.Items.Select(d => d is StringValue ds ? ds.V : throw new BuiltinException("glob.match: delimiters must be strings")).ToArray(),
-                _ => throw new BuiltinException($"glob.match: operand 2 must be array or null but got {Value.TypeName(a[1])}"),
+                _ => throw new BuiltinTypeException($"glob.match: operand 2 must be array or null but got {Value.TypeName(a[1])}"),
             };
             var re = Compile("glob:" + string.Join('\u0001', delims) + "\u0002" + pattern, () => GlobToRegex(pattern, delims), "glob.match");
             return Value.Bool(Match(re, BuiltinTable.Str(a, 2, "glob.match"), "glob.match"));
         });
+    }
+
+    private static Value Bounded(string fn, Func<Value> f)
+    {
+        try
+        {
+            return f();
+        }
+        catch (RegexMatchTimeoutException)
+        {
+            throw new BuiltinException($"{fn}: match exceeded {MatchTimeout.TotalMilliseconds} ms");
+        }
     }
 
     private static bool Match(Regex re, string input, string fn)

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace Sandbox.Policy.Rego;
 
-/// <summary>String builtins: concat, contains, startswith, endswith, lower, upper, split, trim*, replace, indexof, substring, sprintf.</summary>
+/// <summary>String builtins: concat, contains, startswith, endswith, lower, upper, split, trim*, replace, indexof, substring, sprintf, format_int, strings.*.</summary>
 internal static class StringBuiltins
 {
     public static void Register(BuiltinTable t)
@@ -11,7 +11,7 @@ internal static class StringBuiltins
         t.Register("concat", 2, (a, _) =>
         {
             var sep = BuiltinTable.Str(a, 0, "concat");
-            var parts = BuiltinTable.Elems(a, 1, "concat").Select(v => v is StringValue s ? s.V : throw new BuiltinException($"concat: operand 2 must be a collection of strings but contains {Value.TypeName(v)}"));
+            var parts = BuiltinTable.Elems(a, 1, "concat").Select(v => v is StringValue s ? s.V : throw new BuiltinTypeException($"concat: operand 2 must be a collection of strings but contains {Value.TypeName(v)}"));
             return Value.String(string.Join(sep, parts));
         });
         t.Register("contains", 2, (a, _) => Value.Bool(BuiltinTable.Str(a, 0, "contains").Contains(BuiltinTable.Str(a, 1, "contains"), StringComparison.Ordinal)));
@@ -68,6 +68,55 @@ internal static class StringBuiltins
             return Value.String(string.Concat(runes[(int)start..end].Select(r => r.ToString())));
         });
         t.Register("sprintf", 2, (a, _) => Value.String(GoFormat.Sprintf(BuiltinTable.Str(a, 0, "sprintf"), BuiltinTable.Arr(a, 1, "sprintf").Items)));
+        t.Register("format_int", 2, (a, _) =>
+        {
+            var n = (long)Math.Truncate(BuiltinTable.Num(a, 0, "format_int"));
+            var radix = BuiltinTable.Int(a, 1, "format_int");
+            if (radix is not (2 or 8 or 10 or 16)) throw new BuiltinException("format_int: operand 2 must be one of {2, 8, 10, 16}");
+            var digits = radix == 10 ? Math.Abs((decimal)n).ToString(CultureInfo.InvariantCulture) : Convert.ToString(Math.Abs(n), (int)radix);
+            return Value.String((n < 0 ? "-" : "") + digits);
+        });
+        t.Register("strings.replace_n", 2, (a, _) =>
+        {
+            var patterns = BuiltinTable.Obj(a, 0, "strings.replace_n");
+            var s = BuiltinTable.Str(a, 1, "strings.replace_n");
+            // Go's strings.NewReplacer: at each position the first matching old string (in sorted key order) wins.
+            var pairs = patterns.SortedKeys.Select(k => (Old: k is StringValue ks ? ks.V : throw new BuiltinTypeException("strings.replace_n: operand 1 keys must be strings"),
+                New: patterns.Map[k] is StringValue vs ? vs.V : throw new BuiltinTypeException("strings.replace_n: operand 1 values must be strings"))).ToArray();
+            var sb = new StringBuilder();
+            for (var i = 0; i < s.Length;)
+            {
+                var hit = Array.FindIndex(pairs, p => p.Old.Length > 0 && string.CompareOrdinal(s, i, p.Old, 0, p.Old.Length) == 0);
+                if (hit < 0)
+                {
+                    sb.Append(s[i++]);
+                    continue;
+                }
+                sb.Append(pairs[hit].New);
+                i += pairs[hit].Old.Length;
+            }
+            return Value.String(sb.ToString());
+        });
+        t.Register("strings.reverse", 1, (a, _) => Value.String(string.Concat(BuiltinTable.Str(a, 0, "strings.reverse").EnumerateRunes().Reverse().Select(r => r.ToString()))));
+        t.Register("strings.count", 2, (a, _) =>
+        {
+            var s = BuiltinTable.Str(a, 0, "strings.count");
+            var sub = BuiltinTable.Str(a, 1, "strings.count");
+            if (sub.Length == 0) return Value.Number(s.EnumerateRunes().Count() + 1);
+            var n = 0;
+            for (var i = s.IndexOf(sub, StringComparison.Ordinal); i >= 0; i = s.IndexOf(sub, i + sub.Length, StringComparison.Ordinal)) n++;
+            return Value.Number(n);
+        });
+        t.Register("strings.any_prefix_match", 2, (a, _) => AnyMatch(a, "strings.any_prefix_match", (s, p) => s.StartsWith(p, StringComparison.Ordinal)));
+        t.Register("strings.any_suffix_match", 2, (a, _) => AnyMatch(a, "strings.any_suffix_match", (s, p) => s.EndsWith(p, StringComparison.Ordinal)));
+    }
+
+    /// <summary>Operands are a string or a collection of strings each; true when any pair matches.</summary>
+    private static Value AnyMatch(Value[] a, string fn, Func<string, string, bool> match)
+    {
+        IEnumerable<string> Strings(int i) => a[i] is StringValue s ? [s.V] : BuiltinTable.Elems(a, i, fn).Select(v => v is StringValue vs ? vs.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be a string or a collection of strings"));
+        var prefixes = Strings(1).ToArray();
+        return Value.Bool(Strings(0).Any(s => prefixes.Any(p => match(s, p))));
     }
 
     /// <summary>A value as Rego prints it in sprintf (sets as {..}).</summary>

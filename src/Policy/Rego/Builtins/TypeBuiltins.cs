@@ -22,7 +22,7 @@ internal static class TypeBuiltins
             BoolValue b => Value.Number(b.V ? 1 : 0),
             StringValue s when double.TryParse(s.V, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d) => Value.Number(d),
             StringValue s => throw new BuiltinException($"to_number: invalid syntax: \"{s.V}\""),
-            _ => throw new BuiltinException($"to_number: operand 1 must be one of {{boolean, null, number, string}} but got {Value.TypeName(a[0])}"),
+            _ => throw new BuiltinTypeException($"to_number: operand 1 must be one of {{boolean, null, number, string}} but got {Value.TypeName(a[0])}"),
         });
     }
 }

@@ -1,0 +1,55 @@
+using Sandbox.Isolation;
+using Sandbox.Policy;
+using EngineLimits = Sandbox.Isolation.ResourceLimits;
+
+namespace Sandbox.Core;
+
+/// <summary>An allowed decision → what the driver gets, in one place. Every field of the decision lands in the spec:
+/// tier, limits, network, syscall profile and its additions, and require_hardware_virtualization (the microVM driver
+/// refuses TCG with FailedPrecondition when it is set). The request contributes only what the policy does not decide
+/// (rootfs, env, work dir, output cap) and may lower the CPU quota.</summary>
+public static class DecisionTranslator
+{
+    public static (SandboxTier Tier, SandboxSpec Spec) ToSpec(PolicyDecision decision, SandboxRequest request)
+    {
+        if (!decision.Allow)
+            throw new PolicyDeniedException(decision);
+        var tier = TierNames.FromPolicy(decision.Isolation);
+        var r = decision.Resources;
+        var limits = new EngineLimits
+        {
+            MemoryMiB = r.MemoryMiB,
+            Cpus = request.Resources.Vcpus is > 0 and var wanted ? Math.Min(wanted, r.Vcpus) : r.Vcpus,
+            PidsMax = r.Pids,
+            DiskMiB = r.DiskMiB,
+            WallTime = TimeSpan.FromSeconds(r.TimeoutSeconds),
+            OutputBytes = request.Resources.OutputBytes ?? EngineLimits.Default.OutputBytes,
+        };
+        var spec = new SandboxSpec
+        {
+            Rootfs = request.Rootfs is null ? RootfsSpec.Host : RootfsSpec.Directory(request.Rootfs),
+            Limits = limits,
+            Network = ToNetwork(decision.Network),
+            Env = request.Env,
+            SyscallProfile = decision.SyscallProfile.Name,
+            ExtraSyscalls = decision.SyscallProfile.Add,
+            WorkDir = request.WorkDir ?? "/work",
+            RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
+        };
+        return (tier, spec);
+    }
+
+    /// <summary>"none" and "loopback" are the same here: every sandbox has its own network namespace with only
+    /// loopback. Egress is not offered by any tier yet: refused, never silently dropped.</summary>
+    private static NetworkMode ToNetwork(NetworkPolicy network) => network.Mode switch
+    {
+        NetworkModes.None or NetworkModes.Loopback => NetworkMode.None,
+        NetworkModes.Egress => throw new SandboxException(SandboxErrorCode.Unavailable,
+            $"the policy allowed network '{network.Mode}' to {string.Join(", ", network.Egress)}, which this host's tiers do not offer yet; ask for no network"),
+        _ => throw new SandboxException(SandboxErrorCode.Internal, $"the policy chose an unknown network mode '{network.Mode}'"),
+    };
+
+    /// <summary>A process may ask for less time than the policy granted, never more.</summary>
+    public static ProcessSpec ClampTimeout(ProcessSpec process, EngineLimits limits) =>
+        process.Timeout is { } t && limits.WallTime is { } max && t > max ? process with { Timeout = max } : process;
+}

@@ -1,0 +1,33 @@
+namespace Sandbox.Core;
+
+/// <summary>What a caller asks for when creating a sandbox (or a one-shot run): a hint to the policy, which decides.
+/// Fail-safe: what the caller does not say about trust counts against it (null <see cref="Untrusted"/> = untrusted,
+/// null <see cref="CodeProvenance"/> = "unknown").</summary>
+public sealed record SandboxRequest
+{
+    /// <summary>null = auto (the policy decides).</summary>
+    public Isolation.SandboxTier? Tier { get; init; }
+    /// <summary>Absolute host directory used as the root; null = the host's userland.</summary>
+    public string? Rootfs { get; init; }
+    public string? Image { get; init; }
+    public RequestedLimits Resources { get; init; } = new();
+    /// <summary>Egress hosts wanted; empty = no network.</summary>
+    public IReadOnlyList<string> Egress { get; init; } = [];
+    public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    /// <summary>null = the configured default TTL.</summary>
+    public TimeSpan? Ttl { get; init; }
+    public string? WorkDir { get; init; }
+    /// <summary>Extra syscalls wanted on top of the profile (the policy filters them).</summary>
+    public IReadOnlyList<string> Syscalls { get; init; } = [];
+    /// <summary>The seccomp profile wanted; null = the policy's choice.</summary>
+    public string? SyscallProfile { get; init; }
+    /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
+    public bool? Untrusted { get; init; }
+    /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>
+    public string? CodeProvenance { get; init; }
+}
+
+/// <summary>Requested limits; null = the policy's default.</summary>
+public sealed record RequestedLimits(long? MemoryMiB = null, double? Vcpus = null, int? Pids = null, long? DiskMiB = null,
+    int? TimeoutS = null, long? OutputBytes = null);

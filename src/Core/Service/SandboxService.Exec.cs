@@ -1,0 +1,66 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.Core;
+
+public sealed partial class SandboxService
+{
+    /// <summary>A process started in a long-lived sandbox. <see cref="Completion"/> ends with its exit status; when the
+    /// token given to <see cref="ExecAsync"/> is cancelled first, the process is SIGKILLed (and Completion still ends).</summary>
+    public sealed class RunningProcess(ISandboxProcess process, Task<ExitStatus> completion)
+    {
+        public int Pid => process.Pid;
+
+        public Task<ExitStatus> Completion => completion;
+
+        public Task SignalAsync(int signal, CancellationToken cancellationToken)
+        {
+            if (signal is < 1 or > 64)
+                throw new SandboxException(SandboxErrorCode.InvalidArgument, $"signal {signal} is out of range [1, 64]");
+            return process.SignalAsync(signal, cancellationToken);
+        }
+    }
+
+    public async Task<RunningProcess> ExecAsync(Principal principal, SandboxId id, ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
+    {
+        var entry = registry.Get(principal.Tenant, id);
+        var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
+        var process = await sandbox.ExecAsync(DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
+        return new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
+    }
+
+    private async Task<ExitStatus> SuperviseAsync(SandboxEntry entry, ISandboxProcess process, CancellationToken cancellationToken)
+    {
+        await using (cancellationToken.Register(() => _ = KillQuietlyAsync(process)))
+        {
+            var status = await process.WaitAsync(CancellationToken.None).ConfigureAwait(false);
+            metrics.ProcessCompleted("exec", status.Duration, status.OomKilled, status.TimedOut);
+            if (status.OomKilled)
+                await PublishAsync(SandboxEventKind.Oom, entry, status).ConfigureAwait(false);
+            return status;
+        }
+    }
+
+    private static async Task KillQuietlyAsync(ISandboxProcess process)
+    {
+        try
+        {
+            await process.SignalAsync(9, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (SandboxException)
+        {
+            // Already gone (exited, or the sandbox was deleted): nothing left to kill.
+        }
+    }
+
+    public Task<byte[]> ReadFileAsync(Principal principal, SandboxId id, string path, long maxBytes, CancellationToken cancellationToken) =>
+        Live(principal, id, "read files of").ReadFileAsync(path, maxBytes, cancellationToken);
+
+    public Task WriteFileAsync(Principal principal, SandboxId id, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
+        Live(principal, id, "write files into").WriteFileAsync(path, content, mode, cancellationToken);
+
+    public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
+        Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
+
+    private ISandbox Live(Principal principal, SandboxId id, string verb) =>
+        registry.Get(principal.Tenant, id).Require(SandboxLifecycle.CanExec, verb);
+}

@@ -1,0 +1,41 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.Core;
+
+public sealed partial class SandboxService
+{
+    /// <summary>What a one-shot run reports before its process starts: where it runs and what it got.</summary>
+    public sealed record RunStarted(SandboxId Id, SandboxTier Tier, string DecisionId, Isolation.ResourceLimits Limits);
+
+    /// <summary>One process in an ephemeral sandbox: same policy and quotas as a create, torn down when it ends.
+    /// Cancelling <paramref name="cancellationToken"/> kills the process (the whole sandbox).</summary>
+    public async Task<ExitStatus> RunAsync(Principal principal, SandboxRequest request, ProcessSpec process, ProcessIO io,
+        Func<RunStarted, Task> onStarted, CancellationToken cancellationToken)
+    {
+        var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        var tier = driver.Tier;
+        using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
+        await PublishAsync(SandboxEventKind.Created, spec.Id, principal.Tenant, tier).ConfigureAwait(false);
+        var detail = "run ended";
+        try
+        {
+            await onStarted(new RunStarted(spec.Id, tier, decision.DecisionId, spec.Limits)).ConfigureAwait(false);
+            await PublishAsync(SandboxEventKind.Started, spec.Id, principal.Tenant, tier).ConfigureAwait(false);
+            var status = await driver.RunAsync(spec, DecisionTranslator.ClampTimeout(process, spec.Limits), io, cancellationToken).ConfigureAwait(false);
+            metrics.ProcessCompleted("run", status.Duration, status.OomKilled, status.TimedOut);
+            if (status.OomKilled)
+                await PublishAsync(SandboxEventKind.Oom, spec.Id, principal.Tenant, tier, status).ConfigureAwait(false);
+            await PublishAsync(SandboxEventKind.Exited, spec.Id, principal.Tenant, tier, status).ConfigureAwait(false);
+            return status;
+        }
+        catch (Exception e)
+        {
+            detail = $"run failed: {e.Message}";
+            throw;
+        }
+        finally
+        {
+            await PublishAsync(SandboxEventKind.Deleted, spec.Id, principal.Tenant, tier, detail: detail).ConfigureAwait(false);
+        }
+    }
+}

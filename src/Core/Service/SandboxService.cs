@@ -1,0 +1,60 @@
+using Microsoft.Extensions.Logging;
+using Sandbox.Isolation;
+using Sandbox.Policy;
+
+namespace Sandbox.Core;
+
+/// <summary>The verbs of Core: policy → spec → driver → registry, for long-lived sandboxes and one-shot runs. Knows
+/// nothing of any face (each maps to and from its wire); throws SandboxException only. The verbs live in the other
+/// parts of this partial class, one file per phase: Create, Run, Exec (processes and files), Delete (delete, TTL,
+/// shutdown).</summary>
+public sealed partial class SandboxService(
+    IPolicyEngine policy,
+    DriverRegistry drivers,
+    SandboxRegistry registry,
+    StateStore store,
+    TenantQuotas quotas,
+    SandboxEvents events,
+    ISandboxMetrics metrics,
+    SandboxCoreOptions options,
+    TimeProvider time,
+    ILogger<SandboxService> logger)
+{
+    /// <summary>The decision a create request would get now (a dry run: nothing is created, quotas untouched).</summary>
+    public async Task<PolicyDecision> ExplainAsync(Principal principal, SandboxRequest request, CancellationToken cancellationToken) =>
+        await policy.DecideAsync(await BuildInputAsync(principal, request, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+
+    public SandboxEntry Get(Principal principal, SandboxId id) => registry.Get(principal.Tenant, id);
+
+    public IReadOnlyList<SandboxEntry> List(Principal principal) => registry.ListFor(principal.Tenant);
+
+    /// <summary>Asks the policy and translates an allowed decision (a denied one throws <see cref="PolicyDeniedException"/>).</summary>
+    private async Task<(PolicyDecision Decision, ISandboxDriver Driver, SandboxSpec Spec)> DecideAsync(Principal principal, SandboxRequest request,
+        CancellationToken cancellationToken)
+    {
+        var probed = await drivers.ProbedAsync(cancellationToken).ConfigureAwait(false);
+        var input = await BuildInputAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        var decision = await policy.DecideAsync(input, cancellationToken).ConfigureAwait(false);
+        metrics.PolicyDecided(decision.Allow);
+        if (!decision.Allow)
+        {
+            CoreLog.Denied(logger, principal.Tenant, decision.DecisionId, decision.Reasons.Count);
+            throw new PolicyDeniedException(decision);
+        }
+        var (tier, spec) = DecisionTranslator.ToSpec(decision, request);
+        return (decision, probed.Get(tier), spec);
+    }
+
+    private async Task<PolicyInput> BuildInputAsync(Principal principal, SandboxRequest request, CancellationToken cancellationToken)
+    {
+        var probed = await drivers.ProbedAsync(cancellationToken).ConfigureAwait(false);
+        var info = new RequestInfo("req-" + Guid.NewGuid().ToString("N")[..12], time.GetUtcNow(), "create");
+        return PolicyInputBuilder.Build(principal, request, info, probed.AvailableTiers, probed.Accelerator);
+    }
+
+    private ValueTask PublishAsync(SandboxEventKind kind, SandboxEntry entry, ExitStatus? status = null, string? detail = null) =>
+        PublishAsync(kind, entry.Id, entry.Tenant, entry.Tier, status, detail);
+
+    private ValueTask PublishAsync(SandboxEventKind kind, SandboxId id, string tenant, SandboxTier tier, ExitStatus? status = null, string? detail = null) =>
+        events.PublishAsync(new SandboxEvent(kind, id, tenant, tier, time.GetUtcNow(), status, detail));
+}

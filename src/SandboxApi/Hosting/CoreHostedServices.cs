@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Hosting;
+using Sandbox.Core;
+using Serilog.Context;
+
+namespace Sandbox.SandboxApi.Hosting;
+
+/// <summary>Core's restart recovery as a hosted service: runs before the listeners open; an orderly shutdown deletes
+/// every live sandbox, unless the stop is a restart (<see cref="RestartSignal"/>): then, as after a crash, they are left
+/// for the next sandboxd to re-attach.</summary>
+internal sealed class RecoveryService(SandboxCore core, RestartSignal restart) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var _ = LogContext.PushProperty("RequestId", "startup");
+        await core.Recovery.RecoverAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        using var _ = LogContext.PushProperty("RequestId", "shutdown");
+        if (restart.Requested)
+            core.Sandboxes.LeaveRunningForRestart();
+        else
+            await core.Sandboxes.RemoveAllAsync().ConfigureAwait(false);
+        await core.DisposeAsync().ConfigureAwait(false);
+    }
+}
+
+/// <summary>Core's TTL reaper in the background.</summary>
+internal sealed class ReaperService(SandboxCore core) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var _ = LogContext.PushProperty("RequestId", "ttl-reaper");
+        await core.Reaper.RunAsync(stoppingToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Feeds Core's event stream into sandboxd's metrics.</summary>
+internal sealed class EventMetricsService(SandboxCore core, Metrics.SandboxdMetrics metrics) : BackgroundService
+{
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => metrics.CountEventsAsync(core.Events, stoppingToken);
+}

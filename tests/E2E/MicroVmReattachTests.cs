@@ -1,0 +1,100 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Sandbox.Isolation;
+using Sandbox.Isolation.MicroVm;
+
+namespace Sandbox.E2E;
+
+/// <summary>A microVM created with DieWithOwner = false outlives its owner: QEMU keeps running, the guest keeps its
+/// processes and files, and a new driver instance (what a restarted sandboxd has) takes it back from the opaque
+/// attachment record. A record that no longer names that QEMU takes nothing back and leaves nothing behind.</summary>
+public sealed class MicroVmReattachTests
+{
+    private static async Task<string> Exec(ISandbox sandbox, string script)
+    {
+        var stdout = new MemoryStream();
+        var stderr = new MemoryStream();
+        var p = await sandbox.ExecAsync(Harness.Sh(script), new ProcessIO { Stdout = stdout, Stderr = stderr }, CancellationToken.None);
+        var status = await p.WaitAsync(CancellationToken.None);
+        Assert.True(status.ExitCode == 0, $"exit {status.ExitCode}: {Encoding.UTF8.GetString(stderr.ToArray())}");
+        return Encoding.UTF8.GetString(stdout.ToArray());
+    }
+
+    private static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+
+    [Fact]
+    public async Task MicroVm_is_taken_back_by_a_new_driver_after_its_owner_let_go()
+    {
+        var spec = new SandboxSpec { DieWithOwner = false };
+        var owner = new MicroVmDriver();
+        var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
+        var vm = (MicroVmSandbox)sandbox;
+        var qemu = vm.Instance.QemuPid;
+        var stateDir = vm.Instance.Directory;
+        try
+        {
+            Assert.StartsWith(owner.Options.StateDirectory + "/", stateDir);
+            Assert.DoesNotContain("/tmp/", stateDir);
+            await Exec(sandbox, "echo before-restart > /work/marker; sleep 600 >/dev/null 2>&1 & echo $! > /work/sleeper");
+            var attachment = sandbox.Attachment;
+            Assert.NotNull(attachment);
+            Assert.Equal(SandboxTier.MicroVm, attachment.Tier);
+
+            // The owner goes away (its QMP, agent and console connections close) as if it had been killed.
+            await vm.AbandonAsync();
+            Assert.True(Alive(qemu), "QEMU must outlive its owner");
+
+            var restarted = new MicroVmDriver();
+            await using var back = await restarted.AttachAsync(spec.Id, attachment, CancellationToken.None);
+            Assert.Equal("before-restart\n", await Exec(back, "cat /work/marker"));
+            // The process started under the first owner is still running in the guest.
+            Assert.Equal("alive\n", await Exec(back, "kill -0 $(cat /work/sleeper) && echo alive"));
+            Assert.Equal(SandboxTier.MicroVm, back.Info.Tier);
+            Assert.False(back.Terminated.IsCompleted);
+            await back.DisposeAsync();
+            Assert.False(Alive(qemu));
+            Assert.False(Directory.Exists(stateDir));
+            Assert.Empty(Harness.CgroupLeftovers(spec.Id));
+        }
+        finally
+        {
+            await owner.ReclaimAsync(spec.Id, CancellationToken.None);
+        }
+    }
+
+    [Fact]
+    public async Task Record_that_names_another_process_takes_nothing_back_and_leaves_nothing()
+    {
+        var spec = new SandboxSpec { DieWithOwner = false };
+        var owner = new MicroVmDriver();
+        var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
+        var vm = (MicroVmSandbox)sandbox;
+        var qemu = vm.Instance.QemuPid;
+        var stateDir = vm.Instance.Directory;
+        try
+        {
+            var attachment = sandbox.Attachment!;
+            await vm.AbandonAsync();
+            // What pid reuse looks like: the pid names a process with another start time.
+            var payload = JsonNode.Parse(attachment.Payload)!;
+            payload["qemu_start_time"] = payload["qemu_start_time"]!.GetValue<ulong>() + 1;
+            var forged = attachment with { Payload = payload.ToJsonString() };
+
+            var restarted = new MicroVmDriver();
+            var e = await Assert.ThrowsAsync<SandboxException>(() => restarted.AttachAsync(spec.Id, forged, CancellationToken.None));
+            Assert.Equal(SandboxErrorCode.NotFound, e.Code);
+            // Reclaimed through its cgroup: the real QEMU was in it, and its state directory is gone.
+            Assert.False(Alive(qemu));
+            Assert.False(Directory.Exists(stateDir));
+            Assert.Empty(Harness.CgroupLeftovers(spec.Id));
+
+            var elsewhere = attachment with { Payload = attachment.Payload.Replace(stateDir, "/tmp/elsewhere") };
+            e = await Assert.ThrowsAsync<SandboxException>(() => restarted.AttachAsync(spec.Id, elsewhere, CancellationToken.None));
+            Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
+        }
+        finally
+        {
+            await owner.ReclaimAsync(spec.Id, CancellationToken.None);
+        }
+    }
+}
