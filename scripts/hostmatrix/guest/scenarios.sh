@@ -1,5 +1,7 @@
 # The host-matrix scenarios, sourced by guest-main.sh inside the guest. Each scenario_NAME runs in a subshell with
 # `set -e`; a check that does not hold prints "FAIL: what" and fails the scenario.
+# The matrix is about the container tier on the host's systemd and cgroups, so every run vouches for its code
+# (--trusted): untrusted code goes to a microVM, and this guest has neither QEMU nor a guest kernel.
 # shellcheck shell=bash
 
 fail() { echo "FAIL: $*"; return 1; }
@@ -54,24 +56,24 @@ scenario_a_first_sandbox() {
   # Socket activation: with only the socket listening, the first request starts the service.
   systemctl stop sandboxd.service
   [ "$(systemctl is-active sandboxd.service)" != active ] || fail "sandboxd.service still active after stop"
-  expect_stdout hi sandbox run -- echo hi
+  expect_stdout hi sandbox run --trusted -- echo hi
   [ "$(systemctl is-active sandboxd.service)" = active ] || fail "the request did not socket-activate sandboxd.service"
   systemctl show sandboxd.service -p MainPID -p ControlGroup -p Delegate -p TriggeredBy
   sandbox doctor || true
 }
 
 scenario_a_limits() {
-  expect_exit 123 sandbox run -m 32m -- tail /dev/zero
+  expect_exit 123 sandbox run --trusted -m 32m -- tail /dev/zero
   # 16 background sleeps cannot all fork under --pids 8.
-  expect_failure sandbox run --pids 8 -- sh -c 'for i in $(seq 16); do sleep 1 & done; wait'
+  expect_failure sandbox run --trusted --pids 8 -- sh -c 'for i in $(seq 16); do sleep 1 & done; wait'
   grep -qi fork /tmp/cmd.out || fail "the pids limit did not show as a failed fork"
-  expect_exit 124 sandbox run -t 1s -- sleep 30
+  expect_exit 124 sandbox run --trusted -t 1s -- sleep 30
   assert_no_sandbox_processes
 }
 
 scenario_a_stop_deletes() {
   local id
-  id=$(sandbox create)
+  id=$(sandbox create --trusted)
   echo "created $id"
   expect_stdout inside sandbox exec "$id" -- echo inside
   find /sys/fs/cgroup -type d -name "*$id*"
@@ -85,7 +87,7 @@ scenario_a_stop_deletes() {
 
 scenario_a_restart_reattaches() {
   local id
-  id=$(sandbox create)
+  id=$(sandbox create --trusted)
   echo "created $id"
   expect_exit 0 sandbox exec "$id" -- sh -c 'echo kept > /tmp/mark'
   systemctl restart sandboxd.service
@@ -107,9 +109,9 @@ scenario_b_cgroupns_root() {
   # Precondition: inside, the shell sits in the namespace root and the root holds processes.
   expect_stdout '0::/' in_cgroup_container yes hostmatrix-b.slice cat /proc/self/cgroup
   in_cgroup_container yes hostmatrix-b.slice sh -c 'echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers); root procs: $(wc -l < /sys/fs/cgroup/cgroup.procs)"'
-  expect_stdout hi in_cgroup_container yes hostmatrix-b.slice sandbox run --local -- echo hi
+  expect_stdout hi in_cgroup_container yes hostmatrix-b.slice sandbox run --local --trusted -- echo hi
   if [ "${HOSTMATRIX_MODE:-smoke}" = full ]; then
-    expect_exit 123 in_cgroup_container yes hostmatrix-b.slice sandbox run --local -m 32m -- tail /dev/zero
+    expect_exit 123 in_cgroup_container yes hostmatrix-b.slice sandbox run --local --trusted -m 32m -- tail /dev/zero
   fi
   assert_no_sandbox_processes
 }
@@ -120,10 +122,10 @@ scenario_c_delegated_without_cpu() {
   grep -qw cpu /tmp/controllers && fail "precondition: the delegated subtree has the cpu controller"
   doctor=$(in_cgroup_container "memory pids" hostmatrix-c.slice sandbox doctor 2>&1 || true)
   printf '%s\n' "$doctor"
-  expect_stdout hi in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local -m 64m -- echo hi
-  expect_exit 123 in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local -m 32m -- tail /dev/zero
+  expect_stdout hi in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local --trusted -m 64m -- echo hi
+  expect_exit 123 in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local --trusted -m 32m -- tail /dev/zero
   # A CPU quota cannot be enforced here: it must be refused with a reason naming cpu, and doctor must say so.
-  expect_exit 125 in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local --cpus 0.5 -- echo hi
+  expect_exit 125 in_cgroup_container "memory pids" hostmatrix-c.slice sandbox run --local --trusted --cpus 0.5 -- echo hi
   grep -qi cpu /tmp/cmd.out || fail "--cpus refused without naming the missing cpu controller"
   printf '%s\n' "$doctor" | awk '/cgroups/,/seccomp/' | grep -qi cpu || fail "sandbox doctor's cgroups row does not mention the missing cpu controller"
   assert_no_sandbox_processes
