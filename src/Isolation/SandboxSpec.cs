@@ -69,6 +69,12 @@ public sealed record ResourceLimits
     /// <summary>CPU quota in CPUs (0.5 = half a core). 0 = no quota. Default 1.</summary>
     public double Cpus { get; init; } = 1;
 
+    /// <summary>Whether the caller asked for <see cref="Cpus"/> itself. Then a host whose cgroups cannot enforce a CPU
+    /// quota (the cpu controller not delegated) refuses the sandbox, naming the controller. Otherwise the quota is a
+    /// default: applied where the cpu controller is available, left out where it is not, and
+    /// <see cref="SandboxInfo.Limits"/> then reports Cpus = 0 (no quota). Default false.</summary>
+    public bool CpuQuotaRequired { get; init; }
+
     /// <summary>Maximum number of tasks (processes + threads) in the sandbox. Default 256.</summary>
     public int PidsMax { get; init; } = 256;
 

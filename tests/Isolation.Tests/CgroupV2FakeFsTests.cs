@@ -28,7 +28,8 @@ public sealed class CgroupV2FakeFsTests : IDisposable
     private static string[] Writes(string dir, string file) =>
         File.Exists(Path.Combine(dir, file)) ? File.ReadAllLines(Path.Combine(dir, file)) : [];
 
-    private static ResourceLimits Limits(double cpus = 0) => ResourceLimits.Default with { MemoryMiB = 64, PidsMax = 20, Cpus = cpus };
+    private static ResourceLimits Limits(double cpus = 0, bool cpuRequired = true) =>
+        ResourceLimits.Default with { MemoryMiB = 64, PidsMax = 20, Cpus = cpus, CpuQuotaRequired = cpuRequired };
 
     [Fact]
     public void Controllers_are_enabled_one_per_write_on_every_level_and_cpu_when_offered()
@@ -65,6 +66,29 @@ public sealed class CgroupV2FakeFsTests : IDisposable
         CgroupV2.Create(_root, "sandbox", SandboxId.New(), Limits());
         Assert.Equal(["+memory", "+pids"], Writes(_root, "cgroup.subtree_control"));
         Assert.Equal(["+memory", "+pids"], Writes(parent, "cgroup.subtree_control"));
+    }
+
+    [Fact]
+    public void A_default_cpu_quota_is_left_out_where_cpu_is_not_delegated_and_the_cgroup_says_so()
+    {
+        Cgroup(".", "memory pids");
+        var parent = Cgroup("sandbox", "memory pids");
+        var id = SandboxId.New();
+        var cgroup = CgroupV2.Create(_root, "sandbox", id, Limits(cpus: 1, cpuRequired: false));
+        Assert.False(cgroup.CpuQuotaEnforced);
+        Assert.Equal(["+memory", "+pids"], Writes(parent, "cgroup.subtree_control"));
+        Assert.False(File.Exists(Path.Combine(parent, id.Value, "cpu.max")));
+    }
+
+    [Fact]
+    public void A_default_cpu_quota_is_applied_where_cpu_is_delegated()
+    {
+        Cgroup(".", "cpu memory pids");
+        var parent = Cgroup("sandbox", "cpu memory pids");
+        var id = SandboxId.New();
+        var cgroup = CgroupV2.Create(_root, "sandbox", id, Limits(cpus: 1, cpuRequired: false));
+        Assert.True(cgroup.CpuQuotaEnforced);
+        Assert.Equal("100000 100000", File.ReadAllText(Path.Combine(parent, id.Value, "cpu.max")));
     }
 
     [Fact]

@@ -20,6 +20,7 @@ public static class DecisionTranslator
         {
             MemoryMiB = r.MemoryMiB,
             Cpus = request.Resources.Vcpus is > 0 and var wanted ? Math.Min(wanted, r.Vcpus) : r.Vcpus,
+            CpuQuotaRequired = request.Resources.Vcpus is > 0,
             PidsMax = r.Pids,
             DiskMiB = r.DiskMiB,
             WallTime = TimeSpan.FromSeconds(r.TimeoutSeconds),

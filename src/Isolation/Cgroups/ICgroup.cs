@@ -7,6 +7,10 @@ internal interface ICgroup : IAsyncDisposable
     /// <summary>Where it lives, for reports (the memory controller's directory on v1).</summary>
     string Path { get; }
 
+    /// <summary>Whether a CPU quota is enforced (false: none was asked, or a default one was left out because the cpu
+    /// controller is not delegated here; see <see cref="ResourceLimits.CpuQuotaRequired"/>).</summary>
+    bool CpuQuotaEnforced { get; }
+
     void AddProcess(int pid);
 
     /// <summary>How many times the kernel's OOM killer has killed a task in this cgroup.</summary>

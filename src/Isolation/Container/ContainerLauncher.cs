@@ -144,7 +144,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         Namespaces = BwrapArguments.Namespaces,
         SyscallProfile = profile,
         SeccompDigest = seccompDigest,
-        Limits = limits,
+        Limits = cgroup.CpuQuotaEnforced ? limits : limits with { Cpus = 0 },
         HostUid = hostUid >= 0 ? hostUid : (int)Libc.GetEUid(),
         CgroupPath = cgroup.Path,
     };

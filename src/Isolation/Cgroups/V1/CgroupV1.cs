@@ -14,6 +14,8 @@ internal sealed partial class CgroupV1 : ICgroup
 
     public string Path => _dirs["memory"];
 
+    public bool CpuQuotaEnforced => _dirs.ContainsKey("cpu");
+
     public static CgroupV1 Create(IReadOnlyDictionary<string, string> mounts, string parentName, SandboxId id, ResourceLimits limits)
     {
         var dirs = new Dictionary<string, string>();
@@ -44,6 +46,8 @@ internal sealed partial class CgroupV1 : ICgroup
             CgroupFiles.Write(memory, "memory.limit_in_bytes", bytes);
             CgroupFiles.TryWrite(memory, "memory.memsw.limit_in_bytes", bytes); // present only with swap accounting
             CgroupFiles.Write(dirs["pids"], "pids.max", limits.PidsMax.ToString());
+            if (limits.Cpus > 0 && limits.CpuQuotaRequired && !dirs.ContainsKey("cpu"))
+                throw new SandboxException(SandboxErrorCode.Unavailable, "a CPU limit was asked for, but this host has no cpu cgroup hierarchy mounted");
             if (limits.Cpus > 0 && dirs.TryGetValue("cpu", out var cpu))
             {
                 CgroupFiles.Write(cpu, "cpu.cfs_period_us", CgroupFactory.CpuPeriodMicroseconds.ToString());

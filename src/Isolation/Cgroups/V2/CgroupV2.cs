@@ -8,9 +8,11 @@ internal sealed partial class CgroupV2 : ICgroup
     private readonly CgroupOwnerLock _owner;
     private int _disposed;
 
-    private CgroupV2(string dir, CgroupOwnerLock owner) => (_dir, _owner) = (dir, owner);
+    private CgroupV2(string dir, CgroupOwnerLock owner, bool cpuQuota) => (_dir, _owner, CpuQuotaEnforced) = (dir, owner, cpuQuota);
 
     public string Path => _dir;
+
+    public bool CpuQuotaEnforced { get; }
 
     /// <param name="root">The placement root (<see cref="PlacementRoot"/>): the parent and the sandbox's cgroup are
     /// created below it. A test passes a fake cgroupfs directory.</param>
@@ -19,7 +21,10 @@ internal sealed partial class CgroupV2 : ICgroup
         var parent = System.IO.Path.Combine(root, parentName);
         CgroupFiles.EnsureDirectory(parent);
         // Controllers must be enabled on every level from the placement root down to the sandbox's parent.
-        SubtreeControllers.Enable(root, parent, SubtreeControllers.For(root, limits.Cpus > 0));
+        // A CPU quota the caller did not ask for is a default: left out where cpu is not delegated (a subtree delegated
+        // with memory and pids only), so such hosts still run sandboxes; one asked for makes cpu's absence an error.
+        var cpuQuota = limits.Cpus > 0 && (limits.CpuQuotaRequired || SubtreeControllers.Available(root).Contains("cpu"));
+        SubtreeControllers.Enable(root, parent, SubtreeControllers.For(root, cpuQuota));
         var dir = System.IO.Path.Combine(parent, id.Value);
         if (Directory.Exists(dir))
             throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
@@ -31,9 +36,9 @@ internal sealed partial class CgroupV2 : ICgroup
             CgroupFiles.Write(dir, "memory.max", (limits.MemoryMiB << 20).ToString());
             CgroupFiles.TryWrite(dir, "memory.swap.max", "0");
             CgroupFiles.Write(dir, "pids.max", limits.PidsMax.ToString());
-            if (limits.Cpus > 0)
+            if (cpuQuota)
                 CgroupFiles.Write(dir, "cpu.max", $"{CgroupFactory.CpuQuotaMicroseconds(limits.Cpus)} {CgroupFactory.CpuPeriodMicroseconds}");
-            return new CgroupV2(dir, owner);
+            return new CgroupV2(dir, owner, cpuQuota);
         }
         catch
         {
@@ -48,7 +53,7 @@ internal sealed partial class CgroupV2 : ICgroup
     public static CgroupV2? Open(string root, string parentName, SandboxId id)
     {
         var dir = System.IO.Path.Combine(root, parentName, id.Value);
-        return CgroupOwnerLock.TryTake(dir) is { } owner ? new CgroupV2(dir, owner) : null;
+        return CgroupOwnerLock.TryTake(dir) is { } owner ? new CgroupV2(dir, owner, File.Exists(System.IO.Path.Combine(dir, "cpu.max"))) : null;
     }
 
     public void AddProcess(int pid) => CgroupFiles.Write(_dir, "cgroup.procs", pid.ToString());
