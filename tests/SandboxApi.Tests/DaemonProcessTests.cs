@@ -215,6 +215,52 @@ public sealed class DaemonProcessTests(SharedServer shared)
         }
     }
 
+    [Fact]
+    public async Task KillNine_ThenRestart_ReattachesARunningMicroVm()
+    {
+        // Untrusted code: the default policy sends it to a microVM. QEMU outlives a killed sandboxd; the next one takes
+        // the VM back through the driver's attachment record (QMP and agent sockets in the state directory).
+        var root = SandboxdServer.NewRoot();
+        var yaml = SandboxdServer.Yaml(root);
+        var config = ConfigLoader.Parse(yaml);
+        var configFile = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(configFile, yaml);
+        var daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+        try
+        {
+            string id;
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                var sb = await client.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = true });
+                Assert.Equal(Tier.Microvm, sb.Tier);
+                id = sb.Id;
+                Assert.Equal(0, (await Streams.ExecAsync(client, id, Streams.Process("sh", "-c", "echo before > /work/x"))).Exit!.ExitCode);
+            }
+            daemon.Kill9();
+
+            daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
+            using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                Assert.Equal(SandboxState.Running, (await client.GetSandboxAsync(new GetSandboxRequest { Id = id })).State);
+                Assert.Contains("sandboxd_restart_reattached_total 1", (await client.GetMetricsAsync(new GetMetricsRequest())).Text);
+                var echo = await Streams.ExecAsync(client, id, Streams.Process("sh", "-c", "cat /work/x; echo after"));
+                Assert.Equal("before\nafter\n", echo.Stdout);
+                await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = id });
+            }
+            Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
+        }
+        finally
+        {
+            daemon.Kill9();
+            // A VM left by a failed assertion: one more sandboxd takes it back and its orderly stop deletes it.
+            if (Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Length > 0)
+                await (await Daemon.StartAsync(configFile, config.Listen.UnixPath)).TerminateAsync();
+            await CleanUpAsync(root, config);
+        }
+    }
+
     private static async Task<string> ReadAllAsync(Sandboxes.SandboxesClient client, string id, string path)
     {
         using var call = client.ReadFile(new ReadFileRequest { SandboxId = id, Path = path });
