@@ -35,7 +35,7 @@ image=$("$here/build-image.sh")
 published=$artifacts/hostmatrix/sandboxd.published
 if [ ! -f "$published" ] || [ -n "$(find "$repo/src" "$repo/proto" "$repo/policies" "$repo"/Directory.*.props "$repo/global.json" \( -name bin -o -name obj \) -prune -o -type f -newer "$published" -print -quit)" ]; then
   say "publishing sandboxd self-contained (ReadyToRun) for linux-x64 into $artifacts/hostmatrix/sandboxd"
-  rm -f "$published" && touch "$published.new"
+  mkdir -p "$artifacts/hostmatrix" && rm -f "$published" && touch "$published.new"
   DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 dotnet publish "$repo/src/SandboxApi/Sandbox.SandboxApi.csproj" \
     -c Release -r linux-x64 --self-contained -p:PublishReadyToRun=true -o "$artifacts/hostmatrix/sandboxd" --nologo -v quiet >&2
   mv "$published.new" "$published"
