@@ -19,8 +19,11 @@ public static class CgroupProbe
             var controllers = layout.Version == CgroupVersion.V2
                 ? string.Join(" ", V2.SubtreeControllers.Enabled(Path.GetDirectoryName(where)!).Order())
                 : string.Join(" ", layout.V1Mounts.Keys.Order());
+            var cpu = cgroup.CpuQuotaEnforced
+                ? ""
+                : "; no cpu controller here: a CPU limit asked for (--cpus) is refused and the policy's default CPU quota is left out";
             cgroup.DisposeAsync().AsTask().GetAwaiter().GetResult();
-            return new(true, $"{layout.Describe()}; a probe cgroup under {Path.GetDirectoryName(where)} was created and removed (controllers: {controllers})");
+            return new(true, $"{layout.Describe()}; a probe cgroup under {Path.GetDirectoryName(where)} was created and removed (controllers: {controllers}){cpu}");
         }
         catch (Exception e) when (e is SandboxException or IOException or UnauthorizedAccessException)
         {
