@@ -35,6 +35,16 @@ internal sealed unsafe class ProcessTable : IDisposable
     /// <summary>RLIMIT_NPROC given to every process the agent starts (0 = inherit).</summary>
     public int NprocLimit { get; init; }
 
+    /// <summary>Tasks of the workload's uid that are not the workload's: the agent's threads now. (bwrap's outer
+    /// process is charged to the parent user namespace's count, not this one's.)</summary>
+    private static int OwnTasks()
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("Threads:", StringComparison.Ordinal) && int.TryParse(line.AsSpan(8).Trim(), out var threads))
+                return threads;
+        return 0;
+    }
+
     public ProcessTable(IoLoop io, bool reapAll, SpawnConfinement? confinement = null)
     {
         _io = io;
@@ -108,7 +118,10 @@ internal sealed unsafe class ProcessTable : IDisposable
                     // The workload's own task limit, below the sandbox cgroup's pids.max: the agent shares that cgroup
                     // and must keep room for its threads when the workload forks as much as it may. The agent's own
                     // RLIMIT_NPROC stays unlimited. (Set just after exec starts: a program forks later than that.)
-                    var limit = new Libc.RLimit { Current = (ulong)NprocLimit, Max = (ulong)NprocLimit };
+                    // NPROC counts every task of the uid in the sandbox's user namespace, and the agent's threads share
+                    // the workload's uid: they come on top, so `--pids N` leaves the workload N of its own.
+                    var nproc = (ulong)(NprocLimit + OwnTasks());
+                    var limit = new Libc.RLimit { Current = nproc, Max = nproc };
                     Libc.prlimit(pid, Libc.RLIMIT_NPROC, &limit, null);
                 }
                 if (rc != 0)
