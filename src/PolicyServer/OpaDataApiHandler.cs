@@ -194,18 +194,7 @@ internal sealed class OpaDataApiHandler(CompiledPolicy policy, OpaServerOptions 
             if (error is not null)
             {
                 w.WriteStartArray("errors");
-                w.WriteStartObject();
-                w.WriteString("code", error.Code);
-                w.WriteString("message", error.Message);
-                if (error.Location is { } loc)
-                {
-                    w.WriteStartObject("location");
-                    w.WriteString("file", loc.File);
-                    w.WriteNumber("row", loc.Row);
-                    w.WriteNumber("col", loc.Col);
-                    w.WriteEndObject();
-                }
-                w.WriteEndObject();
+                error.WriteJson(w);
                 w.WriteEndArray();
             }
         }, w => w.WriteEndObject());

@@ -29,6 +29,24 @@ public sealed record RegoLocation(string File, int Row, int Col)
 public sealed record RegoError(string Code, string Message, RegoLocation? Location = null)
 {
     public override string ToString() => Location is null ? $"{Code}: {Message}" : $"{Location}: {Code}: {Message}";
+
+    /// <summary>Writes the error as OPA's JSON object {code, message, location{file,row,col}}: one shape for every face
+    /// that reports it (the CLI's eval output, the Data API server).</summary>
+    public void WriteJson(System.Text.Json.Utf8JsonWriter writer)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("code", Code);
+        writer.WriteString("message", Message);
+        if (Location is { } loc)
+        {
+            writer.WriteStartObject("location");
+            writer.WriteString("file", loc.File);
+            writer.WriteNumber("row", loc.Row);
+            writer.WriteNumber("col", loc.Col);
+            writer.WriteEndObject();
+        }
+        writer.WriteEndObject();
+    }
 }
 
 /// <summary>An error raised while loading or evaluating a policy.</summary>

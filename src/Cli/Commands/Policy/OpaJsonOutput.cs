@@ -58,20 +58,7 @@ public static class OpaJsonOutput
         w.WriteStartObject();
         w.WriteStartArray("errors");
         foreach (var e in errors)
-        {
-            w.WriteStartObject();
-            w.WriteString("message", e.Message);
-            w.WriteString("code", e.Code);
-            if (e.Location is { } loc)
-            {
-                w.WriteStartObject("location");
-                w.WriteString("file", loc.File);
-                w.WriteNumber("row", loc.Row);
-                w.WriteNumber("col", loc.Col);
-                w.WriteEndObject();
-            }
-            w.WriteEndObject();
-        }
+            e.WriteJson(w);
         w.WriteEndArray();
         w.WriteEndObject();
     });
