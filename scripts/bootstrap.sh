@@ -12,6 +12,12 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 [ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
 
 packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qemu-system-x86 xz-utils cpio mmdebstrap e2fsprogs)
+# The containerd runtime class (shim tests against a real containerd; runc and runsc as peers), images (a loopback
+# registry, skopeo to push to it, erofs block images for the microVM tier), network (pasta/slirp4netns user-mode
+# stacks, nftables, iperf3 for the bench), range user namespaces (uidmap), benches (hyperfine), SDK tests (grpcio),
+# the CI runner's examples (make, gcc, pytest).
+packages+=(containerd runc runsc skopeo docker-registry erofs-utils passt slirp4netns nftables dnsmasq-base iperf3
+  uidmap hyperfine python3-grpcio python3-grpc-tools python3-pytest make gcc libc6-dev busybox-static)
 # Node.js runs the gRPC client test that is not ours; a machine may already have it from elsewhere (whose npm
 # conflicts with Debian's), so Debian's packages are added only when the commands are missing.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
