@@ -1,11 +1,14 @@
+using Google.Protobuf.WellKnownTypes;
 using Sandbox.Api.V1;
+using Sandbox.Cli.Parsing;
 using Sandbox.Core;
 using SandboxTier = Sandbox.Isolation.SandboxTier;
 
 namespace Sandbox.Cli.Commands;
 
-/// <summary>What the user asked for on `sandbox run`, parsed once; only what was given is sent (the policy fills the
-/// rest). The same request goes to sandboxd (<see cref="ToProto"/>) or to the in-process Core (<see cref="ToCore"/>).</summary>
+/// <summary>What the user asked for on `sandbox run` / `create`, parsed once; only what was given is sent (the policy
+/// fills the rest). The same request goes to sandboxd (<see cref="ToProto"/>) or to the in-process Core
+/// (<see cref="ToCore"/>).</summary>
 internal sealed record RunFlags
 {
     public long? MemoryMiB { get; init; }
@@ -21,6 +24,7 @@ internal sealed record RunFlags
     public string? Tier { get; init; }
     /// <summary>The user vouches for the code (--trusted); otherwise it is untrusted code of unknown provenance.</summary>
     public bool Trusted { get; init; }
+    public bool Verbose { get; init; }
 
     /// <summary>Whole seconds for the policy; the process itself gets the exact duration.</summary>
     private int? TimeoutS => Timeout is { } t ? (int)Math.Ceiling(t.TotalSeconds) : null;
@@ -38,7 +42,7 @@ internal sealed record RunFlags
                 MemoryMib = MemoryMiB ?? 0,
                 Pids = Pids ?? 0,
                 Vcpus = Cpus ?? 0,
-                Timeout = Timeout is { } t ? Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(t) : null,
+                Timeout = TimeoutS is { } s ? Duration.FromTimeSpan(TimeSpan.FromSeconds(s)) : null,
                 DiskMib = DiskMiB ?? 0,
                 OutputBytes = OutputBytes ?? 0,
             },
@@ -65,11 +69,24 @@ internal sealed record RunFlags
         CodeProvenance = Trusted ? "tenant" : null,
     };
 
+    /// <summary>What the policy gave that differs from what was asked, as "memory 256 MiB (asked 512)" items.</summary>
+    public IReadOnlyList<string> Clamped(Limits granted)
+    {
+        var differences = new List<string>();
+        if (MemoryMiB is { } m && granted.MemoryMib != m) differences.Add($"memory {granted.MemoryMib} MiB (asked {m})");
+        if (Cpus is { } c && Math.Abs(granted.Cpus - c) > 1e-9) differences.Add($"cpus {granted.Cpus:0.###} (asked {c:0.###})");
+        if (Pids is { } p && granted.Pids != p) differences.Add($"pids {granted.Pids} (asked {p})");
+        if (DiskMiB is { } d && granted.DiskMib != d) differences.Add($"disk {granted.DiskMib} MiB (asked {d})");
+        if (TimeoutS is { } t && granted.Timeout is { } g && g.Seconds != t) differences.Add($"timeout {g.Seconds} s (asked {t})");
+        if (OutputBytes is { } o && granted.OutputBytes != o) differences.Add($"output limit {granted.OutputBytes} bytes (asked {o})");
+        return differences;
+    }
+
     public static SandboxTier? ParseTier(string? tier) => tier switch
     {
         null or "auto" => null,
         "container" => SandboxTier.Container,
         "microvm" => SandboxTier.MicroVm,
-        _ => throw new FormatException($"--tier '{tier}' must be auto, container or microvm"),
+        _ => throw new UsageException($"--tier '{tier}' must be auto, container or microvm"),
     };
 }

@@ -27,7 +27,13 @@ public sealed partial class SandboxService
     {
         var entry = registry.Get(principal.Tenant, id);
         var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
-        var process = await sandbox.ExecAsync(DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
+        // An exec that asks for no timeout of its own (a shell, a server) runs until the sandbox expires: the TTL bounds it,
+        // not the per-process default, which would kill every long-lived exec after a few minutes. One that asks is
+        // clamped to what the policy granted.
+        var bounded = spec.Timeout is null && entry.ExpiresAt is { } expires
+            ? spec with { Timeout = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling((expires - time.GetUtcNow()).TotalSeconds))) }
+            : DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits);
+        var process = await sandbox.ExecAsync(bounded, io, cancellationToken).ConfigureAwait(false);
         var running = new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
         entry.Execs.Track(new ExecRecord(process.Pid, spec.Argv, spec.Tty is not null, time.GetUtcNow(), running));
         return running;
