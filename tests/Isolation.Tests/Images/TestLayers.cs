@@ -56,7 +56,7 @@ internal static class TestLayers
     /// <summary>An OCI layout with one image; <paramref name="mutate"/> may lie in the manifest before it is written.</summary>
     public static string WriteLayout(string directory, IReadOnlyList<byte[]> uncompressedLayers, Func<byte[], byte[]>? compress = null,
         OciRuntimeConfig? runtime = null, Func<OciManifest, OciManifest>? mutate = null, Func<int, byte[], byte[]>? tamperBlob = null,
-        string refName = "latest", IReadOnlyList<string>? diffIds = null)
+        string refName = "latest", IReadOnlyList<string>? diffIds = null, string architecture = "amd64")
     {
         compress ??= Gzip;
         var blobs = Path.Combine(directory, "blobs", "sha256");
@@ -76,7 +76,7 @@ internal static class TestLayers
         }
         var config = JsonSerializer.SerializeToUtf8Bytes(new OciImageConfig
         {
-            Architecture = "amd64", Os = "linux", Config = runtime ?? new OciRuntimeConfig { Env = ["PATH=/bin"], Cmd = ["/bin/sh"] },
+            Architecture = architecture, Os = "linux", Config = runtime ?? new OciRuntimeConfig { Env = ["PATH=/bin"], Cmd = ["/bin/sh"] },
             Rootfs = new OciRootfs { Type = "layers", DiffIds = [.. diffIds ?? uncompressedLayers.Select(Digest)] },
         }, OciJsonForTests.Default.OciImageConfig);
         var manifest = new OciManifest
@@ -93,11 +93,37 @@ internal static class TestLayers
             Manifests = [new OciDescriptor
             {
                 MediaType = OciMediaTypes.OciManifest, Digest = Put(manifestBytes), Size = manifestBytes.Length,
+                Platform = new OciPlatform { Os = "linux", Architecture = architecture },
                 Annotations = new() { ["org.opencontainers.image.ref.name"] = refName },
             }],
         };
         System.IO.File.WriteAllText(Path.Combine(directory, "oci-layout"), """{"imageLayoutVersion":"1.0.0"}""");
         System.IO.File.WriteAllBytes(Path.Combine(directory, "index.json"), JsonSerializer.SerializeToUtf8Bytes(index, OciJsonForTests.Default.OciIndex));
+        return directory;
+    }
+
+    /// <summary>An OCI layout whose one image is an index of an arm64 and an amd64 image (in that order), each with
+    /// one file "arch" holding its architecture.</summary>
+    public static string WriteMultiArchLayout(string directory, string refName)
+    {
+        var entries = new List<OciDescriptor>();
+        foreach (var arch in new[] { "arm64", "amd64" })
+        {
+            WriteLayout(directory, [Tar(File("arch", arch))], architecture: arch);
+            var written = JsonSerializer.Deserialize(System.IO.File.ReadAllBytes(Path.Combine(directory, "index.json")), OciJsonForTests.Default.OciIndex)!;
+            entries.Add(written.Manifests![0] with { Annotations = null });
+        }
+        var nested = JsonSerializer.SerializeToUtf8Bytes(new OciIndex { SchemaVersion = 2, MediaType = OciMediaTypes.OciIndex, Manifests = entries },
+            OciJsonForTests.Default.OciIndex);
+        var digest = Digest(nested);
+        System.IO.File.WriteAllBytes(Path.Combine(directory, "blobs", "sha256", digest[7..]), nested);
+        var top = new OciIndex
+        {
+            SchemaVersion = 2, MediaType = OciMediaTypes.OciIndex,
+            Manifests = [new OciDescriptor { MediaType = OciMediaTypes.OciIndex, Digest = digest, Size = nested.Length,
+                Annotations = new() { ["org.opencontainers.image.ref.name"] = refName } }],
+        };
+        System.IO.File.WriteAllBytes(Path.Combine(directory, "index.json"), JsonSerializer.SerializeToUtf8Bytes(top, OciJsonForTests.Default.OciIndex));
         return directory;
     }
 
