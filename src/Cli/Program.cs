@@ -7,6 +7,7 @@ foreach (var command in Sandbox.Cli.Commands.Remote.SandboxCommands.Create())
     root.Subcommands.Add(command);
 root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(TemplateCommand.Create());
+root.Subcommands.Add(Sandbox.Cli.Commands.Images.ImageCommand.Create());
 // subcommands:
 root.Subcommands.Add(Sandbox.Cli.Commands.Policy.PolicyCommand.Create());
 

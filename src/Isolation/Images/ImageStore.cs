@@ -90,6 +90,28 @@ public sealed class ImageStore
         return record;
     }
 
+    /// <summary>Gives an image one more name (taken from any image that had it).</summary>
+    public async Task<ImageRecord> TagAsync(string nameOrId, string name, CancellationToken cancellationToken)
+    {
+        var normalized = ImageName.Parse(name).ToString();
+        using var writeLock = await LockAsync(cancellationToken).ConfigureAwait(false);
+        var record = Get(nameOrId);
+        foreach (var other in ReadRecords(Root).Where(r => r.Id != record.Id && r.Names.Contains(normalized)))
+            WriteRecord(other with { Names = [.. other.Names.Where(n => n != normalized)] });
+        record = record with { Names = [.. record.Names.Union([normalized])] };
+        WriteRecord(record);
+        return record;
+    }
+
+    /// <summary>Records where an image came from (a build records its recipe key, to find it again).</summary>
+    internal async Task<ImageRecord> SetSourceAsync(string id, string source, CancellationToken cancellationToken)
+    {
+        using var writeLock = await LockAsync(cancellationToken).ConfigureAwait(false);
+        var record = Get(id) with { Source = source };
+        WriteRecord(record);
+        return record;
+    }
+
     public IReadOnlyList<ImageRecord> List() => [.. ReadRecords(Root).OrderBy(r => r.Names.FirstOrDefault() ?? "~" + r.Id, StringComparer.Ordinal)];
 
     /// <summary>By NAME[:TAG], full id (sha256:…) or an id prefix of at least 12 hex digits.</summary>
