@@ -19,6 +19,7 @@ public static class RunCommand
         var outputLimit = new Option<string?>("--output-limit") { Description = "Bytes kept of stdout and of stderr each (e.g. 1m)" };
         var profile = new Option<string?>("--profile") { Description = "Seccomp profile wanted: default or strict (the policy grants it when at least as strict as yours)" };
         var rootfs = new Option<string?>("--rootfs") { Description = "A directory to use as the root file system (default: the host's userland, read-only)" };
+        var image = new Option<string?>("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer capped at --disk; its env, workdir and entrypoint apply" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V (repeatable)", AllowMultipleArgumentsPerToken = false };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox (a fresh tmpfs; default /work)" };
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
@@ -30,7 +31,7 @@ public static class RunCommand
 
         var run = new Command("run", "Run a command in a new sandbox (through sandboxd, or in-process with --local)")
         {
-            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command, local, tier, trusted, socket,
+            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, image, env, workdir, interactive, command, local, tier, trusted, socket,
         };
         run.SetAction(async (parse, cancellationToken) =>
         {
@@ -48,6 +49,7 @@ public static class RunCommand
                     OutputBytes = parse.GetValue(outputLimit) is { } o ? Units.ParseBytes(o) : null,
                     Profile = parse.GetValue(profile),
                     Rootfs = parse.GetValue(rootfs) is { } r ? Path.GetFullPath(r) : null,
+                    Image = parse.GetValue(image),
                     WorkDir = parse.GetValue(workdir),
                     Env = ParseEnv(parse.GetValue(env) ?? []),
                     Tier = parse.GetValue(tier),

@@ -18,8 +18,9 @@ public static class SandboxCommands
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V (repeatable)" };
         var profile = new Option<string?>("--profile") { Description = "Seccomp profile wanted: default or strict (the policy grants it when at least as strict as yours)" };
         var trusted = new Option<bool>("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
+        var image = new Option<string?>("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer" };
         var socket = Sandboxd.SocketOption();
-        var command = new Command("create", "Create a long-lived sandbox in sandboxd and print its id") { ttl, memory, tier, labels, env, profile, trusted, socket };
+        var command = new Command("create", "Create a long-lived sandbox in sandboxd and print its id") { ttl, memory, tier, labels, env, profile, trusted, image, socket };
         command.SetAction((parse, ct) => Sandboxd.GuardAsync(parse.GetValue(socket), async () =>
         {
             CreateSandboxRequest request;
@@ -31,6 +32,7 @@ public static class SandboxCommands
                     Tier = Sandboxd.ParseTier(parse.GetValue(tier)),
                     Resources = new Resources { MemoryMib = parse.GetValue(memory) is { } m ? Units.ParseBytes(m) >> 20 : 0 },
                     SyscallProfile = parse.GetValue(profile) ?? "",
+                    Image = parse.GetValue(image) ?? "",
                 };
                 if (parse.GetValue(trusted))
                 {
