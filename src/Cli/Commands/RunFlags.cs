@@ -19,6 +19,8 @@ internal sealed record RunFlags
     public long? OutputBytes { get; init; }
     public string? Profile { get; init; }
     public string? Rootfs { get; init; }
+    /// <summary>NAME:TAG of an image in the store (exclusive with <see cref="Rootfs"/>).</summary>
+    public string? Image { get; init; }
     public string? WorkDir { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public string? Tier { get; init; }
@@ -35,6 +37,7 @@ internal sealed record RunFlags
         {
             Tier = ParseTier(Tier) switch { SandboxTier.Container => Api.V1.Tier.Container, SandboxTier.MicroVm => Api.V1.Tier.Microvm, _ => Api.V1.Tier.Unspecified },
             Rootfs = Rootfs ?? "",
+            Image = Image ?? "",
             Workdir = WorkDir ?? "",
             SyscallProfile = Profile ?? "",
             Resources = new Resources
@@ -61,6 +64,7 @@ internal sealed record RunFlags
     {
         Tier = ParseTier(Tier),
         Rootfs = Rootfs,
+        Image = Image,
         WorkDir = WorkDir,
         SyscallProfile = Profile,
         Resources = new RequestedLimits(MemoryMiB, Cpus, Pids, DiskMiB, TimeoutS, OutputBytes),

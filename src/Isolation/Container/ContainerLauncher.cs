@@ -72,11 +72,14 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         // rlimits are set by util-linux prlimit on itself before anything else runs: setting them on the held child
         // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
         var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
-        var argv = new List<string>
+        var argv = new List<string>();
+        if (spec.Rootfs is ImageRootfs image)
+            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20));
+        argv.AddRange(new List<string>
         {
             options.PrlimitPath, $"--nofile={spec.Limits.OpenFiles}:{spec.Limits.OpenFiles}",
             $"--fsize={fileSizeBytes}:{fileSizeBytes}", "--core=0:0", "--",
-        };
+        });
         if (hostUid >= 0)
         {
             // bwrap started by root would map the sandbox's uid to host root; started as an unprivileged uid it maps

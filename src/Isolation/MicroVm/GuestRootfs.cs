@@ -43,9 +43,12 @@ internal static class GuestRootfs
                 shares.Add(new VirtioShare("etc", HostUserland.PrepareEtc(cacheDirectory, uid, workDir)));
                 mounts.Add(new GuestMount { Tag = "etc", Path = "/etc" });
                 break;
-            case DirectoryRootfs dir:
-                shares.Add(new VirtioShare("root", dir.Path));
-                foreach (var entry in new DirectoryInfo(dir.Path).EnumerateFileSystemInfos())
+            // An image's root is shared read-only like a directory (writes go to the tmpfs mounts); a read-only
+            // block image built from it, cached by ImageRootfs.Key, is the microVM tier's next step.
+            case DirectoryRootfs or ImageRootfs:
+                var rootPath = rootfs is ImageRootfs image ? image.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
+                shares.Add(new VirtioShare("root", rootPath));
+                foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
                         continue;
