@@ -9,5 +9,6 @@ root.Subcommands.Add(DoctorCommand.Create());
 root.Subcommands.Add(TemplateCommand.Create());
 // subcommands:
 root.Subcommands.Add(Sandbox.Cli.Commands.Policy.PolicyCommand.Create());
+root.Subcommands.Add(Sandbox.Cli.Commands.Ci.CiCommand.Create());
 
 return await root.Parse(args).InvokeAsync();

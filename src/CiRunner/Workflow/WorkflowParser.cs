@@ -338,7 +338,7 @@ public sealed class WorkflowParser
         return double.IsNaN(n) || text.Trim().Length == 0 ? ExprValue.String(text) : ExprValue.Number(n);
     }
 
-    internal static bool IsValidId(string id) =>
+    public static bool IsValidId(string id) =>
         id.Length > 0 && (char.IsAsciiLetter(id[0]) || id[0] == '_') && id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_');
 
     private static string Join(string path, string key) => path.Length == 0 ? key : $"{path}.{key}";
