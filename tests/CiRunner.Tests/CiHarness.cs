@@ -116,4 +116,18 @@ public sealed class SandboxFactAttribute : FactAttribute
         else if (Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") is not { } dir || !File.Exists(Path.Combine(dir, "sandbox-agent")))
             Skip = "SANDBOX_AGENT_DIR does not point at a built agent (scripts/build-agent.sh)";
     }
+
+    /// <summary>The test needs the microVM tier too: QEMU and the guest kernel.</summary>
+    public bool MicroVm
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value && Skip is null && !Directory.Exists("/var/cache/sandbox/kernel/current"))
+                Skip = "no guest kernel in /var/cache/sandbox/kernel/current (scripts/bootstrap.sh)";
+            else if (value && Skip is null && !File.Exists("/usr/bin/qemu-system-x86_64"))
+                Skip = "qemu-system-x86_64 is not installed";
+        }
+    }
 }

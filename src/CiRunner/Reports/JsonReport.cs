@@ -9,7 +9,7 @@ public static class JsonReport
 {
     public static void Write(RunResult run, Stream destination)
     {
-        using var w = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true });
+        using var w = new Utf8JsonWriter(destination, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
         w.WriteStartObject();
         w.WriteString("workflow", run.Workflow);
         w.WriteString("result", run.Succeeded ? "success" : run.Cancelled ? "cancelled" : "failure");
