@@ -18,6 +18,8 @@ public sealed record SandboxRequest
     /// <summary>null = the configured default TTL.</summary>
     public TimeSpan? Ttl { get; init; }
     public string? WorkDir { get; init; }
+    /// <summary>The sandbox's hostname; null = the engine's default.</summary>
+    public string? Hostname { get; init; }
     /// <summary>Extra syscalls wanted on top of the profile (the policy filters them).</summary>
     public IReadOnlyList<string> Syscalls { get; init; } = [];
     /// <summary>The seccomp profile wanted; null = the policy's choice.</summary>
