@@ -24,6 +24,9 @@ public static class ShimPrerequisites
             if (!File.Exists(tool))
                 return $"{tool} is not installed";
         }
+        var agentDirs = new[] { Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR"), "/usr/local/lib/sandbox/agent", "/usr/lib/sandbox/agent" };
+        if (!agentDirs.Any(d => d is not null && File.Exists(Path.Combine(d, "sandbox-agent"))))
+            return "the sandbox agent is not installed: set SANDBOX_AGENT_DIR (scripts/build-agent.sh) or run scripts/bootstrap.sh --install";
         return Environment.UserName != "root" ? "containerd and the shim need root" : null;
     }
 

@@ -76,7 +76,8 @@ internal static class BundleTranslator
             Resources = resources,
             Hostname = hostname,
             Tier = TierHint(annotations),
-            Labels = annotations,
+            // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
+            // they reach the policy there.
         };
         return new ContainerPlan(request, init, rootfs, annotations);
     }

@@ -16,6 +16,8 @@ internal static class ShimRequest
         {
             Rootfs = rootfs,
             Image = annotations.TryGetValue(ShimAnnotations.CriImageName, out var image) ? image : null,
+            Annotations = annotations,
+            Namespace = ns,
             Untrusted = trusted ? false : null,
             CodeProvenance = trusted ? "tenant" : null,
         };
