@@ -7,7 +7,7 @@ namespace Sandbox.Core;
 /// <summary>An allowed decision → what the driver gets, in one place. Every field of the decision lands in the spec:
 /// tier, limits, network, syscall profile and its additions, and require_hardware_virtualization (the microVM driver
 /// refuses TCG with FailedPrecondition when it is set). The request contributes only what the policy does not decide
-/// (rootfs, env, work dir, output cap) and may lower the CPU quota.</summary>
+/// (rootfs, env, work dir, hostname, output cap) and may lower the CPU quota.</summary>
 public static class DecisionTranslator
 {
     /// <param name="image">The request's image, resolved in the store: its root becomes the rootfs (read-only lower
@@ -40,6 +40,7 @@ public static class DecisionTranslator
             SyscallProfile = decision.SyscallProfile.Name,
             ExtraSyscalls = decision.SyscallProfile.Add,
             WorkDir = request.WorkDir ?? "/work",
+            Hostname = request.Hostname ?? new SandboxSpec().Hostname,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);
