@@ -26,11 +26,15 @@ public static class RunCommand
         var local = new Option<bool>("--local") { Description = "Run in this process instead of sandboxd, through the same policy (embedded default bundle, tenant 'local')" };
         var tier = new Option<string?>("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
         var trusted = new Option<bool>("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
+        var network = new Option<string?>("--network") { Description = "none (loopback only, the default) or egress (what --allow names, if the policy grants it)" };
+        var allow = new Option<string[]>("--allow") { Description = "Egress destination HOST[:PORT] or IPV4[/PREFIX][:PORT] (repeatable; 127.0.0.1 = the host's loopback, reached at 10.0.2.2)" };
+        var publish = new Option<string[]>("--publish", "-p") { Description = "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)" };
         var socket = Sandboxd.SocketOption();
 
         var run = new Command("run", "Run a command in a new sandbox (through sandboxd, or in-process with --local)")
         {
-            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command, local, tier, trusted, socket,
+            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command, local, tier, trusted,
+            network, allow, publish, socket,
         };
         run.SetAction(async (parse, cancellationToken) =>
         {
@@ -52,8 +56,12 @@ public static class RunCommand
                     Env = ParseEnv(parse.GetValue(env) ?? []),
                     Tier = parse.GetValue(tier),
                     Trusted = parse.GetValue(trusted),
+                    Network = parse.GetValue(network),
+                    Allow = parse.GetValue(allow) ?? [],
+                    Publish = parse.GetValue(publish) ?? [],
                 };
                 RunFlags.ParseTier(flags.Tier);
+                RunFlags.CheckNetwork(flags.Network, flags.Allow, flags.Publish);
                 // The process asks for exactly the given duration; the policy sees whole seconds and may lower it.
                 process = new ProcessSpec { Argv = parse.GetValue(command)!, Timeout = flags.Timeout };
             }
