@@ -49,7 +49,9 @@ public sealed record EgressRule
         }
         if (text.Contains('/'))
         {
-            if (!IPNetwork.TryParse(text, out var network) || network.BaseAddress.AddressFamily != AddressFamily.InterNetwork)
+            // .NET accepts host bits and clears them; "10.1.2.3/16" is more likely a typo than a wish for 10.1.0.0/16.
+            if (!IPNetwork.TryParse(text, out var network) || network.BaseAddress.AddressFamily != AddressFamily.InterNetwork
+                || network.BaseAddress.ToString() != text[..text.IndexOf('/')])
                 throw Invalid(entry, $"'{text}' is not an IPv4 network with its host bits zero (e.g. 10.1.0.0/16)");
             return Checked(entry, new EgressRule { Network = network, Port = port });
         }
