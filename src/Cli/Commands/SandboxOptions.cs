@@ -20,9 +20,12 @@ internal sealed class SandboxOptions
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
     public readonly Option<string?> Tier = new("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
     public readonly Option<bool> Trusted = new("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
+    public readonly Option<string?> Network = new("--network") { Description = "none (loopback only, the default) or egress (what --allow names, if the policy grants it)" };
+    public readonly Option<string[]> Allow = new("--allow") { Description = "Egress destination HOST[:PORT] or IPV4[/PREFIX][:PORT] (repeatable; 127.0.0.1 = the host's loopback, reached at 10.0.2.2)" };
+    public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)" };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Print the tier and the granted limits on stderr" };
 
-    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, Env, Tier, Trusted, Verbose];
+    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, Env, Tier, Trusted, Network, Allow, Publish, Verbose];
 
     public void AddTo(Command command)
     {
@@ -48,8 +51,12 @@ internal sealed class SandboxOptions
             Env = Pairs.Parse(parse.GetValue(Env) ?? [], "--env"),
             Tier = parse.GetValue(Tier),
             Trusted = parse.GetValue(Trusted),
+            Network = parse.GetValue(Network),
+            Allow = parse.GetValue(Allow) ?? [],
+            Publish = parse.GetValue(Publish) ?? [],
             Verbose = parse.GetValue(Verbose),
         };
+        RunFlags.CheckNetwork(flags.Network, flags.Allow, flags.Publish);
         if (flags.WorkDir is { } w && !w.StartsWith('/'))
             throw new UsageException($"--workdir '{w}' must be an absolute path inside the sandbox");
         RunFlags.ParseTier(flags.Tier);
