@@ -46,6 +46,25 @@ public sealed class MicroVmTests
     }
 
     [Fact]
+    public async Task Guest_kernel_keeps_its_layout_log_and_user_namespaces_from_the_workload()
+    {
+        await using var sandbox = await Driver.CreateAsync(new SandboxSpec { SyscallProfile = "strict" }, CancellationToken.None);
+        Assert.Equal("strict", sandbox.Info.SyscallProfile);
+        Assert.NotEmpty(sandbox.Info.SeccompDigest);
+        var output = await Exec(sandbox,
+            "cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict /proc/sys/user/max_user_namespaces; " +
+            "grep -c nokaslr /proc/cmdline; head -n 1 /proc/kallsyms | cut -d' ' -f1; " +
+            "dmesg >/dev/null 2>&1 && echo dmesg || echo no-dmesg; ls /sys >/dev/null 2>&1 && echo sys || echo no-sys; " +
+            "grep -E '^(Seccomp|CapBnd):' /proc/self/status");
+        Assert.Equal(["2", "1", "0", "0", "0000000000000000", "no-dmesg", "no-sys", "Seccomp:\t2", "CapBnd:\t0000000000000000"],
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // A policy that allows nesting leaves the guest's user namespaces alone.
+        await using var nesting = await Driver.CreateAsync(new SandboxSpec { AllowNestedUserNamespaces = true }, CancellationToken.None);
+        Assert.NotEqual("0\n", await Exec(nesting, "cat /proc/sys/user/max_user_namespaces"));
+    }
+
+    [Fact]
     public async Task Sandboxes_restored_from_one_template_get_fresh_identity()
     {
         await using var a = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);

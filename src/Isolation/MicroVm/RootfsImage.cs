@@ -37,6 +37,7 @@ internal static class RootfsImage
             if (File.Exists(path)) return new Image(path, digest);
             Directory.CreateDirectory(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
             File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+            RemoveDeadBuilds(dir);
             var temp = $"{path}.{Environment.ProcessId}.tmp";
             try
             {
@@ -49,6 +50,17 @@ internal static class RootfsImage
                 File.Delete(temp);
             }
             return new Image(path, digest);
+        }
+    }
+
+    /// <summary>Half-written images of builders that died (&lt;digest&gt;.erofs.&lt;pid&gt;.tmp whose pid is gone).</summary>
+    private static void RemoveDeadBuilds(string dir)
+    {
+        foreach (var temp in Directory.EnumerateFiles(dir, "*.tmp"))
+        {
+            var parts = Path.GetFileName(temp).Split('.');
+            if (parts.Length >= 3 && int.TryParse(parts[^2], out var pid) && !Directory.Exists($"/proc/{pid}"))
+                File.Delete(temp);
         }
     }
 
