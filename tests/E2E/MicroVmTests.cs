@@ -56,7 +56,7 @@ public sealed class MicroVmTests
             "grep -c nokaslr /proc/cmdline; head -n 1 /proc/kallsyms | cut -d' ' -f1; " +
             "dmesg >/dev/null 2>&1 && echo dmesg || echo no-dmesg; ls /sys >/dev/null 2>&1 && echo sys || echo no-sys; " +
             "grep -E '^(Seccomp|CapBnd):' /proc/self/status");
-        Assert.Equal(["2", "1", "0", "0", "0000000000000000", "no-dmesg", "no-sys", "Seccomp:\t2", "CapBnd:\t0000000000000000"],
+        Assert.Equal(["2", "1", "0", "0", "0000000000000000", "no-dmesg", "no-sys", "CapBnd:\t0000000000000000", "Seccomp:\t2"],
             output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
         // A policy that allows nesting leaves the guest's user namespaces alone.
