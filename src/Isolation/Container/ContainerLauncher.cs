@@ -10,6 +10,9 @@ namespace Sandbox.Isolation.Container;
 /// into its cgroup and set its rlimits, then let it go. Any failure undoes everything taken so far.</summary>
 internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout cgroups)
 {
+    /// <summary>The prepared /etc a host-rootfs sandbox of <paramref name="spec"/> gets (cached by content).</summary>
+    public string EtcDirectory(SandboxSpec spec) => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir);
+
     private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
@@ -46,7 +49,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(PasswdFile(spec))) : null;
         using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(GroupFile())) : null;
 
-        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir));
+        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => EtcDirectory(spec));
         if (generatedAccounts)
             mounts.AddRange([new RoBindData(BwrapFds.Passwd, "/etc/passwd"), new RoBindData(BwrapFds.Group, "/etc/group")]);
         mounts.AddRange(
