@@ -86,12 +86,15 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             // to that uid, which is what the host then sees for every sandboxed process.
             argv.AddRange([options.SetprivPath, $"--reuid={hostUid}", $"--regid={hostUid}", "--clear-groups", "--"]);
         }
-        argv.AddRange(args.ToArgv(options.BwrapPath));
+        // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
+        // would show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's).
+        using var argsFile = SealedMemfd.Create("bwrap-args", args.ToArgsFile());
+        argv.AddRange(args.ToArgvWithArgsFd(options.BwrapPath, BwrapFds.Args));
 
         var fds = new List<NativeSpawn.FdMapping>
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
-            new(seccomp.Fd, BwrapFds.Seccomp),
+            new(seccomp.Fd, BwrapFds.Seccomp), new(argsFile.Fd, BwrapFds.Args),
         };
         if (passwd is not null && group is not null)
             fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
