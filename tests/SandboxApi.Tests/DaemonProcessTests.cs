@@ -159,12 +159,19 @@ public sealed class DaemonProcessTests(SharedServer shared)
         try
         {
             using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
-                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Streams.Trusted());
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                await client.CreateSandboxAsync(Streams.Trusted());
+                Assert.Equal(0, (await Streams.RunAsync(client, Streams.Process("true"))).Exit!.ExitCode);
+            }
+            Assert.NotEmpty(CgroupParentDirs(config));
             await daemon.TerminateAsync();
             Assert.Empty(Leftovers(config));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "channels")));
             Assert.Empty(BwrapsUnder(root));
+            // Issue 9 item 6: not even the empty parents are left in the cgroup tree.
+            Assert.Empty(CgroupParentDirs(config));
         }
         finally
         {
@@ -383,6 +390,16 @@ public sealed class DaemonProcessTests(SharedServer shared)
         // uid 4343 is nobody's.
         (code, output) = await Node.RunAsync(4343, server.SocketPath, "--expect-unauthenticated");
         Assert.True(code == 0, output);
+    }
+
+    /// <summary>The cgroup parents of both tiers, wherever they are (any hierarchy, at its root or below a delegated
+    /// cgroup).</summary>
+    internal static IReadOnlyList<string> CgroupParentDirs(SandboxdConfig config)
+    {
+        var names = new[] { config.Container.CgroupParent, config.Container.CgroupParent + "-vm" };
+        return Directory.EnumerateDirectories("/sys/fs/cgroup", "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 4, IgnoreInaccessible = true })
+            .Where(d => names.Contains(Path.GetFileName(d)))
+            .ToList();
     }
 
     private static IReadOnlyList<string> Leftovers(SandboxdConfig config) =>
