@@ -72,6 +72,17 @@ public sealed partial class SandboxService
     public Task WriteFileAsync(Principal principal, SandboxId id, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
         Live(principal, id, "write files into").WriteFileAsync(path, content, mode, cancellationToken);
 
+    /// <summary>Streams a file out of the sandbox to <paramref name="destination"/> (one chunk in memory at a time). The
+    /// caller and the sandbox are checked before anything is read.</summary>
+    public Task<long> ReadFileToAsync(Principal principal, SandboxId id, string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
+        Live(principal, id, "read files of").ReadFileToAsync(path, destination, maxBytes, cancellationToken);
+
+    /// <summary>Streams <paramref name="source"/> into a file of the sandbox (one chunk in memory at a time). The caller
+    /// and the sandbox are checked before <paramref name="source"/> is read at all: an upload to a sandbox that does not
+    /// exist, or is another tenant's, fails without its data being read.</summary>
+    public Task<long> WriteFileFromAsync(Principal principal, SandboxId id, string path, Stream source, int mode, CancellationToken cancellationToken) =>
+        Live(principal, id, "write files into").WriteFileFromAsync(path, source, mode, cancellationToken);
+
     public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
         Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
 
