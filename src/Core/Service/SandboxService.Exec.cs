@@ -21,9 +21,6 @@ public sealed partial class SandboxService
                 throw new SandboxException(SandboxErrorCode.InvalidArgument, $"signal {signal} is out of range [1, 64]");
             return process.SignalAsync(signal, cancellationToken);
         }
-
-        /// <summary>Sets the window size of the process's terminal (FailedPrecondition when it has none).</summary>
-        public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken) => process.ResizeAsync(size, cancellationToken);
     }
 
     public async Task<RunningProcess> ExecAsync(Principal principal, SandboxId id, ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
@@ -94,10 +91,6 @@ public sealed partial class SandboxService
     /// <summary>Writes a directory of the sandbox as a tar stream (streaming, as <see cref="ImportDirectoryAsync"/>).</summary>
     public Task ExportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarDestination, CancellationToken cancellationToken) =>
         Live(principal, id, "export files of").ExportDirectoryAsync(path, tarDestination, cancellationToken);
-
-    /// <summary>Copies a file of the sandbox to a host stream, a chunk at a time; ResourceExhausted past <paramref name="maxBytes"/>.</summary>
-    public Task<long> ReadFileToAsync(Principal principal, SandboxId id, string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
-        Live(principal, id, "read files of").ReadFileToAsync(path, destination, maxBytes, cancellationToken);
 
     private ISandbox Live(Principal principal, SandboxId id, string verb) =>
         registry.Get(principal.Tenant, id).Require(SandboxLifecycle.CanExec, verb);
