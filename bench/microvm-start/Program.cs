@@ -11,8 +11,9 @@ using Sandbox.Isolation.MicroVm;
 // Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [idle=30]
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var idleCount = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
-var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false });
-var driver = new MicroVmDriver();
+var agentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR");
+var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false, AgentDirectory = agentDirectory });
+var driver = new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory });
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");

@@ -1,20 +1,43 @@
 namespace Sandbox.Agent;
 
 /// <summary>
-/// Where and as whom the agent's processes run when the agent itself stays privileged (microVM guest): the process
-/// table calls <see cref="EnterForSpawn"/> right before posix_spawn and <see cref="LeaveAfterSpawn"/> right after, on
-/// the same thread and under its lock, so the child is born inside the workload cgroup with the workload's identity.
-/// In a container the agent already runs unprivileged in its cgroup and no confinement is set.
+/// Where and as whom the agent's processes run when the agent itself keeps privileges its children must not have:
+/// the microVM guest's agent (root, <see cref="GuestSetup"/>) and a container's agent (its own uid and a few
+/// capabilities in the sandbox's user namespace, <see cref="ContainerConfinement"/>). The process table runs every
+/// spawn through <see cref="Spawn{T}"/>, under its lock, so the child is born with the workload's identity (and, in a
+/// guest, inside the workload cgroup). Without a confinement (the agent hosted in tests) children get the agent's own.
 /// </summary>
 internal abstract class SpawnConfinement
 {
-    public abstract void EnterForSpawn();
+    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and posix_spawn) with the workload's identity. The
+    /// default brackets it with <see cref="EnterForSpawn"/> and <see cref="LeaveAfterSpawn"/> on the calling thread.</summary>
+    public virtual T Spawn<T>(Func<T> spawn)
+    {
+        EnterForSpawn();
+        try
+        {
+            return spawn();
+        }
+        finally
+        {
+            LeaveAfterSpawn();
+        }
+    }
 
-    public abstract void LeaveAfterSpawn();
+    public virtual void EnterForSpawn()
+    {
+    }
+
+    public virtual void LeaveAfterSpawn()
+    {
+    }
 
     /// <summary>Runs a file operation with the workload's file-system identity (fsuid/fsgid) on this thread.</summary>
     public abstract T AsWorkloadUser<T>(Func<T> operation);
 
     /// <summary>The workload cgroup's oom_kill counter (memory.events).</summary>
     public abstract long OomKillCount();
+
+    /// <summary>Whether the agent's own threads count against the workload's RLIMIT_NPROC (same real uid).</summary>
+    public virtual bool SharesUidWithWorkload => false;
 }

@@ -18,7 +18,6 @@ namespace Sandbox.SandboxApi.Tests;
 public sealed class SandboxdServer : IAsyncDisposable
 {
     public const string TenantHeader = "x-test-tenant";
-    private static int s_instances;
 
     public string Root { get; }
     public string SocketPath { get; }
@@ -47,7 +46,7 @@ public sealed class SandboxdServer : IAsyncDisposable
     /// <summary>The test configuration as YAML (also used by the child-process tests).</summary>
     public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660")
     {
-        var n = Interlocked.Increment(ref s_instances) + Environment.ProcessId % 1000 * 10;
+        // Every test server shares one pool of uid ranges: the range locks keep them apart.
         return $"""
             listen:
               unix_path: {root}/sandboxd.sock
@@ -68,8 +67,8 @@ public sealed class SandboxdServer : IAsyncDisposable
             {sandboxes}
             container:
               cgroup_parent: sandboxd-test-{Path.GetFileName(root)}
-              host_uid_base: {400_000 + n * 1000}
-              host_uid_count: 1000
+              uid_range_base: 2013265920
+              uid_range_count: 256
             log:
               level: warning
             """;

@@ -1,5 +1,7 @@
 using System.CommandLine;
+using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Host;
+using Sandbox.Isolation.MicroVm;
 using Spectre.Console;
 
 namespace Sandbox.Cli.Commands;
@@ -14,7 +16,8 @@ public static class DoctorCommand
         var doctor = new Command("doctor", "Check what this host supports");
         doctor.SetAction(_ =>
         {
-            var checks = HostProbe.Run();
+            var agent = AgentDirectory.FromEnvironment();
+            var checks = HostProbe.Run(new BubblewrapOptions { AgentDirectory = agent }, new MicroVmOptions { AgentDirectory = agent });
             var table = new Table().AddColumn("check").AddColumn("status").AddColumn("detail");
             foreach (var check in checks)
             {

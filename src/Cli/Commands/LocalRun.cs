@@ -16,7 +16,8 @@ internal static class LocalRun
     public static async Task<int> RunAsync(SandboxRequest request, ProcessSpec process, bool interactive, CancellationToken cancellationToken)
     {
         await using var core = SandboxCore.Create(new SandboxCoreOptions(), EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-            [new BubblewrapDriver(), new MicroVmDriver()]);
+            [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory.FromEnvironment() }),
+                new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDirectory.FromEnvironment() })]);
         var principal = new Principal(Tenant, "uid:" + Environment.UserName);
         var io = new ProcessIO
         {
