@@ -95,6 +95,18 @@ public sealed class ExecCgroupTests
         Assert.Equal(15, bystanderStatus.Signal);
     }
 
+    [Fact]
+    public async Task A_missing_program_is_not_found_and_leaves_no_exec_cgroup()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        var e = await Assert.ThrowsAsync<SandboxException>(() =>
+            sandbox.ExecAsync(new ProcessSpec { Argv = ["/no/such/program"] }, ProcessIO.Discard, guard.Token));
+        Assert.Equal(SandboxErrorCode.NotFound, e.Code);
+        Assert.Contains("/no/such/program", e.Message);
+        Assert.Equal([ContainerLauncher.AgentCgroupName], Directory.GetDirectories(sandbox.Info.CgroupPath!).Select(Path.GetFileName));
+    }
+
     private static async Task<string> Output(ISandbox sandbox, ProcessSpec spec, CancellationToken cancellationToken)
     {
         var stdout = new MemoryStream();
