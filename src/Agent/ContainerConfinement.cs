@@ -56,14 +56,6 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         return (loader, command);
     }
 
-    /// <summary>Hands <paramref name="path"/> (the work dir, a tmpfs bwrap made as the agent's uid) to the workload user.</summary>
-    public void GiveToWorkload(string path)
-    {
-        using var strings = new NativeStrings();
-        if (Libc.chown(strings.Add(path), _uid, _gid) != 0)
-            throw new IOException($"chown {path} to {_uid}:{_gid}: {Errno.Name(Marshal.GetLastPInvokeError())}");
-    }
-
     public override T Spawn<T>(Func<T> spawn)
     {
         T result = default!;

@@ -20,7 +20,6 @@ internal static class AgentMain
         string root = "/";
         int nproc = 0;
         (uint Uid, uint Gid)? workload = null;
-        string? ownDir = null;
         // Before anything else: the workload may run as our uid (containers) and must not open /proc/<agent>/mem,
         // list our descriptors or read our environment. A non-dumpable process's /proc files need CAP_SYS_PTRACE over
         // its user namespace, which no workload holds.
@@ -47,7 +46,6 @@ internal static class AgentMain
                 case "--root" when Next() is { } r: root = r; break;
                 case "--nproc" when int.TryParse(Next(), out var np) && np > 0: nproc = np; break;
                 case "--workload-user" when ParseUser(Next()) is { } user: workload = user; break;
-                case "--own-dir" when Next() is { Length: > 0 } d && d[0] == '/': ownDir = d; break;
                 case "--quiet": AgentLog.Quiet = true; break;
                 case "--guest": guest = true; break;
                 case "--version":
@@ -62,12 +60,10 @@ internal static class AgentMain
         ContainerConfinement? confinement = null;
         if (workload is { } w)
         {
-            // A container that gave the agent a uid of its own (the host's uid range): children become the workload
-            // user, and the work dir (bwrap made it as our uid) becomes theirs.
+            // A container that gave the agent a uid of its own (the host's uid range): children become the workload user.
             try
             {
                 confinement = new ContainerConfinement(w.Uid, w.Gid);
-                if (ownDir is not null) confinement.GiveToWorkload(ownDir);
             }
             catch (Exception e)
             {
@@ -157,7 +153,7 @@ internal static class AgentMain
     private static int Usage(string why)
     {
         AgentLog.Info(why);
-        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--nproc N] [--workload-user UID:GID [--own-dir DIR]] [--quiet]");
+        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--nproc N] [--workload-user UID:GID] [--quiet]");
         return 64;
     }
 

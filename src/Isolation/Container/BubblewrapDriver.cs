@@ -144,11 +144,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
             var nullFd = (int)devNull.DangerousGetHandle();
             var agentFd = agentRemote?.Fd ?? (int)listener!.Handle;
             // The agent runs as a uid of its own (ContainerLauncher.AgentId); the workload, started by it, as the
-            // sandbox's user, which also gets the work dir (bwrap made it as the agent's uid).
+            // sandbox's user.
             var user = spec.User ?? SandboxUser.Default;
             instance = await _launcher.LaunchAsync(spec,
                 [.. bundle.Command(BwrapFds.Agent, listening: listener is not null), "--nproc", spec.Limits.PidsMax.ToString(),
-                    "--workload-user", user.ToString(), "--own-dir", spec.WorkDir],
+                    "--workload-user", user.ToString()],
                 DefaultEnvironment.For(spec, null), spec.WorkDir,
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
@@ -191,6 +191,9 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                     $"the sandbox agent did not start: {e.Message} (bwrap {code}); stderr: {tail}", e);
             }
         }
+        // The work dir is a tmpfs bwrap made as the agent's uid: it becomes the sandbox user's, by the host (the agent
+        // answered, so bwrap's mounts are done, and nothing of the workload has run yet to race the path).
+        ContainerLauncher.GiveWorkDir(instance, spec.WorkDir);
         rollback.Commit();
         // stderr stays open for the sandbox's lifetime; it closes when the sandbox dies.
         return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, _options.AgentCallDeadline, socketPath);

@@ -25,10 +25,10 @@ internal sealed record BwrapArguments
 
     /// <summary>What the agent of a long-lived container keeps, in the sandbox's user namespace only: set its children's
     /// uid, gid and groups (SETUID, SETGID), empty their bounding set (SETPCAP), signal them (KILL: they have another
-    /// uid), give them RLIMIT_NPROC (SYS_RESOURCE) and hand the work dir to the workload user (CHOWN). None of these
-    /// reaches any process it starts (see the agent's ContainerConfinement), nor anything on the host.</summary>
+    /// uid) and give them RLIMIT_NPROC (SYS_RESOURCE). None of these reaches any process it starts (see the agent's
+    /// ContainerConfinement), nor anything on the host.</summary>
     public static readonly IReadOnlyList<string> AgentCapabilities =
-        ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_RESOURCE", "CAP_CHOWN"];
+        ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_RESOURCE"];
 
     /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];

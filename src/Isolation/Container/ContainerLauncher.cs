@@ -1,5 +1,6 @@
 using System.Text;
 using Sandbox.Isolation.Cgroups;
+using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
 using Sandbox.Isolation.Users;
 
@@ -178,6 +179,17 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         HostUidRange = ids.Range,
         CgroupPath = cgroup.Path,
     };
+
+    /// <summary>Hands a long-lived sandbox's work dir (made by bwrap as the agent's uid) to its user, through the agent's
+    /// root (<c>/proc/PID/root</c>); lchown, so a link is never followed.</summary>
+    internal static void GiveWorkDir(ContainerInstance instance, string workDir)
+    {
+        var path = $"/proc/{instance.InitPid}/root{workDir}";
+        var uid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Uid);
+        var gid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Gid);
+        if (Libc.Lchown(path, uid, gid) != 0)
+            throw Errno.Fail($"lchown({path}, {uid}, {gid})");
+    }
 
     internal static bool InCgroup(int pid, string parentName, SandboxId id)
     {

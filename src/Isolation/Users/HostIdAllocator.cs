@@ -1,9 +1,8 @@
 namespace Sandbox.Isolation.Users;
 
 /// <summary>Hands each live sandbox its own block of unprivileged host ids: <paramref name="blockCount"/> blocks of
-/// <paramref name="blockSize"/> ids from <paramref name="baseId"/>, a block named by its first id. Used twice by the
-/// container tier: one id per sandbox for the owner of its user namespace (bwrap's host uid) and a 65 536-wide range
-/// per sandbox for the ids inside (<see cref="UidRange"/>). Two live sandboxes never share a block — also across
+/// <paramref name="blockSize"/> ids from <paramref name="baseId"/>, a block named by its first id: the container tier's
+/// 65 536-wide uid range per sandbox (<see cref="UidRange"/>). Two live sandboxes never share a block — also across
 /// engine processes (sandboxd, `sandbox run --local`, tests): a block is taken by holding an exclusive lock on
 /// <c>{lockDirectory}/{firstId}.lock</c> for as long as this process uses it, so two processes handing out the same
 /// ids (one sandbox able to signal and ptrace the other's processes) cannot happen while both are alive. Lock files are
