@@ -20,7 +20,8 @@ internal static class IdleMemory
             var rss = new List<long>();
             foreach (var sandbox in sandboxes)
             {
-                var pids = File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "cgroup.procs")).Select(int.Parse).ToList();
+                // bwrap and the agent live in the sandbox's "agent" sub-cgroup.
+                var pids = File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "agent", "cgroup.procs")).Select(int.Parse).ToList();
                 // The bwrap monitor is the parent of the sandbox's init.
                 pids.AddRange(pids.Select(ParentOf).Where(p => p > 0 && !pids.Contains(p) && Comm(p) == "bwrap").Distinct().ToList());
                 pss.Add(pids.Sum(p => Rollup(p, "Pss:")));

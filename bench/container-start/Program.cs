@@ -11,7 +11,7 @@ var iterations = args.Length > 0 && int.TryParse(args[0], out var n) ? n : 200;
 var cli = args.SkipWhile(a => a != "--cli").Skip(1).FirstOrDefault();
 
 using var bundles = OciBundles.Create();
-var driver = new BubblewrapDriver();
+var driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
 var variants = new List<Variant>
 {
     new("engine Run([true])", async () => await driver.RunAsync(new SandboxSpec(), new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, CancellationToken.None)),

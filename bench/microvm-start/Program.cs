@@ -14,8 +14,9 @@ var idleCount = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCultur
 var rootfs = args.Length > 2 ? RootfsSpec.Directory(args[2]) : RootfsSpec.Host;
 Console.WriteLine($"rootfs: {(args.Length > 2 ? args[2] : "the host's userland")}");
 SandboxSpec NewSpec() => new() { Rootfs = rootfs };
-var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false });
-var driver = new MicroVmDriver();
+var agentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR");
+var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false, AgentDirectory = agentDirectory });
+var driver = new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory });
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");

@@ -15,7 +15,7 @@ var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 
 using var channel = SandboxdChannel.ForUnixSocket(socket);
 var client = new Sandboxes.SandboxesClient(channel);
-var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbox-bench", HostUidBase = 500_000 });
+var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbox-bench", UidRangeBase = 0x7C00_0000, UidRangeCount = 64, AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
 
 async Task GrpcRun()
 {

@@ -19,6 +19,10 @@ internal sealed class AgentOptions
     /// <summary>Set when the agent is PID 1 of a microVM guest: SetupGuest builds the root and confines children.</summary>
     public GuestSetup? Guest { get; init; }
 
+    /// <summary>Set when the agent runs in a container with a uid of its own: children and file operations get the
+    /// workload's identity.</summary>
+    public ContainerConfinement? Container { get; init; }
+
     /// <summary>RLIMIT_NPROC for the processes the agent starts (containers: the sandbox's pids limit; 0 = inherit).</summary>
     public int NprocLimit { get; init; }
 }
@@ -36,13 +40,15 @@ internal sealed partial class AgentService : IDisposable
     private readonly ProcessTable _processes;
     private FileService _files;
     private readonly GuestSetup? _guest;
+    private readonly SpawnConfinement? _confinement;
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentService(AgentOptions options)
     {
         _io = new IoLoop();
         _guest = options.Guest;
-        _processes = new ProcessTable(_io, options.ReapAllChildren, options.Guest) { NprocLimit = options.NprocLimit };
+        _confinement = (SpawnConfinement?)options.Guest ?? options.Container;
+        _processes = new ProcessTable(_io, options.ReapAllChildren, _confinement) { NprocLimit = options.NprocLimit };
         _files = new FileService(options.Root);
     }
 
@@ -67,6 +73,11 @@ internal sealed partial class AgentService : IDisposable
             if (r.Size is null) throw new TtrpcException(StatusCode.InvalidArgument, "size is required");
             _processes.Resize(r.ExecId, r.Size.Rows, r.Size.Cols);
             return ValueTask.FromResult(new ResizeTtyResponse());
+        });
+        server.Register<ReleaseRequest, ReleaseResponse>(ServiceName, "Release", ReleaseRequest.Parser, (r, c) =>
+        {
+            _processes.Release(r.ExecId);
+            return ValueTask.FromResult(new ReleaseResponse());
         });
         server.Register<WaitRequest, WaitResponse>(ServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
         server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) =>
@@ -102,7 +113,7 @@ internal sealed partial class AgentService : IDisposable
         });
     }
 
-    private T AsWorkloadUser<T>(Func<T> operation) => _guest is null ? operation() : _guest.AsWorkloadUser(operation);
+    private T AsWorkloadUser<T>(Func<T> operation) => _confinement is null ? operation() : _confinement.AsWorkloadUser(operation);
 
     private SetupGuestResponse SetupGuest(SetupGuestRequest request)
     {
@@ -157,6 +168,10 @@ internal sealed partial class AgentService : IDisposable
             throw new TtrpcException(StatusCode.InvalidArgument, $"terminal size {tty.Rows}x{tty.Cols}: rows and cols must be 1..65535");
 
         string executable = ResolveExecutable(request.Argv[0], request.Env);
+        // A held exec's program is exec'd by its first stage, after this call returned: a missing one is refused here,
+        // as posix_spawn would have (looked up with the workload's file-system identity).
+        if (request.Hold && !AsWorkloadUser(() => IsRegularFile(executable)))
+            throw new TtrpcException(StatusCode.NotFound, $"exec {request.Argv[0]}: no such file");
         var exec = _processes.Spawn(request, executable);
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
         return new ExecResponse { Pid = exec.Pid };

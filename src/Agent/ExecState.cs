@@ -21,6 +21,21 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
 
     public Task<WaitResponse> Exited => _exited.Task;
 
+    /// <summary>A held exec's go (the write end of its first stage's descriptor 3), -1 once released or for an exec
+    /// that was not held. Used under the table's lock.</summary>
+    public int HoldFd { get; set; } = -1;
+
+    /// <summary>Writes the go and closes it; false when the exec is not (or no longer) held.</summary>
+    public unsafe bool TryRelease()
+    {
+        if (HoldFd < 0) return false;
+        byte go = 1;
+        var written = Interop.Libc.write(HoldFd, &go, 1);
+        Interop.Libc.close(HoldFd);
+        HoldFd = -1;
+        return written == 1;
+    }
+
     /// <summary>The exec's pty (Exec with a tty); closed when the process is reaped. Used under the table's lock.</summary>
     public Terminal? Terminal { get; init; }
 
@@ -31,6 +46,12 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
     {
         HasExited = true;
         Terminal?.Dispose();
+        if (HoldFd >= 0)
+        {
+            // Ended before it was released (killed): nothing to let go any more.
+            Interop.Libc.close(HoldFd);
+            HoldFd = -1;
+        }
         var response = new WaitResponse
         {
             UserCpuUsec = usage.UTime.Sec * 1_000_000 + usage.UTime.USec,

@@ -264,10 +264,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
     /// it could fork outside the limits (charges already made by the agent stay where they were).
     /// </summary>
-    public override (int Rc, int Pid) Spawn(Func<(int Rc, int Pid)> spawn)
+    public override T Spawn<T>(Func<T> spawn)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        (int Rc, int Pid) result = default;
+        T result = default!;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         File.WriteAllText(Path.Combine(WorkloadCgroup, "cgroup.procs"), _selfPid);
         try

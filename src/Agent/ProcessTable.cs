@@ -76,8 +76,12 @@ internal sealed unsafe class ProcessTable : IDisposable
         int* outPipe = stackalloc int[2] { -1, -1 };
         int* errPipe = stackalloc int[2] { -1, -1 };
         int* inPipe = stackalloc int[2] { -1, -1 };
+        int* holdPipe = stackalloc int[2] { -1, -1 };
         Terminal? terminal = null;
         bool tty = request.Tty is not null;
+        var held = request.Hold ? _confinement as ContainerConfinement
+            ?? throw new TtrpcException(StatusCode.FailedPrecondition, "hold needs a container agent with a workload user of its own (--workload-user)")
+            : null;
         try
         {
             // With a terminal, stdout and stdin are descriptors of its master (stdin only when asked for) and stderr a
@@ -85,6 +89,7 @@ internal sealed unsafe class ProcessTable : IDisposable
             if (!tty) MakePipe(outPipe, parentEnd: 0);
             MakePipe(errPipe, parentEnd: 0);
             if (request.Stdin && !tty) MakePipe(inPipe, parentEnd: 1);
+            if (held is not null) MakePipe(holdPipe, parentEnd: 1);
 
             lock (_lock)
             {
@@ -96,29 +101,64 @@ internal sealed unsafe class ProcessTable : IDisposable
 
                 long oomBaseline = _confinement?.OomKillCount() ?? 0;
                 int stdinFd = request.Stdin ? inPipe[0] : -1, stdoutFd = outPipe[1], stderrFd = errPipe[1];
-                var (rc, pid) = _confinement is null ? SpawnChild() : _confinement.Spawn(SpawnChild);
-                if (terminal is not null)
+                var ttySize = request.Tty;
+                // Opened in the child's identity (the confinement's): the terminal's slave belongs to the workload.
+                (int Rc, int Pid, Terminal? Terminal) Start()
                 {
+                    var opened = ttySize is null ? null : Terminal.Open(ttySize.Rows, ttySize.Cols);
+                    try
+                    {
+                        int childPid;
+                        int result = SpawnNative(executable, argv, envp, cwd, stdinFd, stdoutFd, stderrFd, opened?.SlavePath, &childPid);
+                        return (result, childPid, opened);
+                    }
+                    catch
+                    {
+                        opened?.Dispose();
+                        throw;
+                    }
+                }
+                // Held (container): the agent's own binary starts with the agent's identity, waits for Release, then
+                // becomes the workload and execs (HeldExec). Its terminal slave is opened here in the workload's
+                // file-system identity, without becoming the agent's controlling terminal.
+                (int Rc, int Pid, Terminal? Terminal) StartHeld()
+                {
+                    var opened = ttySize is null ? null : held!.AsWorkloadUser(() => Terminal.Open(ttySize.Rows, ttySize.Cols));
+                    int slave = -1;
+                    try
+                    {
+                        if (opened is not null) slave = held!.AsWorkloadUser(opened.OpenSlave);
+                        var (path, command) = held!.HeldCommand(executable, argv, cwd, opened is not null, NprocLimit);
+                        int childPid;
+                        int result = SpawnNative(path, command, envp, "/", stdinFd, stdoutFd, stderrFd, null, &childPid, slave, holdPipe[0]);
+                        return (result, childPid, opened);
+                    }
+                    catch
+                    {
+                        opened?.Dispose();
+                        throw;
+                    }
+                    finally
+                    {
+                        if (slave >= 0) Libc.close(slave);
+                    }
+                }
+                var (rc, pid, opened) = held is not null ? StartHeld() : _confinement is null ? Start() : _confinement.Spawn(Start);
+                if (opened is not null)
+                {
+                    terminal = opened;
                     outPipe[0] = terminal.TakeOutputFd();
                     if (request.Stdin) inPipe[1] = terminal.TakeInputFd();
                 }
-
-                (int Rc, int Pid) SpawnChild()
-                {
-                    // Opened in the child's identity (microVM guest): the slave belongs to the workload.
-                    if (tty) terminal = Terminal.Open(request.Tty!.Rows, request.Tty.Cols);
-                    int child;
-                    int result = SpawnNative(executable, argv, envp, cwd, stdinFd, stdoutFd, stderrFd, terminal?.SlavePath, &child);
-                    return (result, child);
-                }
-                if (rc == 0 && NprocLimit > 0)
+                if (rc == 0 && NprocLimit > 0 && held is null)
                 {
                     // The workload's own task limit, below the sandbox cgroup's pids.max: the agent shares that cgroup
                     // and must keep room for its threads when the workload forks as much as it may. The agent's own
                     // RLIMIT_NPROC stays unlimited. (Set just after exec starts: a program forks later than that.)
-                    // NPROC counts every task of the uid in the sandbox's user namespace, and the agent's threads share
-                    // the workload's uid: they come on top, so `--pids N` leaves the workload N of its own.
-                    var nproc = (ulong)(NprocLimit + OwnTasks());
+                    // NPROC counts every task of the uid in the sandbox's user namespace: where the agent shares the
+                    // workload's uid (no confinement), its threads come on top, so `--pids N` leaves the workload N.
+                    var shared = _confinement?.SharesUidWithWorkload ?? true;
+                    var nproc = (ulong)(NprocLimit + (shared ? OwnTasks() : 0));
                     var limit = new Libc.RLimit { Current = nproc, Max = nproc };
                     Libc.prlimit(pid, Libc.RLIMIT_NPROC, &limit, null);
                 }
@@ -142,7 +182,9 @@ internal sealed unsafe class ProcessTable : IDisposable
                 var stderr = new OutputPipe(errPipe[0], _io);
                 var stdin = request.Stdin ? new StdinPipe(inPipe[1], _io) : null;
                 outPipe[0] = errPipe[0] = inPipe[1] = -1; // owned by the pipes now
-                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline, Terminal = terminal };
+                CloseFd(ref holdPipe[0]);
+                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline, Terminal = terminal, HoldFd = holdPipe[1] };
+                holdPipe[1] = -1; // owned by the exec now
                 terminal = null; // owned by the exec now
                 _live[pid] = exec;
                 _byId[request.ExecId] = exec;
@@ -161,6 +203,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 CloseFd(ref outPipe[i]);
                 CloseFd(ref errPipe[i]);
                 CloseFd(ref inPipe[i]);
+                CloseFd(ref holdPipe[i]);
             }
         }
     }
@@ -184,7 +227,11 @@ internal sealed unsafe class ProcessTable : IDisposable
 
     /// <returns>0 or an errno value.</returns>
     /// <param name="ttyPath">The pty slave to open as 0, 1 and 2 (the controlling terminal); null: the given descriptors.</param>
-    private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, string? ttyPath, int* pid)
+    /// <param name="ttyFd">An open terminal slave to use as 0, 1 and 2 instead (a held exec takes it as its controlling
+    /// terminal itself); -1: none.</param>
+    /// <param name="holdFd">Given to the child as descriptor 3 (a held exec's go); -1: none.</param>
+    private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, string? ttyPath, int* pid,
+        int ttyFd = -1, int holdFd = -1)
     {
         using var strings = new NativeStrings();
         byte* fileActions = stackalloc byte[Libc.FileActionsSize];
@@ -206,6 +253,12 @@ internal sealed unsafe class ProcessTable : IDisposable
                     if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, 0, 1);
                     if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, 0, 2);
                 }
+                else if (ttyFd >= 0)
+                {
+                    rc = Libc.posix_spawn_file_actions_adddup2(fileActions, ttyFd, 0);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, ttyFd, 1);
+                    if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, ttyFd, 2);
+                }
                 else
                 {
                     if (stdinFd >= 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdinFd, 0);
@@ -213,6 +266,9 @@ internal sealed unsafe class ProcessTable : IDisposable
                     if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stdoutFd, 1);
                     if (rc == 0) rc = Libc.posix_spawn_file_actions_adddup2(fileActions, stderrFd, 2);
                 }
+                // The pipes were made after the agent's own 0, 1 and 2, so holdFd is never 3 itself (dup2 onto itself
+                // would leave it close-on-exec).
+                if (rc == 0 && holdFd >= 0) rc = holdFd == 3 ? Errno.EBADF : Libc.posix_spawn_file_actions_adddup2(fileActions, holdFd, 3);
                 if (rc == 0) rc = Libc.posix_spawn_file_actions_addchdir_np(fileActions, strings.Add(cwd));
                 if (rc != 0) return rc;
 
@@ -264,6 +320,16 @@ internal sealed unsafe class ProcessTable : IDisposable
                 if (errno == Errno.ESRCH) return;
             }
             throw new TtrpcException(errno == Errno.EPERM ? StatusCode.PermissionDenied : StatusCode.Internal, $"kill {exec.Pid}: {Errno.Name(errno)}");
+        }
+    }
+
+    /// <summary>Lets a held exec run its program (the host has placed it).</summary>
+    public void Release(string execId)
+    {
+        lock (_lock)
+        {
+            var exec = _byId.TryGetValue(execId, out var e) ? e : throw new TtrpcException(StatusCode.NotFound, $"exec {execId}: not found");
+            if (!exec.TryRelease()) throw new TtrpcException(StatusCode.FailedPrecondition, $"exec {execId} is not held");
         }
     }
 

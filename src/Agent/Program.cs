@@ -19,12 +19,15 @@ internal static class AgentMain
         string? serial = null;
         string root = "/";
         int nproc = 0;
+        (uint Uid, uint Gid)? workload = null;
         // Before anything else: the workload may run as our uid (containers) and must not open /proc/<agent>/mem,
         // list our descriptors or read our environment. A non-dumpable process's /proc files need CAP_SYS_PTRACE over
         // its user namespace, which no workload holds.
         Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
         // Started through the bundled loader, the process would be named after it; name it for ps and for the host.
         SetProcessName("sandbox-agent");
+        // The first stage of a held exec (container tier): synchronous, on this main thread, before anything else.
+        if (args.Length > 0 && args[0] == HeldExec.Flag) return HeldExec.Run(args);
         // PID 1 without a host channel argument: the kernel ran us as /init of a microVM guest. The kernel hands init
         // the command-line words it does not know itself (e.g. tsc=reliable), so arguments are not parsed there. (In a
         // container the agent is PID 1 too, bwrap --as-pid-1, and is always given --fd or --listen-fd.)
@@ -42,6 +45,7 @@ internal static class AgentMain
                 case "--serial" when Next() is { } p: serial = p; break;
                 case "--root" when Next() is { } r: root = r; break;
                 case "--nproc" when int.TryParse(Next(), out var np) && np > 0: nproc = np; break;
+                case "--workload-user" when ParseUser(Next()) is { } user: workload = user; break;
                 case "--quiet": AgentLog.Quiet = true; break;
                 case "--guest": guest = true; break;
                 case "--version":
@@ -52,10 +56,25 @@ internal static class AgentMain
             }
         }
         if (guest) return await RunGuestAsync().ConfigureAwait(false);
+        CloseInheritedOnExec();
+        ContainerConfinement? confinement = null;
+        if (workload is { } w)
+        {
+            // A container that gave the agent a uid of its own (the host's uid range): children become the workload user.
+            try
+            {
+                confinement = new ContainerConfinement(w.Uid, w.Gid);
+            }
+            catch (Exception e)
+            {
+                AgentLog.Info($"cannot set up the workload user: {e.Message}");
+                return 2;
+            }
+        }
         if (listenFd >= 0 && fd < 0 && serial is null)
         {
             EnsureStandardFds();
-            return await ListenMode.RunAsync(listenFd, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc }).ConfigureAwait(false);
+            return await ListenMode.RunAsync(listenFd, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc, Container = confinement }).ConfigureAwait(false);
         }
         if ((fd < 0) == (serial is null)) return Usage("exactly one of --fd or --serial is required");
 
@@ -77,7 +96,7 @@ internal static class AgentMain
             return 2;
         }
 
-        return await ServeAsync(stream, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc }).ConfigureAwait(false);
+        return await ServeAsync(stream, new AgentOptions { Root = root, ReapAllChildren = true, NprocLimit = nproc, Container = confinement }).ConfigureAwait(false);
     }
 
     /// <summary>microVM guest: set the machine up, serve the host on the virtio-serial port, power off at the end.
@@ -134,8 +153,17 @@ internal static class AgentMain
     private static int Usage(string why)
     {
         AgentLog.Info(why);
-        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--quiet]");
+        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--nproc N] [--workload-user UID:GID] [--quiet]");
         return 64;
+    }
+
+    /// <summary>"UID:GID", both in [0, 65534].</summary>
+    private static (uint, uint)? ParseUser(string? value)
+    {
+        var parts = value?.Split(':');
+        return parts is { Length: 2 } && uint.TryParse(parts[0], out var uid) && uint.TryParse(parts[1], out var gid) && uid <= 65534 && gid <= 65534
+            ? (uid, gid)
+            : null;
     }
 
     /// <summary>A character device opened once (a virtio-serial port allows one open at a time) and its descriptor
@@ -161,6 +189,18 @@ internal static class AgentMain
     }
 
     /// <summary>fds 0-2 must exist, or a pipe could land on them and be clobbered by the dup2s of a spawn.</summary>
+    /// <summary>Every descriptor the agent inherited beyond stdio (in a container: the sandbox's user namespace, which
+    /// bwrap hands its command) is marked close-on-exec, so none reaches a process the agent starts. The host channel
+    /// is marked too (it is the agent's own).</summary>
+    private static void CloseInheritedOnExec()
+    {
+        foreach (var entry in Directory.GetFiles("/proc/self/fd"))
+        {
+            if (int.TryParse(Path.GetFileName(entry), out var fd) && fd > 2)
+                Libc.fcntl(fd, Libc.F_SETFD, Libc.FD_CLOEXEC);
+        }
+    }
+
     private static unsafe void EnsureStandardFds()
     {
         for (int i = 0; i < 3; i++)

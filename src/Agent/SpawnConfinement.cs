@@ -1,20 +1,24 @@
 namespace Sandbox.Agent;
 
 /// <summary>
-/// Where and as whom the agent's processes run when the agent itself stays privileged (microVM guest): the process
-/// table hands <see cref="Spawn"/> the code that opens the child's terminal and spawns it, and the confinement runs
-/// it with the child inside the workload cgroup, in the workload's identity, under the sandbox's seccomp filter.
-/// In a container the agent already runs unprivileged in its cgroup under bwrap's filter, and no confinement is set.
+/// Where and as whom the agent's processes run when the agent itself keeps privileges its children must not have:
+/// the microVM guest's agent (root, <see cref="GuestSetup"/>) and a container's agent (its own uid and a few
+/// capabilities in the sandbox's user namespace, <see cref="ContainerConfinement"/>). The process table runs every
+/// spawn through <see cref="Spawn{T}"/>, under its lock, so the child is born with the workload's identity (and, in a
+/// guest, inside the workload cgroup). Without a confinement (the agent hosted in tests) children get the agent's own.
 /// </summary>
 internal abstract class SpawnConfinement
 {
-    /// <summary>Runs <paramref name="spawn"/> (posix_spawn, returning its result and the child's pid) so that the child
-    /// is born confined.</summary>
-    public abstract (int Rc, int Pid) Spawn(Func<(int Rc, int Pid)> spawn);
+    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and posix_spawn) so that the child is born with the
+    /// workload's identity (in a guest: inside the workload cgroup, under the sandbox's seccomp filter).</summary>
+    public abstract T Spawn<T>(Func<T> spawn);
 
     /// <summary>Runs a file operation with the workload's file-system identity (fsuid/fsgid) on this thread.</summary>
     public abstract T AsWorkloadUser<T>(Func<T> operation);
 
     /// <summary>The workload cgroup's oom_kill counter (memory.events).</summary>
     public abstract long OomKillCount();
+
+    /// <summary>Whether the agent's own threads count against the workload's RLIMIT_NPROC (same real uid).</summary>
+    public virtual bool SharesUidWithWorkload => false;
 }

@@ -50,6 +50,15 @@ internal sealed unsafe class Terminal : IDisposable
     /// once every slave descriptor is closed).</summary>
     public int TakeOutputFd() => Duplicate();
 
+    /// <summary>Opens the slave (O_NOCTTY: it never becomes the opener's controlling terminal), for a held exec.</summary>
+    public unsafe int OpenSlave()
+    {
+        using var strings = new NativeStrings();
+        int fd = Libc.open(strings.Add(SlavePath), Libc.O_RDWR | Libc.O_NOCTTY | Libc.O_CLOEXEC, 0);
+        if (fd < 0) throw Fail("open " + SlavePath, Marshal.GetLastPInvokeError());
+        return fd;
+    }
+
     /// <summary>Another duplicate for the stdin pump: closing it (stdin closed) leaves the terminal up.</summary>
     public int TakeInputFd() => Duplicate();
 

@@ -17,11 +17,18 @@ internal static class HostUserland
         "java-17-openjdk", "gcc", "fonts", "xdg",
     ];
 
-    public static string PasswdFile(int uid, string workDir) =>
-        $"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{uid}:sandbox:{workDir}:/bin/sh\n" +
-        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+    /// <summary>The generated /etc/passwd: root, the sandbox's user (named "sandbox"; when it is root itself, root's
+    /// entry is the user's: home in the work dir, a shell) and nobody.</summary>
+    public static string PasswdFile(int uid, string workDir, int? gid = null)
+    {
+        var g = gid ?? uid;
+        return uid == 0
+            ? $"root:x:0:{g}:root:{workDir}:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+            : $"root:x:0:0:root:/root:/usr/sbin/nologin\nsandbox:x:{uid}:{g}:sandbox:{workDir}:/bin/sh\n" +
+              "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+    }
 
-    public static string GroupFile(int gid) => $"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n";
+    public static string GroupFile(int gid) => gid == 0 ? "root:x:0:\nnogroup:x:65534:\n" : $"root:x:0:\nsandbox:x:{gid}:\nnogroup:x:65534:\n";
 
     private static readonly Lock s_etcLock = new();
     private static (string Key, string Dir, long CheckedAt) s_lastEtc;
@@ -32,10 +39,10 @@ internal static class HostUserland
     /// hostname and resolv.conf. Cached under <paramref name="cacheDirectory"/>/guest-etc by a digest of the generated files, of the
     /// top-level entries' path, size and mtime and of every directory's mtime below them (so an updated certificate
     /// makes a new copy); the digest is recomputed at most every 10 s. One read-only bind of it costs bwrap far less than binding ~30 entries.</summary>
-    public static string PrepareEtc(string cacheDirectory, int uid, string workDir)
+    public static string PrepareEtc(string cacheDirectory, int uid, string workDir, int? gid = null)
     {
-        var passwd = PasswdFile(uid, workDir);
-        var group = GroupFile(uid);
+        var passwd = PasswdFile(uid, workDir, gid);
+        var group = GroupFile(gid ?? uid);
         var resolv = Network.SandboxAddresses.ResolvConf;
         var key = cacheDirectory + "\0" + passwd + group + resolv;
         lock (s_etcLock)

@@ -91,7 +91,13 @@ public sealed record SandboxInfo
     public required string SyscallProfile { get; init; }
     public required string SeccompDigest { get; init; }
     public required ResourceLimits Limits { get; init; }
+    /// <summary>The host uid the sandbox's processes run as (containers: the sandbox user's uid mapped into its range;
+    /// never 0).</summary>
     public required int HostUid { get; init; }
+
+    /// <summary>The sandbox's own host id range (uids and gids alike; inside 0..Size-1), where it has one (containers).</summary>
+    public Users.UidRange? HostUidRange { get; init; }
+
     public string? CgroupPath { get; init; }
     /// <summary>Network mode egress: what was granted, one line per destination (host names with the addresses pinned
     /// at create time) and per published port. Empty for mode none.</summary>

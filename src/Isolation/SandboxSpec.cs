@@ -33,6 +33,12 @@ public sealed record SandboxSpec
     /// <summary>The working directory processes start in unless they name one: a size-capped tmpfs.</summary>
     public string WorkDir { get; init; } = "/work";
 
+    /// <summary>Who processes run as inside the sandbox; null = the tier's default (<see cref="SandboxUser.Default"/>,
+    /// 1000:1000). <see cref="SandboxUser.Root"/> runs them as root of the sandbox's user namespace, which is an
+    /// unprivileged host uid (the first of the sandbox's range), still without capabilities. The container tier takes
+    /// any user; the microVM tier only its configured guest user for now (others are refused, never ignored).</summary>
+    public SandboxUser? User { get; init; }
+
     /// <summary>Allow the sandboxed code to create nested user namespaces (bwrap --disable-userns otherwise).</summary>
     public bool AllowNestedUserNamespaces { get; init; }
 

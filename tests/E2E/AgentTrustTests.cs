@@ -81,6 +81,29 @@ public sealed class AgentTrustTests
     }
 
     [Theory, MemberData(nameof(Modes))]
+    public async Task Workload_does_not_share_the_agents_uid_and_cannot_change_its_rlimits(ExecutionMode mode)
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.DriverFor(mode).CreateAsync(new SandboxSpec(), guard.Token);
+        // A tiny RLIMIT_NOFILE or RLIMIT_CPU on the agent would make it fail or die: prlimit needs the same uid (or
+        // CAP_SYS_RESOURCE), and the agent has a uid of its own on both tiers.
+        var (status, stdout, stderr) = await Exec(sandbox, Harness.Sh("""
+            echo "me $(id -u)"
+            echo "agent $(awk '/^Uid:/ {print $2}' /proc/$PPID/status)"
+            prlimit --pid $PPID --nofile=1:1 2>/dev/null && echo nofile-changed || echo nofile-denied
+            prlimit --pid $PPID --cpu=1:1 2>/dev/null && echo cpu-changed || echo cpu-denied
+            """), guard.Token);
+        Assert.True(status.ExitCode == 0, $"exit {status.ExitCode}: {stderr}");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("me 1000", lines[0]);
+        Assert.NotEqual("agent 1000", lines[1]);
+        Assert.Equal(["nofile-denied", "cpu-denied"], lines[2..]);
+        var (after, alive, _) = await Exec(sandbox, Harness.Sh("echo alive"), guard.Token);
+        Assert.Equal(0, after.ExitCode);
+        Assert.Equal("alive\n", alive);
+    }
+
+    [Theory, MemberData(nameof(Modes))]
     public async Task An_exec_times_out_even_when_the_agent_stops_answering(ExecutionMode mode)
     {
         using var guard = new CancellationTokenSource(s_hangGuard);
@@ -134,7 +157,7 @@ public sealed class AgentTrustTests
             Assert.Equal(0, Libc.Kill(((MicroVmSandbox)sandbox).Instance.QemuPid, signal));
             return;
         }
-        var procs = File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "cgroup.procs")).Select(int.Parse);
+        var procs = Harness.CgroupProcs(sandbox.Info.CgroupPath!);
         var pids = procs.Where(pid => Comm(pid) == "sandbox-agent").ToList();
         Assert.True(pids.Count == 1, $"expected one sandbox-agent process in {sandbox.Info.CgroupPath}, found {pids.Count}");
         Assert.Equal(0, Libc.Kill(pids[0], signal));

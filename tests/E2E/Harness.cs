@@ -8,9 +8,14 @@ namespace Sandbox.E2E;
 /// <summary>Runs processes in real sandboxes (real bwrap, cgroups, seccomp, agent) and captures what they print.</summary>
 public static class Harness
 {
-    public static readonly ISandboxDriver Driver = new BubblewrapDriver();
+    /// <summary>The agent the drivers run: $SANDBOX_AGENT_DIR (the engine reads no environment itself), else its
+    /// search path.</summary>
+    public static readonly string? AgentDirectory =
+        Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") is { Length: > 0 } dir ? dir : null;
 
-    public static readonly MicroVmDriver VmDriver = new();
+    public static readonly ISandboxDriver Driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory });
+
+    public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions { AgentDirectory = AgentDirectory });
 
     public static ISandboxDriver DriverFor(ExecutionMode mode) => mode == ExecutionMode.MicroVm ? VmDriver : Driver;
 
@@ -41,6 +46,13 @@ public static class Harness
         var bytes = stdout.ToArray();
         return new Result(status, Encoding.UTF8.GetString(bytes), Encoding.UTF8.GetString(stderr.ToArray()), bytes);
     }
+
+    /// <summary>The pids in a cgroup and every sub-cgroup below it (a long-lived sandbox's agent and exec cgroups).</summary>
+    public static IReadOnlyList<int> CgroupProcs(string dir) =>
+        !Directory.Exists(dir)
+            ? []
+            : File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
+                .Concat(Directory.EnumerateDirectories(dir).SelectMany(CgroupProcs)).ToList();
 
     /// <summary>Cgroup directories left for a sandbox id, on any hierarchy.</summary>
     public static IReadOnlyList<string> CgroupLeftovers(SandboxId id) =>

@@ -75,7 +75,7 @@ public sealed class LeakTests
         // The sandboxed command says it runs (a real signal, not a sleep): its cgroup exists and holds it by then.
         Assert.Equal("running", await owner.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2)));
         var found = SandboxCgroups().Except(before).Select(n => (SandboxId?)SandboxId.Parse(n))
-            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => File.ReadAllText(Path.Combine(d, "cgroup.procs")).Length > 0));
+            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => Harness.CgroupProcs(d).Count > 0));
         Assert.NotNull(found);
         var id = found!.Value;
         owner.Kill();
@@ -84,9 +84,9 @@ public sealed class LeakTests
         // bwrap --die-with-parent: the sandbox's processes go with their owner. The kernel offers no event for an
         // empty v1 cgroup, so this is a bounded poll of its task list (generous: the host is shared).
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (Harness.CgroupLeftovers(id).Any(d => File.ReadAllText(Path.Combine(d, "cgroup.procs")).Length > 0) && DateTime.UtcNow < deadline)
+        while (Harness.CgroupLeftovers(id).Any(d => Harness.CgroupProcs(d).Count > 0) && DateTime.UtcNow < deadline)
             await Task.Delay(50);
-        Assert.All(Harness.CgroupLeftovers(id), d => Assert.Empty(File.ReadAllText(Path.Combine(d, "cgroup.procs"))));
+        Assert.All(Harness.CgroupLeftovers(id), d => Assert.Empty(Harness.CgroupProcs(d)));
         // What is left is an empty cgroup whose owner is dead: the janitor removes it.
         ((Sandbox.Isolation.Container.BubblewrapDriver)Driver).RemoveStaleCgroups();
         Assert.Empty(Harness.CgroupLeftovers(id));

@@ -26,7 +26,7 @@ public sealed class MicroVmReattachTests
     public async Task MicroVm_is_taken_back_by_a_new_driver_after_its_owner_let_go()
     {
         var spec = new SandboxSpec { DieWithOwner = false };
-        var owner = new MicroVmDriver();
+        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
         var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
         var vm = (MicroVmSandbox)sandbox;
         var qemu = vm.Instance.QemuPid;
@@ -44,7 +44,7 @@ public sealed class MicroVmReattachTests
             await vm.AbandonAsync();
             Assert.True(Alive(qemu), "QEMU must outlive its owner");
 
-            var restarted = new MicroVmDriver();
+            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
             await using var back = await restarted.AttachAsync(spec.Id, attachment, CancellationToken.None);
             Assert.Equal("before-restart\n", await Exec(back, "cat /work/marker"));
             // The process started under the first owner is still running in the guest.
@@ -66,7 +66,7 @@ public sealed class MicroVmReattachTests
     public async Task Record_that_names_another_process_takes_nothing_back_and_leaves_nothing()
     {
         var spec = new SandboxSpec { DieWithOwner = false };
-        var owner = new MicroVmDriver();
+        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
         var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
         var vm = (MicroVmSandbox)sandbox;
         var qemu = vm.Instance.QemuPid;
@@ -80,7 +80,7 @@ public sealed class MicroVmReattachTests
             payload["qemu_start_time"] = payload["qemu_start_time"]!.GetValue<ulong>() + 1;
             var forged = attachment with { Payload = payload.ToJsonString() };
 
-            var restarted = new MicroVmDriver();
+            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
             var e = await Assert.ThrowsAsync<SandboxException>(() => restarted.AttachAsync(spec.Id, forged, CancellationToken.None));
             Assert.Equal(SandboxErrorCode.NotFound, e.Code);
             // Reclaimed through its cgroup: the real QEMU was in it, and its state directory is gone.

@@ -196,10 +196,13 @@ public sealed class SandboxTests
         var p = await sandbox.ExecAsync(new ProcessSpec { Argv = ["sleep", "30"] }, ProcessIO.Discard, CancellationToken.None);
         var hostPid = await FindHostPidAsync(sandbox.Info.CgroupPath!, "sleep");
         var status = File.ReadAllLines($"/proc/{hostPid}/status").ToDictionary(l => l.Split(':')[0], l => l.Split(':', 2)[1].Trim());
-        var uids = status["Uid"].Split('\t', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
-        Assert.All(uids, uid => Assert.Equal(sandbox.Info.HostUid, uid));
-        Assert.True(sandbox.Info.HostUid >= 100_000, $"host uid {sandbox.Info.HostUid} must be an unprivileged, unassigned uid");
-        Assert.All(status["Gid"].Split('\t', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse), gid => Assert.NotEqual(0, gid));
+        var uids = status["Uid"].Split('\t', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse).ToArray();
+        // uid 1000 of the sandbox's own range: every id of the process (real, effective, saved, fs) is that one.
+        var range = sandbox.Info.HostUidRange!.Value;
+        Assert.All(uids, uid => Assert.Equal(range.HostBase + 1000, uid));
+        Assert.Equal(sandbox.Info.HostUid, range.HostBase + 1000);
+        Assert.True(range.HostBase >= 100_000, $"range {range} must be unprivileged, unassigned uids");
+        Assert.All(status["Gid"].Split('\t', StringSplitOptions.RemoveEmptyEntries).Select(long.Parse), gid => Assert.Equal(range.HostBase + 1000, gid));
         Assert.Equal("0000000000000000", status["CapEff"]);
         Assert.Equal("0000000000000000", status["CapPrm"]);
         Assert.Equal("1", status["NoNewPrivs"]);
@@ -219,6 +222,18 @@ public sealed class SandboxTests
         Assert.Contains("user", sandbox.Info.Namespaces);
     }
 
+    private static string? Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
     internal static async Task<int> FindHostPidAsync(string memoryCgroup, string comm)
     {
         // A bounded poll of the cgroup's task list (the kernel has no event for "this process appeared"); generous, since
@@ -226,9 +241,9 @@ public sealed class SandboxTests
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var line in File.ReadAllLines(Path.Combine(memoryCgroup, "cgroup.procs")))
+            foreach (var pid in Harness.CgroupProcs(memoryCgroup))
             {
-                if (int.TryParse(line, out var pid) && File.ReadAllText($"/proc/{pid}/comm").Trim() == comm)
+                if (Comm(pid) == comm)
                     return pid;
             }
             await Task.Delay(50);

@@ -14,7 +14,8 @@ public sealed class AttachmentRecordTests
         BwrapPid = 4242,
         BwrapStartTime = 123456789UL,
         InitPid = 4243,
-        HostUid = 100123,
+        UidRangeBase = 0x7001_0000,
+        User = SandboxUser.Root,
         AgentSocket = "/var/lib/sandboxd/channels/sb-0123456789abcdef.sock",
         Limits = ResourceLimits.Default with { MemoryMiB = 300, WallTime = null, FileSizeMiB = 7 },
         Env = new Dictionary<string, string> { ["A"] = "1", ["PATH"] = "/usr/bin" },
@@ -36,7 +37,8 @@ public sealed class AttachmentRecordTests
         Assert.Equal(original.BwrapPid, back.BwrapPid);
         Assert.Equal(original.BwrapStartTime, back.BwrapStartTime);
         Assert.Equal(original.InitPid, back.InitPid);
-        Assert.Equal(original.HostUid, back.HostUid);
+        Assert.Equal(original.UidRangeBase, back.UidRangeBase);
+        Assert.Equal(original.User, back.User);
         Assert.Equal(original.AgentSocket, back.AgentSocket);
         Assert.Equal(original.Limits, back.Limits);
         Assert.Equal(original.Env, back.Env);
@@ -48,8 +50,8 @@ public sealed class AttachmentRecordTests
     }
 
     [Theory]
-    [InlineData(0, "older")]
-    [InlineData(2, "newer")]
+    [InlineData(1, "older")]
+    [InlineData(3, "newer")]
     public void Container_record_of_another_version_is_refused_naming_both(int version, string who)
     {
         var attachment = Sample().ToAttachment() with { Version = version };

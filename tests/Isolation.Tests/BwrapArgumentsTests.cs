@@ -4,11 +4,11 @@ namespace Sandbox.Isolation.Tests;
 
 public sealed class BwrapArgumentsTests
 {
-    private static BwrapArguments Sample(bool disableUserns = true, bool dieWithParent = true) => new()
+    private static BwrapArguments Sample(bool dieWithParent = true) => new()
     {
         Uid = 1000,
+        Gid = 1001,
         Hostname = "box",
-        DisableUserNamespaces = disableUserns,
         DieWithParent = dieWithParent,
         Mounts = [new RoBind("/usr", "/usr"), new SymlinkOp("usr/bin", "/bin"), new TmpfsOp("/tmp", 1 << 20), new RemountRo("/")],
         WorkingDirectory = "/work",
@@ -22,9 +22,9 @@ public sealed class BwrapArgumentsTests
         Assert.Equal(
         [
             "/usr/bin/bwrap",
-            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
-            "--uid", "1000", "--gid", "1000", "--hostname", "box", "--cap-drop", "ALL", "--new-session",
-            "--disable-userns", "--die-with-parent",
+            "--userns", "9", "--sync-fd", "9", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
+            "--uid", "1000", "--gid", "1001", "--hostname", "box", "--cap-drop", "ALL", "--new-session",
+            "--die-with-parent",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
             "--remount-ro", "/",
             "--chdir", "/work", "--seccomp", "3", "--json-status-fd", "4", "--block-fd", "5",
@@ -33,11 +33,22 @@ public sealed class BwrapArgumentsTests
     }
 
     [Fact]
-    public void Nested_user_namespaces_and_survival_are_opt_in()
+    public void Survival_is_opt_in()
     {
-        var argv = Sample(disableUserns: false, dieWithParent: false).ToArgv("bwrap");
-        Assert.DoesNotContain("--disable-userns", argv);
+        var argv = Sample(dieWithParent: false).ToArgv("bwrap");
         Assert.DoesNotContain("--die-with-parent", argv);
+    }
+
+    [Fact]
+    public void Only_the_listed_capabilities_are_kept_each_after_dropping_all()
+    {
+        Assert.DoesNotContain("--cap-add", Sample().ToArgv("bwrap"));
+        var argv = (Sample() with { Capabilities = ["CAP_SETUID", "CAP_KILL"] }).ToArgv("bwrap").ToList();
+        var drop = argv.IndexOf("--cap-drop");
+        Assert.Equal("ALL", argv[drop + 1]);
+        // bwrap 0.8 reads one capability per --cap-add, in order after the drop.
+        Assert.Equal(["--cap-add", "CAP_SETUID", "--cap-add", "CAP_KILL"], argv.Skip(argv.IndexOf("--cap-add")).Take(4));
+        Assert.True(argv.IndexOf("--cap-add") > drop);
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Sandbox.Isolation.Container;
+using Sandbox.Isolation.Users;
 using Sandbox.Isolation.IO;
 
 namespace Sandbox.Isolation.Tests;
@@ -40,7 +41,7 @@ public sealed class SmallPartsTests
     [Fact]
     public void Host_uids_are_unique_while_held_and_the_range_is_enforced()
     {
-        var uids = new HostUidAllocator(500_000, 4);
+        var uids = new HostIdAllocator(500_000, 1, 4, null, "sandbox host uid");
         var taken = Enumerable.Range(0, 4).Select(_ => uids.Allocate()).ToList();
         Assert.Equal(4, taken.Distinct().Count());
         Assert.All(taken, u => Assert.InRange(u, 500_000, 500_003));
@@ -56,8 +57,8 @@ public sealed class SmallPartsTests
         try
         {
             // Two allocators over one lock directory stand for two engine processes (flock conflicts across opens).
-            var first = new HostUidAllocator(500_000, 3, locks.FullName);
-            var second = new HostUidAllocator(500_000, 3, locks.FullName);
+            var first = new HostIdAllocator(500_000, 1, 3, locks.FullName, "sandbox host uid");
+            var second = new HostIdAllocator(500_000, 1, 3, locks.FullName, "sandbox host uid");
             var taken = Enumerable.Range(0, 3).Select(_ => first.Allocate()).ToList();
             Assert.Equal(SandboxErrorCode.ResourceExhausted, Assert.Throws<SandboxException>(() => second.Allocate()).Code);
             Assert.False(second.Reserve(taken[0]));
@@ -71,6 +72,20 @@ public sealed class SmallPartsTests
         {
             locks.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public void Uid_ranges_are_whole_blocks_and_only_blocks_can_be_reserved()
+    {
+        var ranges = new HostIdAllocator(0x7000_0000, 65_536, 3, null, "sandbox uid range");
+        var taken = Enumerable.Range(0, 3).Select(_ => ranges.Allocate()).Order().ToList();
+        Assert.Equal([0x7000_0000, 0x7001_0000, 0x7002_0000], taken);
+        Assert.Equal(SandboxErrorCode.ResourceExhausted, Assert.Throws<SandboxException>(() => ranges.Allocate()).Code);
+        ranges.Release(0x7001_0000);
+        Assert.False(ranges.Reserve(0x7001_0001)); // inside a block, not a block's first id
+        Assert.False(ranges.Reserve(0x7003_0000)); // past the last block
+        Assert.True(ranges.Reserve(0x7001_0000));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new HostIdAllocator(0x7000_0000, 0, 2, null, "sandbox uid range"));
     }
 
     [Fact]

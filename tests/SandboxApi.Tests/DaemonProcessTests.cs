@@ -280,13 +280,14 @@ public sealed class DaemonProcessTests(SharedServer shared)
     /// <summary>The command lines of the processes in a sandbox's cgroup (pids hierarchy on v1, unified on v2).</summary>
     private static List<string> Processes(SandboxdConfig config, string id)
     {
+        // A long-lived sandbox's processes live in its sub-cgroups (the agent's, each exec's).
         var procs = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
-            .Select(h => Path.Combine(h, config.Container.CgroupParent, id, "cgroup.procs"))
-            .FirstOrDefault(File.Exists);
+            .Select(h => Path.Combine(h, config.Container.CgroupParent, id))
+            .FirstOrDefault(d => File.Exists(Path.Combine(d, "cgroup.procs")));
         if (procs is null)
             return [];
         var result = new List<string>();
-        foreach (var pid in File.ReadAllLines(procs).Where(l => l.Length > 0))
+        foreach (var pid in TreeProcs(procs))
         {
             try
             {
@@ -299,17 +300,22 @@ public sealed class DaemonProcessTests(SharedServer shared)
         return result;
     }
 
+    private static IEnumerable<int> TreeProcs(string dir) =>
+        File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
+            .Concat(Directory.EnumerateDirectories(dir).SelectMany(TreeProcs));
+
     private static int BwrapPid(SandboxdConfig config, string id)
     {
-        var procs = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
-            .Select(h => Path.Combine(h, config.Container.CgroupParent, id, "cgroup.procs"))
-            .First(File.Exists);
-        foreach (var pid in File.ReadAllLines(procs).Where(l => l.Length > 0))
+        var dir = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
+            .Select(h => Path.Combine(h, config.Container.CgroupParent, id))
+            .First(d => File.Exists(Path.Combine(d, "cgroup.procs")));
+        var all = TreeProcs(dir).Select(p => p.ToString()).ToList();
+        foreach (var pid in all)
         {
             // The outer bwrap (host-side, not in the sandbox's pid namespace) is the one whose parent is outside the cgroup.
             var stat = File.ReadAllText($"/proc/{pid}/stat");
             var ppid = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
-            if (File.ReadAllText($"/proc/{pid}/comm").Trim() == "bwrap" && !File.ReadAllLines(procs).Contains(ppid))
+            if (File.ReadAllText($"/proc/{pid}/comm").Trim() == "bwrap" && !all.Contains(ppid))
                 return int.Parse(pid);
         }
         return -1;

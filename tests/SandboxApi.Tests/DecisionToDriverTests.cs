@@ -71,7 +71,7 @@ public sealed class DecisionToDriverTests
             RequireHardwareVirtualization = true,
         };
         var root = SandboxdServer.NewRoot();
-        var vm = new MicroVmDriver(new MicroVmOptions { CgroupParent = "sandboxd-test-" + Path.GetFileName(root) + "-vm" });
+        var vm = new MicroVmDriver(new MicroVmOptions { CgroupParent = "sandboxd-test-" + Path.GetFileName(root) + "-vm", AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
         await using var core = SandboxCore.Create(new SandboxCoreOptions(), new ConstantPolicy(decision), [vm]);
         var probed = await core.Drivers.ProbedAsync(CancellationToken.None);
         if (!probed.IsAvailable(SandboxTier.MicroVm))

@@ -18,7 +18,6 @@ namespace Sandbox.SandboxApi.Tests;
 public sealed class SandboxdServer : IAsyncDisposable
 {
     public const string TenantHeader = "x-test-tenant";
-    private static int s_instances;
 
     public string Root { get; }
     public string SocketPath { get; }
@@ -48,7 +47,7 @@ public sealed class SandboxdServer : IAsyncDisposable
     /// <param name="listen">more listen.* keys, each line indented by two spaces.</param>
     public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660", string listen = "")
     {
-        var n = Interlocked.Increment(ref s_instances) + Environment.ProcessId % 1000 * 10;
+        // Every test server shares one pool of uid ranges: the range locks keep them apart.
         return $"""
             listen:
               unix_path: {root}/sandboxd.sock
@@ -72,8 +71,8 @@ public sealed class SandboxdServer : IAsyncDisposable
             {sandboxes}
             container:
               cgroup_parent: sandboxd-test-{Path.GetFileName(root)}
-              host_uid_base: {400_000 + n * 1000}
-              host_uid_count: 1000
+              uid_range_base: 2013265920
+              uid_range_count: 256
             log:
               level: warning
             """;

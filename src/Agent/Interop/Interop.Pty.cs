@@ -8,6 +8,9 @@ internal static unsafe partial class Libc
     /// <summary>TIOCSWINSZ: set a terminal's window size (struct winsize); the kernel sends SIGWINCH on a change.</summary>
     internal const ulong TIOCSWINSZ = 0x5414;
 
+    /// <summary>TIOCSCTTY: make the terminal on this descriptor the caller's controlling terminal (session leader).</summary>
+    internal const ulong TIOCSCTTY = 0x540E;
+
     [StructLayout(LayoutKind.Sequential)]
     internal struct WinSize
     {

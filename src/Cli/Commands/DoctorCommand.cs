@@ -5,6 +5,8 @@ using Sandbox.Api.V1;
 using Sandbox.Cli.Commands.Remote;
 using Sandbox.Cli.Terminal;
 using Sandbox.Isolation.Host;
+using Sandbox.Isolation.Container;
+using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.Cli.Commands;
 
@@ -21,7 +23,8 @@ public static class DoctorCommand
         var doctor = new Command("doctor", "Check what this host supports, and whether sandboxd is reachable") { socket };
         doctor.SetAction(async (parse, ct) =>
         {
-            var rows = HostProbe.Run().Select(c => (c.Name, c.Ok ? "ok" : s_optional.Contains(c.Name) ? "no" : "missing", c.Detail)).ToList();
+            var agent = AgentDirectory.FromEnvironment();
+            var rows = HostProbe.Run(new BubblewrapOptions { AgentDirectory = agent }, new MicroVmOptions { AgentDirectory = agent }).Select(c => (c.Name, c.Ok ? "ok" : s_optional.Contains(c.Name) ? "no" : "missing", c.Detail)).ToList();
             var path = SandboxdChannel.ResolveSocketPath(parse.GetValue(socket));
             rows.Add(await ProbeDaemonAsync(path, ct));
             rows.Add(Access(path));

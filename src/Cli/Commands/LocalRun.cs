@@ -19,7 +19,8 @@ internal static class LocalRun
     public static async Task<int> RunAsync(RunFlags flags, string[] argv, bool interactive, bool tty, CancellationToken cancellationToken)
     {
         await using var core = SandboxCore.Create(new SandboxCoreOptions(), EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-            [new BubblewrapDriver(), new MicroVmDriver()]);
+            [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory.FromEnvironment() }),
+                new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDirectory.FromEnvironment() })]);
         var principal = new Principal(Tenant, "uid:" + Environment.UserName);
         using var kill = new CancellationTokenSource();
         var stdout = new PipeGuardStream(StdStreams.Out, kill.Cancel);

@@ -27,7 +27,7 @@ public static class TemplateCommand
             };
             try
             {
-                var driver = new MicroVmDriver();
+                var driver = new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDirectory.FromEnvironment() });
                 var availability = await driver.ProbeAsync(cancellationToken);
                 if (!availability.Available)
                 {

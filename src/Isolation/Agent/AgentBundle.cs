@@ -8,6 +8,8 @@ public sealed record AgentBundle(string Directory)
     /// <summary>Where the bundle appears inside the sandbox (read-only).</summary>
     public const string MountPoint = "/run/sandbox";
 
+    /// <summary>The variable the faces (the CLI, sandboxd, tests) read to fill the drivers' <c>AgentDirectory</c>
+    /// option; the engine itself never reads the environment.</summary>
     public const string EnvironmentVariable = "SANDBOX_AGENT_DIR";
 
     public static readonly string[] SearchPath =
@@ -29,15 +31,10 @@ public sealed record AgentBundle(string Directory)
 
     public static AgentBundle Locate(string? configured) => TryLocate(configured)
         ?? throw new SandboxException(SandboxErrorCode.Unavailable,
-            $"the sandbox agent was not found (looked in {string.Join(", ", Candidates(configured))}); build it with scripts/build-agent.sh or set {EnvironmentVariable}");
+            $"the sandbox agent was not found (looked in {string.Join(", ", Candidates(configured))}); build it with scripts/build-agent.sh and configure its directory ({EnvironmentVariable} for the CLI and tests)");
 
-    private static IEnumerable<string> Candidates(string? configured)
-    {
-        if (!string.IsNullOrEmpty(configured))
-            return [configured];
-        var env = Environment.GetEnvironmentVariable(EnvironmentVariable);
-        return string.IsNullOrEmpty(env) ? SearchPath : [env];
-    }
+    private static IEnumerable<string> Candidates(string? configured) =>
+        string.IsNullOrEmpty(configured) ? SearchPath : [configured];
 
     /// <summary>The agent's command line inside the sandbox: started through the bundled loader.</summary>
     /// <param name="listening">The descriptor is a listening socket (agent --listen-fd: host connections come and go,

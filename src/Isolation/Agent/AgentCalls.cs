@@ -5,10 +5,8 @@ namespace Sandbox.Isolation.Agent;
 /// <summary>Maps the agent's ttrpc statuses to the engine's error codes, at one place.</summary>
 internal static class AgentCalls
 {
-    /// <summary>What the agent last wrote to its stderr, quoted when the connection to it is lost.</summary>
-    public static AsyncLocal<Func<string>?> Diagnostics { get; } = new();
-
-    /// <param name="diagnostics">What the agent last wrote, quoted when the connection is lost (else <see cref="Diagnostics"/>).</param>
+    /// <param name="diagnostics">What the agent (or the guest console) last wrote, quoted when the connection is lost;
+    /// passed by each caller (no ambient state).</param>
     public static async Task<T> RunAsync<T>(Func<Task<T>> call, Func<string>? diagnostics = null)
     {
         try
@@ -17,7 +15,7 @@ internal static class AgentCalls
         }
         catch (TtrpcException e)
         {
-            var detail = e.Code == StatusCode.Unavailable && (diagnostics ?? Diagnostics.Value)?.Invoke() is { Length: > 0 } tail ? $"; agent stderr: {tail}" : "";
+            var detail = e.Code == StatusCode.Unavailable && diagnostics?.Invoke() is { Length: > 0 } tail ? $"; agent stderr: {tail}" : "";
             throw new SandboxException(Map(e.Code), e.StatusMessage + detail, e);
         }
         catch (AgentProtocolException e)
@@ -26,11 +24,11 @@ internal static class AgentCalls
         }
     }
 
-    public static Task RunAsync(Func<Task> call) => RunAsync(async () =>
+    public static Task RunAsync(Func<Task> call, Func<string>? diagnostics = null) => RunAsync(async () =>
     {
         await call().ConfigureAwait(false);
         return true;
-    });
+    }, diagnostics);
 
     private static SandboxErrorCode Map(StatusCode code) => code switch
     {

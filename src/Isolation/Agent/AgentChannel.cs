@@ -46,6 +46,9 @@ internal sealed class AgentChannel : IDisposable
 
     public AgentClient Client { get; }
 
+    /// <summary>How long one ordinary call may take before the sandbox is declared broken.</summary>
+    public TimeSpan CallDeadline => _deadline;
+
     /// <summary>Why the sandbox is broken; null while its agent answers.</summary>
     public string? BrokenReason => Volatile.Read(ref _brokenReason);
 

@@ -105,6 +105,13 @@ public sealed class AgentClient : IAsyncDisposable
     public Task SignalAsync(string execId, int signal, CancellationToken cancellationToken = default) =>
         SignalAsync(new SignalRequest { ExecId = execId, Signal = signal }, cancellationToken);
 
+    /// <summary>Lets an exec started with <see cref="ExecRequest.Hold"/> run its program.</summary>
+    public async Task ReleaseAsync(string execId, CancellationToken cancellationToken = default)
+    {
+        ValidateExecId(execId);
+        await CallAsync("Release", new ReleaseRequest { ExecId = execId }, ReleaseResponse.Parser, cancellationToken).ConfigureAwait(false);
+    }
+
     public async Task ResizeTtyAsync(ResizeTtyRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);

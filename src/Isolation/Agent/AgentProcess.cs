@@ -20,23 +20,45 @@ internal sealed class AgentProcess : ISandboxProcess
 
     public int Pid { get; }
 
-    private AgentProcess(AgentChannel agent, string execId, int pid, Task<ExitStatus> completion)
+    private readonly Func<Task>? _hostKill;
+
+    private AgentProcess(AgentChannel agent, string execId, int pid, Task<ExitStatus> completion, Func<Task>? hostKill)
     {
+        _hostKill = hostKill;
         _agent = agent;
         _execId = execId;
         Pid = pid;
         _completion = completion;
     }
 
+    /// <param name="hostKill">The host's own way to kill the exec and everything it started (its cgroup), whatever the
+    /// agent does; null where the tier has none (the microVM guest: the agent is asked).</param>
+    /// <param name="ended">Runs once the exec's status is known (the container tier removes the exec's cgroup).</param>
     public static AgentProcess Start(AgentChannel agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
-        Func<bool> oomKilled, CancellationToken sandboxGone)
+        Func<bool> oomKilled, CancellationToken sandboxGone, Func<Task>? hostKill = null, Action? ended = null)
     {
-        var completion = SuperviseAsync(agent, execId, timeout, outputCap, io, oomKilled, sandboxGone);
-        return new AgentProcess(agent, execId, pid, completion);
+        var completion = SuperviseAsync(agent, execId, timeout, outputCap, io, oomKilled, hostKill, sandboxGone);
+        return new AgentProcess(agent, execId, pid, ended is null ? completion : ThenAsync(completion, ended), hostKill);
     }
 
+    private static async Task<ExitStatus> ThenAsync(Task<ExitStatus> completion, Action ended)
+    {
+        try
+        {
+            return await completion.ConfigureAwait(false);
+        }
+        finally
+        {
+            ended();
+        }
+    }
+
+    /// <summary>SIGKILL is the host's own where it can kill the exec itself (its cgroup: everything the exec started,
+    /// whatever the agent does); other signals go through the agent.</summary>
     public Task SignalAsync(int signal, CancellationToken cancellationToken) =>
-        _agent.CallAsync("Signal", (c, t) => c.SignalAsync(new SignalRequest { ExecId = _execId, Signal = signal }, t), cancellationToken);
+        signal == ExitStatusMapper.SIGKILL && _hostKill is not null
+            ? _hostKill()
+            : _agent.CallAsync("Signal", (c, t) => c.SignalAsync(new SignalRequest { ExecId = _execId, Signal = signal }, t), cancellationToken);
 
     public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken)
     {
@@ -50,10 +72,11 @@ internal sealed class AgentProcess : ISandboxProcess
     public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => _completion.WaitAsync(cancellationToken);
 
     /// <remarks>The wall-clock limit is the host's: when it passes, the process is reported timed out whatever the agent
-    /// answers. The agent is asked to kill it (bounded); an agent that does not answer breaks the sandbox, whose kill
-    /// (cgroup or QEMU) takes the process with everything else.</remarks>
+    /// answers. The host kills the exec's cgroup itself where it has one (a stopped or lying agent changes nothing);
+    /// otherwise the agent is asked to kill it (bounded). An agent that then does not report the end breaks the
+    /// sandbox, whose kill (cgroup or QEMU) takes everything else.</remarks>
     private static async Task<ExitStatus> SuperviseAsync(AgentChannel agent, string execId, TimeSpan? timeout, long outputCap, ProcessIO io,
-        Func<bool> oomKilled, CancellationToken sandboxGone)
+        Func<bool> oomKilled, Func<Task>? hostKill, CancellationToken sandboxGone)
     {
         await Task.Yield();
         var stopwatch = Stopwatch.StartNew();
@@ -75,21 +98,28 @@ internal sealed class AgentProcess : ISandboxProcess
             if (await Task.WhenAny(wait, expired).ConfigureAwait(false) == expired && !sandboxGone.IsCancellationRequested)
             {
                 timedOut = true;
-                try
+                if (hostKill is not null)
                 {
-                    await agent.CallAsync("Signal", (c, token) => c.SignalAsync(
-                        new SignalRequest { ExecId = execId, Signal = ExitStatusMapper.SIGKILL }, token), CancellationToken.None).ConfigureAwait(false);
+                    await hostKill().ConfigureAwait(false);
                 }
-                catch (SandboxException) when (agent.BrokenReason is not null)
+                else
                 {
-                    // The sandbox's kill took the process; the wait below ends with the broken error.
+                    try
+                    {
+                        await agent.CallAsync("Signal", (c, token) => c.SignalAsync(
+                            new SignalRequest { ExecId = execId, Signal = ExitStatusMapper.SIGKILL }, token), CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (SandboxException) when (agent.BrokenReason is not null)
+                    {
+                        // The sandbox's kill took the process; the wait below ends with the broken error.
+                    }
                 }
                 // An agent that says it killed the process but never reports it gone is lying or wedged: the sandbox's
                 // kill ends the process instead.
-                if (await Task.WhenAny(wait, Task.Delay(AgentChannel.DefaultCallDeadline, sandboxGone)).ConfigureAwait(false) != wait
+                if (await Task.WhenAny(wait, Task.Delay(agent.CallDeadline, sandboxGone)).ConfigureAwait(false) != wait
                     && !sandboxGone.IsCancellationRequested)
                 {
-                    await agent.MarkBrokenAsync($"its agent did not end exec {execId} within {AgentChannel.DefaultCallDeadline.TotalSeconds:0} s of its time limit").ConfigureAwait(false);
+                    await agent.MarkBrokenAsync($"its agent did not report the end of exec {execId} within {agent.CallDeadline.TotalSeconds:0} s of its time limit").ConfigureAwait(false);
                 }
             }
         }

@@ -39,6 +39,13 @@ internal static class CgroupFactory
             .ToList();
     }
 
+    /// <summary>A sub-cgroup name the engine makes (the agent's, an exec's): one path component of [A-Za-z0-9_-].</summary>
+    public static void CheckChildName(string name)
+    {
+        if (name.Length is 0 or > 64 || !name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+            throw new ArgumentException($"sub-cgroup name '{name}' must be 1-64 characters of [A-Za-z0-9_-]", nameof(name));
+    }
+
     public const long CpuPeriodMicroseconds = 100_000;
 
     public static long CpuQuotaMicroseconds(double cpus) => (long)Math.Ceiling(cpus * CpuPeriodMicroseconds);

@@ -102,9 +102,35 @@ internal static class CgroupFiles
         return pids;
     }
 
-    /// <summary>rmdir, retried while the kernel still reports the cgroup busy (tasks just killed are being reaped).</summary>
+    /// <summary>The pids of <paramref name="directory"/> and of every cgroup below it (a sandbox's per-exec and agent
+    /// sub-cgroups): on v1, and for v2's cgroup.procs, a cgroup lists only its own members.</summary>
+    public static IReadOnlyList<int> ReadPidsRecursive(string directory)
+    {
+        var pids = new List<int>(ReadPids(directory));
+        foreach (var child in Children(directory))
+            pids.AddRange(ReadPidsRecursive(child));
+        return pids;
+    }
+
+    /// <summary>The child cgroups of <paramref name="directory"/> (none when it is gone).</summary>
+    public static IEnumerable<string> Children(string directory)
+    {
+        try
+        {
+            return Directory.GetDirectories(directory);
+        }
+        catch (DirectoryNotFoundException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>rmdir of the cgroup and of every cgroup below it, children first, each retried while the kernel still
+    /// reports it busy (tasks just killed are being reaped).</summary>
     public static async Task RemoveAsync(string directory)
     {
+        foreach (var child in Children(directory))
+            await RemoveAsync(child).ConfigureAwait(false);
         for (var attempt = 0; ; attempt++)
         {
             try

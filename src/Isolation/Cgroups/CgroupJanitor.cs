@@ -33,12 +33,17 @@ internal static class CgroupJanitor
             return false;
         using (owner)
         {
-            if (dirs.Any(d => Directory.Exists(d) && CgroupFiles.ReadPids(d).Count > 0))
+            if (dirs.Any(d => Directory.Exists(d) && CgroupFiles.ReadPidsRecursive(d).Count > 0))
                 return false;
             try
             {
                 foreach (var dir in dirs.Where(Directory.Exists))
+                {
+                    // A long-lived sandbox's agent and per-exec cgroups first (empty, as checked above).
+                    foreach (var child in CgroupFiles.Children(dir))
+                        Directory.Delete(child);
                     Directory.Delete(dir);
+                }
                 return true;
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)

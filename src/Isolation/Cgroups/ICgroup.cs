@@ -13,7 +13,23 @@ internal interface ICgroup : IAsyncDisposable
 
     void AddProcess(int pid);
 
-    /// <summary>How many times the kernel's OOM killer has killed a task in this cgroup.</summary>
+    /// <summary>Creates a sub-cgroup (a long-lived sandbox's agent, each exec): inside this one's limits, with its own
+    /// task list, OOM-kill counter and kill. Disposing it kills what is left in it and removes it; disposing this one
+    /// takes its sub-cgroups along.</summary>
+    ICgroup CreateChild(string name);
+
+    /// <summary>The sub-cgroup <paramref name="name"/> made earlier (by this process or the one before a restart), or
+    /// null when there is none.</summary>
+    ICgroup? OpenChild(string name);
+
+    /// <summary>The pids of this cgroup's own members (not of its sub-cgroups).</summary>
+    IReadOnlyList<int> Pids();
+
+    /// <summary>Removes this cgroup when nothing is left in it (no task, no sub-cgroup); false, touching nothing,
+    /// otherwise.</summary>
+    bool TryRemoveEmpty();
+
+    /// <summary>How many times the kernel's OOM killer has killed a task in this cgroup or below it.</summary>
     long OomKillCount();
 
     SandboxStats ReadStats();

@@ -10,8 +10,6 @@ namespace Sandbox.Isolation.Container;
 /// launched by bubblewrap.</summary>
 public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
 {
-    private static readonly TimeSpan s_agentStartTimeout = TimeSpan.FromSeconds(15);
-    private static readonly TimeSpan s_agentAttachTimeout = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_diagnosticsWait = TimeSpan.FromSeconds(1);
 
     private readonly BubblewrapOptions _options;
@@ -64,8 +62,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (!File.Exists(_options.BwrapPath))
             return new(false, $"bubblewrap not found at {_options.BwrapPath} (apt-get install bubblewrap)");
-        if (Environment.IsPrivilegedProcess && !File.Exists(_options.SetprivPath))
-            return new(false, $"setpriv not found at {_options.SetprivPath} (util-linux)");
+        foreach (var (path, package) in new[] { (_options.SetprivPath, "util-linux"), (_options.UnsharePath, "util-linux"), (_options.SysctlPath, "procps") })
+        {
+            if (!File.Exists(path))
+                return new(false, $"{Path.GetFileName(path)} not found at {path} ({package}): it sets up each sandbox's user namespace");
+        }
         if (_cgroups.Version == CgroupVersion.None)
             return new(false, "no usable cgroup controllers (memory, pids)");
         if (!Environment.IsPrivilegedProcess)
@@ -150,7 +151,12 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         {
             var nullFd = (int)devNull.DangerousGetHandle();
             var agentFd = agentRemote?.Fd ?? (int)listener!.Handle;
-            instance = await _launcher.LaunchAsync(spec, [.. bundle.Command(BwrapFds.Agent, listening: listener is not null), "--nproc", spec.Limits.PidsMax.ToString()],
+            // The agent runs as a uid of its own (ContainerLauncher.AgentId); the workload, started by it, as the
+            // sandbox's user.
+            var user = spec.User ?? SandboxUser.Default;
+            instance = await _launcher.LaunchAsync(spec,
+                [.. bundle.Command(BwrapFds.Agent, listening: listener is not null), "--nproc", spec.Limits.PidsMax.ToString(),
+                    "--workload-user", user.ToString()],
                 DefaultEnvironment.For(spec, null), spec.WorkDir,
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],
@@ -169,7 +175,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         rollback.Push(agent);
         using (var start = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            start.CancelAfter(s_agentStartTimeout);
+            start.CancelAfter(_options.AgentStartTimeout);
             try
             {
                 await agent.PingAsync(start.Token).ConfigureAwait(false);
@@ -193,9 +199,12 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
                     $"the sandbox agent did not start: {e.Message} (bwrap {code}); stderr: {tail}", e);
             }
         }
+        // The work dir is a tmpfs bwrap made as the agent's uid: it becomes the sandbox user's, by the host (the agent
+        // answered, so bwrap's mounts are done, and nothing of the workload has run yet to race the path).
+        ContainerLauncher.GiveWorkDir(instance, spec.WorkDir);
         rollback.Commit();
         // stderr stays open for the sandbox's lifetime; it closes when the sandbox dies.
-        return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, socketPath);
+        return new ContainerSandbox(instance, agent, agentSocket!, spec, stderr, tail, _options.AgentCallDeadline, socketPath);
     }
 
     /// <summary>Takes back a sandbox created (with <see cref="SandboxSpec.DieWithOwner"/> = false) by an earlier
@@ -233,7 +242,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         AgentClient? agent = null;
         using (var start = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
         {
-            start.CancelAfter(s_agentAttachTimeout);
+            start.CancelAfter(_options.AgentAttachTimeout);
             try
             {
                 await agentSocket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), start.Token).ConfigureAwait(false);
@@ -254,10 +263,11 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
             WorkDir = record.WorkDir,
             Hostname = record.Hostname,
             SyscallProfile = record.SyscallProfile,
+            User = record.User,
             DieWithOwner = false,
         };
         rollback.Commit();
-        return new ContainerSandbox(instance, agent!, agentSocket, spec, null, new TailBuffer(), socketPath);
+        return new ContainerSandbox(instance, agent!, agentSocket, spec, null, new TailBuffer(), _options.AgentCallDeadline, socketPath);
     }
 
     /// <summary>Removes agent sockets (and half-made ones) of sandboxes not in <paramref name="keep"/> from the channel

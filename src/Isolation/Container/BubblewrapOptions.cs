@@ -13,16 +13,24 @@ public sealed record BubblewrapOptions
     /// v2 placement root (a delegated subtree or cgroup-namespace root; see docs/architecture.md). Default "sandbox".</summary>
     public string CgroupParent { get; init; } = "sandbox";
 
-    /// <summary>First host uid/gid given to sandboxes; each sandbox gets its own from [base, base + count).
-    /// None of them may be a real account. Default 200000.</summary>
-    public int HostUidBase { get; init; } = 200_000;
+    /// <summary>First host uid/gid of the sandboxes' id ranges: each live sandbox gets [b, b + 65536) of its own
+    /// (b = base + k·65536), seen inside as 0..65535, so uid 0 inside is host uid b. Far from real accounts and from
+    /// systemd's ranges: default 0x70000000 (1879048192).</summary>
+    public int UidRangeBase { get; init; } = 0x7000_0000;
 
-    /// <summary>Size of the host uid range. Default 65536.</summary>
-    public int HostUidCount { get; init; } = 65_536;
+    /// <summary>How many 65536-wide ranges there are. Default 1024 (up to host uid 0x74000000).</summary>
+    public int UidRangeCount { get; init; } = 1024;
 
-    /// <summary>Root-only directory of the host uid lock files ({uid}.lock, flock'ed while a sandbox holds the uid), shared
-    /// by every engine process of this host so that no two of them hand out the same uid. Default /run/sandbox/uids.</summary>
-    public string HostUidLockDirectory { get; init; } = HostUidAllocator.DefaultLockDirectory;
+    /// <summary>Root-only directory of the range lock files ({first uid}.lock, flock'ed while a sandbox holds the range),
+    /// shared by every engine process of this host so that no two of them hand out the same ids. Default
+    /// /run/sandbox/uid-ranges.</summary>
+    public string UidRangeLockDirectory { get; init; } = "/run/sandbox/uid-ranges";
+
+    /// <summary>util-linux unshare, which creates each sandbox's user namespace as its owner uid.</summary>
+    public string UnsharePath { get; init; } = "/usr/bin/unshare";
+
+    /// <summary>procps sysctl, which sets user.max_user_namespaces to 0 inside a new sandbox namespace.</summary>
+    public string SysctlPath { get; init; } = "/usr/sbin/sysctl";
 
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
@@ -36,13 +44,20 @@ public sealed record BubblewrapOptions
     /// <summary>Where prepared files are cached (the host rootfs's /etc copy, under guest-etc/). Default /var/cache/sandbox.</summary>
     public string CacheDirectory { get; init; } = "/var/cache/sandbox";
 
-    /// <summary>uid and gid of the sandboxed user as seen inside. Default 1000.</summary>
-    public int SandboxUid { get; init; } = 1000;
-
     /// <summary>Root-only host directory holding the agent socket of each sandbox created with
     /// <see cref="SandboxSpec.DieWithOwner"/> = false ({id}.sock), through which a restarted owner re-attaches. It is
     /// never mounted into a sandbox. Such sandboxes cannot be created without it.</summary>
     public string? ChannelDirectory { get; init; }
+
+    /// <summary>How long one ordinary call to a sandbox's agent may take before the sandbox is declared broken
+    /// (killed, every later call failing at once). Generous: a false alarm kills a healthy sandbox. Default 15 s.</summary>
+    public TimeSpan AgentCallDeadline { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a new sandbox's agent may take to answer its first ping. Default 15 s.</summary>
+    public TimeSpan AgentStartTimeout { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long the agent of a sandbox being taken back after a restart may take to answer. Default 5 s.</summary>
+    public TimeSpan AgentAttachTimeout { get; init; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Directory with the agent (sandbox-agent and lib/). Null = found next to the program or installed.</summary>
     public string? AgentDirectory { get; init; }

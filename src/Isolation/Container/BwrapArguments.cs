@@ -4,9 +4,15 @@ namespace Sandbox.Isolation.Container;
 /// Descriptor numbers are the ones the child sees (see <see cref="BwrapFds"/>).</summary>
 internal sealed record BwrapArguments
 {
+    /// <summary>uid and gid of the command inside the sandbox's user namespace.</summary>
     public required int Uid { get; init; }
+    public required int Gid { get; init; }
     public required string Hostname { get; init; }
-    public required bool DisableUserNamespaces { get; init; }
+
+    /// <summary>Capabilities the command keeps (inside the sandbox's user namespace only; bwrap raises them as ambient
+    /// so they survive the exec of a non-root command). Empty for every workload; the agent's own set otherwise
+    /// (<see cref="AgentCapabilities"/>).</summary>
+    public IReadOnlyList<string> Capabilities { get; init; } = [];
     public required bool DieWithParent { get; init; }
     public required IReadOnlyList<MountOp> Mounts { get; init; }
     public required string WorkingDirectory { get; init; }
@@ -21,25 +27,42 @@ internal sealed record BwrapArguments
     /// prepared and entered with nsenter before the launch chain (see <see cref="Network.SandboxNetwork"/>).</summary>
     public bool JoinedNetwork { get; init; }
 
+    /// <summary>What the agent of a long-lived container keeps, in the sandbox's user namespace only: set its children's
+    /// uid, gid and groups (SETUID, SETGID), empty their bounding set (SETPCAP), signal them (KILL: they have another
+    /// uid) and give them RLIMIT_NPROC (SYS_RESOURCE). None of these reaches any process it starts (see the agent's
+    /// ContainerConfinement), nor anything on the host.</summary>
+    public static readonly IReadOnlyList<string> AgentCapabilities =
+        ["CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_RESOURCE"];
+
     /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];
 
     public IReadOnlyList<string> ToArgv(string bwrapPath)
     {
-        var argv = new List<string> { bwrapPath, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts" };
+        var argv = new List<string>
+        {
+            bwrapPath,
+            // The user namespace is the host's (SandboxUserNamespace: the range map, nested namespaces already
+            // disabled there unless allowed): bwrap joins it and creates the others inside it.
+            "--userns", BwrapFds.UserNamespace.ToString(),
+            // bwrap 0.8 never closes the --userns descriptor; as --sync-fd it is closed before the command runs (kept
+            // by bwrap's own init, or by the agent as PID 1, which marks it close-on-exec).
+            "--sync-fd", BwrapFds.UserNamespace.ToString(),
+            "--unshare-pid", "--unshare-ipc", "--unshare-uts",
+        };
         if (!JoinedNetwork)
             argv.Add("--unshare-net");
         argv.AddRange(
         [
             "--unshare-cgroup",
-            "--uid", Uid.ToString(), "--gid", Uid.ToString(),
+            "--uid", Uid.ToString(), "--gid", Gid.ToString(),
             "--hostname", Hostname,
             "--cap-drop", "ALL",
             // A new session: no TIOCSTI into the caller's terminal.
             "--new-session",
         ]);
-        if (DisableUserNamespaces)
-            argv.Add("--disable-userns");
+        foreach (var capability in Capabilities)
+            argv.AddRange(["--cap-add", capability]);
         if (DieWithParent)
             argv.Add("--die-with-parent");
         if (AsPid1)
@@ -87,4 +110,6 @@ internal static class BwrapFds
     public const int ResolvConf = 9;
     /// <summary>bwrap's options (--args), a sealed memfd that bwrap reads and closes before it sets anything up.</summary>
     public const int Args = 10;
+    /// <summary>The sandbox's user namespace (<see cref="Users.SandboxUserNamespace"/>), joined by bwrap.</summary>
+    public const int UserNamespace = 11;
 }

@@ -9,7 +9,7 @@ namespace Sandbox.Isolation.Container;
 internal sealed record ContainerAttachment
 {
     /// <summary>The payload format. Bump it when a field changes meaning or a required one is added.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     public SandboxAttachment ToAttachment() =>
         AttachmentCodec.Wrap(SandboxTier.Container, Version, this, ContainerAttachmentJson.Default.ContainerAttachment);
@@ -26,8 +26,11 @@ internal sealed record ContainerAttachment
     /// <summary>Host pid of the sandbox's init (bwrap's reaper inside the pid namespace).</summary>
     public required int InitPid { get; init; }
 
-    /// <summary>The sandbox's own host uid (-1 when the host was not root).</summary>
-    public required int HostUid { get; init; }
+    /// <summary>First host id of the sandbox's uid range (inside 0).</summary>
+    public required int UidRangeBase { get; init; }
+
+    /// <summary>Who the sandbox's processes run as inside.</summary>
+    public required SandboxUser User { get; init; }
 
     /// <summary>Host path of the unix socket the agent accepts connections on (root-only directory, not visible inside).</summary>
     public required string AgentSocket { get; init; }

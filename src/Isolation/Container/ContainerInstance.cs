@@ -3,21 +3,25 @@ using Sandbox.Isolation.Network;
 
 namespace Sandbox.Isolation.Container;
 
-/// <summary>What one started container holds on the host: bwrap, the cgroup, the host uid, and for egress its network.
+/// <summary>What one started container holds on the host: bwrap, the cgroup, the host ids, and for egress its network.
 /// Disposing kills the cgroup (everything in the sandbox), reaps bwrap, tears the network down (pasta, dnsmasq, the
-/// namespace), removes the cgroup and frees the uid — in that order.</summary>
-internal sealed class ContainerInstance(BwrapProcess bwrap, ICgroup cgroup, int hostUid, int initPid, SandboxInfo info,
-    Action<int> releaseUid, SandboxNetwork? network = null) : IAsyncDisposable
+/// namespace), removes the cgroup and frees the ids — in that order.</summary>
+internal sealed class ContainerInstance(BwrapProcess bwrap, ICgroup cgroup, SandboxIds ids, int initPid, SandboxInfo info,
+    Action<SandboxIds> releaseIds, SandboxNetwork? network = null) : IAsyncDisposable
 {
     private int _disposed;
 
     public BwrapProcess Bwrap { get; } = bwrap;
     public ICgroup Cgroup { get; } = cgroup;
-    public int HostUid { get; } = hostUid;
+    public SandboxIds Ids { get; } = ids;
     /// <summary>Host pid of the sandbox's init (bwrap's reaper inside the pid namespace).</summary>
     public int InitPid { get; } = initPid;
     public SandboxInfo Info { get; } = info;
     public SandboxNetwork? Network { get; } = network;
+
+    /// <summary>A long-lived sandbox's sub-cgroup of bwrap and the agent (null for a one-shot run, which uses the
+    /// sandbox's cgroup itself). Removed with the sandbox's cgroup.</summary>
+    public ICgroup? AgentCgroup { get; init; }
 
     public async ValueTask DisposeAsync()
     {
@@ -34,7 +38,7 @@ internal sealed class ContainerInstance(BwrapProcess bwrap, ICgroup cgroup, int 
         }
         try { await Cgroup.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { (failures ??= []).Add(e); }
-        releaseUid(HostUid);
+        releaseIds(Ids);
         if (failures is not null)
             throw new AggregateException($"sandbox {Info.Id} was not torn down cleanly", failures);
     }

@@ -3,18 +3,36 @@ using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
 using Sandbox.Isolation.Network;
+using Sandbox.Isolation.Users;
 
 namespace Sandbox.Isolation.Container;
 
 /// <summary>The one place a container is started, for one-shot runs and long-lived sandboxes alike: compile the
-/// seccomp program, take a host uid and a cgroup, spawn bwrap holding the sandbox on its block fd, move the sandbox
-/// into its cgroup and set its rlimits, then let it go. Any failure undoes everything taken so far.</summary>
+/// seccomp program, take a uid range, create the sandbox's user namespace and cgroup, spawn bwrap (as the command's
+/// host uid, the namespace's owner, joining it) holding the sandbox on its block fd, move the sandbox into its cgroup,
+/// then let it go. Any failure undoes everything taken so far.</summary>
 internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout cgroups)
 {
     /// <summary>The prepared /etc a host-rootfs sandbox of <paramref name="spec"/> gets (cached by content).</summary>
-    public string EtcDirectory(SandboxSpec spec) => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir);
+    public string EtcDirectory(SandboxSpec spec)
+    {
+        var user = spec.User ?? SandboxUser.Default;
+        return HostUserland.PrepareEtc(options.CacheDirectory, user.Uid, spec.WorkDir, user.Gid);
+    }
 
-    private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
+    /// <summary>Ids inside a sandbox's user namespace: 0..65535, each a host id of the sandbox's own range.</summary>
+    public const int RangeSize = 65_536;
+
+    /// <summary>uid and gid of the agent inside a long-lived container: the range's last id, which no sandbox user may
+    /// have (<see cref="SandboxUser.MaxId"/>), so the workload never shares the agent's uid.</summary>
+    public const int AgentId = RangeSize - 1;
+
+    /// <summary>The sub-cgroup of a long-lived sandbox that holds bwrap and the agent (and, for an instant, a held exec
+    /// before the host moves it into its own).</summary>
+    public const string AgentCgroupName = "agent";
+
+    private readonly HostIdAllocator _ranges = new(options.UidRangeBase, RangeSize, options.UidRangeCount, options.UidRangeLockDirectory, "sandbox uid range");
+    private readonly UserNamespaceTools _tools = new(options.SetprivPath, options.UnsharePath, options.SysctlPath);
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
     /// top, so `--pids N` means N processes and threads of the workload. Those are the outer bwrap (moved into the cgroup
@@ -26,8 +44,9 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     /// <summary>The descriptors bwrap passes to the sandboxed command, beyond the ones the launcher adds.</summary>
     public sealed record Stdio(int Stdin, int Stdout, int Stderr);
 
-    /// <param name="commandIsInit">The command is the sandbox's PID 1 and reaps orphans itself (see
-    /// <see cref="BwrapArguments.AsPid1"/>).</param>
+    /// <param name="commandIsInit">The command is the agent: the sandbox's PID 1, which reaps orphans itself (see
+    /// <see cref="BwrapArguments.AsPid1"/>), runs as <see cref="AgentId"/> with <see cref="BwrapArguments.AgentCapabilities"/>
+    /// and starts the workload as the sandbox's user. Otherwise the command is the workload itself, run as that user.</param>
     /// <param name="agentPidsReserve">Tasks the cgroup allows beyond the spec's pids limit for the agent's own threads
     /// (the agent holds the workload itself to the limit with RLIMIT_NPROC).</param>
     public async Task<ContainerInstance> LaunchAsync(SandboxSpec spec, IReadOnlyList<string> command, IReadOnlyDictionary<string, string> env,
@@ -35,11 +54,20 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         CancellationToken cancellationToken, int agentPidsReserve = 0, bool commandIsInit = false)
     {
         var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        if (!Environment.IsPrivilegedProcess)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                "the container tier needs root: it writes each sandbox's uid map and creates its cgroup");
+        var user = spec.User ?? SandboxUser.Default;
         await using var rollback = new RollbackStack();
 
-        var hostUid = Environment.IsPrivilegedProcess ? _uids.Allocate() : -1;
-        if (hostUid >= 0)
-            rollback.Push(() => _uids.Release(hostUid));
+        var range = new UidRange(_ranges.Allocate(), RangeSize);
+        rollback.Push(() => _ranges.Release(range.HostBase));
+        // The namespace's owner, and bwrap's host uid, is the command's own uid of the range (the agent's, or the
+        // workload's in a one-shot run): bwrap's init keeps it across its setuid inside, so its parent-death signal
+        // from bwrap (--die-with-parent) is allowed; a signal from another uid would be refused.
+        var commandId = commandIsInit ? AgentId : user.Uid;
+        var owner = range.ToHost(commandId);
+        var ownerGid = range.ToHost(commandIsInit ? AgentId : user.Gid);
 
         var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = CgroupPidsMax(spec.Limits.PidsMax, commandIsInit, agentPidsReserve) });
         rollback.Push(cgroup);
@@ -54,11 +82,12 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             rollback.Push(network);
         }
 
+        using var userNamespace = await SandboxUserNamespace.CreateAsync(_tools, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
         // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own.
         var generatedAccounts = spec.Rootfs is not HostRootfs;
-        using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(PasswdFile(spec))) : null;
-        using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(GroupFile())) : null;
+        using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(HostUserland.PasswdFile(user.Uid, spec.WorkDir, user.Gid))) : null;
+        using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(HostUserland.GroupFile(user.Gid))) : null;
         // A directory rootfs brings its own /etc; a regular resolv.conf there is covered with the sandbox resolver's (a
         // link is left alone: bwrap would follow it). The host rootfs's prepared /etc already names it.
         var resolvOver = network is not null && spec.Rootfs is DirectoryRootfs d && IsRegularFile(Path.Combine(d.Path, "etc/resolv.conf"));
@@ -80,9 +109,10 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         mounts.Add(new RemountRo("/"));
         var args = new BwrapArguments
         {
-            Uid = options.SandboxUid,
+            Uid = commandIsInit ? AgentId : user.Uid,
+            Gid = commandIsInit ? AgentId : user.Gid,
+            Capabilities = commandIsInit ? BwrapArguments.AgentCapabilities : [],
             Hostname = spec.Hostname,
-            DisableUserNamespaces = !spec.AllowNestedUserNamespaces,
             DieWithParent = spec.DieWithOwner,
             Mounts = mounts,
             WorkingDirectory = cwd,
@@ -103,12 +133,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             options.PrlimitPath, $"--nofile={spec.Limits.OpenFiles}:{spec.Limits.OpenFiles}",
             $"--fsize={fileSizeBytes}:{fileSizeBytes}", "--core=0:0", "--",
         ]);
-        if (hostUid >= 0)
-        {
-            // bwrap started by root would map the sandbox's uid to host root; started as an unprivileged uid it maps
-            // to that uid, which is what the host then sees for every sandboxed process.
-            argv.AddRange([options.SetprivPath, $"--reuid={hostUid}", $"--regid={hostUid}", "--clear-groups", "--"]);
-        }
+        // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
+        argv.AddRange([options.SetprivPath, $"--reuid={owner}", $"--regid={ownerGid}", "--clear-groups", "--"]);
         // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
         // would show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's).
         using var argsFile = SealedMemfd.Create("bwrap-args", args.ToArgsFile());
@@ -118,12 +144,17 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
             new(seccomp.Fd, BwrapFds.Seccomp), new(argsFile.Fd, BwrapFds.Args),
+            new(userNamespace.Fd, BwrapFds.UserNamespace),
         };
         if (passwd is not null && group is not null)
             fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
         if (resolv is not null)
             fds.Add(new(resolv.Fd, BwrapFds.ResolvConf));
         fds.AddRange(extraFds);
+
+        // A long-lived sandbox's bwrap and agent live in a sub-cgroup of their own, so each exec can have its own too
+        // (and, on v2, the sandbox's cgroup holds no process itself: the no-internal-process rule).
+        var home = commandIsInit ? cgroup.CreateChild(AgentCgroupName) : cgroup;
 
         var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);
         rollback.Push(bwrap);
@@ -132,17 +163,18 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         // sandbox would go on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service
         // manager that cleans up after its owner (systemd's KillMode) also leaves bwrap alone, and the cgroup kill still
         // takes everything. The init is added again below in case bwrap was faster.
-        cgroup.AddProcess(bwrap.Pid);
+        home.AddProcess(bwrap.Pid);
         // The cgroup must be killed before bwrap is reaped on failure (bwrap waits for its init).
         rollback.Push(() => cgroup.KillAllAsync(CancellationToken.None).GetAwaiter().GetResult());
 
         var initPid = await bwrap.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
-        cgroup.AddProcess(initPid);
+        home.AddProcess(initPid);
         bwrap.Release();
 
-        var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, hostUid, cgroup, network);
+        var ids = new SandboxIds(range, user);
+        var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, ids, cgroup, network);
         rollback.Commit();
-        return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, ReleaseUid, network);
+        return new ContainerInstance(bwrap, cgroup, ids, initPid, info, ReleaseIds, network) { AgentCgroup = commandIsInit ? home : null };
     }
 
     /// <summary>Takes back a container this launcher's owner started before it was restarted (see
@@ -153,24 +185,26 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         if (BwrapProcess.Attach(attachment.BwrapPid, attachment.BwrapStartTime) is not { } bwrap)
             return null;
         // bwrap was moved into the sandbox's cgroup at launch: a process elsewhere is not ours (and is left alone).
-        if (CgroupFactory.Open(cgroups, options.CgroupParent, id) is not { } cgroup || !InCgroup(bwrap.Pid, options.CgroupParent, id))
+        if (CgroupFactory.Open(cgroups, options.CgroupParent, id) is not { } cgroup || cgroup.OpenChild(AgentCgroupName) is not { } agentCgroup
+            || !InCgroup(bwrap.Pid, options.CgroupParent, id))
         {
             bwrap.Forget();
             return null;
         }
-        if (attachment.HostUid >= 0 && !_uids.Reserve(attachment.HostUid))
+        if (!_ranges.Reserve(attachment.UidRangeBase))
         {
             bwrap.Forget();
-            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"host uid {attachment.HostUid} of sandbox {id} is already in use");
+            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"uid range from {attachment.UidRangeBase} of sandbox {id} is already in use");
         }
+        var ids = new SandboxIds(new UidRange(attachment.UidRangeBase, RangeSize), attachment.User);
         // An egress sandbox's network (pasta, dnsmasq, the namespace) outlived the old owner too: taken back with it.
         var network = SandboxNetwork.Adopt(options.Network, id);
-        var info = Info(id, attachment.SyscallProfile, attachment.SeccompDigest, attachment.Limits, attachment.HostUid, cgroup, network);
-        return new ContainerInstance(bwrap, cgroup, attachment.HostUid, attachment.InitPid, info, ReleaseUid, network);
+        var info = Info(id, attachment.SyscallProfile, attachment.SeccompDigest, attachment.Limits, ids, cgroup, network);
+        return new ContainerInstance(bwrap, cgroup, ids, attachment.InitPid, info, ReleaseIds, network) { AgentCgroup = agentCgroup };
     }
 
     /// <summary>What a container reports about itself, for a new launch and a re-attach alike.</summary>
-    private static SandboxInfo Info(SandboxId id, string profile, string seccompDigest, ResourceLimits limits, int hostUid, ICgroup cgroup,
+    private static SandboxInfo Info(SandboxId id, string profile, string seccompDigest, ResourceLimits limits, SandboxIds ids, ICgroup cgroup,
         SandboxNetwork? network) => new()
     {
         Id = id,
@@ -179,7 +213,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         SyscallProfile = profile,
         SeccompDigest = seccompDigest,
         Limits = cgroup.CpuQuotaEnforced ? limits : limits with { Cpus = 0 },
-        HostUid = hostUid >= 0 ? hostUid : (int)Libc.GetEUid(),
+        HostUid = ids.Range.ToHost(ids.User.Uid),
+        HostUidRange = ids.Range,
         CgroupPath = cgroup.Path,
         Egress = network?.Granted ?? [],
     };
@@ -190,12 +225,24 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         return info.Exists && info.LinkTarget is null;
     }
 
+    /// <summary>Hands a long-lived sandbox's work dir (made by bwrap as the agent's uid) to its user, through the agent's
+    /// root (<c>/proc/PID/root</c>); lchown, so a link is never followed.</summary>
+    internal static void GiveWorkDir(ContainerInstance instance, string workDir)
+    {
+        var path = $"/proc/{instance.InitPid}/root{workDir}";
+        var uid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Uid);
+        var gid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Gid);
+        if (Libc.Lchown(path, uid, gid) != 0)
+            throw Errno.Fail($"lchown({path}, {uid}, {gid})");
+    }
+
     internal static bool InCgroup(int pid, string parentName, SandboxId id)
     {
         try
         {
             var suffix = "/" + parentName + "/" + id.Value;
-            return File.ReadAllLines($"/proc/{pid}/cgroup").Any(line => line.EndsWith(suffix, StringComparison.Ordinal));
+            return File.ReadAllLines($"/proc/{pid}/cgroup").Any(line =>
+                line.EndsWith(suffix, StringComparison.Ordinal) || line.EndsWith(suffix + "/" + AgentCgroupName, StringComparison.Ordinal));
         }
         catch (IOException)
         {
@@ -203,13 +250,11 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         }
     }
 
-    private void ReleaseUid(int uid)
+    private void ReleaseIds(SandboxIds ids)
     {
-        if (uid >= 0)
-            _uids.Release(uid);
+        _ranges.Release(ids.Range.HostBase);
     }
-
-    private string PasswdFile(SandboxSpec spec) => HostUserland.PasswdFile(options.SandboxUid, spec.WorkDir);
-
-    private string GroupFile() => HostUserland.GroupFile(options.SandboxUid);
 }
+
+/// <summary>The host ids one container holds: its uid range, and who its processes are inside it.</summary>
+internal sealed record SandboxIds(UidRange Range, SandboxUser User);

@@ -36,7 +36,7 @@ internal sealed class ContainerSandbox : ISandbox
 
     /// <param name="stderr">The agent's stderr (null after a re-attach: it went to the owner that started it).</param>
     public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket? stderr, TailBuffer stderrTail,
-        string? agentSocketPath = null)
+        TimeSpan callDeadline, string? agentSocketPath = null)
     {
         _agentSocketPath = agentSocketPath;
         _stderrTail = stderrTail;
@@ -46,7 +46,7 @@ internal sealed class ContainerSandbox : ISandbox
         _agentSocket = agentSocket;
         _spec = spec;
         // A silent or lost agent breaks the sandbox: the cgroup kill ends everything it was supervising.
-        _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString);
+        _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString, callDeadline);
         _limits = spec.Limits;
         _ = WatchAsync();
     }
@@ -71,7 +71,8 @@ internal sealed class ContainerSandbox : ISandbox
         BwrapPid = _instance.Bwrap.Pid,
         BwrapStartTime = _instance.Bwrap.StartTime,
         InitPid = _instance.InitPid,
-        HostUid = _instance.HostUid,
+        UidRangeBase = _instance.Ids.Range.HostBase,
+        User = _instance.Ids.User,
         AgentSocket = _agentSocketPath,
         Limits = _limits,
         Env = _spec.Env,
@@ -96,11 +97,46 @@ internal sealed class ContainerSandbox : ISandbox
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
-        var oomBefore = _instance.Cgroup.OomKillCount();
-        var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
+        // Each exec gets a cgroup of its own, made and filled by the host: the agent starts the process held, the host
+        // moves it there and only then lets it run (ExecPlacement), so the exec's time limit, kill and OOM attribution
+        // are the host's whatever the agent does later.
+        request.Hold = true;
+        var execCgroup = _instance.Cgroup.CreateChild(request.ExecId);
+        ExecResponse response;
+        try
+        {
+            response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
+            try
+            {
+                ExecPlacement.Place(_instance, response.Pid, execCgroup);
+                await _channel.CallAsync("Release", (c, t) => c.ReleaseAsync(request.ExecId, t), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                await execCgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+                // Not placed: the held first stage is still in the agent's cgroup; the agent ends it (best effort: a
+                // broken sandbox is killed whole anyway).
+                try
+                {
+                    await _channel.CallAsync("Signal", (c, t) => c.SignalAsync(request.ExecId, ExitStatusMapper.SIGKILL, t), CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (SandboxException)
+                {
+                }
+                throw;
+            }
+        }
+        catch
+        {
+            await execCgroup.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         var limits = Volatile.Read(ref _limits);
         return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
-            io, () => _instance.Cgroup.OomKillCount() > oomBefore, _disposing.Token);
+            io, () => execCgroup.OomKillCount() > 0, _disposing.Token,
+            hostKill: () => execCgroup.KillAllAsync(CancellationToken.None),
+            // What the exec left running (started in the background) stays in its cgroup until the sandbox goes.
+            ended: () => execCgroup.TryRemoveEmpty());
     }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>

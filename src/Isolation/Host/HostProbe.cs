@@ -12,7 +12,7 @@ public static class HostProbe
 {
     public sealed record Check(string Name, bool Ok, string Detail);
 
-    public static IReadOnlyList<Check> Run(BubblewrapOptions? options = null)
+    public static IReadOnlyList<Check> Run(BubblewrapOptions? options = null, MicroVmOptions? vmOptions = null)
     {
         options ??= new BubblewrapOptions();
         var checks = new List<Check>
@@ -27,7 +27,7 @@ public static class HostProbe
             Agent(options),
             Qemu(),
             GuestKernel(),
-            Kvm(),
+            Kvm(vmOptions),
         };
         return checks;
     }
@@ -81,9 +81,9 @@ public static class HostProbe
     /// <summary>KVM is "usable" only where a guest really boots: the microVM tier's probe decides (a probe boot of the
     /// real guest under -accel kvm, skipped with the reason where /dev/kvm or the vmx/svm flag is missing; cached in
     /// /var/cache/sandbox/accel-probe). "ok" means KVM; otherwise microVMs run under TCG and the detail says why.</summary>
-    public static Check Kvm()
+    public static Check Kvm(MicroVmOptions? options = null)
     {
-        var driver = new MicroVmDriver();
+        var driver = new MicroVmDriver(options);
         if (AcceleratorProbe.StaticReason() is { } why)
             return new("kvm", false, $"accel: tcg ({why})");
         try

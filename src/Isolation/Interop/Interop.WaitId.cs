@@ -8,6 +8,7 @@ internal static unsafe partial class Libc
     internal const int P_PIDFD = 3;
     internal const int WNOHANG = 1;
     internal const int WEXITED = 4;
+    internal const int WNOWAIT = 0x0100_0000;
     internal const int CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
 
     /// <summary>The SIGCHLD part of siginfo_t (x86_64 layout); the struct is 128 bytes in all.</summary>

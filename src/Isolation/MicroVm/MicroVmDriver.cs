@@ -138,6 +138,11 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         if (spec.Network == NetworkMode.Egress)
             throw new SandboxException(SandboxErrorCode.Unavailable,
                 "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");
+        // Root in a guest would hold every capability there (the guest agent does not drop them yet): refused, never
+        // silently run as another user.
+        if (spec.User is { } user && (user.Uid != _options.GuestUid || user.Gid != _options.GuestUid))
+            throw new SandboxException(SandboxErrorCode.Unimplemented,
+                $"the microVM tier runs processes as {_options.GuestUid}:{_options.GuestUid} only; user {user} needs the container tier");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {
@@ -178,8 +183,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         setup.BlockDevices.AddRange(layout.BlockDevices);
         setup.Symlinks.AddRange(layout.Symlinks);
         setup.WritableDirs.AddRange(["/tmp", spec.WorkDir]);
-        AgentCalls.Diagnostics.Value = vm.Console.ToString;
-        await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken)).ConfigureAwait(false);
+        await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid), template, accel.Accelerator);

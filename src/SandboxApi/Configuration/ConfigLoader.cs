@@ -135,13 +135,13 @@ public static class ConfigLoader
     private static ContainerConfig ReadContainer(Section s)
     {
         var d = new ContainerConfig();
-        s.Known("agent_dir", "cgroup_parent", "host_uid_base", "host_uid_count");
+        s.Known("agent_dir", "cgroup_parent", "uid_range_base", "uid_range_count");
         return new ContainerConfig
         {
             AgentDir = s.String("agent_dir"),
             CgroupParent = s.String("cgroup_parent") ?? d.CgroupParent,
-            HostUidBase = s.Int("host_uid_base") ?? d.HostUidBase,
-            HostUidCount = s.Int("host_uid_count") ?? d.HostUidCount,
+            UidRangeBase = s.Int("uid_range_base") ?? d.UidRangeBase,
+            UidRangeCount = s.Int("uid_range_count") ?? d.UidRangeCount,
         };
     }
 

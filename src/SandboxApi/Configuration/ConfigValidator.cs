@@ -86,8 +86,8 @@ public static class ConfigValidator
             errors.Add($"container.agent_dir: directory '{a}' does not exist");
         if (k.CgroupParent.Length == 0 || k.CgroupParent.Contains('/') || k.CgroupParent is "." or "..")
             errors.Add($"container.cgroup_parent: '{k.CgroupParent}' must be a single directory name");
-        if (k.HostUidBase < 1000 || k.HostUidCount < 1 || (long)k.HostUidBase + k.HostUidCount > uint.MaxValue - 1)
-            errors.Add($"container.host_uid_base/host_uid_count: [{k.HostUidBase}, +{k.HostUidCount}) must lie in [1000, 4294967294)");
+        if (k.UidRangeBase < 100_000 || k.UidRangeCount < 1 || (long)k.UidRangeBase + 65_536L * k.UidRangeCount > uint.MaxValue - 1)
+            errors.Add($"container.uid_range_base/uid_range_count: {k.UidRangeCount} range(s) of 65536 from {k.UidRangeBase} must lie in [100000, 4294967294)");
         if (!s_levels.Contains(c.Log.Level))
             errors.Add($"log.level: '{c.Log.Level}' is not one of {string.Join(", ", s_levels)}");
         return errors;

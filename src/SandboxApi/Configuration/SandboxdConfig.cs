@@ -92,9 +92,11 @@ public sealed record ContainerConfig
     /// <summary>Cgroup (under each hierarchy's root) holding sandboxd's sandboxes. Owned by sandboxd: leftovers in it are
     /// killed and removed at startup. Default "sandboxd" (the CLI's --local runs use "sandbox").</summary>
     public string CgroupParent { get; init; } = "sandboxd";
-    /// <summary>First host uid of sandboxd's sandboxes. Default 300000 (the CLI's --local runs use 200000).</summary>
-    public int HostUidBase { get; init; } = 300_000;
-    public int HostUidCount { get; init; } = 65_536;
+    /// <summary>First host uid of sandboxd's sandboxes' uid ranges: each sandbox gets 65536 host ids of its own from
+    /// here (inside 0..65535). Default 0x74000000 (the CLI's --local runs use 0x70000000).</summary>
+    public int UidRangeBase { get; init; } = 0x7400_0000;
+    /// <summary>How many 65536-wide ranges (the most sandboxes at once). Default 1024.</summary>
+    public int UidRangeCount { get; init; } = 1024;
 }
 
 public sealed record LogConfig

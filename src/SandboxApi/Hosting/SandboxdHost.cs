@@ -14,6 +14,7 @@ using Grpc.Health.V1;
 using Grpc.HealthCheck;
 using Sandbox.Api;
 using Sandbox.Isolation;
+using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.MicroVm;
 using Sandbox.Policy;
@@ -119,6 +120,10 @@ public static class SandboxdHost
                 k.Listen(IPEndPoint.Parse(metrics), lo => lo.Protocols = HttpProtocols.Http1);
         });
 
+        // The agent's directory: the configured one, else $SANDBOX_AGENT_DIR, else the engine's search path (the engine
+        // itself reads no environment).
+        var agentDirectory = config.Container.AgentDir
+            ?? (Environment.GetEnvironmentVariable(AgentBundle.EnvironmentVariable) is { Length: > 0 } fromEnvironment ? fromEnvironment : null);
         var s = builder.Services;
         s.AddSingleton(config);
         s.AddSingleton(peers);
@@ -126,16 +131,16 @@ public static class SandboxdHost
         s.AddSingleton<IPrincipalResolver, ConfiguredPrincipalResolver>();
         s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.Container, (_, _) => new BubblewrapDriver(new BubblewrapOptions
         {
-            AgentDirectory = config.Container.AgentDir,
+            AgentDirectory = agentDirectory,
             CgroupParent = config.Container.CgroupParent,
-            HostUidBase = config.Container.HostUidBase,
-            HostUidCount = config.Container.HostUidCount,
+            UidRangeBase = config.Container.UidRangeBase,
+            UidRangeCount = config.Container.UidRangeCount,
             // Agent sockets of long-lived sandboxes, through which a restarted sandboxd re-attaches (root only).
             ChannelDirectory = Path.Combine(config.StateDir, "channels"),
         }));
         s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (sp, _) => new MicroVmDriver(new MicroVmOptions
         {
-            AgentDirectory = config.Container.AgentDir,
+            AgentDirectory = agentDirectory,
             CgroupParent = config.Container.CgroupParent + "-vm",
             // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
             StateDirectory = Path.Combine(config.StateDir, "vm"),

@@ -48,7 +48,7 @@ internal sealed partial class CgroupV1
             await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                foreach (var pid in CgroupFiles.ReadPids(_dirs["pids"]))
+                foreach (var pid in CgroupFiles.ReadPidsRecursive(_dirs["pids"]))
                     Libc.Kill(pid, signal);
             }
             finally

@@ -12,6 +12,37 @@ internal sealed partial class CgroupV1 : ICgroup
 
     private CgroupV1(Dictionary<string, string> dirs, CgroupOwnerLock? owner = null) => (_dirs, _owner) = (dirs, owner);
 
+    /// <summary>A sub-cgroup on every hierarchy of this one (no limits of its own: this one's hold for it too).</summary>
+    public ICgroup CreateChild(string name)
+    {
+        CgroupFactory.CheckChildName(name);
+        var dirs = _dirs.ToDictionary(kv => kv.Key, kv => System.IO.Path.Combine(kv.Value, name));
+        foreach (var dir in dirs.Values.Distinct())
+        {
+            if (Directory.Exists(dir))
+                throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
+        }
+        try
+        {
+            foreach (var dir in dirs.Values.Distinct())
+                CgroupFiles.EnsureDirectory(dir);
+        }
+        catch
+        {
+            foreach (var dir in dirs.Values.Distinct())
+                try { Directory.Delete(dir); } catch (IOException) { }
+            throw;
+        }
+        return new CgroupV1(dirs);
+    }
+
+    public ICgroup? OpenChild(string name)
+    {
+        CgroupFactory.CheckChildName(name);
+        var dirs = _dirs.ToDictionary(kv => kv.Key, kv => System.IO.Path.Combine(kv.Value, name));
+        return dirs.Values.All(Directory.Exists) ? new CgroupV1(dirs) : null;
+    }
+
     public string Path => _dirs["memory"];
 
     public bool CpuQuotaEnforced => _dirs.ContainsKey("cpu");
@@ -86,7 +117,34 @@ internal sealed partial class CgroupV1 : ICgroup
             CgroupFiles.Write(dir, "cgroup.procs", pid.ToString());
     }
 
-    public long OomKillCount() => CgroupFiles.ReadKey(_dirs["memory"], "memory.oom_control", "oom_kill");
+    /// <summary>v1 counts an OOM kill in the victim's own cgroup only: the sandbox's count is the sum over its
+    /// sub-cgroups (the agent's, each exec's).</summary>
+    public long OomKillCount() => OomKills(_dirs["memory"]);
+
+    private static long OomKills(string dir) =>
+        CgroupFiles.ReadKey(dir, "memory.oom_control", "oom_kill") + CgroupFiles.Children(dir).Sum(OomKills);
+
+    public IReadOnlyList<int> Pids() => CgroupFiles.ReadPids(_dirs["pids"]);
+
+    public bool TryRemoveEmpty()
+    {
+        if (CgroupFiles.ReadPidsRecursive(_dirs["pids"]).Count > 0)
+            return false;
+        try
+        {
+            foreach (var dir in _dirs.Values.Distinct().OrderBy(d => d == _dirs["memory"] ? 1 : 0))
+            {
+                if (Directory.Exists(dir))
+                    Directory.Delete(dir);
+            }
+            Interlocked.Exchange(ref _disposed, 1);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     public SandboxStats ReadStats()
     {
@@ -106,14 +164,15 @@ internal sealed partial class CgroupV1 : ICgroup
         var freezer = _dirs.GetValueOrDefault("freezer")
             ?? throw new SandboxException(SandboxErrorCode.Unavailable, "the v1 freezer controller is needed to kill a sandbox safely");
         var pidsDir = _dirs["pids"];
-        if (CgroupFiles.ReadPids(pidsDir).Count == 0)
+        if (CgroupFiles.ReadPidsRecursive(pidsDir).Count == 0)
             return; // the common case after a process ended: its pid namespace took everything with it
         await CgroupFactory.WaitEmptyAsync(() =>
         {
+            // v1's freezer is hierarchical: freezing this cgroup freezes its sub-cgroups too.
             var frozen = Freeze(freezer);
             try
             {
-                var left = CgroupFiles.ReadPids(pidsDir);
+                var left = CgroupFiles.ReadPidsRecursive(pidsDir);
                 if (frozen)
                 {
                     foreach (var pid in left)
@@ -148,7 +207,7 @@ internal sealed partial class CgroupV1 : ICgroup
             return;
         try
         {
-            if (CgroupFiles.ReadPids(_dirs["pids"]).Count > 0)
+            if (CgroupFiles.ReadPidsRecursive(_dirs["pids"]).Count > 0)
                 await KillAllAsync(CancellationToken.None).ConfigureAwait(false);
             // The memory directory (the one holding the owner lock) goes last.
             foreach (var dir in _dirs.Values.Distinct().OrderBy(d => d == _dirs["memory"] ? 1 : 0))

@@ -50,7 +50,7 @@ internal sealed partial class CgroupV2
             await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                foreach (var pid in CgroupFiles.ReadPids(_dir))
+                foreach (var pid in CgroupFiles.ReadPidsRecursive(_dir))
                     Libc.Kill(pid, signal);
             }
             finally
@@ -69,7 +69,7 @@ internal sealed partial class CgroupV2
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
-        _owner.Dispose();
+        _owner?.Dispose();
     }
 
     public void UpdateLimits(ResourceLimits limits)

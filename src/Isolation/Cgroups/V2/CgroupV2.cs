@@ -5,10 +5,31 @@ namespace Sandbox.Isolation.Cgroups.V2;
 internal sealed partial class CgroupV2 : ICgroup
 {
     private readonly string _dir;
-    private readonly CgroupOwnerLock _owner;
+    private readonly CgroupOwnerLock? _owner;
     private int _disposed;
 
-    private CgroupV2(string dir, CgroupOwnerLock owner, bool cpuQuota) => (_dir, _owner, CpuQuotaEnforced) = (dir, owner, cpuQuota);
+    private CgroupV2(string dir, CgroupOwnerLock? owner, bool cpuQuota) => (_dir, _owner, CpuQuotaEnforced) = (dir, owner, cpuQuota);
+
+    /// <summary>A sub-cgroup (no limits of its own: this one's hold for it too). Its controllers are enabled in this
+    /// cgroup's subtree_control first, one per write, which the kernel allows only while this cgroup holds no process
+    /// of its own (the no-internal-process rule): a long-lived sandbox's agent lives in a sub-cgroup for that reason.</summary>
+    public ICgroup CreateChild(string name)
+    {
+        CgroupFactory.CheckChildName(name);
+        SubtreeControllers.EnableForChildren(_dir, CpuQuotaEnforced ? [.. SubtreeControllers.Required, "cpu"] : SubtreeControllers.Required);
+        var dir = System.IO.Path.Combine(_dir, name);
+        if (Directory.Exists(dir))
+            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
+        CgroupFiles.EnsureDirectory(dir);
+        return new CgroupV2(dir, null, CpuQuotaEnforced);
+    }
+
+    public ICgroup? OpenChild(string name)
+    {
+        CgroupFactory.CheckChildName(name);
+        var dir = System.IO.Path.Combine(_dir, name);
+        return Directory.Exists(dir) ? new CgroupV2(dir, null, CpuQuotaEnforced) : null;
+    }
 
     public string Path => _dir;
 
@@ -58,7 +79,26 @@ internal sealed partial class CgroupV2 : ICgroup
 
     public void AddProcess(int pid) => CgroupFiles.Write(_dir, "cgroup.procs", pid.ToString());
 
+    /// <summary>memory.events is hierarchical on v2: kills below this cgroup are counted here too.</summary>
     public long OomKillCount() => CgroupFiles.ReadKey(_dir, "memory.events", "oom_kill");
+
+    public IReadOnlyList<int> Pids() => CgroupFiles.ReadPids(_dir);
+
+    public bool TryRemoveEmpty()
+    {
+        if (CgroupFiles.ReadKey(_dir, "cgroup.events", "populated") != 0 || CgroupFiles.Children(_dir).Any())
+            return false;
+        try
+        {
+            Directory.Delete(_dir);
+            Interlocked.Exchange(ref _disposed, 1);
+            return true;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
 
     public SandboxStats ReadStats() => new(
         CgroupFiles.ReadLong(_dir, "memory.current"),
@@ -84,7 +124,7 @@ internal sealed partial class CgroupV2 : ICgroup
             return;
         if (!Directory.Exists(_dir))
         {
-            _owner.Dispose();
+            _owner?.Dispose();
             return;
         }
         try
@@ -94,7 +134,7 @@ internal sealed partial class CgroupV2 : ICgroup
         }
         finally
         {
-            _owner.Dispose();
+            _owner?.Dispose();
         }
     }
 }

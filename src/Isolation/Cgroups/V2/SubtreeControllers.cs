@@ -29,6 +29,16 @@ internal static class SubtreeControllers
         }
     }
 
+    /// <summary>Enables <paramref name="controllers"/> for the children of <paramref name="directory"/> (a sandbox's own
+    /// cgroup, below the placement root): all offered, or nothing written.</summary>
+    public static void EnableForChildren(string directory, IReadOnlyList<string> controllers)
+    {
+        foreach (var controller in controllers)
+            RequireAvailable(directory, controller, isRoot: false);
+        foreach (var controller in controllers)
+            EnableOne(directory, controller, isRoot: false);
+    }
+
     /// <summary>The controllers a sandbox's cgroup gets: memory and pids always, cpu when the root offers it or the
     /// sandbox asks for a CPU limit (then its absence is an error that names it).</summary>
     public static IReadOnlyList<string> For(string root, bool cpuLimit) =>

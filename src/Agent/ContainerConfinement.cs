@@ -1,0 +1,137 @@
+using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
+using Sandbox.Agent.Interop;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.Agent;
+
+/// <summary>
+/// Container tier: the agent has a uid of its own inside the sandbox's user namespace (the range's last id; the host
+/// maps every id inside to an unprivileged host uid of the sandbox's range) and keeps a few capabilities there, so the
+/// workload — another uid, without any capability — can neither signal it, nor trace it, nor change its rlimits.
+/// <para>Every child is started from a fresh thread that first becomes the workload user for good: groups, gid and uid
+/// (all three ids), an empty bounding set, no ambient, inheritable, permitted or effective capability, and root's
+/// exec-time capabilities switched off (SECBIT_NOROOT, locked). The kernel keeps credentials per thread, so the
+/// agent's other threads keep theirs, and the thread ends after the spawn: no capability of the agent can reach a
+/// child, whatever uid it runs as (a root-inside workload included) and whatever file capabilities an image's
+/// programs carry.</para>
+/// File operations run with the workload's file-system ids on the calling thread (setfsuid/setfsgid).
+/// </summary>
+internal sealed unsafe class ContainerConfinement : SpawnConfinement
+{
+    private readonly uint _uid;
+    private readonly uint _gid;
+    private readonly uint _agentUid;
+    private readonly uint _agentGid;
+
+    public ContainerConfinement(uint uid, uint gid)
+    {
+        _uid = uid;
+        _gid = gid;
+        _agentUid = Libc.getuid();
+        _agentGid = Libc.getgid();
+        if (_agentUid == uid)
+            throw new InvalidOperationException($"the agent's uid {_agentUid} must differ from the workload's");
+    }
+
+    public uint Uid => _uid;
+    public uint Gid => _gid;
+
+    /// <summary>The command of a held exec's first stage (<see cref="HeldExec"/>): this agent's own binary, through the
+    /// bundled loader it was started with (the bundle is <c>{dir}/lib/ld-linux…</c> and <c>{dir}/sandbox-agent</c>).</summary>
+    /// <param name="nproc">RLIMIT_NPROC the program gets (0: inherited), set by the first stage on itself as the
+    /// workload user, so the agent's and the first stage's own threads never count against it.</param>
+    public (string Path, string[] Argv) HeldCommand(string executable, IReadOnlyList<string> argv, string cwd, bool tty, int nproc)
+    {
+        var loader = Environment.ProcessPath;
+        var bundle = loader is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader));
+        var self = bundle is null ? null : System.IO.Path.Combine(bundle, "sandbox-agent");
+        if (loader is null || self is null || !File.Exists(self))
+            throw new TtrpcException(StatusCode.FailedPrecondition, $"held execs need the agent started from its bundle (loader {loader})");
+        string[] command =
+        [
+            loader, "--library-path", System.IO.Path.Combine(bundle!, "lib"), self,
+            HeldExec.Flag, _uid.ToString(), _gid.ToString(), tty ? "1" : "0", cwd, nproc.ToString(), "--", executable, .. argv,
+        ];
+        return (loader, command);
+    }
+
+    public override T Spawn<T>(Func<T> spawn)
+    {
+        T result = default!;
+        ExceptionDispatchInfo? error = null;
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                BecomeForGood(_uid, _gid);
+                result = spawn();
+            }
+            catch (Exception e)
+            {
+                error = ExceptionDispatchInfo.Capture(e);
+            }
+        }, maxStackSize: 256 * 1024) { IsBackground = true, Name = "agent-spawn" };
+        thread.Start();
+        thread.Join();
+        error?.Throw();
+        return result;
+    }
+
+    /// <summary>This thread becomes <paramref name="uid"/>:<paramref name="gid"/> for good, without any capability
+    /// (see the class summary). Also the last step of a held exec (<see cref="HeldExec"/>).</summary>
+    public static void BecomeForGood(uint uid, uint gid)
+    {
+        // While CAP_SETPCAP is still effective: empty the bounding set and lock root's exec-time privileges off (done
+        // before the ids change, so it holds whatever the transition does to the capability sets).
+        for (int cap = 0; cap <= Libc.CAP_LAST_KNOWN + 24; cap++)
+        {
+            if (Libc.prctl(Libc.PR_CAPBSET_DROP, (ulong)cap, 0, 0, 0) != 0)
+            {
+                if (Marshal.GetLastPInvokeError() == Errno.EINVAL && cap > Libc.CAP_LAST_KNOWN) break;
+                throw Fail($"PR_CAPBSET_DROP {cap}");
+            }
+        }
+        if (Libc.prctl(Libc.PR_SET_SECUREBITS, Libc.SECBIT_NOROOT | Libc.SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0) throw Fail("PR_SET_SECUREBITS");
+        Check(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
+        Check(Libc.syscall_id3(Libc.SYS_setresgid, gid, gid, gid), "setresgid");
+        Check(Libc.syscall_id3(Libc.SYS_setresuid, uid, uid, uid), "setresuid");
+        if (Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw Fail("PR_CAP_AMBIENT_CLEAR_ALL");
+        if (Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Fail("PR_SET_NO_NEW_PRIVS");
+        var header = new Libc.CapHeader { Version = Libc.LINUX_CAPABILITY_VERSION_3 };
+        var data = stackalloc Libc.CapData[2];
+        data[0] = default;
+        data[1] = default;
+        Check(Libc.syscall_capset(Libc.SYS_capset, &header, data), "capset(0)");
+    }
+
+    public override T AsWorkloadUser<T>(Func<T> operation)
+    {
+        // setfsuid/setfsgid return the previous value and never fail with an errno.
+        Libc.syscall_id3(Libc.SYS_setfsgid, _gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, _uid, 0, 0);
+        try
+        {
+            return operation();
+        }
+        finally
+        {
+            Libc.syscall_id3(Libc.SYS_setfsuid, _agentUid, 0, 0);
+            Libc.syscall_id3(Libc.SYS_setfsgid, _agentGid, 0, 0);
+        }
+    }
+
+    /// <summary>The host reads OOM kills from the sandbox's cgroup itself; the agent does not report them.</summary>
+    public override long OomKillCount() => 0;
+
+    /// <summary>The workload has a uid of its own: RLIMIT_NPROC counts its tasks only.</summary>
+    public override bool SharesUidWithWorkload => false;
+
+    private static void Check(long rc, string what)
+    {
+        if (rc != 0) throw Fail(what);
+    }
+
+    private static TtrpcException Fail(string what) =>
+        new(StatusCode.Internal, $"confining the new process: {what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+}

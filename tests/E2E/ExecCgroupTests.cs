@@ -1,0 +1,132 @@
+using System.Text;
+using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
+using Sandbox.Isolation.Interop;
+using Sandbox.Isolation.Native;
+
+namespace Sandbox.E2E;
+
+/// <summary>Container tier: each exec of a long-lived sandbox runs in a cgroup of its own that the host made and put it
+/// in before any of its code ran, so the host enforces its time limit, kills it and attributes OOM kills to it without
+/// the agent's help (the agent is stopped by the host in these tests, as a compromised agent could stop itself).</summary>
+public sealed class ExecCgroupTests
+{
+    private const int SIGSTOP = 19;
+    private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(120);
+
+    /// <summary>A driver whose agent deadline outlasts every test here: only the host's own kill can end a process of
+    /// a sandbox whose agent is stopped within the hang guard.</summary>
+    private static readonly BubblewrapDriver s_patientDriver = new(new BubblewrapOptions
+    {
+        AgentCallDeadline = TimeSpan.FromMinutes(30),
+        AgentDirectory = Harness.AgentDirectory,
+    });
+
+    [Fact]
+    public async Task Each_exec_is_in_a_cgroup_of_its_own_from_its_first_instruction()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        // The program's own first look at /proc/self/cgroup already shows its exec cgroup: it was moved while held.
+        var first = await Output(sandbox, Harness.Sh("cat /proc/self/cgroup"), guard.Token);
+        var second = await Output(sandbox, Harness.Sh("cat /proc/self/cgroup"), guard.Token);
+        var id = sandbox.Info.Id.Value;
+        string Leaf(string cgroups, string controller) => cgroups.Split('\n')
+            .Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains(controller))[2];
+        foreach (var controller in new[] { "memory", "pids" })
+        {
+            // Inside the sandbox's cgroup namespace the path is relative to the sandbox's agent cgroup: "/../<exec>".
+            var a = Leaf(first, controller);
+            var b = Leaf(second, controller);
+            Assert.DoesNotContain(ContainerLauncher.AgentCgroupName, a.Split('/').Last());
+            Assert.NotEqual(a, b);
+        }
+        // From the host: the exec cgroups sit below the sandbox's; the agent has its own.
+        var agent = Path.Combine(sandbox.Info.CgroupPath!, ContainerLauncher.AgentCgroupName);
+        Assert.True(Directory.Exists(agent), $"{agent} is missing");
+        Assert.Contains(Harness.CgroupProcs(agent), pid => Comm(pid) == "sandbox-agent");
+        Assert.DoesNotContain(id, first.Split('\n')[0].Split(':').Last()); // the cgroup namespace hides the host path
+    }
+
+    [Fact]
+    public async Task A_time_limit_is_enforced_by_the_host_while_the_agent_is_stopped()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await s_patientDriver.CreateAsync(new SandboxSpec(), guard.Token);
+        var p = await sandbox.ExecAsync(Harness.Sh("sleep 600") with { Timeout = TimeSpan.FromSeconds(3) }, ProcessIO.Discard, guard.Token);
+        var sleep = await SandboxTests.FindHostPidAsync(sandbox.Info.CgroupPath!, "sleep");
+        using var pidfd = PidfdHandle.Open(sleep);
+        var gone = ProcessWatcher.WatchAsync(pidfd, reap: false);
+        Assert.Equal(0, Libc.Kill(AgentPid(sandbox), SIGSTOP));
+        // The agent answers nothing for 30 minutes; the host's timer kills the exec's cgroup at 3 s. (The exec's status
+        // itself waits for the agent's word or its deadline; the process is gone either way.)
+        await gone.WaitAsync(guard.Token);
+        Assert.False(p.WaitAsync(CancellationToken.None).IsCompleted);
+    }
+
+    [Fact]
+    public async Task Kill_reaches_the_exec_from_the_host_while_the_agent_is_stopped()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await s_patientDriver.CreateAsync(new SandboxSpec(), guard.Token);
+        var p = await sandbox.ExecAsync(Harness.Sh("sleep 600 & sleep 600"), ProcessIO.Discard, guard.Token);
+        var sleep = await SandboxTests.FindHostPidAsync(sandbox.Info.CgroupPath!, "sleep");
+        using var pidfd = PidfdHandle.Open(sleep);
+        var gone = ProcessWatcher.WatchAsync(pidfd, reap: false);
+        Assert.Equal(0, Libc.Kill(AgentPid(sandbox), SIGSTOP));
+        await p.SignalAsync(9, guard.Token);
+        await gone.WaitAsync(guard.Token);
+        // Everything the exec started went with it (its cgroup), the background sleep included.
+        Assert.DoesNotContain(Harness.CgroupProcs(sandbox.Info.CgroupPath!), pid => Comm(pid) == "sleep");
+    }
+
+    [Fact]
+    public async Task An_oom_kill_is_reported_for_the_exec_that_caused_it_only()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec { Limits = ResourceLimits.Default with { MemoryMiB = 64 } }, guard.Token);
+        var bystander = await sandbox.ExecAsync(new ProcessSpec { Argv = ["sleep", "600"] }, ProcessIO.Discard, guard.Token);
+        var hog = await sandbox.ExecAsync(Harness.Python("x = []\nwhile True: x.append(bytearray(1 << 20))"), ProcessIO.Discard, guard.Token);
+        var hogStatus = await hog.WaitAsync(guard.Token);
+        Assert.True(hogStatus.OomKilled, $"hog: {hogStatus}");
+        await bystander.SignalAsync(15, guard.Token);
+        var bystanderStatus = await bystander.WaitAsync(guard.Token);
+        Assert.False(bystanderStatus.OomKilled, $"bystander: {bystanderStatus}");
+        Assert.Equal(15, bystanderStatus.Signal);
+    }
+
+    [Fact]
+    public async Task A_missing_program_is_not_found_and_leaves_no_exec_cgroup()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        var e = await Assert.ThrowsAsync<SandboxException>(() =>
+            sandbox.ExecAsync(new ProcessSpec { Argv = ["/no/such/program"] }, ProcessIO.Discard, guard.Token));
+        Assert.Equal(SandboxErrorCode.NotFound, e.Code);
+        Assert.Contains("/no/such/program", e.Message);
+        Assert.Equal([ContainerLauncher.AgentCgroupName], Directory.GetDirectories(sandbox.Info.CgroupPath!).Select(Path.GetFileName));
+    }
+
+    private static async Task<string> Output(ISandbox sandbox, ProcessSpec spec, CancellationToken cancellationToken)
+    {
+        var stdout = new MemoryStream();
+        var p = await sandbox.ExecAsync(spec, new ProcessIO { Stdout = stdout }, cancellationToken);
+        Assert.Equal(0, (await p.WaitAsync(cancellationToken)).ExitCode);
+        return Encoding.UTF8.GetString(stdout.ToArray());
+    }
+
+    private static int AgentPid(ISandbox sandbox) =>
+        Harness.CgroupProcs(sandbox.Info.CgroupPath!).Single(pid => Comm(pid) == "sandbox-agent");
+
+    private static string? Comm(int pid)
+    {
+        try
+        {
+            return File.ReadAllText($"/proc/{pid}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using Sandbox.Isolation.Cgroups;
+using Sandbox.Isolation.Cgroups.V2;
+
+namespace Sandbox.Isolation.Tests;
+
+/// <summary>Sub-cgroups (a long-lived sandbox's agent and each exec): on this host's real hierarchy (v1 here, v2 in
+/// the guest-VM matrix) and, for v2's file protocol, against a fake cgroupfs directory.</summary>
+public sealed class SubCgroupTests : IAsyncDisposable
+{
+    private const string Parent = "sandbox-subcgroup-test";
+    private static CgroupLayout Host => CgroupLayout.Host;
+    private readonly string _fake = Directory.CreateTempSubdirectory("fake-cgroup2-sub-").FullName;
+
+    [Fact]
+    public async Task A_sub_cgroup_holds_its_own_tasks_is_killed_alone_and_goes_with_its_parent()
+    {
+        var id = SandboxId.New();
+        await using var sandbox = CgroupFactory.Create(Host, Parent, id, ResourceLimits.Default);
+        var agent = sandbox.CreateChild("agent");
+        var exec = sandbox.CreateChild("e1");
+        using var agentSleeper = Process.Start("sleep", "600");
+        using var execSleeper = Process.Start("sleep", "600");
+        try
+        {
+            agent.AddProcess(agentSleeper.Id);
+            exec.AddProcess(execSleeper.Id);
+            Assert.Equal([agentSleeper.Id], agent.Pids());
+            Assert.Equal([execSleeper.Id], exec.Pids());
+            Assert.Empty(sandbox.Pids());
+            Assert.True(sandbox.ReadStats().Tasks >= 2, "the sandbox's pids count includes its sub-cgroups");
+            Assert.False(exec.TryRemoveEmpty());
+
+            // Killing an exec's cgroup leaves the agent's alone.
+            await exec.KillAllAsync(CancellationToken.None);
+            await execSleeper.WaitForExitAsync();
+            Assert.False(agentSleeper.HasExited);
+            Assert.True(exec.TryRemoveEmpty());
+            Assert.Null(sandbox.OpenChild("e1"));
+            Assert.NotNull(sandbox.OpenChild("agent"));
+            Assert.Throws<ArgumentException>(() => sandbox.CreateChild("../x"));
+        }
+        finally
+        {
+            // Disposing the sandbox's cgroup kills what is in its sub-cgroups and removes them.
+            await sandbox.DisposeAsync();
+            await agentSleeper.WaitForExitAsync();
+        }
+        Assert.False(Directory.Exists(sandbox.Path));
+    }
+
+    [Fact]
+    public void V2_enables_the_sandboxs_controllers_for_its_sub_cgroups_one_per_write()
+    {
+        FakeCgroup(".", "cpu memory pids");
+        FakeCgroup("sandbox", "cpu memory pids");
+        var id = SandboxId.New();
+        var sandbox = CgroupV2.Create(_fake, "sandbox", id, ResourceLimits.Default with { Cpus = 1, CpuQuotaRequired = true });
+        var dir = Path.Combine(_fake, "sandbox", id.Value);
+        File.WriteAllText(Path.Combine(dir, "cgroup.controllers"), "cpu memory pids\n");
+        File.WriteAllText(Path.Combine(dir, "cgroup.subtree_control"), "");
+        var child = sandbox.CreateChild("agent");
+        Assert.Equal(["+memory", "+pids", "+cpu"], File.ReadAllLines(Path.Combine(dir, "cgroup.subtree_control")));
+        Assert.Equal(Path.Combine(dir, "agent"), child.Path);
+        Assert.True(Directory.Exists(child.Path));
+        // No limits of its own: the sandbox's hold.
+        Assert.False(File.Exists(Path.Combine(child.Path, "memory.max")));
+    }
+
+    [Fact]
+    public void V2_refuses_a_sub_cgroup_when_the_sandbox_cannot_offer_its_controllers()
+    {
+        FakeCgroup(".", "memory pids");
+        FakeCgroup("sandbox", "memory pids");
+        var id = SandboxId.New();
+        var sandbox = CgroupV2.Create(_fake, "sandbox", id, ResourceLimits.Default with { Cpus = 0 });
+        var dir = Path.Combine(_fake, "sandbox", id.Value);
+        File.WriteAllText(Path.Combine(dir, "cgroup.controllers"), "memory\n");
+        File.WriteAllText(Path.Combine(dir, "cgroup.subtree_control"), "");
+        var e = Assert.Throws<SandboxException>(() => sandbox.CreateChild("agent"));
+        Assert.Contains("pids", e.Message);
+        Assert.Empty(File.ReadAllText(Path.Combine(dir, "cgroup.subtree_control")));
+    }
+
+    private void FakeCgroup(string relative, string controllers)
+    {
+        var dir = Path.Combine(_fake, relative);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "cgroup.controllers"), controllers + "\n");
+        File.WriteAllText(Path.Combine(dir, "cgroup.subtree_control"), "");
+        File.WriteAllText(Path.Combine(dir, "cgroup.procs"), "");
+        File.WriteAllText(Path.Combine(dir, "cgroup.type"), "domain\n");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Directory.Delete(_fake, true);
+        foreach (var id in CgroupFactory.List(Host, Parent))
+        {
+            if (CgroupFactory.Open(Host, Parent, id) is { } left)
+                await left.DisposeAsync();
+        }
+    }
+}
