@@ -26,7 +26,8 @@ public sealed record BubblewrapOptions
     /// /run/sandbox/uid-ranges.</summary>
     public string UidRangeLockDirectory { get; init; } = "/run/sandbox/uid-ranges";
 
-    /// <summary>util-linux unshare, which creates each sandbox's user namespace as its owner uid.</summary>
+    /// <summary>util-linux unshare, which creates each sandbox's user namespace as its owner uid, and gives a sandbox
+    /// with an image root a private mount namespace for its overlay.</summary>
     public string UnsharePath { get; init; } = "/usr/bin/unshare";
 
     /// <summary>procps sysctl, which sets user.max_user_namespaces to 0 inside a new sandbox namespace.</summary>
@@ -34,9 +35,6 @@ public sealed record BubblewrapOptions
 
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
-
-    /// <summary>util-linux unshare, which gives a sandbox with an image root a private mount namespace for its overlay.</summary>
-    public string UnsharePath { get; init; } = "/usr/bin/unshare";
 
     /// <summary>The POSIX shell that mounts an image sandbox's overlay (a fixed script; values go in as arguments).</summary>
     public string ShellPath { get; init; } = "/bin/sh";

@@ -230,8 +230,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     internal static void GiveWorkDir(ContainerInstance instance, string workDir)
     {
         var path = $"/proc/{instance.InitPid}/root{workDir}";
-        var uid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Uid);
-        var gid = (uint)instance.Ids.Range.ToHost(instance.Ids.User.Gid);
+        var uid = instance.Ids.Range.ToHost(instance.Ids.User.Uid);
+        var gid = instance.Ids.Range.ToHost(instance.Ids.User.Gid);
         if (Libc.Lchown(path, uid, gid) != 0)
             throw Errno.Fail($"lchown({path}, {uid}, {gid})");
     }

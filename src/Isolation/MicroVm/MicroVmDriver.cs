@@ -26,7 +26,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     private readonly ConcurrentDictionary<string, (DateTimeOffset At, string Reason)> _templateFailures = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
-    private readonly HostUidAllocator _uids;
+    private readonly Users.HostIdAllocator _uids;
 
     /// <param name="logger">What the tier decides on its own (template failures, cold boots); none when null.</param>
     /// <param name="time">The clock of the template retry interval; the system's when null.</param>
@@ -38,7 +38,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         _cgroups = cgroups ?? CgroupLayout.Host;
         _probe = new Lazy<AcceleratorProbe>(CreateProbe);
         _templates = new SnapshotTemplates(Path.Combine(_options.CacheDirectory, "templates"));
-        _uids = new HostUidAllocator(_options.HostUidBase, _options.HostUidCount, _options.HostUidLockDirectory);
+        _uids = new Users.HostIdAllocator(_options.HostUidBase, 1, _options.HostUidCount, _options.HostUidLockDirectory, "microVM host uid");
     }
 
     /// <summary>The snapshot template cache (CacheDirectory/templates).</summary>

@@ -62,15 +62,15 @@ public sealed class MicroVmOptions
     /// /usr/bin/mkfs.erofs.</summary>
     public string MkfsErofsPath { get; init; } = "/usr/bin/mkfs.erofs";
 
-    /// <summary>First host uid of the range QEMU processes run as, one per VM: the container tier's range and lock
-    /// directory by default, so a VM and a container never share a uid. Default 200000.</summary>
+    /// <summary>First host uid of the range QEMU processes run as, one per VM. Default 200000: below the container
+    /// tier's uid ranges (from 0x70000000), so a VM and a container never share a uid.</summary>
     public int HostUidBase { get; init; } = 200_000;
 
     /// <summary>Size of the host uid range. Default 65536.</summary>
     public int HostUidCount { get; init; } = 65_536;
 
-    /// <summary>The host uid lock directory shared with the container tier. Default /run/sandbox/uids.</summary>
-    public string HostUidLockDirectory { get; init; } = Container.HostUidAllocator.DefaultLockDirectory;
+    /// <summary>Where a VM's host uid is held by an flock, across engine processes. Default /run/sandbox/uids.</summary>
+    public string HostUidLockDirectory { get; init; } = "/run/sandbox/uids";
 
     /// <summary>uid/gid the workload runs as inside the guest. Default 1000 (as in the container tier).</summary>
     public int GuestUid { get; init; } = 1000;
