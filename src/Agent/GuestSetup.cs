@@ -43,6 +43,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             {
                 BuildRoot(request);
                 SetIdentity(request);
+                GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
             }
             catch (IOException e)

@@ -54,6 +54,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     {
         var directory = StateDirectoryOf(id);
         var found = Directory.Exists(directory);
+        if (Network.SandboxNetwork.Adopt(_options.Network, id) is { } network)
+            await network.DisposeAsync().ConfigureAwait(false);
         if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is { } cgroup)
         {
             await cgroup.DisposeAsync().ConfigureAwait(false);
@@ -132,10 +134,6 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
-        // Never a silent downgrade to no network: egress is refused until the guest is attached to the same stack.
-        if (spec.Network == NetworkMode.Egress)
-            throw new SandboxException(SandboxErrorCode.Unavailable,
-                "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {
@@ -153,8 +151,22 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
-        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, persistent, cancellationToken)
-            .ConfigureAwait(false);
+        // Egress: the same network as a container's (namespace, filter, resolver, pasta), with passt inside it serving
+        // the guest's virtio-net. Such a VM cold-boots: a snapshot template has no network device.
+        Network.SandboxNetwork? network = null;
+        string? networkSocket = null;
+        if (spec.Network == NetworkMode.Egress)
+        {
+            Network.SandboxNetwork.CheckGuestStack(spec.EgressAllow, spec.PublishedPorts);
+            network = await Network.SandboxNetwork.CreateAsync(_options.Network, spec.Id, spec.EgressAllow, spec.PublishedPorts, cancellationToken)
+                .ConfigureAwait(false);
+            rollback.Push(network);
+            networkSocket = await network.StartGuestStackAsync(_options.Network.PasstPath, spec.PublishedPorts).ConfigureAwait(false);
+        }
+        var (vm, template) = networkSocket is null
+            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, persistent, cancellationToken).ConfigureAwait(false)
+            : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, null, _options.BootTimeout, cancellationToken,
+                persistent, networkSocket).ConfigureAwait(false), null);
         rollback.Push(vm);
         var setup = new SetupGuestRequest
         {
@@ -169,6 +181,15 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             Gid = (uint)_options.GuestUid,
             SurviveHostDisconnect = persistent,
         };
+        if (network is not null)
+        {
+            setup.Network = new GuestNetwork
+            {
+                Address = Network.SandboxAddresses.Sandbox.ToString(),
+                PrefixLength = Network.SandboxAddresses.PrefixLength,
+                Gateway = Network.SandboxAddresses.Gateway.ToString(),
+            };
+        }
         setup.Mounts.AddRange(layout.Mounts);
         setup.Symlinks.AddRange(layout.Symlinks);
         setup.WritableDirs.AddRange(["/tmp", spec.WorkDir]);
@@ -176,7 +197,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken)).ConfigureAwait(false);
 
         rollback.Commit();
-        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator), template, accel.Accelerator);
+        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator) with { Egress = network?.Granted ?? [] }, template, accel.Accelerator, network);
     }
 
     /// <summary>Takes back a VM an earlier owner created with <see cref="SandboxSpec.DieWithOwner"/> = false: the
@@ -225,7 +246,10 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             Hostname = record.Hostname,
             DieWithOwner = false,
         };
-        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator), record.Template, record.Accelerator);
+        // An egress VM's network outlived the old owner with it: taken back too (torn down with the VM).
+        var network = Network.SandboxNetwork.Adopt(_options.Network, id);
+        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator) with { Egress = network?.Granted ?? [] }, record.Template,
+            record.Accelerator, network);
     }
 
     private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator) => new()
@@ -364,9 +388,10 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public long GuestRamMiB(ResourceLimits limits) => limits.MemoryMiB + _options.GuestOverheadMiB;
 
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
+        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false,
+        string? networkSocket = null) =>
         MicroVmInstance.BootAsync(id, NewStateDirectory(id), (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, ram, qmp, agent)
-            with { ReconnectSeconds = persistent ? 1 : 0 }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
+            with { ReconnectSeconds = persistent ? 1 : 0, NetworkSocketPath = networkSocket }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
 
     private ResourceLimits HostLimits(long ramMiB) => new()
     {

@@ -7,9 +7,9 @@ namespace Sandbox.Isolation.MicroVm.Kernel;
 public sealed record GuestKernel(string Version, string VmlinuxPath, string ModulesDirectory)
 {
     /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
-    /// (the agent channel) and virtio-9p (the rootfs shares). Their dependencies are added from each module's
+    /// (the agent channel), virtio-9p (the rootfs shares) and virtio-net (network mode egress). Their dependencies are added from each module's
     /// "depends=" field.</summary>
-    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p"];
+    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_net"];
 
     public static GuestKernel Locate(string cacheDirectory)
     {
