@@ -52,12 +52,21 @@ public abstract record RootfsSpec
     public static RootfsSpec Host { get; } = new HostRootfs();
 
     public static RootfsSpec Directory(string path) => new DirectoryRootfs(path);
+
+    public static RootfsSpec Image(string lowerDirectory, string key) => new ImageRootfs(lowerDirectory, key);
 }
 
 public sealed record HostRootfs : RootfsSpec;
 
 /// <summary>A host directory mounted read-only as the root; writes go to tmpfs mounts (/tmp and the work dir).</summary>
 public sealed record DirectoryRootfs(string Path) : RootfsSpec;
+
+/// <summary>An image's unpacked root from the image store (src/Isolation/Images): shared, read-only, never written.
+/// The container tier lays a writable upper layer over it (a kernel overlay whose upper is a tmpfs capped at
+/// <see cref="ResourceLimits.DiskMiB"/>, gone with the sandbox); the microVM tier shares it read-only like a
+/// directory rootfs. <paramref name="Key"/> is the store's stable digest of this root (its chain id): a tier that
+/// derives a cached form of the root (a block image) keys it by this.</summary>
+public sealed record ImageRootfs(string LowerDirectory, string Key) : RootfsSpec;
 
 public enum NetworkMode
 {

@@ -22,6 +22,14 @@ public static class SpecValidator
             else if (!Directory.Exists(dir.Path))
                 errors.Add($"rootfs '{dir.Path}' does not exist or is not a directory");
         }
+        if (spec.Rootfs is ImageRootfs image)
+        {
+            // The path goes into overlay's mount options, where ',' and ':' separate values.
+            if (!Path.IsPathFullyQualified(image.LowerDirectory) || image.LowerDirectory.IndexOfAny([',', ':', '\\']) >= 0)
+                errors.Add($"image root '{image.LowerDirectory}' must be an absolute path without ',', ':' or '\\'");
+            else if (!Directory.Exists(image.LowerDirectory))
+                errors.Add($"image root '{image.LowerDirectory}' does not exist (was the image removed?)");
+        }
         CheckSandboxPath(spec.WorkDir, "work_dir", errors);
         if (spec.WorkDir is "/" or "/proc" or "/dev" or "/run" or "/sys" or "/run/sandbox")
             errors.Add($"work_dir '{spec.WorkDir}' is reserved");

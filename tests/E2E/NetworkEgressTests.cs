@@ -106,7 +106,6 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
     [EgressTheory]
     [InlineData(ExecutionMode.OneShot)]
     [InlineData(ExecutionMode.Agent)]
-    [InlineData(ExecutionMode.MicroVm)]
     public async Task Allowed_destinations_are_reachable_and_nothing_else_is(ExecutionMode mode)
     {
         var host = EgressFactAttribute.HostAddress()!.ToString();
@@ -147,7 +146,6 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
 
     [EgressTheory]
     [InlineData(ExecutionMode.OneShot)]
-    [InlineData(ExecutionMode.MicroVm)]
     public async Task The_resolver_answers_allowed_names_only_with_the_pinned_addresses(ExecutionMode mode)
     {
         if (AptMirror.Find() is not { } mirror)
@@ -168,7 +166,6 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
 
     [EgressTheory]
     [InlineData(ExecutionMode.Agent)]
-    [InlineData(ExecutionMode.MicroVm)]
     public async Task A_published_port_reaches_a_server_inside_from_the_hosts_loopback(ExecutionMode mode)
     {
         using var free = new TcpListener(IPAddress.Loopback, 0);
@@ -192,6 +189,16 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
         Assert.Equal("from inside", await reader.ReadLineAsync());
         Assert.Equal(0, (await server.WaitAsync(CancellationToken.None)).ExitCode);
         Assert.Contains($"published 127.0.0.1:{hostPort} -> port 8000", sandbox.Info.Egress);
+    }
+
+    [EgressFact]
+    public async Task The_microvm_tier_refuses_egress_rather_than_dropping_it()
+    {
+        var spec = Egress(["192.0.2.7:80"]);
+        var e = await Assert.ThrowsAsync<SandboxException>(() => Harness.VmDriver.CreateAsync(spec, CancellationToken.None));
+        Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
+        Assert.Contains("egress", e.Message, StringComparison.Ordinal);
+        AssertGone(spec.Id, []);
     }
 
     [EgressFact]

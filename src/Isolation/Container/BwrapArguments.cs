@@ -56,6 +56,21 @@ internal sealed record BwrapArguments
         argv.AddRange(Command);
         return argv;
     }
+
+    /// <summary>The options of <see cref="ToArgv"/> (everything between bwrap and the command) as bwrap's --args file:
+    /// NUL-terminated arguments.</summary>
+    public byte[] ToArgsFile()
+    {
+        var argv = ToArgv("bwrap");
+        var options = argv.Skip(1).Take(argv.Count - 1 - Command.Count - 1);
+        return System.Text.Encoding.UTF8.GetBytes(string.Concat(options.Select(a => a + "\0")));
+    }
+
+    /// <summary>The command line bwrap runs with when its options come from <see cref="ToArgsFile"/> on
+    /// <paramref name="argsFd"/>: nothing of the host's layout (mount sources such as the prepared /etc and the agent
+    /// bundle) is on it, so a workload that reads /proc/1/cmdline (bwrap's reaper in a one-shot) sees only its own
+    /// command.</summary>
+    public IReadOnlyList<string> ToArgvWithArgsFd(string bwrapPath, int argsFd) => [bwrapPath, "--args", argsFd.ToString(), "--", .. Command];
 }
 
 /// <summary>Descriptor numbers in bwrap's process.</summary>
@@ -70,4 +85,6 @@ internal static class BwrapFds
     public const int Agent = 8;
     /// <summary>The sandbox resolver's resolv.conf laid over a directory rootfs's own (egress only).</summary>
     public const int ResolvConf = 9;
+    /// <summary>bwrap's options (--args), a sealed memfd that bwrap reads and closes before it sets anything up.</summary>
+    public const int Args = 10;
 }

@@ -11,6 +11,9 @@ namespace Sandbox.Isolation.Container;
 /// into its cgroup and set its rlimits, then let it go. Any failure undoes everything taken so far.</summary>
 internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout cgroups)
 {
+    /// <summary>The prepared /etc a host-rootfs sandbox of <paramref name="spec"/> gets (cached by content).</summary>
+    public string EtcDirectory(SandboxSpec spec) => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir);
+
     private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
@@ -61,7 +64,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var resolvOver = network is not null && spec.Rootfs is DirectoryRootfs d && IsRegularFile(Path.Combine(d.Path, "etc/resolv.conf"));
         using var resolv = resolvOver ? SealedMemfd.Create("resolv.conf", Encoding.UTF8.GetBytes(SandboxAddresses.ResolvConf)) : null;
 
-        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir));
+        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => EtcDirectory(spec));
         if (generatedAccounts)
             mounts.AddRange([new RoBindData(BwrapFds.Passwd, "/etc/passwd"), new RoBindData(BwrapFds.Group, "/etc/group")]);
         if (resolv is not null)
@@ -91,6 +94,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
         var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
         var argv = new List<string>();
+        if (spec.Rootfs is ImageRootfs image)
+            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         argv.AddRange(
@@ -104,12 +109,15 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             // to that uid, which is what the host then sees for every sandboxed process.
             argv.AddRange([options.SetprivPath, $"--reuid={hostUid}", $"--regid={hostUid}", "--clear-groups", "--"]);
         }
-        argv.AddRange(args.ToArgv(options.BwrapPath));
+        // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
+        // would show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's).
+        using var argsFile = SealedMemfd.Create("bwrap-args", args.ToArgsFile());
+        argv.AddRange(args.ToArgvWithArgsFd(options.BwrapPath, BwrapFds.Args));
 
         var fds = new List<NativeSpawn.FdMapping>
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
-            new(seccomp.Fd, BwrapFds.Seccomp),
+            new(seccomp.Fd, BwrapFds.Seccomp), new(argsFile.Fd, BwrapFds.Args),
         };
         if (passwd is not null && group is not null)
             fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
