@@ -19,15 +19,20 @@ until python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 
 gbps() { python3 -c 'import json,sys; print("%.2f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e9))'; }
 
 host_run() { iperf3 -J -c "$1" -p "$port" -t "$duration" | gbps; }
-sandbox_run() {
-  "$sandbox" run --local --trusted --tier container --timeout "$((duration + 30))s" --allow "$1:$port" -- \
+sandbox_run() { tier_run container "$@"; }
+vm_run() { tier_run microvm "$@"; }
+tier_run() {
+  local tier=$1; shift
+  "$sandbox" run --local --trusted --tier "$tier" --timeout "$((duration + 30))s" --allow "$1:$port" -- \
     iperf3 -J -c "$2" -p "$port" -t "$duration" | gbps
 }
 
 printf '%-10s %-22s %10s\n' path where Gbit/s
 printf '%-10s %-22s %10s\n' loopback host "$(host_run 127.0.0.1)"
 printf '%-10s %-22s %10s\n' loopback "container (pasta)" "$(sandbox_run 127.0.0.1 10.0.2.2)"
+printf '%-10s %-22s %10s\n' loopback "microvm (passt+pasta)" "$(vm_run 127.0.0.1 10.0.2.2)"
 if [ -n "$address" ]; then
   printf '%-10s %-22s %10s\n' address host "$(host_run "$address")"
   printf '%-10s %-22s %10s\n' address "container (pasta)" "$(sandbox_run "$address" "$address")"
+  printf '%-10s %-22s %10s\n' address "microvm (passt+pasta)" "$(vm_run "$address" "$address")"
 fi

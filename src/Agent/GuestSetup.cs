@@ -49,6 +49,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             {
                 BuildRoot(request);
                 SetIdentity(request);
+                GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
                 if (!request.AllowNestedUserNamespaces)
                     File.WriteAllText("/proc/sys/user/max_user_namespaces", "0");

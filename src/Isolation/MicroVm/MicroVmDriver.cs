@@ -56,6 +56,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     {
         var directory = StateDirectoryOf(id);
         var found = Directory.Exists(directory);
+        if (Network.SandboxNetwork.Adopt(_options.Network, id) is { } network)
+            await network.DisposeAsync().ConfigureAwait(false);
         if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is { } cgroup)
         {
             await cgroup.DisposeAsync().ConfigureAwait(false);
@@ -134,7 +136,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
-        // Never a silent downgrade to no network: egress is refused until the guest is attached to the same stack.
+        // Never a silent downgrade to no network. The guest side (passt in the sandbox's namespace, eth0 set up by the
+        // agent) is built, but the jailed QEMU (its own host uid, only the jail's files) cannot reach passt's socket yet.
         if (spec.Network == NetworkMode.Egress)
             throw new SandboxException(SandboxErrorCode.Unavailable,
                 "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");

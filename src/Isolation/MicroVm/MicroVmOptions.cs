@@ -26,6 +26,9 @@ public sealed class MicroVmOptions
     /// <summary>The agent bundle (scripts/build-agent.sh); null = the same search as the container tier.</summary>
     public string? AgentDirectory { get; init; }
 
+    /// <summary>Programs and state directory of network mode egress, shared with the container tier (docs/network.md).</summary>
+    public Network.NetworkOptions Network { get; init; } = new();
+
     /// <summary>Guest RAM on top of the sandbox's memory limit, for the guest kernel, page cache and the agent, MiB.
     /// Default 192.</summary>
     public long GuestOverheadMiB { get; init; } = 192;

@@ -21,8 +21,14 @@ public sealed class MicroVmSandbox : ISandbox
 
     private readonly Accelerator _accelerator;
 
-    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template, Accelerator accelerator)
+    /// <summary>Network mode egress: the sandbox's network (namespace, filter, resolver, pasta, passt), torn down after
+    /// QEMU.</summary>
+    private readonly Network.SandboxNetwork? _network;
+
+    internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template, Accelerator accelerator,
+        Network.SandboxNetwork? network = null)
     {
+        _network = network;
         _accelerator = accelerator;
         _vm = vm;
         _spec = spec;
@@ -177,6 +183,8 @@ public sealed class MicroVmSandbox : ISandbox
         await _disposing.CancelAsync().ConfigureAwait(false);
         // No graceful guest shutdown is needed: nothing in the guest outlives the VM. QMP quit, then the cgroup kill.
         await _vm.DisposeAsync().ConfigureAwait(false);
+        if (_network is not null)
+            await _network.DisposeAsync().ConfigureAwait(false);
         _channel.Dispose();
         _disposing.Dispose();
     }

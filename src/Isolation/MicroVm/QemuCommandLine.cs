@@ -37,6 +37,10 @@ public sealed record QemuCommandLine
     public required string QmpSocketPath { get; init; }
     public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
 
+    /// <summary>Network mode egress: passt's unix socket (in the sandbox's network namespace); the guest gets a
+    /// virtio-net device on it (`-netdev stream`). null = no network device.</summary>
+    public string? NetworkSocketPath { get; init; }
+
     /// <summary>The root image disk; null = none (the host userland's 9p shares).</summary>
     public RootImage? RootImage { get; init; }
 
@@ -60,6 +64,7 @@ public sealed record QemuCommandLine
         QmpSocketPath = "/qmp.sock",
         Shares = Shares.Select(s => s with { HostPath = "/share" }).ToList(),
         Ram = new RamFile("/ram", Shared: true),
+        NetworkSocketPath = NetworkSocketPath is null ? null : "/net.sock",
         IncomingDefer = false,
         ReconnectSeconds = 0,
     }).ToArgv());
@@ -127,6 +132,11 @@ public sealed record QemuCommandLine
         {
             argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none,readonly=on"]);
             argv.AddRange(["-device", $"virtio-9p-device,fsdev=fs{i},mount_tag={Shares[i].Tag}"]);
+        }
+        if (NetworkSocketPath is not null)
+        {
+            argv.AddRange(["-netdev", $"stream,id=net0,server=off,addr.type=unix,addr.path={CheckPath(NetworkSocketPath)}"]);
+            argv.AddRange(["-device", "virtio-net-device,netdev=net0"]);
         }
         return argv;
     }

@@ -8,6 +8,8 @@ public sealed record NetworkOptions
     public string NsenterPath { get; init; } = "/usr/bin/nsenter";
     /// <summary>pasta from Debian's passt package.</summary>
     public string PastaPath { get; init; } = "/usr/bin/pasta";
+    /// <summary>passt (Debian's passt): the microVM tier's stack inside the namespace.</summary>
+    public string PasstPath { get; init; } = "/usr/bin/passt";
     /// <summary>dnsmasq (Debian's dnsmasq-base).</summary>
     public string DnsmasqPath { get; init; } = "/usr/sbin/dnsmasq";
 

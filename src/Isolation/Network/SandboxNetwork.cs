@@ -22,12 +22,14 @@ internal sealed class SandboxNetwork : IAsyncDisposable
 {
     private static readonly string[] s_pastaExecutables = ["pasta", "passt"];
     private static readonly string[] s_dnsmasqExecutables = ["dnsmasq"];
+    private static readonly string[] s_passtExecutables = ["passt"];
 
     private readonly NetworkOptions _options;
     private readonly string _stateDirectory;
     private readonly CgroupOwnerLock _lock;
     private readonly HelperProcess _pasta;
     private readonly HelperProcess _dnsmasq;
+    private HelperProcess? _passt;
     private int _disposed;
 
     private SandboxNetwork(NetworkOptions options, string name, string stateDirectory, CgroupOwnerLock ownerLock,
@@ -51,8 +53,8 @@ internal sealed class SandboxNetwork : IAsyncDisposable
     /// <summary>What the sandbox may reach and what is published, one line each (see <see cref="PinnedEgress.Describe"/>).</summary>
     public IReadOnlyList<string> Granted { get; }
 
-    /// <summary>pasta and dnsmasq, for tests that check they go away with the sandbox.</summary>
-    internal IReadOnlyList<int> HelperPids => [_pasta.Pid, _dnsmasq.Pid];
+    /// <summary>pasta, dnsmasq and (microVM) passt, for tests that check they go away with the sandbox.</summary>
+    internal IReadOnlyList<int> HelperPids => _passt is null ? [_pasta.Pid, _dnsmasq.Pid] : [_pasta.Pid, _dnsmasq.Pid, _passt.Pid];
 
     public static async Task<SandboxNetwork> CreateAsync(NetworkOptions options, SandboxId id, IReadOnlyList<EgressRule> rules,
         IReadOnlyList<PublishedPort> published, CancellationToken cancellationToken,
@@ -103,6 +105,47 @@ internal sealed class SandboxNetwork : IAsyncDisposable
 
         rollback.Commit();
         return new SandboxNetwork(options, name, stateDirectory, ownerLock, pasta, dnsmasq, granted);
+    }
+
+    /// <summary>For a microVM: starts passt inside the namespace, serving the guest's virtio-net over a unix socket
+    /// (QEMU's `-netdev stream`), and returns that socket's path (in the root-only state directory). passt's sockets
+    /// live in the namespace, so the guest's traffic meets the same filter, resolver and pasta as a container's. It
+    /// forwards the published ports' inside ends to the guest and quits when QEMU disconnects (--one-off). The
+    /// gateway: without published ports passt leaves 10.0.2.2 alone (pasta maps it to the host's loopback when that
+    /// was granted); with them passt must map it (a connection pasta splices in arrives from the namespace's loopback,
+    /// which the guest can only see as the gateway), so a microVM cannot have both (InvalidArgument, before anything
+    /// starts: see <see cref="CheckGuestStack"/>).</summary>
+    public async Task<string> StartGuestStackAsync(string passtPath, IReadOnlyList<PublishedPort> published)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var socket = Path.Combine(_stateDirectory, "passt.sock");
+        var pidFile = Path.Combine(_stateDirectory, "passt.pid");
+        var notBefore = BootTicksNow();
+        var argv = new List<string>
+        {
+            _options.NsenterPath, "--net=" + NetnsPath, passtPath,
+            "--runas", "0", "--ipv4-only", "--one-off", "--socket", socket,
+            "--address", SandboxAddresses.Sandbox.ToString(), "--netmask", SandboxAddresses.PrefixLength.ToString(),
+            "--gateway", SandboxAddresses.Gateway.ToString(),
+            "--no-dhcp", "--no-ndp", "--no-dhcpv6", "--no-ra", "--udp-ports", "none",
+            "--pid", pidFile, "--log-file", Path.Combine(_stateDirectory, "passt.log"), "--quiet",
+        };
+        argv.AddRange(published.Count == 0
+            ? ["--tcp-ports", "none", "--no-map-gw"]
+            : ["--tcp-ports", string.Join(',', published.Select(p => p.Port).Distinct())]);
+        await HostCommand.RunDaemonizingAsync(argv, Path.Combine(_stateDirectory, "passt.out")).ConfigureAwait(false);
+        _passt = HelperProcess.Open("passt", pidFile, s_passtExecutables, notBefore, out var why)
+            ?? throw new SandboxException(SandboxErrorCode.Unavailable, $"passt of {Name} did not stay up: {why}");
+        return socket;
+    }
+
+    /// <summary>What a microVM's stack cannot do (see <see cref="StartGuestStackAsync"/>): published ports together with
+    /// the host's loopback.</summary>
+    public static void CheckGuestStack(IReadOnlyList<EgressRule> rules, IReadOnlyList<PublishedPort> published)
+    {
+        if (published.Count > 0 && rules.FirstOrDefault(r => r.IsHostLoopback) is { } loopback)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"a microVM cannot have published ports ({string.Join(", ", published)}) and reach the host's loopback ({loopback}) at once; ask for one of them");
     }
 
     /// <summary>Takes back the network of a sandbox whose owner died (a restarted daemon re-attaching it): its state
@@ -174,7 +217,7 @@ internal sealed class SandboxNetwork : IAsyncDisposable
 
     private static async Task KillListedHelpersAsync(string dir)
     {
-        foreach (var (name, executables) in new[] { ("pasta", s_pastaExecutables), ("dnsmasq", s_dnsmasqExecutables) })
+        foreach (var (name, executables) in new[] { ("passt", s_passtExecutables), ("pasta", s_pastaExecutables), ("dnsmasq", s_dnsmasqExecutables) })
         {
             if (HelperProcess.Open(name, Path.Combine(dir, name + ".pid"), executables, 0, out _) is { } helper)
                 await helper.DisposeAsync().ConfigureAwait(false);
@@ -188,6 +231,8 @@ internal sealed class SandboxNetwork : IAsyncDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
         List<Exception>? failures = null;
+        if (_passt is not null)
+            await _passt.DisposeAsync().ConfigureAwait(false);
         await _pasta.DisposeAsync().ConfigureAwait(false);
         await _dnsmasq.DisposeAsync().ConfigureAwait(false);
         try { await DeleteNetnsAsync(_options, Name).ConfigureAwait(false); }
