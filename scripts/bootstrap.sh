@@ -54,6 +54,9 @@ say "building the debian:bookworm image (cached in /var/cache/sandbox/images)"
 "$here/artifacts/cli/sandbox" image build --debian bookworm --name debian:bookworm >/dev/null 2>&1 \
   || echo "bootstrap: the debian:bookworm image could not be built; tests that need it are skipped" >&2
 
+say "building the containerd shim containerd-shim-sandbox-v2 (NativeAOT)"
+"$here/scripts/build-shim.sh" "$here/artifacts/shim"
+
 say "building sandboxd (framework-dependent)"
 dotnet publish "$here/src/SandboxApi/Sandbox.SandboxApi.csproj" -c Release -o "$here/artifacts/sandboxd" --nologo -v quiet >/dev/null
 

@@ -12,6 +12,13 @@ public sealed record SandboxSpec
 
     public NetworkMode Network { get; init; } = NetworkMode.None;
 
+    /// <summary>Mode <see cref="NetworkMode.Egress"/>: where the sandbox may connect (at least one entry); names are
+    /// resolved by the host at create time and pinned. Empty otherwise.</summary>
+    public IReadOnlyList<Network.EgressRule> EgressAllow { get; init; } = [];
+
+    /// <summary>Mode <see cref="NetworkMode.Egress"/>: TCP ports of the sandbox published on the host's loopback.</summary>
+    public IReadOnlyList<Network.PublishedPort> PublishedPorts { get; init; } = [];
+
     /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 
@@ -65,6 +72,11 @@ public enum NetworkMode
 {
     /// <summary>Own network namespace with only loopback.</summary>
     None,
+
+    /// <summary>Outbound connections to <see cref="SandboxSpec.EgressAllow"/> only, through a user-mode stack (pasta),
+    /// filtered in a network namespace the sandbox has no capability over; a resolver answering the allowed names
+    /// only; optional published ports on the host's loopback (docs/network.md).</summary>
+    Egress,
 }
 
 /// <summary>Resource limits, units in the names. Zero means "not limited" only where said.</summary>

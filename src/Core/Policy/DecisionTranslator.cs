@@ -1,4 +1,5 @@
 using Sandbox.Isolation;
+using Sandbox.Isolation.Network;
 using Sandbox.Policy;
 using EngineLimits = Sandbox.Isolation.ResourceLimits;
 
@@ -7,7 +8,7 @@ namespace Sandbox.Core;
 /// <summary>An allowed decision → what the driver gets, in one place. Every field of the decision lands in the spec:
 /// tier, limits, network, syscall profile and its additions, and require_hardware_virtualization (the microVM driver
 /// refuses TCG with FailedPrecondition when it is set). The request contributes only what the policy does not decide
-/// (rootfs, env, work dir, output cap) and may lower the CPU quota.</summary>
+/// (rootfs, env, work dir, hostname, output cap) and may lower the CPU quota.</summary>
 public static class DecisionTranslator
 {
     /// <param name="image">The request's image, resolved in the store: its root becomes the rootfs (read-only lower
@@ -36,22 +37,25 @@ public static class DecisionTranslator
                 : request.Rootfs is null ? RootfsSpec.Host : RootfsSpec.Directory(request.Rootfs),
             Limits = limits,
             Network = ToNetwork(decision.Network),
+            EgressAllow = decision.Network.Mode == NetworkModes.Egress ? [.. decision.Network.Egress.Select(EgressRule.Parse)] : [],
+            PublishedPorts = decision.Network.Mode == NetworkModes.Egress ? [.. decision.Network.Publish.Select(PublishedPort.Parse)] : [],
             Env = image is null ? request.Env : Merge(image.Record.Defaults.EnvMap(), request.Env),
             SyscallProfile = decision.SyscallProfile.Name,
             ExtraSyscalls = decision.SyscallProfile.Add,
             WorkDir = request.WorkDir ?? "/work",
+            Hostname = request.Hostname ?? new SandboxSpec().Hostname,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);
     }
 
     /// <summary>"none" and "loopback" are the same here: every sandbox has its own network namespace with only
-    /// loopback. Egress is not offered by any tier yet: refused, never silently dropped.</summary>
+    /// loopback. Egress carries the granted entries and published ports, parsed here (a bad one is InvalidArgument
+    /// naming it); a tier that does not offer egress refuses it, never drops it silently.</summary>
     private static NetworkMode ToNetwork(NetworkPolicy network) => network.Mode switch
     {
         NetworkModes.None or NetworkModes.Loopback => NetworkMode.None,
-        NetworkModes.Egress => throw new SandboxException(SandboxErrorCode.Unavailable,
-            $"the policy allowed network '{network.Mode}' to {string.Join(", ", network.Egress)}, which this host's tiers do not offer yet; ask for no network"),
+        NetworkModes.Egress => NetworkMode.Egress,
         _ => throw new SandboxException(SandboxErrorCode.Internal, $"the policy chose an unknown network mode '{network.Mode}'"),
     };
 

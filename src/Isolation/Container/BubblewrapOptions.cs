@@ -46,4 +46,7 @@ public sealed record BubblewrapOptions
 
     /// <summary>Directory with the agent (sandbox-agent and lib/). Null = found next to the program or installed.</summary>
     public string? AgentDirectory { get; init; }
+
+    /// <summary>Programs and state directory of network mode egress (docs/network.md).</summary>
+    public Network.NetworkOptions Network { get; init; } = new();
 }
