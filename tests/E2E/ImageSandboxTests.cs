@@ -122,3 +122,44 @@ public sealed class BusyboxTheoryAttribute : TheoryAttribute
             Skip = reason;
     }
 }
+
+/// <summary>The shared debian:bookworm image scripts/bootstrap.sh builds into the default store (tests never pay for
+/// the build); skipped, with the reason, where it is absent.</summary>
+public sealed class DebianImageTests
+{
+    public const string Name = "debian:bookworm";
+
+    internal static ResolvedImage? Find()
+    {
+        var options = new ImageStoreOptions();
+        if (!Directory.Exists(options.Root))
+            return null;
+        var store = new ImageStore(options);
+        return store.Find(Name) is null ? null : store.Resolve(Name);
+    }
+
+    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent, ExecutionMode.MicroVm];
+
+    [DebianImageTheory, MemberData(nameof(Modes))]
+    public async Task Debian_image_runs_its_own_userland(ExecutionMode mode)
+    {
+        var image = Find()!;
+        var spec = new SandboxSpec { Rootfs = RootfsSpec.Image(image.RootfsDirectory, image.RootfsKey), Env = image.Record.Defaults.EnvMap() };
+        var result = await Harness.RunAsync(mode, Harness.Sh("cat /etc/debian_version; dpkg-query -W -f='${Status}' coreutils; echo; apt-get --version | head -1"), spec);
+        Assert.Equal(0, result.Status.ExitCode);
+        var lines = result.Stdout.Split('\n');
+        Assert.StartsWith("12.", lines[0]);
+        Assert.Equal("install ok installed", lines[1]);
+        Assert.StartsWith("apt 2.6", lines[2]);
+    }
+}
+
+/// <summary>Skipped, with the reason, where the debian:bookworm image was not built (scripts/bootstrap.sh builds it).</summary>
+public sealed class DebianImageTheoryAttribute : TheoryAttribute
+{
+    public DebianImageTheoryAttribute()
+    {
+        if (DebianImageTests.Find() is null)
+            Skip = $"image {DebianImageTests.Name} is not in the store (scripts/bootstrap.sh builds it: sandbox image build --debian bookworm --name {DebianImageTests.Name})";
+    }
+}

@@ -54,11 +54,13 @@ internal static class GuestRootfs
                 shares.Add(new VirtioShare("etc", HostUserland.PrepareEtc(cacheDirectory, uid, workDir)));
                 mounts.Add(new GuestMount { Tag = "etc", Path = "/etc" });
                 break;
-            // An image's root (its unpacked lower directory) becomes an erofs disk like any directory; writes go to
-            // the tmpfs mounts.
+            // An image's root (its unpacked lower directory) becomes an erofs disk like any directory, keyed by the
+            // store's chain id (an unpacked root never changes) instead of a walk of its tree; writes go to the tmpfs
+            // mounts.
             case DirectoryRootfs or ImageRootfs:
-                var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
-                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath);
+                var imageRoot = rootfs as ImageRootfs;
+                var rootPath = imageRoot?.LowerDirectory ?? ((DirectoryRootfs)rootfs).Path;
+                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, imageRoot?.Key);
                 foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))

@@ -25,11 +25,13 @@ internal static class RootfsImage
     private static readonly Lock s_lock = new();
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromMinutes(10);
 
-    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath)
+    /// <param name="contentKey">A stable digest of the directory's content known to the caller (an image store's chain
+    /// id, "sha256:…"): used instead of walking the tree.</param>
+    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath, string? contentKey = null)
     {
         if (!Directory.Exists(directory))
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"rootfs directory {directory} does not exist");
-        var digest = Digest(directory);
+        var digest = contentKey is not null && Images.ImageDigest.TryParse(contentKey, out var key) ? "image-" + key.Hex : Digest(directory);
         var dir = Path.Combine(cacheDirectory, "vm-rootfs");
         var path = Path.Combine(dir, digest + ".erofs");
         lock (s_lock)
