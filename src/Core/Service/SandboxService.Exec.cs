@@ -21,9 +21,6 @@ public sealed partial class SandboxService
                 throw new SandboxException(SandboxErrorCode.InvalidArgument, $"signal {signal} is out of range [1, 64]");
             return process.SignalAsync(signal, cancellationToken);
         }
-
-        /// <summary>Sets the window size of the process's terminal (FailedPrecondition when it has none).</summary>
-        public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken) => process.ResizeAsync(size, cancellationToken);
     }
 
     public async Task<RunningProcess> ExecAsync(Principal principal, SandboxId id, ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
