@@ -20,6 +20,13 @@ if [ ! -x "$here/artifacts/sandboxd/sandboxd" ]; then
   dotnet publish "$here/src/SandboxApi/Sandbox.SandboxApi.csproj" -c Release -o "$here/artifacts/sandboxd" --nologo -v quiet >/dev/null
 fi
 
+# Access: the socket is 0660 root:sandbox; `usermod -aG sandbox USER` (and a tenant for the uid in sandboxd.yaml) lets
+# a user in. `sandbox doctor` explains it.
+if ! getent group sandbox >/dev/null; then
+  say "creating the sandbox group (members may use sandboxd's socket)"
+  groupadd --system sandbox
+fi
+
 say "installing sandboxd to /usr/local/lib/sandbox/sandboxd and /usr/local/bin/sandboxd"
 mkdir -p /usr/local/lib/sandbox /etc/sandbox /var/lib/sandboxd /run/sandbox
 rm -rf /usr/local/lib/sandbox/sandboxd && cp -r "$here/artifacts/sandboxd" /usr/local/lib/sandbox/sandboxd

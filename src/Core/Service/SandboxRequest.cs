@@ -11,8 +11,13 @@ public sealed record SandboxRequest
     public string? Rootfs { get; init; }
     public string? Image { get; init; }
     public RequestedLimits Resources { get; init; } = new();
-    /// <summary>Egress hosts wanted; empty = no network.</summary>
+    /// <summary>Egress entries wanted ("HOST[:PORT]", "IPV4[/PREFIX][:PORT]"; 127.0.0.1 = the host's loopback);
+    /// empty = no network unless ports are published.</summary>
     public IReadOnlyList<string> Egress { get; init; } = [];
+    /// <summary>Ports to publish on the host's loopback, "HOSTPORT:PORT" (network mode egress).</summary>
+    public IReadOnlyList<string> Publish { get; init; } = [];
+    /// <summary>"none" or "egress"; null = egress when <see cref="Egress"/> or <see cref="Publish"/> name anything.</summary>
+    public string? NetworkMode { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
     /// <summary>The workload's annotations (an OCI bundle's), shown to the policy.</summary>

@@ -21,7 +21,8 @@ public sealed record PolicyInput(
         ("requested", Obj(
             ("isolation", S(Requested.Isolation)),
             ("resources", ResourcesValue(Requested.Resources)),
-            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])))),
+            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])),
+                ("publish", Arr(Requested.Network?.Publish ?? [])))),
             ("syscalls", Arr(Requested.Syscalls ?? [])),
             ("syscall_profile", Requested.SyscallProfile is null ? Value.Null : S(Requested.SyscallProfile)))),
         ("environment", Obj(("tiers", Arr(Environment.Tiers)), ("accel", S(Environment.Accel)))));
@@ -95,8 +96,9 @@ public sealed record RequestedSpec(
 /// <summary>Requested limits; null = the policy's default.</summary>
 public sealed record RequestedResources(long? MemoryMiB = null, int? Vcpus = null, int? Pids = null, long? DiskMiB = null, int? TimeoutSeconds = null);
 
-/// <summary>Requested network: mode "none", "loopback" or "egress", and the hosts wanted for egress.</summary>
-public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null);
+/// <summary>Requested network: mode "none", "loopback" or "egress", the egress entries wanted ("HOST[:PORT]",
+/// "IPV4[/PREFIX][:PORT]") and the ports to publish on the host's loopback ("HOSTPORT:PORT").</summary>
+public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null, IReadOnlyList<string>? Publish = null);
 
 /// <summary>What this host offers: available tiers ("container", "microvm") and the accelerator ("kvm" or "tcg").</summary>
 public sealed record EnvironmentInfo(IReadOnlyList<string> Tiers, string Accel);
