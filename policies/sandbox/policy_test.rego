@@ -188,3 +188,26 @@ test_local_cli_runs_take_any_host_directory_and_high_ceilings if {
 	d.isolation == "container"
 	d.resources.memory_mib == 8192
 }
+
+# The containerd shim's tenant: a bundle that declares its code trusted runs in a container; a silent one (untrusted by
+# default) in a microVM, whatever tier its annotation hints.
+test_containerd_trusted_bundle_runs_in_a_container if {
+	inp := object.union(base, {
+		"subject": {"tenant": "containerd", "principal": "ns:default"},
+		"workload": {"rootfs": "/run/sandbox-shim/default/c1/rootfs", "untrusted": false, "code_provenance": "tenant", "namespace": "default"},
+	})
+	d := data.sandbox.decision with input as inp
+	d.allow
+	d.isolation == "container"
+}
+
+test_containerd_silent_bundle_runs_in_a_microvm_despite_a_container_hint if {
+	inp := object.union(base, {
+		"subject": {"tenant": "containerd", "principal": "ns:default"},
+		"workload": {"rootfs": "/srv/rootfs", "untrusted": true, "code_provenance": "unknown", "annotations": {"io.sandbox.tier": "container"}},
+		"requested": {"isolation": "container"},
+	})
+	d := data.sandbox.decision with input as inp
+	d.allow
+	d.isolation == "microvm"
+}

@@ -61,13 +61,27 @@ public sealed class ContainerdFixture : IAsyncLifetime
         info.Environment["PATH"] = $"{ShimDir}:{Environment.GetEnvironmentVariable("PATH")}";
         _containerd = Process.Start(info)!;
         var log = new StreamWriter(LogPath, append: true) { AutoFlush = true };
-        _containerd.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        _containerd.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        // containerd logs this line once it serves its sockets: the readiness signal (ctr gives up at once on a
+        // socket that is not listening yet).
+        var booted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        DataReceivedEventHandler onLine = (_, e) =>
+        {
+            if (e.Data is null)
+                return;
+            lock (log)
+                log.WriteLine(e.Data);
+            if (e.Data.Contains("containerd successfully booted", StringComparison.Ordinal))
+                booted.TrySetResult();
+        };
+        _containerd.OutputDataReceived += onLine;
+        _containerd.ErrorDataReceived += onLine;
         _containerd.BeginOutputReadLine();
         _containerd.BeginErrorReadLine();
-        // ctr keeps dialling until its connect timeout: the first answer is the readiness signal.
-        var version = await CommandRunner.RunAsync("/usr/bin/ctr", ["--address", Socket, "--connect-timeout", "20s", "version"]);
-        Assert.True(version.ExitCode == 0, $"containerd did not come up: {version}\n{ReadLog()}");
+        var exited = _containerd.WaitForExitAsync();
+        var first = await Task.WhenAny(booted.Task, exited).WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(first == booted.Task, $"containerd did not come up\n{ReadLog()}");
+        var version = await CommandRunner.RunAsync("/usr/bin/ctr", ["--address", Socket, "version"]);
+        Assert.True(version.ExitCode == 0, $"containerd does not answer: {version}\n{ReadLog()}");
     }
 
     /// <summary>SIGTERM and wait: the shims and their tasks keep running.</summary>

@@ -23,6 +23,10 @@ internal static class ShimDaemon
 {
     public const string CgroupParent = "sandbox-shim";
 
+    /// <summary>A container lives until containerd deletes it; Core bounds a sandbox's life (and its processes' wall
+    /// time) at 30 days, the engine's maximum, and nothing reaps it earlier here (no TTL reaper runs in the shim).</summary>
+    private static readonly TimeSpan ContainerLifetime = TimeSpan.FromDays(30);
+
     public static async Task<int> RunAsync(ShimArguments args)
     {
         Libc.Setsid();
@@ -46,7 +50,7 @@ internal static class ShimDaemon
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         await using var core = SandboxCore.Create(
-            new SandboxCoreOptions { DefaultTtl = TimeSpan.FromDays(3650), MaxTtl = TimeSpan.FromDays(3650) },
+            new SandboxCoreOptions { DefaultTtl = ContainerLifetime, MaxTtl = ContainerLifetime },
             EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), new CategoryLogger<EmbeddedPolicyEngine>(logger)),
             [new BubblewrapDriver(new BubblewrapOptions { CgroupParent = CgroupParent }), new MicroVmDriver(new MicroVmOptions { CgroupParent = CgroupParent + "-vm" })],
             logger);
