@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
+using Sandbox.Api;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.MicroVm;
@@ -130,6 +131,7 @@ public static class SandboxdHost
         }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
+        s.AddSingleton<CreateRequestLedger>();
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
@@ -147,6 +149,10 @@ public static class SandboxdHost
             o.MaxReceiveMessageSize = 2 << 20;
             o.EnableDetailedErrors = false;
         });
+        // Reflection from the descriptor set with source info (proto comments: units, semantics), registered before
+        // AddGrpcReflection, whose own registration (generated descriptors, no comments) then stays unused.
+        s.AddSingleton(_ => new Grpc.Reflection.ReflectionServiceImpl(
+            SandboxDescriptors.Files.SelectMany(f => f.Services).Concat([Health.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor])));
         s.AddGrpcReflection();
         overrides.ConfigureServices?.Invoke(s);
 
