@@ -54,9 +54,12 @@ internal static class GuestRootfs
                 shares.Add(new VirtioShare("etc", HostUserland.PrepareEtc(cacheDirectory, uid, workDir)));
                 mounts.Add(new GuestMount { Tag = "etc", Path = "/etc" });
                 break;
-            case DirectoryRootfs dir:
-                image = RootfsImage.GetOrBuild(cacheDirectory, dir.Path, mkfsErofsPath);
-                foreach (var entry in new DirectoryInfo(dir.Path).EnumerateFileSystemInfos())
+            // An image's root (its unpacked lower directory) becomes an erofs disk like any directory; writes go to
+            // the tmpfs mounts.
+            case DirectoryRootfs or ImageRootfs:
+                var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
+                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath);
+                foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
                         continue;

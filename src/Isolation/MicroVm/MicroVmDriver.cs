@@ -135,6 +135,10 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        // Never a silent downgrade to no network: egress is refused until the guest is attached to the same stack.
+        if (spec.Network == NetworkMode.Egress)
+            throw new SandboxException(SandboxErrorCode.Unavailable,
+                "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {

@@ -182,7 +182,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// <summary>Hands a path in the state directory to the VM's host uid (lchown: a link is never followed).</summary>
     private static void GiveTo(string path, int owner)
     {
-        if (Interop.Libc.LChown(path, owner, owner) != 0)
+        if (Interop.Libc.Lchown(path, owner, owner) != 0)
             throw Interop.Errno.Fail($"lchown {path} to uid {owner}");
     }
 
