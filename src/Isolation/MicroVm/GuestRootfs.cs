@@ -58,7 +58,7 @@ internal static class GuestRootfs
             // the tmpfs mounts.
             case DirectoryRootfs or ImageRootfs:
                 var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
-                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath);
+                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, (rootfs as ImageRootfs)?.Key);
                 foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))

@@ -27,11 +27,14 @@ internal static class RootfsImage
     private static readonly Lock s_lock = new();
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromMinutes(10);
 
-    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath)
+    /// <param name="storeKey">The image store's stable digest of the directory (an image's chain id), when it has one:
+    /// the directory is then not walked.</param>
+    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath, string? storeKey = null)
     {
         if (!Directory.Exists(directory))
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"rootfs directory {directory} does not exist");
-        var digest = Digest(directory);
+        var digest = storeKey is null ? Digest(directory)
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("erofs-image-key-v1\0" + storeKey)))[..32];
         var dir = Path.Combine(cacheDirectory, "microvm-root-images");
         var path = Path.Combine(dir, digest + ".erofs");
         lock (s_lock)
