@@ -9,6 +9,7 @@ namespace Sandbox.E2E;
 /// the guest read them; now the host userland's shares are served by a QEMU jailed as the VM's own unprivileged host
 /// uid, and a directory rootfs is a root-owned erofs image.
 /// </summary>
+[Collection(SerialCollection.Name)] // its directory rootfs may build a snapshot template; MicroVmTests count template builds
 public sealed class HostUidLeakTests : IDisposable
 {
     private const int HostUser = 1000;
@@ -53,15 +54,20 @@ public sealed class HostUidLeakTests : IDisposable
         foreach (var applet in new[] { "sh", "cat", "id", "ls", "echo" })
             File.CreateSymbolicLink(Path.Combine(root, "bin", applet), "busybox");
         Directory.CreateDirectory(Path.Combine(root, "data"));
-        WriteOwned(Path.Combine(root, "data", "secret"), _secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        WriteOwned(Path.Combine(root, "data", "public"), "public-" + _secret, UnixFileMode.UserRead | UnixFileMode.OtherRead);
+        // Same content and times every run: the rootfs image (and the microVM's snapshot template per image) is built
+        // once, not per test run.
+        const string secret = "secret-of-host-user-1000";
+        WriteOwned(Path.Combine(root, "data", "secret"), secret, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        WriteOwned(Path.Combine(root, "data", "public"), "public-" + secret, UnixFileMode.UserRead | UnixFileMode.OtherRead);
+        foreach (var file in new[] { "bin/busybox", "data/secret", "data/public" })
+            File.SetLastWriteTimeUtc(Path.Combine(root, file), new DateTime(2026, 1, 1, 0, 0, 0, DateTimeKind.Utc));
         var spec = new SandboxSpec { Rootfs = RootfsSpec.Directory(root) };
 
         var r = await Harness.RunAsync(mode, new ProcessSpec { Argv = ["/bin/sh", "-c", "cat /data/secret 2>&1; echo; cat /data/public; echo; id -u"] }, spec);
 
-        Assert.DoesNotContain(_secret + "\n", r.Stdout.Replace("public-" + _secret, ""));
+        Assert.DoesNotContain(secret + "\n", r.Stdout.Replace("public-" + secret, ""));
         Assert.Contains("Permission denied", r.Stdout);
-        Assert.Contains("public-" + _secret, r.Stdout);
+        Assert.Contains("public-" + secret, r.Stdout);
     }
 
     private static string WriteOwned(string path, string content, UnixFileMode mode)

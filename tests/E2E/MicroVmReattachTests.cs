@@ -63,6 +63,50 @@ public sealed class MicroVmReattachTests
     }
 
     [Fact]
+    public async Task Start_up_reclaims_what_a_killed_owner_left_of_a_vm_that_died_meanwhile()
+    {
+        var spec = new SandboxSpec { DieWithOwner = false };
+        var owner = new MicroVmDriver();
+        var vm = (MicroVmSandbox)await owner.CreateAsync(spec, CancellationToken.None);
+        var qemu = vm.Instance.QemuPid;
+        var stateDir = vm.Instance.Directory;
+        var hostUid = vm.Info.HostUid;
+        try
+        {
+            // The owner is killed (kill -9 of sandboxd), then its VM dies too (e.g. the host's OOM killer takes QEMU).
+            await vm.AbandonAsync();
+            using (var pidfd = Sandbox.Isolation.Native.PidfdHandle.Open(qemu))
+            {
+                var gone = Sandbox.Isolation.Native.ProcessWatcher.WatchAsync(pidfd, reap: false);
+                Assert.True(pidfd.Signal(Sandbox.Isolation.Interop.Libc.SIGKILL));
+                await gone.WaitAsync(TimeSpan.FromSeconds(30));
+            }
+            Assert.False(Alive(qemu));
+            Assert.True(Directory.Exists(stateDir));
+
+            // What a restarted sandboxd does at start-up: reclaim the leftovers it has no record of, remove stale files.
+            var restarted = new MicroVmDriver();
+            Assert.Contains(spec.Id, restarted.ListLeftovers());
+            Assert.True(await restarted.ReclaimAsync(spec.Id, CancellationToken.None));
+            restarted.RemoveStaleFiles(new HashSet<SandboxId>());
+            Assert.False(Directory.Exists(stateDir));
+            Assert.Empty(Harness.CgroupLeftovers(spec.Id));
+            Assert.DoesNotContain(spec.Id, restarted.ListLeftovers());
+            Assert.Empty(Directory.EnumerateFileSystemEntries("/tmp", "sandbox-vm-*"));
+            // Nothing of the jail is left either: no bwrap or QEMU of that VM's uid.
+            Assert.DoesNotContain(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)), d =>
+            {
+                try { return File.ReadLines(Path.Combine(d, "status")).Any(l => l.StartsWith("Uid:", StringComparison.Ordinal) && l.Split('\t')[1] == hostUid.ToString()); }
+                catch (IOException) { return false; }
+            });
+        }
+        finally
+        {
+            await owner.ReclaimAsync(spec.Id, CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task Record_that_names_another_process_takes_nothing_back_and_leaves_nothing()
     {
         var spec = new SandboxSpec { DieWithOwner = false };

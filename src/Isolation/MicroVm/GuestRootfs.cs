@@ -58,9 +58,8 @@ internal static class GuestRootfs
             // store's chain id (an unpacked root never changes) instead of a walk of its tree; writes go to the tmpfs
             // mounts.
             case DirectoryRootfs or ImageRootfs:
-                var imageRoot = rootfs as ImageRootfs;
-                var rootPath = imageRoot?.LowerDirectory ?? ((DirectoryRootfs)rootfs).Path;
-                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, imageRoot?.Key);
+                var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
+                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, (rootfs as ImageRootfs)?.Key);
                 foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))

@@ -14,8 +14,9 @@ namespace Sandbox.Isolation.MicroVm;
 
 /// <summary>
 /// The microVM tier: every sandbox is a QEMU microvm machine with its own Linux kernel (Debian's, booted as an ELF
-/// vmlinux through PVH), the agent as the guest's PID 1, the rootfs as read-only virtio-9p shares, and the agent
-/// protocol on a virtio-serial port. KVM where a probe boot proves it works, else TCG (reported, never silent).
+/// vmlinux through PVH) run in a jail as an unprivileged host uid of its own (<see cref="VmmJail"/>), the agent as the
+/// guest's PID 1, the rootfs as read-only virtio-9p shares (host userland) or a read-only erofs disk (a directory), and
+/// the agent protocol on a virtio-serial port. KVM where a probe boot proves it works, else TCG (reported, never silent).
 /// </summary>
 public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 {

@@ -89,7 +89,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         var (console, consoleRemote) = UnixSocketPair.Create();
         rollback.Push(console);
         var tail = new TailBuffer();
-        _ = tail.PumpAsync(console);
+        var pump = tail.PumpAsync(console);
 
         QemuProcess qemu;
         using (consoleRemote)
@@ -99,7 +99,17 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             if (rootImage is not null)
                 fds.Add(new((int)rootImage.DangerousGetHandle(), VmmJail.RootImageFd));
             // In its cgroup before it runs: the jail holds QEMU until bwrap and the jail's init are moved there.
-            qemu = await QemuProcess.StartJailedAsync(jail.ToArgv(cmd.ToArgv()), fds, cgroup, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                qemu = await QemuProcess.StartJailedAsync(jail.ToArgv(cmd.ToArgv()), fds, cgroup, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SandboxException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // bwrap says why on stderr (the console): let the pump read it to the end, briefly.
+                consoleRemote.Dispose();
+                await WaitBrieflyAsync(pump).ConfigureAwait(false);
+                throw new SandboxException(SandboxErrorCode.Unavailable, $"QEMU's jail did not start: {e.Message}; console: {tail}", e);
+            }
         }
         rollback.Push(qemu);
 

@@ -10,9 +10,11 @@ namespace Sandbox.Isolation.MicroVm;
 /// no 9p server), and the guest sees ownership we chose: every file owned by root (--all-root), the directory's
 /// permission bits kept. The workload (uid 1000, no capabilities) can then read exactly what the container tier's
 /// sandbox user (an unmapped host uid, "others" to every file) can: a 0600 file of any host user is unreadable in both.
-/// Built once per content and cached as CacheDirectory/vm-rootfs/&lt;digest&gt;.erofs (root-only 0600, under a 0700
+/// Built once per content and cached as CacheDirectory/microvm-root-images/&lt;digest&gt;.erofs (root-only 0600, under a 0700
 /// directory: the image holds files no host user other than their owners may read). The digest covers the tree's
-/// names, types, permission bits, sizes, modification times and link targets, so a changed directory gets a new image.
+/// names, types, permission bits, sizes, link targets and the regular files' modification times (the image's own
+/// timestamps are all 0, -T0), so a changed directory gets a new image; a file rewritten in place with the same size
+/// and modification time is not noticed (image directories are unpacked once and never changed).
 /// </summary>
 internal static class RootfsImage
 {
@@ -25,14 +27,15 @@ internal static class RootfsImage
     private static readonly Lock s_lock = new();
     private static readonly TimeSpan s_buildTimeout = TimeSpan.FromMinutes(10);
 
-    /// <param name="contentKey">A stable digest of the directory's content known to the caller (an image store's chain
-    /// id, "sha256:…"): used instead of walking the tree.</param>
-    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath, string? contentKey = null)
+    /// <param name="storeKey">The image store's stable digest of the directory (an image's chain id), when it has one:
+    /// the directory is then not walked.</param>
+    public static Image GetOrBuild(string cacheDirectory, string directory, string mkfsPath, string? storeKey = null)
     {
         if (!Directory.Exists(directory))
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"rootfs directory {directory} does not exist");
-        var digest = contentKey is not null && Images.ImageDigest.TryParse(contentKey, out var key) ? "image-" + key.Hex : Digest(directory);
-        var dir = Path.Combine(cacheDirectory, "vm-rootfs");
+        var digest = storeKey is null ? Digest(directory)
+            : Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes("erofs-image-key-v1\0" + storeKey)))[..32];
+        var dir = Path.Combine(cacheDirectory, "microvm-root-images");
         var path = Path.Combine(dir, digest + ".erofs");
         lock (s_lock)
         {
@@ -83,7 +86,7 @@ internal static class RootfsImage
                 var kind = entry.LinkTarget is not null ? 'l' : entry is DirectoryInfo ? 'd' : 'f';
                 var line = new StringBuilder(relative).Append('\0').Append(kind).Append('\0').Append((int)entry.UnixFileMode)
                     .Append('\0').Append(entry is FileInfo f && kind == 'f' ? f.Length : 0).Append('\0')
-                    .Append(entry.LastWriteTimeUtc.Ticks).Append('\0').Append(entry.LinkTarget).Append('\n');
+                    .Append(kind == 'f' ? entry.LastWriteTimeUtc.Ticks : 0).Append('\0').Append(entry.LinkTarget).Append('\n');
                 hash.AppendData(Encoding.UTF8.GetBytes(line.ToString()));
                 if (kind == 'd') pending.Push(entry.FullName);
             }
