@@ -66,15 +66,6 @@ public sealed partial class SandboxService
     public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
         Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
 
-    /// <summary>Unpacks a tar stream into a directory of the sandbox (the driver seam's streaming import: one chunk in
-    /// host memory at a time).</summary>
-    public Task ImportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarSource, CancellationToken cancellationToken) =>
-        Live(principal, id, "import files into").ImportDirectoryAsync(path, tarSource, cancellationToken);
-
-    /// <summary>Writes a directory of the sandbox as a tar stream (streaming, as <see cref="ImportDirectoryAsync"/>).</summary>
-    public Task ExportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarDestination, CancellationToken cancellationToken) =>
-        Live(principal, id, "export files of").ExportDirectoryAsync(path, tarDestination, cancellationToken);
-
     /// <summary>Copies a file of the sandbox to a host stream, a chunk at a time; ResourceExhausted past <paramref name="maxBytes"/>.</summary>
     public Task<long> ReadFileToAsync(Principal principal, SandboxId id, string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
         Live(principal, id, "read files of").ReadFileToAsync(path, destination, maxBytes, cancellationToken);
