@@ -1,6 +1,5 @@
 using Sandbox.Core;
 using Sandbox.Isolation;
-using Sandbox.Policy;
 
 namespace Sandbox.CiRunner.Execution;
 
@@ -8,8 +7,12 @@ namespace Sandbox.CiRunner.Execution;
 /// lifecycle as sandboxd, for the given principal.</summary>
 public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSandboxHost
 {
-    public Task<PolicyDecision> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken) =>
-        core.Sandboxes.ExplainAsync(principal, request, cancellationToken);
+    public async Task<SandboxDecisionSummary> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken)
+    {
+        var d = await core.Sandboxes.ExplainAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        return new SandboxDecisionSummary(d.Allow, d.Isolation, d.Network.Mode, d.Network.Egress, d.Resources.MemoryMiB, d.Resources.Vcpus,
+            d.Resources.Pids, d.Resources.TimeoutSeconds, d.SyscallProfile.Name, d.Reasons);
+    }
 
     public async Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken)
     {
@@ -40,8 +43,17 @@ public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSan
         public Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
             core.Sandboxes.ReadFileToAsync(principal, entry.Id, path, destination, maxBytes, cancellationToken);
 
-        public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) =>
-            core.Sandboxes.ListFilesAsync(principal, entry.Id, path, maxEntries, cancellationToken);
+        public async Task<SandboxFileEntry?> StatAsync(string path, CancellationToken cancellationToken)
+        {
+            try
+            {
+                return await core.Sandboxes.StatAsync(principal, entry.Id, path, cancellationToken).ConfigureAwait(false);
+            }
+            catch (SandboxException e) when (e.Code == SandboxErrorCode.NotFound)
+            {
+                return null;
+            }
+        }
 
         public Task ImportTarAsync(string directory, Stream tar, CancellationToken cancellationToken) =>
             core.Sandboxes.ImportDirectoryAsync(principal, entry.Id, directory, tar, cancellationToken);

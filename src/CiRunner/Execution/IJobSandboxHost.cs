@@ -1,6 +1,5 @@
 using Sandbox.Core;
 using Sandbox.Isolation;
-using Sandbox.Policy;
 
 namespace Sandbox.CiRunner.Execution;
 
@@ -10,7 +9,7 @@ namespace Sandbox.CiRunner.Execution;
 public interface IJobSandboxHost
 {
     /// <summary>The sandbox policy's decision for a request, creating nothing (for <c>sandbox ci plan</c>).</summary>
-    Task<PolicyDecision> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken);
+    Task<SandboxDecisionSummary> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken);
 
     Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken);
 }
@@ -32,7 +31,8 @@ public interface IJobSandbox : IAsyncDisposable
     /// <summary>Copies a file to a host stream (streamed); ResourceExhausted past <paramref name="maxBytes"/>.</summary>
     Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken);
 
-    Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken);
+    /// <summary>What is at a path (symlinks reported, never followed); null when nothing is.</summary>
+    Task<SandboxFileEntry?> StatAsync(string path, CancellationToken cancellationToken);
 
     /// <summary>Unpacks a tar stream into a directory (streamed: a chunk at a time).</summary>
     Task ImportTarAsync(string directory, Stream tar, CancellationToken cancellationToken);
@@ -40,3 +40,8 @@ public interface IJobSandbox : IAsyncDisposable
     /// <summary>Writes a directory as a tar stream (streamed).</summary>
     Task ExportTarAsync(string directory, Stream tar, CancellationToken cancellationToken);
 }
+
+/// <summary>The sandbox policy's answer for a job's request, as <c>sandbox ci plan</c> shows it (the same from Core and
+/// from sandboxd).</summary>
+public sealed record SandboxDecisionSummary(bool Allow, string Tier, string Network, IReadOnlyList<string> Egress, long MemoryMiB, double Vcpus,
+    int Pids, long TimeoutSeconds, string SyscallProfile, IReadOnlyList<string> Reasons);

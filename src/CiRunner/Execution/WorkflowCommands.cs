@@ -22,8 +22,10 @@ public sealed class WorkflowCommands(SecretMasker masker)
         var command = (space < 0 ? head : head[..space]).ToLowerInvariant();
         if (_stopToken is not null)
         {
-            if (head == _stopToken && data.Length == 0) _stopToken = null;
-            return masker.Mask(line);
+            if (head != _stopToken || data.Length != 0)
+                return masker.Mask(line);
+            _stopToken = null;
+            return null;
         }
         switch (command)
         {

@@ -50,6 +50,18 @@ public sealed class CiPolicy
         return RegoBundle.FromFiles(files);
     }
 
+    private static List<string>? Strings(JsonNode? node)
+    {
+        if (node is not JsonArray array) return null;
+        var list = new List<string>();
+        foreach (var item in array)
+        {
+            if (item is not JsonValue v || !v.TryGetValue(out string? text)) return null;
+            list.Add(text);
+        }
+        return list;
+    }
+
     public CiTrustDecision Decide(CiTrustInput input)
     {
         var result = _policy.Evaluate(Query, input.ToJson(), new EvalOptions { MaxSteps = 200_000, Timeout = TimeSpan.FromSeconds(1), StrictBuiltinErrors = true });
@@ -57,26 +69,20 @@ public sealed class CiPolicy
             return CiTrustDecision.Strictest($"the CI policy failed ({result.Error}): the strictest sandbox");
         if (result.Value is not JsonObject d)
             return CiTrustDecision.Strictest($"the CI policy gave no decision for {Query}: the strictest sandbox");
-        try
-        {
-            var trust = (string)d["trust"]!;
-            var tier = (string)d["isolation"]! switch
-            {
-                "container" => SandboxTier.Container,
-                "microvm" => SandboxTier.MicroVm,
-                var other => throw new FormatException($"isolation '{other}' is not container or microvm"),
-            };
-            var secrets = (bool)d["secrets"]!;
-            var egress = d["egress"]!.AsArray().Select(e => (string)e!).ToList();
-            var reasons = d["reasons"]!.AsArray().Select(e => (string)e!).ToList();
-            // A decision that trusts less than its tier says is taken at its strictest word.
-            if (trust != "trusted" && tier == SandboxTier.Container)
-                return CiTrustDecision.Strictest($"the CI policy put a '{trust}' job in a container: refused, the strictest sandbox");
-            return new CiTrustDecision(trust, tier, secrets, egress, reasons);
-        }
-        catch (Exception e) when (e is FormatException or InvalidOperationException or NullReferenceException or ArgumentException)
-        {
-            return CiTrustDecision.Strictest($"the CI policy's decision is malformed ({e.Message}): the strictest sandbox");
-        }
+        if (d["trust"] is not JsonValue t || !t.TryGetValue(out string? trust) || trust is not ("trusted" or "fork" or "unknown"))
+            return CiTrustDecision.Strictest($"the CI policy's decision is malformed (trust must be trusted, fork or unknown): the strictest sandbox");
+        SandboxTier? tier = d["isolation"] is JsonValue i && i.TryGetValue(out string? isolation)
+            ? isolation switch { "container" => SandboxTier.Container, "microvm" => SandboxTier.MicroVm, _ => null }
+            : null;
+        if (tier is null)
+            return CiTrustDecision.Strictest("the CI policy's decision is malformed (isolation must be container or microvm): the strictest sandbox");
+        if (d["secrets"] is not JsonValue sv || !sv.TryGetValue(out bool secrets))
+            return CiTrustDecision.Strictest("the CI policy's decision is malformed (secrets must be a boolean): the strictest sandbox");
+        if (Strings(d["egress"]) is not { } egress || Strings(d["reasons"]) is not { } reasons)
+            return CiTrustDecision.Strictest("the CI policy's decision is malformed (egress and reasons must be lists of strings): the strictest sandbox");
+        // A decision that trusts less than its tier says is taken at its strictest word.
+        if (trust != "trusted" && tier == SandboxTier.Container)
+            return CiTrustDecision.Strictest($"the CI policy put a '{trust}' job in a container: refused, the strictest sandbox");
+        return new CiTrustDecision(trust, tier.Value, secrets, egress, reasons);
     }
 }

@@ -73,20 +73,7 @@ public static class ArtifactActions
     private static Task ImportAsync(JobSession session, string source, string target, CancellationToken cancellationToken) =>
         session.ImportFilesAsync(source, HostDirectoryTar.AllFiles(source), target, _ => { }, cancellationToken);
 
-    /// <summary>What is at a sandbox path: found by listing its parent (symlinks are reported, never followed).</summary>
-    internal static async Task<SandboxFileKind?> KindOfAsync(JobSession session, string path, CancellationToken cancellationToken)
-    {
-        var slash = path.LastIndexOf('/');
-        var parent = slash <= 0 ? "/" : path[..slash];
-        var name = path[(slash + 1)..];
-        try
-        {
-            var listing = await session.Sandbox.ListFilesAsync(parent, 10000, cancellationToken).ConfigureAwait(false);
-            return listing.Entries.FirstOrDefault(e => e.Name == name)?.Kind;
-        }
-        catch (SandboxException e) when (e.Code is SandboxErrorCode.NotFound or SandboxErrorCode.InvalidArgument or SandboxErrorCode.FailedPrecondition)
-        {
-            return null;
-        }
-    }
+    /// <summary>What is at a sandbox path (symlinks reported, never followed); null when nothing is.</summary>
+    internal static async Task<SandboxFileKind?> KindOfAsync(JobSession session, string path, CancellationToken cancellationToken) =>
+        (await session.Sandbox.StatAsync(path, cancellationToken).ConfigureAwait(false))?.Kind;
 }

@@ -66,16 +66,7 @@ public static class CiCommand
                 await Console.Error.WriteLineAsync($"sandbox ci: {e.Message}");
                 return Invalid;
             }
-            CiHost host;
-            try
-            {
-                host = CiHost.Create(parse.GetValue(flags.Local));
-            }
-            catch (FormatException e)
-            {
-                await Console.Error.WriteLineAsync($"sandbox ci: {e.Message}");
-                return Invalid;
-            }
+            var host = CiHost.Create(parse.GetValue(flags.Local), parse.GetValue(flags.Socket));
             CiRunner.Execution.RunResult result;
             await using (host)
             {
@@ -109,7 +100,7 @@ public static class CiCommand
                 var options = flags.ToRunOptions(parse, path);
                 var policy = CiPolicy.Load(parse.GetValue(flags.CiPolicy), parse.GetValue(flags.Mirror));
                 Console.WriteLine($"{workflow.Name ?? Path.GetFileName(path)}: event {options.Event}{(options.Fork ? " from a fork" : "")}, ref {options.Ref}, actor {options.Actor}, repository {options.Repository}");
-                await using var host = CiHost.Create(parse.GetValue(flags.Local));
+                await using var host = CiHost.Create(parse.GetValue(flags.Local), parse.GetValue(flags.Socket));
                 foreach (var job in RunPlanner.Plan(workflow, options, policy))
                 {
                     var d = job.Decision;
@@ -120,8 +111,8 @@ public static class CiCommand
                     if (job.Note is not null) Console.WriteLine($"    - {job.Note}");
                     var sandbox = await host.Host.ExplainAsync(job.Request, cancellationToken);
                     Console.WriteLine(sandbox.Allow
-                        ? $"  sandbox policy: {sandbox.Isolation}, network {sandbox.Network.Mode}{(sandbox.Network.Egress.Count > 0 ? " to " + string.Join(", ", sandbox.Network.Egress) : "")}, " +
-                          $"{sandbox.Resources.MemoryMiB} MiB, {sandbox.Resources.Vcpus} vCPU, {sandbox.Resources.Pids} pids, {sandbox.Resources.TimeoutSeconds} s, seccomp {sandbox.SyscallProfile.Name}"
+                        ? $"  sandbox policy: {sandbox.Tier}, network {sandbox.Network}{(sandbox.Egress.Count > 0 ? " to " + string.Join(", ", sandbox.Egress) : "")}, " +
+                          $"{sandbox.MemoryMiB} MiB, {sandbox.Vcpus} vCPU, {sandbox.Pids} pids, {sandbox.TimeoutSeconds} s, seccomp {sandbox.SyscallProfile}"
                         : "  sandbox policy: denied");
                     foreach (var r in sandbox.Reasons) Console.WriteLine($"    - {r}");
                 }

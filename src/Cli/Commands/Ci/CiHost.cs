@@ -7,33 +7,35 @@ using Sandbox.Policy;
 
 namespace Sandbox.Cli.Commands.Ci;
 
-/// <summary>Where `sandbox ci` gets job sandboxes: Core in this process with --local (as `sandbox run --local`:
-/// embedded sandbox policy, tenant "local", this host's drivers; every sandbox removed when the command ends, Ctrl-C
-/// included). Without --local the jobs would go to sandboxd, which does not yet offer the tar import and export a
-/// checkout and artifacts need: refused with that reason rather than run differently.</summary>
+/// <summary>Where `sandbox ci` gets job sandboxes, as the CLI's other verbs choose: sandboxd (its policy and tenant;
+/// every job's sandbox deleted by the runner, Ctrl-C included), or with --local Core in this process (as `sandbox run
+/// --local`: embedded sandbox policy, tenant "local", this host's drivers; every sandbox also removed when the command
+/// ends).</summary>
 internal sealed class CiHost : IAsyncDisposable
 {
-    private readonly SandboxCore _core;
+    private readonly SandboxCore? _core;
 
-    private CiHost(SandboxCore core)
+    private CiHost(IJobSandboxHost host, SandboxCore? core)
     {
+        Host = host;
         _core = core;
-        Host = new CoreJobHost(core, new Principal(LocalRun.Tenant, "uid:" + Environment.UserName));
     }
 
     public IJobSandboxHost Host { get; }
 
-    public static CiHost Create(bool local)
+    public static CiHost Create(bool local, string? socket)
     {
         if (!local)
-            throw new FormatException("sandbox ci through sandboxd needs tar import/export calls sandboxd does not offer yet: add --local (same policy and drivers, in this process)");
-        return new CiHost(SandboxCore.Create(new SandboxCoreOptions(),
+            return new CiHost(new RemoteJobHost(Remote.Sandboxd.Connect(socket)), null);
+        var core = SandboxCore.Create(new SandboxCoreOptions(),
             EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-            [new BubblewrapDriver(), new MicroVmDriver()]));
+            [new BubblewrapDriver(), new MicroVmDriver()]);
+        return new CiHost(new CoreJobHost(core, new Principal(LocalRun.Tenant, "uid:" + Environment.UserName)), core);
     }
 
     public async ValueTask DisposeAsync()
     {
+        if (_core is null) return;
         await _core.Sandboxes.RemoveAllAsync().ConfigureAwait(false);
         await _core.DisposeAsync().ConfigureAwait(false);
     }
