@@ -109,7 +109,7 @@ public sealed class RecoveryTests : IDisposable
         var probed = await registry.ProbedAsync(CancellationToken.None);
         Assert.Equal(Accelerator.None, probed.Accelerator);
         Assert.Equal([SandboxTier.Container], probed.AvailableTiers);
-        var e = Assert.Throws<SandboxException>(() => probed.Get(SandboxTier.MicroVm));
+        var e = Assert.Throws<TierUnavailableException>(() => probed.Get(SandboxTier.MicroVm));
         Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
         Assert.Contains("probe boot failed", e.Message, StringComparison.Ordinal);
         Assert.Contains(logs.Entries, x => x.Id.Id == 1010);

@@ -146,7 +146,7 @@ public class ServiceTests
     public async Task A_tier_without_a_driver_answers_unavailable()
     {
         await using var h = new CoreHarness(new FakePolicy(_ => FakePolicy.Allow(IsolationTiers.MicroVm)), withMicroVm: false);
-        var e = await Assert.ThrowsAsync<SandboxException>(() => h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), CancellationToken.None));
+        var e = await Assert.ThrowsAsync<TierUnavailableException>(() => h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), CancellationToken.None));
         Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
         Assert.Contains("microvm tier is not available", e.Message, StringComparison.Ordinal);
         Assert.Equal(["container"], h.Policy!.Inputs.Single().Environment.Tiers);

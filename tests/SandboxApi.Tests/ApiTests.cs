@@ -16,7 +16,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Create_Get_List_Delete_RoundTrip()
     {
-        var request = new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 600, Resources = new Resources { MemoryMib = 256 } };
+        var request = new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(600)), Resources = new Resources { MemoryMib = 256 } };
         request.Labels["suite"] = "api";
         var created = await C.CreateSandboxAsync(request);
         Assert.Equal(SandboxState.Running, created.State);
@@ -25,7 +25,7 @@ public sealed class ApiTests(SharedServer shared)
         Assert.Equal(256, created.Limits.MemoryMib);
         Assert.NotEmpty(created.PolicyDecisionId);
         Assert.NotEmpty(created.SeccompDigest);
-        Assert.NotNull(created.ExpiresAt);
+        Assert.NotNull(created.ExpireTime);
 
         var got = await C.GetSandboxAsync(new GetSandboxRequest { Id = created.Id });
         Assert.Equal(created.Id, got.Id);
@@ -229,7 +229,7 @@ public sealed class ApiTests(SharedServer shared)
     public async Task Run_ReportsTimeoutAndOutputTruncation()
     {
         var p = Process("sleep", "10");
-        p.TimeoutMs = 300;
+        p.Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromMilliseconds(300));
         var r = await RunAsync(C, p);
         Assert.True(r.Exit!.TimedOut);
         var big = await RunAsync(C, Process("/bin/sh", "-c", "head -c 100000 /dev/zero"),
@@ -313,7 +313,7 @@ public sealed class ApiTests(SharedServer shared)
         Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.GetSandboxAsync(new GetSandboxRequest { Id = "../etc" }).ResponseAsync));
         Assert.Equal(StatusCode.NotFound, await Code(() => C.GetSandboxAsync(new GetSandboxRequest { Id = "sb-doesnotexist" }).ResponseAsync));
         Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Rootfs = "relative/dir" }).ResponseAsync));
-        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 10_000_000 }).ResponseAsync));
+        Assert.Equal(StatusCode.InvalidArgument, await Code(() => C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(10_000_000)) }).ResponseAsync));
         Assert.Equal(StatusCode.InvalidArgument, await Code(() => RunAsync(C, Process())));
         var tty = Process("true");
         tty.Tty = true;
@@ -402,7 +402,7 @@ public sealed class ApiTests(SharedServer shared)
     [Fact]
     public async Task Ttl_ExpiredSandboxIsReaped()
     {
-        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", TtlS = 1 });
+        var sb = await C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) });
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(10))
         {

@@ -1,4 +1,5 @@
-// Drives sandboxd from proto/sandbox/v1/*.proto alone (no generated code): Create, Exec with stdin, ReadFile, Delete.
+// Drives sandboxd from proto/sandbox/v1/*.proto alone (no generated code): Create (with a request_id, twice), Exec with
+// stdin, ReadFile, Delete (then again with allow_missing).
 // usage: node client-test.js SOCKET_PATH [--expect-unauthenticated]
 // Prints "node-client: ok" and exits 0 on success; prints the failure and exits 1 otherwise.
 'use strict';
@@ -61,8 +62,13 @@ async function main() {
     throw new Error('ListSandboxes succeeded for an unmapped uid');
   }
   // untrusted: false + provenance tenant: the tenant vouches for its own job (silence would mean untrusted: a microVM).
-  const sandbox = await unary('createSandbox', { labels: { client: 'node' }, untrusted: false, codeProvenance: 'tenant' });
+  const requestId = 'node-' + process.pid + '-' + Date.now();
+  const create = { labels: { client: 'node' }, untrusted: false, codeProvenance: 'tenant', ttl: { seconds: 600 }, requestId };
+  const sandbox = await unary('createSandbox', create);
   check(sandbox.state === 'SANDBOX_STATE_RUNNING', 'state running: ' + sandbox.state);
+  check(sandbox.createTime && sandbox.expireTime && sandbox.expireTime.seconds > sandbox.createTime.seconds, 'create_time and expire_time set');
+  const again = await unary('createSandbox', create);
+  check(again.id === sandbox.id, 'a retry with the same request_id returns the same sandbox');
   try {
     const r = await exec(sandbox.id, ['/bin/sh', '-c', 'cat > /work/from-node; wc -c < /work/from-node'], 'hello from node\n');
     check(r.started && r.started.pid > 0, 'started event with a pid');
@@ -79,6 +85,7 @@ async function main() {
   } catch (err) {
     check(err.code === grpc.status.NOT_FOUND, 'NOT_FOUND after delete, got ' + err.code);
   }
+  await unary('deleteSandbox', { id: sandbox.id, allowMissing: true });
 }
 
 main().then(() => { console.log('node-client: ok'); client.close(); },

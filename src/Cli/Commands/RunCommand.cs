@@ -76,7 +76,7 @@ public static class RunCommand
         var start = new ProcessStart { Stdin = interactive, Cwd = process.WorkingDirectory ?? "" };
         start.Argv.AddRange(process.Argv);
         if (process.Timeout is { } w)
-            start.TimeoutMs = (int)Math.Min(int.MaxValue, w.TotalMilliseconds);
+            start.Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(w);
         using var call = client.Run(cancellationToken: cancellationToken);
         return await Sandboxd.StreamAsync(call, new RunRequest { Start = new RunStart { Sandbox = request, Process = start } }, interactive,
             data => new RunRequest { Stdin = data }, () => new RunRequest { CloseStdin = new StdinClose() }, cancellationToken);

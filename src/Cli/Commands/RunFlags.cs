@@ -38,7 +38,7 @@ internal sealed record RunFlags
                 MemoryMib = MemoryMiB ?? 0,
                 Pids = Pids ?? 0,
                 Vcpus = Cpus ?? 0,
-                TimeoutS = TimeoutS ?? 0,
+                Timeout = Timeout is { } t ? Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(t) : null,
                 DiskMib = DiskMiB ?? 0,
                 OutputBytes = OutputBytes ?? 0,
             },

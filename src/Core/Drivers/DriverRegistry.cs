@@ -85,6 +85,6 @@ public sealed class ProbedDrivers(IReadOnlyDictionary<SandboxTier, ISandboxDrive
     public ISandboxDriver Get(SandboxTier tier) =>
         available.TryGetValue(tier, out var driver)
             ? driver
-            : throw new SandboxException(SandboxErrorCode.Unavailable,
+            : throw new TierUnavailableException(tier,
                 $"the {TierNames.ToPolicy(tier)} tier is not available on this host: {unavailable.GetValueOrDefault(tier, "unknown tier")}");
 }

@@ -15,7 +15,8 @@ public sealed class SandboxEntry
     public required string Tenant { get; init; }
     public required IReadOnlyDictionary<string, string> Labels { get; init; }
     public required DateTimeOffset CreatedAt { get; init; }
-    public DateTimeOffset? ExpiresAt { get; init; }
+    /// <summary>When the TTL reaper deletes it; changed by <see cref="SandboxService.SetExpiryAsync"/>.</summary>
+    public DateTimeOffset? ExpiresAt { get; internal set; }
     public required PolicyDecision Decision { get; init; }
     public required SandboxTier Tier { get; init; }
     /// <summary>The memory limit counted against the tenant's quota, MiB.</summary>
@@ -35,6 +36,8 @@ public sealed class SandboxEntry
     /// <summary>What the sandbox really got (set once it runs).</summary>
     public SandboxInfo? Info { get; internal set; }
     internal ISandbox? Sandbox { get; set; }
+    /// <summary>The processes started through exec that are still running.</summary>
+    public ExecTable Execs { get; } = new();
     internal IDisposable? Reservation { get; set; }
 
     /// <summary>Moves to <paramref name="to"/> if the lifecycle allows it from the current state; otherwise throws

@@ -12,6 +12,9 @@ public sealed partial class SandboxService
 
         public Task<ExitStatus> Completion => completion;
 
+        /// <summary>Sets the window size of its terminal; FailedPrecondition when it runs without one.</summary>
+        public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken) => process.ResizeAsync(size, cancellationToken);
+
         public Task SignalAsync(int signal, CancellationToken cancellationToken)
         {
             if (signal is < 1 or > 64)
@@ -25,7 +28,9 @@ public sealed partial class SandboxService
         var entry = registry.Get(principal.Tenant, id);
         var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
         var process = await sandbox.ExecAsync(DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
-        return new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
+        var running = new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
+        entry.Execs.Track(new ExecRecord(process.Pid, spec.Argv, spec.Tty is not null, time.GetUtcNow(), running));
+        return running;
     }
 
     private async Task<ExitStatus> SuperviseAsync(SandboxEntry entry, ISandboxProcess process, CancellationToken cancellationToken)

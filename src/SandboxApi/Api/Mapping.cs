@@ -23,8 +23,10 @@ internal static class Mapping
         var errors = new List<string>();
         if (r.Rootfs.Length > 0 && !Path.IsPathFullyQualified(r.Rootfs))
             errors.Add($"rootfs '{r.Rootfs}' must be an absolute host directory (or empty for the host's userland)");
-        if (r.TtlS < 0)
-            errors.Add($"ttl_s {r.TtlS} must not be negative");
+        if (r.Ttl is { } ttl && !IsPositive(ttl))
+            errors.Add($"ttl {Describe(ttl)} must be positive (or unset for the server default)");
+        if (r.RequestId.Length > 64 || r.RequestId.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_')))
+            errors.Add($"request_id '{(r.RequestId.Length > 64 ? r.RequestId[..64] + "..." : r.RequestId)}' must be at most 64 of [A-Za-z0-9_-]");
         if (r.Labels.Count > MaxLabels)
             errors.Add($"labels: {r.Labels.Count} labels, at most {MaxLabels}");
         foreach (var (k, v) in r.Labels)
@@ -33,8 +35,10 @@ internal static class Mapping
                 errors.Add($"labels['{(k.Length > 63 ? k[..63] + "..." : k)}']: keys must be 1-63 characters and values at most 256");
         }
         var res = r.Resources ?? new Resources();
-        if (res.MemoryMib < 0 || res.Vcpus < 0 || double.IsNaN(res.Vcpus) || res.Pids < 0 || res.DiskMib < 0 || res.TimeoutS < 0 || res.OutputBytes < 0)
+        if (res.MemoryMib < 0 || res.Vcpus < 0 || double.IsNaN(res.Vcpus) || res.Pids < 0 || res.DiskMib < 0 || res.OutputBytes < 0)
             errors.Add("resources: values must not be negative (0 = the policy's default)");
+        if (res.Timeout is { } timeout && !IsPositive(timeout))
+            errors.Add($"resources.timeout {Describe(timeout)} must be positive (or unset for the policy's default)");
         if (r.CodeProvenance is not ("" or "tenant" or "fork" or "unknown"))
             errors.Add($"code_provenance '{r.CodeProvenance}' is not one of tenant, fork, unknown");
         if (r.SyscallProfile.Length > 64 || r.SyscallProfile.Any(c => !char.IsAsciiLetterOrDigit(c) && c is not ('-' or '_')))
@@ -52,11 +56,11 @@ internal static class Mapping
             Image = r.Image.Length > 0 ? r.Image : null,
             Resources = new RequestedLimits(
                 Positive(res.MemoryMib), res.Vcpus > 0 ? res.Vcpus : null, Positive(res.Pids), Positive(res.DiskMib),
-                Positive(res.TimeoutS), Positive(res.OutputBytes)),
+                res.Timeout is { } t && IsPositive(t) ? WholeSeconds(t) : null, Positive(res.OutputBytes)),
             Egress = r.Network is { Mode: Proto.NetworkMode.Egress } n ? [.. n.Egress] : [],
             Env = new Dictionary<string, string>(r.Env),
             Labels = ephemeral ? new Dictionary<string, string>() : new Dictionary<string, string>(r.Labels),
-            Ttl = r.TtlS > 0 && !ephemeral ? TimeSpan.FromSeconds(r.TtlS) : null,
+            Ttl = r.Ttl is { } ttlValue && !ephemeral ? ttlValue.ToTimeSpan() : null,
             WorkDir = r.Workdir.Length > 0 ? r.Workdir : null,
             Syscalls = [.. r.Syscalls],
             // Fail-safe: silence about trust is not trust (Core reads null as untrusted code of unknown provenance).
@@ -67,24 +71,44 @@ internal static class Mapping
     }
 
     private static long? Positive(long v) => v > 0 ? v : null;
+
+    private static bool IsPositive(Duration d) => d.Seconds > 0 || (d.Seconds == 0 && d.Nanos > 0);
+
+    /// <summary>Whole seconds, rounded up (limits are applied in seconds).</summary>
+    private static int WholeSeconds(Duration d) => (int)Math.Min(int.MaxValue, d.Seconds + (d.Nanos > 0 ? 1 : 0));
+
+    private static string Describe(Duration d) => $"{d.Seconds}s{(d.Nanos != 0 ? $"+{d.Nanos}ns" : "")}";
+
+    /// <summary>A Duration from a TimeSpan, null for null (unset on the wire).</summary>
+    public static Duration? ToProto(TimeSpan? t) => t is { } v ? Duration.FromTimeSpan(v) : null;
     private static int? Positive(int v) => v > 0 ? v : null;
 
     public static ProcessSpec ToDomain(ProcessStart? p)
     {
         if (p is null || p.Argv.Count == 0)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "process.argv must name a program");
+        if (p.Timeout is { } timeout && !IsPositive(timeout))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"process.timeout {Describe(timeout)} must be positive (or unset for the sandbox's limit)");
+        TerminalSize? tty = null;
         if (p.Tty)
-            throw new SandboxException(SandboxErrorCode.Unimplemented, "process.tty: terminals are not supported yet; run without a tty");
-        if (p.TimeoutMs < 0)
-            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"process.timeout_ms {p.TimeoutMs} must not be negative");
+        {
+            var size = p.WindowSize is { } w ? ToDomain(w, "process.window_size") : TerminalSize.Default;
+            tty = size;
+        }
         return new ProcessSpec
         {
             Argv = [.. p.Argv],
             Env = new Dictionary<string, string>(p.Env),
             WorkingDirectory = p.Cwd.Length > 0 ? p.Cwd : null,
-            Timeout = p.TimeoutMs > 0 ? TimeSpan.FromMilliseconds(p.TimeoutMs) : null,
+            Timeout = p.Timeout?.ToTimeSpan(),
+            Tty = tty,
         };
     }
+
+    public static TerminalSize ToDomain(WindowSize w, string field) =>
+        w.Rows is >= 1 and <= ushort.MaxValue && w.Cols is >= 1 and <= ushort.MaxValue
+            ? new TerminalSize((int)w.Rows, (int)w.Cols)
+            : throw new SandboxException(SandboxErrorCode.InvalidArgument, $"{field} {w.Rows}x{w.Cols}: rows and cols must be 1..65535");
 
     public static ProtoTier ToProto(SandboxTier tier) => tier == SandboxTier.MicroVm ? ProtoTier.Microvm : ProtoTier.Container;
 
@@ -105,20 +129,21 @@ internal static class Mapping
             },
             Tier = ToProto(e.Tier),
             PolicyDecisionId = e.Decision.DecisionId,
-            CreatedAt = Timestamp.FromDateTimeOffset(e.CreatedAt),
+            CreateTime = Timestamp.FromDateTimeOffset(e.CreatedAt),
             StateDetail = e.StateDetail ?? "",
         };
         s.PolicyReasons.AddRange(e.Decision.Reasons);
         foreach (var (k, v) in e.Labels)
             s.Labels[k] = v;
         if (e.ExpiresAt is { } x)
-            s.ExpiresAt = Timestamp.FromDateTimeOffset(x);
+            s.ExpireTime = Timestamp.FromDateTimeOffset(x);
         if (e.Info is { } info)
         {
             s.Accelerator = info.Accelerator switch { Isolation.Accelerator.Kvm => Proto.Accelerator.Kvm, Isolation.Accelerator.Tcg => Proto.Accelerator.Tcg, _ => Proto.Accelerator.Unspecified };
             s.Limits = ToProto(info.Limits);
             s.SyscallProfile = info.SyscallProfile;
             s.SeccompDigest = info.SeccompDigest;
+            s.Namespaces.AddRange(info.Namespaces);
         }
         return s;
     }
@@ -129,7 +154,7 @@ internal static class Mapping
         Cpus = l.Cpus,
         Pids = l.PidsMax,
         DiskMib = l.DiskMiB,
-        TimeoutS = l.WallTime is { } w ? (int)w.TotalSeconds : 0,
+        Timeout = ToProto(l.WallTime),
         OutputBytes = l.OutputBytes,
     };
 
@@ -139,7 +164,7 @@ internal static class Mapping
         {
             Allow = d.Allow,
             Tier = d.Isolation switch { Sandbox.Policy.IsolationTiers.Container => ProtoTier.Container, Sandbox.Policy.IsolationTiers.MicroVm => ProtoTier.Microvm, _ => ProtoTier.Unspecified },
-            Limits = new Limits { MemoryMib = d.Resources.MemoryMiB, Cpus = d.Resources.Vcpus, Pids = d.Resources.Pids, DiskMib = d.Resources.DiskMiB, TimeoutS = d.Resources.TimeoutSeconds },
+            Limits = new Limits { MemoryMib = d.Resources.MemoryMiB, Cpus = d.Resources.Vcpus, Pids = d.Resources.Pids, DiskMib = d.Resources.DiskMiB, Timeout = d.Resources.TimeoutSeconds > 0 ? Duration.FromTimeSpan(TimeSpan.FromSeconds(d.Resources.TimeoutSeconds)) : null },
             Network = new Network { Mode = d.Network.Mode == Sandbox.Policy.NetworkModes.Egress ? Proto.NetworkMode.Egress : Proto.NetworkMode.None },
             SyscallProfile = d.SyscallProfile.Name,
             DecisionId = d.DecisionId,
@@ -169,7 +194,7 @@ internal static class Mapping
             },
             SandboxId = e.Id.Value,
             Tier = ToProto(e.Tier),
-            Time = Timestamp.FromDateTimeOffset(e.Time),
+            EventTime = Timestamp.FromDateTimeOffset(e.Time),
             Detail = e.Detail ?? "",
         };
         if (e.Status is { } status)
@@ -189,6 +214,8 @@ internal static class Mapping
         },
         Size = e.Size,
         Mode = (uint)e.Mode,
+        ModifyTime = Timestamp.FromDateTimeOffset(e.Modified),
+        SymlinkTarget = e.SymlinkTarget ?? "",
     };
 
     public static Exit ToProto(ExitStatus s) => new()
@@ -198,8 +225,8 @@ internal static class Mapping
         OomKilled = s.OomKilled,
         TimedOut = s.TimedOut,
         Truncated = s.OutputTruncated,
-        CpuUsec = (long)s.Usage.CpuTime.TotalMicroseconds,
+        CpuTime = Duration.FromTimeSpan(s.Usage.CpuTime),
         PeakMemoryBytes = s.Usage.PeakMemoryBytes,
-        DurationMs = (long)s.Duration.TotalMilliseconds,
+        Duration = Duration.FromTimeSpan(s.Duration),
     };
 }

@@ -14,19 +14,24 @@ namespace Sandbox.SandboxApi.Api;
 
 /// <summary>sandbox.v1.Sandboxes: parse → <see cref="SandboxService"/> → map. No error handling here
 /// (<see cref="ErrorInterceptor"/>) and no authentication (<see cref="AuthInterceptor"/>).</summary>
-public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxEvents events, SandboxdMetrics metrics,
-    TenantStreamLimiter limiter) : Sandboxes.SandboxesBase
+public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxEvents events, SandboxdMetrics metrics,
+    CreateRequestLedger ledger, TenantStreamLimiter limiter) : Sandboxes.SandboxesBase
 {
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
     /// <summary>Largest ReadFile chunk, bytes (WriteFile chunks are bounded by the largest request message).</summary>
     public const int FileChunkBytes = 1 << 20;
-    private const int MaxListEntries = 10000;
     private const int MaxPageSize = 1000;
 
     public override async Task<Proto.Sandbox> CreateSandbox(CreateSandboxRequest request, ServerCallContext context)
     {
-        var entry = await sandboxes.CreateAsync(CallPrincipal.Get(context), Mapping.ToDomain(request), context.CancellationToken);
+        var principal = CallPrincipal.Get(context);
+        var domain = Mapping.ToDomain(request);
+        // With a request id the create is not tied to this call: a client that gave up waiting retries and gets it.
+        var entry = request.RequestId.Length == 0
+            ? await sandboxes.CreateAsync(principal, domain, context.CancellationToken)
+            : await ledger.GetOrStart(principal.Tenant, request.RequestId, () => sandboxes.CreateAsync(principal, domain, CancellationToken.None))
+                .WaitAsync(context.CancellationToken);
         return Mapping.ToProto(entry);
     }
 
@@ -55,7 +60,14 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
 
     public override async Task<DeleteSandboxResponse> DeleteSandbox(DeleteSandboxRequest request, ServerCallContext context)
     {
-        await sandboxes.DeleteAsync(CallPrincipal.Get(context), Mapping.ParseId(request.Id));
+        try
+        {
+            await sandboxes.DeleteAsync(CallPrincipal.Get(context), Mapping.ParseId(request.Id));
+        }
+        catch (SandboxException e) when (e.Code == SandboxErrorCode.NotFound && request.AllowMissing)
+        {
+            // AIP-135 allow_missing: nothing to delete is success.
+        }
         return new DeleteSandboxResponse();
     }
 
@@ -101,10 +113,19 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
         using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.Process);
         var spec = Mapping.ToDomain(start.Process);
         var stdin = start.Process.Stdin ? new StdinPipe() : null;
+        var principal = CallPrincipal.Get(context);
+        var entry = sandboxes.Get(principal, id);
         await using var events = new EventPump(responseStream, cancellationToken);
         var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
-        var process = await sandboxes.ExecAsync(CallPrincipal.Get(context), id, spec, io, cancellationToken);
-        await events.SendAsync(new ExecEvent { Started = new Started { SandboxId = id.Value, Pid = process.Pid } });
+        var process = await ProgramErrors.ClassifyAsync(() => sandboxes.ExecAsync(principal, id, spec, io, cancellationToken));
+        await events.SendAsync(new ExecEvent
+        {
+            Started = new Started
+            {
+                SandboxId = id.Value, Pid = process.Pid, Tier = Mapping.ToProto(entry.Tier), PolicyDecisionId = entry.Decision.DecisionId,
+                Limits = entry.Info is { } info ? Mapping.ToProto(info.Limits) : null,
+            },
+        });
         var status = await WithInputAsync(process.Completion, stdin, requestStream, async (message, ct) =>
         {
             switch (message.MsgCase)
@@ -112,6 +133,7 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
                 case ExecRequest.MsgOneofCase.Stdin when stdin is not null: await stdin.WriteAsync(message.Stdin.Memory, ct); break;
                 case ExecRequest.MsgOneofCase.CloseStdin: stdin?.Close(); break;
                 case ExecRequest.MsgOneofCase.Signal: await process.SignalAsync(message.Signal.Number, ct); break;
+                case ExecRequest.MsgOneofCase.Resize: await process.ResizeAsync(Mapping.ToDomain(message.Resize, "resize"), ct); break;
             }
         }, cancellationToken);
         await events.SendAsync(new ExecEvent { Exit = Mapping.ToProto(status) });
@@ -126,12 +148,17 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
         using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.Process);
         var request = Mapping.ToDomain(start.Sandbox ?? new CreateSandboxRequest(), ephemeral: true);
         var spec = Mapping.ToDomain(start.Process);
+        if (spec.Tty is not null)
+            throw new SandboxException(SandboxErrorCode.Unimplemented, "process.tty: the one-shot Run has no terminal; create a sandbox and Exec with a tty");
         var stdin = start.Process.Stdin ? new StdinPipe() : null;
         await using var events = new EventPump(responseStream, cancellationToken);
         var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
-        var run = sandboxes.RunAsync(CallPrincipal.Get(context), request, spec, io,
-            s => events.SendAsync(new ExecEvent { Started = new Started { SandboxId = s.Id.Value, Tier = Mapping.ToProto(s.Tier), PolicyDecisionId = s.DecisionId } }).AsTask(),
-            cancellationToken);
+        var run = ProgramErrors.ClassifyAsync(() => sandboxes.RunAsync(CallPrincipal.Get(context), request, spec, io,
+            s => events.SendAsync(new ExecEvent
+            {
+                Started = new Started { SandboxId = s.Id.Value, Tier = Mapping.ToProto(s.Tier), PolicyDecisionId = s.DecisionId, Limits = Mapping.ToProto(s.Limits) },
+            }).AsTask(),
+            cancellationToken));
         var status = await WithInputAsync(run, stdin, requestStream, async (message, ct) =>
         {
             switch (message.MsgCase)
@@ -191,9 +218,11 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
         var principal = CallPrincipal.Get(context);
         var id = Mapping.ParseId(header.SandboxId, "header.sandbox_id");
         using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
-        var upload = new UploadStream(requestStream, MaxFileBytes);
-        var written = await sandboxes.WriteFileFromAsync(principal, id, header.Path, upload,
-            header.Mode == 0 ? 0x1a4 : (int)(header.Mode & 0x1ff), cancellationToken);
+        var upload = new UploadStream<WriteFileRequest>(requestStream,
+            m => m.MsgCase == WriteFileRequest.MsgOneofCase.Data ? m.Data : null, MaxFileBytes, "WriteFile");
+        // FileCallAsync looks the sandbox up before the call reads any data from the upload.
+        var written = await FileCallAsync(context, id, p => sandboxes.WriteFileFromAsync(p, id, header.Path, upload,
+            header.Mode == 0 ? 0x1a4 : (int)(header.Mode & 0x1ff), cancellationToken));
         return new WriteFileResponse { BytesWritten = written };
     }
 
@@ -205,18 +234,9 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
         var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
         using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
         var download = new DownloadStream(responseStream, FileChunkBytes);
-        await sandboxes.ReadFileToAsync(principal, id, request.Path, download, MaxFileBytes, context.CancellationToken);
+        await FileCallAsync(context, id, p => sandboxes.ReadFileToAsync(p, id, request.Path, download, MaxFileBytes, context.CancellationToken));
         if (download.ChunksSent == 0)
             await responseStream.WriteAsync(new ReadFileChunk { Data = ByteString.Empty }, context.CancellationToken);
-    }
-
-    public override async Task<ListFilesResponse> ListFiles(ListFilesRequest request, ServerCallContext context)
-    {
-        var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
-        var listing = await sandboxes.ListFilesAsync(CallPrincipal.Get(context), id, request.Path, MaxListEntries, context.CancellationToken);
-        var response = new ListFilesResponse { Truncated = listing.Truncated };
-        response.Entries.AddRange(listing.Entries.Select(e => Mapping.ToProto(e)));
-        return response;
     }
 
     public override async Task<PolicyExplanation> ExplainPolicy(CreateSandboxRequest request, ServerCallContext context)
@@ -231,7 +251,7 @@ public sealed class SandboxesService(SandboxService sandboxes, SandboxRegistry r
     /// <summary>Opaque page tokens: the sort key (creation time, id) of the last sandbox returned.</summary>
     private static class PageToken
     {
-        public static string Key(Proto.Sandbox s) => $"{s.CreatedAt.ToDateTimeOffset().UtcTicks:D20}/{s.Id}";
+        public static string Key(Proto.Sandbox s) => $"{s.CreateTime.ToDateTimeOffset().UtcTicks:D20}/{s.Id}";
 
         public static string Make(Proto.Sandbox s) => Convert.ToBase64String(Encoding.UTF8.GetBytes(Key(s)));
 

@@ -12,6 +12,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Grpc.Health.V1;
 using Grpc.HealthCheck;
+using Sandbox.Api;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.MicroVm;
@@ -142,6 +143,7 @@ public static class SandboxdHost
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
         s.AddSingleton<TenantStreamLimiter>();
+        s.AddSingleton<CreateRequestLedger>();
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
@@ -159,6 +161,10 @@ public static class SandboxdHost
             o.MaxReceiveMessageSize = StreamCost.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false;
         });
+        // Reflection from the descriptor set with source info (proto comments: units, semantics), registered before
+        // AddGrpcReflection, whose own registration (generated descriptors, no comments) then stays unused.
+        s.AddSingleton(_ => new Grpc.Reflection.ReflectionServiceImpl(
+            SandboxDescriptors.Files.SelectMany(f => f.Services).Concat([Health.Descriptor, Grpc.Reflection.V1Alpha.ServerReflection.Descriptor])));
         s.AddGrpcReflection();
         overrides.ConfigureServices?.Invoke(s);
 

@@ -27,7 +27,7 @@ public static class SandboxCommands
             {
                 request = new CreateSandboxRequest
                 {
-                    TtlS = parse.GetValue(ttl),
+                    Ttl = parse.GetValue(ttl) > 0 ? Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(parse.GetValue(ttl))) : null,
                     Tier = Sandboxd.ParseTier(parse.GetValue(tier)),
                     Resources = new Resources { MemoryMib = parse.GetValue(memory) is { } m ? Units.ParseBytes(m) >> 20 : 0 },
                     SyscallProfile = parse.GetValue(profile) ?? "",
@@ -98,8 +98,8 @@ public static class SandboxCommands
                     }
                     var tier = s.Tier == Tier.Microvm ? "microvm" : "container";
                     var state = s.State.ToString().ToLowerInvariant();
-                    var expires = s.ExpiresAt is null ? "-" : s.ExpiresAt.ToDateTime().ToString("u");
-                    Console.WriteLine($"{s.Id,-22} {tier,-10} {state,-9} {s.Limits?.MemoryMib + "m",-8} {s.CreatedAt.ToDateTime():u} {expires,-20} " +
+                    var expires = s.ExpireTime is null ? "-" : s.ExpireTime.ToDateTime().ToString("u");
+                    Console.WriteLine($"{s.Id,-22} {tier,-10} {state,-9} {s.Limits?.MemoryMib + "m",-8} {s.CreateTime.ToDateTime():u} {expires,-20} " +
                         string.Join(",", s.Labels.Select(kv => $"{kv.Key}={kv.Value}")));
                 }
                 request.PageToken = page.NextPageToken;

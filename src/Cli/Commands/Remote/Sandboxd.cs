@@ -83,7 +83,7 @@ internal static class Sandboxd
         }
         if (exit.TimedOut)
         {
-            await Console.Error.WriteLineAsync($"sandbox: timed out after {exit.DurationMs / 1000.0:0.###} s");
+            await Console.Error.WriteLineAsync($"sandbox: timed out after {exit.Duration?.ToTimeSpan().TotalSeconds:0.###} s");
             return ExitCodes.Timeout;
         }
         if (exit.OomKilled)
