@@ -1,13 +1,67 @@
 using System.CommandLine;
+using Grpc.Core;
+using Sandbox.Cli;
 using Sandbox.Cli.Commands;
+using Sandbox.Cli.Commands.Remote;
+using Sandbox.Cli.Parsing;
+using Sandbox.Cli.Terminal;
 
+// The `sandbox` command. Commands are registered in one list below; a command that runs a program registers itself
+// with PositionalStop (docker's rule: flags end at the program). Every failure ends as a one-line message and a
+// documented exit code (ExitCodes); no stack trace ever reaches the user.
 var root = new RootCommand("Sandbox: run untrusted code in a container or a microVM, chosen by policy.");
-root.Subcommands.Add(RunCommand.Create());
-foreach (var command in Sandbox.Cli.Commands.Remote.SandboxCommands.Create())
+Command[] commands =
+[
+    RunCommand.Create(),
+    CreateCommand.Create(),
+    ExecCommand.Create(),
+    PsCommand.Create(),
+    InspectCommand.Create(),
+    LogsCommand.Create(),
+    StopCommand.Create(),
+    RmCommand.Create(),
+    CpCommand.Create(),
+    DoctorCommand.Create(),
+    TemplateCommand.Create(),
+    Sandbox.Cli.Commands.Images.ImageCommand.Create(),
+    Sandbox.Cli.Commands.Ci.CiCommand.Create(),
+    Sandbox.Cli.Commands.Policy.PolicyCommand.Create(),
+];
+foreach (var command in commands)
     root.Subcommands.Add(command);
-root.Subcommands.Add(DoctorCommand.Create());
-root.Subcommands.Add(TemplateCommand.Create());
-// subcommands:
-root.Subcommands.Add(Sandbox.Cli.Commands.Policy.PolicyCommand.Create());
 
-return await root.Parse(args).InvokeAsync();
+// No ProcessTerminationTimeout: the commands handle SIGINT/SIGTERM themselves (forwarded to the workload, not an exit).
+var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = StdStreams.OutText, Error = StdStreams.ErrText };
+try
+{
+    if (args.Length == 0)
+        args = ["--help"];
+    var parse = root.Parse(PositionalStop.Normalize(root, args));
+    if (parse.Errors.Count > 0)
+    {
+        foreach (var error in parse.Errors)
+            StdStreams.Error(error.Message);
+        StdStreams.Error($"see 'sandbox {string.Join(' ', parse.CommandResult.Command == root ? [] : new[] { parse.CommandResult.Command.Name })} --help'".Replace("  ", " "));
+        return ExitCodes.Usage;
+    }
+    return await parse.InvokeAsync(configuration);
+}
+catch (UsageException e)
+{
+    StdStreams.Error(e.Message);
+    return ExitCodes.Usage;
+}
+catch (RpcException e)
+{
+    return Sandboxd.Report(e, null);
+}
+catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+{
+    StdStreams.Error(e.Message);
+    return 1;
+}
+catch (Exception e)
+{
+    StdStreams.Error($"internal error ({e.GetType().Name}): {e.Message}");
+    return ExitCodes.SandboxError;
+}

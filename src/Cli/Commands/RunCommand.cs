@@ -1,97 +1,72 @@
 using System.CommandLine;
+using Google.Protobuf.WellKnownTypes;
 using Sandbox.Api.V1;
 using Sandbox.Cli.Commands.Remote;
-using Sandbox.Isolation;
+using Sandbox.Cli.Parsing;
+using Sandbox.Cli.Terminal;
 
 namespace Sandbox.Cli.Commands;
 
-/// <summary>`sandbox run [limits] -- CMD ARGS...`: one process in a fresh sandbox, output streamed live, the process's
-/// exit code returned (see <see cref="ExitCodes"/> for the engine's own).</summary>
+/// <summary>`sandbox run [flags] CMD [ARGS...]`: one process in a fresh sandbox, output streamed live, the process's
+/// exit code returned (see <see cref="ExitCodes"/> for the CLI's own). Flags end at the program (docker's rule,
+/// <see cref="PositionalStop"/>). Through sandboxd it creates a sandbox, execs the program in it (so signals, a tty and
+/// resizes reach it) and deletes it whatever happens; --local does the same in this process.</summary>
 public static class RunCommand
 {
     public static Command Create()
     {
-        var memory = new Option<string?>("--memory", "-m") { Description = "Memory limit for the whole sandbox (e.g. 256m, 1g)" };
-        var pids = new Option<int?>("--pids") { Description = "Maximum number of processes and threads" };
-        var cpus = new Option<double?>("--cpus") { Description = "CPU quota in CPUs (e.g. 0.5)" };
-        var timeout = new Option<string?>("--timeout", "-t") { Description = "Wall-clock limit (e.g. 10s, 2m)" };
-        var disk = new Option<string?>("--disk") { Description = "Size cap of /tmp and of the work dir (e.g. 64m)" };
-        var outputLimit = new Option<string?>("--output-limit") { Description = "Bytes kept of stdout and of stderr each (e.g. 1m)" };
-        var profile = new Option<string?>("--profile") { Description = "Seccomp profile wanted: default or strict (the policy grants it when at least as strict as yours)" };
-        var rootfs = new Option<string?>("--rootfs") { Description = "A directory to use as the root file system (default: the host's userland, read-only)" };
-        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable K=V (repeatable)", AllowMultipleArgumentsPerToken = false };
-        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox (a fresh tmpfs; default /work)" };
+        var options = new SandboxOptions();
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
-        var command = new Argument<string[]>("command") { Description = "The program and its arguments (after --)", Arity = ArgumentArity.OneOrMore };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal (with -i: an interactive session, as docker -it)" };
+        var rm = new Option<bool>("--rm") { Description = "Accepted for docker compatibility: a run's sandbox is always removed" };
+        var command = new Argument<string[]>("command") { Description = "The program and its arguments", Arity = ArgumentArity.OneOrMore };
         var local = new Option<bool>("--local") { Description = "Run in this process instead of sandboxd, through the same policy (embedded default bundle, tenant 'local')" };
-        var tier = new Option<string?>("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
-        var trusted = new Option<bool>("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
         var socket = Sandboxd.SocketOption();
 
-        var run = new Command("run", "Run a command in a new sandbox (through sandboxd, or in-process with --local)")
+        var run = new Command("run", "Run a command in a new sandbox (through sandboxd, or in-process with --local)");
+        options.AddTo(run);
+        foreach (var o in new System.CommandLine.Option[] { interactive, tty, rm, local, socket })
+            run.Options.Add(o);
+        run.Arguments.Add(command);
+        run.SetAction((parse, cancellationToken) =>
         {
-            memory, pids, cpus, timeout, disk, outputLimit, profile, rootfs, env, workdir, interactive, command, local, tier, trusted, socket,
-        };
-        run.SetAction(async (parse, cancellationToken) =>
+            var flags = options.Parse(parse);
+            var argv = parse.GetValue(command)!;
+            return parse.GetValue(local)
+                ? LocalRun.RunAsync(flags, argv, parse.GetValue(interactive), parse.GetValue(tty), cancellationToken)
+                : RunRemoteAsync(flags, argv, parse.GetValue(interactive), parse.GetValue(tty), parse.GetValue(socket));
+        });
+        return PositionalStop.Register(run, leadingPositionals: 0);
+    }
+
+    /// <summary>Create, exec, delete. The sandbox's TTL is the process's timeout plus a minute, so a CLI killed with
+    /// SIGKILL leaves nothing for long.</summary>
+    private static Task<int> RunRemoteAsync(RunFlags flags, string[] argv, bool interactive, bool tty, string? socket) =>
+        Sandboxd.GuardAsync(socket, async () =>
         {
-            RunFlags flags;
-            ProcessSpec process;
+            var client = Sandboxd.Connect(socket);
+            var request = flags.ToProto();
+            request.RequestId = Guid.NewGuid().ToString("N");
+            if (flags.Timeout is { } t)
+                request.Ttl = Duration.FromTimeSpan(t + TimeSpan.FromMinutes(1));
+            var sandbox = await client.CreateSandboxAsync(request);
             try
             {
-                flags = new RunFlags
+                Sandboxd.ReportGrant(flags, sandbox.Tier, sandbox.Limits);
+                var timeout = flags.Timeout is { } asked ? Duration.FromTimeSpan(asked) : sandbox.Limits?.Timeout;
+                if (flags.Timeout is null && timeout is not null)
                 {
-                    MemoryMiB = parse.GetValue(memory) is { } m ? Units.ParseBytes(m) >> 20 : null,
-                    Pids = parse.GetValue(pids),
-                    Cpus = parse.GetValue(cpus),
-                    Timeout = parse.GetValue(timeout) is { } t ? Units.ParseDuration(t) : null,
-                    DiskMiB = parse.GetValue(disk) is { } d ? Units.ParseBytes(d) >> 20 : null,
-                    OutputBytes = parse.GetValue(outputLimit) is { } o ? Units.ParseBytes(o) : null,
-                    Profile = parse.GetValue(profile),
-                    Rootfs = parse.GetValue(rootfs) is { } r ? Path.GetFullPath(r) : null,
-                    WorkDir = parse.GetValue(workdir),
-                    Env = ParseEnv(parse.GetValue(env) ?? []),
-                    Tier = parse.GetValue(tier),
-                    Trusted = parse.GetValue(trusted),
-                };
-                RunFlags.ParseTier(flags.Tier);
-                // The process asks for exactly the given duration; the policy sees whole seconds and may lower it.
-                process = new ProcessSpec { Argv = parse.GetValue(command)!, Timeout = flags.Timeout };
+                    await client.UpdateSandboxAsync(new UpdateSandboxRequest
+                    {
+                        Sandbox = new Api.V1.Sandbox { Id = sandbox.Id, Ttl = Duration.FromTimeSpan(timeout.ToTimeSpan() + TimeSpan.FromMinutes(1)) },
+                        UpdateMask = new FieldMask { Paths = { "ttl" } },
+                    });
+                }
+                return await ExecCommand.ExecAsync(client, sandbox.Id, argv, interactive, tty, timeout, null, null);
             }
-            catch (FormatException e)
+            finally
             {
-                await Console.Error.WriteLineAsync($"sandbox: {e.Message}");
-                return ExitCodes.SandboxError;
+                await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandbox.Id, AllowMissing = true });
             }
-            return parse.GetValue(local)
-                ? await LocalRun.RunAsync(flags.ToCore(), process, parse.GetValue(interactive), cancellationToken)
-                : await RunRemoteAsync(flags.ToProto(), process, parse.GetValue(interactive), parse.GetValue(socket), cancellationToken);
         });
-        return run;
-    }
-
-    private static Task<int> RunRemoteAsync(CreateSandboxRequest request, ProcessSpec process, bool interactive, string? socket,
-        CancellationToken cancellationToken) => Sandboxd.GuardAsync(socket, async () =>
-    {
-        var client = Sandboxd.Connect(socket);
-        var start = new ProcessStart { Stdin = interactive, Cwd = process.WorkingDirectory ?? "" };
-        start.Argv.AddRange(process.Argv);
-        if (process.Timeout is { } w)
-            start.Timeout = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(w);
-        using var call = client.Run(cancellationToken: cancellationToken);
-        return await Sandboxd.StreamAsync(call, new RunRequest { Start = new RunStart { Sandbox = request, Process = start } }, interactive,
-            data => new RunRequest { Stdin = data }, () => new RunRequest { CloseStdin = new StdinClose() }, cancellationToken);
-    });
-
-    private static Dictionary<string, string> ParseEnv(string[] pairs)
-    {
-        var env = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in pairs)
-        {
-            var eq = pair.IndexOf('=');
-            if (eq <= 0)
-                throw new FormatException($"--env '{pair}' must be NAME=VALUE");
-            env[pair[..eq]] = pair[(eq + 1)..];
-        }
-        return env;
-    }
 }

@@ -19,7 +19,7 @@ public static class TemplateCommand
         build.SetAction(async (parse, cancellationToken) =>
         {
             var limits = ResourceLimits.Default;
-            if (parse.GetValue(memory) is { } m) limits = limits with { MemoryMiB = Units.ParseBytes(m) >> 20 };
+            if (parse.GetValue(memory) is { } m) limits = limits with { MemoryMiB = Units.ParseMiB(m, "--memory", 16) };
             var spec = new SandboxSpec
             {
                 Limits = limits,

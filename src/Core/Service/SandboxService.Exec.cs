@@ -27,7 +27,13 @@ public sealed partial class SandboxService
     {
         var entry = registry.Get(principal.Tenant, id);
         var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
-        var process = await sandbox.ExecAsync(DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits), io, cancellationToken).ConfigureAwait(false);
+        // An exec that asks for no timeout of its own (a shell, a server) runs until the sandbox expires: the TTL bounds it,
+        // not the per-process default, which would kill every long-lived exec after a few minutes. One that asks is
+        // clamped to what the policy granted.
+        var bounded = spec.Timeout is null && entry.ExpiresAt is { } expires
+            ? spec with { Timeout = TimeSpan.FromSeconds(Math.Max(1, Math.Ceiling((expires - time.GetUtcNow()).TotalSeconds))) }
+            : DecisionTranslator.ClampTimeout(spec, sandbox.Info.Limits);
+        var process = await sandbox.ExecAsync(bounded, io, cancellationToken).ConfigureAwait(false);
         var running = new RunningProcess(process, SuperviseAsync(entry, process, cancellationToken));
         entry.Execs.Track(new ExecRecord(process.Pid, spec.Argv, spec.Tty is not null, time.GetUtcNow(), running));
         return running;
@@ -76,6 +82,15 @@ public sealed partial class SandboxService
 
     public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
         Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
+
+    /// <summary>Unpacks a tar stream into a directory of the sandbox (the driver seam's streaming import: one chunk in
+    /// host memory at a time).</summary>
+    public Task ImportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarSource, CancellationToken cancellationToken) =>
+        Live(principal, id, "import files into").ImportDirectoryAsync(path, tarSource, cancellationToken);
+
+    /// <summary>Writes a directory of the sandbox as a tar stream (streaming, as <see cref="ImportDirectoryAsync"/>).</summary>
+    public Task ExportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarDestination, CancellationToken cancellationToken) =>
+        Live(principal, id, "export files of").ExportDirectoryAsync(path, tarDestination, cancellationToken);
 
     private ISandbox Live(Principal principal, SandboxId id, string verb) =>
         registry.Get(principal.Tenant, id).Require(SandboxLifecycle.CanExec, verb);

@@ -17,21 +17,27 @@ internal sealed record BwrapArguments
     /// a command that reaps orphans itself (the agent).</summary>
     public bool AsPid1 { get; init; }
 
+    /// <summary>Keep the network namespace bwrap was started in (no --unshare-net): the egress namespace the host
+    /// prepared and entered with nsenter before the launch chain (see <see cref="Network.SandboxNetwork"/>).</summary>
+    public bool JoinedNetwork { get; init; }
+
     /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];
 
     public IReadOnlyList<string> ToArgv(string bwrapPath)
     {
-        var argv = new List<string>
-        {
-            bwrapPath,
-            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
+        var argv = new List<string> { bwrapPath, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts" };
+        if (!JoinedNetwork)
+            argv.Add("--unshare-net");
+        argv.AddRange(
+        [
+            "--unshare-cgroup",
             "--uid", Uid.ToString(), "--gid", Uid.ToString(),
             "--hostname", Hostname,
             "--cap-drop", "ALL",
             // A new session: no TIOCSTI into the caller's terminal.
             "--new-session",
-        };
+        ]);
         if (DisableUserNamespaces)
             argv.Add("--disable-userns");
         if (DieWithParent)
@@ -77,6 +83,8 @@ internal static class BwrapFds
     public const int Group = 7;
     /// <summary>The agent's end of the host↔agent socket (long-lived sandboxes only).</summary>
     public const int Agent = 8;
+    /// <summary>The sandbox resolver's resolv.conf laid over a directory rootfs's own (egress only).</summary>
+    public const int ResolvConf = 9;
     /// <summary>bwrap's options (--args), a sealed memfd that bwrap reads and closes before it sets anything up.</summary>
-    public const int Args = 9;
+    public const int Args = 10;
 }

@@ -70,6 +70,7 @@ internal static class ExecutableLookup
         {
             HostRootfs => "/",
             DirectoryRootfs d => d.Path,
+            ImageRootfs i => i.LowerDirectory,
             _ => null,
         };
         if (root is null)

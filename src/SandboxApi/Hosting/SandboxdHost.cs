@@ -142,8 +142,8 @@ public static class SandboxdHost
         }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
-        s.AddSingleton<TenantStreamLimiter>();
         s.AddSingleton<CreateRequestLedger>();
+        s.AddSingleton<TenantStreamLimiter>();
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);

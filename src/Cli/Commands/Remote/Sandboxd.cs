@@ -1,13 +1,16 @@
 using System.CommandLine;
-using Google.Protobuf;
+using System.Globalization;
+using Google.Rpc;
 using Grpc.Core;
 using Sandbox.Api;
 using Sandbox.Api.V1;
+using Sandbox.Cli.Parsing;
+using Sandbox.Cli.Terminal;
 
 namespace Sandbox.Cli.Commands.Remote;
 
-/// <summary>What every sandboxd-backed command shares: the --socket option, the client, streaming a process's
-/// events to this terminal, and turning statuses into docker-like exit codes (<see cref="ExitCodes"/>).</summary>
+/// <summary>What every sandboxd-backed command shares: the --socket option, the client, and turning failures into a
+/// message on stderr and a documented exit code (<see cref="ExitCodes"/>), by the ErrorInfo reason the server sends.</summary>
 internal static class Sandboxd
 {
     public static Option<string?> SocketOption() => new("--socket")
@@ -18,7 +21,7 @@ internal static class Sandboxd
     public static Sandboxes.SandboxesClient Connect(string? socket) =>
         new(SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)));
 
-    /// <summary>Runs a call; an RpcException becomes a message on stderr and an exit code.</summary>
+    /// <summary>Runs a command's body; an RpcException becomes a message and an exit code.</summary>
     public static async Task<int> GuardAsync(string? socket, Func<Task<int>> body)
     {
         try
@@ -27,86 +30,65 @@ internal static class Sandboxd
         }
         catch (RpcException e)
         {
+            return Report(e, socket);
+        }
+    }
+
+    /// <summary>Prints what went wrong and returns the exit code for it.</summary>
+    public static int Report(RpcException e, string? socket)
+    {
+        var info = e.GetRpcStatus()?.GetDetail<ErrorInfo>();
+        if (info is null && e.StatusCode == StatusCode.Unavailable)
+        {
             var path = SandboxdChannel.ResolveSocketPath(socket);
-            var message = e.StatusCode == StatusCode.Unavailable && e.Status.DebugException is not null
-                ? $"cannot reach sandboxd at {path} ({e.Status.DebugException.Message}); start it with scripts/install-service.sh, or use --local"
-                : e.Status.Detail;
-            await Console.Error.WriteLineAsync($"sandbox: {message}");
-            foreach (var reason in e.Trailers.Where(t => t.Key == "sandbox-policy-reasons"))
-                await Console.Error.WriteLineAsync($"sandbox:   policy: {reason.Value}");
-            return e.StatusCode == StatusCode.NotFound ? ExitCodes.NotFound : ExitCodes.SandboxError;
+            StdStreams.Error($"cannot reach sandboxd at {path} ({e.Status.DebugException?.Message ?? e.Status.Detail}); " +
+                "is it running (scripts/install-service.sh)? 'sandbox doctor' checks; --local runs without it");
+            return ExitCodes.DaemonUnreachable;
         }
+        StdStreams.Error(e.Status.Detail);
+        var status = e.GetRpcStatus();
+        if (status?.Details.FirstOrDefault(d => d.Is(PolicyExplanation.Descriptor))?.Unpack<PolicyExplanation>() is { } denial)
+        {
+            foreach (var reason in denial.Reasons)
+                StdStreams.Error($"  policy: {reason}");
+        }
+        return info?.Reason switch
+        {
+            "SANDBOX_NOT_FOUND" => ExitCodes.SandboxNotFound,
+            "PROGRAM_NOT_FOUND" => ExitCodes.NotFound,
+            "PROGRAM_NOT_EXECUTABLE" => ExitCodes.NotExecutable,
+            "POLICY_DENIED" => ExitCodes.PolicyDenied,
+            "UNAUTHENTICATED_CALLER" => Unauthenticated(),
+            "INVALID_FIELD" => ExitCodes.Usage,
+            _ => ExitCodes.SandboxError,
+        };
     }
 
-    /// <summary>Writes stdin (when interactive) into the call, prints the events, returns the exit code.</summary>
-    public static async Task<int> StreamAsync<TRequest>(AsyncDuplexStreamingCall<TRequest, ExecEvent> call, TRequest start, bool interactive,
-        Func<ByteString, TRequest> stdinMessage, Func<TRequest> closeMessage, CancellationToken cancellationToken)
+    private static int Unauthenticated()
     {
-        await call.RequestStream.WriteAsync(start, cancellationToken);
-        var input = Task.CompletedTask;
-        if (interactive)
-        {
-            input = Task.Run(async () =>
-            {
-                using var stdin = Console.OpenStandardInput();
-                var buffer = new byte[64 * 1024];
-                int n;
-                while ((n = await stdin.ReadAsync(buffer, cancellationToken)) > 0)
-                    await call.RequestStream.WriteAsync(stdinMessage(ByteString.CopyFrom(buffer, 0, n)), cancellationToken);
-                await call.RequestStream.WriteAsync(closeMessage(), cancellationToken);
-                await call.RequestStream.CompleteAsync();
-            }, cancellationToken);
-        }
-        else
-        {
-            await call.RequestStream.CompleteAsync();
-        }
-        using var stdout = Console.OpenStandardOutput();
-        using var stderr = Console.OpenStandardError();
-        Exit? exit = null;
-        while (await call.ResponseStream.MoveNext(cancellationToken))
-        {
-            var e = call.ResponseStream.Current;
-            switch (e.EventCase)
-            {
-                case ExecEvent.EventOneofCase.Stdout: e.Stdout.WriteTo(stdout); await stdout.FlushAsync(cancellationToken); break;
-                case ExecEvent.EventOneofCase.Stderr: e.Stderr.WriteTo(stderr); await stderr.FlushAsync(cancellationToken); break;
-                case ExecEvent.EventOneofCase.Exit: exit = e.Exit; break;
-            }
-        }
-        if (!interactive)
-            await input;
-        if (exit is null)
-        {
-            await Console.Error.WriteLineAsync("sandbox: sandboxd ended the call without an exit status");
-            return ExitCodes.SandboxError;
-        }
-        if (exit.TimedOut)
-        {
-            await Console.Error.WriteLineAsync($"sandbox: timed out after {exit.Duration?.ToTimeSpan().TotalSeconds:0.###} s");
-            return ExitCodes.Timeout;
-        }
-        if (exit.OomKilled)
-        {
-            await Console.Error.WriteLineAsync("sandbox: killed by the OOM killer (the sandbox's memory limit)");
-            return ExitCodes.OutOfMemory;
-        }
-        if (exit.Truncated)
-            await Console.Error.WriteLineAsync("sandbox: output truncated at the sandbox's output limit");
-        return exit.ExitCode;
+        StdStreams.Error("  your uid is not mapped to a tenant in sandboxd.yaml (tenants[].uids); 'sandbox doctor' explains access");
+        return ExitCodes.PolicyDenied;
     }
 
-    public static Dictionary<string, string> ParsePairs(string[] pairs, string option)
+    /// <summary>"container tier, memory 256 MiB, cpus 1, pids 64, disk 64 MiB, timeout 300 s".</summary>
+    public static string Describe(Tier tier, Limits? limits)
     {
-        var map = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var pair in pairs)
-        {
-            var eq = pair.IndexOf('=');
-            if (eq <= 0)
-                throw new FormatException($"{option} '{pair}' must be NAME=VALUE");
-            map[pair[..eq]] = pair[(eq + 1)..];
-        }
-        return map;
+        var name = tier == Tier.Microvm ? "microvm" : "container";
+        if (limits is null)
+            return name + " tier";
+        return string.Create(CultureInfo.InvariantCulture,
+            $"{name} tier, memory {limits.MemoryMib} MiB, cpus {(limits.Cpus > 0 ? limits.Cpus.ToString("0.###", CultureInfo.InvariantCulture) : "unlimited")}, " +
+            $"pids {limits.Pids}, disk {limits.DiskMib} MiB, timeout {(limits.Timeout is { } t ? t.Seconds + " s" : "none")}, output {limits.OutputBytes} bytes");
+    }
+
+    /// <summary>With -v, or whenever the policy granted something other than what was asked, says so on stderr.</summary>
+    public static void ReportGrant(RunFlags flags, Tier tier, Limits? limits)
+    {
+        var clamped = limits is null ? [] : flags.Clamped(limits);
+        if (flags.Verbose)
+            StdStreams.Error(Describe(tier, limits));
+        if (clamped.Count > 0)
+            StdStreams.Error("the policy granted " + string.Join(", ", clamped));
     }
 
     public static Tier ParseTier(string? tier) => tier switch
@@ -114,6 +96,6 @@ internal static class Sandboxd
         null or "auto" => Tier.Unspecified,
         "container" => Tier.Container,
         "microvm" => Tier.Microvm,
-        _ => throw new FormatException($"--tier '{tier}' must be auto, container or microvm"),
+        _ => throw new UsageException($"--tier '{tier}' must be auto, container or microvm"),
     };
 }

@@ -1,0 +1,54 @@
+using System.CommandLine;
+using Google.Protobuf.WellKnownTypes;
+using Sandbox.Api.V1;
+using Sandbox.Cli.Parsing;
+
+namespace Sandbox.Cli.Commands.Remote;
+
+/// <summary>`sandbox exec [flags] SANDBOX CMD [ARGS...]`: a process in an existing sandbox. Without --timeout it runs
+/// until the sandbox expires (not the per-process default), as a shell or a server in a long-lived sandbox should.</summary>
+internal static class ExecCommand
+{
+    public static Command Create()
+    {
+        var id = new Argument<string>("sandbox") { Description = "Sandbox id" };
+        var argv = new Argument<string[]>("command") { Description = "The program and its arguments", Arity = ArgumentArity.OneOrMore };
+        var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
+        var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal (with -i: an interactive session)" };
+        var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox" };
+        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
+        var timeout = new Option<string?>("--timeout") { Description = "Wall-clock limit of the process (e.g. 30s); default: until the sandbox expires" };
+        var user = new Option<string?>("--user", "-u") { Description = "Refused with a reason: every process runs as the sandbox's one unprivileged user" };
+        var socket = Sandboxd.SocketOption();
+        var command = new Command("exec", "Run a command in an existing sandbox") { interactive, tty, workdir, env, timeout, user, socket };
+        command.Arguments.Add(id);
+        command.Arguments.Add(argv);
+        command.SetAction((parse, _) =>
+        {
+            if (parse.GetValue(user) is { } u)
+                throw new UsageException($"--user '{u}': every process of a sandbox runs as the sandbox's one unprivileged user; choosing another is not offered");
+            var w = parse.GetValue(workdir);
+            if (w is not null && !w.StartsWith('/'))
+                throw new UsageException($"--workdir '{w}' must be an absolute path inside the sandbox");
+            var limit = parse.GetValue(timeout) is { } t ? Duration.FromTimeSpan(Units.ParseDuration(t, "--timeout")) : null;
+            var variables = Pairs.Parse(parse.GetValue(env) ?? [], "--env");
+            return Sandboxd.GuardAsync(parse.GetValue(socket), () => ExecAsync(Sandboxd.Connect(parse.GetValue(socket)), parse.GetValue(id)!,
+                parse.GetValue(argv)!, parse.GetValue(interactive), parse.GetValue(tty), limit, w, variables));
+        });
+        return PositionalStop.Register(command, leadingPositionals: 1);
+    }
+
+    public static async Task<int> ExecAsync(Sandboxes.SandboxesClient client, string id, string[] argv, bool interactive, bool tty,
+        Duration? timeout, string? workdir, IReadOnlyDictionary<string, string>? env)
+    {
+        var process = new ProcessStart { Stdin = interactive, Cwd = workdir ?? "", Tty = tty, Timeout = timeout };
+        if (tty)
+            process.WindowSize = ProcessSession.InitialSize();
+        process.Argv.AddRange(argv);
+        foreach (var (k, v) in env ?? new Dictionary<string, string>())
+            process.Env[k] = v;
+        using var call = client.Exec();
+        using var session = new ProcessSession(call, interactive, tty);
+        return await session.RunAsync(new ExecRequest { Start = new ExecStart { SandboxId = id, Process = process } }, CancellationToken.None);
+    }
+}
