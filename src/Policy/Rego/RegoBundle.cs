@@ -195,6 +195,12 @@ public sealed class RegoBundle
         {
             throw new RegoException(RegoErrorCodes.BundleError, $"{name}:{e.Start.Line}:{e.Start.Column}: {e.Message}");
         }
+        catch (Exception e) when (yaml && e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these, not a YamlException, for some malformed input (a document-end marker inside
+            // a flow mapping; an empty key before a comment; found by tests/Fuzz.Tests).
+            throw new RegoException(RegoErrorCodes.BundleError, $"{name}: not valid YAML: {e.Message}");
+        }
     }
 
     private static Value MergeData(Value a, Value b, string name)

@@ -5,6 +5,7 @@ using Sandbox.Api.V1;
 using Sandbox.Core;
 using Sandbox.Isolation;
 using Sandbox.SandboxApi.Auth;
+using Sandbox.SandboxApi.StreamLimits;
 
 namespace Sandbox.SandboxApi.Api;
 
@@ -13,7 +14,7 @@ public sealed partial class SandboxesService
 {
     private const int MaxListEntries = 10000;
     private const int MaxFilesPageSize = 1000;
-    /// <summary>Largest tar stream WriteArchive takes, bytes (it is buffered while the agent unpacks it).</summary>
+    /// <summary>Largest tar stream WriteArchive takes, bytes (streamed to the agent as it arrives).</summary>
     public const long MaxArchiveBytes = 256L << 20;
 
     /// <summary>Runs a file call for an existing sandbox of the caller: NotFound from the call itself is the file
@@ -76,25 +77,22 @@ public sealed partial class SandboxesService
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first WriteArchive message must be 'header'");
         var header = requestStream.Current.Header;
         var id = Mapping.ParseId(header.SandboxId, "header.sandbox_id");
-        sandboxes.Get(CallPrincipal.Get(context), id);
-        using var tar = new MemoryStream();
-        while (await requestStream.MoveNext(cancellationToken))
-        {
-            if (requestStream.Current.MsgCase != WriteArchiveRequest.MsgOneofCase.Data)
-                throw new SandboxException(SandboxErrorCode.InvalidArgument, "WriteArchive: only 'data' messages may follow the header");
-            if (tar.Length + requestStream.Current.Data.Length > MaxArchiveBytes)
-                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"WriteArchive: the tar stream is larger than {MaxArchiveBytes} bytes");
-            requestStream.Current.Data.WriteTo(tar);
-        }
-        var size = tar.Length;
-        tar.Position = 0;
+        using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.File);
+        // Streamed through to the agent as it arrives (never whole in memory); FileCallAsync looks the sandbox up
+        // before any of it is read.
+        var tar = new UploadStream<WriteArchiveRequest>(requestStream,
+            m => m.MsgCase == WriteArchiveRequest.MsgOneofCase.Data ? m.Data : null, MaxArchiveBytes, "WriteArchive");
         await FileCallAsync(context, id, p => sandboxes.ImportDirectoryAsync(p, id, header.Path, tar, cancellationToken));
+        // The tar reader stops at the archive's end marker: what follows it is read (and counted) too.
+        await tar.CopyToAsync(Stream.Null, cancellationToken);
+        var size = tar.Received;
         return new WriteArchiveResponse { BytesRead = size };
     }
 
     public override async Task ReadArchive(ReadArchiveRequest request, IServerStreamWriter<ReadFileChunk> responseStream, ServerCallContext context)
     {
         var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
+        using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.File);
         await using var chunks = new ChunkWriterStream(responseStream, context.CancellationToken);
         await FileCallAsync(context, id, p => sandboxes.ExportDirectoryAsync(p, id, request.Path, chunks, context.CancellationToken));
         await chunks.FlushAsync(context.CancellationToken);

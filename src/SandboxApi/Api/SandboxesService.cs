@@ -218,7 +218,9 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         var principal = CallPrincipal.Get(context);
         var id = Mapping.ParseId(header.SandboxId, "header.sandbox_id");
         using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
-        var upload = new UploadStream(requestStream, MaxFileBytes);
+        var upload = new UploadStream<WriteFileRequest>(requestStream,
+            m => m.MsgCase == WriteFileRequest.MsgOneofCase.Data ? m.Data : null, MaxFileBytes, "WriteFile");
+        // FileCallAsync looks the sandbox up before the call reads any data from the upload.
         var written = await FileCallAsync(context, id, p => sandboxes.WriteFileFromAsync(p, id, header.Path, upload,
             header.Mode == 0 ? 0x1a4 : (int)(header.Mode & 0x1ff), cancellationToken));
         return new WriteFileResponse { BytesWritten = written };

@@ -1,15 +1,15 @@
 using Google.Protobuf;
 using Grpc.Core;
-using Sandbox.Api.V1;
 using Sandbox.Isolation;
 
 namespace Sandbox.SandboxApi.Api;
 
-/// <summary>The data messages of a WriteFile call after its header, as a read-only stream the driver copies to the
-/// agent chunk by chunk: one request message is held at a time, and the next is read from the call only when the
-/// driver asks for more (HTTP/2 flow control then holds the client back). More than <paramref name="maxBytes"/> in all,
-/// or a message other than 'data', fails the read (and with it the call).</summary>
-internal sealed class UploadStream(IAsyncStreamReader<WriteFileRequest> requests, long maxBytes) : Stream
+/// <summary>The data messages of an upload call (WriteFile, WriteArchive) after its header, as a read-only stream the
+/// driver copies to the agent chunk by chunk: one request message is held at a time, and the next is read from the
+/// call only when the driver asks for more (HTTP/2 flow control then holds the client back). More than
+/// <paramref name="maxBytes"/> in all, or a message other than 'data' (<paramref name="dataOf"/> gives null), fails
+/// the read (and with it the call).</summary>
+internal sealed class UploadStream<T>(IAsyncStreamReader<T> requests, Func<T, ByteString?> dataOf, long maxBytes, string call) : Stream
 {
     private ByteString _current = ByteString.Empty;
     private int _offset;
@@ -27,12 +27,11 @@ internal sealed class UploadStream(IAsyncStreamReader<WriteFileRequest> requests
                 _ended = true;
                 return 0;
             }
-            var message = requests.Current;
-            if (message.MsgCase != WriteFileRequest.MsgOneofCase.Data)
-                throw new SandboxException(SandboxErrorCode.InvalidArgument, $"WriteFile: only 'data' messages may follow the header, got '{message.MsgCase}'");
-            if (Received + message.Data.Length > maxBytes)
-                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"WriteFile: the file is larger than {maxBytes} bytes");
-            _current = message.Data;
+            var data = dataOf(requests.Current)
+                ?? throw new SandboxException(SandboxErrorCode.InvalidArgument, $"{call}: only 'data' messages may follow the header");
+            if (Received + data.Length > maxBytes)
+                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"{call}: the upload is larger than {maxBytes} bytes");
+            _current = data;
             _offset = 0;
             Received += _current.Length;
         }

@@ -35,6 +35,12 @@ public static class ConfigLoader
         {
             throw new ConfigException(source, [$"not valid YAML (line {e.Start.Line}, column {e.Start.Column}): {e.Message}"]);
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these, not a YamlException, for some malformed input (a document-end marker inside
+            // a flow mapping; an empty key before a comment; found by tests/Fuzz.Tests): still a bad file, not a crash.
+            throw new ConfigException(source, [$"not valid YAML: {e.Message}"]);
+        }
         SandboxdConfig config;
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
             config = new SandboxdConfig();
@@ -235,14 +241,13 @@ public static class ConfigLoader
         {
             if (Get(key) is not { } n || String(key) is not { } v)
                 return null;
-            try
+            // Digits 0-7 only, at most 4 of them: Convert.ToInt32(v, 8) throws ArgumentOutOfRangeException for "" and
+            // OverflowException past 32 bits (found by tests/Fuzz.Tests), and accepts a sign.
+            if (v.Length is >= 1 and <= 4 && v.All(c => c is >= '0' and <= '7'))
             {
-                var mode = Convert.ToInt32(v, 8);
-                if (mode is >= 0 and <= 0x1ff)
+                var mode = v.Aggregate(0, (m, c) => m * 8 + (c - '0'));
+                if (mode <= 0x1ff)
                     return mode;
-            }
-            catch (FormatException)
-            {
             }
             errors.Add($"{KeyPath(key)}: expected permission bits in octal (e.g. \"0660\"), got '{v}' {Where(n)}");
             return null;

@@ -35,6 +35,13 @@ internal static class YamlProfileReader
             map.Error(new SourcePlace("", (int)e.Start.Line, (int)e.Start.Column), $"not valid YAML: {e.Message}");
             return null;
         }
+        catch (Exception e) when (e is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet throws these, not a YamlException, for some malformed input (a document-end marker inside
+            // a flow mapping; an empty key before a comment; found by tests/Fuzz.Tests).
+            map.Error(new SourcePlace("", 1, 1), $"not valid YAML: {e.Message}");
+            return null;
+        }
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {
