@@ -48,6 +48,9 @@ say "building the sandbox command (NativeAOT)"
 dotnet publish "$here/src/Cli/Sandbox.Cli.csproj" -c Release -r linux-x64 -o "$here/artifacts/cli" --nologo -v quiet >/dev/null
 rm -rf "$here/artifacts/cli/agent" && cp -r "$here/artifacts/agent" "$here/artifacts/cli/agent"
 
+say "building the containerd shim containerd-shim-sandbox-v2 (NativeAOT)"
+"$here/scripts/build-shim.sh" "$here/artifacts/shim"
+
 say "building sandboxd (framework-dependent)"
 dotnet publish "$here/src/SandboxApi/Sandbox.SandboxApi.csproj" -c Release -o "$here/artifacts/sandboxd" --nologo -v quiet >/dev/null
 

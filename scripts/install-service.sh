@@ -32,6 +32,9 @@ mkdir -p /usr/local/lib/sandbox /etc/sandbox /var/lib/sandboxd /run/sandbox
 rm -rf /usr/local/lib/sandbox/sandboxd && cp -r "$here/artifacts/sandboxd" /usr/local/lib/sandbox/sandboxd
 [ -d /usr/local/lib/sandbox/agent ] || cp -r "$here/artifacts/agent" /usr/local/lib/sandbox/agent
 ln -sf /usr/local/lib/sandbox/sandboxd/sandboxd /usr/local/bin/sandboxd
+# containerd's runtime io.containerd.sandbox.v2 (docs/shim.md): the shim binary on containerd's PATH.
+[ -x "$here/artifacts/shim/containerd-shim-sandbox-v2" ] || "$here/scripts/build-shim.sh" "$here/artifacts/shim"
+install -m 0755 "$here/artifacts/shim/containerd-shim-sandbox-v2" /usr/local/bin/containerd-shim-sandbox-v2
 # The unit's ExecStop: SIGUSR2 (leave sandboxes for re-attach) on `systemctl restart`, SIGTERM (delete them) otherwise.
 install -m 0755 "$here/systemd/sandboxd-stop" /usr/local/lib/sandbox/sandboxd-stop
 if [ ! -f /etc/sandbox/sandboxd.yaml ]; then

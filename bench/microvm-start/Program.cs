@@ -8,9 +8,12 @@ using Sandbox.Isolation.MicroVm;
 // exec output) vs restore from a snapshot template (QEMU -incoming defer over the template's RAM file mapped
 // copy-on-write → migrate-incoming → cont → SetupGuest → first exec output), p50/p95 over N runs each, then host
 // memory (PSS/RSS of QEMU, /proc/PID/smaps_rollup) of M idle restored sandboxes held at once.
-// Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [idle=30]
+// Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [idle=30] [rootfs directory; default the host's]
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var idleCount = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
+var rootfs = args.Length > 2 ? RootfsSpec.Directory(args[2]) : RootfsSpec.Host;
+Console.WriteLine($"rootfs: {(args.Length > 2 ? args[2] : "the host's userland")}");
+SandboxSpec NewSpec() => new() { Rootfs = rootfs };
 var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false });
 var driver = new MicroVmDriver();
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
@@ -18,16 +21,16 @@ Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
 
 // Warm-up: builds the initramfs and /etc caches, fills the page cache; then the template (timed).
-await using (var warm = await coldDriver.CreateAsync(new SandboxSpec(), CancellationToken.None)) { }
+await using (var warm = await coldDriver.CreateAsync(NewSpec(), CancellationToken.None)) { }
 var buildClock = Stopwatch.StartNew();
-var template = await driver.BuildTemplateAsync(new SandboxSpec(), m => Console.WriteLine("  " + m), CancellationToken.None);
+var template = await driver.BuildTemplateAsync(NewSpec(), m => Console.WriteLine("  " + m), CancellationToken.None);
 Console.WriteLine($"template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
     $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
 
 async Task<double> FirstOutput(MicroVmDriver d, bool expectTemplate)
 {
     var stopwatch = Stopwatch.StartNew();
-    await using var sandbox = await d.CreateAsync(new SandboxSpec(), CancellationToken.None);
+    await using var sandbox = await d.CreateAsync(NewSpec(), CancellationToken.None);
     if ((((MicroVmSandbox)sandbox).Template is not null) != expectTemplate)
         throw new InvalidOperationException(expectTemplate ? "expected a restore, got a cold boot" : "expected a cold boot");
     var first = new FirstByteStream(stopwatch);
@@ -56,7 +59,7 @@ try
 {
     var clock = Stopwatch.StartNew();
     for (var i = 0; i < idleCount; i++)
-        idle.Add((MicroVmSandbox)await driver.CreateAsync(new SandboxSpec(), CancellationToken.None));
+        idle.Add((MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None));
     var created = clock.Elapsed.TotalSeconds;
     await Task.Delay(TimeSpan.FromSeconds(5));
     foreach (var s in idle) // every one still answers
@@ -71,7 +74,7 @@ finally
     foreach (var s in idle)
         await s.DisposeAsync();
 }
-await using (var one = (MicroVmSandbox)await coldDriver.CreateAsync(new SandboxSpec(), CancellationToken.None))
+await using (var one = (MicroVmSandbox)await coldDriver.CreateAsync(NewSpec(), CancellationToken.None))
 {
     await Task.Delay(TimeSpan.FromSeconds(3));
     var m = one.HostMemory();

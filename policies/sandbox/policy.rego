@@ -7,7 +7,10 @@
 #   - untrusted code (unknown provenance, forks, untrusted tenants) runs in a microVM;
 #   - trusted tenants' own jobs run in a container unless they ask for a microVM;
 #   - resources are the request clamped to the tenant's ceilings (the service clamps again to host ceilings);
-#   - network is "none" unless the tenant allows egress to the requested hosts;
+#   - network is "none" unless the tenant allows egress to the requested destinations (docs/network.md): host names
+#     by the tenant's `egress` globs, addresses and CIDRs inside its `egress_cidrs`, the host's loopback (127.0.0.1)
+#     only with `host_loopback`, published ports only with `publish_ports`; untrusted code gets only the names in
+#     `untrusted_egress` (no CIDRs, never the host's loopback);
 #   - every deny and every adjustment is explained in `reasons`.
 package sandbox
 
@@ -76,19 +79,73 @@ requested_mode := object.get(input, ["requested", "network", "mode"], "none")
 
 requested_egress := object.get(input, ["requested", "network", "egress"], [])
 
-egress_allowed(host) if {
-	some pattern in object.get(tenant, "egress", [])
-	glob.match(pattern, ["."], host)
+requested_publish := object.get(input, ["requested", "network", "publish"], [])
+
+# An entry is "HOST[:PORT]" or "IPV4[/PREFIX][:PORT]"; the engine parses it again and refuses what is malformed.
+entry_target(entry) := split(entry, ":")[0]
+
+entry_is_address(entry) if regex.match(`^[0-9./]+$`, entry_target(entry))
+
+entry_cidr(entry) := entry_target(entry) if contains(entry_target(entry), "/")
+else := concat("", [entry_target(entry), "/32"])
+
+entry_is_host_loopback(entry) if entry_target(entry) == "127.0.0.1"
+
+# Names: by the tenant's globs ("*.example.org"; a pattern "name:port" allows that port only). Untrusted code: only
+# the tenant's `untrusted_egress` names.
+name_patterns := object.get(tenant, "untrusted_egress", []) if untrusted
+else := object.get(tenant, "egress", [])
+
+name_allowed(entry) if {
+	not entry_is_address(entry)
+	some pattern in name_patterns
+	not contains(pattern, ":")
+	glob.match(pattern, ["."], entry_target(entry))
 }
 
-egress := sort([host | some host in requested_egress; egress_allowed(host)])
+name_allowed(entry) if {
+	not entry_is_address(entry)
+	some pattern in name_patterns
+	contains(pattern, ":")
+	glob.match(pattern, ["."], entry)
+}
 
-network := {"mode": "egress", "egress": egress} if {
+# Addresses and CIDRs: inside one of the tenant's `egress_cidrs`; never for untrusted code.
+cidr_allowed(entry) if {
+	not untrusted
+	entry_is_address(entry)
+	not entry_is_host_loopback(entry)
+	net.cidr_is_valid(entry_cidr(entry))
+	some allowed in object.get(tenant, "egress_cidrs", [])
+	net.cidr_contains(allowed, entry_cidr(entry))
+}
+
+# The host's own loopback services: trusted code of a tenant with `host_loopback` only.
+loopback_allowed(entry) if {
+	not untrusted
+	entry_is_host_loopback(entry)
+	object.get(tenant, "host_loopback", false) == true
+}
+
+egress_allowed(entry) if name_allowed(entry)
+
+egress_allowed(entry) if cidr_allowed(entry)
+
+egress_allowed(entry) if loopback_allowed(entry)
+
+egress := sort([entry | some entry in requested_egress; egress_allowed(entry)])
+
+publish_allowed if object.get(tenant, "publish_ports", false) == true
+
+publish := sort([p | some p in requested_publish; publish_allowed]) if requested_mode == "egress"
+else := []
+
+network := {"mode": "egress", "egress": egress, "publish": publish} if {
 	requested_mode == "egress"
-	count(egress) > 0
-} else := {"mode": "loopback", "egress": []} if {
+	count(egress) + count(publish) > 0
+} else := {"mode": "loopback", "egress": [], "publish": []} if {
 	requested_mode in {"loopback", "egress"}
-} else := {"mode": "none", "egress": []}
+} else := {"mode": "none", "egress": [], "publish": []}
 
 # ---- syscalls ----------------------------------------------------------------------------
 
@@ -216,6 +273,24 @@ notes contains sprintf("egress to %q is not allowed for this tenant: dropped", [
 	requested_mode == "egress"
 	some host in requested_egress
 	not egress_allowed(host)
+	not untrusted
+}
+
+notes contains sprintf("egress to %q is not allowed for untrusted code: dropped", [host]) if {
+	requested_mode == "egress"
+	some host in requested_egress
+	not egress_allowed(host)
+	untrusted
+}
+
+notes contains sprintf("publishing port %q is not allowed for this tenant: dropped", [p]) if {
+	requested_mode == "egress"
+	some p in requested_publish
+	not publish_allowed
+}
+
+notes contains sprintf("network egress granted: %s", [concat(", ", array.concat(egress, [sprintf("publish %s", [p]) | some p in publish]))]) if {
+	network.mode == "egress"
 }
 
 notes contains "microvm runs under tcg (software emulation): allowed by configuration" if {

@@ -50,7 +50,56 @@ test_resources_are_clamped_to_the_tenant_ceiling if {
 
 test_egress_only_to_allowed_hosts if {
 	d := data.sandbox.decision with input as object.union(base, {"requested": {"network": {"mode": "egress", "egress": ["pypi.org", "evil.example"]}}})
-	d.network == {"mode": "egress", "egress": ["pypi.org"]}
+	d.network == {"mode": "egress", "egress": ["pypi.org"], "publish": []}
+}
+
+egress_input(entries, publish) := object.union(base, {"requested": {"network": {"mode": "egress", "egress": entries, "publish": publish}}})
+
+untrusted_egress_input(tenant, entries, publish) := object.union(egress_input(entries, publish), {
+	"subject": {"tenant": tenant},
+	"workload": {"untrusted": true, "code_provenance": "fork"},
+})
+
+test_egress_names_with_ports_and_cidrs_inside_the_tenants if {
+	d := data.sandbox.decision with input as egress_input(["pypi.org:443", "10.1.2.0/24:5432", "10.9.9.9", "192.0.2.1:80"], [])
+	d.network.egress == ["10.1.2.0/24:5432", "10.9.9.9", "pypi.org:443"]
+	"egress to \"192.0.2.1:80\" is not allowed for this tenant: dropped" in d.reasons
+}
+
+test_a_cidr_wider_than_the_tenants_is_dropped if {
+	d := data.sandbox.decision with input as egress_input(["0.0.0.0/0"], [])
+	d.network.mode == "loopback"
+}
+
+test_the_hosts_loopback_needs_host_loopback if {
+	d := data.sandbox.decision with input as egress_input(["127.0.0.1:8080", "pypi.org"], [])
+	d.network.egress == ["pypi.org"]
+	local := data.sandbox.decision with input as object.union(egress_input(["127.0.0.1:8080"], []), {"subject": {"tenant": "local"}})
+	local.network.egress == ["127.0.0.1:8080"]
+}
+
+test_untrusted_code_gets_only_the_tenants_untrusted_names if {
+	d := data.sandbox.decision with input as untrusted_egress_input("ci", ["deb.debian.org:80", "registry.npmjs.org", "10.0.0.1"], [])
+	d.network == {"mode": "egress", "egress": ["deb.debian.org:80"], "publish": []}
+	"egress to \"registry.npmjs.org\" is not allowed for untrusted code: dropped" in d.reasons
+}
+
+test_untrusted_code_never_gets_cidrs_or_the_hosts_loopback if {
+	d := data.sandbox.decision with input as untrusted_egress_input("local", ["10.0.0.1", "127.0.0.1:22"], [])
+	d.network.mode == "loopback"
+}
+
+test_published_ports_need_publish_ports if {
+	d := data.sandbox.decision with input as egress_input([], ["8080:80"])
+	d.network == {"mode": "egress", "egress": [], "publish": ["8080:80"]}
+	ci := data.sandbox.decision with input as object.union(egress_input(["deb.debian.org"], ["8080:80"]), {"subject": {"tenant": "ci"}})
+	ci.network.publish == []
+	"publishing port \"8080:80\" is not allowed for this tenant: dropped" in ci.reasons
+}
+
+test_the_decision_says_what_egress_was_granted if {
+	d := data.sandbox.decision with input as egress_input(["pypi.org:443"], ["8080:80"])
+	"network egress granted: pypi.org:443, publish 8080:80" in d.reasons
 }
 
 test_tcg_is_refused_when_config_forbids_it if {

@@ -23,7 +23,9 @@ internal static unsafe class GuestInit
     /// <returns>The device path of the agent's virtio-serial port.</returns>
     public static string Boot()
     {
-        Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        // hidepid=invisible: the workload (uid 1000) sees only its own processes, as in a container's pid namespace;
+        // the agent and the kernel's threads are root's.
+        Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, "hidepid=invisible");
         Mount("sysfs", "/sys", "sysfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         Mount("devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
         // Terminals for execs with a tty (devtmpfs's /dev/ptmx opens the devpts instance mounted next to it).
@@ -31,8 +33,29 @@ internal static unsafe class GuestInit
         Mount("devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         LoadModules();
+        Harden();
         GuestSetup.PrepareCgroup();
         return FindPort();
+    }
+
+    /// <summary>Kernel settings that keep the kernel's layout and log from the workload, whatever it runs: no kernel
+    /// pointers in /proc (KASLR stays secret), no dmesg, no perf events, no unprivileged BPF or userfaultfd (the
+    /// seccomp profile refuses those too). Written before "ready", so a snapshot template holds them.</summary>
+    private static readonly (string Path, string Value)[] s_sysctls =
+    [
+        ("/proc/sys/kernel/kptr_restrict", "2"),
+        ("/proc/sys/kernel/dmesg_restrict", "1"),
+        ("/proc/sys/kernel/perf_event_paranoid", "3"),
+        ("/proc/sys/kernel/unprivileged_bpf_disabled", "1"),
+        ("/proc/sys/vm/unprivileged_userfaultfd", "0"),
+    ];
+
+    private static void Harden()
+    {
+        foreach (var (path, value) in s_sysctls)
+        {
+            if (File.Exists(path)) File.WriteAllText(path, value);
+        }
     }
 
     /// <summary>Kills what is left, flushes, and powers the machine off (QEMU exits: it runs with -no-reboot).</summary>

@@ -10,8 +10,10 @@ namespace Sandbox.Agent;
 /// The host's SetupGuest call in a microVM guest: builds the sandbox root (tmpfs, read-only nosuid 9p shares,
 /// symlinks, size-capped tmpfs work dirs), moves /proc, /sys and /dev into it and makes it the root (initramfs cannot
 /// be pivot_root'ed: mount --move + chroot, as switch_root does), then sets hostname, clock and RNG, and creates the
-/// workload cgroup. The agent stays root (so it can place children into the cgroup and power off); every child gets
-/// uid/gid on the spawning thread only (<see cref="SpawnConfinement"/>), with no_new_privs.
+/// workload cgroup, and unless the sandbox may nest them, sets user.max_user_namespaces to 0. The agent stays root (so
+/// it can place children into the cgroup and power off); every child is spawned from a thread of its own that took
+/// the workload's identity, an empty capability bounding set, no_new_privs and the sandbox's seccomp filter
+/// (<see cref="Spawn"/>).
 /// </summary>
 internal sealed unsafe class GuestSetup : SpawnConfinement
 {
@@ -21,12 +23,16 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
     private const int MaxSeedBytes = 512;
     private const int ENODATA = 61;
+    private const int SockFilterBytes = 8;
+    private const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
 
     private readonly Lock _lock = new();
     private bool _done;
     private uint _uid;
     private uint _gid;
     private string _selfPid = "";
+    private byte[] _seccomp = [];
+    private int _lastCapability;
 
     public bool IsSetUp
     {
@@ -44,6 +50,9 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                 BuildRoot(request);
                 SetIdentity(request);
                 CreateCgroup(request);
+                if (!request.AllowNestedUserNamespaces)
+                    File.WriteAllText("/proc/sys/user/max_user_namespaces", "0");
+                _lastCapability = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
             }
             catch (IOException e)
             {
@@ -51,6 +60,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             }
             _uid = request.Uid;
             _gid = request.Gid;
+            _seccomp = request.SeccompProgram.ToByteArray();
             _selfPid = Libc.getpid().ToString();
             _done = true;
             AgentLog.Info($"guest set up: {request.Mounts.Count} share(s), hostname {request.Hostname}, workload uid {_uid}");
@@ -71,6 +81,18 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             if (m.Tag.Length is 0 or > 31 || m.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
                 throw new TtrpcException(StatusCode.InvalidArgument, $"mount tag '{m.Tag}' must be 1..31 characters of [A-Za-z0-9_]");
         }
+        if (request.SeccompProgram.Length % SockFilterBytes != 0 || request.SeccompProgram.Length / SockFilterBytes > MaxFilterInstructions)
+            throw new TtrpcException(StatusCode.InvalidArgument,
+                $"seccomp program of {request.SeccompProgram.Length} bytes: must be whole 8-byte instructions, at most {MaxFilterInstructions}");
+        foreach (var d in request.BlockDevices)
+        {
+            if (d.Tag.Length is 0 or > 31 || d.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"block device tag '{d.Tag}' must be 1..31 characters of [A-Za-z0-9_]");
+            if (d.Serial.Length is 0 or > 20 || d.Serial.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '-'))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"block device serial '{d.Serial}' must be 1..20 characters of [A-Za-z0-9-]");
+            if (d.FsType != "erofs")
+                throw new TtrpcException(StatusCode.InvalidArgument, $"block device file system '{d.FsType}' is not supported (erofs)");
+        }
         if (request.RandomSeed.Length > MaxSeedBytes) throw new TtrpcException(StatusCode.InvalidArgument, "random seed over 512 bytes");
         if (request.Hostname.Length is 0 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "hostname must be 1..64 characters");
         if (request.Uid == 0 || request.Gid == 0) throw new TtrpcException(StatusCode.InvalidArgument, "the workload must not run as root");
@@ -84,12 +106,16 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         GuestInit.Mount("rootfs", NewRoot, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=1m,mode=0755");
         // Each share is mounted once under /shares (in the initramfs, unreachable after the switch) and its parts are
         // bound into the new root: a directory rootfs may have plain files at its top level.
+        // A block device's tag names a read-only image (erofs) instead of a 9p share.
         foreach (var tag in request.Mounts.Select(m => m.Tag).Distinct(StringComparer.Ordinal))
         {
             var share = SharesDir + "/" + tag;
             Directory.CreateDirectory(share);
-            GuestInit.Mount(tag, share, "9p", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV,
-                "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
+            if (request.BlockDevices.FirstOrDefault(d => d.Tag == tag) is { } device)
+                GuestInit.Mount(BlockDeviceBySerial(device.Serial), share, device.FsType, Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
+            else
+                GuestInit.Mount(tag, share, "9p", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV,
+                    "trans=virtio,version=9p2000.L,msize=262144,cache=loose");
         }
         foreach (var m in request.Mounts)
         {
@@ -116,14 +142,52 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
                 $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
         }
-        foreach (var dir in new[] { "/proc", "/sys", "/dev" })
+        foreach (var dir in new[] { "/proc", "/sys" })
             GuestInit.Mount(dir, NewRoot + dir, null, Libc.MS_MOVE, null);
+        // The agent keeps using /sys (the workload cgroup, devices); the workload has no business there (a container
+        // has no /sys at all): root-only.
+        File.SetUnixFileMode(NewRoot + "/sys", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        BuildDev(NewRoot + "/dev");
         // switch_root: make the new root "/" and enter it. The initramfs stays underneath, unreachable.
         Check(NativeStrings.With(NewRoot, p => Libc.chdir((byte*)p)), "chdir " + NewRoot);
         GuestInit.Mount(".", "/", null, Libc.MS_MOVE, null);
         Check(NativeStrings.With(".", p => Libc.chroot((byte*)p)), "chroot");
         Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
         GuestInit.Mount("rootfs", "/", null, Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
+    }
+
+    /// <summary>The workload's /dev, as bwrap's --dev makes a container's: a small tmpfs with the harmless character
+    /// devices bound from the guest's devtmpfs, the devpts instance for terminals, and the usual links. The devtmpfs
+    /// itself (disks, /dev/mem, /dev/port, the console, the agent's port) stays behind in the initramfs.</summary>
+    private static void BuildDev(string dev)
+    {
+        GuestInit.Mount("tmpfs", dev, "tmpfs", Libc.MS_NOSUID | Libc.MS_NOEXEC, "size=64k,mode=0755");
+        foreach (var name in new[] { "null", "zero", "full", "random", "urandom", "tty" })
+        {
+            File.WriteAllBytes(dev + "/" + name, []);
+            GuestInit.Mount("/dev/" + name, dev + "/" + name, null, Libc.MS_BIND, null);
+        }
+        Directory.CreateDirectory(dev + "/pts");
+        GuestInit.Mount("/dev/pts", dev + "/pts", null, Libc.MS_MOVE, null);
+        Directory.CreateDirectory(dev + "/shm");
+        File.CreateSymbolicLink(dev + "/ptmx", "pts/ptmx");
+        File.CreateSymbolicLink(dev + "/fd", "/proc/self/fd");
+        File.CreateSymbolicLink(dev + "/stdin", "/proc/self/fd/0");
+        File.CreateSymbolicLink(dev + "/stdout", "/proc/self/fd/1");
+        File.CreateSymbolicLink(dev + "/stderr", "/proc/self/fd/2");
+    }
+
+    /// <summary>/dev/vdX of the virtio-blk disk whose serial the host set (-device ...,serial=): by name, not by probe
+    /// order.</summary>
+    private static string BlockDeviceBySerial(string serial)
+    {
+        foreach (var dir in Directory.EnumerateDirectories("/sys/block", "vd*"))
+        {
+            var file = Path.Combine(dir, "serial");
+            if (File.Exists(file) && File.ReadAllText(file).Trim() == serial)
+                return "/dev/" + Path.GetFileName(dir);
+        }
+        throw new IOException($"no virtio block device with serial {serial}");
     }
 
     private static void SetIdentity(SetupGuestRequest request)
@@ -192,27 +256,66 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             File.WriteAllText(Path.Combine(WorkloadCgroup, "cpu.max"), $"{request.CpuQuotaUsec} 100000");
     }
 
-    public override void EnterForSpawn()
+    /// <summary>
+    /// The child is spawned from a thread made for it, which takes on the workload's confinement for good and then
+    /// ends: the capability bounding set emptied, no_new_privs, the workload's groups, gid and uid, and last the
+    /// sandbox's seccomp filter (all per-thread, and inherited by what the thread spawns). Its terminal is opened there
+    /// too, so the slave belongs to the workload. The agent's other threads keep root and no filter. The whole agent
+    /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
+    /// it could fork outside the limits (charges already made by the agent stay where they were).
+    /// </summary>
+    public override (int Rc, int Pid) Spawn(Func<(int Rc, int Pid)> spawn)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        // Move the whole agent into the workload cgroup for the instant of the spawn: the child is born there, with no
-        // window in which it could fork outside the limits. Charges already made by the agent stay where they were.
+        (int Rc, int Pid) result = default;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         File.WriteAllText(Path.Combine(WorkloadCgroup, "cgroup.procs"), _selfPid);
-        // This thread only: groups, then gid, then uid (saved uid stays 0 so LeaveAfterSpawn can come back).
-        // no_new_privs is per thread too and irreversible: set-uid binaries on the shares stay powerless (also nosuid).
+        try
+        {
+            var thread = new Thread(() =>
+            {
+                try
+                {
+                    Confine();
+                    result = spawn();
+                }
+                catch (Exception e)
+                {
+                    failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+                }
+            }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
+            thread.Start();
+            thread.Join();
+        }
+        finally
+        {
+            File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), _selfPid);
+        }
+        failure?.Throw();
+        return result;
+    }
+
+    /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>).</summary>
+    private void Confine()
+    {
+        for (int cap = 0; cap <= _lastCapability; cap++)
+        {
+            if (Libc.prctl(Libc.PR_CAPBSET_DROP, (ulong)cap, 0, 0, 0) != 0)
+                throw new TtrpcException(StatusCode.Internal, $"prctl(PR_CAPBSET_DROP, {cap}): {Errno.Name(Marshal.GetLastPInvokeError())}");
+        }
+        // no_new_privs: set-uid binaries on the root stay powerless (also nosuid), and an unprivileged thread may
+        // install a filter.
         Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
         uint gid = _gid;
         CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, _gid, _gid, 0), "setresgid");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, _uid, _uid, 0), "setresuid");
-    }
-
-    public override void LeaveAfterSpawn()
-    {
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, 0, 0, 0), "setresuid(0)");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, 0, 0, 0), "setresgid(0)");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 0, 0, 0), "setgroups(0)");
-        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), _selfPid);
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, _gid, _gid, _gid), "setresgid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, _uid, _uid, _uid), "setresuid");
+        if (_seccomp.Length == 0) return;
+        fixed (byte* filter = _seccomp)
+        {
+            var program = new Libc.SockFprog { Len = (ushort)(_seccomp.Length / SockFilterBytes), Filter = filter };
+            CheckSyscall(Libc.syscall_seccomp(Libc.SYS_seccomp, Libc.SECCOMP_SET_MODE_FILTER, 0, &program), "seccomp(SET_MODE_FILTER)");
+        }
     }
 
     public override T AsWorkloadUser<T>(Func<T> operation)

@@ -94,24 +94,22 @@ internal sealed unsafe class ProcessTable : IDisposable
                 if (_byId.Count >= MaxExecs)
                     throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
 
-                int pid;
                 long oomBaseline = _confinement?.OomKillCount() ?? 0;
-                int rc;
-                try
+                int stdinFd = request.Stdin ? inPipe[0] : -1, stdoutFd = outPipe[1], stderrFd = errPipe[1];
+                var (rc, pid) = _confinement is null ? SpawnChild() : _confinement.Spawn(SpawnChild);
+                if (terminal is not null)
                 {
-                    _confinement?.EnterForSpawn();
-                    if (tty)
-                    {
-                        // Opened in the child's identity (microVM guest): the slave belongs to the workload.
-                        terminal = Terminal.Open(request.Tty!.Rows, request.Tty.Cols);
-                        outPipe[0] = terminal.TakeOutputFd();
-                        if (request.Stdin) inPipe[1] = terminal.TakeInputFd();
-                    }
-                    rc = SpawnNative(executable, argv, envp, cwd, request.Stdin ? inPipe[0] : -1, outPipe[1], errPipe[1], terminal?.SlavePath, &pid);
+                    outPipe[0] = terminal.TakeOutputFd();
+                    if (request.Stdin) inPipe[1] = terminal.TakeInputFd();
                 }
-                finally
+
+                (int Rc, int Pid) SpawnChild()
                 {
-                    _confinement?.LeaveAfterSpawn();
+                    // Opened in the child's identity (microVM guest): the slave belongs to the workload.
+                    if (tty) terminal = Terminal.Open(request.Tty!.Rows, request.Tty.Cols);
+                    int child;
+                    int result = SpawnNative(executable, argv, envp, cwd, stdinFd, stdoutFd, stderrFd, terminal?.SlavePath, &child);
+                    return (result, child);
                 }
                 if (rc == 0 && NprocLimit > 0)
                 {

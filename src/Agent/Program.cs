@@ -26,7 +26,7 @@ internal static class AgentMain
         // Started through the bundled loader, the process would be named after it; name it for ps and for the host.
         SetProcessName("sandbox-agent");
         // PID 1 without a host channel argument: the kernel ran us as /init of a microVM guest. The kernel hands init
-        // the command-line words it does not know itself (e.g. nokaslr), so arguments are not parsed there. (In a
+        // the command-line words it does not know itself (e.g. tsc=reliable), so arguments are not parsed there. (In a
         // container the agent is PID 1 too, bwrap --as-pid-1, and is always given --fd or --listen-fd.)
         bool container = args.Length > 0 && (args[0] is "--fd" or "--listen-fd");
         if (Libc.getpid() == 1 && !container) return await RunGuestAsync().ConfigureAwait(false);

@@ -23,6 +23,8 @@ Command[] commands =
     CpCommand.Create(),
     DoctorCommand.Create(),
     TemplateCommand.Create(),
+    Sandbox.Cli.Commands.Images.ImageCommand.Create(),
+    Sandbox.Cli.Commands.Ci.CiCommand.Create(),
     Sandbox.Cli.Commands.Policy.PolicyCommand.Create(),
 ];
 foreach (var command in commands)

@@ -31,6 +31,10 @@ public sealed record SandboxCoreOptions
     /// <summary>Long-lived sandboxes survive their owner's death and are re-attached by the next one (a daemon);
     /// false = they die with the owning process (bwrap --die-with-parent).</summary>
     public bool SandboxesOutliveOwner { get; init; }
+
+    /// <summary>The image store that <see cref="SandboxRequest.Image"/> names are resolved in. Default
+    /// /var/cache/sandbox/images (see <see cref="Isolation.Images.ImageStoreOptions"/>).</summary>
+    public Isolation.Images.ImageStoreOptions Images { get; init; } = new();
 }
 
 /// <summary>How much one tenant may hold at once: sandboxes (long-lived and running one-shots) and the sum of their

@@ -29,20 +29,21 @@ internal static class HostUserland
 
     /// <summary>A directory to show as the sandbox's /etc: a copy of <see cref="EtcEntries"/> (symlinks kept as
     /// symlinks, never followed; only files every user may read on the host) plus generated passwd, group and
-    /// hostname. Cached under <paramref name="cacheDirectory"/>/guest-etc by a digest of the generated files, of the
+    /// hostname and resolv.conf. Cached under <paramref name="cacheDirectory"/>/guest-etc by a digest of the generated files, of the
     /// top-level entries' path, size and mtime and of every directory's mtime below them (so an updated certificate
     /// makes a new copy); the digest is recomputed at most every 10 s. One read-only bind of it costs bwrap far less than binding ~30 entries.</summary>
     public static string PrepareEtc(string cacheDirectory, int uid, string workDir)
     {
         var passwd = PasswdFile(uid, workDir);
         var group = GroupFile(uid);
-        var key = cacheDirectory + "\0" + passwd + group;
+        var resolv = Network.SandboxAddresses.ResolvConf;
+        var key = cacheDirectory + "\0" + passwd + group + resolv;
         lock (s_etcLock)
         {
             if (s_lastEtc.Key == key && Environment.TickCount64 - s_lastEtc.CheckedAt < (long)s_etcRecheck.TotalMilliseconds && Directory.Exists(s_lastEtc.Dir))
                 return s_lastEtc.Dir;
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            hash.AppendData(Encoding.UTF8.GetBytes(passwd + group));
+            hash.AppendData(Encoding.UTF8.GetBytes(passwd + group + resolv));
             foreach (var name in EtcEntries)
                 AppendStamp(hash, Path.Combine("/etc", name));
             var dir = Path.Combine(cacheDirectory, "guest-etc", Convert.ToHexStringLower(hash.GetHashAndReset())[..24]);
@@ -56,6 +57,8 @@ internal static class HostUserland
                 File.WriteAllText(Path.Combine(temp, "passwd"), passwd);
                 File.WriteAllText(Path.Combine(temp, "group"), group);
                 File.WriteAllText(Path.Combine(temp, "hostname"), "sandbox\n");
+                // The sandbox network's resolver (docs/network.md); without egress nothing answers there.
+                File.WriteAllText(Path.Combine(temp, "resolv.conf"), resolv);
                 File.SetUnixFileMode(temp, (UnixFileMode)0b111_101_101);
                 try
                 {

@@ -93,6 +93,9 @@ public sealed record SandboxInfo
     public required ResourceLimits Limits { get; init; }
     public required int HostUid { get; init; }
     public string? CgroupPath { get; init; }
+    /// <summary>Network mode egress: what was granted, one line per destination (host names with the addresses pinned
+    /// at create time) and per published port. Empty for mode none.</summary>
+    public IReadOnlyList<string> Egress { get; init; } = [];
 }
 
 public sealed record SandboxStats(long MemoryBytes, long MemoryPeakBytes, TimeSpan CpuTime, int Tasks, long OomKills);

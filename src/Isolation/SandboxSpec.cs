@@ -12,6 +12,13 @@ public sealed record SandboxSpec
 
     public NetworkMode Network { get; init; } = NetworkMode.None;
 
+    /// <summary>Mode <see cref="NetworkMode.Egress"/>: where the sandbox may connect (at least one entry); names are
+    /// resolved by the host at create time and pinned. Empty otherwise.</summary>
+    public IReadOnlyList<Network.EgressRule> EgressAllow { get; init; } = [];
+
+    /// <summary>Mode <see cref="NetworkMode.Egress"/>: TCP ports of the sandbox published on the host's loopback.</summary>
+    public IReadOnlyList<Network.PublishedPort> PublishedPorts { get; init; } = [];
+
     /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 
@@ -45,6 +52,8 @@ public abstract record RootfsSpec
     public static RootfsSpec Host { get; } = new HostRootfs();
 
     public static RootfsSpec Directory(string path) => new DirectoryRootfs(path);
+
+    public static RootfsSpec Image(string lowerDirectory, string key) => new ImageRootfs(lowerDirectory, key);
 }
 
 public sealed record HostRootfs : RootfsSpec;
@@ -52,10 +61,22 @@ public sealed record HostRootfs : RootfsSpec;
 /// <summary>A host directory mounted read-only as the root; writes go to tmpfs mounts (/tmp and the work dir).</summary>
 public sealed record DirectoryRootfs(string Path) : RootfsSpec;
 
+/// <summary>An image's unpacked root from the image store (src/Isolation/Images): shared, read-only, never written.
+/// The container tier lays a writable upper layer over it (a kernel overlay whose upper is a tmpfs capped at
+/// <see cref="ResourceLimits.DiskMiB"/>, gone with the sandbox); the microVM tier shares it read-only like a
+/// directory rootfs. <paramref name="Key"/> is the store's stable digest of this root (its chain id): a tier that
+/// derives a cached form of the root (a block image) keys it by this.</summary>
+public sealed record ImageRootfs(string LowerDirectory, string Key) : RootfsSpec;
+
 public enum NetworkMode
 {
     /// <summary>Own network namespace with only loopback.</summary>
     None,
+
+    /// <summary>Outbound connections to <see cref="SandboxSpec.EgressAllow"/> only, through a user-mode stack (pasta),
+    /// filtered in a network namespace the sandbox has no capability over; a resolver answering the allowed names
+    /// only; optional published ports on the host's loopback (docs/network.md).</summary>
+    Egress,
 }
 
 /// <summary>Resource limits, units in the names. Zero means "not limited" only where said.</summary>

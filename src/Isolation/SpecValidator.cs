@@ -22,14 +22,44 @@ public static class SpecValidator
             else if (!Directory.Exists(dir.Path))
                 errors.Add($"rootfs '{dir.Path}' does not exist or is not a directory");
         }
+        if (spec.Rootfs is ImageRootfs image)
+        {
+            // The path goes into overlay's mount options, where ',' and ':' separate values.
+            if (!Path.IsPathFullyQualified(image.LowerDirectory) || image.LowerDirectory.IndexOfAny([',', ':', '\\']) >= 0)
+                errors.Add($"image root '{image.LowerDirectory}' must be an absolute path without ',', ':' or '\\'");
+            else if (!Directory.Exists(image.LowerDirectory))
+                errors.Add($"image root '{image.LowerDirectory}' does not exist (was the image removed?)");
+        }
         CheckSandboxPath(spec.WorkDir, "work_dir", errors);
         if (spec.WorkDir is "/" or "/proc" or "/dev" or "/run" or "/sys" or "/run/sandbox")
             errors.Add($"work_dir '{spec.WorkDir}' is reserved");
         if (spec.Hostname.Length is 0 or > 64 || !spec.Hostname.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '.'))
             errors.Add($"hostname '{spec.Hostname}' must be 1-64 characters of [A-Za-z0-9.-]");
         CheckEnv(spec.Env, "env", errors);
+        CheckNetwork(spec, errors);
         if (errors.Count > 0)
             throw new SpecValidationException(errors);
+    }
+
+    public const int MaxEgressRules = 256;
+    public const int MaxPublishedPorts = 64;
+
+    private static void CheckNetwork(SandboxSpec spec, List<string> errors)
+    {
+        if (spec.Network == NetworkMode.None)
+        {
+            if (spec.EgressAllow.Count > 0 || spec.PublishedPorts.Count > 0)
+                errors.Add("network mode none takes no egress entries and no published ports");
+            return;
+        }
+        if (spec.EgressAllow.Count == 0 && spec.PublishedPorts.Count == 0)
+            errors.Add("network mode egress needs at least one egress entry or published port");
+        if (spec.EgressAllow.Count > MaxEgressRules)
+            errors.Add($"{spec.EgressAllow.Count} egress entries, more than {MaxEgressRules}");
+        if (spec.PublishedPorts.Count > MaxPublishedPorts)
+            errors.Add($"{spec.PublishedPorts.Count} published ports, more than {MaxPublishedPorts}");
+        foreach (var twice in spec.PublishedPorts.GroupBy(p => p.HostPort).Where(g => g.Count() > 1))
+            errors.Add($"host port {twice.Key} is published {twice.Count()} times");
     }
 
     /// <summary>Limits alone (an update of a running sandbox's limits).</summary>

@@ -18,7 +18,10 @@ public class DecisionMappingTests
         from pids in Gen.Int[4, 1 << 20]
         from disk in Gen.Long[1, 1 << 20]
         from timeout in Gen.Int[1, 86400]
-        from network in Gen.OneOf(NetworkModes.None, NetworkModes.Loopback)
+        from network in Gen.OneOf(NetworkModes.None, NetworkModes.Loopback, NetworkModes.Egress)
+        from egress in Gen.OneOf(s_name.Select(n => n + ".example.org"), s_name.Select(n => n + ".example.org:443"),
+            Gen.Int[1, 65535].Select(p => $"10.0.0.0/8:{p}"), Gen.Const("127.0.0.1:8080")).Array[1, 4]
+        from publish in Gen.Int[1, 65535].Select(p => $"{p}:80").Array[0, 1]
         from profile in Gen.OneOf("default", "strict")
         from add in s_name.Array[0, 4]
         from kvm in Gen.Bool
@@ -28,7 +31,7 @@ public class DecisionMappingTests
             Allow = true,
             Isolation = tier,
             Resources = new PolicyLimits(memory, vcpus, pids, disk, timeout),
-            Network = new NetworkPolicy(network, []),
+            Network = network == NetworkModes.Egress ? new NetworkPolicy(network, egress) { Publish = publish } : new NetworkPolicy(network, []),
             SyscallProfile = new SyscallProfileRef(profile, add),
             Reasons = [],
             DecisionId = id,
@@ -73,7 +76,9 @@ public class DecisionMappingTests
             Assert.Equal(d.Resources.Pids, spec.Limits.PidsMax);
             Assert.Equal(d.Resources.DiskMiB, spec.Limits.DiskMiB);
             Assert.Equal(TimeSpan.FromSeconds(d.Resources.TimeoutSeconds), spec.Limits.WallTime);
-            Assert.Equal(NetworkMode.None, spec.Network);
+            Assert.Equal(d.Network.Mode == NetworkModes.Egress ? NetworkMode.Egress : NetworkMode.None, spec.Network);
+            Assert.Equal(d.Network.Egress, spec.EgressAllow.Select(e => e.ToString()));
+            Assert.Equal(d.Network.Publish, spec.PublishedPorts.Select(p => p.ToString()));
             Assert.Equal(d.SyscallProfile.Name, spec.SyscallProfile);
             Assert.Equal(d.SyscallProfile.Add, spec.ExtraSyscalls);
             Assert.Equal(d.RequireHardwareVirtualization, spec.RequireHardwareVirtualization);
@@ -92,11 +97,20 @@ public class DecisionMappingTests
     }
 
     [Fact]
-    public void Egress_is_refused_not_dropped()
+    public void Egress_carries_the_granted_entries_into_the_spec()
     {
-        var e = Assert.Throws<SandboxException>(() => DecisionTranslator.ToSpec(FakePolicy.Allow(network: NetworkModes.Egress), new SandboxRequest()));
-        Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
-        Assert.Contains("pypi.org", e.Message, StringComparison.Ordinal);
+        var (_, spec) = DecisionTranslator.ToSpec(FakePolicy.Allow(network: NetworkModes.Egress), new SandboxRequest());
+        Assert.Equal(NetworkMode.Egress, spec.Network);
+        Assert.Equal("pypi.org", Assert.Single(spec.EgressAllow).HostName);
+    }
+
+    [Fact]
+    public void A_malformed_granted_entry_is_refused_naming_it()
+    {
+        var decision = FakePolicy.Allow() with { Network = new NetworkPolicy(NetworkModes.Egress, ["pypi.org:99999"]) };
+        var e = Assert.Throws<SandboxException>(() => DecisionTranslator.ToSpec(decision, new SandboxRequest()));
+        Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
+        Assert.Contains("pypi.org:99999", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -111,6 +125,7 @@ public class DecisionMappingTests
                     Rootfs = "/srv/rootfs/x",
                     Resources = new RequestedLimits(300, 1.5, 40, 50, 60),
                     Egress = ["pypi.org"],
+                    Publish = ["8080:80"],
                     Syscalls = syscalls,
                     SyscallProfile = profile,
                     Untrusted = untrusted,
@@ -124,6 +139,7 @@ public class DecisionMappingTests
                 Assert.Equal(new RequestedResources(300, 2, 40, 50, 60), input.Requested.Resources);
                 Assert.Equal(NetworkModes.Egress, input.Requested.Network!.Mode);
                 Assert.Equal(["pypi.org"], input.Requested.Network.Egress!);
+                Assert.Equal(["8080:80"], input.Requested.Network.Publish!);
                 Assert.Equal(syscalls, input.Requested.Syscalls!);
                 Assert.Equal(profile, input.Requested.SyscallProfile);
                 Assert.Equal(["container", "microvm"], input.Environment.Tiers);

@@ -13,6 +13,7 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
 
     public List<SandboxSpec> Created { get; } = [];
     public List<SandboxSpec> Ran { get; } = [];
+    public List<ProcessSpec> RanProcesses { get; } = [];
     public List<FakeSandbox> Live { get; } = [];
     public HashSet<SandboxId> Leftovers { get; } = [];
     public List<SandboxId> Reclaimed { get; } = [];
@@ -39,6 +40,7 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
     public Task<ExitStatus> RunAsync(SandboxSpec spec, ProcessSpec process, ProcessIO io, CancellationToken cancellationToken)
     {
         Ran.Add(spec);
+        RanProcesses.Add(process);
         return Fail is { } e ? Task.FromException<ExitStatus>(e) : Task.FromResult(Status);
     }
 

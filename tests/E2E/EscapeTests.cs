@@ -11,7 +11,7 @@ public sealed class EscapeTests : IDisposable
     private const string HostSecretPath = "/var/lib/sandbox-escape-test-secret";
     private static readonly string s_secret = "secret-" + Guid.NewGuid().ToString("N");
 
-    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent];
+    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent, ExecutionMode.MicroVm];
 
     public EscapeTests()
     {
@@ -47,11 +47,13 @@ public sealed class EscapeTests : IDisposable
     [Theory, MemberData(nameof(Modes))]
     public async Task Host_processes_are_invisible(ExecutionMode mode)
     {
-        var r = await Harness.RunAsync(mode, Harness.Sh("ls /proc | grep -c '^[0-9]'; cat /proc/1/comm"));
+        var r = await Harness.RunAsync(mode, Harness.Sh("ls /proc | grep -c '^[0-9]'; cat /proc/1/comm 2>/dev/null || echo hidden"));
         var lines = r.Stdout.Split('\n');
         Assert.InRange(int.Parse(lines[0]), 1, 6);
         // One-shot: bwrap's reaper is PID 1. Long-lived: the agent is (bwrap --as-pid-1, so the workload cannot signal it).
-        Assert.Equal(mode == ExecutionMode.OneShot ? "bwrap" : "sandbox-agent", lines[1]);
+        // microVM: the guest's /proc is mounted hidepid=invisible, so the agent (PID 1) and the kernel's threads, all
+        // root's, are not there at all.
+        Assert.Equal(mode switch { ExecutionMode.OneShot => "bwrap", ExecutionMode.Agent => "sandbox-agent", _ => "hidden" }, lines[1]);
     }
 
     [Theory, MemberData(nameof(Modes))]
@@ -201,6 +203,9 @@ public sealed class EscapeTests : IDisposable
 
     [Theory, MemberData(nameof(Modes))]
     public async Task Io_uring_is_denied(ExecutionMode mode) => await AssertSyscallDenied(mode, 425 /* io_uring_setup */, 1, 0);
+
+    [Theory, MemberData(nameof(Modes))]
+    public async Task Userfaultfd_is_denied(ExecutionMode mode) => await AssertSyscallDenied(mode, 323 /* userfaultfd */, 0);
 
     [Theory, MemberData(nameof(Modes))]
     public async Task Sandboxed_code_inherits_no_descriptor_beyond_stdio(ExecutionMode mode)

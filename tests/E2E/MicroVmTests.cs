@@ -46,6 +46,25 @@ public sealed class MicroVmTests
     }
 
     [Fact]
+    public async Task Guest_kernel_keeps_its_layout_log_and_user_namespaces_from_the_workload()
+    {
+        await using var sandbox = await Driver.CreateAsync(new SandboxSpec { SyscallProfile = "strict" }, CancellationToken.None);
+        Assert.Equal("strict", sandbox.Info.SyscallProfile);
+        Assert.NotEmpty(sandbox.Info.SeccompDigest);
+        var output = await Exec(sandbox,
+            "cat /proc/sys/kernel/kptr_restrict /proc/sys/kernel/dmesg_restrict /proc/sys/user/max_user_namespaces; " +
+            "grep -c nokaslr /proc/cmdline; head -n 1 /proc/kallsyms | cut -d' ' -f1; " +
+            "dmesg >/dev/null 2>&1 && echo dmesg || echo no-dmesg; ls /sys >/dev/null 2>&1 && echo sys || echo no-sys; " +
+            "grep -E '^(Seccomp|CapBnd):' /proc/self/status");
+        Assert.Equal(["2", "1", "0", "0", "0000000000000000", "no-dmesg", "no-sys", "CapBnd:\t0000000000000000", "Seccomp:\t2"],
+            output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+
+        // A policy that allows nesting leaves the guest's user namespaces alone.
+        await using var nesting = await Driver.CreateAsync(new SandboxSpec { AllowNestedUserNamespaces = true }, CancellationToken.None);
+        Assert.NotEqual("0\n", await Exec(nesting, "cat /proc/sys/user/max_user_namespaces"));
+    }
+
+    [Fact]
     public async Task Sandboxes_restored_from_one_template_get_fresh_identity()
     {
         await using var a = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
@@ -155,10 +174,42 @@ public sealed class MicroVmTests
         Assert.Empty(Directory.EnumerateFileSystemEntries(Driver.Templates.Root, "*.build-*"));
     }
 
+    [Fact]
+    public async Task Qemu_runs_jailed_as_an_unprivileged_uid_of_its_own()
+    {
+        var before = QemuChildren();
+        await using var a = (MicroVmSandbox)await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        await using var b = (MicroVmSandbox)await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        var qemus = QemuChildren().Except(before).ToList();
+        Assert.Equal(2, qemus.Count);
+        var uids = qemus.Select(pid => Ids(pid, "Uid:")).ToList();
+        foreach (var (pid, ids) in qemus.Zip(uids))
+        {
+            // real, effective, saved and fs uid: all the VM's own, none root; no capabilities, not even bounded ones.
+            Assert.All(ids, id => Assert.InRange(id, Driver.Options.HostUidBase, Driver.Options.HostUidBase + Driver.Options.HostUidCount - 1));
+            Assert.Single(ids.Distinct());
+            Assert.Contains("CapBnd:\t0000000000000000", File.ReadAllText($"/proc/{pid}/status"));
+            foreach (var ns in new[] { "mnt", "net", "pid", "ipc", "uts" })
+                Assert.NotEqual(new FileInfo($"/proc/self/ns/{ns}").LinkTarget, new FileInfo($"/proc/{pid}/ns/{ns}").LinkTarget);
+            // Its mount namespace holds /usr and this VM's files, not the host's /etc, /home or /var.
+            var root = $"/proc/{pid}/root";
+            Assert.False(File.Exists(root + "/etc/shadow"));
+            Assert.False(Directory.Exists(root + "/home"));
+            Assert.False(Directory.Exists(root + "/var/lib"));
+        }
+        Assert.NotEqual(uids[0][0], uids[1][0]);
+        Assert.Equal(new[] { a.Info.HostUid, b.Info.HostUid }.Order(), uids.Select(u => u[0]).Order());
+    }
+
+    private static int[] Ids(int pid, string field) =>
+        File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..]
+            .Split('\t', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).ToArray();
+
+    /// <summary>QEMU processes started by this test process: each is PID 1 of its jail, a child of the jail's bwrap.</summary>
     private static IReadOnlyList<int> QemuChildren()
     {
         var me = Environment.ProcessId.ToString();
-        var result = new List<int>();
+        var parents = new Dictionary<int, (string Comm, string Ppid)>();
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
             if (!int.TryParse(Path.GetFileName(dir), out var pid)) continue;
@@ -166,14 +217,15 @@ public sealed class MicroVmTests
             {
                 var stat = File.ReadAllText(Path.Combine(dir, "stat"));
                 var close = stat.LastIndexOf(')');
-                var comm = stat[(stat.IndexOf('(') + 1)..close];
-                var ppid = stat[(close + 2)..].Split(' ')[1];
-                if (ppid == me && comm.StartsWith("qemu", StringComparison.Ordinal)) result.Add(pid);
+                parents[pid] = (stat[(stat.IndexOf('(') + 1)..close], stat[(close + 2)..].Split(' ')[1]);
             }
             catch (IOException)
             {
             }
         }
-        return result;
+        return parents.Where(p => p.Value.Comm.StartsWith("qemu", StringComparison.Ordinal)
+                && int.TryParse(p.Value.Ppid, out var ppid) && parents.TryGetValue(ppid, out var parent)
+                && parent.Comm == "bwrap" && parent.Ppid == me)
+            .Select(p => p.Key).ToList();
     }
 }

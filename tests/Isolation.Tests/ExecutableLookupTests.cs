@@ -59,4 +59,37 @@ public sealed class ExecutableLookupTests : IDisposable
         var e = Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(RootfsSpec.Directory(_root.FullName), "nope", "/bin"));
         Assert.Contains("'nope' not found in PATH", e.Message);
     }
+
+    [Fact]
+    public void Host_rootfs_etc_is_the_prepared_copy_not_the_hosts()
+    {
+        // Issue 9 item 5: the host's /etc/shadow exists, the sandbox's /etc (the prepared copy) has none, so the
+        // lookup answers exactly as for a file that exists nowhere.
+        var etc = Path.Combine(_root.FullName, "etc-copy");
+        Directory.CreateDirectory(etc);
+        File.WriteAllText(Path.Combine(etc, "os-release"), "x");
+        Assert.True(File.Exists("/etc/shadow"));
+        var shadow = Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(RootfsSpec.Host, "/etc/shadow", null, etc));
+        var missing = Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(RootfsSpec.Host, "/etc/no-such-file", null, etc));
+        Assert.Equal(SandboxErrorCode.NotFound, shadow.Code);
+        Assert.Equal(missing.Code, shadow.Code);
+        Assert.Equal(missing.Message.Replace("no-such-file", "X"), shadow.Message.Replace("shadow", "X"));
+        Assert.Equal(Path.Combine(etc, "os-release"), ExecutableLookup.Resolve(RootfsSpec.Host, "/etc/os-release", etc));
+        // Without the prepared copy, /etc is not looked at at all.
+        Assert.Null(ExecutableLookup.Resolve(RootfsSpec.Host, "/etc/os-release"));
+    }
+
+    [Fact]
+    public void A_directory_the_sandbox_cannot_search_is_not_looked_into()
+    {
+        // Root sees into a 0700 directory; the sandbox's user (the "other" bits) does not: whether a file exists in
+        // there is for the sandbox's exec to answer (EACCES), not for the lookup (which would answer as root).
+        var dir = Path.Combine(_root.FullName, "opt/private");
+        Make("/opt/private/tool");
+        File.SetUnixFileMode(dir, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        var rootfs = RootfsSpec.Directory(_root.FullName);
+        ExecutableLookup.EnsureExists(rootfs, "/opt/private/tool", null);
+        ExecutableLookup.EnsureExists(rootfs, "/opt/private/no-such-tool", null);
+        Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(rootfs, "/opt/no-such-tool", null));
+    }
 }

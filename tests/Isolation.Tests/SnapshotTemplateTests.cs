@@ -100,6 +100,18 @@ public sealed class SnapshotTemplateTests : IDisposable
         Assert.NotEqual(a.Identity(), Cmd(tag: "opt").Identity());
         Assert.NotEqual(a.Identity(), (a with { VCpus = 2 }).Identity());
         Assert.NotEqual(a.Identity(), (a with { KernelCommandLine = "console=ttyS0 quiet" }).Identity());
+        // A root image's disk keeps the size the template's guest probed: each image (its serial) is its own machine.
+        Assert.NotEqual((a with { RootImage = new RootImage("aaaa") }).Identity(), (a with { RootImage = new RootImage("bbbb") }).Identity());
+    }
+
+    [Fact]
+    public void Root_image_is_a_read_only_disk_given_by_descriptor_and_named_by_serial()
+    {
+        var argv = (Cmd() with { RootImage = new RootImage("0123456789abcdef0123") }).ToArgv();
+        Assert.Contains($"fd={VmmJail.RootImageFd},set=1,opaque=rootfs", argv);
+        Assert.Contains("file=/dev/fdset/1,if=none,id=rootfs,format=raw,readonly=on", argv);
+        Assert.Contains("virtio-blk-device,drive=rootfs,serial=0123456789abcdef0123", argv);
+        Assert.DoesNotContain(argv, a => a.Contains("nokaslr"));
     }
 
     [Fact]

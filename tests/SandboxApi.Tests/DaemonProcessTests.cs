@@ -159,12 +159,19 @@ public sealed class DaemonProcessTests(SharedServer shared)
         try
         {
             using (var channel = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath))
-                await new Sandboxes.SandboxesClient(channel).CreateSandboxAsync(Streams.Trusted());
+            {
+                var client = new Sandboxes.SandboxesClient(channel);
+                await client.CreateSandboxAsync(Streams.Trusted());
+                Assert.Equal(0, (await Streams.RunAsync(client, Streams.Process("true"))).Exit!.ExitCode);
+            }
+            Assert.NotEmpty(CgroupParentDirs(config));
             await daemon.TerminateAsync();
             Assert.Empty(Leftovers(config));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "channels")));
             Assert.Empty(BwrapsUnder(root));
+            // Issue 9 item 6: not even the empty parents are left in the cgroup tree.
+            Assert.Empty(CgroupParentDirs(config));
         }
         finally
         {
@@ -385,88 +392,22 @@ public sealed class DaemonProcessTests(SharedServer shared)
         Assert.True(code == 0, output);
     }
 
+    /// <summary>The cgroup parents of both tiers, wherever they are (any hierarchy, at its root or below a delegated
+    /// cgroup).</summary>
+    internal static IReadOnlyList<string> CgroupParentDirs(SandboxdConfig config)
+    {
+        var names = new[] { config.Container.CgroupParent, config.Container.CgroupParent + "-vm" };
+        return Directory.EnumerateDirectories("/sys/fs/cgroup", "*", new EnumerationOptions { RecurseSubdirectories = true, MaxRecursionDepth = 4, IgnoreInaccessible = true })
+            .Where(d => names.Contains(Path.GetFileName(d)))
+            .ToList();
+    }
+
     private static IReadOnlyList<string> Leftovers(SandboxdConfig config) =>
         Directory.EnumerateDirectories("/sys/fs/cgroup")
             .Select(h => Path.Combine(h, config.Container.CgroupParent))
             .Where(Directory.Exists)
             .SelectMany(Directory.EnumerateDirectories)
             .ToList();
-
-    private sealed class Daemon
-    {
-        private readonly Process _process;
-
-        private Daemon(Process process) => _process = process;
-
-        private static ProcessStartInfo Info(params string[] args)
-        {
-            var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sandboxd.dll"));
-            foreach (var a in args)
-                psi.ArgumentList.Add(a);
-            return psi;
-        }
-
-        public static async Task<(int, string)> RunToEndAsync(params string[] args)
-        {
-            using var p = Process.Start(Info(args))!;
-            var output = await p.StandardOutput.ReadToEndAsync() + await p.StandardError.ReadToEndAsync();
-            await p.WaitForExitAsync();
-            return (p.ExitCode, output);
-        }
-
-        public static async Task<Daemon> StartAsync(string configFile, string socket)
-        {
-            var p = Process.Start(Info("--config", configFile))!;
-            p.OutputDataReceived += (_, _) => { };
-            p.ErrorDataReceived += (_, _) => { };
-            p.BeginOutputReadLine();
-            p.BeginErrorReadLine();
-            var sw = Stopwatch.StartNew();
-            while (sw.Elapsed < TimeSpan.FromSeconds(30))
-            {
-                if (p.HasExited)
-                    throw new InvalidOperationException($"sandboxd exited with {p.ExitCode}");
-                if (File.Exists(socket))
-                {
-                    try
-                    {
-                        using var channel = SandboxdChannel.ForUnixSocket(socket);
-                        var health = await new Grpc.Health.V1.Health.HealthClient(channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
-                        if (health.Status == Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving)
-                            return new Daemon(p);
-                    }
-                    catch (RpcException)
-                    {
-                    }
-                }
-                await Task.Delay(100);
-            }
-            p.Kill();
-            throw new TimeoutException("sandboxd did not become healthy within 30 s");
-        }
-
-        public int ExitCode => _process.ExitCode;
-
-        /// <summary>SIGTERM (an orderly stop: sandboxd deletes its sandboxes), or another signal, and wait for the exit.</summary>
-        public async Task TerminateAsync(string signal = "-TERM")
-        {
-            if (_process.HasExited)
-                return;
-            using (var kill = Process.Start("kill", [signal, _process.Id.ToString()]))
-                await kill.WaitForExitAsync();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        }
-
-        public void Kill9()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit();
-            }
-        }
-    }
 }
 
 /// <summary>Runs tests/node-client/client-test.js, optionally as another uid through setpriv.</summary>

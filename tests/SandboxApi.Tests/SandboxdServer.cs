@@ -45,18 +45,22 @@ public sealed class SandboxdServer : IAsyncDisposable
     }
 
     /// <summary>The test configuration as YAML (also used by the child-process tests).</summary>
-    public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660")
+    /// <param name="listen">more listen.* keys, each line indented by two spaces.</param>
+    public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660", string listen = "")
     {
         var n = Interlocked.Increment(ref s_instances) + Environment.ProcessId % 1000 * 10;
         return $"""
             listen:
               unix_path: {root}/sandboxd.sock
               unix_mode: "{unixMode}"
+            {listen}
             tenants:
               - name: acme
                 uids: [0]
                 max_sandboxes: 1000
                 max_memory_mib: 1048576
+                max_streams: 1000
+                max_inflight_mib: 8192
               - name: ci
                 uids: [4242]
                 max_sandboxes: 3

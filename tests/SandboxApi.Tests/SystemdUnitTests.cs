@@ -68,4 +68,16 @@ public sealed class SystemdUnitTests
         Assert.True(File.Exists(Path.Combine(RepoRoot(), "systemd", "sandboxd-stop")));
         Assert.Contains("/usr/local/lib/sandbox/sandboxd-stop", File.ReadAllText(Path.Combine(RepoRoot(), "scripts", "install-service.sh")));
     }
+
+    [Fact]
+    public void The_service_has_memory_and_task_ceilings()
+    {
+        var unit = Unit();
+        var memory = Assert.Single(unit["MemoryMax"]);
+        var tasks = Assert.Single(unit["TasksMax"]);
+        Assert.NotEqual("infinity", memory);
+        Assert.NotEqual("infinity", tasks);
+        Assert.Matches(@"^\d+(%|[KMGT])?$", memory);
+        Assert.Matches(@"^\d+%?$", tasks);
+    }
 }

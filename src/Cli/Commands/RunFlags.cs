@@ -19,12 +19,22 @@ internal sealed record RunFlags
     public long? OutputBytes { get; init; }
     public string? Profile { get; init; }
     public string? Rootfs { get; init; }
+    /// <summary>NAME:TAG of an image in the store (exclusive with <see cref="Rootfs"/>).</summary>
+    public string? Image { get; init; }
     public string? WorkDir { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public string? Tier { get; init; }
     /// <summary>The user vouches for the code (--trusted); otherwise it is untrusted code of unknown provenance.</summary>
     public bool Trusted { get; init; }
     public bool Verbose { get; init; }
+    /// <summary>--network none|egress; null = egress when --allow or -p were given.</summary>
+    public string? Network { get; init; }
+    /// <summary>--allow HOST[:PORT]|CIDR[:PORT] (repeatable): egress the policy may grant.</summary>
+    public IReadOnlyList<string> Allow { get; init; } = [];
+    /// <summary>-p HOSTPORT:PORT (repeatable): ports published on the host's loopback.</summary>
+    public IReadOnlyList<string> Publish { get; init; } = [];
+
+    private bool WantsEgress => (Network ?? (Allow.Count > 0 || Publish.Count > 0 ? "egress" : "none")) == "egress";
 
     /// <summary>Whole seconds for the policy; the process itself gets the exact duration.</summary>
     private int? TimeoutS => Timeout is { } t ? (int)Math.Ceiling(t.TotalSeconds) : null;
@@ -35,6 +45,7 @@ internal sealed record RunFlags
         {
             Tier = ParseTier(Tier) switch { SandboxTier.Container => Api.V1.Tier.Container, SandboxTier.MicroVm => Api.V1.Tier.Microvm, _ => Api.V1.Tier.Unspecified },
             Rootfs = Rootfs ?? "",
+            Image = Image ?? "",
             Workdir = WorkDir ?? "",
             SyscallProfile = Profile ?? "",
             Resources = new Resources
@@ -47,6 +58,12 @@ internal sealed record RunFlags
                 OutputBytes = OutputBytes ?? 0,
             },
         };
+        if (WantsEgress)
+        {
+            request.Network = new Network { Mode = Api.V1.NetworkMode.Egress };
+            request.Network.Egress.AddRange(Allow);
+            request.Network.Publish.AddRange(Publish);
+        }
         if (Trusted)
         {
             request.Untrusted = false;
@@ -61,12 +78,16 @@ internal sealed record RunFlags
     {
         Tier = ParseTier(Tier),
         Rootfs = Rootfs,
+        Image = Image,
         WorkDir = WorkDir,
         SyscallProfile = Profile,
         Resources = new RequestedLimits(MemoryMiB, Cpus, Pids, DiskMiB, TimeoutS, OutputBytes),
         Env = Env,
         Untrusted = Trusted ? false : null,
         CodeProvenance = Trusted ? "tenant" : null,
+        NetworkMode = WantsEgress ? "egress" : "none",
+        Egress = WantsEgress ? Allow : [],
+        Publish = WantsEgress ? Publish : [],
     };
 
     /// <summary>What the policy gave that differs from what was asked, as "memory 256 MiB (asked 512)" items.</summary>
@@ -80,6 +101,17 @@ internal sealed record RunFlags
         if (TimeoutS is { } t && granted.Timeout is { } g && g.Seconds != t) differences.Add($"timeout {g.Seconds} s (asked {t})");
         if (OutputBytes is { } o && granted.OutputBytes != o) differences.Add($"output limit {granted.OutputBytes} bytes (asked {o})");
         return differences;
+    }
+
+    /// <summary>--network must be none or egress, and none takes no --allow or -p (refused, never ignored).</summary>
+    public static void CheckNetwork(string? network, IReadOnlyList<string> allow, IReadOnlyList<string> publish)
+    {
+        if (network is not (null or "none" or "egress"))
+            throw new UsageException($"--network '{network}' must be none or egress");
+        if (network == "none" && (allow.Count > 0 || publish.Count > 0))
+            throw new UsageException("--allow and -p need --network egress (or no --network at all)");
+        if (network == "egress" && allow.Count == 0 && publish.Count == 0)
+            throw new UsageException("--network egress needs at least one --allow HOST[:PORT]|CIDR[:PORT] or -p HOSTPORT:PORT");
     }
 
     public static SandboxTier? ParseTier(string? tier) => tier switch

@@ -15,13 +15,17 @@ internal sealed class SandboxOptions
     public readonly Option<string?> Timeout = new("--timeout") { Description = "Wall-clock limit per process (e.g. 10s, 2m; a bare number is seconds)" };
     public readonly Option<string?> Profile = new("--profile") { Description = "Seccomp profile wanted: default or strict (granted when at least as strict as yours)" };
     public readonly Option<string?> Rootfs = new("--rootfs") { Description = "A directory to use as the root file system (default: the host's userland, read-only)" };
+    public readonly Option<string?> Image = new("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer capped at --disk; its env, workdir and entrypoint apply" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the sandbox (default /work, a fresh tmpfs)" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
     public readonly Option<string?> Tier = new("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
     public readonly Option<bool> Trusted = new("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
+    public readonly Option<string?> Network = new("--network") { Description = "none (loopback only, the default) or egress (what --allow names, if the policy grants it)" };
+    public readonly Option<string[]> Allow = new("--allow") { Description = "Egress destination HOST[:PORT] or IPV4[/PREFIX][:PORT] (repeatable; 127.0.0.1 = the host's loopback, reached at 10.0.2.2)" };
+    public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)" };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Print the tier and the granted limits on stderr" };
 
-    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Workdir, Env, Tier, Trusted, Verbose];
+    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, Env, Tier, Trusted, Network, Allow, Publish, Verbose];
 
     public void AddTo(Command command)
     {
@@ -42,12 +46,17 @@ internal sealed class SandboxOptions
             Timeout = parse.GetValue(Timeout) is { } t ? Units.ParseDuration(t, "--timeout") : null,
             Profile = parse.GetValue(Profile),
             Rootfs = parse.GetValue(Rootfs) is { } r ? Path.GetFullPath(r) : null,
+            Image = parse.GetValue(Image),
             WorkDir = parse.GetValue(Workdir),
             Env = Pairs.Parse(parse.GetValue(Env) ?? [], "--env"),
             Tier = parse.GetValue(Tier),
             Trusted = parse.GetValue(Trusted),
+            Network = parse.GetValue(Network),
+            Allow = parse.GetValue(Allow) ?? [],
+            Publish = parse.GetValue(Publish) ?? [],
             Verbose = parse.GetValue(Verbose),
         };
+        RunFlags.CheckNetwork(flags.Network, flags.Allow, flags.Publish);
         if (flags.WorkDir is { } w && !w.StartsWith('/'))
             throw new UsageException($"--workdir '{w}' must be an absolute path inside the sandbox");
         RunFlags.ParseTier(flags.Tier);

@@ -16,11 +16,14 @@ public static class PolicyInputBuilder
         return new PolicyInput(
             requestInfo,
             new SubjectInfo(principal.Tenant, principal.Name, Verified: true),
-            new WorkloadInfo(request.Image, request.Rootfs, request.CodeProvenance ?? UnknownProvenance, request.Untrusted ?? true),
+            new WorkloadInfo(request.Image, request.Rootfs, request.CodeProvenance ?? UnknownProvenance, request.Untrusted ?? true,
+                request.Annotations.Count > 0 ? request.Annotations : null, request.Labels.Count > 0 ? request.Labels : null, request.Namespace),
             new RequestedSpec(
                 request.Tier is { } t ? TierNames.ToPolicy(t) : "auto",
                 new RequestedResources(r.MemoryMiB, r.Vcpus is { } v ? (int)Math.Ceiling(v) : null, r.Pids, r.DiskMiB, r.TimeoutS),
-                new RequestedNetwork(request.Egress.Count > 0 ? NetworkModes.Egress : NetworkModes.None, request.Egress),
+                new RequestedNetwork(
+                    request.NetworkMode ?? (request.Egress.Count > 0 || request.Publish.Count > 0 ? NetworkModes.Egress : NetworkModes.None),
+                    request.Egress, request.Publish),
                 request.Syscalls,
                 request.SyscallProfile),
             new EnvironmentInfo(

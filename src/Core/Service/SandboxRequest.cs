@@ -11,13 +11,24 @@ public sealed record SandboxRequest
     public string? Rootfs { get; init; }
     public string? Image { get; init; }
     public RequestedLimits Resources { get; init; } = new();
-    /// <summary>Egress hosts wanted; empty = no network.</summary>
+    /// <summary>Egress entries wanted ("HOST[:PORT]", "IPV4[/PREFIX][:PORT]"; 127.0.0.1 = the host's loopback);
+    /// empty = no network unless ports are published.</summary>
     public IReadOnlyList<string> Egress { get; init; } = [];
+    /// <summary>Ports to publish on the host's loopback, "HOSTPORT:PORT" (network mode egress).</summary>
+    public IReadOnlyList<string> Publish { get; init; } = [];
+    /// <summary>"none" or "egress"; null = egress when <see cref="Egress"/> or <see cref="Publish"/> name anything.</summary>
+    public string? NetworkMode { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public IReadOnlyDictionary<string, string> Labels { get; init; } = new Dictionary<string, string>();
+    /// <summary>The workload's annotations (an OCI bundle's), shown to the policy.</summary>
+    public IReadOnlyDictionary<string, string> Annotations { get; init; } = new Dictionary<string, string>();
+    /// <summary>The namespace the workload was submitted in (the containerd namespace), shown to the policy; null = none.</summary>
+    public string? Namespace { get; init; }
     /// <summary>null = the configured default TTL.</summary>
     public TimeSpan? Ttl { get; init; }
     public string? WorkDir { get; init; }
+    /// <summary>The sandbox's hostname; null = the engine's default.</summary>
+    public string? Hostname { get; init; }
     /// <summary>Extra syscalls wanted on top of the profile (the policy filters them).</summary>
     public IReadOnlyList<string> Syscalls { get; init; } = [];
     /// <summary>The seccomp profile wanted; null = the policy's choice.</summary>

@@ -69,8 +69,28 @@ public sealed partial class SandboxService
     public Task WriteFileAsync(Principal principal, SandboxId id, string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) =>
         Live(principal, id, "write files into").WriteFileAsync(path, content, mode, cancellationToken);
 
+    /// <summary>Streams a file out of the sandbox to <paramref name="destination"/> (one chunk in memory at a time). The
+    /// caller and the sandbox are checked before anything is read.</summary>
+    public Task<long> ReadFileToAsync(Principal principal, SandboxId id, string path, Stream destination, long maxBytes, CancellationToken cancellationToken) =>
+        Live(principal, id, "read files of").ReadFileToAsync(path, destination, maxBytes, cancellationToken);
+
+    /// <summary>Streams <paramref name="source"/> into a file of the sandbox (one chunk in memory at a time). The caller
+    /// and the sandbox are checked before <paramref name="source"/> is read at all: an upload to a sandbox that does not
+    /// exist, or is another tenant's, fails without its data being read.</summary>
+    public Task<long> WriteFileFromAsync(Principal principal, SandboxId id, string path, Stream source, int mode, CancellationToken cancellationToken) =>
+        Live(principal, id, "write files into").WriteFileFromAsync(path, source, mode, cancellationToken);
+
     public Task<SandboxFileListing> ListFilesAsync(Principal principal, SandboxId id, string path, int maxEntries, CancellationToken cancellationToken) =>
         Live(principal, id, "list files of").ListFilesAsync(path, maxEntries, cancellationToken);
+
+    /// <summary>Unpacks a tar stream into a directory of the sandbox (the driver seam's streaming import: one chunk in
+    /// host memory at a time).</summary>
+    public Task ImportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarSource, CancellationToken cancellationToken) =>
+        Live(principal, id, "import files into").ImportDirectoryAsync(path, tarSource, cancellationToken);
+
+    /// <summary>Writes a directory of the sandbox as a tar stream (streaming, as <see cref="ImportDirectoryAsync"/>).</summary>
+    public Task ExportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tarDestination, CancellationToken cancellationToken) =>
+        Live(principal, id, "export files of").ExportDirectoryAsync(path, tarDestination, cancellationToken);
 
     private ISandbox Live(Principal principal, SandboxId id, string verb) =>
         registry.Get(principal.Tenant, id).Require(SandboxLifecycle.CanExec, verb);

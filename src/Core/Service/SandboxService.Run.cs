@@ -13,6 +13,8 @@ public sealed partial class SandboxService
         Func<RunStarted, Task> onStarted, CancellationToken cancellationToken)
     {
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
+        if (request.Image is { } imageName)
+            process = DecisionTranslator.ApplyImageDefaults(process, ResolveImage(imageName).Record.Defaults);
         var tier = driver.Tier;
         using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         await PublishAsync(SandboxEventKind.Created, spec.Id, principal.Tenant, tier).ConfigureAwait(false);

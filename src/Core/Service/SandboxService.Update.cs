@@ -30,12 +30,4 @@ public sealed partial class SandboxService
         entry.Require(SandboxLifecycle.CanExec, "signal a process in");
         return entry.Execs.Get(id, pid).Process.SignalAsync(signal, cancellationToken);
     }
-
-    /// <summary>Writes the tree under <paramref name="path"/> as a tar stream (the seam's export).</summary>
-    public Task ExportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tar, CancellationToken cancellationToken) =>
-        Live(principal, id, "read files of").ExportDirectoryAsync(path, tar, cancellationToken);
-
-    /// <summary>Unpacks a tar stream into <paramref name="path"/> (created with its parents when missing).</summary>
-    public Task ImportDirectoryAsync(Principal principal, SandboxId id, string path, Stream tar, CancellationToken cancellationToken) =>
-        Live(principal, id, "write files into").ImportDirectoryAsync(path, tar, cancellationToken);
 }

@@ -41,9 +41,22 @@ public sealed partial class SandboxService(
             CoreLog.Denied(logger, principal.Tenant, decision.DecisionId, decision.Reasons.Count);
             throw new PolicyDeniedException(decision);
         }
-        var (tier, spec) = DecisionTranslator.ToSpec(decision, request);
+        var image = request.Image is { } name ? ResolveImage(name) : null;
+        var (tier, spec) = DecisionTranslator.ToSpec(decision, request, image);
         return (decision, probed.Get(tier), spec);
     }
+
+    /// <summary>An image name → its unpacked root and config, from the store (opened on first use: a host that never
+    /// asks for an image never creates one).</summary>
+    private Isolation.Images.ResolvedImage ResolveImage(string name)
+    {
+        if (Path.IsPathFullyQualified(name))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"image '{name}' is a path; import it first (sandbox image import) and name it NAME:TAG");
+        _images ??= new Isolation.Images.ImageStore(options.Images);
+        return _images.Resolve(name);
+    }
+
+    private Isolation.Images.ImageStore? _images;
 
     private async Task<PolicyInput> BuildInputAsync(Principal principal, SandboxRequest request, CancellationToken cancellationToken)
     {

@@ -37,10 +37,16 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public int RemoveStaleCgroups() => CgroupJanitor.RemoveStale(_cgroups, _options.CgroupParent);
 
     /// <summary>The engine's start-up clean-up (the CLI's --local, sandboxd, any host), once per driver.</summary>
-    private void RemoveStaleCgroupsOnce()
+    private async Task RemoveStaleCgroupsOnceAsync()
     {
         if (Interlocked.Exchange(ref _janitorRan, 1) == 0 && _cgroups.Version != CgroupVersion.None)
+        {
             RemoveStaleCgroups();
+            // Networks of dead owners whose sandbox is gone too (no cgroup left): one whose sandbox still runs waits
+            // for its owner's successor to take it back (AttachAsync) or reclaim it (ReclaimAsync).
+            var live = CgroupFactory.List(_cgroups, _options.CgroupParent).ToHashSet();
+            await Network.SandboxNetwork.ReclaimLeftoversAsync(_options.Network, live.Contains).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Room in a long-lived sandbox's pids limit for the agent's threads: a fork bomb that takes every task
@@ -73,7 +79,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         SpecValidator.Validate(process);
         if (process.Tty is not null)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
-        RemoveStaleCgroupsOnce();
+        await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
         return await OneShotRun.RunAsync(_launcher, spec, process, io, cancellationToken).ConfigureAwait(false);
     }
 
@@ -87,6 +93,8 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (ChannelPath(id) is { } socket)
             File.Delete(socket);
+        if (Network.SandboxNetwork.Adopt(_options.Network, id) is { } network)
+            await network.DisposeAsync().ConfigureAwait(false);
         if (CgroupFactory.Open(_cgroups, _options.CgroupParent, id) is not { } cgroup)
             return false;
         await cgroup.DisposeAsync().ConfigureAwait(false);
@@ -96,7 +104,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
-        RemoveStaleCgroupsOnce();
+        await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();
 

@@ -27,6 +27,12 @@ public sealed record BubblewrapOptions
     /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
     public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
 
+    /// <summary>util-linux unshare, which gives a sandbox with an image root a private mount namespace for its overlay.</summary>
+    public string UnsharePath { get; init; } = "/usr/bin/unshare";
+
+    /// <summary>The POSIX shell that mounts an image sandbox's overlay (a fixed script; values go in as arguments).</summary>
+    public string ShellPath { get; init; } = "/bin/sh";
+
     /// <summary>Where prepared files are cached (the host rootfs's /etc copy, under guest-etc/). Default /var/cache/sandbox.</summary>
     public string CacheDirectory { get; init; } = "/var/cache/sandbox";
 
@@ -40,4 +46,7 @@ public sealed record BubblewrapOptions
 
     /// <summary>Directory with the agent (sandbox-agent and lib/). Null = found next to the program or installed.</summary>
     public string? AgentDirectory { get; init; }
+
+    /// <summary>Programs and state directory of network mode egress (docs/network.md).</summary>
+    public Network.NetworkOptions Network { get; init; } = new();
 }

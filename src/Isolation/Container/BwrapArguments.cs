@@ -17,21 +17,27 @@ internal sealed record BwrapArguments
     /// a command that reaps orphans itself (the agent).</summary>
     public bool AsPid1 { get; init; }
 
+    /// <summary>Keep the network namespace bwrap was started in (no --unshare-net): the egress namespace the host
+    /// prepared and entered with nsenter before the launch chain (see <see cref="Network.SandboxNetwork"/>).</summary>
+    public bool JoinedNetwork { get; init; }
+
     /// <summary>The namespaces every container gets; reported in <see cref="SandboxInfo.Namespaces"/>.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["user", "pid", "mount", "ipc", "uts", "net", "cgroup"];
 
     public IReadOnlyList<string> ToArgv(string bwrapPath)
     {
-        var argv = new List<string>
-        {
-            bwrapPath,
-            "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
+        var argv = new List<string> { bwrapPath, "--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts" };
+        if (!JoinedNetwork)
+            argv.Add("--unshare-net");
+        argv.AddRange(
+        [
+            "--unshare-cgroup",
             "--uid", Uid.ToString(), "--gid", Uid.ToString(),
             "--hostname", Hostname,
             "--cap-drop", "ALL",
             // A new session: no TIOCSTI into the caller's terminal.
             "--new-session",
-        };
+        ]);
         if (DisableUserNamespaces)
             argv.Add("--disable-userns");
         if (DieWithParent)
@@ -50,6 +56,21 @@ internal sealed record BwrapArguments
         argv.AddRange(Command);
         return argv;
     }
+
+    /// <summary>The options of <see cref="ToArgv"/> (everything between bwrap and the command) as bwrap's --args file:
+    /// NUL-terminated arguments.</summary>
+    public byte[] ToArgsFile()
+    {
+        var argv = ToArgv("bwrap");
+        var options = argv.Skip(1).Take(argv.Count - 1 - Command.Count - 1);
+        return System.Text.Encoding.UTF8.GetBytes(string.Concat(options.Select(a => a + "\0")));
+    }
+
+    /// <summary>The command line bwrap runs with when its options come from <see cref="ToArgsFile"/> on
+    /// <paramref name="argsFd"/>: nothing of the host's layout (mount sources such as the prepared /etc and the agent
+    /// bundle) is on it, so a workload that reads /proc/1/cmdline (bwrap's reaper in a one-shot) sees only its own
+    /// command.</summary>
+    public IReadOnlyList<string> ToArgvWithArgsFd(string bwrapPath, int argsFd) => [bwrapPath, "--args", argsFd.ToString(), "--", .. Command];
 }
 
 /// <summary>Descriptor numbers in bwrap's process.</summary>
@@ -62,4 +83,8 @@ internal static class BwrapFds
     public const int Group = 7;
     /// <summary>The agent's end of the host↔agent socket (long-lived sandboxes only).</summary>
     public const int Agent = 8;
+    /// <summary>The sandbox resolver's resolv.conf laid over a directory rootfs's own (egress only).</summary>
+    public const int ResolvConf = 9;
+    /// <summary>bwrap's options (--args), a sealed memfd that bwrap reads and closes before it sets anything up.</summary>
+    public const int Args = 10;
 }

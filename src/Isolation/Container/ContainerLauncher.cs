@@ -2,6 +2,7 @@ using System.Text;
 using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
+using Sandbox.Isolation.Network;
 
 namespace Sandbox.Isolation.Container;
 
@@ -10,6 +11,9 @@ namespace Sandbox.Isolation.Container;
 /// into its cgroup and set its rlimits, then let it go. Any failure undoes everything taken so far.</summary>
 internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout cgroups)
 {
+    /// <summary>The prepared /etc a host-rootfs sandbox of <paramref name="spec"/> gets (cached by content).</summary>
+    public string EtcDirectory(SandboxSpec spec) => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir);
+
     private readonly HostUidAllocator _uids = new(options.HostUidBase, options.HostUidCount, options.HostUidLockDirectory);
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
@@ -40,15 +44,31 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var cgroup = CgroupFactory.Create(cgroups, options.CgroupParent, spec.Id, spec.Limits with { PidsMax = CgroupPidsMax(spec.Limits.PidsMax, commandIsInit, agentPidsReserve) });
         rollback.Push(cgroup);
 
+        // Egress: the host prepares the sandbox's network namespace (filter, resolver, pasta) before the launch, and the
+        // launch chain enters it; bwrap then keeps it instead of making an empty one. Taken after the cgroup, given back
+        // before it on failure (rollback order).
+        SandboxNetwork? network = null;
+        if (spec.Network == NetworkMode.Egress)
+        {
+            network = await SandboxNetwork.CreateAsync(options.Network, spec.Id, spec.EgressAllow, spec.PublishedPorts, cancellationToken).ConfigureAwait(false);
+            rollback.Push(network);
+        }
+
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
         // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own.
         var generatedAccounts = spec.Rootfs is not HostRootfs;
         using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(PasswdFile(spec))) : null;
         using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(GroupFile())) : null;
+        // A directory rootfs brings its own /etc; a regular resolv.conf there is covered with the sandbox resolver's (a
+        // link is left alone: bwrap would follow it). The host rootfs's prepared /etc already names it.
+        var resolvOver = network is not null && spec.Rootfs is DirectoryRootfs d && IsRegularFile(Path.Combine(d.Path, "etc/resolv.conf"));
+        using var resolv = resolvOver ? SealedMemfd.Create("resolv.conf", Encoding.UTF8.GetBytes(SandboxAddresses.ResolvConf)) : null;
 
-        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => HostUserland.PrepareEtc(options.CacheDirectory, options.SandboxUid, spec.WorkDir));
+        var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => EtcDirectory(spec));
         if (generatedAccounts)
             mounts.AddRange([new RoBindData(BwrapFds.Passwd, "/etc/passwd"), new RoBindData(BwrapFds.Group, "/etc/group")]);
+        if (resolv is not null)
+            mounts.Add(new RoBindData(BwrapFds.ResolvConf, "/etc/resolv.conf"));
         mounts.AddRange(
         [
             new ProcOp("/proc"),
@@ -68,30 +88,41 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             WorkingDirectory = cwd,
             Command = command,
             AsPid1 = commandIsInit,
+            JoinedNetwork = network is not null,
         };
         // rlimits are set by util-linux prlimit on itself before anything else runs: setting them on the held child
         // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
         var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
-        var argv = new List<string>
-        {
+        var argv = new List<string>();
+        if (spec.Rootfs is ImageRootfs image)
+            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20));
+        if (network is not null)
+            argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
+        argv.AddRange(
+        [
             options.PrlimitPath, $"--nofile={spec.Limits.OpenFiles}:{spec.Limits.OpenFiles}",
             $"--fsize={fileSizeBytes}:{fileSizeBytes}", "--core=0:0", "--",
-        };
+        ]);
         if (hostUid >= 0)
         {
             // bwrap started by root would map the sandbox's uid to host root; started as an unprivileged uid it maps
             // to that uid, which is what the host then sees for every sandboxed process.
             argv.AddRange([options.SetprivPath, $"--reuid={hostUid}", $"--regid={hostUid}", "--clear-groups", "--"]);
         }
-        argv.AddRange(args.ToArgv(options.BwrapPath));
+        // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
+        // would show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's).
+        using var argsFile = SealedMemfd.Create("bwrap-args", args.ToArgsFile());
+        argv.AddRange(args.ToArgvWithArgsFd(options.BwrapPath, BwrapFds.Args));
 
         var fds = new List<NativeSpawn.FdMapping>
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
-            new(seccomp.Fd, BwrapFds.Seccomp),
+            new(seccomp.Fd, BwrapFds.Seccomp), new(argsFile.Fd, BwrapFds.Args),
         };
         if (passwd is not null && group is not null)
             fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
+        if (resolv is not null)
+            fds.Add(new(resolv.Fd, BwrapFds.ResolvConf));
         fds.AddRange(extraFds);
 
         var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);
@@ -109,9 +140,9 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         cgroup.AddProcess(initPid);
         bwrap.Release();
 
-        var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, hostUid, cgroup);
+        var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, hostUid, cgroup, network);
         rollback.Commit();
-        return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, ReleaseUid);
+        return new ContainerInstance(bwrap, cgroup, hostUid, initPid, info, ReleaseUid, network);
     }
 
     /// <summary>Takes back a container this launcher's owner started before it was restarted (see
@@ -132,12 +163,15 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             bwrap.Forget();
             throw new SandboxException(SandboxErrorCode.AlreadyExists, $"host uid {attachment.HostUid} of sandbox {id} is already in use");
         }
-        var info = Info(id, attachment.SyscallProfile, attachment.SeccompDigest, attachment.Limits, attachment.HostUid, cgroup);
-        return new ContainerInstance(bwrap, cgroup, attachment.HostUid, attachment.InitPid, info, ReleaseUid);
+        // An egress sandbox's network (pasta, dnsmasq, the namespace) outlived the old owner too: taken back with it.
+        var network = SandboxNetwork.Adopt(options.Network, id);
+        var info = Info(id, attachment.SyscallProfile, attachment.SeccompDigest, attachment.Limits, attachment.HostUid, cgroup, network);
+        return new ContainerInstance(bwrap, cgroup, attachment.HostUid, attachment.InitPid, info, ReleaseUid, network);
     }
 
     /// <summary>What a container reports about itself, for a new launch and a re-attach alike.</summary>
-    private static SandboxInfo Info(SandboxId id, string profile, string seccompDigest, ResourceLimits limits, int hostUid, ICgroup cgroup) => new()
+    private static SandboxInfo Info(SandboxId id, string profile, string seccompDigest, ResourceLimits limits, int hostUid, ICgroup cgroup,
+        SandboxNetwork? network) => new()
     {
         Id = id,
         Tier = SandboxTier.Container,
@@ -147,7 +181,14 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         Limits = cgroup.CpuQuotaEnforced ? limits : limits with { Cpus = 0 },
         HostUid = hostUid >= 0 ? hostUid : (int)Libc.GetEUid(),
         CgroupPath = cgroup.Path,
+        Egress = network?.Granted ?? [],
     };
+
+    private static bool IsRegularFile(string path)
+    {
+        var info = new FileInfo(path);
+        return info.Exists && info.LinkTarget is null;
+    }
 
     internal static bool InCgroup(int pid, string parentName, SandboxId id)
     {

@@ -11,6 +11,12 @@ internal sealed record RoBind(string Source, string Destination) : MountOp
     public override IEnumerable<string> ToArgs() => ["--ro-bind", Source, Destination];
 }
 
+/// <summary>A writable bind (the entries of an image's overlay).</summary>
+internal sealed record Bind(string Source, string Destination) : MountOp
+{
+    public override IEnumerable<string> ToArgs() => ["--bind", Source, Destination];
+}
+
 internal sealed record SymlinkOp(string Target, string Destination) : MountOp
 {
     public override IEnumerable<string> ToArgs() => ["--symlink", Target, Destination];

@@ -13,7 +13,8 @@ internal static class OneShotRun
         CancellationToken cancellationToken)
     {
         var env = DefaultEnvironment.For(spec, process);
-        ExecutableLookup.EnsureExists(spec.Rootfs, process.Argv[0], env.GetValueOrDefault("PATH"));
+        ExecutableLookup.EnsureExists(spec.Rootfs, process.Argv[0], env.GetValueOrDefault("PATH"),
+            spec.Rootfs is HostRootfs ? launcher.EtcDirectory(spec) : null);
         var cwd = process.WorkingDirectory ?? spec.WorkDir;
 
         var (stdout, stdoutRemote) = UnixSocketPair.Create();

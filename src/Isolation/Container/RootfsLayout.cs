@@ -26,6 +26,20 @@ internal static class RootfsLayout
                         AddEntry(ops, dir.Path, entry.Name);
                 }
                 break;
+            case ImageRootfs image:
+                // The overlay is mounted at ImageOverlay.MergedDirectory in the launcher's private mount namespace
+                // (see ImageOverlay); its top-level entries are those of the lower layer when the sandbox starts.
+                foreach (var entry in new DirectoryInfo(image.LowerDirectory).EnumerateFileSystemInfos())
+                {
+                    if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
+                        continue;
+                    var destination = "/" + entry.Name;
+                    if (entry.LinkTarget is { } target)
+                        ops.Add(new SymlinkOp(target, destination));
+                    else
+                        ops.Add(new Bind(Path.Combine(ImageOverlay.MergedDirectory, entry.Name), destination));
+                }
+                break;
             default:
                 throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the container tier");
         }

@@ -11,17 +11,28 @@ namespace Sandbox.Isolation.MicroVm;
 ///   /sbin are symlinks into /usr and are recreated as such) and one share of a prepared /etc directory holding only
 ///   the entries the container tier shows plus a generated passwd and group (cached under CacheDirectory/guest-etc by
 ///   digest). Nothing else of the host is exported.
-/// - directory: the directory as one share, each top-level entry bound into place (files included).
+/// - directory: the directory as a read-only erofs image on a virtio-blk disk (<see cref="RootfsImage"/>), each
+///   top-level entry bound into place (files included); no 9p.
 /// Writable: /tmp and the work dir, size-capped tmpfs, as in the container tier.
 /// </summary>
 internal static class GuestRootfs
 {
     private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
 
-    public sealed record Layout(IReadOnlyList<VirtioShare> Shares, IReadOnlyList<GuestMount> Mounts, IReadOnlyList<GuestSymlink> Symlinks);
-
-    public static Layout Build(RootfsSpec rootfs, string workDir, int uid, string cacheDirectory)
+    public sealed record Layout(IReadOnlyList<VirtioShare> Shares, IReadOnlyList<GuestMount> Mounts, IReadOnlyList<GuestSymlink> Symlinks,
+        RootfsImage.Image? Image = null)
     {
+        /// <summary>The image's disk as the guest is told to find it (by serial) and mount it (under the tag "root").</summary>
+        public IReadOnlyList<GuestBlockDevice> BlockDevices => Image is null ? [] : [new GuestBlockDevice { Tag = ImageTag, Serial = Image.Serial, FsType = "erofs" }];
+
+        public RootImage? RootImage => Image is null ? null : new RootImage(Image.Serial);
+    }
+
+    private const string ImageTag = "root";
+
+    public static Layout Build(RootfsSpec rootfs, string workDir, int uid, string cacheDirectory, string mkfsErofsPath)
+    {
+        RootfsImage.Image? image = null;
         var shares = new List<VirtioShare>();
         var mounts = new List<GuestMount>();
         var symlinks = new List<GuestSymlink>();
@@ -43,21 +54,24 @@ internal static class GuestRootfs
                 shares.Add(new VirtioShare("etc", HostUserland.PrepareEtc(cacheDirectory, uid, workDir)));
                 mounts.Add(new GuestMount { Tag = "etc", Path = "/etc" });
                 break;
-            case DirectoryRootfs dir:
-                shares.Add(new VirtioShare("root", dir.Path));
-                foreach (var entry in new DirectoryInfo(dir.Path).EnumerateFileSystemInfos())
+            // An image's root (its unpacked lower directory) becomes an erofs disk like any directory; writes go to
+            // the tmpfs mounts.
+            case DirectoryRootfs or ImageRootfs:
+                var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
+                image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath);
+                foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
                 {
                     if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
                         continue;
                     if (entry.LinkTarget is { } target)
                         symlinks.Add(new GuestSymlink { Target = target, Path = "/" + entry.Name });
                     else
-                        mounts.Add(new GuestMount { Tag = "root", Path = "/" + entry.Name, Subpath = entry.Name });
+                        mounts.Add(new GuestMount { Tag = ImageTag, Path = "/" + entry.Name, Subpath = entry.Name });
                 }
                 break;
             default:
                 throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the microVM tier");
         }
-        return new Layout(shares, mounts, symlinks);
+        return new Layout(shares, mounts, symlinks, image);
     }
 }

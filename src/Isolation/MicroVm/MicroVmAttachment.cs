@@ -27,6 +27,14 @@ internal sealed record MicroVmAttachment
     public required string WorkDir { get; init; }
     public required string Hostname { get; init; }
 
+    /// <summary>The seccomp profile the guest applies to workload processes, and its program's digest (absent in
+    /// records of VMs started before the guest applied one).</summary>
+    public string? SyscallProfile { get; init; }
+    public string? SeccompDigest { get; init; }
+
+    /// <summary>The unprivileged host uid QEMU runs as in its jail; absent for a VM whose QEMU ran as root.</summary>
+    public int? HostUid { get; init; }
+
     public SandboxAttachment ToAttachment() =>
         AttachmentCodec.Wrap(SandboxTier.MicroVm, Version, this, MicroVmAttachmentJson.Default.MicroVmAttachment);
 

@@ -26,6 +26,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     private readonly ConcurrentDictionary<string, (DateTimeOffset At, string Reason)> _templateFailures = new();
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly HostUidAllocator _uids;
 
     /// <param name="logger">What the tier decides on its own (template failures, cold boots); none when null.</param>
     /// <param name="time">The clock of the template retry interval; the system's when null.</param>
@@ -37,6 +38,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         _cgroups = cgroups ?? CgroupLayout.Host;
         _probe = new Lazy<AcceleratorProbe>(CreateProbe);
         _templates = new SnapshotTemplates(Path.Combine(_options.CacheDirectory, "templates"));
+        _uids = new HostUidAllocator(_options.HostUidBase, _options.HostUidCount, _options.HostUidLockDirectory);
     }
 
     /// <summary>The snapshot template cache (CacheDirectory/templates).</summary>
@@ -132,6 +134,10 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        // Never a silent downgrade to no network: egress is refused until the guest is attached to the same stack.
+        if (spec.Network == NetworkMode.Egress)
+            throw new SandboxException(SandboxErrorCode.Unavailable,
+                "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {
@@ -144,12 +150,13 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
-        var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory);
+        var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var guestRamMiB = GuestRamMiB(spec.Limits);
+        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
-        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout.Shares, persistent, cancellationToken)
+        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, persistent, cancellationToken)
             .ConfigureAwait(false);
         rollback.Push(vm);
         var setup = new SetupGuestRequest
@@ -164,15 +171,18 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             Uid = (uint)_options.GuestUid,
             Gid = (uint)_options.GuestUid,
             SurviveHostDisconnect = persistent,
+            SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes()),
+            AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces,
         };
         setup.Mounts.AddRange(layout.Mounts);
+        setup.BlockDevices.AddRange(layout.BlockDevices);
         setup.Symlinks.AddRange(layout.Symlinks);
         setup.WritableDirs.AddRange(["/tmp", spec.WorkDir]);
         AgentCalls.Diagnostics.Value = vm.Console.ToString;
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken)).ConfigureAwait(false);
 
         rollback.Commit();
-        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator), template, accel.Accelerator);
+        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid), template, accel.Accelerator);
     }
 
     /// <summary>Takes back a VM an earlier owner created with <see cref="SandboxSpec.DieWithOwner"/> = false: the
@@ -196,19 +206,28 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var directory = StateDirectoryOf(id);
         if (record.StateDirectory != directory)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"sandbox {id}: state directory {record.StateDirectory} is not {directory}");
+        // The VM's host uid is this process's again (a VM started before QEMU was jailed has none: root-run QEMU).
+        var hostUid = record.HostUid ?? 0;
+        if (hostUid > 0 && !_uids.Reserve(hostUid))
+        {
+            await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"sandbox {id}: its host uid {hostUid} is held by another process; the VM was reclaimed");
+        }
         MicroVmInstance? vm;
         try
         {
-            vm = await MicroVmInstance.AttachAsync(id, directory, record.QemuPid, record.QemuStartTime, record.GuestKernel, _cgroups,
+            vm = await MicroVmInstance.AttachAsync(id, directory, hostUid, record.QemuPid, record.QemuStartTime, record.GuestKernel, _cgroups,
                 _options.CgroupParent, _options.AttachTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch (SandboxException)
         {
             await ReclaimAsync(id, CancellationToken.None).ConfigureAwait(false);
+            if (hostUid > 0) _uids.Release(hostUid);
             throw;
         }
         if (vm is null)
         {
+            if (hostUid > 0) _uids.Release(hostUid);
             await ReclaimAsync(id, cancellationToken).ConfigureAwait(false);
             throw new SandboxException(SandboxErrorCode.NotFound, $"sandbox {id} is not running any more (its QEMU {record.QemuPid} is gone)");
         }
@@ -220,20 +239,24 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             WorkDir = record.WorkDir,
             Hostname = record.Hostname,
             DieWithOwner = false,
+            SyscallProfile = record.SyscallProfile ?? "none",
         };
-        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator), record.Template, record.Accelerator);
+        if (hostUid > 0)
+            vm.ReleaseHostUid = () => _uids.Release(hostUid);
+        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator, record.SeccompDigest ?? "", hostUid), record.Template, record.Accelerator);
     }
 
-    private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator) => new()
+    /// <summary>The seccomp profile is the guest's: every workload process starts under it inside the VM.</summary>
+    private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator, string seccompDigest, int hostUid) => new()
     {
         Id = spec.Id,
         Tier = SandboxTier.MicroVm,
         Accelerator = accelerator,
         Namespaces = [],
-        SyscallProfile = "none (guest kernel boundary)",
-        SeccompDigest = "",
+        SyscallProfile = spec.SyscallProfile,
+        SeccompDigest = seccompDigest,
         Limits = spec.Limits,
-        HostUid = 0,
+        HostUid = hostUid,
         CgroupPath = null,
     };
 
@@ -254,9 +277,9 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
-        var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory);
+        var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var ramMiB = GuestRamMiB(spec.Limits);
-        var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout.Shares);
+        var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout);
         if (_templates.TryGet(key) is { } existing)
         {
             progress?.Invoke($"template {key} is already built: {existing.Directory}");
@@ -264,7 +287,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         }
         progress?.Invoke($"building template {key} (accel {accel.Accelerator}, {ramMiB} MiB, {_options.VCpus} vCPU): booting the guest...");
         var template = await _templates.GetOrBuildAsync(key, identity,
-            (dir, ct) => BuildTemplateIntoAsync(dir, accel.Accelerator, kernel, initrd, ramMiB, layout.Shares, progress, ct),
+            (dir, ct) => BuildTemplateIntoAsync(dir, accel.Accelerator, kernel, initrd, ramMiB, layout, progress, ct),
             _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
         progress?.Invoke($"template {key} ready: {template.Directory}");
         return template;
@@ -273,18 +296,18 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
     /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
     private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, IReadOnlyList<VirtioShare> shares, bool persistent, CancellationToken cancellationToken)
+        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken)
     {
         if (_options.SnapshotTemplates)
         {
-            var (key, identity) = TemplateKey(accel, kernel, initrd, ramMiB, shares);
+            var (key, identity) = TemplateKey(accel, kernel, initrd, ramMiB, layout);
             var template = _templates.TryGet(key);
             if (template is null && !RecentlyFailed(key))
             {
                 try
                 {
                     template = await _templates.GetOrBuildAsync(key, identity,
-                        (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, shares, null, ct),
+                        (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, layout, null, ct),
                         _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
                     if (_templates.Prune(_options.TemplateMaxIdle, keep: key) is > 0 and var pruned)
                         MicroVmDriverLog.TemplatesPruned(_logger, pruned, Math.Round(_options.TemplateMaxIdle.TotalDays, 1));
@@ -300,7 +323,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 _templates.Touch(template);
                 try
                 {
-                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, shares, persistent, cancellationToken).ConfigureAwait(false);
+                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, layout, persistent, cancellationToken).ConfigureAwait(false);
                     return (vm, template.Key);
                 }
                 catch (SnapshotRestoreException e) when (!cancellationToken.IsCancellationRequested)
@@ -314,7 +337,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 }
             }
         }
-        return (await BootAsync(id, accel, kernel, initrd, ramMiB, shares, null, _options.BootTimeout, cancellationToken, persistent).ConfigureAwait(false), null);
+        return (await BootAsync(id, accel, kernel, initrd, ramMiB, layout, null, _options.BootTimeout, cancellationToken, persistent).ConfigureAwait(false), null);
     }
 
     private bool RecentlyFailed(string key)
@@ -330,39 +353,95 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         return false;
     }
 
-    private (string Key, string Identity) TemplateKey(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, IReadOnlyList<VirtioShare> shares)
+    private (string Key, string Identity) TemplateKey(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout)
     {
-        var identity = CommandLine(accel, kernel, initrd, ramMiB, shares, null, "/qmp.sock", "/agent.sock").Identity();
+        var identity = CommandLine(accel, kernel, initrd, ramMiB, layout, null, "/qmp.sock", "/agent.sock").Identity();
         return (SnapshotTemplates.KeyFor(identity, [_options.QemuPath, kernel.VmlinuxPath, initrd]), identity);
     }
 
     /// <summary>Boots the template machine with its RAM in a shared file, waits for the agent (before SetupGuest: no
-    /// share is mounted, which would block migration), and saves the device state next to the RAM file.</summary>
+    /// share is mounted, which would block migration), and saves the device state next to the RAM file. The RAM file
+    /// is made before QEMU starts, writable by every VM's uid: QEMU 7.2 opens it read-write even to map it private. It
+    /// is reachable only through the jails' binds (the template directory is root's 0700).</summary>
     private async Task BuildTemplateIntoAsync(string directory, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        IReadOnlyList<VirtioShare> shares, Action<string>? progress, CancellationToken cancellationToken)
+        GuestRootfs.Layout layout, Action<string>? progress, CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
-        await using var vm = await BootAsync(SandboxId.New(), accel, kernel, initrd, ramMiB, shares,
-            new RamFile(Path.Combine(directory, "ram"), Shared: true), _options.BootTimeout, cancellationToken).ConfigureAwait(false);
+        var ram = Path.Combine(directory, "ram");
+        File.WriteAllBytes(ram, []);
+        File.SetUnixFileMode(ram, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.GroupWrite
+            | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
+        await using var vm = await BootAsync(SandboxId.New(), accel, kernel, initrd, ramMiB, layout,
+            new RamFile(ram, Shared: true), _options.BootTimeout, cancellationToken).ConfigureAwait(false);
         progress?.Invoke($"guest ready after {started.Elapsed.TotalSeconds:0.00} s; saving the device state...");
         await vm.SaveSnapshotAsync(Path.Combine(directory, "state"), cancellationToken).ConfigureAwait(false);
         progress?.Invoke($"saved after {started.Elapsed.TotalSeconds:0.00} s");
     }
 
     private Task<MicroVmInstance> RestoreAsync(SandboxId id, SnapshotTemplate template, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, IReadOnlyList<VirtioShare> shares, bool persistent, CancellationToken cancellationToken) =>
-        MicroVmInstance.BootAsync(id, NewStateDirectory(id), (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, new RamFile(template.RamPath, Shared: false), qmp, agent)
-            with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, _options.BootTimeout,
-            cancellationToken, template.StatePath);
+        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken) =>
+        StartJailedAsync(id, accel, kernel, initrd, layout, new RamFile(template.RamPath, Shared: false), persistent,
+            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, new RamFile(template.RamPath, Shared: false), qmp, agent)
+                with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 },
+            HostLimits(ramMiB), _options.BootTimeout, cancellationToken, template.StatePath);
 
     /// <summary>The guest's RAM: the sandbox's memory limit (its workload cgroup's memory.max) plus room for the
     /// guest kernel and the agent.</summary>
     public long GuestRamMiB(ResourceLimits limits) => limits.MemoryMiB + _options.GuestOverheadMiB;
 
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        IReadOnlyList<VirtioShare> shares, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
-        MicroVmInstance.BootAsync(id, NewStateDirectory(id), (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, shares, ram, qmp, agent)
-            with { ReconnectSeconds = persistent ? 1 : 0 }, HostLimits(ramMiB), _cgroups, _options.CgroupParent, timeout, cancellationToken);
+        GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
+        StartJailedAsync(id, accel, kernel, initrd, layout, ram, persistent,
+            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent) with { ReconnectSeconds = persistent ? 1 : 0 },
+            HostLimits(ramMiB), timeout, cancellationToken);
+
+    /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
+    /// the jail holds exactly the files this VM uses, and the root image (if any) goes in as a descriptor.</summary>
+    private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
+        GuestRootfs.Layout layout, RamFile? ram, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
+        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null)
+    {
+        var directory = NewStateDirectory(id);
+        var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
+        binds.AddRange(layout.Shares.Select(share => new JailBind(share.HostPath)));
+        if (ram is not null)
+            binds.Add(new JailBind(ram.Path, Writable: true));
+        var hostUid = _uids.Allocate();
+        try
+        {
+            var jail = new VmmJail
+            {
+                BwrapPath = _options.BwrapPath,
+                SetprivPath = _options.SetprivPath,
+                HostUid = hostUid,
+                Binds = binds,
+                DieWithParent = !persistent,
+                KvmGroup = accel == Accelerator.Kvm ? KvmGroup() : null,
+            };
+            using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
+            var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, hostLimits, _cgroups, _options.CgroupParent, timeout,
+                cancellationToken, restoreStatePath).ConfigureAwait(false);
+            vm.ReleaseHostUid = () => _uids.Release(hostUid);
+            return vm;
+        }
+        catch
+        {
+            _uids.Release(hostUid);
+            throw;
+        }
+    }
+
+    /// <summary>The group of /dev/kvm (Debian: "kvm"), which a jailed QEMU joins to open it.</summary>
+    private static int KvmGroup()
+    {
+        foreach (var line in File.ReadLines("/etc/group"))
+        {
+            var fields = line.Split(':');
+            if (fields.Length >= 3 && fields[0] == "kvm" && int.TryParse(fields[2], out var gid))
+                return gid;
+        }
+        throw new SandboxException(SandboxErrorCode.Unavailable, "no kvm group in /etc/group: a jailed QEMU could not open /dev/kvm");
+    }
 
     private ResourceLimits HostLimits(long ramMiB) => new()
     {
@@ -371,7 +450,7 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         Cpus = 0,
     };
 
-    private QemuCommandLine CommandLine(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, IReadOnlyList<VirtioShare> shares,
+    private QemuCommandLine CommandLine(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout,
         RamFile? ram, string qmp, string agent)
     {
         var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0);
@@ -386,7 +465,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             KernelCommandLine = cmdline,
             AgentSocketPath = agent,
             QmpSocketPath = qmp,
-            Shares = shares,
+            Shares = layout.Shares,
+            RootImage = layout.RootImage,
             TcgTranslationCacheMiB = _options.TcgTranslationCacheMiB,
             Ram = ram,
         };
@@ -410,7 +490,8 @@ public sealed class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         {
             var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
             var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
-            await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, [], null, timeout, ct).ConfigureAwait(false);
+            await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, new GuestRootfs.Layout([], [], []), null, timeout, ct)
+                .ConfigureAwait(false);
         }, Path.Combine(_options.CacheDirectory, "accel-probe"), key, _options.KvmProbeTimeout);
     }
 }

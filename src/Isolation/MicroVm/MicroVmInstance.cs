@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.IO;
@@ -17,9 +18,13 @@ namespace Sandbox.Isolation.MicroVm;
 internal sealed class MicroVmInstance : IAsyncDisposable
 {
     private readonly string _directory;
+    private readonly int _hostUid;
     private readonly ICgroup _cgroup;
     private readonly Socket? _console;
     private int _disposed;
+
+    /// <summary>Gives the host uid back to its allocator once QEMU is gone (or handed to another owner).</summary>
+    internal Action? ReleaseHostUid { get; set; }
 
     public QemuProcess Qemu { get; }
     public QmpClient Qmp { get; }
@@ -27,10 +32,11 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     public TailBuffer Console { get; }
     public string GuestKernel { get; }
 
-    private MicroVmInstance(string directory, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket? console,
+    private MicroVmInstance(string directory, int hostUid, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket? console,
         TailBuffer tail, string guestKernel)
     {
         _directory = directory;
+        _hostUid = hostUid;
         _cgroup = cgroup;
         Qemu = qemu;
         Qmp = qmp;
@@ -41,6 +47,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     }
 
     public int QemuPid => Qemu.Pid;
+
+    /// <summary>The unprivileged host uid QEMU runs as (its jail's), owner of the state directory and its sockets.</summary>
+    public int HostUid => _hostUid;
 
     /// <summary>The private 0700 state directory of this VM's sockets (removed on dispose).</summary>
     public string Directory => _directory;
@@ -57,18 +66,21 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// <paramref name="restoreStatePath"/>, the VM is not booted but restored: QEMU must have been started with
     /// -incoming defer over the template's RAM file; the device state is streamed in over a unix socket
     /// (migrate-incoming), the VM continued, and the agent pinged on the connection it already has open.</summary>
+    /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
+    /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
+    /// <see cref="VmmJail.RootImageFd"/>.
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
-        ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout, CancellationToken cancellationToken,
-        string? restoreStatePath = null)
+        VmmJail jail, SafeHandle? rootImage, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
+        CancellationToken cancellationToken, string? restoreStatePath = null)
     {
         await using var rollback = new RollbackStack();
-        CreatePrivateDirectory(directory);
+        CreatePrivateDirectory(directory, jail.HostUid);
         rollback.Push(() => System.IO.Directory.Delete(directory, recursive: true));
 
         var qmpPath = Path.Combine(directory, "qmp.sock");
         var agentPath = Path.Combine(directory, "agent.sock");
-        using var qmpListener = Listen(qmpPath);
-        using var agentListener = Listen(agentPath);
+        using var qmpListener = Listen(qmpPath, jail.HostUid);
+        using var agentListener = Listen(agentPath, jail.HostUid);
         var cmd = commandLine(qmpPath, agentPath);
 
         var cgroup = CgroupFactory.Create(cgroups, cgroupParent, id, hostLimits);
@@ -83,12 +95,13 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         using (consoleRemote)
         using (var devNull = File.OpenHandle("/dev/null", FileMode.Open, FileAccess.ReadWrite))
         {
-            var nullFd = (int)devNull.DangerousGetHandle();
-            qemu = QemuProcess.Start(cmd.ToArgv(), [new(nullFd, 0), new(consoleRemote.Fd, 1), new(consoleRemote.Fd, 2)]);
+            var fds = new List<NativeSpawn.FdMapping> { new((int)devNull.DangerousGetHandle(), 0), new(consoleRemote.Fd, 1), new(consoleRemote.Fd, 2) };
+            if (rootImage is not null)
+                fds.Add(new((int)rootImage.DangerousGetHandle(), VmmJail.RootImageFd));
+            // In its cgroup before it runs: the jail holds QEMU until bwrap and the jail's init are moved there.
+            qemu = await QemuProcess.StartJailedAsync(jail.ToArgv(cmd.ToArgv()), fds, cgroup, cancellationToken).ConfigureAwait(false);
         }
         rollback.Push(qemu);
-        // Before the guest runs a single instruction that matters: QEMU is still parsing its options.
-        cgroup.AddProcess(qemu.Pid);
 
         using var boot = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         boot.CancelAfter(bootTimeout);
@@ -116,7 +129,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 await IncomingMigrationAsync(qmp, qemu, tail, Path.Combine(directory, "migrate.sock"), restoreStatePath, boot.Token).ConfigureAwait(false);
             }
             var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
-            var instance = new MicroVmInstance(directory, cgroup, qemu, qmp, agent, console, tail, ping.Kernel);
+            var instance = new MicroVmInstance(directory, jail.HostUid, cgroup, qemu, qmp, agent, console, tail, ping.Kernel);
             rollback.Commit();
             return instance;
         }
@@ -145,19 +158,29 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         }
     }
 
-    /// <summary>The VM's state directory, 0700 and new: one left by an earlier VM of the same id is not reused.</summary>
-    private static void CreatePrivateDirectory(string directory)
+    /// <summary>The VM's state directory, 0700 and new (one left by an earlier VM of the same id is not reused), owned
+    /// by the VM's host uid: QEMU, jailed as that uid, connects to the sockets in it. Its parent stays root's 0700, so
+    /// no other host user reaches it.</summary>
+    private static void CreatePrivateDirectory(string directory, int owner)
     {
         if (System.IO.Directory.Exists(directory))
             throw new SandboxException(SandboxErrorCode.AlreadyExists, $"the microVM state directory {directory} already exists");
         System.IO.Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        GiveTo(directory, owner);
+    }
+
+    /// <summary>Hands a path in the state directory to the VM's host uid (lchown: a link is never followed).</summary>
+    private static void GiveTo(string path, int owner)
+    {
+        if (Interop.Libc.Lchown(path, owner, owner) != 0)
+            throw Interop.Errno.Fail($"lchown {path} to uid {owner}");
     }
 
     /// <summary>Takes back a VM an earlier owner started with reconnecting sockets: the same QEMU (pid and start
     /// time) in the VM's cgroup; the QMP and agent sockets are bound again in its state directory, QEMU connects to
     /// them (it retries every second), and the agent must answer a Ping. Null, having touched nothing but the socket
     /// files, when that QEMU or its cgroup is gone.</summary>
-    public static async Task<MicroVmInstance?> AttachAsync(SandboxId id, string directory, int qemuPid, ulong qemuStartTime, string guestKernel,
+    public static async Task<MicroVmInstance?> AttachAsync(SandboxId id, string directory, int hostUid, int qemuPid, ulong qemuStartTime, string guestKernel,
         CgroupLayout cgroups, string cgroupParent, TimeSpan timeout, CancellationToken cancellationToken)
     {
         if (QemuProcess.Attach(qemuPid, qemuStartTime) is not { } qemu)
@@ -176,8 +199,8 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         var agentPath = Path.Combine(directory, "agent.sock");
         File.Delete(qmpPath);
         File.Delete(agentPath);
-        using var qmpListener = Listen(qmpPath);
-        using var agentListener = Listen(agentPath);
+        using var qmpListener = Listen(qmpPath, hostUid);
+        using var agentListener = Listen(agentPath, hostUid);
         using var attach = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         attach.CancelAfter(timeout);
         try
@@ -190,7 +213,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             var agent = AgentClient.Create(new NetworkStream(agentSocket, ownsSocket: true), ReattachedFirstStreamId);
             rollback.Push(agent);
             await agent.PingAsync(attach.Token).ConfigureAwait(false);
-            var instance = new MicroVmInstance(directory, cgroup, qemu, qmp, agent, null, tail, guestKernel);
+            var instance = new MicroVmInstance(directory, hostUid, cgroup, qemu, qmp, agent, null, tail, guestKernel);
             rollback.Commit();
             return instance;
         }
@@ -215,6 +238,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         _console?.Dispose();
         Qemu.Forget();
         _cgroup.Release();
+        ReleaseHostUid?.Invoke();
     }
 
     /// <summary>What to say when QEMU's connection ends: its exit status if it is gone, and the console's last lines.</summary>
@@ -272,7 +296,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         await Qmp.StopAsync(cancellationToken).ConfigureAwait(false);
         await Qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared"], cancellationToken).ConfigureAwait(false);
         var socketPath = Path.Combine(_directory, "migrate.sock");
-        using var listener = Listen(socketPath);
+        using var listener = Listen(socketPath, _hostUid);
         await Qmp.MigrateAsync("unix:" + socketPath, cancellationToken).ConfigureAwait(false);
         using (var socket = await AcceptOrExitAsync(listener, Qemu, Console, cancellationToken).ConfigureAwait(false))
         {
@@ -294,12 +318,15 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         }
     }
 
-    private static Socket Listen(string path)
+    /// <summary>A listening socket QEMU connects to, owned by QEMU's host uid (connecting needs write permission on
+    /// it); 0 = root-run QEMU of an older record.</summary>
+    private static Socket Listen(string path, int owner)
     {
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
             socket.Bind(new UnixDomainSocketEndPoint(path));
+            if (owner > 0) GiveTo(path, owner);
             socket.Listen(1);
             return socket;
         }
@@ -355,6 +382,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         try { await _cgroup.DisposeAsync().ConfigureAwait(false); }
         catch (Exception e) { (failures ??= []).Add(e); }
         _console?.Dispose();
+        ReleaseHostUid?.Invoke();
         try { System.IO.Directory.Delete(_directory, recursive: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { (failures ??= []).Add(e); }
         if (failures is not null)

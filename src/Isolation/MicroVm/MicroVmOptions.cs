@@ -52,6 +52,26 @@ public sealed class MicroVmOptions
     /// <summary>Host memory for QEMU itself on top of guest RAM (TCG cache, device state), MiB. Default 256.</summary>
     public long QemuOverheadMiB { get; init; } = 256;
 
+    /// <summary>bubblewrap, which builds QEMU's jail (<see cref="VmmJail"/>). Default /usr/bin/bwrap.</summary>
+    public string BwrapPath { get; init; } = "/usr/bin/bwrap";
+
+    /// <summary>util-linux setpriv, which drops QEMU to its host uid inside the jail. Default /usr/bin/setpriv.</summary>
+    public string SetprivPath { get; init; } = "/usr/bin/setpriv";
+
+    /// <summary>mkfs.erofs (erofs-utils), which turns a directory rootfs into the guest's read-only root image. Default
+    /// /usr/bin/mkfs.erofs.</summary>
+    public string MkfsErofsPath { get; init; } = "/usr/bin/mkfs.erofs";
+
+    /// <summary>First host uid of the range QEMU processes run as, one per VM: the container tier's range and lock
+    /// directory by default, so a VM and a container never share a uid. Default 200000.</summary>
+    public int HostUidBase { get; init; } = 200_000;
+
+    /// <summary>Size of the host uid range. Default 65536.</summary>
+    public int HostUidCount { get; init; } = 65_536;
+
+    /// <summary>The host uid lock directory shared with the container tier. Default /run/sandbox/uids.</summary>
+    public string HostUidLockDirectory { get; init; } = Container.HostUidAllocator.DefaultLockDirectory;
+
     /// <summary>uid/gid the workload runs as inside the guest. Default 1000 (as in the container tier).</summary>
     public int GuestUid { get; init; } = 1000;
 

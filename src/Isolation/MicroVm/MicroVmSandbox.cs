@@ -67,6 +67,9 @@ public sealed class MicroVmSandbox : ISandbox
         Env = _spec.Env,
         WorkDir = _spec.WorkDir,
         Hostname = _spec.Hostname,
+        SyscallProfile = Info.SyscallProfile,
+        SeccompDigest = Info.SeccompDigest,
+        HostUid = _vm.HostUid,
     }.ToAttachment();
 
     /// <summary>uname -r inside the guest, as the agent reported it.</summary>

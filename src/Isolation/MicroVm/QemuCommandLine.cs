@@ -3,6 +3,12 @@ namespace Sandbox.Isolation.MicroVm;
 /// <summary>A read-only virtio-9p export: host directory → mount tag.</summary>
 public sealed record VirtioShare(string Tag, string HostPath);
 
+/// <summary>A read-only root file system image on a virtio-blk disk, passed to QEMU as an open descriptor
+/// (<see cref="VmmJail.RootImageFd"/>); <paramref name="Serial"/> names the disk to the guest and, derived from the
+/// image's digest, makes a snapshot template's identity depend on the image (a restored guest keeps the disk size it
+/// probed at boot).</summary>
+public sealed record RootImage(string Serial);
+
 /// <summary>Guest RAM in a file (memory-backend-file): <paramref name="Shared"/> = MAP_SHARED (a snapshot template
 /// writes its RAM into the file), else MAP_PRIVATE (a restored clone: copy-on-write over the template's file).</summary>
 public sealed record RamFile(string Path, bool Shared);
@@ -13,7 +19,8 @@ public sealed record RamFile(string Path, bool Shared);
 /// kernel finds virtio-mmio devices through it), -nodefaults -no-user-config -nographic -no-reboot, QEMU's own
 /// seccomp sandbox on. Devices: the serial console on QEMU's stdout, a virtio-serial port named
 /// <c>sandbox.agent</c> on a unix-socket chardev (QEMU connects to the host's listening socket), QMP the same way,
-/// one virtio-9p device per share (read-only, security_model=none).
+/// one virtio-9p device per share (read-only, security_model=none: QEMU's host uid, set by its jail, decides what it
+/// may read), a read-only virtio-blk disk for a root image.
 /// </summary>
 public sealed record QemuCommandLine
 {
@@ -29,6 +36,9 @@ public sealed record QemuCommandLine
     public required string AgentSocketPath { get; init; }
     public required string QmpSocketPath { get; init; }
     public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
+
+    /// <summary>The root image disk; null = none (the host userland's 9p shares).</summary>
+    public RootImage? RootImage { get; init; }
 
     /// <summary>Seconds after which QEMU connects its QMP and agent sockets again when the host side went away; 0 =
     /// never (the VM's connections end with its owner). A VM that outlives its owner sets it (1).</summary>
@@ -61,7 +71,7 @@ public sealed record QemuCommandLine
     {
         var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests " +
             "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
-            "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 nokaslr";
+            "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0";
         return accelerator == Accelerator.Tcg ? cmdline + $" tsc_early_khz={tscKHz}" : cmdline;
     }
 
@@ -107,6 +117,12 @@ public sealed record QemuCommandLine
             "-chardev", $"socket,id=agent,path={CheckPath(AgentSocketPath)}{Reconnect}",
             "-device", $"virtserialport,id=agentport,chardev=agent,name={AgentPortName}",
         ]);
+        if (RootImage is not null)
+        {
+            argv.AddRange(["-add-fd", $"fd={VmmJail.RootImageFd},set=1,opaque=rootfs"]);
+            argv.AddRange(["-drive", "file=/dev/fdset/1,if=none,id=rootfs,format=raw,readonly=on"]);
+            argv.AddRange(["-device", $"virtio-blk-device,drive=rootfs,serial={CheckPath(RootImage.Serial)}"]);
+        }
         for (var i = 0; i < Shares.Count; i++)
         {
             argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none,readonly=on"]);

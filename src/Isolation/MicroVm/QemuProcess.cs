@@ -1,57 +1,77 @@
+using Sandbox.Isolation.Cgroups;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
 
 namespace Sandbox.Isolation.MicroVm;
 
-/// <summary>A running QEMU: its pid and pidfd (signals never hit a recycled pid); its exit is learned from
-/// <see cref="ProcessWatcher"/>, which reaps it exactly once when it is our child.</summary>
+/// <summary>A running QEMU: its host pid and pidfd (signals never hit a recycled pid). Started by this process, QEMU
+/// runs in its jail (<see cref="VmmJail"/>) as PID 1 of the jail's pid namespace, under a bwrap that is our child and
+/// exits with QEMU's status; its exit is learned from bwrap's, which <see cref="ProcessWatcher"/> reaps exactly once.
+/// Taken back after a restart, QEMU's own pidfd is watched (not our child, never reaped here).</summary>
 internal sealed class QemuProcess : IAsyncDisposable
 {
     private static readonly TimeSpan s_reapTimeout = TimeSpan.FromSeconds(10);
 
     private readonly PidfdHandle _pidfd;
+    private readonly BwrapProcess? _jail;
     private readonly Task<ProcessExit> _exit;
     private int _disposed;
 
+    /// <summary>QEMU's host pid.</summary>
     public int Pid { get; }
 
     /// <summary>Start time (clock ticks after boot, /proc/PID/stat field 22): with <see cref="Pid"/>, names it for good.</summary>
     public ulong StartTime { get; }
 
     /// <summary>Taken back after a restart of its owner: not our child (observed, never reaped here).</summary>
-    public bool IsAttached { get; }
+    public bool IsAttached => _jail is null;
 
-    private QemuProcess(int pid, ulong startTime, PidfdHandle pidfd, bool attached)
+    private QemuProcess(int pid, ulong startTime, PidfdHandle pidfd, BwrapProcess? jail)
     {
         Pid = pid;
         StartTime = startTime;
         _pidfd = pidfd;
-        IsAttached = attached;
-        _exit = ProcessWatcher.WatchAsync(pidfd, reap: !attached);
+        _jail = jail;
+        _exit = jail is null ? ProcessWatcher.WatchAsync(pidfd, reap: false) : JailExitAsync(jail);
     }
 
-    public static QemuProcess Start(IReadOnlyList<string> argv, IReadOnlyList<NativeSpawn.FdMapping> fds)
+    private static async Task<ProcessExit> JailExitAsync(BwrapProcess jail)
     {
-        var pid = NativeSpawn.Spawn(argv[0], argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds, newSession: true);
-        PidfdHandle pidfd;
         try
         {
+            return new ProcessExit(await jail.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception e) when (e is IOException or SandboxException or ObjectDisposedException)
+        {
+            return await jail.Exited.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Starts QEMU in its jail: bwrap holds the jail on its block socket until bwrap itself and the jail's
+    /// init (QEMU-to-be) are in <paramref name="cgroup"/>, so QEMU runs not one instruction outside its limits.</summary>
+    public static async Task<QemuProcess> StartJailedAsync(IReadOnlyList<string> argv, IReadOnlyList<NativeSpawn.FdMapping> fds, ICgroup cgroup,
+        CancellationToken cancellationToken)
+    {
+        var jail = await LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds).ConfigureAwait(false);
+        PidfdHandle? pidfd = null;
+        try
+        {
+            cgroup.AddProcess(jail.Pid);
+            var pid = await jail.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
+            cgroup.AddProcess(pid);
             pidfd = PidfdHandle.Open(pid);
+            var startTime = ProcStat.Read(pid)?.StartTime ?? 0;
+            jail.Release();
+            return new QemuProcess(pid, startTime, pidfd, jail);
         }
         catch
         {
-            Libc.Kill(pid, Libc.SIGKILL);
-            unsafe
-            {
-                Libc.SigInfoChild info;
-                while (Libc.WaitId(Libc.P_PID, pid, &info, Libc.WEXITED) != 0 && Errno.Last == Errno.EINTR) { }
-            }
+            pidfd?.Dispose();
+            await cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
+            await jail.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        // Unreaped, the pid's /proc entry is ours to read (a zombie keeps it): read before the watcher may reap.
-        var startTime = ProcStat.Read(pid)?.StartTime ?? 0;
-        return new QemuProcess(pid, startTime, pidfd, attached: false);
     }
 
     /// <summary>A QEMU started by an earlier owner: null unless <paramref name="pid"/> is still that very process
@@ -67,7 +87,7 @@ internal sealed class QemuProcess : IAsyncDisposable
             pidfd.Dispose();
             return null;
         }
-        return new QemuProcess(pid, startTime, pidfd, attached: true);
+        return new QemuProcess(pid, startTime, pidfd, jail: null);
     }
 
     /// <summary>Completes with the exit status (128+signal when killed; null when not our child) once QEMU is gone.</summary>
@@ -78,7 +98,8 @@ internal sealed class QemuProcess : IAsyncDisposable
     /// <summary>Sends <paramref name="signal"/> to QEMU; false when it has already exited.</summary>
     public bool Signal(int signal) => !_exit.IsCompleted && _pidfd.Signal(signal);
 
-    /// <summary>Lets go of QEMU without touching it (closes the pidfd only): a VM handed to another owner.</summary>
+    /// <summary>Lets go of QEMU without touching it (closes the pidfd only): a VM handed to another owner. Its jail's
+    /// bwrap, when our child, stays with the process watcher, which reaps it when QEMU ends.</summary>
     public void Forget()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -87,7 +108,7 @@ internal sealed class QemuProcess : IAsyncDisposable
     }
 
     /// <summary>Kills QEMU if still there and waits (bounded) for it to be gone; never throws. A QEMU stuck in D state
-    /// past the bound stays registered with the watcher, which reaps it when it finally dies: never a zombie.</summary>
+    /// past the bound stays registered with the watcher, which reaps its jail when it finally dies: never a zombie.</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -100,6 +121,8 @@ internal sealed class QemuProcess : IAsyncDisposable
         catch (TimeoutException)
         {
         }
+        if (_jail is not null)
+            await _jail.DisposeAsync().ConfigureAwait(false);
         _pidfd.Dispose();
     }
 }

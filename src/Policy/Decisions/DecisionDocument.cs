@@ -11,7 +11,7 @@ public static class DecisionDocument
         ["bundle_revision"] = d.BundleRevision,
         ["decision_id"] = d.DecisionId,
         ["isolation"] = d.Isolation,
-        ["network"] = new JsonObject { ["egress"] = Strings(d.Network.Egress), ["mode"] = d.Network.Mode },
+        ["network"] = new JsonObject { ["egress"] = Strings(d.Network.Egress), ["mode"] = d.Network.Mode, ["publish"] = Strings(d.Network.Publish) },
         ["reasons"] = Strings(d.Reasons),
         ["require_hardware_virtualization"] = d.RequireHardwareVirtualization,
         ["resources"] = new JsonObject

@@ -156,23 +156,31 @@ internal static class DecisionMapper
             problems.Add($"unknown network mode '{mode.V}': expected none, loopback or egress");
             return NetworkPolicy.Disabled;
         }
-        var hosts = n.Get("egress") switch
-        {
-            null => [],
-            ArrayValue a when a.Items.All(i => i is StringValue) => a.Items.Select(i => ((StringValue)i).V).ToList(),
-            SetValue s when s.Items.All(i => i is StringValue) => s.Sorted.Select(i => ((StringValue)i).V).ToList(),
-            _ => null,
-        };
+        var hosts = Strings(n.Get("egress"));
         if (hosts is null)
         {
-            problems.Add("decision.network.egress must be an array of host names");
+            problems.Add("decision.network.egress must be an array of egress entries (HOST[:PORT] or IPV4[/PREFIX][:PORT])");
+            return NetworkPolicy.Disabled;
+        }
+        var publish = Strings(n.Get("publish"));
+        if (publish is null)
+        {
+            problems.Add("decision.network.publish must be an array of HOSTPORT:PORT strings");
             return NetworkPolicy.Disabled;
         }
         if (mode.V != NetworkModes.Egress) return new NetworkPolicy(mode.V, []);
-        if (hosts.Count == 0) problems.Add("network mode egress needs at least one egress host");
+        if (hosts.Count == 0 && publish.Count == 0) problems.Add("network mode egress needs at least one egress entry or published port");
         if (hosts.Count > c.MaxEgressHosts) problems.Add($"decision allows {hosts.Count} egress hosts, more than the host limit of {c.MaxEgressHosts}");
-        return new NetworkPolicy(mode.V, hosts);
+        return new NetworkPolicy(mode.V, hosts) { Publish = publish };
     }
+
+    private static List<string>? Strings(Value? v) => v switch
+    {
+        null => [],
+        ArrayValue a when a.Items.All(i => i is StringValue) => a.Items.Select(i => ((StringValue)i).V).ToList(),
+        SetValue s when s.Items.All(i => i is StringValue) => s.Sorted.Select(i => ((StringValue)i).V).ToList(),
+        _ => null,
+    };
 }
 
 internal sealed record DecisionContext(string DecisionId, string? Revision, HostCeilings Ceilings, IReadOnlySet<string> KnownProfiles, string? Accel);

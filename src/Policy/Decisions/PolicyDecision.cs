@@ -37,10 +37,14 @@ public sealed record ResourceLimits(long MemoryMiB, int Vcpus, int Pids, long Di
     public static ResourceLimits None { get; } = new(0, 0, 0, 0, 0);
 }
 
-/// <summary>Network mode ("none", "loopback", "egress") and the allowed egress hosts.</summary>
+/// <summary>Network mode ("none", "loopback", "egress"), the allowed egress entries ("HOST[:PORT]",
+/// "IPV4[/PREFIX][:PORT]") and the published ports ("HOSTPORT:PORT" on the host's loopback).</summary>
 public sealed record NetworkPolicy(string Mode, IReadOnlyList<string> Egress)
 {
     public static NetworkPolicy Disabled { get; } = new(NetworkModes.None, []);
+
+    /// <summary>Ports of the sandbox published on the host's 127.0.0.1, "HOSTPORT:PORT"; mode egress only.</summary>
+    public IReadOnlyList<string> Publish { get; init; } = [];
 }
 
 /// <summary>A named seccomp profile plus extra allowed syscalls.</summary>

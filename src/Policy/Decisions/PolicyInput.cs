@@ -17,18 +17,38 @@ public sealed record PolicyInput(
     internal Value ToValue() => Obj(
         ("request", Obj(("id", S(Request.Id)), ("time", S(Request.Time.ToString("O"))), ("operation", S(Request.Operation)))),
         ("subject", Obj(("tenant", S(Subject.Tenant)), ("principal", S(Subject.Principal)), ("verified", Value.Bool(Subject.Verified)))),
-        ("workload", Obj(
-            ("image", Workload.Image is null ? Value.Null : S(Workload.Image)),
-            ("rootfs", Workload.Rootfs is null ? Value.Null : S(Workload.Rootfs)),
-            ("code_provenance", S(Workload.CodeProvenance)),
-            ("untrusted", Value.Bool(Workload.Untrusted)))),
+        ("workload", Obj(WorkloadItems())),
         ("requested", Obj(
             ("isolation", S(Requested.Isolation)),
             ("resources", ResourcesValue(Requested.Resources)),
-            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])))),
+            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])),
+                ("publish", Arr(Requested.Network?.Publish ?? [])))),
             ("syscalls", Arr(Requested.Syscalls ?? [])),
             ("syscall_profile", Requested.SyscallProfile is null ? Value.Null : S(Requested.SyscallProfile)))),
         ("environment", Obj(("tiers", Arr(Environment.Tiers)), ("accel", S(Environment.Accel)))));
+
+    /// <summary>The workload's fields; annotations, labels and namespace only when the face gave them (a containerd
+    /// bundle's annotations, the CRI pod's labels, the containerd namespace), so other faces' input is unchanged.</summary>
+    private (string, Value)[] WorkloadItems()
+    {
+        var items = new List<(string, Value)>
+        {
+            ("image", Workload.Image is null ? Value.Null : S(Workload.Image)),
+            ("rootfs", Workload.Rootfs is null ? Value.Null : S(Workload.Rootfs)),
+            ("code_provenance", S(Workload.CodeProvenance)),
+            ("untrusted", Value.Bool(Workload.Untrusted)),
+        };
+        if (Workload.Annotations is { Count: > 0 } annotations)
+            items.Add(("annotations", Map(annotations)));
+        if (Workload.Labels is { Count: > 0 } labels)
+            items.Add(("labels", Map(labels)));
+        if (Workload.Namespace is { } ns)
+            items.Add(("namespace", S(ns)));
+        return [.. items];
+    }
+
+    private static ObjectValue Map(IReadOnlyDictionary<string, string> map) =>
+        Obj([.. map.OrderBy(kv => kv.Key, StringComparer.Ordinal).Select(kv => (kv.Key, (Value)S(kv.Value)))]);
 
     private static Value ResourcesValue(RequestedResources? r)
     {
@@ -58,8 +78,11 @@ public sealed record RequestInfo(string Id, DateTimeOffset Time, string Operatio
 /// <summary>The verified subject (from authentication, never asserted by the client).</summary>
 public sealed record SubjectInfo(string Tenant, string Principal, bool Verified);
 
-/// <summary>What will run: image or rootfs, where the code comes from ("tenant", "fork", "unknown"), and whether it is untrusted.</summary>
-public sealed record WorkloadInfo(string? Image, string? Rootfs, string CodeProvenance, bool Untrusted);
+/// <summary>What will run: image or rootfs, where the code comes from ("tenant", "fork", "unknown"), and whether it is
+/// untrusted; optionally its annotations and labels (an OCI bundle's annotations, a CRI pod's labels) and the
+/// namespace it was submitted in (the containerd namespace).</summary>
+public sealed record WorkloadInfo(string? Image, string? Rootfs, string CodeProvenance, bool Untrusted,
+    IReadOnlyDictionary<string, string>? Annotations = null, IReadOnlyDictionary<string, string>? Labels = null, string? Namespace = null);
 
 /// <summary>What the client asked for. Isolation is a hint: "auto", "container" or "microvm". SyscallProfile: a
 /// seccomp profile the caller wants (null = the policy's choice).</summary>
@@ -73,8 +96,9 @@ public sealed record RequestedSpec(
 /// <summary>Requested limits; null = the policy's default.</summary>
 public sealed record RequestedResources(long? MemoryMiB = null, int? Vcpus = null, int? Pids = null, long? DiskMiB = null, int? TimeoutSeconds = null);
 
-/// <summary>Requested network: mode "none", "loopback" or "egress", and the hosts wanted for egress.</summary>
-public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null);
+/// <summary>Requested network: mode "none", "loopback" or "egress", the egress entries wanted ("HOST[:PORT]",
+/// "IPV4[/PREFIX][:PORT]") and the ports to publish on the host's loopback ("HOSTPORT:PORT").</summary>
+public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null, IReadOnlyList<string>? Publish = null);
 
 /// <summary>What this host offers: available tiers ("container", "microvm") and the accelerator ("kvm" or "tcg").</summary>
 public sealed record EnvironmentInfo(IReadOnlyList<string> Tiers, string Accel);

@@ -12,8 +12,11 @@ namespace Sandbox.SandboxApi.Api;
 internal sealed class EventPump : IAsyncDisposable
 {
     public const int MaxChunkBytes = 64 * 1024;
+    /// <summary>Events (each at most <see cref="MaxChunkBytes"/> of output) waiting for the client; with it, a stream's
+    /// output buffers are bounded whatever the process writes (StreamLimits/StreamCost).</summary>
+    public const int QueueDepth = 16;
 
-    private readonly Channel<ExecEvent> _queue = Channel.CreateBounded<ExecEvent>(new BoundedChannelOptions(32)
+    private readonly Channel<ExecEvent> _queue = Channel.CreateBounded<ExecEvent>(new BoundedChannelOptions(QueueDepth)
     {
         SingleReader = true,
         FullMode = BoundedChannelFullMode.Wait,

@@ -45,6 +45,17 @@ internal static class Mapping
             errors.Add($"syscall_profile '{(r.SyscallProfile.Length > 64 ? r.SyscallProfile[..64] + "..." : r.SyscallProfile)}' is not a profile name (at most 64 of [A-Za-z0-9_-])");
         if (r.Workdir.Length > 0 && !r.Workdir.StartsWith('/'))
             errors.Add($"workdir '{r.Workdir}' must be absolute");
+        if (r.Network is { } net)
+        {
+            if (net.Mode is not (Proto.NetworkMode.Unspecified or Proto.NetworkMode.None or Proto.NetworkMode.Egress))
+                errors.Add($"network.mode {(int)net.Mode} is not a known mode");
+            else if (net.Mode != Proto.NetworkMode.Egress && (net.Egress.Count > 0 || net.Publish.Count > 0))
+                errors.Add("network.egress and network.publish need network.mode EGRESS");
+            foreach (var entry in net.Egress)
+                CollectError(errors, () => Isolation.Network.EgressRule.Parse(entry));
+            foreach (var port in net.Publish)
+                CollectError(errors, () => Isolation.Network.PublishedPort.Parse(port));
+        }
         if (r.Tier is not (ProtoTier.Unspecified or ProtoTier.Container or ProtoTier.Microvm))
             errors.Add($"tier {(int)r.Tier} is not a known tier");
         if (errors.Count > 0)
@@ -58,6 +69,8 @@ internal static class Mapping
                 Positive(res.MemoryMib), res.Vcpus > 0 ? res.Vcpus : null, Positive(res.Pids), Positive(res.DiskMib),
                 res.Timeout is { } t && IsPositive(t) ? WholeSeconds(t) : null, Positive(res.OutputBytes)),
             Egress = r.Network is { Mode: Proto.NetworkMode.Egress } n ? [.. n.Egress] : [],
+            Publish = r.Network is { Mode: Proto.NetworkMode.Egress } p ? [.. p.Publish] : [],
+            NetworkMode = r.Network is { Mode: Proto.NetworkMode.Egress } ? Sandbox.Policy.NetworkModes.Egress : null,
             Env = new Dictionary<string, string>(r.Env),
             Labels = ephemeral ? new Dictionary<string, string>() : new Dictionary<string, string>(r.Labels),
             Ttl = r.Ttl is { } ttlValue && !ephemeral ? ttlValue.ToTimeSpan() : null,
@@ -68,6 +81,12 @@ internal static class Mapping
             CodeProvenance = r.CodeProvenance.Length > 0 ? r.CodeProvenance : null,
             SyscallProfile = r.SyscallProfile.Length > 0 ? r.SyscallProfile : null,
         };
+    }
+
+    private static void CollectError(List<string> errors, Action parse)
+    {
+        try { parse(); }
+        catch (SandboxException e) { errors.Add(e.Message); }
     }
 
     private static long? Positive(long v) => v > 0 ? v : null;
@@ -144,6 +163,7 @@ internal static class Mapping
             s.SyscallProfile = info.SyscallProfile;
             s.SeccompDigest = info.SeccompDigest;
             s.Namespaces.AddRange(info.Namespaces);
+            s.NetworkGranted.AddRange(info.Egress);
         }
         return s;
     }
@@ -172,6 +192,7 @@ internal static class Mapping
             RequireHardwareVirtualization = d.RequireHardwareVirtualization,
         };
         e.Network.Egress.AddRange(d.Network.Egress);
+        e.Network.Publish.AddRange(d.Network.Publish);
         e.ExtraSyscalls.AddRange(d.SyscallProfile.Add);
         e.Reasons.AddRange(d.Reasons);
         return e;

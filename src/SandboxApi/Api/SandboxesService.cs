@@ -6,6 +6,7 @@ using Sandbox.Api.V1;
 using SandboxState = Sandbox.Api.V1.SandboxState;
 using Sandbox.Isolation;
 using Sandbox.SandboxApi.Auth;
+using Sandbox.SandboxApi.StreamLimits;
 using Sandbox.SandboxApi.Metrics;
 using Sandbox.Core;
 
@@ -14,11 +15,12 @@ namespace Sandbox.SandboxApi.Api;
 /// <summary>sandbox.v1.Sandboxes: parse → <see cref="SandboxService"/> → map. No error handling here
 /// (<see cref="ErrorInterceptor"/>) and no authentication (<see cref="AuthInterceptor"/>).</summary>
 public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRegistry registry, SandboxEvents events, SandboxdMetrics metrics,
-    CreateRequestLedger ledger) : Sandboxes.SandboxesBase
+    CreateRequestLedger ledger, TenantStreamLimiter limiter) : Sandboxes.SandboxesBase
 {
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
-    private const int FileChunkBytes = 1 << 20;
+    /// <summary>Largest ReadFile chunk, bytes (WriteFile chunks are bounded by the largest request message).</summary>
+    public const int FileChunkBytes = 1 << 20;
     private const int MaxPageSize = 1000;
 
     public override async Task<Proto.Sandbox> CreateSandbox(CreateSandboxRequest request, ServerCallContext context)
@@ -90,6 +92,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
     public override async Task WatchEvents(WatchEventsRequest request, IServerStreamWriter<LifecycleEvent> responseStream, ServerCallContext context)
     {
         var tenant = CallPrincipal.Get(context).Tenant;
+        using var lease = limiter.Acquire(tenant, StreamKind.Events);
         SandboxId? only = request.SandboxId.Length > 0 ? Mapping.ParseId(request.SandboxId, "sandbox_id") : null;
         using var subscription = events.Subscribe();
         await context.WriteResponseHeadersAsync([]);
@@ -107,6 +110,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first Exec message must be 'start'");
         var start = requestStream.Current.Start;
         var id = Mapping.ParseId(start.SandboxId, "start.sandbox_id");
+        using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.Process);
         var spec = Mapping.ToDomain(start.Process);
         var stdin = start.Process.Stdin ? new StdinPipe() : null;
         var principal = CallPrincipal.Get(context);
@@ -141,6 +145,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.MsgCase != RunRequest.MsgOneofCase.Start)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first Run message must be 'start'");
         var start = requestStream.Current.Start;
+        using var lease = limiter.Acquire(CallPrincipal.Get(context).Tenant, StreamKind.Process);
         var request = Mapping.ToDomain(start.Sandbox ?? new CreateSandboxRequest(), ephemeral: true);
         var spec = Mapping.ToDomain(start.Process);
         if (spec.Tty is not null)
@@ -201,41 +206,35 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         }
     }
 
+    /// <summary>Authorizes the caller, checks the tenant's stream limits and looks the sandbox up before any data is
+    /// read; then the data streams through to the agent one chunk at a time (UploadStream), never whole in memory. A
+    /// failed upload can leave a partial file behind.</summary>
     public override async Task<WriteFileResponse> WriteFile(IAsyncStreamReader<WriteFileRequest> requestStream, ServerCallContext context)
     {
         var cancellationToken = context.CancellationToken;
         if (!await requestStream.MoveNext(cancellationToken) || requestStream.Current.MsgCase != WriteFileRequest.MsgOneofCase.Header)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "the first WriteFile message must be 'header'");
         var header = requestStream.Current.Header;
+        var principal = CallPrincipal.Get(context);
         var id = Mapping.ParseId(header.SandboxId, "header.sandbox_id");
-        using var content = new MemoryStream();
-        while (await requestStream.MoveNext(cancellationToken))
-        {
-            var data = requestStream.Current.Data;
-            if (requestStream.Current.MsgCase != WriteFileRequest.MsgOneofCase.Data)
-                throw new SandboxException(SandboxErrorCode.InvalidArgument, "WriteFile: only 'data' messages may follow the header");
-            if (content.Length + data.Length > MaxFileBytes)
-                throw new SandboxException(SandboxErrorCode.ResourceExhausted, $"WriteFile: the file is larger than {MaxFileBytes} bytes");
-            data.WriteTo(content);
-        }
-        await FileCallAsync(context, id, p => sandboxes.WriteFileAsync(p, id, header.Path, content.GetBuffer().AsMemory(0, (int)content.Length),
+        using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
+        var upload = new UploadStream(requestStream, MaxFileBytes);
+        var written = await FileCallAsync(context, id, p => sandboxes.WriteFileFromAsync(p, id, header.Path, upload,
             header.Mode == 0 ? 0x1a4 : (int)(header.Mode & 0x1ff), cancellationToken));
-        return new WriteFileResponse { BytesWritten = content.Length };
+        return new WriteFileResponse { BytesWritten = written };
     }
 
+    /// <summary>Streams the file from the agent to the client one chunk at a time (DownloadStream). A file past
+    /// <see cref="MaxFileBytes"/> fails with ResourceExhausted after the chunks before the limit were sent.</summary>
     public override async Task ReadFile(ReadFileRequest request, IServerStreamWriter<ReadFileChunk> responseStream, ServerCallContext context)
     {
+        var principal = CallPrincipal.Get(context);
         var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
-        var data = await FileCallAsync(context, id, p => sandboxes.ReadFileAsync(p, id, request.Path, MaxFileBytes, context.CancellationToken));
-        for (var offset = 0; offset < data.Length || offset == 0; offset += FileChunkBytes)
-        {
-            await responseStream.WriteAsync(new ReadFileChunk
-            {
-                Data = ByteString.CopyFrom(data, offset, Math.Min(FileChunkBytes, data.Length - offset)),
-            }, context.CancellationToken);
-            if (data.Length == 0)
-                break;
-        }
+        using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
+        var download = new DownloadStream(responseStream, FileChunkBytes);
+        await FileCallAsync(context, id, p => sandboxes.ReadFileToAsync(p, id, request.Path, download, MaxFileBytes, context.CancellationToken));
+        if (download.ChunksSent == 0)
+            await responseStream.WriteAsync(new ReadFileChunk { Data = ByteString.Empty }, context.CancellationToken);
     }
 
     public override async Task<PolicyExplanation> ExplainPolicy(CreateSandboxRequest request, ServerCallContext context)

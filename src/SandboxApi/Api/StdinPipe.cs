@@ -6,7 +6,9 @@ namespace Sandbox.SandboxApi.Api;
 /// waiting for the process to read them (backpressure toward the client).</summary>
 internal sealed class StdinPipe
 {
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: 64 * 1024, resumeWriterThreshold: 32 * 1024));
+    public const int PauseWriterBytes = 64 * 1024;
+
+    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseWriterBytes, resumeWriterThreshold: PauseWriterBytes / 2));
     private int _closed;
 
     public Stream Reader => _pipe.Reader.AsStream();

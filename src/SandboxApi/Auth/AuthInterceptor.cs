@@ -16,7 +16,7 @@ public sealed class AuthInterceptor(IPrincipalResolver resolver) : Interceptor
             return;
         var principal = resolver.Resolve(context.GetHttpContext())
             ?? throw new RpcException(new Status(StatusCode.Unauthenticated,
-                "caller is not a known tenant (unix socket: map its uid in tenants[].uids; TCP: send a bearer token listed in tenants[].token_sha256)"));
+                "caller is not a known tenant (unix socket: map its uid in tenants[].uids; TCP: send a bearer token listed in tenants[].token_sha256, or with listen.tls_client_ca a client certificate whose subject CN is a listed tenant)"));
         context.UserState[UserStateKey] = principal;
     }
 

@@ -65,7 +65,7 @@ public static class ConfigLoader
     private static ListenConfig ReadListen(Section s)
     {
         var d = new ListenConfig();
-        s.Known("unix_path", "unix_mode", "unix_group", "tcp", "tls_certificate", "tls_key", "metrics");
+        s.Known("unix_path", "unix_mode", "unix_group", "tcp", "tls_certificate", "tls_key", "tls_client_ca", "metrics");
         return new ListenConfig
         {
             UnixPath = s.String("unix_path") ?? d.UnixPath,
@@ -74,6 +74,7 @@ public static class ConfigLoader
             Tcp = s.String("tcp"),
             TlsCertificate = s.String("tls_certificate"),
             TlsKey = s.String("tls_key"),
+            TlsClientCa = s.String("tls_client_ca"),
             Metrics = s.String("metrics"),
         };
     }
@@ -81,7 +82,7 @@ public static class ConfigLoader
     private static TenantConfig ReadTenant(Section s)
     {
         var d = new TenantConfig { Name = "" };
-        s.Known("name", "uids", "token_sha256", "max_sandboxes", "max_memory_mib");
+        s.Known("name", "uids", "token_sha256", "max_sandboxes", "max_memory_mib", "max_streams", "max_inflight_mib");
         return new TenantConfig
         {
             Name = s.String("name") ?? s.Missing("name"),
@@ -89,6 +90,8 @@ public static class ConfigLoader
             TokenSha256 = s.List("token_sha256", i => i.Scalar() ?? "") ?? d.TokenSha256,
             MaxSandboxes = s.Int("max_sandboxes") ?? d.MaxSandboxes,
             MaxMemoryMiB = s.Long("max_memory_mib") ?? d.MaxMemoryMiB,
+            MaxStreams = s.Int("max_streams") ?? d.MaxStreams,
+            MaxInflightMiB = s.Long("max_inflight_mib") ?? d.MaxInflightMiB,
         };
     }
 

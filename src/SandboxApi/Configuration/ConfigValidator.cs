@@ -18,11 +18,13 @@ public static class ConfigValidator
             if (c.Listen.TlsCertificate is null || c.Listen.TlsKey is null)
                 errors.Add("listen.tcp: needs listen.tls_certificate and listen.tls_key (bearer tokens are never accepted without TLS)");
         }
-        foreach (var (key, file) in new[] { ("listen.tls_certificate", c.Listen.TlsCertificate), ("listen.tls_key", c.Listen.TlsKey) })
+        foreach (var (key, file) in new[] { ("listen.tls_certificate", c.Listen.TlsCertificate), ("listen.tls_key", c.Listen.TlsKey), ("listen.tls_client_ca", c.Listen.TlsClientCa) })
         {
             if (file is not null && !File.Exists(file))
                 errors.Add($"{key}: file '{file}' does not exist");
         }
+        if (c.Listen.TlsClientCa is not null && c.Listen.Tcp is null)
+            errors.Add("listen.tls_client_ca: only applies to the TCP listener; set listen.tcp too");
         if (c.Listen.Metrics is { } m && (!System.Net.IPEndPoint.TryParse(m, out var mep) || mep.Port == 0))
             errors.Add($"listen.metrics: '{m}' must be address:port (e.g. 127.0.0.1:9464)");
 
@@ -52,6 +54,10 @@ public static class ConfigValidator
                 errors.Add($"{at}.max_sandboxes: {t.MaxSandboxes} is out of range [1, 100000]");
             if (t.MaxMemoryMiB is < 16 or > 1L << 30)
                 errors.Add($"{at}.max_memory_mib: {t.MaxMemoryMiB} is out of range [16, 1073741824]");
+            if (t.MaxStreams is < 1 or > 100_000)
+                errors.Add($"{at}.max_streams: {t.MaxStreams} is out of range [1, 100000]");
+            if (t.MaxInflightMiB is < 8 or > 1L << 20)
+                errors.Add($"{at}.max_inflight_mib: {t.MaxInflightMiB} is out of range [8, 1048576] (one file transfer reserves 4 MiB)");
         }
         if (c.Policy.Bundle is { } b && !Directory.Exists(b))
             errors.Add($"policy.bundle: directory '{b}' does not exist");

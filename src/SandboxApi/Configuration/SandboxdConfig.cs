@@ -30,6 +30,9 @@ public sealed record ListenConfig
     /// <summary>PEM certificate and key for the TCP listener.</summary>
     public string? TlsCertificate { get; init; }
     public string? TlsKey { get; init; }
+    /// <summary>PEM file of the CA certificate(s) client certificates must chain to. When set, the TCP listener requires
+    /// a client certificate, and its subject CN names the tenant (which must be listed in tenants[]).</summary>
+    public string? TlsClientCa { get; init; }
     /// <summary>Optional plain-HTTP Prometheus endpoint "host:port" serving GET /metrics (loopback recommended).</summary>
     public string? Metrics { get; init; }
 }
@@ -45,6 +48,12 @@ public sealed record TenantConfig
     public int MaxSandboxes { get; init; } = 32;
     /// <summary>Most memory, MiB, summed over the tenant's sandboxes' limits. Default 16384.</summary>
     public long MaxMemoryMiB { get; init; } = 16384;
+    /// <summary>Most streaming calls (Exec, Run, WriteFile, ReadFile, WatchEvents) the tenant may have open at once.
+    /// Default 64.</summary>
+    public int MaxStreams { get; init; } = 64;
+    /// <summary>Most stream buffer memory, MiB, sandboxd may hold for the tenant's open streams (each reserves its
+    /// worst case: about 3 MiB for Exec/Run, 4 MiB for a file transfer, 256 KiB for WatchEvents). Default 256.</summary>
+    public long MaxInflightMiB { get; init; } = 256;
 }
 
 public sealed record PolicyConfig

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Hosting;
 using Sandbox.Core;
+using Sandbox.Isolation.Cgroups;
+using Sandbox.SandboxApi.Configuration;
 using Serilog.Context;
 
 namespace Sandbox.SandboxApi.Hosting;
@@ -7,7 +9,7 @@ namespace Sandbox.SandboxApi.Hosting;
 /// <summary>Core's restart recovery as a hosted service: runs before the listeners open; an orderly shutdown deletes
 /// every live sandbox, unless the stop is a restart (<see cref="RestartSignal"/>): then, as after a crash, they are left
 /// for the next sandboxd to re-attach.</summary>
-internal sealed class RecoveryService(SandboxCore core, RestartSignal restart) : IHostedService
+internal sealed class RecoveryService(SandboxCore core, RestartSignal restart, SandboxdConfig config) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
@@ -23,6 +25,12 @@ internal sealed class RecoveryService(SandboxCore core, RestartSignal restart) :
         else
             await core.Sandboxes.RemoveAllAsync().ConfigureAwait(false);
         await core.DisposeAsync().ConfigureAwait(false);
+        if (!restart.Requested)
+        {
+            // Every sandbox is gone: so are the cgroup parents they lived under (issue 9 item 6), on every hierarchy.
+            foreach (var parent in new[] { config.Container.CgroupParent, config.Container.CgroupParent + "-vm" })
+                CgroupParents.RemoveIfEmpty(parent);
+        }
     }
 }
 

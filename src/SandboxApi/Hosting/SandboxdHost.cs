@@ -22,6 +22,7 @@ using Sandbox.Policy.Rego;
 using Sandbox.SandboxApi.Api;
 using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Configuration;
+using Sandbox.SandboxApi.StreamLimits;
 using Sandbox.SandboxApi.Metrics;
 using Sandbox.SandboxApi.Observability;
 using OpenTelemetry.Metrics;
@@ -100,10 +101,20 @@ public static partial class SandboxdHost
             if (config.Listen.Tcp is { } tcp)
             {
                 var cert = X509Certificate2.CreateFromPemFile(config.Listen.TlsCertificate!, config.Listen.TlsKey!);
+                var clients = config.Listen.TlsClientCa is { } ca ? new ClientCertificateTrust(ca) : null;
                 k.Listen(IPEndPoint.Parse(tcp), lo =>
                 {
                     lo.Protocols = HttpProtocols.Http2;
-                    lo.UseHttps(cert);
+                    lo.UseHttps(https =>
+                    {
+                        https.ServerCertificate = cert;
+                        if (clients is not null)
+                        {
+                            // mTLS: no certificate chaining to listen.tls_client_ca, no connection.
+                            https.ClientCertificateMode = Microsoft.AspNetCore.Server.Kestrel.Https.ClientCertificateMode.RequireCertificate;
+                            https.ClientCertificateValidation = clients.Validate;
+                        }
+                    });
                 });
             }
             if (config.Listen.Metrics is { } metrics)
@@ -134,6 +145,7 @@ public static partial class SandboxdHost
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
         s.AddSingleton<CreateRequestLedger>();
+        s.AddSingleton<TenantStreamLimiter>();
         s.AddSingleton(CreateCore);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Sandboxes);
         s.AddSingleton(sp => sp.GetRequiredService<SandboxCore>().Registry);
@@ -158,7 +170,7 @@ public static partial class SandboxdHost
             o.Interceptors.Add<AccessLogInterceptor>();
             o.Interceptors.Add<ErrorInterceptor>();
             o.Interceptors.Add<AuthInterceptor>();
-            o.MaxReceiveMessageSize = 2 << 20;
+            o.MaxReceiveMessageSize = StreamCost.MaxReceiveMessageBytes;
             o.EnableDetailedErrors = false;
         });
         // Reflection from the descriptor set with source info (proto comments: units, semantics), registered before

@@ -7,9 +7,11 @@ namespace Sandbox.Isolation.MicroVm.Kernel;
 public sealed record GuestKernel(string Version, string VmlinuxPath, string ModulesDirectory)
 {
     /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
-    /// (the agent channel) and virtio-9p (the rootfs shares). Their dependencies are added from each module's
-    /// "depends=" field.</summary>
-    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p"];
+    /// (the agent channel), virtio-9p (the host userland shares) and virtio-blk with erofs (a directory rootfs as a
+    /// read-only image). Their dependencies are added from each module's "depends=" field; crc32c_generic is what
+    /// erofs's libcrc32c asks the crypto API for at load time (no "depends=" names it; crc32c-intel may be refused
+    /// under TCG).</summary>
+    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "erofs"];
 
     public static GuestKernel Locate(string cacheDirectory)
     {

@@ -1,0 +1,91 @@
+using Sandbox.Isolation.Container;
+
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>A host path QEMU may use inside its jail, at the same path; <paramref name="Writable"/> for the VM's state
+/// directory and a template RAM file (QEMU 7.2 opens guest RAM files read-write even to map them private).</summary>
+public sealed record JailBind(string Path, bool Writable = false);
+
+/// <summary>
+/// The jail QEMU runs in (what Firecracker's jailer does, with bubblewrap): bwrap, started as root, gives QEMU new
+/// mount, pid, network, IPC, UTS and cgroup namespaces, a read-only tmpfs root that holds only the host's /usr (QEMU,
+/// its libraries and firmware), a minimal /dev, its own /proc, and exactly the files this VM uses (kernel, initramfs,
+/// 9p share directories, its state directory, a template's RAM file), each at its host path so the QEMU command line
+/// is unchanged. setpriv then drops to the VM's own unprivileged host uid (from the container tier's range) with an
+/// empty capability bounding set and no_new_privs before exec'ing QEMU, which becomes PID 1 of its pid namespace;
+/// QEMU's own seccomp filter (-sandbox on) follows. A QEMU bug is then that uid in an empty namespace set, not host
+/// root: its 9p server checks file access as that uid, and the network namespace has nothing but loopback (a netdev
+/// for egress is added by whoever gives the VM one).
+/// </summary>
+internal sealed record VmmJail
+{
+    /// <summary>The descriptor a read-only root image is passed to QEMU on (-add-fd fd=N): QEMU never opens the image
+    /// by path, so the root-only image file needs no permission for the VM's uid. (bwrap's status and block sockets are
+    /// 4 and 5.)</summary>
+    public const int RootImageFd = 6;
+
+    public required string BwrapPath { get; init; }
+    public required string SetprivPath { get; init; }
+    public required int HostUid { get; init; }
+    public required IReadOnlyList<JailBind> Binds { get; init; }
+
+    /// <summary>Kill QEMU when its owner dies (bwrap --die-with-parent); off for VMs that outlive their owner.</summary>
+    public bool DieWithParent { get; init; }
+
+    /// <summary>/dev/kvm is bound in and QEMU gets its group (KVM accelerator).</summary>
+    public int? KvmGroup { get; init; }
+
+    /// <summary>The namespaces the jail gives QEMU.</summary>
+    public static readonly IReadOnlyList<string> Namespaces = ["mount", "pid", "net", "ipc", "uts", "cgroup"];
+
+    public IReadOnlyList<string> ToArgv(IReadOnlyList<string> qemuArgv)
+    {
+        if (HostUid <= 0)
+            throw new SandboxException(SandboxErrorCode.Internal, $"the VMM jail needs an unprivileged host uid, not {HostUid}");
+        var argv = new List<string>
+        {
+            BwrapPath,
+            "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
+            "--as-pid-1", "--new-session",
+        };
+        if (DieWithParent)
+            argv.Add("--die-with-parent");
+        argv.AddRange(["--ro-bind", "/usr", "/usr"]);
+        // Debian's /bin, /lib, /lib64, /sbin are links into /usr (merged /usr); elsewhere they are directories.
+        foreach (var name in new[] { "bin", "sbin", "lib", "lib64" })
+        {
+            var info = new DirectoryInfo("/" + name);
+            if (info.LinkTarget is { } target)
+                argv.AddRange(["--symlink", target, "/" + name]);
+            else if (info.Exists)
+                argv.AddRange(["--ro-bind", "/" + name, "/" + name]);
+        }
+        argv.AddRange(["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache", "--dev", "/dev", "--proc", "/proc"]);
+        if (KvmGroup is not null)
+            argv.AddRange(["--dev-bind", "/dev/kvm", "/dev/kvm"]);
+        // bwrap makes a bind's missing parents root-only (0700): QEMU's uid must be able to walk them.
+        var parents = Binds.SelectMany(b => Ancestors(b.Path)).Distinct(StringComparer.Ordinal)
+            .OrderBy(p => p.Count(c => c == '/')).ThenBy(p => p, StringComparer.Ordinal);
+        foreach (var parent in parents)
+            argv.AddRange(["--perms", "0755", "--dir", parent]);
+        foreach (var bind in Binds)
+            argv.AddRange([bind.Writable ? "--bind" : "--ro-bind", bind.Path, bind.Path]);
+        argv.AddRange(["--remount-ro", "/", "--chdir", "/",
+            "--json-status-fd", BwrapFds.Status.ToString(), "--block-fd", BwrapFds.Block.ToString(), "--"]);
+        argv.AddRange([SetprivPath, $"--reuid={HostUid}", $"--regid={HostUid}",
+            KvmGroup is { } kvm ? $"--groups={kvm}" : "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
+        argv.AddRange(qemuArgv);
+        return argv;
+    }
+
+    /// <summary>/a, /a/b for /a/b/c; none under /usr (bound whole) and never "/".</summary>
+    private static IEnumerable<string> Ancestors(string path)
+    {
+        for (var parent = Path.GetDirectoryName(path); parent is not null && parent != "/"; parent = Path.GetDirectoryName(parent))
+        {
+            if (parent == "/usr" || parent.StartsWith("/usr/", StringComparison.Ordinal)) yield break;
+            yield return parent;
+        }
+    }
+}

@@ -1,0 +1,24 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Sandbox.KataShim.Cli;
+
+/// <summary>Where a shim daemon listens: /run/containerd/s/sha256(address/namespace/group), as containerd's own
+/// shims do (the directory is containerd's default state dir, fixed whatever containerd's configured state is), so
+/// the containers of one group (a CRI pod) find the same daemon.</summary>
+internal static class ShimSocketAddress
+{
+    public const string SocketDirectory = "/run/containerd/s";
+
+    public static string For(string containerdAddress, string ns, string groupId)
+    {
+        var joined = $"{containerdAddress.TrimEnd('/')}/{ns}/{groupId}";
+        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)));
+        return $"{SocketDirectory}/{hash}";
+    }
+
+    /// <summary>The group a container belongs to: its CRI pod (the sandbox container and its app containers share one
+    /// daemon, like Kata), else its own id.</summary>
+    public static string GroupId(string id, IReadOnlyDictionary<string, string> annotations) =>
+        annotations.TryGetValue("io.kubernetes.cri.sandbox-id", out var pod) && pod.Length > 0 ? pod : id;
+}

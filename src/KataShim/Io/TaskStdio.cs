@@ -1,0 +1,67 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.KataShim.Io;
+
+/// <summary>The standard streams of one task process, from what containerd's client passed: FIFO paths (ctr, CRI),
+/// `file:///abs/path` (both output streams appended to one file), or empty (no stream: /dev/null). The process's
+/// stdin ends when the client closes its end of the FIFO or when CloseIO asks; output FIFOs are closed (the
+/// client's EOF) only after the process exited and its output was delivered.</summary>
+internal sealed class TaskStdio : IAsyncDisposable
+{
+    private readonly FifoStream? _stdin;
+    private readonly Stream? _stdout;
+    private readonly Stream? _stderr;
+
+    private TaskStdio(FifoStream? stdin, Stream? stdout, Stream? stderr)
+    {
+        _stdin = stdin;
+        _stdout = stdout;
+        _stderr = stderr;
+    }
+
+    public ProcessIO ProcessIO => new() { Stdin = _stdin, Stdout = _stdout, Stderr = _stderr };
+
+    public static TaskStdio Open(string stdin, string stdout, string stderr)
+    {
+        var input = stdin.Length == 0 ? null : FifoStream.OpenForReading(RequireFifoPath(stdin, "stdin"));
+        if (stdout.StartsWith("file://", StringComparison.Ordinal) || stderr.StartsWith("file://", StringComparison.Ordinal))
+        {
+            var path = FileUri(stdout.Length > 0 ? stdout : stderr);
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+            return new TaskStdio(input, AppendStream(path), stderr.Length > 0 ? AppendStream(path) : null);
+        }
+        return new TaskStdio(input,
+            stdout.Length == 0 ? null : FifoStream.OpenForWriting(RequireFifoPath(stdout, "stdout")),
+            stderr.Length == 0 ? null : FifoStream.OpenForWriting(RequireFifoPath(stderr, "stderr")));
+    }
+
+    /// <summary>EOF on the process's stdin now (CloseIO).</summary>
+    public void CloseStdin() => _stdin?.CloseForReading();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stdin is not null) await _stdin.DisposeAsync().ConfigureAwait(false);
+        if (_stdout is not null) await _stdout.DisposeAsync().ConfigureAwait(false);
+        if (_stderr is not null) await _stderr.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private static FileStream AppendStream(string path) =>
+        new(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite, bufferSize: 0);
+
+    private static string FileUri(string uri)
+    {
+        if (!Uri.TryCreate(uri, UriKind.Absolute, out var parsed) || parsed.Scheme != "file" || !Path.IsPathFullyQualified(parsed.LocalPath))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"log URI '{uri}' is not file:///absolute/path");
+        return parsed.LocalPath;
+    }
+
+    private static string RequireFifoPath(string value, string stream)
+    {
+        if (value.Contains("://", StringComparison.Ordinal))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"{stream} '{value}': only FIFO paths and file:// URIs are supported (binary:// loggers are not)");
+        if (!Path.IsPathFullyQualified(value))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"{stream} FIFO '{value}' must be an absolute path");
+        return value;
+    }
+}

@@ -1,0 +1,259 @@
+using System.Text.Json;
+using Sandbox.Core;
+using Sandbox.Isolation;
+
+namespace Sandbox.KataShim.Oci;
+
+/// <summary>What a bundle asks for, in the engine's terms: the request Core hands to the policy, and the init process.</summary>
+internal sealed record ContainerPlan(SandboxRequest Request, ProcessSpec Init, string RootfsPath, IReadOnlyDictionary<string, string> Annotations);
+
+/// <summary>OCI bundle → Core request and process spec, in one pass that lists every problem. The rule: a field the
+/// engine honours is carried over; a field whose effect the engine already has, or exceeds in strictness (fewer
+/// capabilities, no device nodes, a read-only root, /proc and /sys paths masked), is accepted; anything else is an
+/// error naming the field — never silently ignored. docs/shim.md lists each case.</summary>
+internal static class BundleTranslator
+{
+    /// <summary>Mounts the engine provides itself (or leaves out, which hides more): destination → type.</summary>
+    private static readonly Dictionary<string, string> EngineMounts = new(StringComparer.Ordinal)
+    {
+        ["/proc"] = "proc",
+        ["/dev"] = "tmpfs",
+        ["/dev/pts"] = "devpts",
+        ["/dev/shm"] = "tmpfs",
+        ["/dev/mqueue"] = "mqueue",
+        ["/sys"] = "sysfs",
+        ["/sys/fs/cgroup"] = "cgroup",
+        ["/run"] = "tmpfs",
+    };
+
+    private static readonly HashSet<string> KnownNamespaces = ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"];
+
+    public static OciSpec Read(string bundle)
+    {
+        var path = Path.Combine(bundle, "config.json");
+        try
+        {
+            using var file = File.OpenRead(path);
+            return JsonSerializer.Deserialize(file, OciJson.Default.OciSpec)
+                ?? throw new SandboxException(SandboxErrorCode.InvalidArgument, $"{path}: empty document");
+        }
+        catch (JsonException e)
+        {
+            // Disallowed (unknown) members land here too: the message names the member and its JSON path.
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"{path}: {e.Message}");
+        }
+        catch (IOException e)
+        {
+            throw new SandboxException(SandboxErrorCode.NotFound, $"{path}: {e.Message}");
+        }
+    }
+
+    public static ContainerPlan Translate(OciSpec spec, string bundle)
+    {
+        var errors = new List<string>();
+        var process = spec.Process;
+        if (process is null)
+            errors.Add("process is missing");
+        var init = process is null ? null : ToProcess(process, "process", errors);
+        var rootfs = spec.Root is { Path.Length: > 0 } root
+            ? (Path.IsPathRooted(root.Path) ? root.Path : Path.GetFullPath(Path.Combine(bundle, root.Path)))
+            : null;
+        if (rootfs is null)
+            errors.Add("root.path is missing");
+        if (!string.IsNullOrEmpty(spec.Domainname))
+            errors.Add($"domainname '{spec.Domainname}' is not supported (the sandbox has its own UTS namespace with the hostname only)");
+        if (spec.Hooks is { ValueKind: JsonValueKind.Object } hooks && hooks.EnumerateObject().Any(h => h.Value.ValueKind == JsonValueKind.Array && h.Value.GetArrayLength() > 0))
+            errors.Add("hooks are not supported (no host code runs on the container's behalf)");
+        CheckMounts(spec.Mounts, errors);
+        var resources = CheckLinux(spec.Linux, errors);
+        var hostname = string.IsNullOrEmpty(spec.Hostname) ? null : spec.Hostname;
+        if (errors.Count > 0 || init is null || rootfs is null)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, $"config.json: {string.Join("; ", errors)}");
+        var annotations = spec.Annotations ?? new Dictionary<string, string>();
+        var request = new SandboxRequest
+        {
+            Rootfs = rootfs,
+            Resources = resources,
+            Hostname = hostname,
+            Tier = TierHint(annotations),
+            // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
+            // they reach the policy there.
+        };
+        return new ContainerPlan(request, init, rootfs, annotations);
+    }
+
+    /// <summary>The annotation <c>io.sandbox.tier</c> (microvm | container) is a hint the policy sees; anything else
+    /// there is an error naming it.</summary>
+    public static SandboxTier? TierHint(IReadOnlyDictionary<string, string> annotations) =>
+        annotations.TryGetValue(ShimAnnotations.Tier, out var hint)
+            ? hint switch
+            {
+                "container" => SandboxTier.Container,
+                "microvm" => SandboxTier.MicroVm,
+                "auto" or "" => null,
+                _ => throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                    $"annotation {ShimAnnotations.Tier}='{hint}' is not one of auto, container, microvm"),
+            }
+            : null;
+
+    /// <summary>An OCI process (the init's, or an exec's JSON) → the engine's process spec.</summary>
+    public static ProcessSpec ToProcess(OciProcess process, string where, List<string> errors)
+    {
+        if (process.Args is not { Count: > 0 } args)
+        {
+            errors.Add($"{where}.args is empty: name the program to run");
+            args = [];
+        }
+        if (!string.IsNullOrEmpty(process.CommandLine))
+            errors.Add($"{where}.commandLine is Windows-only");
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var entry in process.Env ?? [])
+        {
+            var eq = entry.IndexOf('=');
+            if (eq <= 0)
+                errors.Add($"{where}.env entry '{entry}' is not NAME=value");
+            else
+                env[entry[..eq]] = entry[(eq + 1)..];
+        }
+        foreach (var rlimit in process.Rlimits ?? [])
+        {
+            // The engine sets RLIMIT_NOFILE from its own limit (1024) and RLIMIT_CORE to 0; a lower bound asked for
+            // is not granted, so only NOFILE at or above the engine's value is accepted.
+            if (rlimit.Type != "RLIMIT_NOFILE")
+                errors.Add($"{where}.rlimits {rlimit.Type} is not supported (the engine sets RLIMIT_NOFILE, RLIMIT_FSIZE and RLIMIT_CORE itself)");
+            else if (rlimit.Soft < 1024 || rlimit.Hard < 1024)
+                errors.Add($"{where}.rlimits RLIMIT_NOFILE {rlimit.Soft}/{rlimit.Hard} is below the engine's 1024");
+        }
+        if (!string.IsNullOrEmpty(process.ApparmorProfile))
+            errors.Add($"{where}.apparmorProfile '{process.ApparmorProfile}' is not supported (the engine's seccomp filter and namespaces apply)");
+        if (!string.IsNullOrEmpty(process.SelinuxLabel))
+            errors.Add($"{where}.selinuxLabel is not supported");
+        if (process.OomScoreAdj is { } adj && adj < 0)
+            errors.Add($"{where}.oomScoreAdj {adj} is negative: a sandbox may not protect itself from the OOM killer");
+        if (process.IoPriority is not null)
+            errors.Add($"{where}.ioPriority is not supported");
+        if (process.Scheduler is not null)
+            errors.Add($"{where}.scheduler is not supported");
+        if (process.ExecCPUAffinity is not null)
+            errors.Add($"{where}.execCPUAffinity is not supported");
+        if (process.User is { AdditionalGids.Count: > 0 } user && user.AdditionalGids.Any(g => g != user.Gid && g != 0))
+            errors.Add($"{where}.user.additionalGids [{string.Join(", ", user.AdditionalGids)}] is not supported (the sandbox user has no supplementary groups)");
+        if (!string.IsNullOrEmpty(process.Cwd) && process.Cwd[0] != '/')
+            errors.Add($"{where}.cwd '{process.Cwd}' must be absolute");
+        TerminalSize? tty = null;
+        if (process.Terminal)
+        {
+            tty = process.ConsoleSize is { Height: > 0 and <= ushort.MaxValue, Width: > 0 and <= ushort.MaxValue } size
+                ? new TerminalSize((int)size.Height, (int)size.Width)
+                : TerminalSize.Default;
+        }
+        return new ProcessSpec
+        {
+            Argv = args,
+            Env = env,
+            WorkingDirectory = string.IsNullOrEmpty(process.Cwd) ? "/" : process.Cwd,
+            Tty = tty,
+            // containerd's processes run until they end or are killed: no wall-clock limit of our own beyond the
+            // policy's grant (the engine clamps to it).
+            Timeout = null,
+        };
+    }
+
+    private static void CheckMounts(List<OciMount>? mounts, List<string> errors)
+    {
+        if (mounts is null)
+            return;
+        for (var i = 0; i < mounts.Count; i++)
+        {
+            var m = mounts[i];
+            if (EngineMounts.TryGetValue(m.Destination, out var type) && (m.Type == type || (m.Type is null && m.Destination == "/sys/fs/cgroup")))
+                continue; // the engine's own /proc, /dev, /dev/pts, tmpfs mounts; /sys and mqueue are left out
+            errors.Add($"mounts[{i}] ({m.Type ?? "bind"} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes no other mounts yet");
+        }
+    }
+
+    private static RequestedLimits CheckLinux(OciLinux? linux, List<string> errors)
+    {
+        if (linux is null)
+            return Unlimited(null, null, null);
+        if (linux.UidMappings is { ValueKind: JsonValueKind.Array } um && um.GetArrayLength() > 0)
+            errors.Add("linux.uidMappings is not supported (the engine maps the sandbox user to its own unprivileged host uid)");
+        if (linux.GidMappings is { ValueKind: JsonValueKind.Array } gm && gm.GetArrayLength() > 0)
+            errors.Add("linux.gidMappings is not supported (the engine maps the sandbox group to its own unprivileged host gid)");
+        if (linux.Sysctl is { Count: > 0 } sysctl)
+            errors.Add($"linux.sysctl ({string.Join(", ", sysctl.Keys)}) is not supported");
+        if (linux.Devices is { ValueKind: JsonValueKind.Array } devices && devices.GetArrayLength() > 0)
+            errors.Add("linux.devices is not supported (the sandbox's /dev holds null, zero, full, random, urandom, tty and its own pts only)");
+        if (linux.Seccomp is { ValueKind: JsonValueKind.Object })
+            errors.Add("linux.seccomp is not supported yet: the policy's syscall profile applies (ask for it with the policy, not the bundle)");
+        if (!string.IsNullOrEmpty(linux.RootfsPropagation))
+            errors.Add($"linux.rootfsPropagation '{linux.RootfsPropagation}' is not supported");
+        if (!string.IsNullOrEmpty(linux.MountLabel))
+            errors.Add("linux.mountLabel is not supported");
+        if (linux.IntelRdt is not null)
+            errors.Add("linux.intelRdt is not supported");
+        if (linux.Personality is not null)
+            errors.Add("linux.personality is not supported");
+        if (linux.TimeOffsets is not null)
+            errors.Add("linux.timeOffsets is not supported");
+        var namespaces = linux.Namespaces ?? [];
+        for (var i = 0; i < namespaces.Count; i++)
+        {
+            var ns = namespaces[i];
+            if (!KnownNamespaces.Contains(ns.Type))
+                errors.Add($"linux.namespaces[{i}] type '{ns.Type}' is not supported");
+            else if (!string.IsNullOrEmpty(ns.Path))
+                errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets new namespaces of its own");
+        }
+        return CheckResources(linux.Resources, "linux.resources", errors);
+    }
+
+    /// <summary>linux.resources → the limits asked of the policy (which clamps them to the tenant's grant).</summary>
+    public static RequestedLimits CheckResources(OciResources? r, string where, List<string> errors)
+    {
+        if (r is null)
+            return Unlimited(null, null, null);
+        // Device cgroup rules: the engine's /dev has a fixed handful of nodes and no process can create others (no
+        // CAP_MKNOD), which is at least as strict as any rule list.
+        if (r.BlockIO is { ValueKind: JsonValueKind.Object } bio && bio.EnumerateObject().Any())
+            errors.Add($"{where}.blockIO is not supported");
+        if (r.HugepageLimits is { ValueKind: JsonValueKind.Array } hp && hp.GetArrayLength() > 0)
+            errors.Add($"{where}.hugepageLimits is not supported");
+        if (r.Network is { ValueKind: JsonValueKind.Object } net && net.EnumerateObject().Any())
+            errors.Add($"{where}.network is not supported");
+        if (r.Rdma is { ValueKind: JsonValueKind.Object } rdma && rdma.EnumerateObject().Any())
+            errors.Add($"{where}.rdma is not supported");
+        if (r.Unified is { Count: > 0 } unified)
+            errors.Add($"{where}.unified ({string.Join(", ", unified.Keys)}) is not supported");
+        long? memoryMiB = null;
+        if (r.Memory is { } m)
+        {
+            if (m.Limit is > 0 and var limit)
+                memoryMiB = Math.Max(16, (limit + (1 << 20) - 1) >> 20);
+            if (m.Reservation is > 0)
+                errors.Add($"{where}.memory.reservation is not supported");
+            if (m.Kernel is > 0 || m.KernelTCP is > 0)
+                errors.Add($"{where}.memory.kernel/kernelTCP is not supported");
+            if (m.DisableOOMKiller is true)
+                errors.Add($"{where}.memory.disableOOMKiller is not supported");
+            // swap: the engine turns swap off, which is stricter than any swap limit.
+        }
+        double? vcpus = null;
+        if (r.Cpu is { } c)
+        {
+            if (c.Quota is > 0 and var quota)
+                vcpus = (double)quota / (c.Period is > 0 and var p ? p : 100_000UL);
+            if (!string.IsNullOrEmpty(c.Cpus) || !string.IsNullOrEmpty(c.Mems))
+                errors.Add($"{where}.cpu.cpus/mems (cpuset) is not supported");
+            if (c.RealtimeRuntime is > 0 || c.RealtimePeriod is > 0)
+                errors.Add($"{where}.cpu.realtimeRuntime/realtimePeriod is not supported");
+            // shares and burst are weights within the quota the policy grants: the quota applies.
+        }
+        int? pids = r.Pids is { Limit: > 0 } pl ? (int)Math.Min(pl.Limit, int.MaxValue) : null;
+        return Unlimited(memoryMiB, vcpus, pids);
+    }
+
+    /// <summary>containerd's processes run until they end: the longest wall time and all the output the policy allows.</summary>
+    private static RequestedLimits Unlimited(long? memoryMiB, double? vcpus, int? pids) =>
+        new(MemoryMiB: memoryMiB, Vcpus: vcpus, Pids: pids, TimeoutS: ShimAnnotations.ContainerWallTimeS, OutputBytes: long.MaxValue / 4);
+}

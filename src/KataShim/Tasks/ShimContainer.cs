@@ -1,0 +1,30 @@
+using System.Collections.Concurrent;
+using Sandbox.Isolation;
+using ContainerdMount = Sandbox.KataShim.Protocol.Types.Mount;
+
+namespace Sandbox.KataShim.Tasks;
+
+/// <summary>One containerd task: the Core sandbox that runs it, its init process and its execs, and the snapshot
+/// mounts the shim made for it (unmounted on Delete).</summary>
+internal sealed class ShimContainer(string id, string bundle, SandboxId sandboxId, SandboxTier tier, ShimProcess init,
+    string? mountedRootfs, IReadOnlyList<ContainerdMount> rootfs)
+{
+    public string Id => id;
+    public string Bundle => bundle;
+    public SandboxId SandboxId => sandboxId;
+    public SandboxTier Tier => tier;
+    public ShimProcess Init => init;
+    /// <summary>Where the shim mounted the snapshot (null for `--rootfs DIR`, used as is).</summary>
+    public string? MountedRootfs => mountedRootfs;
+    public IReadOnlyList<ContainerdMount> Rootfs => rootfs;
+    public ConcurrentDictionary<string, ShimProcess> Execs { get; } = new(StringComparer.Ordinal);
+    /// <summary>Serialises the container's state-changing verbs (start, kill, delete, pause).</summary>
+    public SemaphoreSlim Gate { get; } = new(1, 1);
+    /// <summary>Cancelled when the task is deleted: ends what still runs for it.</summary>
+    public CancellationTokenSource Lifetime { get; } = new();
+
+    public ShimProcess Process(string execId) =>
+        execId.Length == 0 ? init
+        : Execs.TryGetValue(execId, out var p) ? p
+        : throw Mapping.ErrorMapping.NotFound($"exec {execId} of container {id} does not exist");
+}

@@ -1,0 +1,25 @@
+using Sandbox.Core;
+using Sandbox.KataShim.Oci;
+
+namespace Sandbox.KataShim.Tasks;
+
+/// <summary>What the shim tells Core about a container. Trust is fail-safe: a bundle says nothing about it unless the
+/// annotation <c>io.sandbox.trusted=true</c> declares the code the tenant's own (the policy still decides, and the
+/// default policy only honours it for trusted tenants).</summary>
+internal static class ShimRequest
+{
+    public static SandboxRequest For(ContainerPlan plan, string rootfs, string ns)
+    {
+        var annotations = plan.Annotations;
+        var trusted = annotations.TryGetValue(ShimAnnotations.Trusted, out var t) && t == "true";
+        return plan.Request with
+        {
+            Rootfs = rootfs,
+            Image = annotations.TryGetValue(ShimAnnotations.CriImageName, out var image) ? image : null,
+            Annotations = annotations,
+            Namespace = ns,
+            Untrusted = trusted ? false : null,
+            CodeProvenance = trusted ? "tenant" : null,
+        };
+    }
+}

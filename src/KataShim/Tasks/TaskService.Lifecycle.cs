@@ -1,0 +1,263 @@
+using Google.Protobuf.WellKnownTypes;
+using Sandbox.Core;
+using Sandbox.Isolation;
+using Sandbox.KataShim.Io;
+using Sandbox.KataShim.Mapping;
+using Sandbox.KataShim.Oci;
+using Sandbox.KataShim.Protocol.Events;
+using Sandbox.KataShim.Protocol.RuntimeOptions;
+using Sandbox.KataShim.Protocol.Task;
+using Sandbox.KataShim.Rootfs;
+using Sandbox.Ttrpc;
+
+namespace Sandbox.KataShim.Tasks;
+
+internal sealed partial class TaskService
+{
+    private readonly HashSet<string> _creating = new(StringComparer.Ordinal);
+
+    /// <summary>Bundle → Core request (policy, tier, spec) → a running sandbox with the init process prepared, not
+    /// started. Anything taken is given back when a later step fails.</summary>
+    private async Task<CreateTaskResponse> CreateAsync(CreateTaskRequest request, TtrpcCallContext ctx)
+    {
+        var id = request.Id;
+        if (!string.IsNullOrEmpty(request.Checkpoint) || !string.IsNullOrEmpty(request.ParentCheckpoint))
+            throw new TtrpcException(StatusCode.Unimplemented, "restoring from a checkpoint is not supported by the sandbox runtime");
+        CheckOptions(request.Options);
+        lock (_creating)
+        {
+            if (_containers.ContainsKey(id) || !_creating.Add(id))
+                throw new TtrpcException(StatusCode.AlreadyExists, $"container {id} already exists");
+        }
+        string? mounted = null;
+        TaskStdio? stdio = null;
+        try
+        {
+            var plan = BundleTranslator.Translate(BundleTranslator.Read(request.Bundle), request.Bundle);
+            if (plan.Init.Tty is not null != request.Terminal)
+                throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                    $"terminal {request.Terminal} in the create request disagrees with process.terminal in config.json");
+            var rootfs = plan.RootfsPath;
+            if (request.Rootfs.Count > 0)
+            {
+                mounted = ShimPaths.RootfsFor(ns, id);
+                ShimPaths.CreateTraversable(mounted);
+                SnapshotMounts.MountAll(request.Rootfs, mounted);
+                rootfs = mounted;
+            }
+            stdio = TaskStdio.Open(request.Stdin, request.Stdout, request.Stderr);
+            var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns), ctx.CancellationToken).ConfigureAwait(false);
+            var paths = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
+            var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
+            _containers[id] = container;
+            TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
+            Publish("/tasks/create", new TaskCreate
+            {
+                ContainerId = id,
+                Bundle = request.Bundle,
+                Rootfs = { request.Rootfs },
+                Io = new TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
+                Pid = 0,
+            });
+            return new CreateTaskResponse { Pid = 0 };
+        }
+        catch
+        {
+            if (stdio is not null)
+                await stdio.DisposeAsync().ConfigureAwait(false);
+            if (mounted is not null)
+                Cleanup(id, "rootfs mount", () => SnapshotMounts.UnmountAll(mounted));
+            throw;
+        }
+        finally
+        {
+            lock (_creating)
+                _creating.Remove(id);
+        }
+    }
+
+    /// <summary>Runtime options: none, or CRI's runtimeoptions.v1.Options (its config file is not read yet, so a path
+    /// there is refused); anything else (runc's options) is an error naming its type.</summary>
+    private static void CheckOptions(Any? options)
+    {
+        if (options is null || options.TypeUrl.Length == 0)
+            return;
+        if (options.TypeUrl.EndsWith("runtimeoptions.v1.Options", StringComparison.Ordinal))
+        {
+            var parsed = Options.Parser.ParseFrom(options.Value);
+            if (parsed.ConfigPath.Length > 0)
+                throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                    $"runtime option config_path '{parsed.ConfigPath}' is not supported: the shim takes the policy bundle built in");
+            return;
+        }
+        throw new SandboxException(SandboxErrorCode.InvalidArgument,
+            $"runtime options of type '{options.TypeUrl}' are not supported (only runtimeoptions.v1.Options)");
+    }
+
+    private async Task<StartResponse> StartAsync(StartRequest request, TtrpcCallContext ctx)
+    {
+        var container = Get(request.Id);
+        var process = container.Process(request.ExecId);
+        await container.Gate.WaitAsync(ctx.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (!process.IsInit && container.Init.Status != ProcessStatus.Running)
+                throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"container {container.Id} is not running: cannot start exec {process.ExecId}");
+            if (!process.TryMarkStarting())
+                throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                    $"process {Name(process)} is {process.Status.ToString().ToLowerInvariant()}, not created");
+            SandboxService.RunningProcess running;
+            try
+            {
+                // A ResizePty before Start gives the terminal its first size.
+                var spec = process.PendingSize is { } size && process.Spec.Tty is not null ? process.Spec with { Tty = size } : process.Spec;
+                running = await core.Sandboxes.ExecAsync(principal, container.SandboxId, spec, process.Stdio.ProcessIO,
+                    container.Lifetime.Token).ConfigureAwait(false);
+            }
+            catch
+            {
+                process.TryMarkStopped(255, DateTimeOffset.UtcNow);
+                await process.Stdio.DisposeAsync().ConfigureAwait(false);
+                process.ReleaseWaiters();
+                throw;
+            }
+            process.Started(running);
+            // The start event goes out before the monitor can publish the exit: the queue keeps this order.
+            if (process.IsInit)
+                Publish("/tasks/start", new TaskStart { ContainerId = container.Id, Pid = (uint)running.Pid });
+            else
+                Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = container.Id, ExecId = process.ExecId, Pid = (uint)running.Pid });
+            _ = MonitorAsync(container, process, running);
+            return new StartResponse { Pid = (uint)running.Pid };
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    /// <summary>Exit → output delivered and the client's FIFOs closed → exit status recorded → TaskOOM (if the OOM
+    /// killer ended it) → TaskExit → Wait released. When the init exits, its execs are killed first and its exit is
+    /// published last, as with runc (whose container ends with its init).</summary>
+    private async Task MonitorAsync(ShimContainer container, ShimProcess process, SandboxService.RunningProcess running)
+    {
+        ExitStatus? status = null;
+        try
+        {
+            status = await running.Completion.ConfigureAwait(false);
+        }
+        catch (SandboxException e)
+        {
+            ShimLog.RpcFailed(logger, container.Id, "wait for " + Name(process), e.Message);
+        }
+        await process.Stdio.DisposeAsync().ConfigureAwait(false);
+        if (process.IsInit)
+            await EndExecsAsync(container).ConfigureAwait(false);
+        var code = status is { } s ? (uint)s.ExitCode : 255u;
+        if (status is { OomKilled: true })
+            Publish("/tasks/oom", new TaskOOM { ContainerId = container.Id });
+        if (process.TryMarkStopped(code, DateTimeOffset.UtcNow))
+        {
+            ShimLog.Exited(logger, container.Id, Name(process), (int)code);
+            Publish("/tasks/exit", new TaskExit
+            {
+                ContainerId = container.Id,
+                Id = process.IsInit ? container.Id : process.ExecId,
+                Pid = (uint)process.Pid,
+                ExitStatus = code,
+                ExitedAt = Timestamps.From(process.ExitedAt),
+            });
+        }
+        process.ReleaseWaiters();
+    }
+
+    private static async Task EndExecsAsync(ShimContainer container)
+    {
+        var running = container.Execs.Values.Where(e => e.Status == ProcessStatus.Running && e.Running is not null).ToList();
+        foreach (var exec in running)
+        {
+            try
+            {
+                await exec.Running!.SignalAsync(9, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (SandboxException)
+            {
+                // Exited meanwhile.
+            }
+        }
+        await Task.WhenAll(running.Select(e => e.Exited)).WaitAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+    }
+
+    private async Task<DeleteResponse> DeleteAsync(DeleteRequest request, TtrpcCallContext ctx)
+    {
+        var container = Get(request.Id);
+        if (request.ExecId.Length > 0)
+            return await DeleteExecAsync(container, container.Process(request.ExecId)).ConfigureAwait(false);
+        await container.Gate.WaitAsync(ctx.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            var init = container.Init;
+            if (init.Status == ProcessStatus.Running)
+                throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"cannot delete container {container.Id}: its process is running");
+            if (init.TryMarkStopped(0, DateTimeOffset.UtcNow))
+            {
+                // Created, never started: nothing ran.
+                await init.Stdio.DisposeAsync().ConfigureAwait(false);
+                init.ReleaseWaiters();
+            }
+            try
+            {
+                await core.Sandboxes.DeleteAsync(principal, container.SandboxId).ConfigureAwait(false);
+            }
+            catch (SandboxException e) when (e.Code == SandboxErrorCode.NotFound)
+            {
+                // Already gone.
+            }
+            await container.Lifetime.CancelAsync().ConfigureAwait(false);
+            foreach (var exec in container.Execs.Values)
+                await exec.Stdio.DisposeAsync().ConfigureAwait(false);
+            if (container.MountedRootfs is { } mounted)
+                Cleanup(container.Id, "rootfs mount", () => SnapshotMounts.UnmountAll(mounted));
+            Cleanup(container.Id, "state directory", () => TierReport.Remove(ns, container.Id));
+            _containers.TryRemove(container.Id, out _);
+            Publish("/tasks/delete", new TaskDelete
+            {
+                ContainerId = container.Id,
+                Id = container.Id,
+                Pid = (uint)init.Pid,
+                ExitStatus = init.ExitStatus,
+                ExitedAt = Timestamps.From(init.ExitedAt),
+            });
+            return new DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = Timestamps.From(init.ExitedAt) };
+        }
+        finally
+        {
+            container.Gate.Release();
+        }
+    }
+
+    private static async Task<DeleteResponse> DeleteExecAsync(ShimContainer container, ShimProcess exec)
+    {
+        if (exec.Status == ProcessStatus.Running)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"cannot delete exec {exec.ExecId} of {container.Id}: it is running");
+        if (exec.TryMarkStopped(0, DateTimeOffset.UtcNow))
+            exec.ReleaseWaiters();
+        await exec.Stdio.DisposeAsync().ConfigureAwait(false);
+        container.Execs.TryRemove(exec.ExecId, out _);
+        return new DeleteResponse { Pid = (uint)exec.Pid, ExitStatus = exec.ExitStatus, ExitedAt = Timestamps.From(exec.ExitedAt) };
+    }
+
+    private void Cleanup(string id, string what, Action action)
+    {
+        try
+        {
+            action();
+        }
+        catch (Exception e) when (e is SandboxException or IOException or UnauthorizedAccessException)
+        {
+            ShimLog.CleanupFailed(logger, id, what, e.Message);
+        }
+    }
+
+    private static string Name(ShimProcess process) => process.IsInit ? $"init of {process.ContainerId}" : $"exec {process.ExecId} of {process.ContainerId}";
+}

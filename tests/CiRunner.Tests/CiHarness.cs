@@ -1,0 +1,133 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Sandbox.CiRunner.Execution;
+using Sandbox.CiRunner.Scheduling;
+using Sandbox.CiRunner.Trust;
+using Sandbox.CiRunner.Workflow;
+using Sandbox.Core;
+using Sandbox.Isolation.Container;
+using Sandbox.Isolation.MicroVm;
+using Sandbox.Policy;
+
+namespace Sandbox.CiRunner.Tests;
+
+/// <summary>Runs workflows for real: Core in this process with the real drivers and the embedded sandbox policy
+/// (tenant "local", as <c>sandbox ci run --local</c>), the default CI trust policy, and a scratch repository.</summary>
+public sealed class CiHarness : IAsyncDisposable
+{
+    private readonly SandboxCore _core = SandboxCore.Create(new SandboxCoreOptions(),
+        EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
+        [new BubblewrapDriver(), new MicroVmDriver()]);
+
+    public CiHarness()
+    {
+        Repo = Directory.CreateTempSubdirectory("ci-repo-").FullName;
+        Host = new CoreJobHost(_core, new Principal("local", "uid:test"));
+    }
+
+    public string Repo { get; }
+
+    public IJobSandboxHost Host { get; }
+
+    public SandboxCore Core => _core;
+
+    public RecordingObserver Observer { get; } = new();
+
+    public RunOptions Options(string @event = "push", bool fork = false) => new()
+    {
+        WorkspaceSource = Repo,
+        Event = @event,
+        Fork = fork,
+        Ref = fork ? "refs/pull/7/merge" : "refs/heads/main",
+        Sha = "0123456789abcdef0123456789abcdef01234567",
+        Actor = "tester",
+        Repository = "local/project",
+        Secrets = new Dictionary<string, string> { ["TOKEN"] = "s3cr3t-value" },
+        CacheDirectory = Path.Combine(Repo, ".cache-store"),
+    };
+
+    public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var workflow = WorkflowParser.Parse(yaml, "test.yml");
+        return await new WorkflowRunner(Host, CiPolicy.Load(), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _core.Sandboxes.RemoveAllAsync();
+        await _core.DisposeAsync();
+        Directory.Delete(Repo, recursive: true);
+    }
+}
+
+/// <summary>Every log line and event, for assertions.</summary>
+public sealed class RecordingObserver : IRunObserver
+{
+    private readonly List<string> _lines = [];
+
+    public IReadOnlyList<string> Lines { get { lock (_lines) return [.. _lines]; } }
+
+    public string Text => string.Join('\n', Lines);
+
+    public void JobQueued(JobResult job) { }
+    public void JobStarted(JobResult job) => Add($"[{job.Name}] started on {job.Tier}");
+    public void StepStarted(JobResult job, StepResult step) => Add($"[{job.Name}] step {step.Name}");
+    public void Log(JobResult job, StepResult? step, string line) => Add($"[{job.Name}] {line}");
+    public void StepFinished(JobResult job, StepResult step) => Add($"[{job.Name}] step {step.Name}: {step.Conclusion.Name()}");
+    public void JobFinished(JobResult job) => Add($"[{job.Name}] finished: {job.Conclusion.Name()} {job.Error}");
+
+    private readonly List<(Func<IReadOnlyList<string>, bool> Done, TaskCompletionSource Signal)> _waiters = [];
+
+    /// <summary>Completes when the lines so far satisfy <paramref name="done"/> (checked at every new line).</summary>
+    public Task WaitForAsync(Func<IReadOnlyList<string>, bool> done)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_lines)
+        {
+            if (done(_lines)) tcs.SetResult();
+            else _waiters.Add((done, tcs));
+        }
+        return tcs.Task;
+    }
+
+    private void Add(string line)
+    {
+        lock (_lines)
+        {
+            _lines.Add(line);
+            foreach (var w in _waiters.Where(w => w.Done(_lines)).ToList())
+            {
+                _waiters.Remove(w);
+                w.Signal.SetResult();
+            }
+        }
+    }
+}
+
+/// <summary>A fact that reports as skipped, with the reason, where real sandboxes cannot run here: not root, no
+/// bwrap, or no agent build (SANDBOX_AGENT_DIR).</summary>
+public sealed class SandboxFactAttribute : FactAttribute
+{
+    public SandboxFactAttribute()
+    {
+        if (Environment.UserName != "root")
+            Skip = "needs root (cgroups and the sandbox uid range)";
+        else if (!File.Exists("/usr/bin/bwrap"))
+            Skip = "bwrap is not installed";
+        else if (Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") is not { } dir || !File.Exists(Path.Combine(dir, "sandbox-agent")))
+            Skip = "SANDBOX_AGENT_DIR does not point at a built agent (scripts/build-agent.sh)";
+    }
+
+    /// <summary>The test needs the microVM tier too: QEMU and the guest kernel.</summary>
+    public bool MicroVm
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value && Skip is null && !Directory.Exists("/var/cache/sandbox/kernel/current"))
+                Skip = "no guest kernel in /var/cache/sandbox/kernel/current (scripts/bootstrap.sh)";
+            else if (value && Skip is null && !File.Exists("/usr/bin/qemu-system-x86_64"))
+                Skip = "qemu-system-x86_64 is not installed";
+        }
+    }
+}
