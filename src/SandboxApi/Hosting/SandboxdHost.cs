@@ -25,6 +25,8 @@ using Sandbox.SandboxApi.Auth;
 using Sandbox.SandboxApi.Configuration;
 using Sandbox.SandboxApi.StreamLimits;
 using Sandbox.SandboxApi.Metrics;
+using Sandbox.SandboxApi.Observability;
+using OpenTelemetry.Metrics;
 using Sandbox.Core;
 using Serilog;
 using Serilog.Context;
@@ -36,7 +38,7 @@ namespace Sandbox.SandboxApi.Hosting;
 /// <summary>Composes sandboxd from its configuration: Kestrel listeners (unix socket with peer credentials, or an
 /// inherited systemd socket; optional TCP+TLS; optional HTTP metrics), Serilog, the engine's drivers by tier, the
 /// policy engine, the orchestration services and the gRPC services (sandbox.v1, health, reflection).</summary>
-public static class SandboxdHost
+public static partial class SandboxdHost
 {
     /// <summary>Hooks for tests and embedders: replace services (e.g. <see cref="IPrincipalResolver"/>) after the
     /// defaults are registered.</summary>
@@ -159,8 +161,18 @@ public static class SandboxdHost
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();
         s.AddSingleton<HealthServiceImpl>();
+        // systemd: READY=1 once listening (Type=notify), STOPPING=1 on shutdown; a no-op elsewhere.
+        s.AddSystemd();
+        s.AddSingleton<CallMetrics>();
+        // Metrics through OpenTelemetry's Prometheus exporter: per-call instruments, the runtime's own (System.Runtime:
+        // GC, thread pool, exceptions) and Kestrel's connections.
+        s.AddOpenTelemetry().WithMetrics(m => m
+            .AddMeter(CallMetrics.MeterName, "System.Runtime", "Microsoft.AspNetCore.Server.Kestrel")
+            .AddPrometheusExporter());
         s.AddGrpc(o =>
         {
+            // Order matters: the access log sees the status ErrorInterceptor produced; Auth runs innermost.
+            o.Interceptors.Add<AccessLogInterceptor>();
             o.Interceptors.Add<ErrorInterceptor>();
             o.Interceptors.Add<AuthInterceptor>();
             o.MaxReceiveMessageSize = StreamCost.MaxReceiveMessageBytes;
@@ -190,6 +202,8 @@ public static class SandboxdHost
         {
             app.MapGet("/metrics", (SandboxdMetrics metrics, SandboxRegistry registry) => Results.Text(metrics.Render(registry), "text/plain; version=0.0.4"))
                 .RequireHost($"*:{IPEndPoint.Parse(m).Port}");
+            // The OpenTelemetry instruments (per-call counts and latencies by method, code and tenant; runtime).
+            app.MapPrometheusScrapingEndpoint("/metrics/otel").RequireHost($"*:{IPEndPoint.Parse(m).Port}");
         }
 
         var lifetime = app.Services.GetRequiredService<IHostApplicationLifetime>();
@@ -200,6 +214,7 @@ public static class SandboxdHost
             var health = app.Services.GetRequiredService<HealthServiceImpl>();
             health.SetStatus("", HealthCheckResponse.Types.ServingStatus.Serving);
             health.SetStatus(Sandbox.Api.V1.Sandboxes.Descriptor.FullName, HealthCheckResponse.Types.ServingStatus.Serving);
+            Startup.Listening(app.Services.GetRequiredService<ILogger<SandboxdConfig>>(), Listening(config, activated));
         });
         return app;
     }
@@ -222,6 +237,28 @@ public static class SandboxdHost
         return config.Policy.Bundle is { } dir
             ? new EmbeddedPolicyEngine(RegoBundle.LoadDirectory(dir).Compile(), ceilings, logger)
             : EmbeddedPolicyEngine.CreateDefault(ceilings, logger);
+    }
+
+    /// <summary>What sandboxd listens on, for the start-up log line.</summary>
+    private static string Listening(SandboxdConfig config, int? activated)
+    {
+        var parts = new List<string>
+        {
+            activated is { } fd
+                ? $"unix:{config.Listen.UnixPath} (systemd socket, fd {fd})"
+                : $"unix:{config.Listen.UnixPath} (mode {Convert.ToString((int)config.Listen.UnixMode, 8)}{(config.Listen.UnixGroup is { } g ? ", group " + g : "")})",
+        };
+        if (config.Listen.Tcp is { } tcp)
+            parts.Add($"tcp+tls:{tcp}");
+        if (config.Listen.Metrics is { } metrics)
+            parts.Add($"http:{metrics}/metrics (and /metrics/otel)");
+        return string.Join(", ", parts);
+    }
+
+    private static partial class Startup
+    {
+        [LoggerMessage(2100, LogLevel.Information, "sandboxd listening on {Endpoints}")]
+        public static partial void Listening(Microsoft.Extensions.Logging.ILogger logger, string endpoints);
     }
 
     /// <summary>Creates the socket's directory and removes a stale socket file left by a previous run.</summary>

@@ -112,6 +112,8 @@ internal static class CpCommand
 
     private static async Task WriteArchiveAsync(Sandboxes.SandboxesClient client, string id, string path, Stream tar, CancellationToken ct)
     {
+        // The archive unpacks into an existing parent only: make the directory and its parents first (mkdir -p).
+        await client.MakeDirectoryAsync(new MakeDirectoryRequest { SandboxId = id, Path = path }, cancellationToken: ct);
         using var call = client.WriteArchive(cancellationToken: ct);
         await call.RequestStream.WriteAsync(new WriteArchiveRequest { Header = new WriteArchiveHeader { SandboxId = id, Path = path } }, ct);
         var buffer = new byte[Chunk];

@@ -1,0 +1,56 @@
+namespace Sandbox.Cli.Tests;
+
+/// <summary>Docker's argument rule, and exit codes a script can rely on (README, "Exit codes").</summary>
+[Collection("cli")]
+public sealed class ParsingAndExitCodeTests(CliFixture f)
+{
+    [Fact]
+    public async Task Flags_end_at_the_program_so_its_own_flags_reach_it()
+    {
+        var r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "sh", "-c", "echo \"$@\"", "sh", "-e", "x", "-h", "--bogus", "-m", "1");
+        Assert.Equal((0, "-e x -h --bogus -m 1\n"), (r.ExitCode, r.Stdout));
+        r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "grep", "-e", "x", "-c", "/dev/null");
+        Assert.Equal(("0\n", 1), (r.Stdout, r.ExitCode)); // grep's own -e and -c; no match: grep's exit 1
+        r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "sort", "-r", "-", "--", "-");
+        Assert.Equal(0, r.ExitCode);
+    }
+
+    [Fact]
+    public async Task Unknown_flags_and_malformed_values_are_usage_errors()
+    {
+        foreach (var args in new[]
+        {
+            new[] { "run", "--bogus", "echo" }, ["run", "-m", "4k", "echo"], ["run", "-m", "1024", "echo"], ["run", "--disk", "1k", "echo"],
+            ["run", "--cpus", "abc", "echo"], ["ps", "-f", "bad"], ["--nope"], ["run", "-iz", "echo"], ["ps", "--format", "yaml"],
+        })
+        {
+            var r = await CliProcess.RunAsync(f.Socket, args);
+            Assert.True(r.ExitCode == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {r.ExitCode}, {r.Stderr}");
+            Assert.StartsWith("sandbox: ", r.Stderr);
+        }
+        var m = await CliProcess.RunAsync(f.Socket, "run", "-m", "1024", "echo");
+        Assert.Contains("1024 bytes, not a whole number of MiB", m.Stderr);
+    }
+
+    [Fact]
+    public async Task Exit_codes_say_what_went_wrong()
+    {
+        Assert.Equal(ExitCodes.NotFound, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "no-such-program")).ExitCode);
+        Assert.Equal(ExitCodes.NotExecutable, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "/etc/hostname")).ExitCode);
+        Assert.Equal(ExitCodes.SandboxNotFound, (await CliProcess.RunAsync(f.Socket, "exec", "sb-missing", "true")).ExitCode);
+        Assert.Equal(ExitCodes.DaemonUnreachable, (await CliProcess.RunAsync("/nonexistent/sandboxd.sock", "ps")).ExitCode);
+        Assert.Equal(7, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "sh", "-c", "exit 7")).ExitCode);
+        var bare = await CliProcess.RunAsync(f.Socket);
+        Assert.Equal(0, bare.ExitCode);
+        Assert.Contains("Commands:", bare.Stdout);
+    }
+
+    [Fact]
+    public async Task Verbose_runs_print_the_tier_and_the_granted_limits()
+    {
+        var r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "-v", "-m", "300m", "--pids", "50", "true");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Contains("container tier, memory 300 MiB", r.Stderr);
+        Assert.Contains("pids 50", r.Stderr);
+    }
+}
