@@ -54,6 +54,7 @@ cp -r "$repo/scripts" "$repo/systemd" "$repo/config" "$repo/docs" "$repo/README.
 cp -r "$artifacts/hostmatrix/sandboxd" "$p/src/artifacts/sandboxd"
 cp -r "$artifacts/agent" "$p/src/artifacts/agent"
 mkdir -p "$p/src/artifacts/cli" && cp "$artifacts/cli/sandbox" "$p/src/artifacts/cli/sandbox"
+[ ! -d "$artifacts/shim" ] || cp -r "$artifacts/shim" "$p/src/artifacts/shim"
 cp "$here/guest/guest-main.sh" "$here/guest/scenarios.sh" "$p/"
 echo "$mode" > "$p/mode"
 mib=$(( $(du -sm "$p" | cut -f1) + 64 ))

@@ -14,9 +14,12 @@ namespace Sandbox.CiRunner.Tests;
 /// (tenant "local", as <c>sandbox ci run --local</c>), the default CI trust policy, and a scratch repository.</summary>
 public sealed class CiHarness : IAsyncDisposable
 {
+    private static readonly string? AgentDir =
+        Environment.GetEnvironmentVariable(Sandbox.Isolation.Agent.AgentBundle.EnvironmentVariable) is { Length: > 0 } d ? d : null;
+
     private readonly SandboxCore _core = SandboxCore.Create(new SandboxCoreOptions(),
         EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-        [new BubblewrapDriver(), new MicroVmDriver()]);
+        [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDir }), new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDir })]);
 
     public CiHarness()
     {

@@ -27,7 +27,8 @@ public sealed class KilledCliTests
                 foreach (var line in File.ReadAllLines(Path.Combine(dir, "cgroup")))
                 {
                     var at = line.IndexOf("/sandbox/", StringComparison.Ordinal);
-                    if (at >= 0 && SandboxId.TryParse(line[(at + "/sandbox/".Length)..], out var id))
+                    // "/sandbox/<id>" for a one-shot run, "/sandbox/<id>/agent" for bwrap of a long-lived one.
+                    if (at >= 0 && SandboxId.TryParse(line[(at + "/sandbox/".Length)..].Split('/')[0], out var id))
                         return id;
                 }
             }

@@ -218,7 +218,7 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
     public async Task A_failed_start_leaves_no_namespace_helper_or_state()
     {
         // pasta "fails" (false exits 1) after the namespace, the filter and dnsmasq were set up: all of them must go.
-        var broken = new BubblewrapDriver(new BubblewrapOptions { Network = new NetworkOptions { PastaPath = "/bin/false" } });
+        var broken = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = Harness.AgentDirectory, Network = new NetworkOptions { PastaPath = "/bin/false" } });
         var spec = Egress(["192.0.2.7:80"]);
         var before = DnsmasqPids();
         var e = await Assert.ThrowsAsync<SandboxException>(() => broken.CreateAsync(spec, CancellationToken.None));

@@ -22,7 +22,7 @@ public sealed class BwrapArgumentsTests
         Assert.Equal(
         [
             "/usr/bin/bwrap",
-            "--userns", "9", "--sync-fd", "9", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
+            "--userns", "11", "--sync-fd", "11", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-net", "--unshare-cgroup",
             "--uid", "1000", "--gid", "1001", "--hostname", "box", "--cap-drop", "ALL", "--new-session",
             "--die-with-parent",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",

@@ -49,10 +49,14 @@ internal static class ShimDaemon
         using var stop = new CancellationTokenSource();
         using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         using var intr = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        // The agent's directory: $SANDBOX_AGENT_DIR (inherited from containerd's environment) when set, else the engine's
+        // search path (the installed locations). The engine itself reads no environment.
+        var agent = Environment.GetEnvironmentVariable(Sandbox.Isolation.Agent.AgentBundle.EnvironmentVariable) is { Length: > 0 } dir ? dir : null;
         await using var core = SandboxCore.Create(
             new SandboxCoreOptions { DefaultTtl = ContainerLifetime, MaxTtl = ContainerLifetime },
             EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), new CategoryLogger<EmbeddedPolicyEngine>(logger)),
-            [new BubblewrapDriver(new BubblewrapOptions { CgroupParent = CgroupParent }), new MicroVmDriver(new MicroVmOptions { CgroupParent = CgroupParent + "-vm" })],
+            [new BubblewrapDriver(new BubblewrapOptions { CgroupParent = CgroupParent, AgentDirectory = agent }),
+                new MicroVmDriver(new MicroVmOptions { CgroupParent = CgroupParent + "-vm", AgentDirectory = agent })],
             logger);
         await using var events = new EventForwarder(Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), args.Namespace, logger);
         var tasks = new TaskService(core, new Principal(ShimTenant.Name, "ns:" + args.Namespace), events, args.Namespace, logger,

@@ -29,7 +29,8 @@ internal sealed class CiHost : IAsyncDisposable
             return new CiHost(new RemoteJobHost(Remote.Sandboxd.Connect(socket)), null);
         var core = SandboxCore.Create(new SandboxCoreOptions(),
             EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-            [new BubblewrapDriver(), new MicroVmDriver()]);
+            [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory.FromEnvironment() }),
+                new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDirectory.FromEnvironment() })]);
         return new CiHost(new CoreJobHost(core, new Principal(LocalRun.Tenant, "uid:" + Environment.UserName)), core);
     }
 
