@@ -66,7 +66,10 @@ public sealed class MicroVmReattachTests
     public async Task Start_up_reclaims_what_a_killed_owner_left_of_a_vm_that_died_meanwhile()
     {
         var spec = new SandboxSpec { DieWithOwner = false };
-        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+        // A state directory of its own: RemoveStaleFiles below removes every VM directory it is not told to keep, and
+        // other tests' VMs run beside this one.
+        var options = new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, StateDirectory = Directory.CreateTempSubdirectory("vmstate-reclaim-test-").FullName };
+        var owner = new MicroVmDriver(options);
         var vm = (MicroVmSandbox)await owner.CreateAsync(spec, CancellationToken.None);
         var qemu = vm.Instance.QemuPid;
         var stateDir = vm.Instance.Directory;
@@ -85,7 +88,7 @@ public sealed class MicroVmReattachTests
             Assert.True(Directory.Exists(stateDir));
 
             // What a restarted sandboxd does at start-up: reclaim the leftovers it has no record of, remove stale files.
-            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+            var restarted = new MicroVmDriver(options);
             Assert.Contains(spec.Id, restarted.ListLeftovers());
             Assert.True(await restarted.ReclaimAsync(spec.Id, CancellationToken.None));
             restarted.RemoveStaleFiles(new HashSet<SandboxId>());
@@ -103,6 +106,7 @@ public sealed class MicroVmReattachTests
         finally
         {
             await owner.ReclaimAsync(spec.Id, CancellationToken.None);
+            Directory.Delete(options.StateDirectory, recursive: true);
         }
     }
 

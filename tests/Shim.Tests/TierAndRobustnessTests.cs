@@ -82,7 +82,8 @@ public sealed class TierAndRobustnessTests(ContainerdFixture fixture)
     private static IReadOnlyList<int> SandboxCgroupPids()
     {
         var parent = Directory.Exists("/sys/fs/cgroup/memory/sandbox-shim") ? "/sys/fs/cgroup/memory/sandbox-shim" : "/sys/fs/cgroup/sandbox-shim";
-        return Directory.EnumerateDirectories(parent)
+        // Every level: a long-lived sandbox's processes sit in its sub-cgroups (agent/, one per exec).
+        return Directory.EnumerateDirectories(parent, "*", SearchOption.AllDirectories)
             .SelectMany(d => File.ReadAllLines(Path.Combine(d, "cgroup.procs")))
             .Select(int.Parse).ToList();
     }
