@@ -5,11 +5,16 @@ using Sandbox.Api.V1;
 namespace Sandbox.SandboxApi.Api;
 
 /// <summary>A write-only stream that sends what is written as ReadFileChunk messages of at most
-/// <see cref="ChunkBytes"/>, so a tar export streams to the client with one chunk in memory.</summary>
+/// <see cref="ChunkBytes"/>, so a file or a tar export streams to the client with one chunk in memory; small writes
+/// (tar headers) are gathered into one message, and a full chunk's write completes only when gRPC has taken it (a slow
+/// reader slows the copy from the agent, nothing piles up). Flush sends the rest.</summary>
 internal sealed class ChunkWriterStream(IServerStreamWriter<ReadFileChunk> writer, CancellationToken cancellationToken) : Stream
 {
     public const int ChunkBytes = 1 << 20;
     private readonly MemoryStream _buffer = new();
+
+    /// <summary>Messages sent so far.</summary>
+    public int ChunksSent { get; private set; }
 
     public override bool CanRead => false;
     public override bool CanSeek => false;
@@ -46,6 +51,7 @@ internal sealed class ChunkWriterStream(IServerStreamWriter<ReadFileChunk> write
     {
         await writer.WriteAsync(new ReadFileChunk { Data = ByteString.CopyFrom(_buffer.GetBuffer(), 0, (int)_buffer.Length) }, cancellationToken).ConfigureAwait(false);
         _buffer.SetLength(0);
+        ChunksSent++;
     }
 
     public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();

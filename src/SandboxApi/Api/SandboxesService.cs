@@ -20,7 +20,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
     /// <summary>Largest file WriteFile accepts and ReadFile returns, bytes.</summary>
     public const long MaxFileBytes = 64L << 20;
     /// <summary>Largest ReadFile chunk, bytes (WriteFile chunks are bounded by the largest request message).</summary>
-    public const int FileChunkBytes = 1 << 20;
+    public const int FileChunkBytes = ChunkWriterStream.ChunkBytes;
     private const int MaxPageSize = 1000;
 
     public override async Task<Proto.Sandbox> CreateSandbox(CreateSandboxRequest request, ServerCallContext context)
@@ -226,15 +226,16 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         return new WriteFileResponse { BytesWritten = written };
     }
 
-    /// <summary>Streams the file from the agent to the client one chunk at a time (DownloadStream). A file past
+    /// <summary>Streams the file from the agent to the client one chunk at a time (ChunkWriterStream). A file past
     /// <see cref="MaxFileBytes"/> fails with ResourceExhausted after the chunks before the limit were sent.</summary>
     public override async Task ReadFile(ReadFileRequest request, IServerStreamWriter<ReadFileChunk> responseStream, ServerCallContext context)
     {
         var principal = CallPrincipal.Get(context);
         var id = Mapping.ParseId(request.SandboxId, "sandbox_id");
         using var lease = limiter.Acquire(principal.Tenant, StreamKind.File);
-        var download = new DownloadStream(responseStream, FileChunkBytes);
+        await using var download = new ChunkWriterStream(responseStream, context.CancellationToken);
         await FileCallAsync(context, id, p => sandboxes.ReadFileToAsync(p, id, request.Path, download, MaxFileBytes, context.CancellationToken));
+        await download.FlushAsync(context.CancellationToken);
         if (download.ChunksSent == 0)
             await responseStream.WriteAsync(new ReadFileChunk { Data = ByteString.Empty }, context.CancellationToken);
     }

@@ -1,0 +1,100 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using Google.Protobuf;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Sandbox.AgentProtocol.V1;
+using Sandbox.Isolation.Agent;
+using Sandbox.Isolation.Container;
+using Sandbox.Isolation.Cgroups;
+using Sandbox.Isolation.MicroVm.Initramfs;
+using Sandbox.Isolation.MicroVm.Kernel;
+
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>Starting QEMU: the jailed boot, its command line and the host limits of its cgroup.</summary>
+public sealed partial class MicroVmDriver
+{
+    private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
+        GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
+        StartJailedAsync(id, accel, kernel, initrd, layout, ram, persistent,
+            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent) with { ReconnectSeconds = persistent ? 1 : 0 },
+            HostLimits(ramMiB), timeout, cancellationToken);
+
+    /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
+    /// the jail holds exactly the files this VM uses, and the root image (if any) goes in as a descriptor.</summary>
+    private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
+        GuestRootfs.Layout layout, RamFile? ram, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
+        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null)
+    {
+        var directory = NewStateDirectory(id);
+        var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
+        binds.AddRange(layout.Shares.Select(share => new JailBind(share.HostPath)));
+        if (ram is not null)
+            binds.Add(new JailBind(ram.Path, Writable: true));
+        var hostUid = _uids.Allocate();
+        try
+        {
+            var jail = new VmmJail
+            {
+                BwrapPath = _options.BwrapPath,
+                SetprivPath = _options.SetprivPath,
+                HostUid = hostUid,
+                Binds = binds,
+                DieWithParent = !persistent,
+                KvmGroup = accel == Accelerator.Kvm ? KvmGroup() : null,
+            };
+            using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
+            var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, hostLimits, _cgroups, _options.CgroupParent, timeout,
+                cancellationToken, restoreStatePath).ConfigureAwait(false);
+            vm.ReleaseHostUid = () => _uids.Release(hostUid);
+            return vm;
+        }
+        catch
+        {
+            _uids.Release(hostUid);
+            throw;
+        }
+    }
+
+    /// <summary>The group of /dev/kvm (Debian: "kvm"), which a jailed QEMU joins to open it.</summary>
+    private static int KvmGroup()
+    {
+        foreach (var line in File.ReadLines("/etc/group"))
+        {
+            var fields = line.Split(':');
+            if (fields.Length >= 3 && fields[0] == "kvm" && int.TryParse(fields[2], out var gid))
+                return gid;
+        }
+        throw new SandboxException(SandboxErrorCode.Unavailable, "no kvm group in /etc/group: a jailed QEMU could not open /dev/kvm");
+    }
+
+    private ResourceLimits HostLimits(long ramMiB) => new()
+    {
+        MemoryMiB = ramMiB + _options.QemuOverheadMiB,
+        PidsMax = 64 + 4 * _options.VCpus,
+        Cpus = 0,
+    };
+
+    private QemuCommandLine CommandLine(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout,
+        RamFile? ram, string qmp, string agent)
+    {
+        var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0);
+        return new QemuCommandLine
+        {
+            QemuPath = _options.QemuPath,
+            Accelerator = accel,
+            MemoryMiB = ramMiB,
+            VCpus = _options.VCpus,
+            KernelPath = kernel.VmlinuxPath,
+            InitrdPath = initrd,
+            KernelCommandLine = cmdline,
+            AgentSocketPath = agent,
+            QmpSocketPath = qmp,
+            Shares = layout.Shares,
+            RootImage = layout.RootImage,
+            TcgTranslationCacheMiB = _options.TcgTranslationCacheMiB,
+            Ram = ram,
+        };
+    }
+}
