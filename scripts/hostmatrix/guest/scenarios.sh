@@ -67,7 +67,7 @@ scenario_a_limits() {
   # 16 background sleeps cannot all fork under --pids 8.
   expect_failure sandbox run --trusted --pids 8 -- sh -c 'for i in $(seq 16); do sleep 1 & done; wait'
   grep -qi fork /tmp/cmd.out || fail "the pids limit did not show as a failed fork"
-  expect_exit 124 sandbox run --trusted -t 1s -- sleep 30
+  expect_exit 124 sandbox run --trusted --timeout 1s -- sleep 30
   assert_no_sandbox_processes
 }
 
