@@ -48,6 +48,14 @@ internal sealed partial class Compiler
                 e = new UnifyExpr(e.Loc, oc.Args[^1], call) { Negated = e.Negated, Withs = e.Withs, Text = e.Text, Origin = e };
                 result ??= body.Take(i).ToList();
             }
+            // Two array literals of one length unify element by element (`[2, x, 3] = [x, 2, 3]`): split into one
+            // expression per pair, so safety ordering can bind a variable from either side, as OPA's unifier does.
+            if (e is UnifyExpr { Negated: false, Withs.Length: 0, Left: ArrayTerm la, Right: ArrayTerm ra } && la.Items.Length == ra.Items.Length && la.Items.Length > 0)
+            {
+                result ??= body.Take(i).ToList();
+                result.AddRange(ExpandBody(la.Items.Zip(ra.Items, (l, r) => (Expr)new UnifyExpr(e.Loc, l, r) { Text = e.Text, Origin = e.Origin ?? e }).ToArray()));
+                continue;
+            }
             // Nested bodies first: a whole-expression call in a comprehension or `every` body is theirs to expand.
             foreach (var t in AstWalk.TermsOf(e)) HoistInComprehensions(t);
             if (e is EveryExpr ev) ev.Body = ExpandBody(ev.Body);

@@ -57,6 +57,7 @@ internal sealed class BuiltinTable
         TimeBuiltins.Register(t);
         SemverBuiltins.Register(t);
         JsonPathBuiltins.Register(t);
+        BitsBuiltins.Register(t);
         return t;
     }
 

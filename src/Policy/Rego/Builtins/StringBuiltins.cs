@@ -56,6 +56,17 @@ internal static class StringBuiltins
             var i = s.IndexOf(BuiltinTable.Str(a, 1, "indexof"), StringComparison.Ordinal);
             return Value.Number(i < 0 ? -1 : s.AsSpan(0, i).ToString().EnumerateRunes().Count());
         });
+        t.Register("indexof_n", 2, (a, _) =>
+        {
+            var s = BuiltinTable.Str(a, 0, "indexof_n");
+            var needle = BuiltinTable.Str(a, 1, "indexof_n");
+            if (needle.Length == 0) throw new BuiltinException("indexof_n: empty search character");
+            // Every occurrence, overlapping ones included, as code-point positions (like indexof).
+            var found = new List<Value>();
+            for (var i = s.IndexOf(needle, StringComparison.Ordinal); i >= 0; i = s.IndexOf(needle, i + 1, StringComparison.Ordinal))
+                found.Add(Value.Number(s.AsSpan(0, i).ToString().EnumerateRunes().Count()));
+            return new ArrayValue(found.ToArray());
+        });
         t.Register("substring", 3, (a, _) =>
         {
             var s = BuiltinTable.Str(a, 0, "substring");

@@ -1,0 +1,29 @@
+using Sandbox.Policy.Rego;
+
+namespace Sandbox.Policy.Tests;
+
+/// <summary>
+/// Constructs outside the documented subset are refused when the bundle loads, with an error that names the
+/// construct (never a wrong answer at evaluation time).
+/// </summary>
+public class UnsupportedConstructTests
+{
+    public static TheoryData<string, string, string> Cases() => new()
+    {
+        { "package t\np.q[k] := v if { k := [\"a\"][v] }", "rego_parse_error", "ref heads" },
+        { "package t\nfoo[\"bar\"](x) := x + 1", "rego_parse_error", "ref heads" },
+        { "package t\np[\"a\"].b := 1", "rego_parse_error", "ref heads" },
+        { "package t\nf(_) := 1\np := y if { y := count([1]) with count as f }", "rego_type_error", "function mocking is not supported" },
+        { "package t\np := time.format(0)", "rego_type_error", "undefined function time.format" },
+        { "package t\np := io.jwt.decode(\"x\")", "rego_type_error", "undefined function io.jwt.decode" },
+        { "package t\np := sprintf(\"%s\", [123456789123456789123])", "rego_parse_error", "123456789123456789123" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void UnsupportedConstruct_IsRejectedAtLoadNamingIt(string module, string code, string named)
+    {
+        var e = Assert.Throws<RegoCompileException>(() => RegoBundle.FromFiles([("m.rego", module)]).Compile());
+        Assert.Contains(e.Errors, err => err.Code == code && err.Message.Contains(named, StringComparison.Ordinal) && err.Location is not null);
+    }
+}
