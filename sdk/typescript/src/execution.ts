@@ -29,6 +29,8 @@ export interface ProcessOptions {
   windowSize?: { rows: number; cols: number };
   /** Wall-clock limit of this process in seconds (lowered to the sandbox's limit when larger). */
   timeoutSeconds?: number;
+  /** Exec only: NAME|UID[:GROUP|GID] inside the sandbox (docker's -u); default the sandbox's unprivileged user. */
+  user?: string;
   /** Aborting cancels the call; sandboxd kills the process. */
   signal?: AbortSignal;
 }
@@ -58,6 +60,7 @@ export function processStart(argv: readonly string[], options: ProcessOptions): 
     stdin: options.stdin !== undefined && options.stdin !== false,
     timeout: options.timeoutSeconds === undefined ? null : seconds(options.timeoutSeconds),
     windowSize: options.windowSize ?? null,
+    user: options.user ?? '',
   };
 }
 

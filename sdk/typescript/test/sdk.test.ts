@@ -29,6 +29,7 @@ test('the README example runs code, streams output, uploads a file and reads a r
     assert.equal(lines.join(''), '1\n2\n3\n');
     assert.equal((await sb.files.read('/work/out')).toString(), 'ok\n');      // read a result
     assert.equal((await sb.run(['cat'], { stdin: 'hi' })).stdout, 'hi');
+    assert.equal((await sb.run(['id', '-u'], { user: '1234' })).stdout, '1234\n');
   }
   // Leaving the scope deleted the sandbox and closed the client.
   await using client = new Client();
