@@ -81,15 +81,20 @@ public sealed class SandboxdServer : IAsyncDisposable
             """;
     }
 
-    public static async Task<SandboxdServer> StartAsync(string? yaml = null, string? root = null)
+    /// <param name="services">more registrations (e.g. a fake TimeProvider), after the test's own.</param>
+    public static async Task<SandboxdServer> StartAsync(string? yaml = null, string? root = null, Action<IServiceCollection>? services = null)
     {
         root ??= NewRoot();
         var config = ConfigLoader.Parse(yaml ?? Yaml(root), "test");
         var app = SandboxdHost.Build(config, new SandboxdHost.Overrides
         {
             AllowSocketActivation = false,
-            ConfigureServices = s => s.AddSingleton<IPrincipalResolver>(sp =>
-                new HeaderPrincipalResolver(ActivatorUtilities.CreateInstance<ConfiguredPrincipalResolver>(sp))),
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IPrincipalResolver>(sp =>
+                    new HeaderPrincipalResolver(ActivatorUtilities.CreateInstance<ConfiguredPrincipalResolver>(sp)));
+                services?.Invoke(s);
+            },
         });
         await app.StartAsync();
         return new SandboxdServer(root, config, app);
