@@ -99,3 +99,6 @@ mem() {  # $1 = runtime label, $2 = shim process name, $3.. = run flags
 mem runc containerd-shim-runc-v2 --runtime io.containerd.runc.v2
 # shellcheck disable=SC2086
 mem sandbox containerd-shim-sandbox-v2 $ours
+# The same N containers opting into one daemon (io.sandbox.shim-group): its memory divided between them.
+# shellcheck disable=SC2086
+mem sandbox-grouped containerd-shim-sandbox-v2 $ours --label io.sandbox.shim-group=bench

@@ -67,6 +67,7 @@ internal sealed partial class TaskService
                 Io = new TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
                 Pid = 0,
             });
+            Daemon.HeapTrim.AfterBurst();
             return new CreateTaskResponse { Pid = 0 };
         }
         catch
@@ -269,6 +270,7 @@ internal sealed partial class TaskService
                 ExitStatus = init.ExitStatus,
                 ExitedAt = Timestamps.From(init.ExitedAt),
             });
+            Daemon.HeapTrim.AfterBurst();
             return new DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = Timestamps.From(init.ExitedAt) };
         }
         finally
