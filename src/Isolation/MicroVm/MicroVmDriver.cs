@@ -134,7 +134,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var guestRamMiB = GuestRamMiB(spec.Limits);
-        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
