@@ -125,7 +125,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
         var argv = new List<string>();
         if (spec.Rootfs is ImageRootfs image)
-            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20, spec.WorkDir));
+            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         argv.AddRange(

@@ -16,12 +16,11 @@ internal static class ImageOverlay
     /// <summary>The overlay's merged view inside the private mount namespace.</summary>
     public const string MergedDirectory = MountPoint + "/merged";
 
-    // Arguments, not interpolation: $1 size in bytes, $2 lower directory, $3 mount point, $4 the sandbox's work dir; the
-    // rest is the chain to exec.
+    // Arguments, not interpolation: $1 size in bytes, $2 lower directory, $3 mount point; the rest is the chain to exec.
     // dash reads no startup file for -c and resets IFS; tools are named by absolute path, so the sandbox's
     // environment (which the chain carries to bwrap) cannot redirect them.
     private const string Script =
-        "set -e; size=$1; lower=$2; mnt=$3; workdir=$4; shift 4; " +
+        "set -e; size=$1; lower=$2; mnt=$3; shift 3; " +
         "/bin/mount -t tmpfs -o \"size=$size,mode=0755\" sandbox-upper \"$mnt\"; " +
         "/bin/mkdir -m 0755 \"$mnt/upper\" \"$mnt/work\" \"$mnt/merged\"; " +
         "/bin/mount -t overlay -o \"lowerdir=$lower,upperdir=$mnt/upper,workdir=$mnt/work\" sandbox-image \"$mnt/merged\"; " +
@@ -30,21 +29,15 @@ internal static class ImageOverlay
         // image's link would resolve on the host here.
         "e=$mnt/merged/etc; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then for f in passwd group; do " +
         "[ -e \"$e/$f\" ] || [ -L \"$e/$f\" ] || : > \"$e/$f\"; done; fi; " +
-        // The same for the work dir's mount point when it lies inside an image directory (/home/runner: bwrap, as the
-        // agent's uid, may not mkdir in the image's root-owned /home): each missing level is made here, in the upper
-        // layer. A level that is a symlink is refused: it would resolve on the host.
-        "p=$mnt/merged; set -f; IFS=/; for c in $workdir; do [ -n \"$c\" ] || continue; p=$p/$c; " +
-        "if [ -L \"$p\" ]; then echo \"sandbox-overlay: the work dir $workdir goes through the image's symbolic link $c\" >&2; exit 1; fi; " +
-        "[ -d \"$p\" ] || /bin/mkdir -m 0755 \"$p\"; done; unset IFS; set +f; " +
         "exec \"$@\"";
 
-    public static IReadOnlyList<string> Prefix(BubblewrapOptions options, ImageRootfs image, long upperBytes, string workDir)
+    public static IReadOnlyList<string> Prefix(BubblewrapOptions options, ImageRootfs image, long upperBytes)
     {
         if (!Environment.IsPrivilegedProcess)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 "a sandbox from an image needs the engine to run as root (it mounts the image's overlay in the sandbox's own mount namespace)");
         Directory.CreateDirectory(MountPoint);
         return [options.UnsharePath, "--mount", "--propagation", "private", "--", options.ShellPath, "-c", Script, "sandbox-overlay",
-            upperBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), image.LowerDirectory, MountPoint, workDir];
+            upperBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), image.LowerDirectory, MountPoint];
     }
 }

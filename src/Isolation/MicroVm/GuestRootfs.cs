@@ -60,41 +60,17 @@ internal static class GuestRootfs
             case DirectoryRootfs or ImageRootfs:
                 var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
                 image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, (rootfs as ImageRootfs)?.Key);
-                AddImageEntries(rootPath, "", workDir.Split('/', StringSplitOptions.RemoveEmptyEntries), workDir, mounts, symlinks);
+                foreach (var entry in Images.ImageRootEntries.Enumerate(rootPath, workDir, s_provided))
+                {
+                    if (entry.LinkTarget is { } target)
+                        symlinks.Add(new GuestSymlink { Target = target, Path = "/" + entry.Path });
+                    else
+                        mounts.Add(new GuestMount { Tag = ImageTag, Path = "/" + entry.Path, Subpath = entry.Path });
+                }
                 break;
             default:
                 throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the microVM tier");
         }
         return new Layout(shares, mounts, symlinks, image);
-    }
-
-    /// <summary>Binds the entries of the image directory <paramref name="relative"/> (the root when empty) into place.
-    /// The directories on the way to the work dir are not bound whole: the image's root is read-only, so the guest
-    /// could not make the work dir's mount point in them (/home/runner in the image's /home). They are made on the
-    /// guest's root tmpfs instead, with their entries bound one level down, and the work dir itself is left to its
-    /// tmpfs.</summary>
-    private static void AddImageEntries(string rootPath, string relative, ReadOnlySpan<string> workDirRest, string workDir,
-        List<GuestMount> mounts, List<GuestSymlink> symlinks)
-    {
-        foreach (var entry in new DirectoryInfo(Path.Combine(rootPath, relative)).EnumerateFileSystemInfos())
-        {
-            if (relative.Length == 0 && s_provided.Contains(entry.Name))
-                continue;
-            var path = relative.Length == 0 ? entry.Name : relative + "/" + entry.Name;
-            if (workDirRest.Length > 0 && entry.Name == workDirRest[0])
-            {
-                if (workDirRest.Length == 1)
-                    continue;
-                if (entry.LinkTarget is not null || entry is not DirectoryInfo)
-                    throw new SandboxException(SandboxErrorCode.InvalidArgument,
-                        $"work dir '{workDir}' goes through /{path}, which in the image is not a directory (a symbolic link or a file)");
-                AddImageEntries(rootPath, path, workDirRest[1..], workDir, mounts, symlinks);
-                continue;
-            }
-            if (entry.LinkTarget is { } target)
-                symlinks.Add(new GuestSymlink { Target = target, Path = "/" + path });
-            else
-                mounts.Add(new GuestMount { Tag = ImageTag, Path = "/" + path, Subpath = path });
-        }
     }
 }
