@@ -152,6 +152,18 @@ public sealed class SandboxFactAttribute : FactAttribute
         }
     }
 
+    /// <summary>The test's jobs run on the host's userland and need this command of it (/usr/bin/NAME).</summary>
+    public string? HostCommand
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value is not null && Skip is null && !File.Exists("/usr/bin/" + value))
+                Skip = $"/usr/bin/{value} is not installed on this host (the job runs on the host's userland)";
+        }
+    }
+
     /// <summary>The test runs jobs on the default runner image, <see cref="CiHarness.RunnerImage"/>, which
     /// scripts/bootstrap.sh builds into the default image store.</summary>
     public bool RunnerImage
