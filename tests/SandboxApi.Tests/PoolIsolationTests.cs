@@ -22,8 +22,9 @@ public sealed class PoolIsolationTests
             - {name: c, tier: container, size: 2, tenant: acme}
         """;
 
-    /// <summary>What one sandbox can see of itself: files in /tmp and the work dir, processes, environment, hostname.</summary>
-    private const string Look = "ls -A /tmp /work; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done; env; hostname";
+    /// <summary>What one sandbox can see of itself: files in /tmp, the work dir and the root, processes (command lines),
+    /// environment, hostname. The quotes keep the words looked for out of this script's own command line.</summary>
+    private const string Look = "ls -A /tmp /work; test -e /le''ft && echo ROOT-\"\"LEFT; for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done; env; hostname";
 
     private static Task FullAsync(SandboxdServer server, int size = 2) =>
         server.App.Services.GetRequiredService<SandboxCore>().Pools
@@ -40,7 +41,7 @@ public sealed class PoolIsolationTests
         var pooled = server.CgroupLeftovers().Select(Path.GetFileName).ToHashSet();
 
         var first = await RunAsync(server.Client, Process("/bin/sh", "-c",
-            "echo secret > /tmp/left; echo secret > /work/left; export LEFT_BEHIND=1; setsid sleep 601 >/dev/null 2>&1 < /dev/null & echo started"),
+            "echo secret > /left 2>/dev/null; echo secret > /tmp/left; echo secret > /work/left; export LEFT_BEHIND=1; setsid sleep 601 >/dev/null 2>&1 < /dev/null & echo started"),
             sandbox: WithEnv(("FIRST_ONLY", "1")));
         Assert.Equal("started\n", first.Stdout);
         Assert.Contains(first.Started!.SandboxId, pooled);
@@ -52,6 +53,7 @@ public sealed class PoolIsolationTests
         Assert.NotEqual(first.Started.SandboxId, second.Started.SandboxId);
         Assert.StartsWith("/tmp:\n\n/work:\n", second.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("left", second.Stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain("ROOT-LEFT", second.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("sleep 601", second.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("FIRST_ONLY", second.Stdout, StringComparison.Ordinal);
         Assert.DoesNotContain("LEFT_BEHIND", second.Stdout, StringComparison.Ordinal);

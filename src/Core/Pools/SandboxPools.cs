@@ -184,6 +184,8 @@ public sealed class SandboxPools : IAsyncDisposable
                 return;
             }
             pool.Add(new PooledSandbox(sandbox, _time.GetUtcNow()));
+            // One that dies while it waits (its bwrap or QEMU exited) is replaced at once, not at its TTL.
+            _ = sandbox.Terminated.ContinueWith(_ => Signal(ref _wake), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             pool.Failures = 0;
             _metrics.PoolRefilled(pool.Name, Stopwatch.GetElapsedTime(started));
             _metrics.PoolSize(pool.Name, pool.Count);
