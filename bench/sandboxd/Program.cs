@@ -5,8 +5,9 @@ using Sandbox.Api.V1;
 using Sandbox.Isolation;
 using Sandbox.Isolation.Container;
 
-// bench/sandboxd: Run(["true"]) three ways in one run, sequential latency p50/p95, then sustained Run/s through gRPC.
-//   dotnet run -c Release --project bench/sandboxd -- [--socket PATH] [--n 200] [--seconds 10] [--concurrency 8]
+// bench/sandboxd: Run(["true"]) three ways in one run, sequential latency p50/p95, then sustained Run/s through gRPC,
+// then the Exec round trip on a live container sandbox (Exec(["true"]) from a warm client: start → started → exit).
+//   dotnet run -c Release --project bench/sandboxd -- [--socket PATH] [--n 200] [--seconds 10] [--concurrency 8] [--exec-only]
 // Needs a running sandboxd (scripts/install-service.sh) and root (the in-process engine creates cgroups).
 var socket = SandboxdChannel.ResolveSocketPath(Arg("--socket"));
 var n = int.Parse(Arg("--n") ?? "200");
@@ -46,6 +47,9 @@ async Task RawBwrap()
     if (p.ExitCode != 0) throw new InvalidOperationException("bwrap failed");
 }
 
+if (args.Contains("--exec-only"))
+    return await ExecRoundTripAsync();
+
 Console.WriteLine($"Run([\"true\"]) x {n} each, sequential, on {Environment.ProcessorCount} CPUs; sandboxd at {socket}");
 foreach (var (name, body) in new (string, Func<Task>)[] { ("warmup", GrpcRun), ("raw bwrap", RawBwrap), ("in-process engine", EngineRun), ("gRPC sandboxd", GrpcRun) })
 {
@@ -72,6 +76,41 @@ await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
     }
 }));
 Console.WriteLine($"  sustained gRPC Run: {done / deadline.Elapsed.TotalSeconds:0.0} Run/s ({concurrency} concurrent, {deadline.Elapsed.TotalSeconds:0.0} s)");
-return 0;
+return await ExecRoundTripAsync();
+
+async Task<int> ExecRoundTripAsync()
+{
+    var sandbox = await client.CreateSandboxAsync(new CreateSandboxRequest { Tier = Tier.Container, Untrusted = false, CodeProvenance = "tenant" });
+    try
+    {
+        async Task Exec()
+        {
+            using var call = client.Exec();
+            var start = new ProcessStart();
+            start.Argv.Add("true");
+            await call.RequestStream.WriteAsync(new ExecRequest { Start = new ExecStart { SandboxId = sandbox.Id, Process = start } });
+            Exit? exit = null;
+            while (await call.ResponseStream.MoveNext())
+                exit = call.ResponseStream.Current.Exit ?? exit;
+            if (exit is not { ExitCode: 0 }) throw new InvalidOperationException("exec failed");
+        }
+        for (var i = 0; i < 20; i++)
+            await Exec();
+        var samples = new List<double>();
+        for (var i = 0; i < n; i++)
+        {
+            var sw = Stopwatch.StartNew();
+            await Exec();
+            samples.Add(sw.Elapsed.TotalMilliseconds);
+        }
+        samples.Sort();
+        Console.WriteLine($"  Exec round trip (container, live sandbox {sandbox.Id}) x {n}: p50 {samples[samples.Count / 2]:0.00} ms   p95 {samples[(int)(samples.Count * 0.95)]:0.00} ms   (target p50 <= 2 ms)");
+        return 0;
+    }
+    finally
+    {
+        await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandbox.Id });
+    }
+}
 
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
