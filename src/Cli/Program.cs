@@ -31,6 +31,7 @@ Command[] commands =
     CpCommand.Create(),
     DoctorCommand.Create(),
     TemplateCommand.Create(),
+    KernelCommand.Create(),
     Sandbox.Cli.Commands.Images.ImageCommand.Create(),
     Sandbox.Cli.Commands.Ci.CiCommand.Create(),
     Sandbox.Cli.Commands.Policy.PolicyCommand.Create(),

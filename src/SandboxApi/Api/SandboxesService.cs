@@ -150,6 +150,8 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         var spec = Mapping.ToDomain(start.Process);
         if (spec.Tty is not null)
             throw new SandboxException(SandboxErrorCode.Unimplemented, "process.tty: the one-shot Run has no terminal; create a sandbox and Exec with a tty");
+        if (spec.User is not null)
+            throw new SandboxException(SandboxErrorCode.Unimplemented, $"process.user '{spec.User}': the one-shot Run runs as the sandbox's user; create a sandbox and Exec with a user");
         var stdin = start.Process.Stdin ? new StdinPipe() : null;
         var signals = new ProcessSignals();
         await using var events = new EventPump(responseStream, cancellationToken);
