@@ -24,7 +24,7 @@ public sealed class ProcessSignals
     /// <summary>Delivers every signal sent, now and later, through <paramref name="deliver"/> until
     /// <paramref name="cancellationToken"/> ends (the process has exited). A delivery that fails ends nothing: the
     /// process may have exited meanwhile.</summary>
-    internal async Task DeliverAsync(Func<int, CancellationToken, Task> deliver, CancellationToken cancellationToken)
+    public async Task DeliverAsync(Func<int, CancellationToken, Task> deliver, CancellationToken cancellationToken)
     {
         try
         {

@@ -130,19 +130,17 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             AsPid1 = commandIsInit,
             JoinedNetwork = network is not null,
         };
-        // rlimits are set by util-linux prlimit on itself before anything else runs: setting them on the held child
-        // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
-        var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
         var argv = new List<string>();
         if (imageLower is not null)
             argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
-        argv.AddRange(
-        [
-            options.PrlimitPath, $"--nofile={spec.Limits.OpenFiles}:{spec.Limits.OpenFiles}",
-            $"--fsize={fileSizeBytes}:{fileSizeBytes}", "--core=0:0", "--",
-        ]);
+        // rlimits: prlimit(2) on the held sandbox below, or prlimit on itself here. Only a sandbox that dies with this
+        // process may wait for them from here: bwrap takes EOF on its block fd for "go", and one that outlived a crash
+        // between launch and release would run without them. A root without CAP_SYS_RESOURCE always takes the exec.
+        var directRlimits = SandboxRlimits.Direct && spec.DieWithOwner;
+        if (!directRlimits)
+            argv.AddRange(SandboxRlimits.ExecPrefix(options.PrlimitPath, spec.Limits));
         // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
         argv.AddRange([options.SetprivPath, $"--reuid={owner}", $"--regid={ownerGid}", "--clear-groups", "--"]);
         // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
@@ -179,6 +177,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
 
         var initPid = await bwrap.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
         home.AddProcess(initPid);
+        if (directRlimits)
+            SandboxRlimits.Apply(initPid, spec.Limits);
         bwrap.Release();
 
         var ids = new SandboxIds(range, user);
