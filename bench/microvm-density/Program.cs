@@ -7,13 +7,20 @@ using Sandbox.Isolation.MicroVm;
 // exec; reports the PSS and RSS of every clone's QEMU (/proc/PID/smaps_rollup: the template's RAM pages are shared,
 // so each clone's PSS counts 1/N of them), the host's available memory before and with them, then removes them all
 // and checks that no QEMU of theirs is left.
-// Usage: dotnet run -c Release --project bench/microvm-density -- [count=50] [rootfs directory; default the host's]
+// Usage: dotnet run -c Release --project bench/microvm-density -- [count=50] [rootfs directory, or "host"] [TCG
+// translation cache MiB; default MicroVmOptions'] (a smaller cache bounds the clones' largest private mapping)
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
-var rootfs = args.Length > 1 ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
-var driver = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
+var rootfs = args.Length > 1 && args[1] != "host" ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
+var tcgCacheMiB = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : new MicroVmOptions().TcgTranslationCacheMiB;
+Console.WriteLine($"TCG translation cache: {tcgCacheMiB} MiB");
+var driver = new MicroVmDriver(new MicroVmOptions
+{
+    AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR"),
+    TcgTranslationCacheMiB = tcgCacheMiB,
+});
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator}; host: {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}");
-Console.WriteLine($"rootfs: {(args.Length > 1 ? args[1] : "the host's userland")}");
+Console.WriteLine($"rootfs: {(args.Length > 1 && args[1] != "host" ? args[1] : "the host's userland")}");
 var template = await driver.BuildTemplateAsync(new SandboxSpec { Rootfs = rootfs }, m => Console.WriteLine("  " + m), CancellationToken.None);
 
 var qemusBefore = QemuPids();
