@@ -28,7 +28,7 @@ packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qem
 # the CI runner's examples (make, gcc, pytest).
 packages+=(containerd runc runsc skopeo docker-registry erofs-utils passt slirp4netns nftables dnsmasq-base iperf3
   uidmap hyperfine python3-grpcio python3-grpc-tools python3-pytest make gcc libc6-dev busybox-static)
-# Node.js runs the gRPC client test that is not ours; a machine may already have it from elsewhere (whose npm
+# Node.js runs the gRPC client test that is not ours and the TypeScript SDK; a machine may already have it from elsewhere (whose npm
 # conflicts with Debian's), so Debian's packages are added only when the commands are missing.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)
@@ -84,6 +84,10 @@ dotnet publish "$here/src/SandboxApi/Sandbox.SandboxApi.csproj" -c Release -o "$
 
 say "installing the Node.js test client's packages (tests/node-client)"
 (cd "$here/tests/node-client" && npm install --no-audit --no-fund --silent >/dev/null) || echo "bootstrap: npm install failed; the Node.js client test will be skipped" >&2
+
+say "building the TypeScript SDK (sdk/typescript: npm ci, generate, tsc)"
+(cd "$here/sdk/typescript" && npm ci --no-audit --no-fund --silent >/dev/null && npm run --silent build) \
+  || echo "bootstrap: the TypeScript SDK could not be built; its tests will be skipped" >&2
 
 if [ $install = 1 ]; then
   say "installing /usr/local/bin/sandbox and /usr/local/lib/sandbox/agent"

@@ -36,6 +36,11 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private byte[] _seccomp = [];
     private int _lastCapability;
 
+    public override WorkloadUser DefaultUser => new(_uid, _gid);
+
+    /// <summary>The guest's agent is root.</summary>
+    public override WorkloadUser AgentUser => new(0, 0);
+
     public bool IsSetUp
     {
         get { lock (_lock) return _done; }
@@ -310,7 +315,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
     /// it could fork outside the limits (charges already made by the agent stay where they were).
     /// </summary>
-    public override T Spawn<T>(Func<T> spawn)
+    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
         T result = default!;
@@ -322,7 +327,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             {
                 try
                 {
-                    Confine();
+                    Confine(user);
                     result = spawn();
                 }
                 catch (Exception e)
@@ -342,7 +347,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     }
 
     /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>).</summary>
-    private void Confine()
+    private void Confine(WorkloadUser user)
     {
         for (int cap = 0; cap <= _lastCapability; cap++)
         {
@@ -352,10 +357,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         // no_new_privs: set-uid binaries on the root stay powerless (also nosuid), and an unprivileged thread may
         // install a filter.
         Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        uint gid = _gid;
+        uint gid = user.Gid;
         CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, _gid, _gid, _gid), "setresgid");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, _uid, _uid, _uid), "setresuid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, user.Gid, user.Gid, user.Gid), "setresgid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, user.Uid, user.Uid, user.Uid), "setresuid");
         if (_seccomp.Length == 0) return;
         fixed (byte* filter = _seccomp)
         {
@@ -364,12 +369,12 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         }
     }
 
-    public override T AsWorkloadUser<T>(Func<T> operation)
+    public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
         // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, _gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, _uid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
         try
         {
             return operation();

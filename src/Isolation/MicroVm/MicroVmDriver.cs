@@ -94,7 +94,17 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         SpecValidator.Validate(process);
         await using var sandbox = await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
         var p = await sandbox.ExecAsync(process, io, cancellationToken).ConfigureAwait(false);
-        return await p.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var exited = new CancellationTokenSource();
+        var signals = io.Signals?.DeliverAsync(p.SignalAsync, exited.Token) ?? Task.CompletedTask;
+        try
+        {
+            return await p.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await exited.CancelAsync().ConfigureAwait(false);
+            await signals.ConfigureAwait(false);
+        }
     }
 
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
@@ -124,7 +134,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var guestRamMiB = GuestRamMiB(spec.Limits);
-        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
