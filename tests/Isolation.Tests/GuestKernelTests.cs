@@ -96,4 +96,47 @@ public sealed class GuestKernelTests : IDisposable
         var e = Assert.Throws<SandboxException>(() => new MinimalKernelBuilder(_cache, Path.Combine(_cache, "missing.tar.xz")).Key);
         Assert.Contains("apt-get install linux-source-6.1", e.Message);
     }
+
+    /// <summary>The build's steps with a stand-in source tree (its Makefile plays tinyconfig, olddefconfig, vmlinux and
+    /// kernelrelease; the real compile is minutes): unpack, merge, check, compile with progress, strip, install, point
+    /// current at it, remove the work tree; a second build finds it built.</summary>
+    [Fact]
+    public async Task A_build_installs_the_kernel_points_current_at_it_and_the_tier_picks_it_up()
+    {
+        var source = Path.Combine(_cache, "src");
+        var tree = Path.Combine(source, "linux-source-6.1");
+        Directory.CreateDirectory(Path.Combine(tree, "scripts", "kconfig"));
+        File.WriteAllText(Path.Combine(tree, "Makefile"),
+            "tinyconfig:\n\t@echo '# tiny' > .config\nolddefconfig:\n\t@true\n" +
+            "vmlinux:\n\t@for i in 1 2 3; do echo \"  CC      kernel/f$$i.o\"; done\n\t@cp /bin/true vmlinux\n" +
+            "kernelrelease:\n\t@echo 6.1.999\n");
+        var merge = Path.Combine(tree, "scripts", "kconfig", "merge_config.sh");
+        File.WriteAllText(merge, "#!/bin/sh\ngrep '^CONFIG_' \"$3\" >> .config\n");
+        File.SetUnixFileMode(merge, (UnixFileMode)0b111_101_101);
+        var tarball = Path.Combine(source, "linux-source-6.1.tar.xz");
+        using (var tar = System.Diagnostics.Process.Start("tar", ["-cJf", tarball, "-C", source, "linux-source-6.1"]))
+            tar.WaitForExit();
+        Directory.Delete(tree, recursive: true);
+        FakeDebianKernel("6.1.0-57-amd64");
+
+        var builder = new MinimalKernelBuilder(_cache, tarball);
+        var stages = new List<KernelBuildStage>();
+        var kernel = await builder.BuildAsync(1, null, keepTree: false, new Recorder(stages), CancellationToken.None);
+
+        Assert.Equal([KernelBuildStage.Unpack, KernelBuildStage.Configure, KernelBuildStage.Compile, KernelBuildStage.Install], stages.Distinct());
+        Assert.Equal(Path.Combine(_cache, "minimal", builder.Key, "vmlinux"), kernel.VmlinuxPath);
+        Assert.Equal($"6.1.999-minimal-{builder.Key[..8]}", kernel.Version);
+        Assert.Equal(builder.Key, new FileInfo(Path.Combine(_cache, "minimal", "current")).LinkTarget);
+        Assert.Equal(kernel, GuestKernel.Locate(_cache));
+        Assert.False(Directory.Exists(Path.Combine(_cache, "minimal", "build"))); // the work tree is gone
+        Assert.Equal(kernel, await builder.BuildAsync(1, null, keepTree: false, null, CancellationToken.None));
+    }
+
+    private sealed class Recorder(List<KernelBuildStage> stages) : IProgress<KernelBuildProgress>
+    {
+        public void Report(KernelBuildProgress value)
+        {
+            lock (stages) stages.Add(value.Stage);
+        }
+    }
 }

@@ -53,7 +53,8 @@ internal sealed class QemuProcess : IAsyncDisposable
     public static async Task<QemuProcess> StartJailedAsync(IReadOnlyList<string> argv, IReadOnlyList<NativeSpawn.FdMapping> fds, ICgroup cgroup,
         CancellationToken cancellationToken)
     {
-        var jail = await LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds).ConfigureAwait(false);
+        var jail = await NoTransparentHugePages.AroundSpawnAsync(() => LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds))
+            .ConfigureAwait(false);
         PidfdHandle? pidfd = null;
         try
         {

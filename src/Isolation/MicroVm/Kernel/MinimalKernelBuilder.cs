@@ -129,7 +129,9 @@ public sealed class MinimalKernelBuilder
         await File.WriteAllTextAsync(fragment, Fragment, cancellationToken).ConfigureAwait(false);
         await RunAsync("make", ["ARCH=x86_64", "tinyconfig"], tree, null, cancellationToken).ConfigureAwait(false);
         progress?.Report(new(KernelBuildStage.Configure, 0.4, "merging kernel/sandbox-guest.config"));
-        await RunAsync("scripts/kconfig/merge_config.sh", ["-m", ".config", fragment], tree, null, cancellationToken).ConfigureAwait(false);
+        // By its full path: a relative program is looked up from this process's directory, not the working directory.
+        await RunAsync(Path.Combine(tree, "scripts", "kconfig", "merge_config.sh"), ["-m", ".config", fragment], tree, null, cancellationToken)
+            .ConfigureAwait(false);
         await RunAsync("make", ["ARCH=x86_64", "olddefconfig"], tree, null, cancellationToken).ConfigureAwait(false);
         CheckConfig(Path.Combine(tree, ".config"));
         progress?.Report(new(KernelBuildStage.Configure, 1, "configured"));
@@ -184,7 +186,9 @@ public sealed class MinimalKernelBuilder
         var temp = Path.Combine(Root, $"current.{Environment.ProcessId}.tmp");
         File.Delete(temp);
         File.CreateSymbolicLink(temp, key);
-        File.Move(temp, current, overwrite: true);
+        // rename(2) itself: File.Move follows the link to check its source exists, and the target is a directory.
+        if (Interop.Libc.Rename(temp, current) != 0)
+            throw Interop.Errno.Fail($"rename {temp} to {current}");
     }
 
     /// <summary>One build at a time per cache: a second one is refused at once, not queued behind a build of minutes.</summary>
