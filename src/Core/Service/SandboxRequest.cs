@@ -27,6 +27,10 @@ public sealed record SandboxRequest
     /// <summary>null = the configured default TTL.</summary>
     public TimeSpan? Ttl { get; init; }
     public string? WorkDir { get; init; }
+    /// <summary>Who processes run as inside: "root", "UID" or "UID:GID" (<see cref="Isolation.SandboxUser.Parse"/>); null =
+    /// the tier's unprivileged default (1000:1000). Root inside is the first host uid of the sandbox's own unprivileged
+    /// range, without capabilities (an image's root-owned files are its own: `apt-get install` in a Debian image).</summary>
+    public string? User { get; init; }
     /// <summary>The sandbox's hostname; null = the engine's default.</summary>
     public string? Hostname { get; init; }
     /// <summary>Extra syscalls wanted on top of the profile (the policy filters them).</summary>
