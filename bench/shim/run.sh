@@ -18,10 +18,14 @@ cleanup() {
   for t in $($ctr task ls -q 2>/dev/null); do $ctr task delete -f "$t" >/dev/null 2>&1 || true; done
   for c in $($ctr container ls -q 2>/dev/null); do $ctr container rm "$c" >/dev/null 2>&1 || true; done
   [ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null && while kill -0 "$(cat "$d/pid")" 2>/dev/null; do sleep 0.1; done
-  # Shims outlive containerd on purpose: end the ones serving this bench's containerd (a runsc probe that failed
-  # leaves one), found by this run's own socket path, one pid at a time.
-  for pid in $(pgrep -f "containerd-shim-[a-z]*-v2 .*-address $d/c.sock" || true); do kill -9 "$pid" 2>/dev/null || true; done
+  # Shims outlive containerd on purpose: end the ones serving this bench's containerd, and whatever a runsc probe
+  # left (its shim, runsc-sandbox and runsc-gofer name this run's directory), found by this run's own paths, one pid
+  # at a time.
+  for pid in $(pgrep -f "containerd-shim-[a-z]*-v2 .*-address $d/c.sock" || true) $(pgrep -f "^runsc-[a-z]* .*$d/" || true); do
+    kill -9 "$pid" 2>/dev/null || true
+  done
   grep -o " $d[^ ]*" /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  rm -rf "/run/containerd/runc/$ns/b-probe"
   rm -rf "$d"
 }
 trap cleanup EXIT
@@ -65,9 +69,15 @@ if $ctr run --rm --runtime io.containerd.runc.v2 --runc-binary /usr/bin/runsc "$
 else
   echo "runsc: does not run here (skipped)"
 fi
-# Whatever the probe left (a failed runsc start leaves its task, container and runc shim behind).
+# Whatever the probe left (a failed runsc start leaves its task, container and runc shim behind): the shim is found
+# by its id and this run's socket and ended by pid, so it is not counted as a runc shim below.
 $ctr task delete -f b-probe >/dev/null 2>&1 || true
 $ctr container rm b-probe >/dev/null 2>&1 || true
+for pid in $(pgrep -f "containerd-shim-runc-v2 .*-address $d/c.sock" || true); do
+  if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-id b-probe "; then kill -9 "$pid" 2>/dev/null || true; fi
+done
+# runsc may get as far as its sandbox and gofer processes before the probe fails: they name the probe's bundle.
+for pid in $(pgrep -f "^runsc-[a-z]* .*$d/state/io.containerd.runtime.v2.task/$ns/b-probe" || true); do kill -9 "$pid" 2>/dev/null || true; done
 echo "host: $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), containerd $(containerd --version | cut -d' ' -f3)"
 for name in runc sandbox runsc; do
   [ -n "${cmds[$name]:-}" ] || continue

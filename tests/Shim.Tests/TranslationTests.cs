@@ -32,6 +32,8 @@ public sealed class TranslationTests
         Assert.Equal(64, Path.GetFileName(a).Length);
         Assert.Equal("pod1", ShimSocketAddress.GroupId("c1", new Dictionary<string, string> { ["io.kubernetes.cri.sandbox-id"] = "pod1" }));
         Assert.Equal("c1", ShimSocketAddress.GroupId("c1", new Dictionary<string, string>()));
+        // The opt-in group wins over the pod, as runc's group label does.
+        Assert.Equal("g1", ShimSocketAddress.GroupId("c1", new Dictionary<string, string> { ["io.sandbox.shim-group"] = "g1", ["io.kubernetes.cri.sandbox-id"] = "pod1" }));
     }
 
     [Fact]

@@ -88,10 +88,10 @@ internal static class BindMounts
     }
 
     /// <summary>Mounts under <paramref name="view"/> must not propagate to the peers of its parent (with DIR's view,
-    /// DIR itself): the view's own propagation becomes private.</summary>
+    /// DIR itself or a mount under it): the propagation of the view and of everything under it becomes private.</summary>
     public static void MakePrivate(string view)
     {
-        if (Libc.Mount("", view, null, Libc.MS_PRIVATE, null) != 0)
+        if (Libc.Mount("", view, null, Libc.MS_PRIVATE | Libc.MS_REC, null) != 0)
             throw Fail($"make {view} private");
     }
 
