@@ -42,6 +42,7 @@ public static class DecisionTranslator
             Env = image is null ? request.Env : Merge(image.Record.Defaults.EnvMap(), request.Env),
             SyscallProfile = decision.SyscallProfile.Name,
             ExtraSyscalls = decision.SyscallProfile.Add,
+            NarrowingSyscallProfile = request.NarrowingSyscallProfile,
             WorkDir = request.WorkDir ?? "/work",
             Hostname = request.Hostname ?? new SandboxSpec().Hostname,
             User = request.User is { } user ? SandboxUser.Parse(user) : null,

@@ -37,6 +37,9 @@ public sealed record SandboxRequest
     public IReadOnlyList<string> Syscalls { get; init; } = [];
     /// <summary>The seccomp profile wanted; null = the policy's choice.</summary>
     public string? SyscallProfile { get; init; }
+    /// <summary>A profile the policy's is narrowed by (a call runs only when both allow it), e.g. an OCI bundle's
+    /// linux.seccomp; null = none. It can only take syscalls away.</summary>
+    public SyscallFilter.SeccompProfile? NarrowingSyscallProfile { get; init; }
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

@@ -53,7 +53,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         string cwd, Stdio stdio, IReadOnlyList<MountOp> extraMounts, IReadOnlyList<NativeSpawn.FdMapping> extraFds,
         CancellationToken cancellationToken, int agentPidsReserve = 0, bool commandIsInit = false)
     {
-        var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
         if (!Environment.IsPrivilegedProcess)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 "the container tier needs root: it writes each sandbox's uid map and creates its cgroup");

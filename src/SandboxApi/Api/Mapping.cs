@@ -122,6 +122,7 @@ internal static class Mapping
             WorkingDirectory = p.Cwd.Length > 0 ? p.Cwd : null,
             Timeout = p.Timeout?.ToTimeSpan(),
             Tty = tty,
+            User = p.User.Length > 0 ? p.User : null,
         };
     }
 
