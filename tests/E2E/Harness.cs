@@ -15,7 +15,9 @@ public static class Harness
 
     public static readonly ISandboxDriver Driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory });
 
-    public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions { AgentDirectory = AgentDirectory });
+    /// <summary>Boots get 4 minutes, not the engine's 60 s: a VM with egress cold-boots (a snapshot template has no network
+    /// device), and under TCG on this shared 2-core host a cold boot has taken over a minute.</summary>
+    public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions { AgentDirectory = AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4) });
 
     public static ISandboxDriver DriverFor(ExecutionMode mode) => mode == ExecutionMode.MicroVm ? VmDriver : Driver;
 

@@ -19,7 +19,7 @@ internal static class LocalRun
 
     public static async Task<int> RunAsync(RunFlags flags, string[] argv, bool interactive, bool tty, CancellationToken cancellationToken)
     {
-        await using var core = SandboxCore.Create(new SandboxCoreOptions(), EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
+        await using var core = SandboxCore.Create(new SandboxCoreOptions { Images = ImageStoreLocation.Options }, EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
             [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory.FromEnvironment() }),
                 new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDirectory.FromEnvironment() })]);
         var principal = new Principal(Tenant, "uid:" + Environment.UserName);

@@ -31,6 +31,11 @@ internal static class RootfsLayout
                 // (see ImageOverlay); its top-level entries are those of the lower layer when the sandbox starts.
                 // A work dir inside an image directory (/home/runner) has its parents made by bwrap on its own root
                 // (bwrap, as the sandbox's uid, may not mkdir in the image's root-owned /home): see ImageRootEntries.
+                // Made 0755 first: bwrap makes a missing parent 0700 as its own uid, which in a long-lived sandbox is the
+                // agent's, and the workload could not walk through it to its work dir.
+                var parents = workDir.Split('/', StringSplitOptions.RemoveEmptyEntries);
+                for (var i = 1; i < parents.Length; i++)
+                    ops.Add(new DirOp("/" + string.Join('/', parents[..i]), "0755"));
                 foreach (var entry in Images.ImageRootEntries.Enumerate(image.LowerDirectory, workDir, s_provided))
                 {
                     var destination = "/" + entry.Path;

@@ -16,10 +16,12 @@ namespace Sandbox.Isolation.MicroVm;
 public sealed partial class MicroVmDriver
 {
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
+        GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false,
+        string? networkSocket = null) =>
         StartJailedAsync(id, accel, kernel, initrd, layout, ram, null, persistent,
-            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent) with { ReconnectSeconds = persistent ? 1 : 0 },
-            HostLimits(ramMiB), timeout, cancellationToken);
+            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
+                with { ReconnectSeconds = persistent ? 1 : 0, NetworkSocketPath = networkSocket },
+            HostLimits(ramMiB), timeout, cancellationToken, networkSocket: networkSocket);
 
     /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
     /// the jail holds exactly the files this VM uses (<paramref name="ram"/>: a template's RAM file being built, bound
@@ -27,7 +29,7 @@ public sealed partial class MicroVmDriver
     /// descriptors.</summary>
     private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
         GuestRootfs.Layout layout, RamFile? ram, Native.FileDescriptor? templateRam, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
-        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null)
+        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null, string? networkSocket = null)
     {
         var directory = NewStateDirectory(id);
         var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
@@ -37,6 +39,14 @@ public sealed partial class MicroVmDriver
         var hostUid = _uids.Allocate();
         try
         {
+            // Egress: passt's socket (root's, in the network's root-only state directory) goes into the jail at its host
+            // path and is given to the VM's uid, the only one that may connect to it (QEMU's -netdev stream).
+            if (networkSocket is not null)
+            {
+                if (Interop.Libc.Lchown(networkSocket, hostUid, hostUid) != 0)
+                    throw Interop.Errno.Fail($"lchown({networkSocket}, {hostUid})");
+                binds.Add(new JailBind(networkSocket, Writable: true));
+            }
             var jail = new VmmJail
             {
                 BwrapPath = _options.BwrapPath,

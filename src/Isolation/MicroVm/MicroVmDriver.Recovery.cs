@@ -110,6 +110,9 @@ public sealed partial class MicroVmDriver
         };
         if (hostUid > 0)
             vm.ReleaseHostUid = () => _uids.Release(hostUid);
-        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator, record.SeccompDigest ?? "", hostUid), record.Template, record.Accelerator);
+        // An egress VM's network (namespace, helpers, passt) outlived the old owner with it: taken back, torn down with the VM.
+        var network = Network.SandboxNetwork.Adopt(_options.Network, id);
+        return new MicroVmSandbox(vm, spec, Info(spec, record.Accelerator, record.SeccompDigest ?? "", hostUid) with { Egress = network?.Granted ?? [] },
+            record.Template, record.Accelerator, network);
     }
 }

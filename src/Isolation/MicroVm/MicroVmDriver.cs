@@ -110,11 +110,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
-        // Never a silent downgrade to no network. The guest side (passt in the sandbox's namespace, eth0 set up by the
-        // agent) is built, but the jailed QEMU (its own host uid, only the jail's files) cannot reach passt's socket yet.
         if (spec.Network == NetworkMode.Egress)
-            throw new SandboxException(SandboxErrorCode.Unavailable,
-                "the microVM tier does not offer network mode egress yet (the container tier does; docs/network.md)");
+            Network.SandboxNetwork.CheckGuestStack(spec.EgressAllow, spec.PublishedPorts);
         // Root in a guest would hold every capability there (the guest agent does not drop them yet): refused, never
         // silently run as another user.
         if (spec.User is { } user && (user.Uid != _options.GuestUid || user.Gid != _options.GuestUid))
@@ -138,8 +135,23 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
-        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken)
-            .ConfigureAwait(false);
+        // Egress: the same network as a container's (namespace, filter, resolver, pasta), with passt inside it serving the
+        // guest's virtio-net over a unix socket. It is made before QEMU (which connects to it at start) and given to the
+        // VM's host uid once that is allocated (StartJailedAsync binds it into the jail). Such a VM cold-boots: a snapshot
+        // template has no network device.
+        Network.SandboxNetwork? network = null;
+        string? networkSocket = null;
+        if (spec.Network == NetworkMode.Egress)
+        {
+            network = await Network.SandboxNetwork.CreateAsync(_options.Network, spec.Id, spec.EgressAllow, spec.PublishedPorts, cancellationToken)
+                .ConfigureAwait(false);
+            rollback.Push(network);
+            networkSocket = await network.StartGuestStackAsync(_options.Network.PasstPath, spec.PublishedPorts).ConfigureAwait(false);
+        }
+        var (vm, template) = networkSocket is null
+            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken).ConfigureAwait(false)
+            : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
+                persistent, networkSocket).ConfigureAwait(false), null);
         rollback.Push(vm);
         var setup = RootSetup(layout, spec.WorkDir);
         setup.DiskBytes = spec.Limits.DiskMiB << 20;
@@ -154,10 +166,20 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         setup.SurviveHostDisconnect = persistent;
         setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
         setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
+        if (network is not null)
+        {
+            setup.Network = new GuestNetwork
+            {
+                Address = Network.SandboxAddresses.Sandbox.ToString(),
+                PrefixLength = Network.SandboxAddresses.PrefixLength,
+                Gateway = Network.SandboxAddresses.Gateway.ToString(),
+            };
+        }
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
 
         rollback.Commit();
-        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid), template, accel.Accelerator);
+        return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
+            template, accel.Accelerator, network);
     }
 
     /// <summary>The part of a guest's set-up that makes its root: the layout's mounts, block devices and symlinks, and

@@ -55,7 +55,7 @@ public static class ConfigLoader
     private static SandboxdConfig ReadRoot(Section s)
     {
         var d = new SandboxdConfig();
-        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "log", "pools");
+        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "images", "log", "pools");
         return new SandboxdConfig
         {
             Listen = s.Child("listen") is { } l ? ReadListen(l) : d.Listen,
@@ -64,6 +64,7 @@ public static class ConfigLoader
             StateDir = s.String("state_dir") ?? d.StateDir,
             Sandboxes = s.Child("sandboxes") is { } b ? ReadSandboxes(b) : d.Sandboxes,
             Container = s.Child("container") is { } c ? ReadContainer(c) : d.Container,
+            Images = s.Child("images") is { } i ? ReadImages(i) : d.Images,
             Log = s.Child("log") is { } g ? ReadLog(g) : d.Log,
             Pools = s.Child("pools") is { } o ? ReadPools(o) : d.Pools,
         };
@@ -155,6 +156,12 @@ public static class ConfigLoader
             DiskMiB = s.Long("disk_mib") ?? d.DiskMiB,
             TimeoutS = s.Int("timeout_s") ?? d.TimeoutS,
         };
+    }
+
+    private static ImagesConfig ReadImages(Section s)
+    {
+        s.Known("store_dir");
+        return new ImagesConfig { StoreDir = s.String("store_dir") ?? new ImagesConfig().StoreDir };
     }
 
     private static SandboxesConfig ReadSandboxes(Section s)

@@ -74,6 +74,8 @@ public static class ConfigValidator
 
         if (!Path.IsPathFullyQualified(c.StateDir))
             errors.Add($"state_dir: '{c.StateDir}' must be an absolute path");
+        if (!Path.IsPathFullyQualified(c.Images.StoreDir))
+            errors.Add($"images.store_dir: '{c.Images.StoreDir}' must be an absolute path");
         var s = c.Sandboxes;
         if (s.MaxTtlS < 1) errors.Add($"sandboxes.max_ttl_s: {s.MaxTtlS} must be at least 1");
         if (s.DefaultTtlS < 1 || s.DefaultTtlS > s.MaxTtlS)

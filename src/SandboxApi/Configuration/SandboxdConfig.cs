@@ -14,8 +14,16 @@ public sealed record SandboxdConfig
     public string StateDir { get; init; } = "/var/lib/sandboxd";
     public SandboxesConfig Sandboxes { get; init; } = new();
     public ContainerConfig Container { get; init; } = new();
+    public ImagesConfig Images { get; init; } = new();
     public LogConfig Log { get; init; } = new();
     public PoolsConfig Pools { get; init; } = new();
+}
+
+public sealed record ImagesConfig
+{
+    /// <summary>The image store `--image NAME:TAG` resolves in (`sandbox image … --store DIR` manages the same
+    /// directory). Default /var/cache/sandbox/images.</summary>
+    public string StoreDir { get; init; } = "/var/cache/sandbox/images";
 }
 
 public sealed record ListenConfig

@@ -17,6 +17,7 @@ public static class CoreOptionsMapping
         Quotas = config.Tenants.ToDictionary(t => t.Name, t => new TenantQuota(t.MaxSandboxes, t.MaxMemoryMiB)),
         Ceilings = config.Policy.Ceilings.ToHostCeilings(),
         SandboxesOutliveOwner = true,
+        Images = new Isolation.Images.ImageStoreOptions { Root = config.Images.StoreDir },
         Pools = config.ToPoolOptions(),
     };
 

@@ -10,11 +10,12 @@ namespace Sandbox.Cli.Commands.Images;
 /// goes to stderr; what a script wants (an id, a table, JSON) to stdout.</summary>
 public static class ImageCommand
 {
-    /// <summary>The store every face uses unless told otherwise (sandboxd's Images:Store, the CLI's --store).</summary>
+    /// <summary>The store every face uses unless told otherwise (sandboxd's images.store_dir, the CLI's
+    /// $SANDBOX_IMAGE_STORE or --store).</summary>
     public static readonly Option<string> Store = new("--store")
     {
-        Description = "The image store directory",
-        DefaultValueFactory = _ => new ImageStoreOptions().Root,
+        Description = "The image store directory (default $SANDBOX_IMAGE_STORE, else /var/cache/sandbox/images)",
+        DefaultValueFactory = _ => ImageStoreLocation.Root,
         Recursive = true,
     };
 
