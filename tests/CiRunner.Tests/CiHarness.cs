@@ -66,10 +66,12 @@ public sealed class CiHarness : IAsyncDisposable
         CacheDirectory = Path.Combine(Repo, ".cache-store"),
     };
 
-    public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, CancellationToken cancellationToken = default)
+    /// <param name="mirrors">The operator's mirrors (--mirror): the egress the default CI policy grants.</param>
+    public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, IEnumerable<string>? mirrors = null,
+        CancellationToken cancellationToken = default)
     {
         var workflow = WorkflowParser.Parse(yaml, "test.yml");
-        return await new WorkflowRunner(Host, CiPolicy.Load(), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
+        return await new WorkflowRunner(Host, CiPolicy.Load(null, mirrors), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
