@@ -114,6 +114,7 @@ internal sealed partial class AgentService : IDisposable
     }
 
     private T AsWorkloadUser<T>(Func<T> operation) => _confinement is null ? operation() : _confinement.AsWorkloadUser(operation);
+    private T AsUser<T>(WorkloadUser user, Func<T> operation) => _confinement is null ? operation() : _confinement.AsUser(user, operation);
 
     private SetupGuestResponse SetupGuest(SetupGuestRequest request)
     {
@@ -167,15 +168,16 @@ internal sealed partial class AgentService : IDisposable
         if (request.Tty is { } tty && (tty.Rows is 0 or > ushort.MaxValue || tty.Cols is 0 or > ushort.MaxValue))
             throw new TtrpcException(StatusCode.InvalidArgument, $"terminal size {tty.Rows}x{tty.Cols}: rows and cols must be 1..65535");
 
+        var user = ExecUser.Resolve(request.User, _confinement);
         string executable = ResolveExecutable(request.Argv[0], request.Env);
         // A held exec's program is exec'd by its first stage, after this call returned: a missing or non-executable one
-        // is refused here, as posix_spawn would have (looked up with the workload's file-system identity).
-        if (request.Hold && !AsWorkloadUser(() => IsRegularFile(executable)))
+        // is refused here, as posix_spawn would have (looked up with the exec user's file-system identity).
+        if (request.Hold && !AsUser(user, () => IsRegularFile(executable)))
             throw new TtrpcException(StatusCode.NotFound, $"exec {request.Argv[0]}: no such file");
         // No execute bit at all: nobody may run it (the finer check, by owner and group, is the exec's own: 126).
-        if (request.Hold && (AsWorkloadUser(() => StatMode(executable)) & 0b001_001_001) == 0)
+        if (request.Hold && (AsUser(user, () => StatMode(executable)) & 0b001_001_001) == 0)
             throw new TtrpcException(StatusCode.PermissionDenied, $"exec {request.Argv[0]}: permission denied");
-        var exec = _processes.Spawn(request, executable);
+        var exec = _processes.Spawn(request, executable, user);
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
         return new ExecResponse { Pid = exec.Pid };
     }

@@ -36,12 +36,14 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
 
     public uint Uid => _uid;
     public uint Gid => _gid;
+    public override WorkloadUser DefaultUser => new(_uid, _gid);
+    public override WorkloadUser AgentUser => new(_agentUid, _agentGid);
 
     /// <summary>The command of a held exec's first stage (<see cref="HeldExec"/>): this agent's own binary, through the
     /// bundled loader it was started with (the bundle is <c>{dir}/lib/ld-linux…</c> and <c>{dir}/sandbox-agent</c>).</summary>
     /// <param name="nproc">RLIMIT_NPROC the program gets (0: inherited), set by the first stage on itself as the
     /// workload user, so the agent's and the first stage's own threads never count against it.</param>
-    public (string Path, string[] Argv) HeldCommand(string executable, IReadOnlyList<string> argv, string cwd, bool tty, int nproc)
+    public (string Path, string[] Argv) HeldCommand(string executable, IReadOnlyList<string> argv, string cwd, bool tty, int nproc, WorkloadUser user)
     {
         var loader = Environment.ProcessPath;
         var bundle = loader is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader));
@@ -51,12 +53,12 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         string[] command =
         [
             loader, "--library-path", System.IO.Path.Combine(bundle!, "lib"), self,
-            HeldExec.Flag, _uid.ToString(), _gid.ToString(), tty ? "1" : "0", cwd, nproc.ToString(), "--", executable, .. argv,
+            HeldExec.Flag, user.Uid.ToString(), user.Gid.ToString(), tty ? "1" : "0", cwd, nproc.ToString(), "--", executable, .. argv,
         ];
         return (loader, command);
     }
 
-    public override T Spawn<T>(Func<T> spawn)
+    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         T result = default!;
         ExceptionDispatchInfo? error = null;
@@ -64,7 +66,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         {
             try
             {
-                BecomeForGood(_uid, _gid);
+                BecomeForGood(user.Uid, user.Gid);
                 result = spawn();
             }
             catch (Exception e)
@@ -105,11 +107,11 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         Check(Libc.syscall_capset(Libc.SYS_capset, &header, data), "capset(0)");
     }
 
-    public override T AsWorkloadUser<T>(Func<T> operation)
+    public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
         // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, _gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, _uid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
         try
         {
             return operation();

@@ -28,11 +28,18 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
 
     private readonly Lock _lock = new();
     private bool _done;
+    private string? _templateRoot; // the root a template's set-up built (RootOf), until a clone's set-up takes it over
+    private string? _maxUserNamespaces; // the kernel's value before set-up wrote 0
     private uint _uid;
     private uint _gid;
     private string _selfPid = "";
     private byte[] _seccomp = [];
     private int _lastCapability;
+
+    public override WorkloadUser DefaultUser => new(_uid, _gid);
+
+    /// <summary>The guest's agent is root.</summary>
+    public override WorkloadUser AgentUser => new(0, 0);
 
     public bool IsSetUp
     {
@@ -43,16 +50,31 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     {
         lock (_lock)
         {
-            if (_done) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already set up");
+            if (_done && _templateRoot is null) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already set up");
             Validate(request);
+            if (request.Template && request.Mounts.Any(m => !request.BlockDevices.Any(d => d.Tag == m.Tag)))
+                throw new TtrpcException(StatusCode.InvalidArgument, "a template's root must come from block devices only (a mounted 9p share blocks the snapshot)");
             try
             {
-                BuildRoot(request);
+                if (_templateRoot is null)
+                {
+                    BuildRoot(request);
+                    if (request.Template) _templateRoot = RootOf(request);
+                }
+                else
+                {
+                    // A clone of a template: the root is the template's; only its writable dirs are made anew.
+                    if (request.Template) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already a template");
+                    if (RootOf(request) != _templateRoot)
+                        throw new TtrpcException(StatusCode.FailedPrecondition, "the sandbox's root differs from the root of the template it was restored from");
+                    RemountWritableDirs(request);
+                    _templateRoot = null;
+                }
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
-                if (!request.AllowNestedUserNamespaces)
-                    File.WriteAllText("/proc/sys/user/max_user_namespaces", "0");
+                _maxUserNamespaces ??= File.ReadAllText("/proc/sys/user/max_user_namespaces").Trim();
+                File.WriteAllText("/proc/sys/user/max_user_namespaces", request.AllowNestedUserNamespaces ? _maxUserNamespaces : "0");
                 _lastCapability = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
             }
             catch (IOException e)
@@ -101,6 +123,36 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             throw new TtrpcException(StatusCode.InvalidArgument, "memory, pids and disk limits must be positive");
     }
 
+    /// <summary>What makes up a root (mounts, symlinks, block devices, writable dirs), to compare a clone's with its
+    /// template's.</summary>
+    private static string RootOf(SetupGuestRequest request)
+    {
+        var root = new SetupGuestRequest();
+        root.Mounts.AddRange(request.Mounts);
+        root.Symlinks.AddRange(request.Symlinks);
+        root.BlockDevices.AddRange(request.BlockDevices);
+        root.WritableDirs.AddRange(request.WritableDirs);
+        return root.ToString();
+    }
+
+    /// <summary>A clone's writable dirs: the template's tmpfs mounts (and whatever its warm-up left in them) are
+    /// detached and fresh ones mounted with the clone's size and owner.</summary>
+    private static void RemountWritableDirs(SetupGuestRequest request)
+    {
+        foreach (var dir in request.WritableDirs)
+        {
+            Check(NativeStrings.With(dir, p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "umount " + dir);
+            MountWritableDir(dir, dir, request);
+        }
+    }
+
+    private static void MountWritableDir(string dir, string target, SetupGuestRequest request)
+    {
+        var mode = dir == "/tmp" ? "1777" : "0755";
+        GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
+            $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
+    }
+
     private static void BuildRoot(SetupGuestRequest request)
     {
         Directory.CreateDirectory(NewRoot);
@@ -139,9 +191,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         {
             var target = NewRoot + dir;
             Directory.CreateDirectory(target);
-            var mode = dir == "/tmp" ? "1777" : "0755";
-            GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
-                $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
+            MountWritableDir(dir, target, request);
         }
         foreach (var dir in new[] { "/proc", "/sys" })
             GuestInit.Mount(dir, NewRoot + dir, null, Libc.MS_MOVE, null);
@@ -265,7 +315,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
     /// it could fork outside the limits (charges already made by the agent stay where they were).
     /// </summary>
-    public override T Spawn<T>(Func<T> spawn)
+    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
         T result = default!;
@@ -277,7 +327,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             {
                 try
                 {
-                    Confine();
+                    Confine(user);
                     result = spawn();
                 }
                 catch (Exception e)
@@ -297,7 +347,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     }
 
     /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>).</summary>
-    private void Confine()
+    private void Confine(WorkloadUser user)
     {
         for (int cap = 0; cap <= _lastCapability; cap++)
         {
@@ -307,10 +357,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         // no_new_privs: set-uid binaries on the root stay powerless (also nosuid), and an unprivileged thread may
         // install a filter.
         Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        uint gid = _gid;
+        uint gid = user.Gid;
         CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, _gid, _gid, _gid), "setresgid");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, _uid, _uid, _uid), "setresuid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, user.Gid, user.Gid, user.Gid), "setresgid");
+        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, user.Uid, user.Uid, user.Uid), "setresuid");
         if (_seccomp.Length == 0) return;
         fixed (byte* filter = _seccomp)
         {
@@ -319,12 +369,12 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         }
     }
 
-    public override T AsWorkloadUser<T>(Func<T> operation)
+    public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
         // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, _gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, _uid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
         try
         {
             return operation();

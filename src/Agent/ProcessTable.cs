@@ -67,7 +67,8 @@ internal sealed unsafe class ProcessTable : IDisposable
         }
     }
 
-    public ExecState Spawn(ExecRequest request, string executable)
+    /// <param name="user">The ids the process runs as (<see cref="ExecUser.Resolve"/>); ignored without a confinement.</param>
+    public ExecState Spawn(ExecRequest request, string executable, WorkloadUser user)
     {
         var argv = request.Argv.ToArray();
         var envp = request.Env.Select(e => e.Name + "=" + e.Value).ToArray();
@@ -123,12 +124,12 @@ internal sealed unsafe class ProcessTable : IDisposable
                 // file-system identity, without becoming the agent's controlling terminal.
                 (int Rc, int Pid, Terminal? Terminal) StartHeld()
                 {
-                    var opened = ttySize is null ? null : held!.AsWorkloadUser(() => Terminal.Open(ttySize.Rows, ttySize.Cols));
+                    var opened = ttySize is null ? null : held!.AsUser(user, () => Terminal.Open(ttySize.Rows, ttySize.Cols));
                     int slave = -1;
                     try
                     {
-                        if (opened is not null) slave = held!.AsWorkloadUser(opened.OpenSlave);
-                        var (path, command) = held!.HeldCommand(executable, argv, cwd, opened is not null, NprocLimit);
+                        if (opened is not null) slave = held!.AsUser(user, opened.OpenSlave);
+                        var (path, command) = held!.HeldCommand(executable, argv, cwd, opened is not null, NprocLimit, user);
                         int childPid;
                         int result = SpawnNative(path, command, envp, "/", stdinFd, stdoutFd, stderrFd, null, &childPid, slave, holdPipe[0]);
                         return (result, childPid, opened);
@@ -143,7 +144,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                         if (slave >= 0) Libc.close(slave);
                     }
                 }
-                var (rc, pid, opened) = held is not null ? StartHeld() : _confinement is null ? Start() : _confinement.Spawn(Start);
+                var (rc, pid, opened) = held is not null ? StartHeld() : _confinement is null ? Start() : _confinement.Spawn(Start, user);
                 if (opened is not null)
                 {
                     terminal = opened;

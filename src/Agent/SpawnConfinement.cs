@@ -9,12 +9,22 @@ namespace Sandbox.Agent;
 /// </summary>
 internal abstract class SpawnConfinement
 {
-    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and posix_spawn) so that the child is born with the
-    /// workload's identity (in a guest: inside the workload cgroup, under the sandbox's seccomp filter).</summary>
-    public abstract T Spawn<T>(Func<T> spawn);
+    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and posix_spawn) so that the child is born with
+    /// <paramref name="user"/>'s identity (in a guest: inside the workload cgroup, under the sandbox's seccomp filter).</summary>
+    public abstract T Spawn<T>(Func<T> spawn, WorkloadUser user);
+
+    /// <summary>Runs a file operation with <paramref name="user"/>'s file-system identity (fsuid/fsgid) on this thread.</summary>
+    public abstract T AsUser<T>(WorkloadUser user, Func<T> operation);
 
     /// <summary>Runs a file operation with the workload's file-system identity (fsuid/fsgid) on this thread.</summary>
-    public abstract T AsWorkloadUser<T>(Func<T> operation);
+    public T AsWorkloadUser<T>(Func<T> operation) => AsUser(DefaultUser, operation);
+
+    /// <summary>The ids a process gets when its exec names no user.</summary>
+    public abstract WorkloadUser DefaultUser { get; }
+
+    /// <summary>The agent's own ids: no exec may take them (the workload could then signal, trace or starve the
+    /// agent).</summary>
+    public abstract WorkloadUser AgentUser { get; }
 
     /// <summary>The workload cgroup's oom_kill counter (memory.events).</summary>
     public abstract long OomKillCount();

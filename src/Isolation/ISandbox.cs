@@ -104,7 +104,13 @@ public sealed record SandboxInfo
     public IReadOnlyList<string> Egress { get; init; } = [];
 }
 
-public sealed record SandboxStats(long MemoryBytes, long MemoryPeakBytes, TimeSpan CpuTime, int Tasks, long OomKills);
+/// <param name="Io">Block I/O of the sandbox's cgroup (cgroup v2 io.stat), null where it is not accounted (a v1
+/// host, whose sandboxes have no blkio cgroup; a v2 subtree without the io controller). Writes to the sandbox's tmpfs
+/// are memory, not I/O.</param>
+public sealed record SandboxStats(long MemoryBytes, long MemoryPeakBytes, TimeSpan CpuTime, int Tasks, long OomKills, IoBytes? Io = null);
+
+/// <summary>Bytes read from and written to block devices.</summary>
+public sealed record IoBytes(long ReadBytes, long WrittenBytes);
 
 public enum SandboxFileKind
 {

@@ -19,6 +19,10 @@ public sealed record ProcessSpec
     /// output arrives on <see cref="ProcessIO.Stdout"/> (stderr stays empty), and
     /// <see cref="ISandboxProcess.ResizeAsync"/> changes the size. Null = pipes. Long-lived sandboxes only.</summary>
     public TerminalSize? Tty { get; init; }
+
+    /// <summary>The user inside the sandbox, NAME|UID[:GROUP|GID] (the agent resolves and checks it against the
+    /// sandbox's ids); null = the sandbox's workload user. Long-lived sandboxes only.</summary>
+    public string? User { get; init; }
 }
 
 /// <summary>A terminal's window size in character cells (each 1..65535).</summary>

@@ -118,8 +118,17 @@ public static class SpecValidator
             errors.Add($"timeout {t} must be positive and at most 30 days");
         if (process.Tty?.Problem() is { } tty)
             errors.Add(tty);
+        if (process.User is { } user && !IsUserSpec(user))
+            errors.Add($"user '{user}' must be NAME|UID[:GROUP|GID]: 1-32 characters of [A-Za-z0-9_.-] each, not starting with '-'");
         if (errors.Count > 0)
             throw new SpecValidationException(errors);
+    }
+
+    private static bool IsUserSpec(string user)
+    {
+        var parts = user.Split(':');
+        return parts.Length is 1 or 2 && parts.All(p => p.Length is >= 1 and <= 32 && p[0] != '-'
+            && p.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '.' or '-'));
     }
 
     /// <summary>An absolute path inside the sandbox: no '..' components, no NUL, bounded length.</summary>

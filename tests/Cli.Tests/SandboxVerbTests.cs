@@ -30,7 +30,9 @@ public sealed class SandboxVerbTests(CliFixture f)
 
             var r = await CliProcess.RunAsync(f.Socket, "exec", "-e", "X=1", "-w", "/tmp", id, "sh", "-c", "echo $GREETING $X $(pwd)");
             Assert.Equal("hi 1 /tmp\n", r.Stdout);
-            Assert.Equal(ExitCodes.Usage, (await CliProcess.RunAsync(f.Socket, "exec", "-u", "root", id, "true")).ExitCode);
+            Assert.Equal("0\n", (await CliProcess.RunAsync(f.Socket, "exec", "-u", "root", id, "id", "-u")).Stdout);
+            Assert.Equal("1234:1234\n", (await CliProcess.RunAsync(f.Socket, "exec", "--user", "1234", id, "sh", "-c", "echo $(id -u):$(id -g)")).Stdout);
+            Assert.Equal(ExitCodes.Usage, (await CliProcess.RunAsync(f.Socket, "exec", "-u", "a:b:c", id, "true")).ExitCode);
         }
         finally
         {

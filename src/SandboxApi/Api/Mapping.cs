@@ -75,6 +75,7 @@ internal static class Mapping
             Labels = ephemeral ? new Dictionary<string, string>() : new Dictionary<string, string>(r.Labels),
             Ttl = r.Ttl is { } ttlValue && !ephemeral ? ttlValue.ToTimeSpan() : null,
             WorkDir = r.Workdir.Length > 0 ? r.Workdir : null,
+            User = r.User.Length > 0 ? r.User : null,
             Syscalls = [.. r.Syscalls],
             // Fail-safe: silence about trust is not trust (Core reads null as untrusted code of unknown provenance).
             Untrusted = r.HasUntrusted ? r.Untrusted : null,
@@ -121,6 +122,7 @@ internal static class Mapping
             WorkingDirectory = p.Cwd.Length > 0 ? p.Cwd : null,
             Timeout = p.Timeout?.ToTimeSpan(),
             Tty = tty,
+            User = p.User.Length > 0 ? p.User : null,
         };
     }
 

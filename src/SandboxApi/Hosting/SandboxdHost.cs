@@ -158,17 +158,21 @@ public static partial class SandboxdHost
         s.AddSingleton<RestartSignal>();
         s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RecoveryService>();
+        s.AddHostedService<PoolService>();
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();
         s.AddSingleton<HealthServiceImpl>();
         // systemd: READY=1 once listening (Type=notify), STOPPING=1 on shutdown; a no-op elsewhere.
         s.AddSystemd();
         s.AddSingleton<CallMetrics>();
-        // Metrics through OpenTelemetry's Prometheus exporter: per-call instruments, the runtime's own (System.Runtime:
-        // GC, thread pool, exceptions) and Kestrel's connections.
+        s.AddSingleton<SandboxUsageMetrics>();
+        // Metrics through OpenTelemetry's Prometheus exporter: per-call instruments, per-sandbox usage (created when the
+        // app is built), the runtime's own (System.Runtime: GC, thread pool, exceptions) and
+        // Kestrel's connections.
         s.AddOpenTelemetry().WithMetrics(m => m
             .AddMeter(CallMetrics.MeterName, "System.Runtime", "Microsoft.AspNetCore.Server.Kestrel")
-            .AddPrometheusExporter());
+            // No response cache: a deleted sandbox's usage series are gone from the very next scrape.
+            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
         s.AddGrpc(o =>
         {
             // Order matters: the access log sees the status ErrorInterceptor produced; Auth runs innermost.
@@ -186,6 +190,8 @@ public static partial class SandboxdHost
         overrides.ConfigureServices?.Invoke(s);
 
         var app = builder.Build();
+        // Its observable instruments exist once it does; the exporter reads them at each scrape.
+        app.Services.GetRequiredService<SandboxUsageMetrics>();
         app.Use(async (context, next) =>
         {
             var id = context.Request.Headers["x-request-id"].FirstOrDefault() is { Length: > 0 and <= 64 } given && given.All(char.IsAsciiLetterOrDigit)

@@ -18,37 +18,38 @@ internal static class ExecCommand
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox" };
         var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
         var timeout = new Option<string?>("--timeout") { Description = "Wall-clock limit of the process (e.g. 30s); default: until the sandbox expires" };
-        var user = new Option<string?>("--user", "-u") { Description = "Refused with a reason: every process runs as the sandbox's one unprivileged user" };
+        var user = new Option<string?>("--user", "-u") { Description = "Run as NAME|UID[:GROUP|GID] inside the sandbox (names from its /etc/passwd; not the agent's own id); default: the sandbox's unprivileged user" };
         var socket = Sandboxd.SocketOption();
         var command = new Command("exec", "Run a command in an existing sandbox") { interactive, tty, workdir, env, timeout, user, socket };
         command.Arguments.Add(id);
         command.Arguments.Add(argv);
         command.SetAction((parse, _) =>
         {
-            if (parse.GetValue(user) is { } u)
-                throw new UsageException($"--user '{u}': every process of a sandbox runs as the sandbox's one unprivileged user; choosing another is not offered");
+            var u = parse.GetValue(user);
+            if (u is not null && (u.Length == 0 || u.Split(':') is not { Length: 1 or 2 } parts || parts.Any(p => p.Length == 0)))
+                throw new UsageException($"--user '{u}' must be NAME|UID[:GROUP|GID] (e.g. 0, nobody, 1000:1000)");
             var w = parse.GetValue(workdir);
             if (w is not null && !w.StartsWith('/'))
                 throw new UsageException($"--workdir '{w}' must be an absolute path inside the sandbox");
             var limit = parse.GetValue(timeout) is { } t ? Duration.FromTimeSpan(Units.ParseDuration(t, "--timeout")) : null;
             var variables = Pairs.Parse(parse.GetValue(env) ?? [], "--env");
             return Sandboxd.GuardAsync(parse.GetValue(socket), () => ExecAsync(Sandboxd.Connect(parse.GetValue(socket)), parse.GetValue(id)!,
-                parse.GetValue(argv)!, parse.GetValue(interactive), parse.GetValue(tty), limit, w, variables));
+                parse.GetValue(argv)!, parse.GetValue(interactive), parse.GetValue(tty), limit, w, variables, u));
         });
         return PositionalStop.Register(command, leadingPositionals: 1);
     }
 
     public static async Task<int> ExecAsync(Sandboxes.SandboxesClient client, string id, string[] argv, bool interactive, bool tty,
-        Duration? timeout, string? workdir, IReadOnlyDictionary<string, string>? env)
+        Duration? timeout, string? workdir, IReadOnlyDictionary<string, string>? env, string? user = null)
     {
-        var process = new ProcessStart { Stdin = interactive, Cwd = workdir ?? "", Tty = tty, Timeout = timeout };
+        var process = new ProcessStart { Stdin = interactive, Cwd = workdir ?? "", Tty = tty, Timeout = timeout, User = user ?? "" };
         if (tty)
             process.WindowSize = ProcessSession.InitialSize();
         process.Argv.AddRange(argv);
         foreach (var (k, v) in env ?? new Dictionary<string, string>())
             process.Env[k] = v;
-        using var call = client.Exec();
+        using var call = new ExecCall(client.Exec(), new ExecStart { SandboxId = id, Process = process });
         using var session = new ProcessSession(call, interactive, tty);
-        return await session.RunAsync(new ExecRequest { Start = new ExecStart { SandboxId = id, Process = process } }, CancellationToken.None);
+        return await session.RunAsync(null, CancellationToken.None);
     }
 }

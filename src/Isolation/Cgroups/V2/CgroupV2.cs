@@ -105,7 +105,24 @@ internal sealed partial class CgroupV2 : ICgroup
         CgroupFiles.ReadLong(_dir, "memory.peak"),
         TimeSpan.FromMicroseconds(CgroupFiles.ReadKey(_dir, "cpu.stat", "usage_usec")),
         (int)CgroupFiles.ReadLong(_dir, "pids.current"),
-        OomKillCount());
+        OomKillCount(),
+        ReadIo());
+
+    /// <summary>io.stat summed over devices ("MAJ:MIN rbytes=N wbytes=N rios=N ..."); null without the io controller.</summary>
+    private IoBytes? ReadIo()
+    {
+        if (CgroupFiles.TryRead(_dir, "io.stat") is not { } text)
+            return null;
+        long read = 0, written = 0;
+        foreach (var field in text.Split([' ', '\n'], StringSplitOptions.RemoveEmptyEntries))
+        {
+            if (field.StartsWith("rbytes=", StringComparison.Ordinal) && long.TryParse(field.AsSpan(7), out var r))
+                read += r;
+            else if (field.StartsWith("wbytes=", StringComparison.Ordinal) && long.TryParse(field.AsSpan(7), out var w))
+                written += w;
+        }
+        return new IoBytes(read, written);
+    }
 
     public async Task KillAllAsync(CancellationToken cancellationToken)
     {
