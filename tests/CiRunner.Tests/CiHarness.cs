@@ -154,6 +154,20 @@ public sealed class SandboxFactAttribute : FactAttribute
         }
     }
 
+    /// <summary>The test's jobs reach this host's Debian mirror (its apt sources, plain http) through egress.</summary>
+    public bool AptMirror
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value && Skip is null && Sandbox.Isolation.Images.AptSources.FindMirror("bookworm") is null)
+                Skip = "this host's apt sources name no Debian bookworm mirror";
+            else if (value && Skip is null && !Sandbox.Isolation.Images.AptSources.FindMirror("bookworm")!.StartsWith("http://", StringComparison.Ordinal))
+                Skip = "this host's Debian mirror is not plain http (the image has no CA certificates for https)";
+        }
+    }
+
     /// <summary>The test's jobs run on the host's userland and need this command of it (/usr/bin/NAME).</summary>
     public string? HostCommand
     {

@@ -29,6 +29,25 @@ public sealed class ExampleWorkflowTests
         }
     }
 
+    /// <summary>The C example on the bare runner image: its Toolchain step runs `sudo apt-get install make gcc` as root
+    /// inside the job's container, through egress to this host's Debian mirror only (read from its apt sources now).</summary>
+    [SandboxFact(RunnerImage = true, AptMirror = true)]
+    public async Task The_C_example_installs_its_toolchain_with_sudo_apt_get_on_the_runner_image()
+    {
+        var mirror = new Uri(Sandbox.Isolation.Images.AptSources.FindMirror("bookworm")!);
+        await using var h = new CiHarness();
+        var yaml = Examples.Copy("c", h.Repo);
+        var options = CiHarness.OnRunnerImage(h.Options()) with { Egress = [$"{mirror.Host}:{mirror.Port}"], JobFilter = ["build"] };
+        var result = await h.RunAsync(yaml, options, mirrors: [mirror.Host]);
+        var text = h.Observer.Text;
+        Assert.True(result.Succeeded, text);
+        Assert.Equal(["build (gcc)", "build (cc)"], result.Jobs.Select(j => j.Name));
+        Assert.All(result.Jobs, j => Assert.Equal(("container", CiHarness.RunnerImage), (j.Tier, j.Image)));
+        Assert.Contains("Setting up gcc", text);
+        Assert.Contains("gcc (Debian 12.", text);
+        Assert.Contains("0 failure(s)", text);
+    }
+
     [SandboxFact(HostCommand = "pytest-3")]
     public async Task The_Python_example_passes_its_tests_with_Debians_pytest()
     {
