@@ -66,10 +66,12 @@ public sealed class CiHarness : IAsyncDisposable
         CacheDirectory = Path.Combine(Repo, ".cache-store"),
     };
 
-    public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, CancellationToken cancellationToken = default)
+    /// <param name="mirrors">The operator's mirrors (--mirror): the egress the default CI policy grants.</param>
+    public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, IEnumerable<string>? mirrors = null,
+        CancellationToken cancellationToken = default)
     {
         var workflow = WorkflowParser.Parse(yaml, "test.yml");
-        return await new WorkflowRunner(Host, CiPolicy.Load(), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
+        return await new WorkflowRunner(Host, CiPolicy.Load(null, mirrors), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
@@ -149,6 +151,20 @@ public sealed class SandboxFactAttribute : FactAttribute
                 Skip = "no guest kernel in /var/cache/sandbox/kernel/current (scripts/bootstrap.sh)";
             else if (value && Skip is null && !File.Exists("/usr/bin/qemu-system-x86_64"))
                 Skip = "qemu-system-x86_64 is not installed";
+        }
+    }
+
+    /// <summary>The test's jobs reach this host's Debian mirror (its apt sources, plain http) through egress.</summary>
+    public bool AptMirror
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value && Skip is null && Sandbox.Isolation.Images.AptSources.FindMirror("bookworm") is null)
+                Skip = "this host's apt sources name no Debian bookworm mirror";
+            else if (value && Skip is null && !Sandbox.Isolation.Images.AptSources.FindMirror("bookworm")!.StartsWith("http://", StringComparison.Ordinal))
+                Skip = "this host's Debian mirror is not plain http (the image has no CA certificates for https)";
         }
     }
 

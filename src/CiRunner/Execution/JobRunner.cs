@@ -36,6 +36,10 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             Egress = decision.Egress,
             Image = image,
             WorkDir = RunnerLayout.Home,
+            // On a runner image the job is root inside its sandbox (as hosted runners' passwordless sudo makes it),
+            // where the engine offers that: the container tier, whose root is the first id of the sandbox's own
+            // unprivileged uid range, with no capabilities over the host. A microVM's workload has one fixed user.
+            User = image is not null && decision.Tier == SandboxTier.Container ? "root" : null,
             Resources = run.JobLimits with { TimeoutS = timeoutS },
             Ttl = TimeSpan.FromSeconds(Math.Min(timeoutS + 600, TimeSpan.FromHours(24).TotalSeconds)),
             Labels = new Dictionary<string, string> { ["ci.run"] = run.RunId.ToString(System.Globalization.CultureInfo.InvariantCulture), ["ci.job"] = job.Id },

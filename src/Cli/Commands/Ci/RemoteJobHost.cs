@@ -42,6 +42,7 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
             Resources = new Resources(),
         };
         if (r.Untrusted is { } u) p.Untrusted = u;
+        if (r.User is { } user) p.User = user;
         if (r.Resources.MemoryMiB is { } m) p.Resources.MemoryMib = m;
         if (r.Resources.Vcpus is { } c) p.Resources.Vcpus = c;
         if (r.Resources.DiskMiB is { } d) p.Resources.DiskMib = d;
