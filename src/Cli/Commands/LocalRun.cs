@@ -39,7 +39,7 @@ internal static class LocalRun
                 StdStreams.Error($"{(entry.Tier == SandboxTier.MicroVm ? "microvm" : "container")} tier, memory {limits.MemoryMiB} MiB, pids {limits.PidsMax}, timeout {limits.WallTime?.TotalSeconds:0.###} s");
             var size = tty ? (TerminalNative.WindowSize(1) is { } s ? new TerminalSize(s.Rows, s.Cols) : TerminalSize.Default) : null;
             var spec = new ProcessSpec { Argv = argv, Timeout = flags.Timeout ?? limits.WallTime, Tty = size };
-            using var raw = tty && interactive ? RawMode.Enter() : null;
+            using var raw = !tty ? null : interactive ? RawMode.Enter() : RawMode.EnterOutput();
             var process = await core.Sandboxes.ExecAsync(principal, entry.Id, spec, io, kill.Token);
             var interrupts = 0;
             void Forward(PosixSignalContext c, int number)
@@ -55,6 +55,13 @@ internal static class LocalRun
             using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => Forward(c, 2));
             using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => Forward(c, 15));
             using var sighup = PosixSignalRegistration.Create(PosixSignal.SIGHUP, c => Forward(c, 1));
+            // A resized terminal resizes the sandbox's pty (the workload gets its SIGWINCH there).
+            using var sigwinch = size is null ? null : PosixSignalRegistration.Create(PosixSignal.SIGWINCH, c =>
+            {
+                c.Cancel = true;
+                if (TerminalNative.WindowSize(1) is { } now)
+                    _ = process.ResizeAsync(new TerminalSize(now.Rows, now.Cols), CancellationToken.None).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            });
             var status = await process.Completion;
             raw?.Dispose();
             if (stdout.Broken)

@@ -24,7 +24,7 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
     {
         using var kill = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await WriteAsync(start, kill.Token);
-        using var raw = tty && interactive ? RawMode.Enter() : null;
+        using var raw = !tty ? null : interactive ? RawMode.Enter() : RawMode.EnterOutput();
         var registrations = new List<PosixSignalRegistration>
         {
             PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, 2, kill)),
