@@ -1,11 +1,21 @@
 #!/usr/bin/env bash
 # Installs what Sandbox needs on Debian 12 (as root), builds it, and installs the `sandbox` command.
-# Idempotent: run it again after pulling. Usage: scripts/bootstrap.sh [--no-install]
-#   --no-install  build into artifacts/ only (what the test script uses); nothing is copied to /usr/local.
+# Idempotent: run it again after pulling. Usage: scripts/bootstrap.sh [--no-install] [--minimal-kernel]
+#   --no-install      build into artifacts/ only (what the test script uses); nothing is copied to /usr/local.
+#   --minimal-kernel  also build the microVM tier's minimal guest kernel (`sandbox kernel build`: Debian's
+#                     linux-source-6.1 and its build tools, ~1.6 GB of disk while building, minutes of compiling;
+#                     optional, never in CI: Debian's kernel is the default).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 install=1
-[ "${1:-}" = "--no-install" ] && install=0
+minimal_kernel=0
+for arg in "$@"; do
+  case "$arg" in
+    --no-install) install=0 ;;
+    --minimal-kernel) minimal_kernel=1 ;;
+    *) echo "bootstrap: unknown option $arg (accepted: --no-install, --minimal-kernel)" >&2; exit 2 ;;
+  esac
+done
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
@@ -53,6 +63,18 @@ rm -rf "$here/artifacts/cli/agent" && cp -r "$here/artifacts/agent" "$here/artif
 say "building the debian:bookworm image (cached in /var/cache/sandbox/images)"
 "$here/artifacts/cli/sandbox" image build --debian bookworm --name debian:bookworm >/dev/null 2>&1 \
   || echo "bootstrap: the debian:bookworm image could not be built; tests that need it are skipped" >&2
+
+if [ $minimal_kernel = 1 ]; then
+  kernel_packages=(linux-source-6.1 bc flex bison libelf-dev libssl-dev binutils)
+  kernel_missing=()
+  for p in "${kernel_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || kernel_missing+=("$p"); done
+  if [ ${#kernel_missing[@]} -gt 0 ]; then
+    say "installing ${kernel_missing[*]} (the minimal guest kernel's source and build tools)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${kernel_missing[@]}" >/dev/null
+  fi
+  say "building the minimal guest kernel (cached in /var/cache/sandbox/kernel/minimal)"
+  nice -n 19 "$here/artifacts/cli/sandbox" kernel build
+fi
 
 say "building the containerd shim containerd-shim-sandbox-v2 (NativeAOT)"
 "$here/scripts/build-shim.sh" "$here/artifacts/shim"

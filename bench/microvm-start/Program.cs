@@ -3,90 +3,137 @@ using System.Globalization;
 using System.Text;
 using Sandbox.Isolation;
 using Sandbox.Isolation.MicroVm;
+using Sandbox.Isolation.MicroVm.Kernel;
 
-// microVM start benchmark, in one run: cold boot (QEMU start → PVH vmlinux → agent as PID 1 → SetupGuest → first
-// exec output) vs restore from a snapshot template (QEMU -incoming defer over the template's RAM file mapped
-// copy-on-write → migrate-incoming → cont → SetupGuest → first exec output), p50/p95 over N runs each, then host
-// memory (PSS/RSS of QEMU, /proc/PID/smaps_rollup) of M idle restored sandboxes held at once.
-// Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [idle=30] [rootfs directory; default the host's]
+// microVM start benchmark, every variant in one run, round robin (the host is noisy: compare within a run):
+//  - plain QEMU boot: the same -M microvm machine and kernel with a busybox /init that prints one line (no jail, no
+//    agent, no virtio devices): the floor a cold boot cannot beat;
+//  - cold boot to first exec output (jailed QEMU → PVH vmlinux → agent as PID 1 → SetupGuest → `echo hello`), with
+//    Debian's kernel and, when `sandbox kernel build` has built it, the minimal one;
+//  - restore from a snapshot template to first exec output (QEMU -incoming defer over the template's RAM memfd →
+//    migrate-incoming → cont → SetupGuest → `echo hello`), per kernel;
+//  - exec round trip on a live restored microVM (`true`, start to exit status);
+//  - host memory (PSS/RSS of QEMU) of one idle restored and one idle cold-booted VM (bench/microvm-density holds 50).
+// Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [rootfs directory; default the host's]
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
-var idleCount = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 30;
-var rootfs = args.Length > 2 ? RootfsSpec.Directory(args[2]) : RootfsSpec.Host;
-Console.WriteLine($"rootfs: {(args.Length > 2 ? args[2] : "the host's userland")}");
+var rootfs = args.Length > 1 ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
 SandboxSpec NewSpec() => new() { Rootfs = rootfs };
 var agentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR");
-var coldDriver = new MicroVmDriver(new MicroVmOptions { SnapshotTemplates = false, AgentDirectory = agentDirectory });
-var driver = new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory });
-var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
+var options = new MicroVmOptions { AgentDirectory = agentDirectory };
+var debian = GuestKernel.LocateDebian(options.KernelCacheDirectory);
+var minimal = MinimalKernelBuilder.TryLocate(options.KernelCacheDirectory);
+var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal)> { ("debian", debian, false) };
+if (minimal is not null) kernels.Add(("minimal", minimal, true));
+var probe = await new MicroVmDriver(options).ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
-Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}");
+Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load {File.ReadAllText("/proc/loadavg").Trim()}");
+Console.WriteLine($"rootfs: {(args.Length > 1 ? args[1] : "the host's userland")}; kernels: {string.Join(", ", kernels.Select(k => $"{k.Name} {k.Kernel.Version}"))}" +
+    (minimal is null ? " (no minimal kernel built: sandbox kernel build)" : ""));
 
-// Warm-up: builds the initramfs and /etc caches, fills the page cache; then the template (timed).
-await using (var warm = await coldDriver.CreateAsync(NewSpec(), CancellationToken.None)) { }
-var buildClock = Stopwatch.StartNew();
-var template = await driver.BuildTemplateAsync(NewSpec(), m => Console.WriteLine("  " + m), CancellationToken.None);
-Console.WriteLine($"template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
-    $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
+var drivers = kernels.ToDictionary(k => k.Name, k => (
+    Cold: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, MinimalKernel = k.Minimal, SnapshotTemplates = false }),
+    Restore: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, MinimalKernel = k.Minimal })));
 
-async Task<double> FirstOutput(MicroVmDriver d, bool expectTemplate)
+// Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
+foreach (var (name, kernel, _) in kernels)
+{
+    await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
+    var buildClock = Stopwatch.StartNew();
+    var template = await drivers[name].Restore.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}] {m}"), CancellationToken.None);
+    Console.WriteLine($"[{name}] template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
+        $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
+}
+using var plainInitrd = PlainInitramfs.Create();
+
+var results = new Dictionary<string, List<double>>();
+void Add(string key, double seconds) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(seconds);
+for (var i = 0; i < runs; i++)
+{
+    foreach (var (name, kernel, isMinimal) in kernels)
+    {
+        Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
+        Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
+        Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
+    }
+}
+foreach (var (what, values) in results)
+    Console.WriteLine($"{what,-52} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
+
+// Exec round trip on a live restored VM of the kernel the tier picks by default.
+var preferred = kernels[^1].Name;
+await using (var live = (MicroVmSandbox)await drivers[preferred].Restore.CreateAsync(NewSpec(), CancellationToken.None))
+{
+    await RoundTrip(live); // first-time guest code
+    var trips = new List<double>();
+    for (var i = 0; i < Math.Max(20, runs * 5); i++)
+        trips.Add(await RoundTrip(live));
+    Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-52} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
+        $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs)");
+}
+
+foreach (var (name, _, _) in kernels)
+{
+    await using var restored = (MicroVmSandbox)await drivers[name].Restore.CreateAsync(NewSpec(), CancellationToken.None);
+    await using var cold = (MicroVmSandbox)await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None);
+    await RoundTrip(restored);
+    await RoundTrip(cold);
+    var r = restored.HostMemory();
+    var c = cold.HostMemory();
+    Console.WriteLine($"[{name}] one idle VM: restored PSS {r.PssBytes / 1048576.0:0.0} MiB, RSS {r.RssBytes / 1048576.0:0.0} MiB; " +
+        $"cold-booted PSS {c.PssBytes / 1048576.0:0.0} MiB, RSS {c.RssBytes / 1048576.0:0.0} MiB");
+}
+
+async Task<double> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestKernel kernel)
 {
     var stopwatch = Stopwatch.StartNew();
-    await using var sandbox = await d.CreateAsync(NewSpec(), CancellationToken.None);
-    if ((((MicroVmSandbox)sandbox).Template is not null) != expectTemplate)
+    await using var sandbox = (MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None);
+    if ((sandbox.Template is not null) != expectTemplate)
         throw new InvalidOperationException(expectTemplate ? "expected a restore, got a cold boot" : "expected a cold boot");
     var first = new FirstByteStream(stopwatch);
     var p = await sandbox.ExecAsync(new ProcessSpec { Argv = ["echo", "hello"] }, new ProcessIO { Stdout = first }, CancellationToken.None);
     await p.WaitAsync(CancellationToken.None);
     if (first.ToString() != "hello\n") throw new InvalidOperationException($"unexpected output '{first}'");
+    if (kernel.IsMinimal != (sandbox.GuestKernel != debian.Version))
+        throw new InvalidOperationException($"booted kernel {sandbox.GuestKernel}, expected {kernel.Version}");
     return first.At!.Value.TotalSeconds;
 }
 
-// Round-robin, so host noise hits both kinds alike.
-var cold = new List<double>();
-var restore = new List<double>();
-for (var i = 0; i < runs; i++)
-{
-    cold.Add(await FirstOutput(coldDriver, expectTemplate: false));
-    restore.Add(await FirstOutput(driver, expectTemplate: true));
-}
-Console.WriteLine($"cold boot to first exec output:    p50 {Percentile(cold, 50):0.000} s, p95 {Percentile(cold, 95):0.000} s, " +
-    $"min {cold.Min():0.000} s over {cold.Count} runs");
-Console.WriteLine($"restore to first exec output:      p50 {Percentile(restore, 50):0.000} s, p95 {Percentile(restore, 95):0.000} s, " +
-    $"min {restore.Min():0.000} s over {restore.Count} runs");
-Console.WriteLine($"speed-up (fastest cold / p50 restore): {cold.Min() / Percentile(restore, 50):0.0}x");
-
-var idle = new List<MicroVmSandbox>();
-try
+static async Task<double> RoundTrip(ISandbox sandbox)
 {
     var clock = Stopwatch.StartNew();
-    for (var i = 0; i < idleCount; i++)
-        idle.Add((MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None));
-    var created = clock.Elapsed.TotalSeconds;
-    await Task.Delay(TimeSpan.FromSeconds(5));
-    foreach (var s in idle) // every one still answers
-        await FirstOutputOf(s);
-    var memory = idle.Select(s => s.HostMemory()).ToList();
-    Console.WriteLine($"idle restored sandboxes held at once: {idle.Count} (created one after another in {created:0.0} s, all answering); " +
-        $"per sandbox PSS {memory.Average(m => m.PssBytes) / (1 << 20):0.0} MiB (max {memory.Max(m => m.PssBytes) / (double)(1 << 20):0.0}), " +
-        $"RSS {memory.Average(m => m.RssBytes) / (1 << 20):0.0} MiB (QEMU, smaps_rollup)");
-}
-finally
-{
-    foreach (var s in idle)
-        await s.DisposeAsync();
-}
-await using (var one = (MicroVmSandbox)await coldDriver.CreateAsync(NewSpec(), CancellationToken.None))
-{
-    await Task.Delay(TimeSpan.FromSeconds(3));
-    var m = one.HostMemory();
-    Console.WriteLine($"one idle cold-booted sandbox for comparison: PSS {m.PssBytes / (1 << 20):0.0} MiB, RSS {m.RssBytes / (1 << 20):0.0} MiB");
+    var p = await sandbox.ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO(), CancellationToken.None);
+    var status = await p.WaitAsync(CancellationToken.None);
+    if (status.ExitCode != 0) throw new InvalidOperationException($"true exited with {status.ExitCode}");
+    return clock.Elapsed.TotalSeconds;
 }
 
-static async Task FirstOutputOf(MicroVmSandbox s)
+// QEMU as plainly as it boots this kernel: start to the init script's line on the serial console.
+static async Task<double> PlainBoot(string vmlinux, string initrd, Accelerator accel)
 {
-    var output = new MemoryStream();
-    var p = await s.ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO { Stdout = output }, CancellationToken.None);
-    await p.WaitAsync(CancellationToken.None);
+    var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0) + " rdinit=/init";
+    var info = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+    foreach (var a in new[] { "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-M", "microvm",
+                 "-accel", accel == Accelerator.Kvm ? "kvm" : "tcg,tb-size=64", "-m", "256M", "-smp", "1",
+                 "-kernel", vmlinux, "-initrd", initrd, "-append", cmdline, "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console" })
+        info.ArgumentList.Add(a);
+    var clock = Stopwatch.StartNew();
+    using var qemu = Process.Start(info)!;
+    _ = qemu.StandardError.ReadToEndAsync();
+    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+    try
+    {
+        while (await qemu.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
+        {
+            if (line.Contains("plain-ready", StringComparison.Ordinal))
+                return clock.Elapsed.TotalSeconds;
+        }
+        throw new InvalidOperationException($"plain QEMU exited with {qemu.ExitCode} before its init printed");
+    }
+    finally
+    {
+        if (!qemu.HasExited) qemu.Kill();
+        await qemu.WaitForExitAsync();
+    }
 }
 
 static double DiskMiB(string path)
@@ -103,6 +150,40 @@ static double Percentile(List<double> values, int p)
     var sorted = values.Order().ToList();
     var rank = (int)Math.Ceiling(p / 100.0 * sorted.Count) - 1;
     return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
+}
+
+/// <summary>A cpio initramfs with static busybox and an /init script that prints "plain-ready" and reboots (QEMU
+/// exits: -no-reboot); built with cpio(1) in a temp directory, deleted on dispose.</summary>
+internal sealed class PlainInitramfs : IDisposable
+{
+    private readonly string _dir;
+
+    private PlainInitramfs(string dir) => _dir = dir;
+
+    public string Path => System.IO.Path.Combine(_dir, "initrd.cpio");
+
+    public static PlainInitramfs Create()
+    {
+        var dir = Directory.CreateTempSubdirectory("sandbox-bench-plain-").FullName;
+        var root = System.IO.Path.Combine(dir, "root");
+        Directory.CreateDirectory(System.IO.Path.Combine(root, "bin"));
+        Directory.CreateDirectory(System.IO.Path.Combine(root, "dev"));
+        File.Copy("/bin/busybox", System.IO.Path.Combine(root, "bin", "busybox"));
+        File.WriteAllText(System.IO.Path.Combine(root, "init"), "#!/bin/busybox sh\n/bin/busybox echo plain-ready\n/bin/busybox reboot -f\n");
+        File.SetUnixFileMode(System.IO.Path.Combine(root, "init"), (UnixFileMode)0b111_101_101);
+        Run("/bin/mknod", root, ["dev/console", "c", "5", "1"]);
+        Run("/bin/sh", root, ["-c", $"find . | cpio -o -H newc --quiet > {System.IO.Path.Combine(dir, "initrd.cpio")}"]);
+        return new PlainInitramfs(dir);
+    }
+
+    private static void Run(string program, string directory, string[] args)
+    {
+        using var p = Process.Start(new ProcessStartInfo(program, args) { WorkingDirectory = directory })!;
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new InvalidOperationException($"{program} {string.Join(' ', args)} exited with {p.ExitCode}");
+    }
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
 }
 
 /// <summary>Records when the first byte of output arrives.</summary>

@@ -28,6 +28,8 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
 
     private readonly Lock _lock = new();
     private bool _done;
+    private string? _templateRoot; // the root a template's set-up built (RootOf), until a clone's set-up takes it over
+    private string? _maxUserNamespaces; // the kernel's value before set-up wrote 0
     private uint _uid;
     private uint _gid;
     private string _selfPid = "";
@@ -48,16 +50,31 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     {
         lock (_lock)
         {
-            if (_done) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already set up");
+            if (_done && _templateRoot is null) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already set up");
             Validate(request);
+            if (request.Template && request.Mounts.Any(m => !request.BlockDevices.Any(d => d.Tag == m.Tag)))
+                throw new TtrpcException(StatusCode.InvalidArgument, "a template's root must come from block devices only (a mounted 9p share blocks the snapshot)");
             try
             {
-                BuildRoot(request);
+                if (_templateRoot is null)
+                {
+                    BuildRoot(request);
+                    if (request.Template) _templateRoot = RootOf(request);
+                }
+                else
+                {
+                    // A clone of a template: the root is the template's; only its writable dirs are made anew.
+                    if (request.Template) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is already a template");
+                    if (RootOf(request) != _templateRoot)
+                        throw new TtrpcException(StatusCode.FailedPrecondition, "the sandbox's root differs from the root of the template it was restored from");
+                    RemountWritableDirs(request);
+                    _templateRoot = null;
+                }
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
-                if (!request.AllowNestedUserNamespaces)
-                    File.WriteAllText("/proc/sys/user/max_user_namespaces", "0");
+                _maxUserNamespaces ??= File.ReadAllText("/proc/sys/user/max_user_namespaces").Trim();
+                File.WriteAllText("/proc/sys/user/max_user_namespaces", request.AllowNestedUserNamespaces ? _maxUserNamespaces : "0");
                 _lastCapability = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
             }
             catch (IOException e)
@@ -106,6 +123,36 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             throw new TtrpcException(StatusCode.InvalidArgument, "memory, pids and disk limits must be positive");
     }
 
+    /// <summary>What makes up a root (mounts, symlinks, block devices, writable dirs), to compare a clone's with its
+    /// template's.</summary>
+    private static string RootOf(SetupGuestRequest request)
+    {
+        var root = new SetupGuestRequest();
+        root.Mounts.AddRange(request.Mounts);
+        root.Symlinks.AddRange(request.Symlinks);
+        root.BlockDevices.AddRange(request.BlockDevices);
+        root.WritableDirs.AddRange(request.WritableDirs);
+        return root.ToString();
+    }
+
+    /// <summary>A clone's writable dirs: the template's tmpfs mounts (and whatever its warm-up left in them) are
+    /// detached and fresh ones mounted with the clone's size and owner.</summary>
+    private static void RemountWritableDirs(SetupGuestRequest request)
+    {
+        foreach (var dir in request.WritableDirs)
+        {
+            Check(NativeStrings.With(dir, p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "umount " + dir);
+            MountWritableDir(dir, dir, request);
+        }
+    }
+
+    private static void MountWritableDir(string dir, string target, SetupGuestRequest request)
+    {
+        var mode = dir == "/tmp" ? "1777" : "0755";
+        GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
+            $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
+    }
+
     private static void BuildRoot(SetupGuestRequest request)
     {
         Directory.CreateDirectory(NewRoot);
@@ -144,9 +191,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         {
             var target = NewRoot + dir;
             Directory.CreateDirectory(target);
-            var mode = dir == "/tmp" ? "1777" : "0755";
-            GuestInit.Mount("tmpfs", target, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV,
-                $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
+            MountWritableDir(dir, target, request);
         }
         foreach (var dir in new[] { "/proc", "/sys" })
             GuestInit.Mount(dir, NewRoot + dir, null, Libc.MS_MOVE, null);

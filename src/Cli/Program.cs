@@ -6,6 +6,14 @@ using Sandbox.Cli.Commands.Remote;
 using Sandbox.Cli.Parsing;
 using Sandbox.Cli.Terminal;
 
+// `sandbox --version` answers before anything else is built (the command tree, the console streams' writers): a
+// script that asks for it should not wait for the rest.
+if (args is ["--version"])
+{
+    StdStreams.Out.Write(System.Text.Encoding.UTF8.GetBytes(CliVersion.Text + "\n"));
+    return 0;
+}
+
 // The `sandbox` command. Commands are registered in one list below; a command that runs a program registers itself
 // with PositionalStop (docker's rule: flags end at the program). Every failure ends as a one-line message and a
 // documented exit code (ExitCodes); no stack trace ever reaches the user.
@@ -23,6 +31,7 @@ Command[] commands =
     CpCommand.Create(),
     DoctorCommand.Create(),
     TemplateCommand.Create(),
+    KernelCommand.Create(),
     Sandbox.Cli.Commands.Images.ImageCommand.Create(),
     Sandbox.Cli.Commands.Ci.CiCommand.Create(),
     Sandbox.Cli.Commands.Policy.PolicyCommand.Create(),

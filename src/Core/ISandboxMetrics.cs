@@ -17,6 +17,21 @@ public interface ISandboxMetrics
 
     /// <summary>At startup: sandboxes found left over and cleaned up, and those taken back.</summary>
     void Recovered(int reclaimed, int reattached);
+
+    // Warm pools (src/Core/Pools). Default bodies: a face that renders no pool metrics needs no change.
+
+    /// <summary>A request looked for a pooled sandbox: <paramref name="hit"/> when it got one; <paramref name="pool"/>
+    /// is "" when no pool has its shape.</summary>
+    void PoolClaimed(string pool, bool hit) { }
+
+    /// <summary>A pool gained a sandbox; creating it took <paramref name="elapsed"/>.</summary>
+    void PoolRefilled(string pool, TimeSpan elapsed) { }
+
+    /// <summary>Sandboxes now waiting in a pool.</summary>
+    void PoolSize(string pool, int ready) { }
+
+    /// <summary>A waiting sandbox was destroyed unused: past its TTL, or found dead.</summary>
+    void PoolReplaced(string pool) { }
 }
 
 /// <summary>Measures nothing (a CLI run).</summary>

@@ -17,7 +17,9 @@ public sealed class SandboxCore : IAsyncDisposable
         Drivers = drivers;
         Store = new StateStore(options.StateDirectory);
         Quotas = new TenantQuotas(options);
-        Sandboxes = new SandboxService(policy, drivers, Registry, Store, Quotas, Events, metrics, options, time, loggers.CreateLogger<SandboxService>());
+        Pools = new SandboxPools(options.Pools, time, metrics, loggers.CreateLogger<SandboxPools>());
+        Sandboxes = new SandboxService(policy, drivers, Registry, Store, Quotas, Events, metrics, Pools, options, time, loggers.CreateLogger<SandboxService>());
+        _poolLogger = loggers.CreateLogger<SandboxPools>();
         Recovery = new RestartRecovery(drivers, Store, Sandboxes, metrics, loggers.CreateLogger<RestartRecovery>());
         Reaper = new TtlReaper(Sandboxes, options, time, loggers.CreateLogger<TtlReaper>());
     }
@@ -40,9 +42,33 @@ public sealed class SandboxCore : IAsyncDisposable
     public SandboxService Sandboxes { get; }
     public RestartRecovery Recovery { get; }
     public TtlReaper Reaper { get; }
+    public SandboxPools Pools { get; }
 
-    /// <summary>Ends the event stream (after delivering what was published). Sandboxes are not touched: a daemon
-    /// deletes them on an orderly shutdown (<see cref="SandboxService.RemoveAllAsync"/>) and re-attaches them after a
-    /// crash.</summary>
-    public ValueTask DisposeAsync() => Events.DisposeAsync();
+    private readonly ILogger _poolLogger;
+
+    /// <summary>Starts the warm pools of <see cref="SandboxCoreOptions.Pools"/>: each shape's launch spec comes from the
+    /// policy's decision for its request (waits for the drivers' probes); a shape that cannot be pooled here is logged
+    /// and left off. Refill then runs in the background until <see cref="DisposeAsync"/>. An owner that re-attaches
+    /// sandboxes runs <see cref="Recovery"/> first, so leftovers are gone before pools fill.</summary>
+    public async Task StartPoolsAsync(CancellationToken cancellationToken)
+    {
+        foreach (var shape in Options.Pools.Shapes.Where(s => s.Size > 0))
+        {
+            var (driver, template, key, why) = await Sandboxes.PoolTemplateAsync(shape, cancellationToken).ConfigureAwait(false);
+            if (driver is null || template is null || key is null)
+                PoolLog.Off(_poolLogger, shape.Name, why);
+            else if (!Pools.TryAdd(shape, driver, template, key))
+                PoolLog.Off(_poolLogger, shape.Name, "another pool already has the same shape");
+        }
+        Pools.Start();
+    }
+
+    /// <summary>Destroys the warm pools' sandboxes (they belong to no one) and ends the event stream (after delivering
+    /// what was published). Sandboxes are not touched: a daemon deletes them on an orderly shutdown
+    /// (<see cref="SandboxService.RemoveAllAsync"/>) and re-attaches them after a crash.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await Pools.DisposeAsync().ConfigureAwait(false);
+        await Events.DisposeAsync().ConfigureAwait(false);
+    }
 }

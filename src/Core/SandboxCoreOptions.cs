@@ -35,6 +35,9 @@ public sealed record SandboxCoreOptions
     /// <summary>The image store that <see cref="SandboxRequest.Image"/> names are resolved in. Default
     /// /var/cache/sandbox/images (see <see cref="Isolation.Images.ImageStoreOptions"/>).</summary>
     public Isolation.Images.ImageStoreOptions Images { get; init; } = new();
+
+    /// <summary>Warm pools (<see cref="SandboxPools"/>); default none.</summary>
+    public PoolOptions Pools { get; init; } = new();
 }
 
 /// <summary>How much one tenant may hold at once: sandboxes (long-lived and running one-shots) and the sum of their

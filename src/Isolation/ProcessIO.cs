@@ -12,4 +12,8 @@ public sealed record ProcessIO
     public Stream? Stdout { get; init; }
 
     public Stream? Stderr { get; init; }
+
+    /// <summary>Signals for the process of a one-shot run (<see cref="ISandboxDriver.RunAsync"/>), delivered to it
+    /// while it runs; null = none. A long-lived sandbox's processes are signalled through their handle instead.</summary>
+    public ProcessSignals? Signals { get; init; }
 }

@@ -28,6 +28,10 @@ public sealed record SandboxSpec
     /// <summary>Syscalls the policy allows on top of the named profile.</summary>
     public IReadOnlyList<string> ExtraSyscalls { get; init; } = [];
 
+    /// <summary>A profile the named one (with its extras) is intersected with: a call is allowed only when both allow
+    /// it (SeccompIntersection); null = none. Never loosens the filter.</summary>
+    public SyscallFilter.SeccompProfile? NarrowingSyscallProfile { get; init; }
+
     public string Hostname { get; init; } = "sandbox";
 
     /// <summary>The working directory processes start in unless they name one: a size-capped tmpfs.</summary>

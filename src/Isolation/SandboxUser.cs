@@ -19,5 +19,26 @@ public sealed record SandboxUser(int Uid, int Gid)
     /// <summary>Highest uid/gid a sandbox user may have (the ids inside are 0..65535; the last is the agent's).</summary>
     public const int MaxId = 65_534;
 
+    /// <summary>"root", "UID" (gid = uid) or "UID:GID", numbers in [0, <see cref="MaxId"/>]; user names other than root
+    /// are not looked up (an image's /etc/passwd is the sandbox's to read, not the host's).</summary>
+    public static SandboxUser Parse(string value)
+    {
+        if (value == "root")
+            return Root;
+        var parts = value.Split(':');
+        if (parts.Length is 1 or 2 && TryId(parts[0], out var uid))
+        {
+            if (parts.Length == 1)
+                return new SandboxUser(uid, uid);
+            if (TryId(parts[1], out var gid))
+                return new SandboxUser(uid, gid);
+        }
+        throw new SandboxException(SandboxErrorCode.InvalidArgument,
+            $"user '{value}' must be root, UID or UID:GID with numbers in [0, {MaxId}]");
+    }
+
+    private static bool TryId(string text, out int id) =>
+        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out id) && id <= MaxId;
+
     public override string ToString() => $"{Uid}:{Gid}";
 }

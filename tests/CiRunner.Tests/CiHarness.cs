@@ -27,6 +27,24 @@ public sealed class CiHarness : IAsyncDisposable
         Host = new CoreJobHost(_core, new Principal("local", "uid:test"));
     }
 
+    /// <summary>The runner image jobs get with <see cref="OnRunnerImage"/>: the Debian image of `sandbox image build`.</summary>
+    public const string RunnerImage = "debian:bookworm";
+
+    public static bool HasRunnerImage
+    {
+        get
+        {
+            var options = new Sandbox.Isolation.Images.ImageStoreOptions();
+            return Directory.Exists(options.Root) && new Sandbox.Isolation.Images.ImageStore(options).Find(RunnerImage) is not null;
+        }
+    }
+
+    /// <summary>Jobs whose runs-on is ubuntu-latest run on <see cref="RunnerImage"/>.</summary>
+    public static RunOptions OnRunnerImage(RunOptions options) => options with
+    {
+        RunnerImages = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["ubuntu-latest"] = RunnerImage },
+    };
+
     public string Repo { get; }
 
     public IJobSandboxHost Host { get; }
@@ -131,6 +149,31 @@ public sealed class SandboxFactAttribute : FactAttribute
                 Skip = "no guest kernel in /var/cache/sandbox/kernel/current (scripts/bootstrap.sh)";
             else if (value && Skip is null && !File.Exists("/usr/bin/qemu-system-x86_64"))
                 Skip = "qemu-system-x86_64 is not installed";
+        }
+    }
+
+    /// <summary>The test's jobs run on the host's userland and need this command of it (/usr/bin/NAME).</summary>
+    public string? HostCommand
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value is not null && Skip is null && !File.Exists("/usr/bin/" + value))
+                Skip = $"/usr/bin/{value} is not installed on this host (the job runs on the host's userland)";
+        }
+    }
+
+    /// <summary>The test runs jobs on the default runner image, <see cref="CiHarness.RunnerImage"/>, which
+    /// scripts/bootstrap.sh builds into the default image store.</summary>
+    public bool RunnerImage
+    {
+        get;
+        set
+        {
+            field = value;
+            if (value && Skip is null && !CiHarness.HasRunnerImage)
+                Skip = $"image {CiHarness.RunnerImage} is not in the store (scripts/bootstrap.sh builds it: sandbox image build --debian bookworm --name {CiHarness.RunnerImage})";
         }
     }
 }

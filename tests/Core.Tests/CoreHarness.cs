@@ -68,4 +68,12 @@ internal sealed class RecordingMetrics : ISandboxMetrics
     public void PolicyDecided(bool allow) => Interlocked.Increment(ref allow ? ref Allowed : ref Denied);
     void ISandboxMetrics.Reaped() => Interlocked.Increment(ref Reaped);
     public void Recovered(int reclaimed, int reattached) => Recovery = (reclaimed, reattached);
+
+    public int PoolHits;
+    public int PoolMisses;
+    public int PoolRefills;
+    public int PoolReplaced;
+    public void PoolClaimed(string pool, bool hit) => Interlocked.Increment(ref hit ? ref PoolHits : ref PoolMisses);
+    public void PoolRefilled(string pool, TimeSpan elapsed) => Interlocked.Increment(ref PoolRefills);
+    void ISandboxMetrics.PoolReplaced(string pool) => Interlocked.Increment(ref PoolReplaced);
 }

@@ -89,6 +89,31 @@ public class DecisionMappingTests
             Assert.Equal(r.Env, spec.Env);
         });
 
+    [Theory]
+    [InlineData("root", 0, 0)]
+    [InlineData("0", 0, 0)]
+    [InlineData("1000", 1000, 1000)]
+    [InlineData("42:100", 42, 100)]
+    public void The_requested_user_lands_in_the_spec(string user, int uid, int gid)
+    {
+        var (_, spec) = DecisionTranslator.ToSpec(FakePolicy.Allow(), new SandboxRequest { User = user });
+        Assert.Equal(new SandboxUser(uid, gid), spec.User);
+        Assert.Null(DecisionTranslator.ToSpec(FakePolicy.Allow(), new SandboxRequest()).Spec.User);
+    }
+
+    [Theory]
+    [InlineData("nobody")]
+    [InlineData("65535")]
+    [InlineData("-1")]
+    [InlineData("1:2:3")]
+    [InlineData("")]
+    public void A_malformed_user_is_refused_naming_it(string user)
+    {
+        var e = Assert.Throws<SandboxException>(() => DecisionTranslator.ToSpec(FakePolicy.Allow(), new SandboxRequest { User = user }));
+        Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
+        Assert.Contains($"'{user}'", e.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void A_denied_decision_never_becomes_a_spec()
     {

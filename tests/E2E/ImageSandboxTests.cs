@@ -12,11 +12,13 @@ public sealed class BusyboxImage
     private const string Busybox = "/bin/busybox";
     private static readonly string[] s_applets = ["sh", "cat", "ls", "dd", "id", "echo", "touch", "mkdir", "rm", "stat", "grep", "df", "wc"];
 
-    private readonly Lazy<Task<ResolvedImage>> _image = new(ImportAsync);
+    // One import per test process: several test classes use this fixture, and the store refuses a second writer
+    // instead of waiting for it.
+    private static readonly Lazy<Task<ResolvedImage>> s_image = new(ImportAsync);
 
     public static string? Missing => File.Exists(Busybox) ? null : $"{Busybox} is missing (apt-get install busybox-static)";
 
-    public Task<ResolvedImage> GetAsync() => _image.Value;
+    public Task<ResolvedImage> GetAsync() => s_image.Value;
 
     private static async Task<ResolvedImage> ImportAsync()
     {

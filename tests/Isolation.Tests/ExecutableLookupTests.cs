@@ -8,11 +8,12 @@ public sealed class ExecutableLookupTests : IDisposable
 
     public void Dispose() => _root.Delete(true);
 
-    private string Make(string path)
+    private string Make(string path, UnixFileMode mode = (UnixFileMode)0x1ed)
     {
         var full = Path.Combine(_root.FullName, path.TrimStart('/'));
         Directory.CreateDirectory(Path.GetDirectoryName(full)!);
         File.WriteAllText(full, "#!/bin/sh\n");
+        File.SetUnixFileMode(full, mode);
         return full;
     }
 
@@ -51,6 +52,21 @@ public sealed class ExecutableLookupTests : IDisposable
         Assert.Null(ExecutableLookup.Resolve(RootfsSpec.Host, "/root/.bashrc"));
         Assert.Null(ExecutableLookup.Resolve(RootfsSpec.Host, "/var/lib/x"));
         Assert.NotNull(ExecutableLookup.Resolve(RootfsSpec.Host, "/usr/bin/env"));
+    }
+
+    [Fact]
+    public void A_file_nobody_may_execute_or_a_directory_is_permission_denied_and_path_search_goes_on()
+    {
+        Make("/usr/local/bin/tool", (UnixFileMode)0x1a4);
+        var rootfs = RootfsSpec.Directory(_root.FullName);
+        var file = Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(rootfs, "/usr/local/bin/tool", null));
+        Assert.Equal(SandboxErrorCode.PermissionDenied, file.Code);
+        Assert.Contains("'/usr/local/bin/tool'", file.Message);
+        Assert.Equal(SandboxErrorCode.PermissionDenied, Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(rootfs, "/usr/local/bin", null)).Code);
+        Assert.Equal(SandboxErrorCode.PermissionDenied, Assert.Throws<SandboxException>(() => ExecutableLookup.EnsureExists(rootfs, "tool", "/usr/local/bin")).Code);
+        // As execvp: a later directory of PATH with an executable one wins.
+        Make("/usr/bin/tool");
+        ExecutableLookup.EnsureExists(rootfs, "tool", "/usr/local/bin:/usr/bin");
     }
 
     [Fact]

@@ -45,7 +45,9 @@ public sealed class SandboxdServer : IAsyncDisposable
 
     /// <summary>The test configuration as YAML (also used by the child-process tests).</summary>
     /// <param name="listen">more listen.* keys, each line indented by two spaces.</param>
-    public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660", string listen = "")
+    /// <param name="pools">the pools section; default none (a test server keeps no warm sandboxes unless it tests them).</param>
+    public static string Yaml(string root, string extraTenants = "", string sandboxes = "", string unixMode = "0660", string listen = "",
+        string pools = "pools: {shapes: []}")
     {
         // Every test server shares one pool of uid ranges: the range locks keep them apart.
         return $"""
@@ -75,18 +77,24 @@ public sealed class SandboxdServer : IAsyncDisposable
               uid_range_count: 256
             log:
               level: warning
+            {pools}
             """;
     }
 
-    public static async Task<SandboxdServer> StartAsync(string? yaml = null, string? root = null)
+    /// <param name="services">more registrations (e.g. a fake TimeProvider), after the test's own.</param>
+    public static async Task<SandboxdServer> StartAsync(string? yaml = null, string? root = null, Action<IServiceCollection>? services = null)
     {
         root ??= NewRoot();
         var config = ConfigLoader.Parse(yaml ?? Yaml(root), "test");
         var app = SandboxdHost.Build(config, new SandboxdHost.Overrides
         {
             AllowSocketActivation = false,
-            ConfigureServices = s => s.AddSingleton<IPrincipalResolver>(sp =>
-                new HeaderPrincipalResolver(ActivatorUtilities.CreateInstance<ConfiguredPrincipalResolver>(sp))),
+            ConfigureServices = s =>
+            {
+                s.AddSingleton<IPrincipalResolver>(sp =>
+                    new HeaderPrincipalResolver(ActivatorUtilities.CreateInstance<ConfiguredPrincipalResolver>(sp)));
+                services?.Invoke(s);
+            },
         });
         await app.StartAsync();
         return new SandboxdServer(root, config, app);

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using System.Text.Json;
 using Sandbox.Core;
 using Sandbox.Isolation;
@@ -34,6 +35,26 @@ public sealed class TranslationTests
     }
 
     [Fact]
+    public void StartOutput_FormByContainerdVersion()
+    {
+        const string address = "unix:///run/containerd/s/abc";
+        var none = new Dictionary<string, string?>();
+        var v17 = new Dictionary<string, string?> { ["MAX_SHIM_VERSION"] = "2" };
+        // 1.6: the plain address; a runc Options Any on stdin changes nothing.
+        var runcOptions = new Google.Protobuf.WellKnownTypes.Any { TypeUrl = "containerd.runc.v1.Options" }.ToByteArray();
+        Assert.Equal(address, StartOutput.Format(address, none, runcOptions, "c1", "default"));
+        // 1.7 / 2.0-2.2: JSON version 2.
+        Assert.Equal($$"""{"version":2,"address":"{{address}}","protocol":"ttrpc"}""", StartOutput.Format(address, v17, [], "c1", "default"));
+        // 2.3+: BootstrapParams naming this id and namespace → version 3 (task API v3).
+        var bootstrap = new byte[] { 0x0a, 2, (byte)'c', (byte)'1', 0x12, 7 }.Concat("default"u8.ToArray()).Concat(new byte[] { 0x1a, 4 }).Concat("info"u8.ToArray()).ToArray();
+        Assert.True(StartOutput.IsBootstrapParams(bootstrap, "c1", "default"));
+        Assert.Equal($$"""{"version":3,"address":"{{address}}","protocol":"ttrpc"}""", StartOutput.Format(address, v17, bootstrap, "c1", "default"));
+        // The namespace must match too; garbage is not BootstrapParams.
+        Assert.False(StartOutput.IsBootstrapParams(bootstrap, "c1", "k8s.io"));
+        Assert.False(StartOutput.IsBootstrapParams([0xff, 0xff], "c1", "default"));
+    }
+
+    [Fact]
     public void Translate_CtrDefaultSpec_CarriesProcessAndLimits()
     {
         var plan = Translate("""
@@ -62,13 +83,51 @@ public sealed class TranslationTests
     {
         var e = Assert.Throws<SandboxException>(() => Translate("""
             {"process":{"args":["/bin/true"],"apparmorProfile":"x"},"root":{"path":"/r"},
-             "mounts":[{"destination":"/data","type":"bind","source":"/srv","options":["rbind"]}],
-             "linux":{"namespaces":[{"type":"network","path":"/var/run/netns/cni-1"}],"seccomp":{"defaultAction":"SCMP_ACT_ERRNO"},
+             "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs"},{"destination":"/dev/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
+             "linux":{"namespaces":[{"type":"network","path":"/var/run/netns/cni-1"}],"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"},
                       "sysctl":{"net.ipv4.ip_forward":"1"},"resources":{"blockIO":{"weight":10}}}}
             """));
         Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
-        foreach (var field in new[] { "process.apparmorProfile", "mounts[0]", "/data", "linux.namespaces[0]", "/var/run/netns/cni-1", "linux.seccomp", "linux.sysctl", "linux.resources.blockIO" })
+        foreach (var field in new[] { "process.apparmorProfile", "mounts[0]", "/data", "mounts[1]", "'shared'", "engine's own", "linux.namespaces[0]",
+                     "/var/run/netns/cni-1", "linux.seccomp", "linux.sysctl", "linux.resources.blockIO" })
             Assert.Contains(field, e.Message);
+    }
+
+    [Fact]
+    public void Translate_BindsSeccompAndPodNamespaces_AreTaken()
+    {
+        var plan = Translate("""
+            {"process":{"args":["/bin/true"]},"root":{"path":"/r"},
+             "mounts":[{"destination":"/data","type":"bind","source":"/srv/data","options":["rbind","ro","rprivate"]},
+                       {"destination":"/etc/hosts","source":"/var/lib/pod/hosts","options":["bind","rw"]}],
+             "linux":{"namespaces":[{"type":"ipc","path":"/proc/42/ns/ipc"},{"type":"uts","path":"/proc/42/ns/uts"},{"type":"mount"}],
+                      "seccomp":{"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64"],
+                                 "syscalls":[{"names":["setpriority"],"action":"SCMP_ACT_ERRNO"}]}}}
+            """);
+        Assert.Equal(new[] { ("/srv/data", "/data", true, true), ("/var/lib/pod/hosts", "/etc/hosts", false, false) },
+            plan.Binds.Select(b => (b.Source, b.Destination, b.ReadOnly, b.Recursive)).ToArray());
+        var narrowing = Assert.IsType<Sandbox.SyscallFilter.SeccompProfile>(plan.Request.NarrowingSyscallProfile);
+        Assert.Contains(narrowing.Rules, r => r.Names.Contains("setpriority"));
+    }
+
+    [Fact]
+    public void SeccompIntersection_NeverLooserThanEither()
+    {
+        var ours = Sandbox.SyscallFilter.SeccompProfiles.GetBuiltIn("default");
+        // A bundle profile that allows everything and denies setpriority.
+        var bundle = Sandbox.SyscallFilter.SeccompProfileLoader.FromOciJson("""
+            {"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["setpriority"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}
+            """, "bundle");
+        var both = Sandbox.SyscallFilter.SeccompIntersection.Intersect(ours, bundle, "both");
+        Assert.Equal(ours.DefaultAction, both.DefaultAction);
+        // setpriority, allowed by ours, is denied now (by the default: no rule allows it).
+        Assert.DoesNotContain(both.Rules, r => r.Names.Contains("setpriority") && r.Action.Kind == Sandbox.SyscallFilter.SeccompActionKind.Allow);
+        Assert.Contains(ours.Rules, r => r.Names.Contains("setpriority") && r.Action.Kind == Sandbox.SyscallFilter.SeccompActionKind.Allow);
+        // What ours denies by default (no rule names it) stays denied: nothing the bundle allows is added.
+        var ptraceAllowed = both.Rules.Any(r => r.Names.Contains("ptrace") && r.Action.Kind == Sandbox.SyscallFilter.SeccompActionKind.Allow);
+        Assert.False(ptraceAllowed);
+        // It compiles (the validator accepts the product rules).
+        Assert.NotEmpty(Sandbox.SyscallFilter.SeccompCompiler.Compile(both).ToBytes());
     }
 
     [Fact]

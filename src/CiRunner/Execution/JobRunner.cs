@@ -36,7 +36,7 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             Egress = decision.Egress,
             Image = image,
             WorkDir = RunnerLayout.Home,
-            Resources = new RequestedLimits(TimeoutS: timeoutS),
+            Resources = run.JobLimits with { TimeoutS = timeoutS },
             Ttl = TimeSpan.FromSeconds(Math.Min(timeoutS + 600, TimeSpan.FromHours(24).TotalSeconds)),
             Labels = new Dictionary<string, string> { ["ci.run"] = run.RunId.ToString(System.Globalization.CultureInfo.InvariantCulture), ["ci.job"] = job.Id },
         };
@@ -76,6 +76,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             var eventPayload = contexts.Github.Properties["event"] ?? ExprValue.Null;
             using (var setup = new TarBuilder().Directory("work/").Directory("work/_temp/").Directory("work/_temp/_github_workflow/")
                 .Directory("work/_temp/_runner_file_commands/").Directory("work/_tool/")
+                .Directory(RunnerLayout.Shims[(RunnerLayout.Home.Length + 1)..] + "/")
+                .File(RunnerLayout.Shims[(RunnerLayout.Home.Length + 1)..] + "/" + SudoShim.FileName, SudoShim.Script, (UnixFileMode)0b111_101_101)
                 .Directory(layout.Workspace[(RunnerLayout.Home.Length + 1)..] + "/")
                 .File("work/_temp/_github_workflow/event.json", eventPayload.ToJson()).Build())
                 await sandbox.ImportTarAsync(RunnerLayout.Home, setup, timeout.Token).ConfigureAwait(false);
@@ -151,6 +153,7 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         var failed = session.Result.Steps.Any(s => s.Conclusion == Conclusion.Failure);
         var cancelled = jobToken.IsCancellationRequested;
         var stepEnvPairs = new List<KeyValuePair<string, string>>();
+        var continueOnError = false;
         var sw = Stopwatch.StartNew();
         try
         {
@@ -169,7 +172,7 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             var displayName = step.Name is { } n ? session.Evaluate(n, context) : step.DisplayName;
             result.Name = session.Masker.Mask(displayName);
             observer.StepStarted(session.Result, result);
-            var continueOnError = step.ContinueOnError is { } coe && TemplateString.Evaluate(coe, context).IsTruthy;
+            continueOnError = step.ContinueOnError is { } coe && TemplateString.Evaluate(coe, context).IsTruthy;
             int? exitCode;
             if (step.Run is not null)
                 exitCode = await StepRunner.RunScriptAsync(session, step, result, context, stepEnvPairs.ToDictionary(StringComparer.Ordinal), jobToken).ConfigureAwait(false);
@@ -194,8 +197,9 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         }
         catch (Exception e) when (e is SandboxException or ExpressionException or StepFailedException or IOException or InvalidDataException or ArgumentException)
         {
+            // continue-on-error covers a failing action as it covers a failing script.
             result.Outcome = Conclusion.Failure;
-            result.Conclusion = Conclusion.Failure;
+            result.Conclusion = continueOnError ? Conclusion.Success : Conclusion.Failure;
             result.Error = session.Masker.Mask(e.Message);
             session.Log(result, "error: " + result.Error);
         }

@@ -1,3 +1,5 @@
+using Sandbox.Core;
+
 namespace Sandbox.CiRunner.Execution;
 
 /// <summary>One run of a workflow: who triggered it (the policy's input; never read from the workflow file), what to
@@ -21,6 +23,9 @@ public sealed record RunOptions
     /// <summary>The egress each job asks for (HOST or HOST:PORT); the CI policy filters it.</summary>
     public IReadOnlyList<string> Egress { get; init; } = [];
     public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
+    /// <summary>Limits every job's sandbox asks for (memory, vCPUs, disk; null = the sandbox policy's default); the
+    /// timeout always comes from the job's timeout-minutes. The sandbox policy caps them at the tenant's ceilings.</summary>
+    public RequestedLimits JobLimits { get; init; } = new();
     /// <summary><c>runs-on</c> label → runner image; a label not listed runs on the default rootfs.</summary>
     public IReadOnlyDictionary<string, string> RunnerImages { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
     /// <summary>Where uploaded artifacts go (kept after the run); null = a temporary directory, removed at the end.</summary>

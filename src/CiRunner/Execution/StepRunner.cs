@@ -76,7 +76,8 @@ public static class StepRunner
         foreach (var (k, v) in session.Env) env[k] = v;
         foreach (var (k, v) in stepEnv) env[k] = v;
         var basePath = env.GetValueOrDefault("PATH") ?? DefaultEnvironment.Path;
-        env["PATH"] = session.PathPrepends.Count == 0 ? basePath : string.Join(':', session.PathPrepends) + ":" + basePath;
+        var path = RunnerLayout.Shims + ":" + basePath;
+        env["PATH"] = session.PathPrepends.Count == 0 ? path : string.Join(':', session.PathPrepends) + ":" + path;
         return env;
     }
 

@@ -9,8 +9,9 @@ namespace Sandbox.Cli.Commands;
 
 /// <summary>`sandbox run [flags] CMD [ARGS...]`: one process in a fresh sandbox, output streamed live, the process's
 /// exit code returned (see <see cref="ExitCodes"/> for the CLI's own). Flags end at the program (docker's rule,
-/// <see cref="PositionalStop"/>). Through sandboxd it creates a sandbox, execs the program in it (so signals, a tty and
-/// resizes reach it) and deletes it whatever happens; --local does the same in this process.</summary>
+/// <see cref="PositionalStop"/>). Without a tty it is one Run call through sandboxd (policy, sandbox, process and
+/// teardown in one round trip; stdin, signals and EPIPE handled as for exec); with -t it creates a sandbox, execs the
+/// program on a pty in it and deletes it whatever happens. --local does the same in this process.</summary>
 public static class RunCommand
 {
     public static Command Create()
@@ -39,34 +40,46 @@ public static class RunCommand
         return PositionalStop.Register(run, leadingPositionals: 0);
     }
 
-    /// <summary>Create, exec, delete. The sandbox's TTL is the process's timeout plus a minute, so a CLI killed with
-    /// SIGKILL leaves nothing for long.</summary>
     private static Task<int> RunRemoteAsync(RunFlags flags, string[] argv, bool interactive, bool tty, string? socket) =>
-        Sandboxd.GuardAsync(socket, async () =>
+        Sandboxd.GuardAsync(socket, () => tty ? CreateExecDeleteAsync(flags, argv, interactive, socket) : OneCallAsync(flags, argv, interactive, socket));
+
+    /// <summary>One Run call: the process's timeout is what was asked, else the policy's (the server applies it).</summary>
+    private static async Task<int> OneCallAsync(RunFlags flags, string[] argv, bool interactive, string? socket)
+    {
+        var process = new ProcessStart { Stdin = interactive, Timeout = flags.Timeout is { } t ? Duration.FromTimeSpan(t) : null };
+        process.Argv.AddRange(argv);
+        using var call = new RunCall(Sandboxd.Connect(socket).Run(), new RunStart { Sandbox = flags.ToProto(), Process = process });
+        using var session = new ProcessSession(call, interactive, tty: false);
+        return await session.RunAsync(started => Sandboxd.ReportGrant(flags, started.Tier, started.Limits), CancellationToken.None);
+    }
+
+    /// <summary>Create, exec on a pty, delete (the Run call has no terminal). The sandbox's TTL is the process's timeout
+    /// plus a minute, so a CLI killed with SIGKILL leaves nothing for long.</summary>
+    private static async Task<int> CreateExecDeleteAsync(RunFlags flags, string[] argv, bool interactive, string? socket)
+    {
+        var client = Sandboxd.Connect(socket);
+        var request = flags.ToProto();
+        request.RequestId = Guid.NewGuid().ToString("N");
+        if (flags.Timeout is { } t)
+            request.Ttl = Duration.FromTimeSpan(t + TimeSpan.FromMinutes(1));
+        var sandbox = await client.CreateSandboxAsync(request);
+        try
         {
-            var client = Sandboxd.Connect(socket);
-            var request = flags.ToProto();
-            request.RequestId = Guid.NewGuid().ToString("N");
-            if (flags.Timeout is { } t)
-                request.Ttl = Duration.FromTimeSpan(t + TimeSpan.FromMinutes(1));
-            var sandbox = await client.CreateSandboxAsync(request);
-            try
+            Sandboxd.ReportGrant(flags, sandbox.Tier, sandbox.Limits);
+            var timeout = flags.Timeout is { } asked ? Duration.FromTimeSpan(asked) : sandbox.Limits?.Timeout;
+            if (flags.Timeout is null && timeout is not null)
             {
-                Sandboxd.ReportGrant(flags, sandbox.Tier, sandbox.Limits);
-                var timeout = flags.Timeout is { } asked ? Duration.FromTimeSpan(asked) : sandbox.Limits?.Timeout;
-                if (flags.Timeout is null && timeout is not null)
+                await client.UpdateSandboxAsync(new UpdateSandboxRequest
                 {
-                    await client.UpdateSandboxAsync(new UpdateSandboxRequest
-                    {
-                        Sandbox = new Api.V1.Sandbox { Id = sandbox.Id, Ttl = Duration.FromTimeSpan(timeout.ToTimeSpan() + TimeSpan.FromMinutes(1)) },
-                        UpdateMask = new FieldMask { Paths = { "ttl" } },
-                    });
-                }
-                return await ExecCommand.ExecAsync(client, sandbox.Id, argv, interactive, tty, timeout, null, null);
+                    Sandbox = new Api.V1.Sandbox { Id = sandbox.Id, Ttl = Duration.FromTimeSpan(timeout.ToTimeSpan() + TimeSpan.FromMinutes(1)) },
+                    UpdateMask = new FieldMask { Paths = { "ttl" } },
+                });
             }
-            finally
-            {
-                await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandbox.Id, AllowMissing = true });
-            }
-        });
+            return await ExecCommand.ExecAsync(client, sandbox.Id, argv, interactive, true, timeout, null, null);
+        }
+        finally
+        {
+            await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandbox.Id, AllowMissing = true });
+        }
+    }
 }

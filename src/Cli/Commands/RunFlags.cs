@@ -22,6 +22,8 @@ internal sealed record RunFlags
     /// <summary>NAME:TAG of an image in the store (exclusive with <see cref="Rootfs"/>).</summary>
     public string? Image { get; init; }
     public string? WorkDir { get; init; }
+    /// <summary>--user root|UID[:GID]; null = the unprivileged default.</summary>
+    public string? User { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
     public string? Tier { get; init; }
     /// <summary>The user vouches for the code (--trusted); otherwise it is untrusted code of unknown provenance.</summary>
@@ -47,6 +49,7 @@ internal sealed record RunFlags
             Rootfs = Rootfs ?? "",
             Image = Image ?? "",
             Workdir = WorkDir ?? "",
+            User = User ?? "",
             SyscallProfile = Profile ?? "",
             Resources = new Resources
             {
@@ -80,6 +83,7 @@ internal sealed record RunFlags
         Rootfs = Rootfs,
         Image = Image,
         WorkDir = WorkDir,
+        User = User,
         SyscallProfile = Profile,
         Resources = new RequestedLimits(MemoryMiB, Cpus, Pids, DiskMiB, TimeoutS, OutputBytes),
         Env = Env,

@@ -17,6 +17,7 @@ internal sealed class SandboxOptions
     public readonly Option<string?> Rootfs = new("--rootfs") { Description = "A directory to use as the root file system (default: the host's userland, read-only)" };
     public readonly Option<string?> Image = new("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer capped at --disk; its env, workdir and entrypoint apply" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the sandbox (default /work, a fresh tmpfs)" };
+    public readonly Option<string?> User = new("--user", "-u") { Description = "Run as root, UID or UID:GID inside (default 1000:1000); root inside is an unprivileged host uid without capabilities, so `apt-get install` works in a Debian image (container tier)" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
     public readonly Option<string?> Tier = new("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
     public readonly Option<bool> Trusted = new("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
@@ -25,7 +26,7 @@ internal sealed class SandboxOptions
     public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)" };
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Print the tier and the granted limits on stderr" };
 
-    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, Env, Tier, Trusted, Network, Allow, Publish, Verbose];
+    public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, User, Env, Tier, Trusted, Network, Allow, Publish, Verbose];
 
     public void AddTo(Command command)
     {
@@ -48,6 +49,7 @@ internal sealed class SandboxOptions
             Rootfs = parse.GetValue(Rootfs) is { } r ? Path.GetFullPath(r) : null,
             Image = parse.GetValue(Image),
             WorkDir = parse.GetValue(Workdir),
+            User = parse.GetValue(User),
             Env = Pairs.Parse(parse.GetValue(Env) ?? [], "--env"),
             Tier = parse.GetValue(Tier),
             Trusted = parse.GetValue(Trusted),
@@ -60,6 +62,11 @@ internal sealed class SandboxOptions
         if (flags.WorkDir is { } w && !w.StartsWith('/'))
             throw new UsageException($"--workdir '{w}' must be an absolute path inside the sandbox");
         RunFlags.ParseTier(flags.Tier);
+        if (flags.User is { } u)
+        {
+            try { Isolation.SandboxUser.Parse(u); }
+            catch (Isolation.SandboxException e) { throw new UsageException("--" + e.Message); }
+        }
         return flags;
     }
 }

@@ -42,8 +42,10 @@ public static class DecisionTranslator
             Env = image is null ? request.Env : Merge(image.Record.Defaults.EnvMap(), request.Env),
             SyscallProfile = decision.SyscallProfile.Name,
             ExtraSyscalls = decision.SyscallProfile.Add,
+            NarrowingSyscallProfile = request.NarrowingSyscallProfile,
             WorkDir = request.WorkDir ?? "/work",
             Hostname = request.Hostname ?? new SandboxSpec().Hostname,
+            User = request.User is { } user ? SandboxUser.Parse(user) : null,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);
@@ -68,7 +70,7 @@ public static class DecisionTranslator
 
     /// <summary>An image's config for a process run in it: Entrypoint + (the given argv, or Cmd when none), as OCI
     /// runtimes do; WorkingDir as the working directory unless the process names one. The config's User is not applied
-    /// (processes run as the sandbox's unprivileged user).</summary>
+    /// (processes run as the request's user, default the sandbox's unprivileged one).</summary>
     public static ProcessSpec ApplyImageDefaults(ProcessSpec process, Isolation.Images.ImageDefaults defaults)
     {
         var argv = defaults.Command(process.Argv);

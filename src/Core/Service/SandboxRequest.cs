@@ -27,12 +27,19 @@ public sealed record SandboxRequest
     /// <summary>null = the configured default TTL.</summary>
     public TimeSpan? Ttl { get; init; }
     public string? WorkDir { get; init; }
+    /// <summary>Who processes run as inside: "root", "UID" or "UID:GID" (<see cref="Isolation.SandboxUser.Parse"/>); null =
+    /// the tier's unprivileged default (1000:1000). Root inside is the first host uid of the sandbox's own unprivileged
+    /// range, without capabilities (an image's root-owned files are its own: `apt-get install` in a Debian image).</summary>
+    public string? User { get; init; }
     /// <summary>The sandbox's hostname; null = the engine's default.</summary>
     public string? Hostname { get; init; }
     /// <summary>Extra syscalls wanted on top of the profile (the policy filters them).</summary>
     public IReadOnlyList<string> Syscalls { get; init; } = [];
     /// <summary>The seccomp profile wanted; null = the policy's choice.</summary>
     public string? SyscallProfile { get; init; }
+    /// <summary>A profile the policy's is narrowed by (a call runs only when both allow it), e.g. an OCI bundle's
+    /// linux.seccomp; null = none. It can only take syscalls away.</summary>
+    public SyscallFilter.SeccompProfile? NarrowingSyscallProfile { get; init; }
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

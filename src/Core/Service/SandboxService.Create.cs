@@ -14,16 +14,26 @@ public sealed partial class SandboxService
         var ttl = request.Ttl ?? options.DefaultTtl;
         if (ttl <= TimeSpan.Zero || ttl > options.MaxTtl)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"ttl_s {ttl.TotalSeconds:0} is out of range [1, {options.MaxTtl.TotalSeconds:0}]");
+        using var launching = pools.Activity.Enter();
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         var tier = driver.Tier;
-        // A daemon's sandboxes outlive it when the driver can take them back: the next one re-attaches them
-        // (RestartRecovery); a tier without re-attach dies with its owner (and is reclaimed after a crash).
-        spec = spec with { DieWithOwner = !(options.SandboxesOutliveOwner && driver.Capabilities.HasFlag(DriverCapabilities.Attach)) };
+        spec = spec with { DieWithOwner = DieWithOwner(driver) };
         var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
+        // A warm pool's sandbox of this shape, when one waits (its id becomes this sandbox's); else a fresh launch.
+        ISandbox? pooled;
+        try
+        {
+            pooled = await ClaimPooledAsync(driver, spec, forCreate: true, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            reservation.Dispose();
+            throw;
+        }
         var now = time.GetUtcNow();
         var entry = new SandboxEntry
         {
-            Id = spec.Id,
+            Id = pooled?.Info.Id ?? spec.Id,
             Tenant = principal.Tenant,
             Labels = request.Labels,
             CreatedAt = now,
@@ -40,13 +50,15 @@ public sealed partial class SandboxService
         catch
         {
             reservation.Dispose();
+            if (pooled is not null)
+                pools.Retire(pooled);
             throw;
         }
         await PublishAsync(SandboxEventKind.Created, entry).ConfigureAwait(false);
         try
         {
-            entry.Sandbox = await driver.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
-            entry.Info = entry.Sandbox.Info;
+            entry.Sandbox = pooled ?? await driver.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+            entry.Info = ClaimedInfo(entry.Sandbox, spec, pooled is not null && driver.Capabilities.HasFlag(DriverCapabilities.UpdateLimits));
             store.Save(SandboxRecords.From(entry));
             entry.Transition(SandboxState.Running, "start");
         }

@@ -12,18 +12,34 @@ public sealed partial class SandboxService
     public async Task<ExitStatus> RunAsync(Principal principal, SandboxRequest request, ProcessSpec process, ProcessIO io,
         Func<RunStarted, Task> onStarted, CancellationToken cancellationToken)
     {
+        using var launching = pools.Activity.Enter();
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         if (request.Image is { } imageName)
             process = DecisionTranslator.ApplyImageDefaults(process, ResolveImage(imageName).Record.Defaults);
         var tier = driver.Tier;
         using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
+        // A warm pool's sandbox when one of this shape waits (the one-shot path has no terminal: a TTY run goes to the
+        // driver, which refuses it); else the driver's one-shot path.
+        var pooled = process.Tty is null ? await ClaimPooledAsync(driver, spec, forCreate: false, cancellationToken).ConfigureAwait(false) : null;
+        if (pooled is not null)
+            spec = spec with { Id = pooled.Info.Id };
         await PublishAsync(SandboxEventKind.Created, spec.Id, principal.Tenant, tier).ConfigureAwait(false);
         var detail = "run ended";
         try
         {
-            await onStarted(new RunStarted(spec.Id, tier, decision.DecisionId, spec.Limits)).ConfigureAwait(false);
+            try
+            {
+                await onStarted(new RunStarted(spec.Id, tier, decision.DecisionId, spec.Limits)).ConfigureAwait(false);
+            }
+            catch when (pooled is not null)
+            {
+                pools.Retire(pooled);
+                throw;
+            }
             await PublishAsync(SandboxEventKind.Started, spec.Id, principal.Tenant, tier).ConfigureAwait(false);
-            var status = await driver.RunAsync(spec, DecisionTranslator.ClampTimeout(process, spec.Limits), io, cancellationToken).ConfigureAwait(false);
+            var status = pooled is not null
+                ? await RunInPooledAsync(pooled, spec, process, io, cancellationToken).ConfigureAwait(false)
+                : await driver.RunAsync(spec, DecisionTranslator.ClampTimeout(process, spec.Limits), io, cancellationToken).ConfigureAwait(false);
             metrics.ProcessCompleted("run", status.Duration, status.OomKilled, status.TimedOut);
             if (status.OomKilled)
                 await PublishAsync(SandboxEventKind.Oom, spec.Id, principal.Tenant, tier, status).ConfigureAwait(false);

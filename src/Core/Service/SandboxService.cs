@@ -16,6 +16,7 @@ public sealed partial class SandboxService(
     TenantQuotas quotas,
     SandboxEvents events,
     ISandboxMetrics metrics,
+    SandboxPools pools,
     SandboxCoreOptions options,
     TimeProvider time,
     ILogger<SandboxService> logger)

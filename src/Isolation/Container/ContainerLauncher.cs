@@ -53,7 +53,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         string cwd, Stdio stdio, IReadOnlyList<MountOp> extraMounts, IReadOnlyList<NativeSpawn.FdMapping> extraFds,
         CancellationToken cancellationToken, int agentPidsReserve = 0, bool commandIsInit = false)
     {
-        var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        var program = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
         if (!Environment.IsPrivilegedProcess)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 "the container tier needs root: it writes each sandbox's uid map and creates its cgroup");
@@ -83,14 +83,24 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         }
 
         using var userNamespace = await SandboxUserNamespace.CreateAsync(_tools, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
+        // An image's root, owned inside as in the image (root by root): an idmapped copy made with this namespace.
+        using var imageLower = spec.Rootfs is ImageRootfs image ? IdmappedLower.Create(image.LowerDirectory, userNamespace) : null;
         using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
-        // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own.
-        var generatedAccounts = spec.Rootfs is not HostRootfs;
+        // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own,
+        // and so does an image unless the sandbox runs as the image's root, which keeps the image's own accounts (apt's
+        // _apt, daemons' users) the way the image's programs expect them.
+        var generatedAccounts = spec.Rootfs is not HostRootfs && !(spec.Rootfs is ImageRootfs && user.Uid == 0);
         using var passwd = generatedAccounts ? SealedMemfd.Create("passwd", Encoding.UTF8.GetBytes(HostUserland.PasswdFile(user.Uid, spec.WorkDir, user.Gid))) : null;
         using var group = generatedAccounts ? SealedMemfd.Create("group", Encoding.UTF8.GetBytes(HostUserland.GroupFile(user.Gid))) : null;
         // A directory rootfs brings its own /etc; a regular resolv.conf there is covered with the sandbox resolver's (a
         // link is left alone: bwrap would follow it). The host rootfs's prepared /etc already names it.
-        var resolvOver = network is not null && spec.Rootfs is DirectoryRootfs d && IsRegularFile(Path.Combine(d.Path, "etc/resolv.conf"));
+        // An image's is covered unless it is a link (the overlay script makes an empty mount point where it is missing).
+        var resolvOver = network is not null && spec.Rootfs switch
+        {
+            DirectoryRootfs d => IsRegularFile(Path.Combine(d.Path, "etc/resolv.conf")),
+            ImageRootfs i => !IsLink(Path.Combine(i.LowerDirectory, "etc")) && !IsLink(Path.Combine(i.LowerDirectory, "etc/resolv.conf")),
+            _ => false,
+        };
         using var resolv = resolvOver ? SealedMemfd.Create("resolv.conf", Encoding.UTF8.GetBytes(SandboxAddresses.ResolvConf)) : null;
 
         var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => EtcDirectory(spec));
@@ -124,8 +134,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         // from here would need CAP_SYS_RESOURCE over its user namespace, which a confined root may lack.
         var fileSizeBytes = (spec.Limits.FileSizeMiB ?? spec.Limits.DiskMiB) << 20;
         var argv = new List<string>();
-        if (spec.Rootfs is ImageRootfs image)
-            argv.AddRange(ImageOverlay.Prefix(options, image, spec.Limits.DiskMiB << 20));
+        if (imageLower is not null)
+            argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         argv.AddRange(
@@ -218,6 +228,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         CgroupPath = cgroup.Path,
         Egress = network?.Granted ?? [],
     };
+
+    private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 
     private static bool IsRegularFile(string path)
     {

@@ -1,7 +1,8 @@
 namespace Sandbox.Isolation.Container;
 
 /// <summary>Finds argv[0] as the sandbox will see it, before anything starts, so a missing program is a clear
-/// NotFound error rather than a launcher message on stderr. Symlinks are followed inside the rootfs, never out of
+/// NotFound error (and a directory or a file without any execute bit a PermissionDenied one) rather than a launcher
+/// message on stderr. Symlinks are followed inside the rootfs, never out of
 /// it; the answer is advisory (the exec inside the sandbox is what counts).
 /// It answers only what the sandbox itself could find out, never "does this host path exist" (issue 9, item 5): the
 /// host rootfs's /etc is the prepared copy the sandbox gets (not the host's, so /etc/shadow is as missing as
@@ -10,6 +11,7 @@ namespace Sandbox.Isolation.Container;
 internal static class ExecutableLookup
 {
     private const int MaxSymlinkHops = 40;
+    private const UnixFileMode AnyExecute = UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute;
     private static readonly HashSet<string> s_hostVisible = ["usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "opt"];
 
     /// <param name="etcDirectory">For the host rootfs: the prepared /etc the sandbox gets (null: /etc is not looked at).</param>
@@ -19,6 +21,7 @@ internal static class ExecutableLookup
             ? [program]
             : (pathVariable ?? DefaultEnvironment.Path).Split(':', StringSplitOptions.RemoveEmptyEntries)
                 .Where(d => d.StartsWith('/')).Select(d => d.TrimEnd('/') + "/" + program);
+        string? notExecutable = null;
         foreach (var candidate in candidates)
         {
             if (!candidate.StartsWith('/'))
@@ -27,9 +30,14 @@ internal static class ExecutableLookup
                 continue;
             if (!SearchableBySandbox(host, ViewRoot(rootfs, host, etcDirectory)))
                 return; // the sandbox's exec gets EACCES on the way: its answer, not ours
-            if (File.Exists(host))
+            if (File.Exists(host) && (File.GetUnixFileMode(host) & AnyExecute) != 0)
                 return;
+            // A directory, or a file nobody may execute: execve answers EACCES whoever asks; execvp goes on searching.
+            if (File.Exists(host) || Directory.Exists(host))
+                notExecutable ??= candidate;
         }
+        if (notExecutable is not null)
+            throw new SandboxException(SandboxErrorCode.PermissionDenied, $"'{notExecutable}' in the sandbox is not an executable file (permission denied)");
         if (!program.StartsWith('/') && program.Contains('/'))
             return;
         throw new SandboxException(SandboxErrorCode.NotFound,

@@ -37,10 +37,12 @@ internal sealed record DevOp(string Destination) : MountOp
     public override IEnumerable<string> ToArgs() => ["--dev", Destination];
 }
 
-/// <summary>A read-only file whose content bwrap reads from a descriptor (generated /etc/passwd and /etc/group).</summary>
+/// <summary>A read-only file whose content bwrap reads from a descriptor (generated /etc/passwd and /etc/group, the
+/// resolver's resolv.conf). World-readable: bwrap's default for these is 0600 owned by bwrap's uid, which in a
+/// long-lived sandbox is the agent's, not the workload's.</summary>
 internal sealed record RoBindData(int Fd, string Destination) : MountOp
 {
-    public override IEnumerable<string> ToArgs() => ["--ro-bind-data", Fd.ToString(), Destination];
+    public override IEnumerable<string> ToArgs() => ["--perms", "0644", "--ro-bind-data", Fd.ToString(), Destination];
 }
 
 /// <summary>Makes a mount read-only once everything is in place: the root tmpfs bwrap builds must not take writes.</summary>

@@ -66,12 +66,17 @@ internal static class OneShotRun
         using var r2 = cancellationToken.UnsafeRegister(static s => ((TaskCompletionSource)s!).TrySetResult(), kill);
 
         var exit = instance.Bwrap.WaitForExitAsync(CancellationToken.None);
+        using var exited = new CancellationTokenSource();
+        var signals = io.Signals?.DeliverAsync((s, _) => Task.FromResult(OneShotWorkload.Signal(instance.InitPid, s)), exited.Token)
+            ?? Task.CompletedTask;
         if (await Task.WhenAny(exit, kill.Task).ConfigureAwait(false) == kill.Task)
         {
             timedOut = timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
             await instance.Cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
         }
         var code = await exit.ConfigureAwait(false);
+        await exited.CancelAsync().ConfigureAwait(false);
+        await signals.ConfigureAwait(false);
         // Everything that held the output sockets is gone with the pid namespace; drain what is buffered.
         await pumps.ConfigureAwait(false);
         await pumpCancel.CancelAsync().ConfigureAwait(false);

@@ -1,7 +1,7 @@
 namespace Sandbox.Isolation.Container;
 
-/// <summary>The two fields of /proc/PID/stat that identify a process for good: its state and its start time.</summary>
-internal readonly record struct ProcStat(char State, ulong StartTime)
+/// <summary>The fields of /proc/PID/stat that identify a process for good (its state and its start time) and its parent.</summary>
+internal readonly record struct ProcStat(char State, int ParentPid, ulong StartTime)
 {
     public bool IsGone => State is 'Z' or 'X' or 'x';
 
@@ -21,9 +21,9 @@ internal readonly record struct ProcStat(char State, ulong StartTime)
         if (close < 0)
             return null;
         var fields = text[(close + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
-        // fields[0] is field 3 (state); field 22 (starttime) is fields[19].
-        return fields.Length > 19 && fields[0].Length == 1 && ulong.TryParse(fields[19], out var start)
-            ? new ProcStat(fields[0][0], start)
+        // fields[0] is field 3 (state), fields[1] field 4 (ppid); field 22 (starttime) is fields[19].
+        return fields.Length > 19 && fields[0].Length == 1 && int.TryParse(fields[1], out var parent) && ulong.TryParse(fields[19], out var start)
+            ? new ProcStat(fields[0][0], parent, start)
             : null;
     }
 }

@@ -29,15 +29,15 @@ internal static class RootfsLayout
             case ImageRootfs image:
                 // The overlay is mounted at ImageOverlay.MergedDirectory in the launcher's private mount namespace
                 // (see ImageOverlay); its top-level entries are those of the lower layer when the sandbox starts.
-                foreach (var entry in new DirectoryInfo(image.LowerDirectory).EnumerateFileSystemInfos())
+                // A work dir inside an image directory (/home/runner) has its parents made by bwrap on its own root
+                // (bwrap, as the sandbox's uid, may not mkdir in the image's root-owned /home): see ImageRootEntries.
+                foreach (var entry in Images.ImageRootEntries.Enumerate(image.LowerDirectory, workDir, s_provided))
                 {
-                    if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
-                        continue;
-                    var destination = "/" + entry.Name;
+                    var destination = "/" + entry.Path;
                     if (entry.LinkTarget is { } target)
                         ops.Add(new SymlinkOp(target, destination));
                     else
-                        ops.Add(new Bind(Path.Combine(ImageOverlay.MergedDirectory, entry.Name), destination));
+                        ops.Add(new Bind(Path.Combine(ImageOverlay.MergedDirectory, entry.Path), destination));
                 }
                 break;
             default:

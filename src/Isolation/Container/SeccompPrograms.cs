@@ -8,23 +8,33 @@ internal static class SeccompPrograms
 {
     private static readonly ConcurrentDictionary<string, BpfProgram> s_cache = new();
 
-    public static BpfProgram Get(string profileName, IReadOnlyList<string> extraSyscalls)
+    /// <param name="narrowing">A profile to intersect with (an OCI bundle's): compiled for this sandbox alone, not cached.</param>
+    public static BpfProgram Get(string profileName, IReadOnlyList<string> extraSyscalls, SeccompProfile? narrowing = null)
     {
-        var key = profileName + "|" + string.Join(",", extraSyscalls.Order(StringComparer.Ordinal));
-        return s_cache.GetOrAdd(key, _ =>
+        if (narrowing is not null)
         {
-            SeccompProfile profile;
-            try
-            {
-                profile = SeccompProfiles.GetBuiltIn(profileName);
-                if (extraSyscalls.Count > 0)
-                    profile = profile.WithAllowedSyscalls(extraSyscalls);
-            }
-            catch (Exception e) when (e is SeccompProfileException or ArgumentException)
-            {
-                throw new SandboxException(SandboxErrorCode.InvalidArgument, e.Message, e);
-            }
-            return SeccompCompiler.Compile(profile);
-        });
+            var ours = Profile(profileName, extraSyscalls);
+            return Compile(() => SeccompIntersection.Intersect(ours, narrowing, $"{ours.Name}-narrowed-by-{narrowing.Name}"));
+        }
+        var key = profileName + "|" + string.Join(",", extraSyscalls.Order(StringComparer.Ordinal));
+        return s_cache.GetOrAdd(key, _ => Compile(() => Profile(profileName, extraSyscalls)));
     }
+
+    private static SeccompProfile Profile(string profileName, IReadOnlyList<string> extraSyscalls) =>
+        Guarded(() => extraSyscalls.Count > 0 ? SeccompProfiles.GetBuiltIn(profileName).WithAllowedSyscalls(extraSyscalls) : SeccompProfiles.GetBuiltIn(profileName));
+
+    /// <summary>A profile error is the caller's bad input.</summary>
+    private static T Guarded<T>(Func<T> make)
+    {
+        try
+        {
+            return make();
+        }
+        catch (Exception e) when (e is SeccompProfileException or ArgumentException)
+        {
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, e.Message, e);
+        }
+    }
+
+    private static BpfProgram Compile(Func<SeccompProfile> make) => Guarded(() => SeccompCompiler.Compile(make()));
 }

@@ -10,7 +10,23 @@ namespace Sandbox.Isolation.Images;
 public sealed class DebianImageBuilder(ImageStore store)
 {
     /// <summary>Bumped when the recipe changes, so a changed recipe builds anew.</summary>
-    private const string Recipe = "mmdebstrap-v1";
+    private const string Recipe = "mmdebstrap-v2";
+
+    /// <summary>The apt configuration every build carries (see <see cref="RootAptHooks"/>).</summary>
+    public const string AptSandboxConfig = "/etc/apt/apt.conf.d/00sandbox-root";
+
+    /// <summary>Root inside a sandbox has no capabilities (no CAP_SETUID, CAP_CHOWN or CAP_DAC_OVERRIDE), so two things
+    /// apt does as root cannot work there: switching its download methods to the _apt user (setgroups/setresuid
+    /// fail), and writing into its partial directories, which mmdebstrap leaves owned by _apt with mode 0700. The image
+    /// tells apt to download as root (<c>APT::Sandbox::User "root"</c>, what apt itself falls back to where _apt does not
+    /// exist) and gives those directories to root. Nothing else changes: the files are the image's, root's powers inside
+    /// stop at owning them.</summary>
+    private static readonly string[] RootAptHooks =
+    [
+        "--customize-hook=printf '%s\\n' '// sandbox: root inside has no CAP_SETUID, so apt cannot switch to _apt; downloads run as root' " +
+            "'APT::Sandbox::User \"root\";' > \"$1\"" + AptSandboxConfig,
+        "--customize-hook=chown root:root \"$1\"/var/lib/apt/lists/partial \"$1\"/var/cache/apt/archives/partial",
+    ];
 
     private static readonly HashSet<string> s_suites = ["bookworm", "trixie", "bullseye"];
 
@@ -50,6 +66,7 @@ public sealed class DebianImageBuilder(ImageStore store)
             var args = new List<string> { "--mode=root", "--variant=apt", "--format=tar", "--skip=output/dev",
                 // Keep the image small: no downloaded .debs, no package lists (apt-get update fetches them when needed).
                 "--customize-hook=rm -rf \"$1\"/var/cache/apt/archives/*.deb \"$1\"/var/lib/apt/lists/*_Packages" };
+            args.AddRange(RootAptHooks);
             if (packages.Count > 0)
                 args.Add("--include=" + string.Join(',', packages));
             args.AddRange([suite, tarball, mirror]);

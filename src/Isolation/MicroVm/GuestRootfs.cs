@@ -12,7 +12,7 @@ namespace Sandbox.Isolation.MicroVm;
 ///   the entries the container tier shows plus a generated passwd and group (cached under CacheDirectory/guest-etc by
 ///   digest). Nothing else of the host is exported.
 /// - directory: the directory as a read-only erofs image on a virtio-blk disk (<see cref="RootfsImage"/>), each
-///   top-level entry bound into place (files included); no 9p.
+///   top-level entry bound into place (files included; a directory holding the work dir one level down); no 9p.
 /// Writable: /tmp and the work dir, size-capped tmpfs, as in the container tier.
 /// </summary>
 internal static class GuestRootfs
@@ -60,14 +60,12 @@ internal static class GuestRootfs
             case DirectoryRootfs or ImageRootfs:
                 var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
                 image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, (rootfs as ImageRootfs)?.Key);
-                foreach (var entry in new DirectoryInfo(rootPath).EnumerateFileSystemInfos())
+                foreach (var entry in Images.ImageRootEntries.Enumerate(rootPath, workDir, s_provided))
                 {
-                    if (s_provided.Contains(entry.Name) || entry.Name == workDir.TrimStart('/'))
-                        continue;
                     if (entry.LinkTarget is { } target)
-                        symlinks.Add(new GuestSymlink { Target = target, Path = "/" + entry.Name });
+                        symlinks.Add(new GuestSymlink { Target = target, Path = "/" + entry.Path });
                     else
-                        mounts.Add(new GuestMount { Tag = ImageTag, Path = "/" + entry.Name, Subpath = entry.Name });
+                        mounts.Add(new GuestMount { Tag = ImageTag, Path = "/" + entry.Path, Subpath = entry.Path });
                 }
                 break;
             default:

@@ -17,14 +17,16 @@ public sealed partial class MicroVmDriver
 {
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
         GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false) =>
-        StartJailedAsync(id, accel, kernel, initrd, layout, ram, persistent,
+        StartJailedAsync(id, accel, kernel, initrd, layout, ram, null, persistent,
             (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent) with { ReconnectSeconds = persistent ? 1 : 0 },
             HostLimits(ramMiB), timeout, cancellationToken);
 
     /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
-    /// the jail holds exactly the files this VM uses, and the root image (if any) goes in as a descriptor.</summary>
+    /// the jail holds exactly the files this VM uses (<paramref name="ram"/>: a template's RAM file being built, bound
+    /// writable), and the root image (if any) and a clone's template RAM (<paramref name="templateRam"/>) go in as
+    /// descriptors.</summary>
     private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
-        GuestRootfs.Layout layout, RamFile? ram, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
+        GuestRootfs.Layout layout, RamFile? ram, Native.FileDescriptor? templateRam, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
         TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null)
     {
         var directory = NewStateDirectory(id);
@@ -45,7 +47,7 @@ public sealed partial class MicroVmDriver
                 KvmGroup = accel == Accelerator.Kvm ? KvmGroup() : null,
             };
             using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
-            var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, hostLimits, _cgroups, _options.CgroupParent, timeout,
+            var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, templateRam, hostLimits, _cgroups, _options.CgroupParent, timeout,
                 cancellationToken, restoreStatePath).ConfigureAwait(false);
             vm.ReleaseHostUid = () => _uids.Release(hostUid);
             return vm;

@@ -21,11 +21,11 @@ public sealed partial class MicroVmDriver
     {
         SpecValidator.Validate(spec);
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
-        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var ramMiB = GuestRamMiB(spec.Limits);
-        var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout);
+        var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout, spec.WorkDir);
         if (_templates.TryGet(key) is { } existing)
         {
             progress?.Invoke($"template {key} is already built: {existing.Directory}");
@@ -33,7 +33,7 @@ public sealed partial class MicroVmDriver
         }
         progress?.Invoke($"building template {key} (accel {accel.Accelerator}, {ramMiB} MiB, {_options.VCpus} vCPU): booting the guest...");
         var template = await _templates.GetOrBuildAsync(key, identity,
-            (dir, ct) => BuildTemplateIntoAsync(dir, accel.Accelerator, kernel, initrd, ramMiB, layout, progress, ct),
+            (dir, ct) => BuildTemplateIntoAsync(dir, accel.Accelerator, kernel, initrd, ramMiB, layout, spec.WorkDir, progress, ct),
             _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
         progress?.Invoke($"template {key} ready: {template.Directory}");
         return template;
@@ -42,18 +42,18 @@ public sealed partial class MicroVmDriver
     /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
     /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
     private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken)
+        long ramMiB, GuestRootfs.Layout layout, string workDir, bool persistent, CancellationToken cancellationToken)
     {
         if (_options.SnapshotTemplates)
         {
-            var (key, identity) = TemplateKey(accel, kernel, initrd, ramMiB, layout);
+            var (key, identity) = TemplateKey(accel, kernel, initrd, ramMiB, layout, workDir);
             var template = _templates.TryGet(key);
             if (template is null && !RecentlyFailed(key))
             {
                 try
                 {
                     template = await _templates.GetOrBuildAsync(key, identity,
-                        (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, layout, null, ct),
+                        (dir, ct) => BuildTemplateIntoAsync(dir, accel, kernel, initrd, ramMiB, layout, workDir, null, ct),
                         _options.BootTimeout * 2, cancellationToken).ConfigureAwait(false);
                     if (_templates.Prune(_options.TemplateMaxIdle, keep: key) is > 0 and var pruned)
                         MicroVmDriverLog.TemplatesPruned(_logger, pruned, Math.Round(_options.TemplateMaxIdle.TotalDays, 1));
@@ -78,6 +78,7 @@ public sealed partial class MicroVmDriver
                     // every later sandbox: it is moved aside (clones running from it keep their mappings) and the next
                     // sandbox builds it anew. This one fails, loudly.
                     MicroVmDriverLog.TemplateDiscarded(_logger, template.Key, e.Message);
+                    TemplateRam.Forget(template);
                     _templates.Discard(template);
                     throw;
                 }
@@ -99,18 +100,40 @@ public sealed partial class MicroVmDriver
         return false;
     }
 
-    private (string Key, string Identity) TemplateKey(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout)
+    /// <summary>The template's identity: the exact QEMU command line (placeholders for per-VM paths) and, for a
+    /// template that sets its root up before the save (<see cref="WarmsRoot"/>), that root (the work dir, the warm-up
+    /// commands).</summary>
+    private (string Key, string Identity) TemplateKey(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout,
+        string workDir)
     {
         var identity = CommandLine(accel, kernel, initrd, ramMiB, layout, null, "/qmp.sock", "/agent.sock").Identity();
+        if (WarmsRoot(layout))
+            identity += $"\nroot-set-up workdir={workDir} warm-up={string.Join(";", s_warmUp.Select(c => string.Join(' ', c)))}";
         return (SnapshotTemplates.KeyFor(identity, [_options.QemuPath, kernel.VmlinuxPath, initrd]), identity);
     }
 
-    /// <summary>Boots the template machine with its RAM in a shared file, waits for the agent (before SetupGuest: no
-    /// share is mounted, which would block migration), and saves the device state next to the RAM file. The RAM file
-    /// is made before QEMU starts, writable by every VM's uid: QEMU 7.2 opens it read-write even to map it private. It
-    /// is reachable only through the jails' binds (the template directory is root's 0700).</summary>
+    /// <summary>A root made only of block devices (a directory or image root) is set up in the template itself, and the
+    /// commands users run first are run there before the save, so each clone starts with the root mounted and the
+    /// guest page cache (and dentries) of the shell, the C library and python3 warm, shared with the template's RAM.
+    /// A root with 9p shares (the host's userland) cannot be: QEMU refuses to migrate while a 9p export is mounted.</summary>
+    private static bool WarmsRoot(GuestRootfs.Layout layout) => layout.Image is not null && layout.Shares.Count == 0;
+
+    /// <summary>What a template runs before its save (as the workload user, under the default seccomp profile); a
+    /// missing program or a failing one is not an error (a root without a shell or python3 is simply not warmed).</summary>
+    private static readonly string[][] s_warmUp =
+    [
+        ["/bin/sh", "-c", "true"],
+        ["/bin/sh", "-c", "command -v python3 >/dev/null 2>&1 && exec python3 -c pass; true"],
+    ];
+
+    /// <summary>Boots the template machine with its RAM in a shared file, waits for the agent, sets a block-device root
+    /// up and warms it (<see cref="WarmsRoot"/>; a 9p root is left for each clone's SetupGuest, as a mounted share
+    /// would block migration), and saves the device state next to the RAM file. The RAM file is made before QEMU
+    /// starts, writable by the template VM's uid only through that VM's jail (the build directory is root's 0700);
+    /// once saved it is root's 0400 and no jail ever binds it again (clones get a sealed memfd copy,
+    /// <see cref="TemplateRam"/>).</summary>
     private async Task BuildTemplateIntoAsync(string directory, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
-        GuestRootfs.Layout layout, Action<string>? progress, CancellationToken cancellationToken)
+        GuestRootfs.Layout layout, string workDir, Action<string>? progress, CancellationToken cancellationToken)
     {
         var started = System.Diagnostics.Stopwatch.StartNew();
         var ram = Path.Combine(directory, "ram");
@@ -119,15 +142,69 @@ public sealed partial class MicroVmDriver
             | UnixFileMode.OtherRead | UnixFileMode.OtherWrite);
         await using var vm = await BootAsync(SandboxId.New(), accel, kernel, initrd, ramMiB, layout,
             new RamFile(ram, Shared: true), _options.BootTimeout, cancellationToken).ConfigureAwait(false);
+        if (WarmsRoot(layout))
+        {
+            progress?.Invoke($"guest ready after {started.Elapsed.TotalSeconds:0.00} s; setting the root up and warming it...");
+            await WarmRootAsync(vm, layout, workDir, cancellationToken).ConfigureAwait(false);
+        }
         progress?.Invoke($"guest ready after {started.Elapsed.TotalSeconds:0.00} s; saving the device state...");
         await vm.SaveSnapshotAsync(Path.Combine(directory, "state"), cancellationToken).ConfigureAwait(false);
+        File.SetUnixFileMode(ram, UnixFileMode.UserRead);
         progress?.Invoke($"saved after {started.Elapsed.TotalSeconds:0.00} s");
     }
 
+    /// <summary>The template's own set-up (SetupGuest with template = true: the clone's set-up keeps this root and
+    /// mounts fresh writable dirs) and the warm-up commands, each waited for.</summary>
+    private async Task WarmRootAsync(MicroVmInstance vm, GuestRootfs.Layout layout, string workDir, CancellationToken cancellationToken)
+    {
+        var setup = RootSetup(layout, workDir);
+        setup.Template = true;
+        setup.DiskBytes = ResourceLimits.Default.DiskMiB << 20;
+        setup.Hostname = "template";
+        setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
+        setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+        setup.MemoryBytes = ResourceLimits.Default.MemoryMiB << 20;
+        setup.PidsMax = ResourceLimits.Default.PidsMax;
+        setup.Uid = (uint)_options.GuestUid;
+        setup.Gid = (uint)_options.GuestUid;
+        setup.SeccompProgram = ByteString.CopyFrom(SeccompPrograms.Get(new SandboxSpec().SyscallProfile, []).ToBytes());
+        await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        for (var i = 0; i < s_warmUp.Length; i++)
+        {
+            var exec = new ExecRequest { ExecId = $"template-warm-up-{i}", Cwd = "/" };
+            exec.Argv.AddRange(s_warmUp[i]);
+            exec.Env.Add(new EnvVar { Name = "PATH", Value = DefaultEnvironment.Path });
+            try
+            {
+                await AgentCalls.RunAsync(() => vm.Agent.ExecAsync(exec, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+            }
+            catch (SandboxException e) when (e.Code is SandboxErrorCode.NotFound or SandboxErrorCode.PermissionDenied or SandboxErrorCode.InvalidArgument)
+            {
+                continue; // a root without a shell: nothing of it to warm
+            }
+            // Its exit status does not matter (a root whose python3 fails still got its files read); that it ended does.
+            await AgentCalls.RunAsync(() => vm.Agent.WaitAsync(exec.ExecId, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>A clone of <paramref name="template"/>: QEMU maps the template's RAM copy-on-write from its sealed memfd
+    /// (<see cref="TemplateRam"/>; the RAM file itself is not in the clone's jail), then loads the device state.</summary>
     private Task<MicroVmInstance> RestoreAsync(SandboxId id, SnapshotTemplate template, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken) =>
-        StartJailedAsync(id, accel, kernel, initrd, layout, new RamFile(template.RamPath, Shared: false), persistent,
-            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, new RamFile(template.RamPath, Shared: false), qmp, agent)
+        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken)
+    {
+        Native.FileDescriptor memfd;
+        try
+        {
+            memfd = TemplateRam.Get(template);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SnapshotRestoreException($"the template RAM file {template.RamPath} could not be read: {e.Message}", e);
+        }
+        var ram = new RamFile(VmmJail.TemplateRamPath, Shared: false);
+        return StartJailedAsync(id, accel, kernel, initrd, layout, null, memfd, persistent,
+            (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
                 with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 },
             HostLimits(ramMiB), _options.BootTimeout, cancellationToken, template.StatePath);
+    }
 }

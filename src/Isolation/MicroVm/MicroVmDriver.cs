@@ -57,7 +57,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (StaticProbe() is { } unavailable)
             return unavailable;
-        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         return accel.Accelerator == Accelerator.Kvm
             ? new(true, $"QEMU microvm, guest kernel {kernel.Version}, accel kvm: {accel.Reason}", Accelerator.Kvm)
@@ -73,7 +73,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         GuestKernel kernel;
         try
         {
-            kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+            kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         }
         catch (SandboxException e)
         {
@@ -94,7 +94,17 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         SpecValidator.Validate(process);
         await using var sandbox = await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
         var p = await sandbox.ExecAsync(process, io, cancellationToken).ConfigureAwait(false);
-        return await p.WaitAsync(cancellationToken).ConfigureAwait(false);
+        using var exited = new CancellationTokenSource();
+        var signals = io.Signals?.DeliverAsync(p.SignalAsync, exited.Token) ?? Task.CompletedTask;
+        try
+        {
+            return await p.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await exited.CancelAsync().ConfigureAwait(false);
+            await signals.ConfigureAwait(false);
+        }
     }
 
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
@@ -119,41 +129,47 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             if (!_options.AllowTcg)
                 throw new SandboxException(SandboxErrorCode.Unavailable, $"KVM is unusable here ({accel.Reason}) and TCG is not allowed");
         }
-        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+        var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         var guestRamMiB = GuestRamMiB(spec.Limits);
-        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls);
+        var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
         await using var rollback = new RollbackStack();
         var persistent = !spec.DieWithOwner;
-        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, persistent, cancellationToken)
+        var (vm, template) = await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken)
             .ConfigureAwait(false);
         rollback.Push(vm);
-        var setup = new SetupGuestRequest
-        {
-            DiskBytes = spec.Limits.DiskMiB << 20,
-            Hostname = spec.Hostname,
-            RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64)),
-            UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100,
-            MemoryBytes = spec.Limits.MemoryMiB << 20,
-            PidsMax = spec.Limits.PidsMax,
-            CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0,
-            Uid = (uint)_options.GuestUid,
-            Gid = (uint)_options.GuestUid,
-            SurviveHostDisconnect = persistent,
-            SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes()),
-            AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces,
-        };
-        setup.Mounts.AddRange(layout.Mounts);
-        setup.BlockDevices.AddRange(layout.BlockDevices);
-        setup.Symlinks.AddRange(layout.Symlinks);
-        setup.WritableDirs.AddRange(["/tmp", spec.WorkDir]);
+        var setup = RootSetup(layout, spec.WorkDir);
+        setup.DiskBytes = spec.Limits.DiskMiB << 20;
+        setup.Hostname = spec.Hostname;
+        setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
+        setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+        setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
+        setup.PidsMax = spec.Limits.PidsMax;
+        setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
+        setup.Uid = (uint)_options.GuestUid;
+        setup.Gid = (uint)_options.GuestUid;
+        setup.SurviveHostDisconnect = persistent;
+        setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
+        setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid), template, accel.Accelerator);
+    }
+
+    /// <summary>The part of a guest's set-up that makes its root: the layout's mounts, block devices and symlinks, and
+    /// the writable tmpfs dirs (/tmp, the work dir). A template's root and each clone's must be equal.</summary>
+    private static SetupGuestRequest RootSetup(GuestRootfs.Layout layout, string workDir)
+    {
+        var setup = new SetupGuestRequest();
+        setup.Mounts.AddRange(layout.Mounts);
+        setup.BlockDevices.AddRange(layout.BlockDevices);
+        setup.Symlinks.AddRange(layout.Symlinks);
+        setup.WritableDirs.AddRange(["/tmp", workDir]);
+        return setup;
     }
 
     /// <summary>The seccomp profile is the guest's: every workload process starts under it inside the VM.</summary>
@@ -189,7 +205,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         string kernelVersion;
         try
         {
-            kernelVersion = GuestKernel.Locate(_options.KernelCacheDirectory).Version;
+            kernelVersion = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel).Version;
         }
         catch (SandboxException)
         {
@@ -199,7 +215,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             $"qemu={qemu.Length}:{(qemu.Exists ? qemu.LastWriteTimeUtc.Ticks : 0)} guest={kernelVersion} kvm={File.Exists("/dev/kvm")}";
         return new AcceleratorProbe(async (timeout, ct) =>
         {
-            var kernel = GuestKernel.Locate(_options.KernelCacheDirectory);
+            var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
             var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
             await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, new GuestRootfs.Layout([], [], []), null, timeout, ct)
                 .ConfigureAwait(false);

@@ -68,9 +68,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// (migrate-incoming), the VM continued, and the agent pinged on the connection it already has open.</summary>
     /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
     /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
-    /// <see cref="VmmJail.RootImageFd"/>.
+    /// <see cref="VmmJail.RootImageFd"/>, and a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>.
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
-        VmmJail jail, SafeHandle? rootImage, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
+        VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
         CancellationToken cancellationToken, string? restoreStatePath = null)
     {
         await using var rollback = new RollbackStack();
@@ -98,6 +98,8 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             var fds = new List<NativeSpawn.FdMapping> { new((int)devNull.DangerousGetHandle(), 0), new(consoleRemote.Fd, 1), new(consoleRemote.Fd, 2) };
             if (rootImage is not null)
                 fds.Add(new((int)rootImage.DangerousGetHandle(), VmmJail.RootImageFd));
+            if (templateRam is not null)
+                fds.Add(new((int)templateRam.DangerousGetHandle(), VmmJail.TemplateRamFd));
             // In its cgroup before it runs: the jail holds QEMU until bwrap and the jail's init are moved there.
             try
             {

@@ -10,6 +10,10 @@ public sealed class MicroVmOptions
     /// Default /var/cache/sandbox/kernel.</summary>
     public string KernelCacheDirectory { get; init; } = "/var/cache/sandbox/kernel";
 
+    /// <summary>Boot the minimal guest kernel of `sandbox kernel build` (&lt;KernelCacheDirectory&gt;/minimal/current) when
+    /// one is built; Debian's otherwise. Default true; false = always Debian's.</summary>
+    public bool MinimalKernel { get; init; } = true;
+
     /// <summary>Built artefacts (initramfs images by digest, the guest /etc, the accelerator probe result).
     /// Default /var/cache/sandbox.</summary>
     public string CacheDirectory { get; init; } = "/var/cache/sandbox";

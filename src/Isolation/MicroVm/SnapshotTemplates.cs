@@ -76,7 +76,7 @@ public sealed class SnapshotTemplates(string root)
     /// <summary>The template key for a command line identity and the files it runs.</summary>
     public static string KeyFor(string identity, IEnumerable<string> files)
     {
-        var text = new StringBuilder("sandbox-template-v1\n").Append(identity).Append('\n');
+        var text = new StringBuilder("sandbox-template-v2\n").Append(identity).Append('\n');
         foreach (var file in files)
         {
             var info = new FileInfo(file);

@@ -3,14 +3,14 @@ using Sandbox.Isolation.Container;
 namespace Sandbox.Isolation.MicroVm;
 
 /// <summary>A host path QEMU may use inside its jail, at the same path; <paramref name="Writable"/> for the VM's state
-/// directory and a template RAM file (QEMU 7.2 opens guest RAM files read-write even to map them private).</summary>
+/// directory and the RAM file of a template being built (never for a clone: its RAM comes as a sealed memfd).</summary>
 public sealed record JailBind(string Path, bool Writable = false);
 
 /// <summary>
 /// The jail QEMU runs in (what Firecracker's jailer does, with bubblewrap): bwrap, started as root, gives QEMU new
 /// mount, pid, network, IPC, UTS and cgroup namespaces, a read-only tmpfs root that holds only the host's /usr (QEMU,
 /// its libraries and firmware), a minimal /dev, its own /proc, and exactly the files this VM uses (kernel, initramfs,
-/// 9p share directories, its state directory, a template's RAM file), each at its host path so the QEMU command line
+/// 9p share directories, its state directory, the RAM file of a template being built), each at its host path so the QEMU command line
 /// is unchanged. setpriv then drops to the VM's own unprivileged host uid (from the container tier's range) with an
 /// empty capability bounding set and no_new_privs before exec'ing QEMU, which becomes PID 1 of its pid namespace;
 /// QEMU's own seccomp filter (-sandbox on) follows. A QEMU bug is then that uid in an empty namespace set, not host
@@ -23,6 +23,12 @@ internal sealed record VmmJail
     /// by path, so the root-only image file needs no permission for the VM's uid. (bwrap's status and block sockets are
     /// 4 and 5.)</summary>
     public const int RootImageFd = 6;
+
+    /// <summary>The descriptor a restored clone's guest RAM comes in on: the template's sealed memfd
+    /// (<see cref="TemplateRam"/>), which QEMU opens as <see cref="TemplateRamPath"/> (its own /proc).</summary>
+    public const int TemplateRamFd = 7;
+
+    public static readonly string TemplateRamPath = $"/proc/self/fd/{TemplateRamFd}";
 
     public required string BwrapPath { get; init; }
     public required string SetprivPath { get; init; }

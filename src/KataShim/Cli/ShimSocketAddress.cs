@@ -17,8 +17,11 @@ internal static class ShimSocketAddress
         return $"{SocketDirectory}/{hash}";
     }
 
-    /// <summary>The group a container belongs to: its CRI pod (the sandbox container and its app containers share one
-    /// daemon, like Kata), else its own id.</summary>
+    /// <summary>The group a container belongs to, first match wins (as runc's shim groups): the annotation
+    /// <c>io.sandbox.shim-group</c> (containers that opt into one daemon: its memory is shared, and so is its fate),
+    /// its CRI pod (the sandbox container and its app containers share one daemon, like Kata), else its own id.</summary>
     public static string GroupId(string id, IReadOnlyDictionary<string, string> annotations) =>
-        annotations.TryGetValue("io.kubernetes.cri.sandbox-id", out var pod) && pod.Length > 0 ? pod : id;
+        annotations.TryGetValue(Oci.ShimAnnotations.ShimGroup, out var group) && group.Length > 0 ? group
+        : annotations.TryGetValue(Oci.ShimAnnotations.CriSandboxId, out var pod) && pod.Length > 0 ? pod
+        : id;
 }

@@ -6,7 +6,7 @@ namespace Sandbox.KataShim.Cli;
 
 /// <summary>`start`: containerd reads everything this prints (stdout and stderr together) as the address to dial, and
 /// waits for EOF on that pipe. So: find or spawn the daemon of the container's group, write `address` into the bundle,
-/// print only `unix:///run/containerd/s/…`, exit 0; the daemon never inherits containerd's pipe (all three of its
+/// print only the address, in the form the caller understands (<see cref="StartOutput"/>), exit 0; the daemon never inherits containerd's pipe (all three of its
 /// standard streams are our own pipes).</summary>
 internal static class StartCommand
 {
@@ -14,8 +14,15 @@ internal static class StartCommand
 
     public static async Task<int> RunAsync(ShimArguments args)
     {
-        // The runtime options (an Any) arrive on stdin; they come again in CreateTaskRequest.options.
-        await Console.OpenStandardInput().CopyToAsync(Stream.Null).ConfigureAwait(false);
+        // The runtime options (an Any, or 2.3's BootstrapParams) arrive on stdin; they come again in
+        // CreateTaskRequest.options. Bounded: nothing there is large.
+        var stdin = new MemoryStream();
+        await Console.OpenStandardInput().CopyToAsync(stdin).ConfigureAwait(false);
+        if (stdin.Length > 1 << 20)
+        {
+            await Console.Error.WriteAsync($"start: {stdin.Length} bytes of options on stdin (at most 1 MiB)").ConfigureAwait(false);
+            return 1;
+        }
         var bundle = args.Bundle.Length > 0 ? args.Bundle : Directory.GetCurrentDirectory();
         var group = ShimSocketAddress.GroupId(args.Id, ReadAnnotations(bundle));
         var socket = ShimSocketAddress.For(args.Address, args.Namespace, group);
@@ -35,7 +42,9 @@ internal static class StartCommand
         var temp = Path.Combine(bundle, ".address");
         await File.WriteAllTextAsync(temp, address).ConfigureAwait(false);
         File.Move(temp, Path.Combine(bundle, "address"), overwrite: true);
-        await Console.Out.WriteAsync(address).ConfigureAwait(false);
+        var environment = new Dictionary<string, string?> { ["MAX_SHIM_VERSION"] = Environment.GetEnvironmentVariable("MAX_SHIM_VERSION") };
+        await Console.Out.WriteAsync(StartOutput.Format(address, environment, stdin.GetBuffer().AsSpan(0, (int)stdin.Length), args.Id, args.Namespace))
+            .ConfigureAwait(false);
         return 0;
     }
 

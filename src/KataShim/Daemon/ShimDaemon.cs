@@ -65,6 +65,7 @@ internal static class ShimDaemon
         tasks.Register(server);
         Ready("ok");
         ShimLog.Serving(logger, args.Socket, args.Namespace, Environment.ProcessId);
+        HeapTrim.AfterBurst();
         try
         {
             await server.ServeAsync(listener, stop.Token).ConfigureAwait(false);

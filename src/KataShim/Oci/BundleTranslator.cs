@@ -5,7 +5,8 @@ using Sandbox.Isolation;
 namespace Sandbox.KataShim.Oci;
 
 /// <summary>What a bundle asks for, in the engine's terms: the request Core hands to the policy, and the init process.</summary>
-internal sealed record ContainerPlan(SandboxRequest Request, ProcessSpec Init, string RootfsPath, IReadOnlyDictionary<string, string> Annotations);
+internal sealed record ContainerPlan(SandboxRequest Request, ProcessSpec Init, string RootfsPath, IReadOnlyDictionary<string, string> Annotations,
+    IReadOnlyList<Rootfs.BindMount> Binds);
 
 /// <summary>OCI bundle → Core request and process spec, in one pass that lists every problem. The rule: a field the
 /// engine honours is carried over; a field whose effect the engine already has, or exceeds in strictness (fewer
@@ -27,6 +28,11 @@ internal static class BundleTranslator
     };
 
     private static readonly HashSet<string> KnownNamespaces = ["pid", "network", "ipc", "uts", "mount", "user", "cgroup"];
+
+    /// <summary>Namespaces a bundle may ask to join (CRI: a pod's containers join the pause container's ipc and uts)
+    /// that the sandbox gets as its own instead: stricter (nothing is shared with another container), and the path
+    /// is never opened — under the shim it names a pid of the sandbox's view, not a host process.</summary>
+    private static readonly HashSet<string> JoinableAsOwn = ["pid", "ipc", "uts", "cgroup"];
 
     public static OciSpec Read(string bundle)
     {
@@ -64,8 +70,9 @@ internal static class BundleTranslator
             errors.Add($"domainname '{spec.Domainname}' is not supported (the sandbox has its own UTS namespace with the hostname only)");
         if (spec.Hooks is { ValueKind: JsonValueKind.Object } hooks && hooks.EnumerateObject().Any(h => h.Value.ValueKind == JsonValueKind.Array && h.Value.GetArrayLength() > 0))
             errors.Add("hooks are not supported (no host code runs on the container's behalf)");
-        CheckMounts(spec.Mounts, errors);
+        var binds = CheckMounts(spec.Mounts, errors);
         var resources = CheckLinux(spec.Linux, errors);
+        var seccomp = ReadSeccomp(spec.Linux?.Seccomp, errors);
         var hostname = string.IsNullOrEmpty(spec.Hostname) ? null : spec.Hostname;
         if (errors.Count > 0 || init is null || rootfs is null)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"config.json: {string.Join("; ", errors)}");
@@ -76,10 +83,11 @@ internal static class BundleTranslator
             Resources = resources,
             Hostname = hostname,
             Tier = TierHint(annotations),
+            NarrowingSyscallProfile = seccomp,
             // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
             // they reach the policy there.
         };
-        return new ContainerPlan(request, init, rootfs, annotations);
+        return new ContainerPlan(request, init, rootfs, annotations, binds);
     }
 
     /// <summary>The annotation <c>io.sandbox.tier</c> (microvm | container) is a hint the policy sees; anything else
@@ -159,16 +167,39 @@ internal static class BundleTranslator
         };
     }
 
-    private static void CheckMounts(List<OciMount>? mounts, List<string> errors)
+    private static List<Rootfs.BindMount> CheckMounts(List<OciMount>? mounts, List<string> errors)
     {
+        var binds = new List<Rootfs.BindMount>();
         if (mounts is null)
-            return;
+            return binds;
         for (var i = 0; i < mounts.Count; i++)
         {
             var m = mounts[i];
             if (EngineMounts.TryGetValue(m.Destination, out var type) && (m.Type == type || (m.Type is null && m.Destination == "/sys/fs/cgroup")))
                 continue; // the engine's own /proc, /dev, /dev/pts, tmpfs mounts; /sys and mqueue are left out
-            errors.Add($"mounts[{i}] ({m.Type ?? "bind"} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes no other mounts yet");
+            var errorsBefore = errors.Count;
+            if (Rootfs.BindMounts.Check(m, i, errors) is { } bind)
+                binds.Add(bind);
+            else if (errors.Count == errorsBefore)
+                errors.Add($"mounts[{i}] ({m.Type} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes bind mounts besides");
+        }
+        return binds;
+    }
+
+    /// <summary>linux.seccomp, compiled by SyscallFilter: the sandbox runs under the intersection of the policy's
+    /// profile and this one (a call passes only when both allow it), so the bundle can take syscalls away, never add.</summary>
+    private static SyscallFilter.SeccompProfile? ReadSeccomp(JsonElement? seccomp, List<string> errors)
+    {
+        if (seccomp is not { ValueKind: JsonValueKind.Object } profile)
+            return null;
+        try
+        {
+            return SyscallFilter.SeccompProfileLoader.FromOciJson(profile.GetRawText(), "linux.seccomp");
+        }
+        catch (SyscallFilter.SeccompProfileException e)
+        {
+            errors.Add(e.Message);
+            return null;
         }
     }
 
@@ -184,8 +215,6 @@ internal static class BundleTranslator
             errors.Add($"linux.sysctl ({string.Join(", ", sysctl.Keys)}) is not supported");
         if (linux.Devices is { ValueKind: JsonValueKind.Array } devices && devices.GetArrayLength() > 0)
             errors.Add("linux.devices is not supported (the sandbox's /dev holds null, zero, full, random, urandom, tty and its own pts only)");
-        if (linux.Seccomp is { ValueKind: JsonValueKind.Object })
-            errors.Add("linux.seccomp is not supported yet: the policy's syscall profile applies (ask for it with the policy, not the bundle)");
         if (!string.IsNullOrEmpty(linux.RootfsPropagation))
             errors.Add($"linux.rootfsPropagation '{linux.RootfsPropagation}' is not supported");
         if (!string.IsNullOrEmpty(linux.MountLabel))
@@ -202,8 +231,9 @@ internal static class BundleTranslator
             var ns = namespaces[i];
             if (!KnownNamespaces.Contains(ns.Type))
                 errors.Add($"linux.namespaces[{i}] type '{ns.Type}' is not supported");
-            else if (!string.IsNullOrEmpty(ns.Path))
-                errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets new namespaces of its own");
+            else if (!string.IsNullOrEmpty(ns.Path) && !JoinableAsOwn.Contains(ns.Type))
+                errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets a {ns.Type} namespace of its own, "
+                    + "and joining another would bypass the policy's network decision");
         }
         return CheckResources(linux.Resources, "linux.resources", errors);
     }

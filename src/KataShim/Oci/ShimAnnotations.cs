@@ -9,6 +9,9 @@ internal static class ShimAnnotations
     /// <summary>`true` declares the workload trusted code of the tenant's own (the policy still decides).</summary>
     public const string Trusted = "io.sandbox.trusted";
 
+    /// <summary>Containers with the same value share one shim daemon (like runc's io.containerd.runc.v2.group).</summary>
+    public const string ShimGroup = "io.sandbox.shim-group";
+
     public const string CriSandboxId = "io.kubernetes.cri.sandbox-id";
     public const string CriImageName = "io.kubernetes.cri.image-name";
     public const string CriContainerType = "io.kubernetes.cri.container-type";

@@ -45,8 +45,16 @@ internal sealed partial class TaskService
                 SnapshotMounts.MountAll(request.Rootfs, mounted);
                 rootfs = mounted;
             }
-            stdio = TaskStdio.Open(request.Stdin, request.Stdout, request.Stderr);
+            if (plan.Binds.Count > 0)
+                rootfs = mounted = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
+            stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
             var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns), ctx.CancellationToken).ConfigureAwait(false);
+            if (plan.Binds.Count > 0 && entry.Tier != SandboxTier.Container)
+            {
+                // The policy changed its mind between the dry run and the create: binds are container-tier only.
+                await core.Sandboxes.DeleteAsync(principal, entry.Id).ConfigureAwait(false);
+                throw BindsNeedContainerTier(entry.Tier.ToString());
+            }
             var paths = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
             _containers[id] = container;
@@ -59,6 +67,7 @@ internal sealed partial class TaskService
                 Io = new TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
                 Pid = 0,
             });
+            Daemon.HeapTrim.AfterBurst();
             return new CreateTaskResponse { Pid = 0 };
         }
         catch
@@ -75,6 +84,39 @@ internal sealed partial class TaskService
                 _creating.Remove(id);
         }
     }
+
+    /// <summary>The bundle's bind mounts go into the shim's view of the root: the snapshot mount, or a view of a
+    /// `--rootfs DIR` (which is never written to). Binds are container-tier only — a microVM sees its root as a disk
+    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.</summary>
+    private async Task<string> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
+    {
+        var decision = await core.Sandboxes.ExplainAsync(principal, ShimRequest.For(plan, rootfs, ns), cancellationToken).ConfigureAwait(false);
+        if (decision.Allow && decision.Isolation != Sandbox.Policy.IsolationTiers.Container)
+            throw BindsNeedContainerTier(decision.Isolation);
+        var view = mounted;
+        if (view is null)
+        {
+            view = ShimPaths.RootfsFor(ns, id);
+            ShimPaths.CreateTraversable(view);
+            BindMounts.BindRoot(rootfs, view);
+        }
+        try
+        {
+            BindMounts.MakePrivate(view);
+            BindMounts.MountAll(plan.Binds, view, mayCreate: mounted is not null);
+        }
+        catch when (mounted is null)
+        {
+            Cleanup(id, "rootfs view", () => SnapshotMounts.UnmountAll(view));
+            throw;
+        }
+        return view;
+    }
+
+    private static SandboxException BindsNeedContainerTier(string tier) =>
+        new(SandboxErrorCode.InvalidArgument,
+            $"bind mounts in config.json need the container tier, and the policy chose {tier}: a microVM's root is a disk image, "
+            + "so binds would copy host files into it (ask for io.sandbox.tier=container, or drop the binds)");
 
     /// <summary>Runtime options: none, or CRI's runtimeoptions.v1.Options (its config file is not read yet, so a path
     /// there is refused); anything else (runc's options) is an error naming its type.</summary>
@@ -228,6 +270,7 @@ internal sealed partial class TaskService
                 ExitStatus = init.ExitStatus,
                 ExitedAt = Timestamps.From(init.ExitedAt),
             });
+            Daemon.HeapTrim.AfterBurst();
             return new DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = Timestamps.From(init.ExitedAt) };
         }
         finally

@@ -148,7 +148,7 @@ internal sealed partial class TaskService
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"exec spec: {(errors.Count > 0 ? string.Join("; ", errors) : "empty")}");
         if (spec.Tty is not null != request.Terminal)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"terminal {request.Terminal} disagrees with the exec spec's terminal");
-        var stdio = TaskStdio.Open(request.Stdin, request.Stdout, request.Stderr);
+        var stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
         var exec = new ShimProcess(container.Id, request.ExecId, spec, stdio, new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal));
         if (!container.Execs.TryAdd(request.ExecId, exec))
         {

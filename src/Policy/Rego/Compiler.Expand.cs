@@ -25,8 +25,13 @@ internal sealed partial class Compiler
                 for (var def = r; def is not null; def = def.Else)
                 {
                     def.Body = ExpandBody(def.Body);
+                    // A comprehension in the head (`p := [x | json.is_valid(d, x)]`) has a body of its own.
                     foreach (var head in new[] { def.Key, def.Value }.Concat(def.Args ?? []))
-                        if (head is not null) RejectOutputArgs(head);
+                        if (head is not null)
+                        {
+                            HoistInComprehensions(head);
+                            RejectOutputArgs(head);
+                        }
                 }
         }
     }

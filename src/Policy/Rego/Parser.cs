@@ -146,6 +146,8 @@ internal sealed class Parser
             _newlineEnds.Pop();
             Expect(TokenKind.RBrack, "']'");
             rule.Kind = RuleKind.PartialObject;
+            if (Peek.Kind is TokenKind.Dot or TokenKind.LBrack or TokenKind.LParen && !Peek.NewlineBefore)
+                throw Error(Peek, $"multi-level rule heads (ref heads such as {rule.Name}[k].x or {rule.Name}[k](x)) are not supported");
         }
 
         if (Peek.Kind is TokenKind.Assign or TokenKind.Unify && !Peek.NewlineBefore)

@@ -75,6 +75,7 @@ internal static class Mapping
             Labels = ephemeral ? new Dictionary<string, string>() : new Dictionary<string, string>(r.Labels),
             Ttl = r.Ttl is { } ttlValue && !ephemeral ? ttlValue.ToTimeSpan() : null,
             WorkDir = r.Workdir.Length > 0 ? r.Workdir : null,
+            User = r.User.Length > 0 ? r.User : null,
             Syscalls = [.. r.Syscalls],
             // Fail-safe: silence about trust is not trust (Core reads null as untrusted code of unknown provenance).
             Untrusted = r.HasUntrusted ? r.Untrusted : null,

@@ -154,8 +154,9 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         if (spec.User is not null)
             throw new SandboxException(SandboxErrorCode.Unimplemented, $"process.user '{spec.User}': the one-shot Run runs as the sandbox's user; create a sandbox and Exec with a user");
         var stdin = start.Process.Stdin ? new StdinPipe() : null;
+        var signals = new ProcessSignals();
         await using var events = new EventPump(responseStream, cancellationToken);
-        var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
+        var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr, Signals = signals };
         var run = ProgramErrors.ClassifyAsync(() => sandboxes.RunAsync(CallPrincipal.Get(context), request, spec, io,
             s => events.SendAsync(new ExecEvent
             {
@@ -168,6 +169,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
             {
                 case RunRequest.MsgOneofCase.Stdin when stdin is not null: await stdin.WriteAsync(message.Stdin.Memory, ct); break;
                 case RunRequest.MsgOneofCase.CloseStdin: stdin?.Close(); break;
+                case RunRequest.MsgOneofCase.Signal: signals.Send(message.Signal.Number); break;
             }
         }, cancellationToken);
         await events.SendAsync(new ExecEvent { Exit = Mapping.ToProto(status) });

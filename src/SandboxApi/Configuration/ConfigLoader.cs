@@ -55,7 +55,7 @@ public static class ConfigLoader
     private static SandboxdConfig ReadRoot(Section s)
     {
         var d = new SandboxdConfig();
-        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "log");
+        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "log", "pools");
         return new SandboxdConfig
         {
             Listen = s.Child("listen") is { } l ? ReadListen(l) : d.Listen,
@@ -65,6 +65,37 @@ public static class ConfigLoader
             Sandboxes = s.Child("sandboxes") is { } b ? ReadSandboxes(b) : d.Sandboxes,
             Container = s.Child("container") is { } c ? ReadContainer(c) : d.Container,
             Log = s.Child("log") is { } g ? ReadLog(g) : d.Log,
+            Pools = s.Child("pools") is { } o ? ReadPools(o) : d.Pools,
+        };
+    }
+
+    private static PoolsConfig ReadPools(Section s)
+    {
+        var d = new PoolsConfig();
+        s.Known("max_refill_per_s", "ttl_s", "shapes");
+        return new PoolsConfig
+        {
+            MaxRefillPerS = s.Double("max_refill_per_s") ?? d.MaxRefillPerS,
+            TtlS = s.Int("ttl_s") ?? d.TtlS,
+            Shapes = s.List("shapes", ReadPoolShape),
+        };
+    }
+
+    private static PoolShapeConfig ReadPoolShape(Section s)
+    {
+        var d = new PoolShapeConfig { Name = "", Tier = "" };
+        s.Known("name", "tier", "size", "tenant", "trusted", "image", "rootfs", "syscall_profile", "kvm_only");
+        return new PoolShapeConfig
+        {
+            Name = s.String("name") ?? s.Missing("name"),
+            Tier = s.String("tier") ?? s.Missing("tier"),
+            Size = s.Int("size") ?? d.Size,
+            Tenant = s.String("tenant"),
+            Trusted = s.Bool("trusted") ?? d.Trusted,
+            Image = s.String("image"),
+            Rootfs = s.String("rootfs"),
+            SyscallProfile = s.String("syscall_profile"),
+            KvmOnly = s.Bool("kvm_only") ?? d.KvmOnly,
         };
     }
 
@@ -234,6 +265,26 @@ public static class ConfigLoader
             if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out var l))
                 return l;
             errors.Add($"{KeyPath(key)}: expected an integer, got '{v}' {Where(n)}");
+            return null;
+        }
+
+        public bool? Bool(string key)
+        {
+            if (Get(key) is not { } n || String(key) is not { } v)
+                return null;
+            if (v is "true" or "false")
+                return v == "true";
+            errors.Add($"{KeyPath(key)}: expected true or false, got '{v}' {Where(n)}");
+            return null;
+        }
+
+        public double? Double(string key)
+        {
+            if (Get(key) is not { } n || String(key) is not { } v)
+                return null;
+            if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out var x) && double.IsFinite(x))
+                return x;
+            errors.Add($"{KeyPath(key)}: expected a number, got '{v}' {Where(n)}");
             return null;
         }
 

@@ -90,6 +90,44 @@ public static class ConfigValidator
             errors.Add($"container.uid_range_base/uid_range_count: {k.UidRangeCount} range(s) of 65536 from {k.UidRangeBase} must lie in [100000, 4294967294)");
         if (!s_levels.Contains(c.Log.Level))
             errors.Add($"log.level: '{c.Log.Level}' is not one of {string.Join(", ", s_levels)}");
+        ValidatePools(c, names, errors);
         return errors;
+    }
+
+    private static void ValidatePools(SandboxdConfig c, HashSet<string> tenants, List<string> errors)
+    {
+        var p = c.Pools;
+        if (!(p.MaxRefillPerS > 0 && p.MaxRefillPerS <= 1000))
+            errors.Add($"pools.max_refill_per_s: {p.MaxRefillPerS} is out of range (0, 1000]");
+        if (p.TtlS is < 10 or > 86_400)
+            errors.Add($"pools.ttl_s: {p.TtlS} is out of range [10, 86400]");
+        var shapeNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (p.Shapes?.Count ?? 0); i++)
+        {
+            var s = p.Shapes![i];
+            var at = $"pools.shapes[{i}]";
+            if (s.Name.Length is 0 or > 63 || !s.Name.All(ch => ch is >= 'a' and <= 'z' or >= '0' and <= '9' or '-' or '_'))
+                errors.Add($"{at}.name: '{s.Name}' must be 1-63 characters of [a-z0-9_-]");
+            else if (!shapeNames.Add(s.Name))
+                errors.Add($"{at}.name: pool '{s.Name}' is defined twice");
+            if (s.Tier is not ("container" or "microvm"))
+                errors.Add($"{at}.tier: '{s.Tier}' is not one of container, microvm");
+            if (s.Size is < 0 or > 64)
+                errors.Add($"{at}.size: {s.Size} is out of range [0, 64] (0 = off)");
+            if (s.Tenant is { } t && !tenants.Contains(t))
+                errors.Add($"{at}.tenant: '{t}' is not a tenant of tenants[] ({(tenants.Count == 0 ? "none is defined" : string.Join(", ", tenants.Order(StringComparer.Ordinal)))})");
+            if (s.Tenant is null && tenants.Count == 0 && s.Size > 0)
+                errors.Add($"{at}.tenant: no tenant is defined (tenants[]), so the pool has nobody's decision to follow");
+            if (s.Image is not null && s.Rootfs is not null)
+                errors.Add($"{at}: set one of image and rootfs, not both");
+            if (s.Image is { } image && (image.Length == 0 || Path.IsPathFullyQualified(image)))
+                errors.Add($"{at}.image: '{image}' must be an image name NAME:TAG (import a path first: sandbox image import)");
+            if (s.Rootfs is { } rootfs && !Path.IsPathFullyQualified(rootfs))
+                errors.Add($"{at}.rootfs: '{rootfs}' must be an absolute path");
+            if (s.SyscallProfile is { Length: 0 })
+                errors.Add($"{at}.syscall_profile: must not be empty (leave it out for the policy's choice)");
+            if (s.KvmOnly && s.Tier != "microvm")
+                errors.Add($"{at}.kvm_only: applies to tier microvm only");
+        }
     }
 }

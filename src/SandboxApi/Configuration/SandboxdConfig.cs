@@ -15,6 +15,7 @@ public sealed record SandboxdConfig
     public SandboxesConfig Sandboxes { get; init; } = new();
     public ContainerConfig Container { get; init; } = new();
     public LogConfig Log { get; init; } = new();
+    public PoolsConfig Pools { get; init; } = new();
 }
 
 public sealed record ListenConfig
@@ -105,4 +106,45 @@ public sealed record LogConfig
     public string Level { get; init; } = "information";
     /// <summary>Optional file of JSON log events (one per line).</summary>
     public string? JsonFile { get; init; }
+}
+
+/// <summary>Warm pools: sandboxes created ahead of requests, per shape (Sandbox.Core's SandboxPools).</summary>
+public sealed record PoolsConfig
+{
+    /// <summary>Most pooled sandboxes created per second, over all pools. Default 5.</summary>
+    public double MaxRefillPerS { get; init; } = 5;
+    /// <summary>A pooled sandbox older than this is replaced, seconds. Default 600.</summary>
+    public int TtlS { get; init; } = 600;
+    /// <summary>The pools; null (the key absent) = <see cref="Defaults"/>; an empty list = no pools.</summary>
+    public IReadOnlyList<PoolShapeConfig>? Shapes { get; init; }
+
+    /// <summary>Without a <c>shapes</c> key: 2 containers of the default shape, and 2 microVMs where KVM is usable.</summary>
+    public static IReadOnlyList<PoolShapeConfig> Defaults { get; } =
+    [
+        new() { Name = "container", Tier = "container", Size = 2 },
+        new() { Name = "microvm", Tier = "microvm", Size = 2, KvmOnly = true },
+    ];
+
+    public IReadOnlyList<PoolShapeConfig> EffectiveShapes => Shapes ?? Defaults;
+}
+
+/// <summary>One pool: what the policy decides for a request of <see cref="Tenant"/> asking for this tier (and image,
+/// rootfs, seccomp profile) is launched <see cref="Size"/> times ahead; a request claims one when its own decision
+/// matches in everything fixed at launch.</summary>
+public sealed record PoolShapeConfig
+{
+    public required string Name { get; init; }
+    /// <summary>container or microvm.</summary>
+    public required string Tier { get; init; }
+    /// <summary>Sandboxes kept waiting, 0..64 (0 = off).</summary>
+    public int Size { get; init; } = 2;
+    /// <summary>Whose decision the shape is (a tenant of tenants[]); null = the first tenant listed.</summary>
+    public string? Tenant { get; init; }
+    /// <summary>The shape's request vouches for its code (untrusted: false, code_provenance: tenant). Default true.</summary>
+    public bool Trusted { get; init; } = true;
+    public string? Image { get; init; }
+    public string? Rootfs { get; init; }
+    public string? SyscallProfile { get; init; }
+    /// <summary>Keep this pool only where microVMs run on KVM. Default false.</summary>
+    public bool KvmOnly { get; init; }
 }

@@ -49,3 +49,17 @@ internal sealed class EventMetricsService(SandboxCore core, Metrics.SandboxdMetr
 {
     protected override Task ExecuteAsync(CancellationToken stoppingToken) => metrics.CountEventsAsync(core.Events, stoppingToken);
 }
+
+/// <summary>Core's warm pools: started after restart recovery (leftovers are gone first), stopped before the sandboxes
+/// are removed; stopping destroys every waiting sandbox, for a restart too (they belong to no one, and the next
+/// sandboxd fills its own).</summary>
+internal sealed class PoolService(SandboxCore core) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        using var _ = LogContext.PushProperty("RequestId", "pools");
+        await core.StartPoolsAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) => await core.Pools.DisposeAsync().ConfigureAwait(false);
+}

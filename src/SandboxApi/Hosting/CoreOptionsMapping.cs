@@ -17,6 +17,26 @@ public static class CoreOptionsMapping
         Quotas = config.Tenants.ToDictionary(t => t.Name, t => new TenantQuota(t.MaxSandboxes, t.MaxMemoryMiB)),
         Ceilings = config.Policy.Ceilings.ToHostCeilings(),
         SandboxesOutliveOwner = true,
+        Pools = config.ToPoolOptions(),
+    };
+
+    /// <summary>pools.* → Core's pool shapes: each shape becomes the request whose decision its sandboxes are
+    /// launched from, made by its tenant (the first of tenants[] when it names none; no tenant, no pool).</summary>
+    public static PoolOptions ToPoolOptions(this SandboxdConfig config) => new()
+    {
+        MaxRefillPerSecond = config.Pools.MaxRefillPerS,
+        Ttl = TimeSpan.FromSeconds(config.Pools.TtlS),
+        Shapes = [.. config.Pools.EffectiveShapes
+            .Where(s => s.Size > 0 && (s.Tenant is not null || config.Tenants.Count > 0))
+            .Select(s => new PoolShape(s.Name, s.Size, new Principal(s.Tenant ?? config.Tenants[0].Name, "pool:" + s.Name), new SandboxRequest
+            {
+                Tier = s.Tier == "microvm" ? Isolation.SandboxTier.MicroVm : Isolation.SandboxTier.Container,
+                Image = s.Image,
+                Rootfs = s.Rootfs,
+                SyscallProfile = s.SyscallProfile,
+                Untrusted = !s.Trusted,
+                CodeProvenance = s.Trusted ? "tenant" : null,
+            }, s.KvmOnly))],
     };
 
     public static HostCeilings ToHostCeilings(this CeilingsConfig c) =>

@@ -158,6 +158,7 @@ public static partial class SandboxdHost
         s.AddSingleton<RestartSignal>();
         s.AddHostedService(sp => sp.GetRequiredService<RestartSignal>());
         s.AddHostedService<RecoveryService>();
+        s.AddHostedService<PoolService>();
         s.AddHostedService<ReaperService>();
         s.AddHostedService<EventMetricsService>();
         s.AddSingleton<HealthServiceImpl>();

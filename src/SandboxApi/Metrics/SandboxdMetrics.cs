@@ -22,6 +22,10 @@ public sealed class SandboxdMetrics : ISandboxMetrics
     private long _reaped;
     private long _reclaimed;
     private long _reattached;
+    private readonly ConcurrentDictionary<(string Pool, string Outcome), long> _poolClaims = new();
+    private readonly ConcurrentDictionary<string, int> _poolSizes = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long> _poolReplaced = new(StringComparer.Ordinal);
+    private readonly Histogram _poolRefill = new();
 
     public void CreateCompleted(TimeSpan elapsed) => _create.Observe(elapsed.TotalSeconds);
 
@@ -42,6 +46,14 @@ public sealed class SandboxdMetrics : ISandboxMetrics
         Interlocked.Add(ref _reclaimed, reclaimed);
         Interlocked.Add(ref _reattached, reattached);
     }
+
+    public void PoolClaimed(string pool, bool hit) => _poolClaims.AddOrUpdate((pool.Length > 0 ? pool : "none", hit ? "hit" : "miss"), 1, (_, n) => n + 1);
+
+    public void PoolRefilled(string pool, TimeSpan elapsed) => _poolRefill.Observe(elapsed.TotalSeconds);
+
+    public void PoolSize(string pool, int ready) => _poolSizes[pool] = ready;
+
+    public void PoolReplaced(string pool) => _poolReplaced.AddOrUpdate(pool, 1, (_, n) => n + 1);
 
     /// <summary>Counts Core's lifecycle events until <paramref name="stoppingToken"/> is cancelled.</summary>
     public async Task CountEventsAsync(SandboxEvents events, CancellationToken stoppingToken)
@@ -78,6 +90,16 @@ public sealed class SandboxdMetrics : ISandboxMetrics
         Counter(sb, "sandboxd_ttl_reaped_total", "Sandboxes deleted because their TTL passed.", _reaped);
         Counter(sb, "sandboxd_restart_reclaimed_total", "Sandboxes found left over at startup and cleaned up.", _reclaimed);
         Counter(sb, "sandboxd_restart_reattached_total", "Sandboxes still running at startup and taken back.", _reattached);
+        sb.Append("# HELP sandboxd_pool_claims_total Requests that looked for a warm pooled sandbox, by pool (none: no pool has the request's shape) and outcome (hit, miss).\n# TYPE sandboxd_pool_claims_total counter\n");
+        foreach (var ((pool, outcome), n) in _poolClaims.OrderBy(k => k.Key))
+            sb.Append(CultureInfo.InvariantCulture, $"sandboxd_pool_claims_total{{pool=\"{pool}\",outcome=\"{outcome}\"}} {n}\n");
+        sb.Append("# HELP sandboxd_pool_size Sandboxes waiting in each warm pool.\n# TYPE sandboxd_pool_size gauge\n");
+        foreach (var (pool, n) in _poolSizes.OrderBy(k => k.Key))
+            sb.Append(CultureInfo.InvariantCulture, $"sandboxd_pool_size{{pool=\"{pool}\"}} {n}\n");
+        sb.Append("# HELP sandboxd_pool_replaced_total Pooled sandboxes destroyed unused (past the pool TTL, or found dead).\n# TYPE sandboxd_pool_replaced_total counter\n");
+        foreach (var (pool, n) in _poolReplaced.OrderBy(k => k.Key))
+            sb.Append(CultureInfo.InvariantCulture, $"sandboxd_pool_replaced_total{{pool=\"{pool}\"}} {n}\n");
+        _poolRefill.Write(sb, "sandboxd_pool_refill_seconds", "Time to create one pooled sandbox (refill latency), seconds.", "");
         return sb.ToString();
     }
 

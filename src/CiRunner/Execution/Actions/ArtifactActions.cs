@@ -15,7 +15,16 @@ public static class ArtifactActions
         if (paths.Count == 0)
             throw new StepFailedException("actions/upload-artifact: 'path' is required (files or directories, one per line)");
         var ifNone = with.GetValueOrDefault("if-no-files-found") ?? "warn";
-        var destination = session.Artifacts.PathOf(name);
+        var overwrite = with.GetValueOrDefault("overwrite") is { } o && o.Equals("true", StringComparison.OrdinalIgnoreCase);
+        string destination;
+        try
+        {
+            destination = session.Artifacts.Claim(name, session.Result.Name, overwrite);
+        }
+        catch (ArgumentException e)
+        {
+            throw new StepFailedException("actions/upload-artifact: " + e.Message);
+        }
         var found = 0;
         foreach (var path in paths)
         {

@@ -35,8 +35,8 @@ public static class HashFiles
         var status = await session.Sandbox.RunAsync(new ProcessSpec
         {
             Argv = ["python3", "-c", Script, .. patterns],
+            // No timeout of its own: the job's timeout-minutes bounds it (a fixed one killed it under TCG on a busy host).
             WorkingDirectory = session.Layout.Workspace,
-            Timeout = TimeSpan.FromMinutes(2),
         }, stdout, stderr, cancellationToken).ConfigureAwait(false);
         if (status.ExitCode != 0)
             throw new StepFailedException($"hashFiles({string.Join(", ", patterns)}) failed with exit code {status.ExitCode}: {Encoding.UTF8.GetString(stderr.ToArray()).Trim()}");

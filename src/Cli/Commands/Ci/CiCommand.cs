@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Sandbox.Cli.Parsing;
 using Sandbox.CiRunner.Reports;
 using Sandbox.CiRunner.Scheduling;
 using Sandbox.CiRunner.Trust;
@@ -61,7 +62,7 @@ public static class CiCommand
                 WorkflowRunner.Select(workflow, options.JobFilter);
                 policy = CiPolicy.Load(parse.GetValue(flags.CiPolicy), parse.GetValue(flags.Mirror));
             }
-            catch (Exception e) when (e is FormatException or WorkflowException or ArgumentException or IOException or Sandbox.Policy.Rego.RegoException)
+            catch (Exception e) when (e is FormatException or UsageException or WorkflowException or ArgumentException or IOException or Sandbox.Policy.Rego.RegoException)
             {
                 await Console.Error.WriteLineAsync($"sandbox ci: {e.Message}");
                 return Invalid;
@@ -118,7 +119,7 @@ public static class CiCommand
                 }
                 return 0;
             }
-            catch (Exception e) when (e is FormatException or WorkflowException or ArgumentException or IOException or Sandbox.Policy.Rego.RegoException or SandboxException)
+            catch (Exception e) when (e is FormatException or UsageException or WorkflowException or ArgumentException or IOException or Sandbox.Policy.Rego.RegoException or SandboxException)
             {
                 await Console.Error.WriteLineAsync($"sandbox ci: {e.Message}");
                 return Invalid;

@@ -18,11 +18,14 @@ internal sealed class CiRunFlags
     public Option<string[]> Egress { get; } = new("--egress") { Description = "HOST[:PORT] every job asks to reach (the CI policy filters it; repeatable)" };
     public Option<string[]> Mirror { get; } = new("--mirror") { Description = "A package mirror host pattern the operator allows (added to the CI policy's mirrors; repeatable)" };
     public Option<string[]> RunnerImage { get; } = new("--runner-image") { Description = "LABEL=IMAGE: the image for jobs whose runs-on has LABEL (repeatable; default: the host's userland)" };
+    public Option<string?> Memory { get; } = new("--memory", "-m") { Description = "Memory each job's sandbox asks for (e.g. 2g; default: the sandbox policy's; it counts the work dir's files)" };
+    public Option<string?> Cpus { get; } = new("--cpus") { Description = "CPUs each job's sandbox asks for (e.g. 2)" };
+    public Option<string?> Disk { get; } = new("--disk") { Description = "Size cap of each job's /tmp and /home/runner (e.g. 4g)" };
     public Option<string?> CiPolicy { get; } = new("--ci-policy") { Description = "A CI trust policy bundle (directory or .tar.gz) instead of the embedded policies/ci" };
     public Option<bool> Local { get; } = new("--local") { Description = "Run sandboxes in this process through Core (embedded sandbox policy, tenant 'local')" };
     public Option<string?> Socket { get; } = Remote.Sandboxd.SocketOption();
 
-    public IEnumerable<Symbol> Symbols => [Workflow, Job, Event, Fork, Ref, Sha, Actor, Repository, Egress, Mirror, RunnerImage, CiPolicy, Local, Socket];
+    public IEnumerable<Symbol> Symbols => [Workflow, Job, Event, Fork, Ref, Sha, Actor, Repository, Egress, Mirror, RunnerImage, Memory, Cpus, Disk, CiPolicy, Local, Socket];
 
     /// <summary>The run's options from the command line; the rest from the repository (git) and the user.</summary>
     public RunOptions ToRunOptions(ParseResult parse, string workflowPath)
@@ -59,6 +62,10 @@ internal sealed class CiRunFlags
             JobFilter = parse.GetValue(Job) ?? [],
             Egress = parse.GetValue(Egress) ?? [],
             RunnerImages = images,
+            JobLimits = new Sandbox.Core.RequestedLimits(
+                MemoryMiB: parse.GetValue(Memory) is { } m ? Units.ParseMiB(m, "--memory", 16) : null,
+                Vcpus: parse.GetValue(Cpus) is { } c ? Units.ParseCpus(c, "--cpus") : null,
+                DiskMiB: parse.GetValue(Disk) is { } d ? Units.ParseMiB(d, "--disk", 1) : null),
         };
     }
 }

@@ -42,6 +42,9 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
             Resources = new Resources(),
         };
         if (r.Untrusted is { } u) p.Untrusted = u;
+        if (r.Resources.MemoryMiB is { } m) p.Resources.MemoryMib = m;
+        if (r.Resources.Vcpus is { } c) p.Resources.Vcpus = c;
+        if (r.Resources.DiskMiB is { } d) p.Resources.DiskMib = d;
         if (r.Resources.TimeoutS is { } t) p.Resources.Timeout = Duration.FromTimeSpan(TimeSpan.FromSeconds(t));
         if (r.Ttl is { } ttl) p.Ttl = Duration.FromTimeSpan(ttl);
         if (r.Egress.Count > 0)

@@ -48,8 +48,8 @@ internal static class ExecCommand
         process.Argv.AddRange(argv);
         foreach (var (k, v) in env ?? new Dictionary<string, string>())
             process.Env[k] = v;
-        using var call = client.Exec();
+        using var call = new ExecCall(client.Exec(), new ExecStart { SandboxId = id, Process = process });
         using var session = new ProcessSession(call, interactive, tty);
-        return await session.RunAsync(new ExecRequest { Start = new ExecStart { SandboxId = id, Process = process } }, CancellationToken.None);
+        return await session.RunAsync(null, CancellationToken.None);
     }
 }

@@ -6,11 +6,11 @@ using Sandbox.Cli.Terminal;
 
 namespace Sandbox.Cli.Commands.Remote;
 
-/// <summary>One Exec call driven from this terminal, with a shell's manners: stdin streamed (-i), a pty with raw mode
+/// <summary>One Exec or Run call (<see cref="ProcessCall"/>) driven from this terminal, with a shell's manners: stdin streamed (-i), a pty with raw mode
 /// and window resizes (-t), SIGINT/SIGTERM/SIGHUP/SIGQUIT forwarded to the process (a trap fires; a second Ctrl-C kills
 /// it and exits 130), and a closed stdout (EPIPE, `| head -1`) ends the run (exit 141, as a shell reports SIGPIPE).
 /// All writes into the call go through one lock: a gRPC request stream takes one write at a time.</summary>
-internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecEvent> call, bool interactive, bool tty) : IDisposable
+internal sealed class ProcessSession(ProcessCall call, bool interactive, bool tty) : IDisposable
 {
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private int _interrupts;
@@ -19,11 +19,12 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
 
     public void Dispose() => _writeLock.Dispose();
 
-    /// <summary>Sends <paramref name="start"/>, pumps everything until the exit event; returns the exit code.</summary>
-    public async Task<int> RunAsync(ExecRequest start, CancellationToken cancellationToken)
+    /// <summary>Starts the call, pumps everything until the exit event; returns the exit code. <paramref name="onStarted"/>
+    /// sees the `started` event (where the process runs and with what limits).</summary>
+    public async Task<int> RunAsync(Action<Started>? onStarted, CancellationToken cancellationToken)
     {
         using var kill = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        await WriteAsync(start, kill.Token);
+        await WriteAsync(call.StartAsync, kill.Token);
         using var raw = !tty ? null : interactive ? RawMode.Enter() : RawMode.EnterOutput();
         var registrations = new List<PosixSignalRegistration>
         {
@@ -43,7 +44,7 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
             Exit? exit = null;
             try
             {
-                exit = await ReadEventsAsync(kill);
+                exit = await ReadEventsAsync(onStarted, kill);
             }
             catch (RpcException e) when (e.StatusCode == StatusCode.Cancelled && (_brokenPipe || _killed))
             {
@@ -84,7 +85,7 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
     {
         try
         {
-            await WriteAsync(new ExecRequest { Signal = new Signal { Number = number } }, cancellationToken);
+            await WriteAsync(ct => call.SignalAsync(number, ct), cancellationToken);
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException)
         {
@@ -98,7 +99,7 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
             return;
         try
         {
-            await WriteAsync(new ExecRequest { Resize = new WindowSize { Rows = (uint)size.Rows, Cols = (uint)size.Cols } }, cancellationToken);
+            await WriteAsync(ct => call.ResizeAsync(new WindowSize { Rows = (uint)size.Rows, Cols = (uint)size.Cols }, ct), cancellationToken);
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException)
         {
@@ -117,8 +118,11 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
             var buffer = new byte[64 * 1024];
             int n;
             while ((n = await stdin.ReadAsync(buffer, cancellationToken)) > 0)
-                await WriteAsync(new ExecRequest { Stdin = ByteString.CopyFrom(buffer, 0, n) }, cancellationToken);
-            await WriteAsync(new ExecRequest { CloseStdin = new StdinClose() }, cancellationToken);
+            {
+                var data = ByteString.CopyFrom(buffer, 0, n);
+                await WriteAsync(ct => call.StdinAsync(data, ct), cancellationToken);
+            }
+            await WriteAsync(call.CloseStdinAsync, cancellationToken);
         }
         catch (Exception e) when (e is RpcException or OperationCanceledException or InvalidOperationException or IOException)
         {
@@ -126,12 +130,12 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
         }
     }
 
-    private async Task WriteAsync(ExecRequest message, CancellationToken cancellationToken)
+    private async Task WriteAsync(Func<CancellationToken, Task> write, CancellationToken cancellationToken)
     {
         await _writeLock.WaitAsync(cancellationToken);
         try
         {
-            await call.RequestStream.WriteAsync(message, cancellationToken);
+            await write(cancellationToken);
         }
         finally
         {
@@ -139,14 +143,14 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
         }
     }
 
-    private async Task<Exit?> ReadEventsAsync(CancellationTokenSource kill)
+    private async Task<Exit?> ReadEventsAsync(Action<Started>? onStarted, CancellationTokenSource kill)
     {
         Exit? exit = null;
         var stdout = StdStreams.Out;
         var stderr = StdStreams.Err;
-        while (await call.ResponseStream.MoveNext(kill.Token))
+        while (await call.Events.MoveNext(kill.Token))
         {
-            var e = call.ResponseStream.Current;
+            var e = call.Events.Current;
             try
             {
                 switch (e.EventCase)
@@ -154,6 +158,7 @@ internal sealed class ProcessSession(AsyncDuplexStreamingCall<ExecRequest, ExecE
                     case ExecEvent.EventOneofCase.Stdout: e.Stdout.WriteTo(stdout); break;
                     case ExecEvent.EventOneofCase.Stderr: e.Stderr.WriteTo(stderr); break;
                     case ExecEvent.EventOneofCase.Exit: exit = e.Exit; break;
+                    case ExecEvent.EventOneofCase.Started: onStarted?.Invoke(e.Started); break;
                 }
             }
             catch (IOException)

@@ -2,9 +2,11 @@ using System.Text;
 
 namespace Sandbox.Isolation.MicroVm.Kernel;
 
-/// <summary>Debian's guest kernel as scripts/fetch-kernel.sh leaves it: &lt;cache&gt;/current → &lt;version&gt;/ with
-/// the uncompressed ELF vmlinux (PVH boot) and the package's lib/modules tree.</summary>
-public sealed record GuestKernel(string Version, string VmlinuxPath, string ModulesDirectory)
+/// <summary>The guest kernel a microVM boots (an uncompressed ELF vmlinux, through PVH): Debian's, as
+/// scripts/fetch-kernel.sh leaves it (&lt;cache&gt;/current → &lt;version&gt;/ with the vmlinux and the package's
+/// lib/modules tree), or the minimal one `sandbox kernel build` makes (&lt;cache&gt;/minimal/current → &lt;key&gt;/vmlinux,
+/// everything built in: <paramref name="ModulesDirectory"/> is null and the initramfs carries no modules).</summary>
+public sealed record GuestKernel(string Version, string VmlinuxPath, string? ModulesDirectory)
 {
     /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
     /// (the agent channel), virtio-9p (the host userland shares), virtio-blk with erofs (a directory rootfs as a
@@ -13,7 +15,20 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string Modu
     /// under TCG).</summary>
     public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "erofs", "virtio_net"];
 
-    public static GuestKernel Locate(string cacheDirectory)
+    /// <summary>True for the minimal kernel of `sandbox kernel build` (no modules, no ACPI).</summary>
+    public bool IsMinimal => ModulesDirectory is null;
+
+    /// <summary>The kernel the tier boots: the minimal one when it has been built and <paramref name="preferMinimal"/>,
+    /// else Debian's.</summary>
+    public static GuestKernel Locate(string cacheDirectory, bool preferMinimal = true)
+    {
+        if (preferMinimal && MinimalKernelBuilder.TryLocate(cacheDirectory) is { } minimal)
+            return minimal;
+        return LocateDebian(cacheDirectory);
+    }
+
+    /// <summary>Debian's kernel (scripts/fetch-kernel.sh).</summary>
+    public static GuestKernel LocateDebian(string cacheDirectory)
     {
         var current = Path.Combine(cacheDirectory, "current");
         var dir = new DirectoryInfo(current);
@@ -33,6 +48,7 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string Modu
     /// modules tree (a version directory, ~8000 files, that the fetch script never changes in place).</summary>
     public IReadOnlyList<(string Name, string Path)> ModuleLoadOrder()
     {
+        if (ModulesDirectory is null) return [];
         var stamp = ModulesDirectory + "\0" + Directory.GetLastWriteTimeUtc(ModulesDirectory).Ticks;
         if (s_loadOrders.TryGetValue(stamp, out var known) && known.All(m => File.Exists(m.Path))) return known;
         var computed = ComputeModuleLoadOrder();
@@ -43,7 +59,7 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string Modu
     private IReadOnlyList<(string Name, string Path)> ComputeModuleLoadOrder()
     {
         var index = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var file in Directory.EnumerateFiles(ModulesDirectory, "*.ko", SearchOption.AllDirectories))
+        foreach (var file in Directory.EnumerateFiles(ModulesDirectory!, "*.ko", SearchOption.AllDirectories))
             index.TryAdd(Path.GetFileNameWithoutExtension(file).Replace('-', '_'), file);
         var order = new List<(string, string)>();
         var state = new Dictionary<string, bool>(StringComparer.Ordinal); // false = visiting, true = done

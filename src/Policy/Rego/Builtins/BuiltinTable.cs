@@ -55,6 +55,8 @@ internal sealed class BuiltinTable
         NetBuiltins.Register(t);
         UnitsBuiltins.Register(t);
         TimeBuiltins.Register(t);
+        SemverBuiltins.Register(t);
+        JsonPathBuiltins.Register(t);
         return t;
     }
 

@@ -1,6 +1,6 @@
 namespace Sandbox.Policy.Rego;
 
-/// <summary>object.get/keys/union/remove, array.concat/slice, union, intersection.</summary>
+/// <summary>object.get/keys/union/union_n/remove/filter/subset, array.concat/slice/reverse, numbers.range[_step], union, intersection.</summary>
 internal static class CollectionBuiltins
 {
     public static void Register(BuiltinTable t)
@@ -29,6 +29,13 @@ internal static class CollectionBuiltins
         });
         t.Register("object.keys", 1, (a, _) => new SetValue(BuiltinTable.Obj(a, 0, "object.keys").Map.Keys));
         t.Register("object.union", 2, (a, _) => Merge(BuiltinTable.Obj(a, 0, "object.union"), BuiltinTable.Obj(a, 1, "object.union")));
+        t.Register("object.union_n", 1, (a, _) =>
+        {
+            ObjectValue result = Value.EmptyObject;
+            foreach (var item in BuiltinTable.Arr(a, 0, "object.union_n").Items)
+                result = Merge(result, item as ObjectValue ?? throw new BuiltinTypeException($"object.union_n: operand 1 must be array of objects but got {Value.TypeName(item)} in it"));
+            return result;
+        });
         t.Register("object.remove", 2, (a, _) =>
         {
             var o = BuiltinTable.Obj(a, 0, "object.remove");
@@ -64,6 +71,19 @@ internal static class CollectionBuiltins
             var step = to >= from ? 1 : -1;
             var items = new Value[count];
             for (var i = 0; i < count; i++) items[i] = Value.Number(from + (i * step));
+            return new ArrayValue(items);
+        });
+        t.Register("numbers.range_step", 3, (a, _) =>
+        {
+            var from = BuiltinTable.Int(a, 0, "numbers.range_step");
+            var to = BuiltinTable.Int(a, 1, "numbers.range_step");
+            var step = BuiltinTable.Int(a, 2, "numbers.range_step");
+            if (step <= 0) throw new BuiltinException("numbers.range_step: step must be a positive number above zero");
+            var count = (Math.Abs(to - from) / step) + 1;
+            if (count > MaxRange) throw new BuiltinException($"numbers.range_step: {count} elements is more than the limit of {MaxRange}");
+            var dir = to >= from ? step : -step;
+            var items = new Value[count];
+            for (var i = 0; i < count; i++) items[i] = Value.Number(from + (i * dir));
             return new ArrayValue(items);
         });
         t.Register("union", 1, (a, _) =>

@@ -7,7 +7,8 @@ internal static class EncodingBuiltins
 {
     public static void Register(BuiltinTable t)
     {
-        t.Register("json.marshal", 1, (a, _) => Value.String(a[0].ToJson()));
+        t.Register("json.marshal", 1, (a, _) => Value.String(GoJsonEscape(a[0].ToJson())));
+        t.Register("json.marshal_with_options", 2, (a, _) => Value.String(MarshalWithOptions(a[0], BuiltinTable.Obj(a, 1, "json.marshal_with_options"))));
         t.Register("json.unmarshal", 1, (a, _) =>
         {
             try
@@ -67,6 +68,98 @@ internal static class EncodingBuiltins
         });
         t.Register("urlquery.encode", 1, (a, _) => Value.String(Uri.EscapeDataString(BuiltinTable.Str(a, 0, "urlquery.encode")).Replace("%20", "+", StringComparison.Ordinal)));
         t.Register("urlquery.decode", 1, (a, _) => Value.String(Uri.UnescapeDataString(BuiltinTable.Str(a, 0, "urlquery.decode").Replace('+', ' '))));
+    }
+
+    /// <summary>
+    /// Go's encoding/json escapes <c>&lt; &gt; &amp;</c> and U+2028/U+2029 inside strings, and OPA's json.marshal
+    /// keeps that; these characters occur in JSON text only inside strings, so replacing them is exact.
+    /// </summary>
+    private static string GoJsonEscape(string json) =>
+        json.AsSpan().IndexOfAny("<>&\u2028\u2029") < 0 ? json : json
+            .Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal)
+            .Replace("&", "\\u0026", StringComparison.Ordinal).Replace("\u2028", "\\u2028", StringComparison.Ordinal)
+            .Replace("\u2029", "\\u2029", StringComparison.Ordinal);
+
+    /// <summary>
+    /// OPA's json.marshal_with_options: keys <c>pretty</c> (bool), <c>indent</c> (default a tab) and <c>prefix</c>;
+    /// indent or prefix imply pretty unless <c>pretty</c> says otherwise. Pretty output is Go's MarshalIndent with
+    /// the prefix also before the first line.
+    /// </summary>
+    private static string MarshalWithOptions(Value v, ObjectValue options)
+    {
+        const string fn = "json.marshal_with_options";
+        string indent = "\t", prefix = "";
+        bool implicitPretty = false;
+        bool? pretty = null;
+        foreach (var k in options.SortedKeys)
+        {
+            var name = k is StringValue ks ? ks.V : throw new BuiltinTypeException($"{fn}: operand 2 must have string keys, got {k}");
+            var val = options.Get(k)!;
+            switch (name)
+            {
+                case "prefix":
+                    prefix = val is StringValue p ? p.V : throw new BuiltinTypeException($"{fn}: operand 2 \"prefix\" must be a string, got {Value.TypeName(val)}");
+                    implicitPretty = true;
+                    break;
+                case "indent":
+                    indent = val is StringValue i ? i.V : throw new BuiltinTypeException($"{fn}: operand 2 \"indent\" must be a string, got {Value.TypeName(val)}");
+                    implicitPretty = true;
+                    break;
+                case "pretty":
+                    pretty = val is BoolValue b ? b.V : throw new BuiltinTypeException($"{fn}: operand 2 \"pretty\" must be a boolean, got {Value.TypeName(val)}");
+                    break;
+                default:
+                    throw new BuiltinTypeException($"{fn}: operand 2 object contained unknown key \"{name}\" (accepted: pretty, indent, prefix)");
+            }
+        }
+        var compact = GoJsonEscape(v.ToJson());
+        if (!(pretty ?? implicitPretty)) return compact;
+        var sb = new StringBuilder(prefix);
+        WriteIndented(sb, v, prefix, indent, 0);
+        return sb.ToString();
+    }
+
+    private static void WriteIndented(StringBuilder sb, Value v, string prefix, string indent, int depth)
+    {
+        void NewLine(int d)
+        {
+            sb.Append('\n').Append(prefix);
+            for (var i = 0; i < d; i++) sb.Append(indent);
+        }
+        switch (v)
+        {
+            case ArrayValue { Items.Length: > 0 } a:
+                sb.Append('[');
+                for (var i = 0; i < a.Items.Length; i++)
+                {
+                    if (i > 0) sb.Append(',');
+                    NewLine(depth + 1);
+                    WriteIndented(sb, a.Items[i], prefix, indent, depth + 1);
+                }
+                NewLine(depth);
+                sb.Append(']');
+                break;
+            case SetValue { Count: > 0 } s:
+                WriteIndented(sb, new ArrayValue(s.Sorted.ToArray()), prefix, indent, depth);
+                break;
+            case ObjectValue { Count: > 0 } o:
+                sb.Append('{');
+                var first = true;
+                foreach (var k in o.SortedKeys)
+                {
+                    if (!first) sb.Append(',');
+                    first = false;
+                    NewLine(depth + 1);
+                    sb.Append(GoJsonEscape(k is StringValue ? k.ToJson() : new StringValue(k.ToJson()).ToJson())).Append(": ");
+                    WriteIndented(sb, o.Get(k)!, prefix, indent, depth + 1);
+                }
+                NewLine(depth);
+                sb.Append('}');
+                break;
+            default:
+                sb.Append(GoJsonEscape(v.ToJson()));
+                break;
+        }
     }
 
     private static Value Yaml(string text, string fn)

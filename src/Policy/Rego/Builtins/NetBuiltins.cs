@@ -1,19 +1,53 @@
 using System.Net;
+using System.Net.Sockets;
 
 namespace Sandbox.Policy.Rego;
 
-/// <summary>net.cidr_contains (the second operand is an address or a CIDR), net.cidr_intersects, net.cidr_is_valid (IPv4 and IPv6).</summary>
+/// <summary>
+/// net.cidr_contains (the second operand is an address or a CIDR), net.cidr_intersects, net.cidr_is_valid,
+/// net.cidr_contains_matches, net.cidr_expand (at most 65,536 addresses), net.cidr_merge (IPv4 and IPv6).
+/// </summary>
 internal static class NetBuiltins
 {
+    /// <summary>Largest prefix net.cidr_expand enumerates (a /16 of IPv4): evaluation memory stays bounded.</summary>
+    private const int MaxExpand = 1 << 16;
+
     public static void Register(BuiltinTable t)
     {
+        t.Register("net.cidr_expand", 1, (a, _) =>
+        {
+            var n = ParseNetwork(BuiltinTable.Str(a, 0, "net.cidr_expand"), "net.cidr_expand");
+            var family = n.BaseAddress.AddressFamily;
+            var hostBits = CidrMath.Bits(family) - n.PrefixLength;
+            if (hostBits > 16) throw new BuiltinException($"net.cidr_expand: {n} has 2^{hostBits} addresses, more than the limit of {MaxExpand}");
+            var (first, last) = CidrMath.Range(n);
+            var items = new HashSet<Value>();
+            for (var x = first; ; x++)
+            {
+                items.Add(Value.String(CidrMath.ToAddress(x, family).ToString()));
+                if (x == last) break;
+            }
+            return new SetValue(items, true);
+        });
+        t.Register("net.cidr_merge", 1, (a, _) => Merge(BuiltinTable.Elems(a, 0, "net.cidr_merge")));
+        t.Register("net.cidr_contains_matches", 2, (a, _) =>
+        {
+            const string fn = "net.cidr_contains_matches";
+            var cidrs = Keyed(a[0], 1, fn);
+            var others = Keyed(a[1], 2, fn);
+            var result = new HashSet<Value>();
+            foreach (var (ck, cv) in cidrs)
+            {
+                var net = ParseNetwork(cv, fn);
+                foreach (var (ok, ov) in others)
+                    if (Contains(net, ov, fn)) result.Add(new ArrayValue([ck, ok]));
+            }
+            return new SetValue(result, true);
+        });
         t.Register("net.cidr_contains", 2, (a, _) =>
         {
             var cidr = ParseNetwork(BuiltinTable.Str(a, 0, "net.cidr_contains"), "net.cidr_contains");
-            var other = BuiltinTable.Str(a, 1, "net.cidr_contains");
-            if (IPAddress.TryParse(other, out var ip) && !other.Contains('/')) return Value.Bool(cidr.Contains(ip));
-            var inner = ParseNetwork(other, "net.cidr_contains");
-            return Value.Bool(inner.PrefixLength >= cidr.PrefixLength && cidr.Contains(inner.BaseAddress));
+            return Value.Bool(Contains(cidr, BuiltinTable.Str(a, 1, "net.cidr_contains"), "net.cidr_contains"));
         });
         t.Register("net.cidr_intersects", 2, (a, _) =>
         {
@@ -36,6 +70,81 @@ internal static class NetBuiltins
                 return Value.False;
             }
         });
+    }
+
+    /// <summary>Whether the prefix holds an address or a whole other prefix.</summary>
+    private static bool Contains(IPNetwork cidr, string other, string fn)
+    {
+        if (!other.Contains('/') && IPAddress.TryParse(other, out var ip)) return cidr.Contains(ip);
+        var inner = ParseNetwork(other, fn);
+        return inner.PrefixLength >= cidr.PrefixLength && cidr.Contains(inner.BaseAddress);
+    }
+
+    /// <summary>
+    /// net.cidr_contains_matches' operands: a string (key: the string), an array or set (key: the index or the
+    /// element), or an object (key: the key); an element is a CIDR/address or an array whose first item is one.
+    /// </summary>
+    private static List<(Value Key, string Text)> Keyed(Value v, int operand, string fn)
+    {
+        string Text(Value e) => e switch
+        {
+            StringValue s => s.V,
+            ArrayValue { Items.Length: > 0 } arr when arr.Items[0] is StringValue s0 => s0.V,
+            _ => throw new BuiltinException($"{fn}: operand {operand}: element must be string or non-empty array"),
+        };
+        return v switch
+        {
+            StringValue s => [(s, s.V)],
+            ArrayValue arr => arr.Items.Select((e, i) => ((Value)Value.Number(i), Text(e))).ToList(),
+            SetValue set => set.Sorted.Select(e => (e, Text(e))).ToList(),
+            ObjectValue o => o.SortedKeys.Select(k => (k, Text(o.Get(k)!))).ToList(),
+            _ => throw new BuiltinTypeException($"{fn}: operand {operand} must be one of {{string, array, set, object}} but got {Value.TypeName(v)}"),
+        };
+    }
+
+    /// <summary>
+    /// net.cidr_merge: the smallest list of prefixes covering the same addresses (IPv4 first, then IPv6, each in
+    /// address order). An IPv4 address without a prefix takes its classful default (/8, /16, /24; /32 above 223),
+    /// as Go's DefaultMask; an IPv6 address needs one.
+    /// </summary>
+    private static ArrayValue Merge(IReadOnlyList<Value> items)
+    {
+        const string fn = "net.cidr_merge";
+        var ranges = new List<(AddressFamily Family, UInt128 First, UInt128 Last)>();
+        foreach (var item in items)
+        {
+            var s = item as StringValue ?? throw new BuiltinTypeException($"{fn}: operand 1 must be array or set of strings, got {Value.TypeName(item)} in it");
+            IPNetwork n;
+            if (!s.V.Contains('/') && IPAddress.TryParse(s.V, out var ip))
+            {
+                if (ip.AddressFamily != AddressFamily.InterNetwork) throw new BuiltinException($"{fn}: IPv6 invalid: needs prefix length");
+                var first = ip.GetAddressBytes()[0];
+                n = ParseNetwork($"{ip}/{(first < 128 ? 8 : first < 192 ? 16 : first < 224 ? 24 : 32)}", fn);
+            }
+            else
+            {
+                n = ParseNetwork(s.V, fn);
+            }
+            var (lo, hi) = CidrMath.Range(n);
+            ranges.Add((n.BaseAddress.AddressFamily, lo, hi));
+        }
+        var result = new List<Value>();
+        foreach (var family in new[] { AddressFamily.InterNetwork, AddressFamily.InterNetworkV6 })
+        {
+            var sorted = ranges.Where(r => r.Family == family).OrderBy(r => r.First).ToList();
+            for (var i = 0; i < sorted.Count;)
+            {
+                var (_, lo, hi) = sorted[i++];
+                // Join every range that overlaps or touches the current one.
+                while (i < sorted.Count && (hi == UInt128.MaxValue || sorted[i].First <= hi + 1))
+                {
+                    if (sorted[i].Last > hi) hi = sorted[i].Last;
+                    i++;
+                }
+                foreach (var p in CidrMath.Cover(lo, hi, family)) result.Add(Value.String(p.ToString()));
+            }
+        }
+        return new ArrayValue(result.ToArray());
     }
 
     private static IPNetwork ParseNetwork(string s, string fn)

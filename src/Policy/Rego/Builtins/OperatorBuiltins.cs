@@ -72,6 +72,12 @@ internal static class OperatorBuiltins
             return new SetValue(h, true);
         }
         if (a[0] is NumberValue n && a[1] is NumberValue m) return Value.Number(n.V - m.V);
-        throw new BuiltinException($"minus: operand types must be both numbers or both sets but got {Value.TypeName(a[0])} and {Value.TypeName(a[1])}");
+        // OPA names the operand that does not fit the first one's type (a type error, not a builtin error).
+        return a[0] switch
+        {
+            NumberValue => throw new BuiltinTypeException($"minus: operand 2 must be number but got {Value.TypeName(a[1])}"),
+            SetValue => throw new BuiltinTypeException($"minus: operand 2 must be set but got {Value.TypeName(a[1])}"),
+            _ => throw new BuiltinTypeException($"minus: operand 1 must be one of {{number, set}} but got {Value.TypeName(a[0])}"),
+        };
     }
 }

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 
 namespace Sandbox.Policy.Rego;
 
-/// <summary>regex.* and glob.match. Patterns are compiled once and cached (bounded), with a match timeout.</summary>
+/// <summary>regex.match/split/replace/find_n/find_all_string_submatch_n/is_valid, glob.match/quote_meta. Patterns are compiled once and cached (bounded), with a match timeout.</summary>
 internal static class PatternBuiltins
 {
     private const int MaxCached = 512;
@@ -21,7 +21,7 @@ internal static class PatternBuiltins
         t.Register("regex.split", 2, (a, _) =>
         {
             var re = Compile(BuiltinTable.Str(a, 0, "regex.split"), "regex.split");
-            return Bounded("regex.split", () => new ArrayValue(re.Split(BuiltinTable.Str(a, 1, "regex.split")).Select(p => (Value)Value.String(p)).ToArray()));
+            return Bounded("regex.split", () => new ArrayValue(GoSplit(re, BuiltinTable.Str(a, 1, "regex.split")).Select(p => (Value)Value.String(p)).ToArray()));
         });
         t.Register("regex.replace", 3, (a, _) =>
         {
@@ -37,9 +37,32 @@ internal static class PatternBuiltins
             var n = BuiltinTable.Int(a, 2, "regex.find_n");
             return Bounded("regex.find_n", () =>
             {
-                var found = re.Matches(input).Select(m => (Value)Value.String(m.Value));
+                var found = GoMatches(re, input).Select(m => (Value)Value.String(m.Value));
                 return new ArrayValue((n < 0 ? found : found.Take((int)Math.Min(n, int.MaxValue))).ToArray());
             });
+        });
+        t.Register("regex.find_all_string_submatch_n", 3, (a, _) =>
+        {
+            const string fn = "regex.find_all_string_submatch_n";
+            var re = Compile(BuiltinTable.Str(a, 0, fn), fn);
+            var input = BuiltinTable.Str(a, 1, fn);
+            var n = BuiltinTable.Int(a, 2, fn);
+            return Bounded(fn, () =>
+            {
+                // Each match: the whole text, then every group (an unmatched group is "", as Go's).
+                var found = GoMatches(re, input).Select(m => (Value)new ArrayValue(m.Groups.Cast<Group>().Select(g => (Value)Value.String(g.Success ? g.Value : "")).ToArray()));
+                return new ArrayValue((n < 0 ? found : found.Take((int)Math.Min(n, int.MaxValue))).ToArray());
+            });
+        });
+        t.Register("glob.quote_meta", 1, (a, _) =>
+        {
+            var sb = new StringBuilder();
+            foreach (var c in BuiltinTable.Str(a, 0, "glob.quote_meta"))
+            {
+                if (c is '*' or '?' or '\\' or '[' or ']' or '{' or '}') sb.Append('\\');
+                sb.Append(c);
+            }
+            return Value.String(sb.ToString());
         });
         t.Register("regex.is_valid", 1, (a, _) =>
         {
@@ -67,6 +90,36 @@ internal static class PatternBuiltins
             var re = Compile("glob:" + string.Join('\u0001', delims) + "\u0002" + pattern, () => GlobToRegex(pattern, delims), "glob.match");
             return Value.Bool(Match(re, BuiltinTable.Str(a, 2, "glob.match"), "glob.match"));
         });
+    }
+
+    /// <summary>
+    /// Matches as Go's FindAll: an empty match that abuts the previous match is skipped (.NET reports it).
+    /// </summary>
+    private static IEnumerable<Match> GoMatches(Regex re, string input)
+    {
+        var prevEnd = -1;
+        for (var m = re.Match(input); m.Success; m = m.NextMatch())
+        {
+            if (m.Length == 0 && m.Index == prevEnd) continue;
+            prevEnd = m.Index + m.Length;
+            yield return m;
+        }
+    }
+
+    /// <summary>Go's regexp.Split(s, -1): captured groups are not part of the result (.NET's Regex.Split adds them).</summary>
+    private static List<string> GoSplit(Regex re, string s)
+    {
+        if (s.Length == 0) return [""];
+        var parts = new List<string>();
+        int beg = 0, end = 0;
+        foreach (var m in GoMatches(re, s))
+        {
+            end = m.Index;
+            if (m.Index + m.Length != 0) parts.Add(s[beg..end]);
+            beg = m.Index + m.Length;
+        }
+        if (end != s.Length) parts.Add(s[beg..]);
+        return parts;
     }
 
     private static Value Bounded(string fn, Func<Value> f)

@@ -18,7 +18,7 @@ internal static class TimeBuiltins
             var s = BuiltinTable.Str(a, 0, "time.parse_rfc3339_ns");
             if (!DateTimeOffset.TryParseExact(s, ["yyyy-MM-dd'T'HH:mm:ssK", "yyyy-MM-dd'T'HH:mm:ss.FFFFFFFK"], CultureInfo.InvariantCulture, DateTimeStyles.None, out var dto))
                 throw new BuiltinException($"time.parse_rfc3339_ns: parsing time \"{s}\" as RFC 3339 failed");
-            return Value.Number((dto.UtcTicks - DateTime.UnixEpoch.Ticks) * (double)NsPerTick);
+            return Value.Number(InRange((dto.UtcTicks - DateTime.UnixEpoch.Ticks) * (double)NsPerTick, "time.parse_rfc3339_ns"));
         });
         t.Register("time.parse_duration_ns", 1, (a, _) => Value.Number(Duration.ParseNs(BuiltinTable.Str(a, 0, "time.parse_duration_ns"))));
         t.Register("time.date", 1, (a, _) =>
@@ -39,7 +39,7 @@ internal static class TimeBuiltins
             try
             {
                 var moved = d.AddYears((int)BuiltinTable.Int(a, 1, "time.add_date")).AddMonths((int)BuiltinTable.Int(a, 2, "time.add_date")).AddDays(BuiltinTable.Int(a, 3, "time.add_date"));
-                return Value.Number((moved.UtcTicks - DateTime.UnixEpoch.Ticks) * (double)NsPerTick + (ns % NsPerTick));
+                return Value.Number(InRange((moved.UtcTicks - DateTime.UnixEpoch.Ticks) * (double)NsPerTick + (ns % NsPerTick), "time.add_date"));
             }
             catch (ArgumentOutOfRangeException)
             {
@@ -68,6 +68,10 @@ internal static class TimeBuiltins
         }
         throw new BuiltinTypeException($"{fn}: operand 1 must be one of {{number, array[number, string]}} but got {Value.TypeName(v)}");
     }
+
+    /// <summary>OPA's timestamps are Go int64 nanoseconds: a result outside that range is an error, not a number.</summary>
+    private static double InRange(double ns, string fn) =>
+        ns >= -9.223372036854775808e18 && ns < 9.223372036854775808e18 ? ns : throw new BuiltinException($"{fn}: time outside of valid range");
 
     private static DateTimeOffset FromNs(double ns, string fn)
     {

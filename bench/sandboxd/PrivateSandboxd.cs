@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Sandbox.Api;
+using Sandbox.Api.V1;
+
+namespace Sandbox.Bench.Sandboxd;
+
+/// <summary>A sandboxd of the bench's own (the sandboxd.dll built beside it, as a child process): its own socket,
+/// state dir, cgroup parent and uid ranges, tenant "acme" for root, and a container pool of <c>poolSize</c> (0 = none).</summary>
+internal sealed class PrivateSandboxd : IAsyncDisposable
+{
+    public const string PoolName = "bench";
+
+    private readonly Process _process;
+    private readonly string _root;
+
+    public GrpcChannel Channel { get; }
+    public Sandboxes.SandboxesClient Client { get; }
+    public string SocketPath { get; }
+    public int PoolSize { get; }
+
+    private PrivateSandboxd(Process process, string root, string socket, int poolSize)
+    {
+        _process = process;
+        _root = root;
+        SocketPath = socket;
+        PoolSize = poolSize;
+        Channel = SandboxdChannel.ForUnixSocket(socket);
+        Client = new Sandboxes.SandboxesClient(Channel);
+    }
+
+    public static async Task<PrivateSandboxd> StartAsync(string name, int poolSize, int uidRangeBase)
+    {
+        var root = Directory.CreateTempSubdirectory("bench-sandboxd-" + name + "-").FullName;
+        var socket = Path.Combine(root, "sandboxd.sock");
+        var pools = poolSize > 0
+            ? $"pools:\n  max_refill_per_s: 50\n  shapes:\n    - {{name: {PoolName}, tier: container, size: {poolSize}, tenant: acme}}\n"
+            : "pools: {shapes: []}\n";
+        var yaml = $$"""
+            listen:
+              unix_path: {{socket}}
+              unix_mode: "0600"
+            tenants:
+              - {name: acme, uids: [0], max_sandboxes: 1000, max_memory_mib: 1048576, max_streams: 1000, max_inflight_mib: 8192}
+            state_dir: {{root}}/state
+            container:
+              cgroup_parent: sandboxd-bench-{{name}}
+              uid_range_base: {{uidRangeBase}}
+              uid_range_count: 64
+            log:
+              level: warning
+            {{pools}}
+            """;
+        var config = Path.Combine(root, "sandboxd.yaml");
+        await File.WriteAllTextAsync(config, yaml);
+        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sandboxd.dll"));
+        psi.ArgumentList.Add("--config");
+        psi.ArgumentList.Add(config);
+        var p = Process.Start(psi)!;
+        p.OutputDataReceived += (_, _) => { };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [sandboxd {name}] {line}"); };
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        var sandboxd = new PrivateSandboxd(p, root, socket, poolSize);
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            if (p.HasExited)
+                throw new InvalidOperationException($"sandboxd {name} exited with {p.ExitCode}");
+            try
+            {
+                if (File.Exists(socket))
+                {
+                    var health = await new Grpc.Health.V1.Health.HealthClient(sandboxd.Channel).CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
+                    if (health.Status == Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving)
+                        return sandboxd;
+                }
+            }
+            catch (RpcException)
+            {
+            }
+            if (sw.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException($"sandboxd {name} did not become healthy within 60 s");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>A counter or gauge of the daemon's metrics text ("name{labels}"), 0 when absent.</summary>
+    public async Task<double> MetricAsync(string series)
+    {
+        var text = (await Client.GetMetricsAsync(new GetMetricsRequest())).Text;
+        foreach (var line in text.Split('\n'))
+        {
+            if (line.StartsWith(series + " ", StringComparison.Ordinal))
+                return double.Parse(line[(series.Length + 1)..], CultureInfo.InvariantCulture);
+        }
+        return 0;
+    }
+
+    public Task<double> PoolReadyAsync() => MetricAsync($"sandboxd_pool_size{{pool=\"{PoolName}\"}}");
+
+    /// <summary>Waits (untimed) until the pool is full: a warm claim, and no refill running beside the measured call.</summary>
+    public async Task WaitPoolFullAsync()
+    {
+        if (PoolSize == 0)
+            return;
+        var sw = Stopwatch.StartNew();
+        while (await PoolReadyAsync() < PoolSize)
+        {
+            if (sw.Elapsed > TimeSpan.FromSeconds(60))
+                throw new TimeoutException("the pool did not fill within 60 s");
+            await Task.Delay(5);
+        }
+    }
+
+    /// <summary>CPU time of the daemon and of every child it reaped (bwrap and what ran under it), ms.</summary>
+    public double CpuMs()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        // Fields 14-17 (utime, stime, cutime, cstime) are at 11..14 after the ')' (state is field 3).
+        var ticks = Enumerable.Range(11, 4).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
+        return ticks * 1000.0 / 100; // USER_HZ is 100 on Linux
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        if (!_process.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        }
+        try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+    }
+}

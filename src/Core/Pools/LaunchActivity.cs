@@ -1,0 +1,56 @@
+namespace Sandbox.Core;
+
+/// <summary>Counts the requests launching sandboxes right now, so a pool's refill can wait for them (refill yields
+/// to real work).</summary>
+internal sealed class LaunchActivity
+{
+    private readonly Lock _lock = new();
+    private int _active;
+    private TaskCompletionSource _idle = Completed();
+
+    public Scope Enter()
+    {
+        lock (_lock)
+        {
+            if (_active++ == 0)
+                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+        return new Scope(this);
+    }
+
+    private void Exit()
+    {
+        lock (_lock)
+        {
+            if (--_active == 0)
+                _idle.TrySetResult();
+        }
+    }
+
+    /// <summary>Returns when no request is launching, or after <paramref name="limit"/> (refill must not starve under
+    /// a steady load either).</summary>
+    public async Task WaitIdleAsync(TimeSpan limit, CancellationToken cancellationToken)
+    {
+        Task idle;
+        lock (_lock)
+            idle = _idle.Task;
+        if (idle.IsCompleted)
+            return;
+        using var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        await Task.WhenAny(idle, Task.Delay(limit, timer.Token)).ConfigureAwait(false);
+        await timer.CancelAsync().ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+    }
+
+    private static TaskCompletionSource Completed()
+    {
+        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        done.SetResult();
+        return done;
+    }
+
+    public readonly struct Scope(LaunchActivity owner) : IDisposable
+    {
+        public void Dispose() => owner.Exit();
+    }
+}

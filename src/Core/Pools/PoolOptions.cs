@@ -1,0 +1,29 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.Core;
+
+/// <summary>Warm pools: sandboxes created ahead of requests, one pool per <see cref="PoolShape"/>. Empty
+/// <see cref="Shapes"/> = no pools (the CLI's local runs).</summary>
+public sealed record PoolOptions
+{
+    public IReadOnlyList<PoolShape> Shapes { get; init; } = [];
+
+    /// <summary>Most pooled sandboxes created per second, over all pools (refill never floods the host). Default 5.</summary>
+    public double MaxRefillPerSecond { get; init; } = 5;
+
+    /// <summary>A pooled sandbox older than this is destroyed and replaced (its clock, caches and entropy do not go
+    /// stale waiting). Default 10 min.</summary>
+    public TimeSpan Ttl { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Refill yields to real work: while requests are launching sandboxes it waits, at most this long per
+    /// refill, for them to finish. Default 2 s.</summary>
+    public TimeSpan YieldLimit { get; init; } = TimeSpan.FromSeconds(2);
+}
+
+/// <summary>One pool: <see cref="Size"/> sandboxes of what the policy decides for <see cref="Request"/> made by
+/// <see cref="Principal"/>. The shape is never written twice: the pool's sandboxes are launched from the spec
+/// <see cref="DecisionTranslator"/> makes of that decision, and a request claims one when the same translation of its
+/// own decision matches in everything fixed at launch (<see cref="PoolKey"/>).</summary>
+/// <param name="Name">Names the pool in logs and metrics.</param>
+/// <param name="KvmOnly">Keep this pool only where microVMs run on KVM (a TCG host spends seconds of CPU per clone).</param>
+public sealed record PoolShape(string Name, int Size, Principal Principal, SandboxRequest Request, bool KvmOnly = false);

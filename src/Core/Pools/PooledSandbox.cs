@@ -1,0 +1,7 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.Core;
+
+/// <summary>A sandbox waiting in a pool: created, its agent answering, never used. <see cref="CreatedAt"/> drives the
+/// pool's TTL.</summary>
+internal sealed record PooledSandbox(ISandbox Sandbox, DateTimeOffset CreatedAt);

@@ -1,0 +1,93 @@
+using Sandbox.Isolation;
+
+namespace Sandbox.Core;
+
+/// <summary>The sandboxes of one shape waiting to be claimed, oldest first. Thread-safe; the refill loop of
+/// <see cref="SandboxPools"/> is the only writer besides claims.</summary>
+internal sealed class WarmPool(PoolShape shape, ISandboxDriver driver, SandboxSpec template, PoolKey key)
+{
+    private readonly Lock _lock = new();
+    private readonly Queue<PooledSandbox> _ready = new();
+
+    public PoolShape Shape => shape;
+    public ISandboxDriver Driver => driver;
+    public PoolKey Key => key;
+    public string Name => shape.Name;
+
+    /// <summary>Consecutive failed refills (backs the next one off) and when the next may start.</summary>
+    public int Failures { get; set; }
+    public DateTimeOffset RetryAt { get; set; } = DateTimeOffset.MinValue;
+
+    public int Count
+    {
+        get
+        {
+            lock (_lock)
+                return _ready.Count;
+        }
+    }
+
+    public bool NeedsRefill => Count < shape.Size;
+
+    /// <summary>A fresh spec for the next pooled sandbox: the template with an id of its own.</summary>
+    public SandboxSpec NextSpec() => template with { Id = SandboxId.New() };
+
+    public void Add(PooledSandbox sandbox)
+    {
+        lock (_lock)
+            _ready.Enqueue(sandbox);
+    }
+
+    /// <summary>The oldest live sandbox younger than <paramref name="notBefore"/>'s cut, or null. Those found dead or
+    /// too old are handed to <paramref name="discarded"/>.</summary>
+    public PooledSandbox? TryTake(DateTimeOffset notBefore, List<PooledSandbox> discarded)
+    {
+        lock (_lock)
+        {
+            while (_ready.TryDequeue(out var next))
+            {
+                if (next.CreatedAt > notBefore && !next.Sandbox.Terminated.IsCompleted)
+                    return next;
+                discarded.Add(next);
+            }
+            return null;
+        }
+    }
+
+    /// <summary>Removes the sandboxes created at or before <paramref name="cut"/> or already dead.</summary>
+    public List<PooledSandbox> TakeStale(DateTimeOffset cut)
+    {
+        lock (_lock)
+        {
+            var stale = _ready.Where(p => p.CreatedAt <= cut || p.Sandbox.Terminated.IsCompleted).ToList();
+            if (stale.Count > 0)
+            {
+                var keep = _ready.Except(stale).ToList();
+                _ready.Clear();
+                foreach (var p in keep)
+                    _ready.Enqueue(p);
+            }
+            return stale;
+        }
+    }
+
+    public List<PooledSandbox> TakeAll()
+    {
+        lock (_lock)
+        {
+            var all = _ready.ToList();
+            _ready.Clear();
+            return all;
+        }
+    }
+
+    /// <summary>When the oldest waiting sandbox was created, or null when none waits.</summary>
+    public DateTimeOffset? Oldest
+    {
+        get
+        {
+            lock (_lock)
+                return _ready.Count > 0 ? _ready.Min(p => p.CreatedAt) : null;
+        }
+    }
+}

@@ -1,0 +1,110 @@
+using Sandbox.CiRunner.Execution;
+
+namespace Sandbox.CiRunner.Tests;
+
+/// <summary>A fork's pull request whose workflow attacks: one job goes after the other jobs' workspaces, the runner's
+/// files on the host (the repository it was checked out from, the cache and artifact stores), the secrets and the
+/// network; another tries to replace the artifact an honest job uploaded and to plant a cache entry. Every attack fails, and the honest jobs of the same run succeed
+/// with their own data.</summary>
+[Collection("sandboxes")]
+public sealed class MaliciousJobTests
+{
+    [SandboxFact(MicroVm = true)]
+    public async Task A_malicious_fork_job_fails_its_attacks_and_cannot_affect_other_jobs()
+    {
+        await using var h = new CiHarness();
+        File.WriteAllText(Path.Combine(h.Repo, "data.txt"), "honest data\n");
+        var artifacts = Directory.CreateTempSubdirectory("ci-artifacts-").FullName;
+        try
+        {
+            // The host paths the attacker goes for are written into its workflow, as a fork author who knows the
+            // runner's layout would.
+            var yaml = """
+                jobs:
+                  honest:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: actions/checkout@v4
+                      - run: mkdir -p out && cp data.txt out/result.txt && echo "honest-workspace-marker" > marker.txt
+                      - uses: actions/upload-artifact@v4
+                        with:
+                          name: result
+                          path: out
+                  attacker:
+                    runs-on: ubuntu-latest
+                    env:
+                      STOLEN: ${{ secrets.TOKEN }}
+                    steps:
+                      - uses: actions/checkout@v4
+                      - name: attacks
+                        run: |
+                          try() { if sh -c "$2" >/dev/null 2>&1; then echo "ATTACK-SUCCEEDED: $1"; else echo "attack failed: $1"; fi; }
+                          try secret-expression '[ -n "${{ secrets.TOKEN }}" ]'
+                          try secret-env '[ -n "$STOLEN" ]'
+                          try secret-pid1 'tr "\0" "\n" < /proc/1/environ | grep -q "s3cr""3t-value"'
+                          try secret-anywhere 'grep -rqs "s3cr""3t-value" /home /tmp /proc/self/environ'
+                          try other-workspace 'grep -rqs "honest-workspace""-marker" /home/runner/work /tmp /proc/*/root/home 2>/dev/null'
+                          try other-processes 'ps -eo args | grep -q "[c]p data.txt"'
+                          try host-repository 'ls "@REPO@"'
+                          try host-cache-store 'ls "@REPO@/.cache-store"'
+                          try host-artifacts 'ls "@ARTIFACTS@"'
+                          try host-root 'ls /root'
+                          try host-sandbox-state 'ls /run/sandbox || ls /var/lib/sandbox || ls /var/cache/sandbox'
+                          try network-host 'python3 -c "import socket; socket.create_connection((\"10.0.2.2\", 53), timeout=3)"'
+                          try network-outside 'python3 -c "import socket; socket.create_connection((\"1.1.1.1\", 443), timeout=3)"'
+                          try write-image-root 'touch /usr/bin/poisoned'
+                      - name: kill everything it can see
+                        continue-on-error: true
+                        run: kill -9 -1
+                  poisoner:
+                    needs: honest
+                    runs-on: ubuntu-latest
+                    steps:
+                      - run: mkdir -p out deps && echo poisoned > out/result.txt && echo poisoned > deps/lib
+                      - id: replace
+                        uses: actions/upload-artifact@v4
+                        continue-on-error: true
+                        with:
+                          name: result
+                          path: out
+                      - uses: actions/cache@v4
+                        with:
+                          path: deps
+                          key: deps-v1
+                      - run: echo "replace outcome ${{ steps.replace.outcome }}"
+                  check:
+                    needs: [honest, attacker, poisoner]
+                    if: always()
+                    runs-on: ubuntu-latest
+                    steps:
+                      - uses: actions/download-artifact@v4
+                        with:
+                          name: result
+                      - run: cat result.txt
+                """.Replace("@REPO@", h.Repo, StringComparison.Ordinal).Replace("@ARTIFACTS@", artifacts, StringComparison.Ordinal);
+            var result = await h.RunAsync(yaml, h.Options("pull_request", fork: true) with { ArtifactsDirectory = artifacts, MaxParallelJobs = 2 });
+            var text = h.Observer.Text;
+            Assert.DoesNotContain("ATTACK-SUCCEEDED", text);
+            Assert.DoesNotContain("s3cr3t-value", text);
+            foreach (var attack in new[] { "secret-expression", "secret-env", "secret-pid1", "secret-anywhere", "other-workspace", "other-processes",
+                "host-repository", "host-cache-store", "host-artifacts", "host-root", "host-sandbox-state", "network-host", "network-outside", "write-image-root" })
+                Assert.Contains("attack failed: " + attack, text);
+            Assert.All(result.Jobs, j => Assert.StartsWith("microvm", j.Tier));
+            Assert.Equal(Conclusion.Success, result.Jobs.Single(j => j.JobId == "honest").Conclusion);
+            Assert.True(text.Contains("[poisoner] replace outcome failure", StringComparison.Ordinal), text);
+            Assert.True(text.Contains("an artifact named 'result' was already uploaded in this run (by job 'honest')", StringComparison.Ordinal), text);
+            // The check job reads the honest job's artifact, never the attacker's.
+            var check = result.Jobs.Single(j => j.JobId == "check");
+            Assert.Equal(Conclusion.Success, check.Conclusion);
+            Assert.Contains("[check] honest data", text);
+            Assert.Equal("honest data\n", File.ReadAllText(Path.Combine(artifacts, "result", "result.txt")));
+            // The fork's cache entry lands in the fork's own scope, never the trusted one a push restores from.
+            Assert.False(Directory.Exists(Path.Combine(h.Repo, ".cache-store", "trusted")), "a fork wrote the trusted cache scope");
+            Assert.Empty(h.Core.Registry.All);
+        }
+        finally
+        {
+            Directory.Delete(artifacts, recursive: true);
+        }
+    }
+}
