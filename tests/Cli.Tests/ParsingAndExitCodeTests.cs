@@ -38,8 +38,14 @@ public sealed class ParsingAndExitCodeTests(CliFixture f)
         Assert.Equal(ExitCodes.NotFound, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "no-such-program")).ExitCode);
         Assert.Equal(ExitCodes.NotExecutable, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "/etc/hostname")).ExitCode);
         Assert.Equal(ExitCodes.SandboxNotFound, (await CliProcess.RunAsync(f.Socket, "exec", "sb-missing", "true")).ExitCode);
-        Assert.Equal(ExitCodes.DaemonUnreachable, (await CliProcess.RunAsync("/nonexistent/sandboxd.sock", "ps")).ExitCode);
+        var unreachable = await CliProcess.RunAsync("/nonexistent/sandboxd.sock", "ps");
+        Assert.Equal(ExitCodes.DaemonUnreachable, unreachable.ExitCode);
+        Assert.Contains("cannot reach sandboxd at /nonexistent/sandboxd.sock (no socket there)", unreachable.Stderr);
         Assert.Equal(7, (await CliProcess.RunAsync(f.Socket, "run", "--trusted", "sh", "-c", "exit 7")).ExitCode);
+        // A missing image is not a missing sandbox (66): the create failed, as docker's 125.
+        var image = await CliProcess.RunAsync(f.Socket, "create", "--trusted", "--image", "no-such-image:1");
+        Assert.Equal(ExitCodes.SandboxError, image.ExitCode);
+        Assert.Contains("image 'no-such-image:1' is not in the store", image.Stderr);
         var bare = await CliProcess.RunAsync(f.Socket);
         Assert.Equal(0, bare.ExitCode);
         Assert.Contains("Commands:", bare.Stdout);

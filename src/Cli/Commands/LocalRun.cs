@@ -106,10 +106,17 @@ internal static class LocalRun
             Describe(flags, entry.Tier, limits);
             var size = TerminalNative.WindowSize(1) is { } s ? new TerminalSize(s.Rows, s.Cols) : TerminalSize.Default;
             var spec = new ProcessSpec { Argv = argv, Timeout = flags.Timeout ?? limits.WallTime, Tty = size };
-            using var raw = interactive ? RawMode.Enter() : null;
+            using var raw = interactive ? RawMode.Enter() : RawMode.EnterOutput();
             var process = await core.Sandboxes.ExecAsync(principal, entry.Id, spec, io, kill.Token);
             using var forwarding = ForwardSignals(signal => _ = process.SignalAsync(signal, CancellationToken.None)
                 .ContinueWith(t => _ = t.Exception, TaskScheduler.Default), kill);
+            // A resized terminal resizes the sandbox's pty (the workload gets its SIGWINCH there).
+            using var sigwinch = PosixSignalRegistration.Create(PosixSignal.SIGWINCH, c =>
+            {
+                c.Cancel = true;
+                if (TerminalNative.WindowSize(1) is { } now)
+                    _ = process.ResizeAsync(new TerminalSize(now.Rows, now.Cols), CancellationToken.None).ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
+            });
             var status = await process.Completion;
             return (status, limits, spec.Timeout);
         }

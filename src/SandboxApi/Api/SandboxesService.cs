@@ -28,10 +28,11 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         var principal = CallPrincipal.Get(context);
         var domain = Mapping.ToDomain(request);
         // With a request id the create is not tied to this call: a client that gave up waiting retries and gets it.
-        var entry = request.RequestId.Length == 0
-            ? await sandboxes.CreateAsync(principal, domain, context.CancellationToken)
-            : await ledger.GetOrStart(principal.Tenant, request.RequestId, () => sandboxes.CreateAsync(principal, domain, CancellationToken.None))
-                .WaitAsync(context.CancellationToken);
+        // Nothing a create looks up but the image can be missing (the sandbox does not exist yet).
+        var entry = await ReasonedException.NotFoundAs(ErrorReason.ImageNotFound, () => request.RequestId.Length == 0
+            ? sandboxes.CreateAsync(principal, domain, context.CancellationToken)
+            : ledger.GetOrStart(principal.Tenant, request.RequestId, () => sandboxes.CreateAsync(principal, domain, CancellationToken.None))
+                .WaitAsync(context.CancellationToken));
         return Mapping.ToProto(entry);
     }
 

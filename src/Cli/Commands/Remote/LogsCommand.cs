@@ -26,7 +26,7 @@ internal static class LogsCommand
                 {
                     var e = call.ResponseStream.Current;
                     var kind = e.Kind.ToString().ToLowerInvariant();
-                    StdStreams.OutText.WriteLine($"{e.EventTime?.ToDateTime():O} {kind}{(e.Exit is { } x ? $" exit={x.ExitCode}" : "")}{(e.Detail.Length > 0 ? " " + e.Detail : "")}");
+                    StdStreams.OutText.WriteLine($"{e.EventTime?.ToDateTime():O} {kind}{(e.Exit is { } x ? $" exit={x.ExitCode}" : "")}{(e.Detail.Length > 0 && e.Detail != kind ? " " + e.Detail : "")}");
                     if (e.Kind == LifecycleEvent.Types.Kind.Deleted)
                         break;
                 }

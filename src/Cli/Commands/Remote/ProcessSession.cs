@@ -25,7 +25,7 @@ internal sealed class ProcessSession(ProcessCall call, bool interactive, bool tt
     {
         using var kill = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         await WriteAsync(call.StartAsync, kill.Token);
-        using var raw = tty && interactive ? RawMode.Enter() : null;
+        using var raw = !tty ? null : interactive ? RawMode.Enter() : RawMode.EnterOutput();
         var registrations = new List<PosixSignalRegistration>
         {
             PosixSignalRegistration.Create(PosixSignal.SIGINT, c => OnSignal(c, 2, kill)),

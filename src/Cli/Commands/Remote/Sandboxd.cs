@@ -34,6 +34,23 @@ internal static class Sandboxd
         }
     }
 
+    /// <summary>Why the socket did not answer, in a user's words: a missing socket file (the runtime reports ENOENT on
+    /// a unix socket as "Cannot assign requested address"), a refused or forbidden connection (the innermost
+    /// socket error), else what gRPC said.</summary>
+    private static string UnreachableCause(string path, RpcException e)
+    {
+        if (!File.Exists(path))
+            return "no socket there";
+        for (var inner = e.Status.DebugException; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is System.Net.Sockets.SocketException s)
+                return s.SocketErrorCode == System.Net.Sockets.SocketError.AccessDenied
+                    ? "permission denied: the socket is for root and the 'sandbox' group"
+                    : s.Message;
+        }
+        return e.Status.DebugException?.Message ?? e.Status.Detail;
+    }
+
     /// <summary>Prints what went wrong and returns the exit code for it.</summary>
     public static int Report(RpcException e, string? socket)
     {
@@ -41,7 +58,7 @@ internal static class Sandboxd
         if (info is null && e.StatusCode == StatusCode.Unavailable)
         {
             var path = SandboxdChannel.ResolveSocketPath(socket);
-            StdStreams.Error($"cannot reach sandboxd at {path} ({e.Status.DebugException?.Message ?? e.Status.Detail}); " +
+            StdStreams.Error($"cannot reach sandboxd at {path} ({UnreachableCause(path, e)}); " +
                 "is it running (scripts/install-service.sh)? 'sandbox doctor' checks; --local runs without it");
             return ExitCodes.DaemonUnreachable;
         }
