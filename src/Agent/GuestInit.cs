@@ -58,13 +58,16 @@ internal static unsafe class GuestInit
         }
     }
 
-    /// <summary>Kills what is left, flushes, and powers the machine off (QEMU exits: it runs with -no-reboot).</summary>
+    /// <summary>Kills what is left, flushes, and ends the machine: power-off through ACPI, or, on a kernel without ACPI
+    /// (the minimal one: power-off there only halts the CPU and QEMU would stay), a reset, which ends QEMU just the
+    /// same because it runs with -no-reboot.</summary>
     public static void PowerOff()
     {
         Libc.kill(-1, Libc.SIGKILL);
         Libc.sync();
-        Libc.reboot(Libc.RB_POWER_OFF);
-        AgentLog.Info("reboot(RB_POWER_OFF) failed: " + Errno.Name(Marshal.GetLastPInvokeError()));
+        var command = Directory.Exists("/sys/firmware/acpi") ? Libc.RB_POWER_OFF : Libc.RB_AUTOBOOT;
+        Libc.reboot(command);
+        AgentLog.Info($"reboot(0x{command:x}) failed: " + Errno.Name(Marshal.GetLastPInvokeError()));
     }
 
     private static void LoadModules()

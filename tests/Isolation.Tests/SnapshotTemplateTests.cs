@@ -105,6 +105,17 @@ public sealed class SnapshotTemplateTests : IDisposable
     }
 
     [Fact]
+    public void A_kernel_without_acpi_gets_a_machine_without_acpi_and_its_own_template()
+    {
+        var argv = Cmd().ToArgv();
+        Assert.Equal("microvm", argv[argv.ToList().IndexOf("-M") + 1]);
+        var noAcpi = (Cmd() with { Acpi = false, Ram = new RamFile("/r", false) }).ToArgv();
+        // Without ACPI QEMU writes the virtio-mmio devices onto the kernel command line; with it the minimal kernel finds none.
+        Assert.Equal("microvm,acpi=off,memory-backend=ram", noAcpi[noAcpi.ToList().IndexOf("-M") + 1]);
+        Assert.NotEqual(Cmd().Identity(), (Cmd() with { Acpi = false }).Identity());
+    }
+
+    [Fact]
     public void Root_image_is_a_read_only_disk_given_by_descriptor_and_named_by_serial()
     {
         var argv = (Cmd() with { RootImage = new RootImage("0123456789abcdef0123") }).ToArgv();

@@ -101,6 +101,7 @@ public sealed partial class MicroVmDriver
             KernelPath = kernel.VmlinuxPath,
             InitrdPath = initrd,
             KernelCommandLine = cmdline,
+            Acpi = !kernel.IsMinimal,
             AgentSocketPath = agent,
             QmpSocketPath = qmp,
             Shares = layout.Shares,

@@ -15,8 +15,9 @@ public sealed record RamFile(string Path, bool Shared);
 
 /// <summary>
 /// The exact QEMU invocation of one microVM, as a record turned into argv once (<see cref="ToArgv"/>); no shell.
-/// Machine: -M microvm (virtio-mmio, no PCI, no firmware: the ELF vmlinux boots through PVH), ACPI left on (Debian's
-/// kernel finds virtio-mmio devices through it), -nodefaults -no-user-config -nographic -no-reboot, QEMU's own
+/// Machine: -M microvm (virtio-mmio, no PCI, no firmware: the ELF vmlinux boots through PVH), ACPI on for Debian's
+/// kernel (it finds virtio-mmio devices through it) and off for the minimal kernel (built without ACPI: QEMU then
+/// names the devices on the kernel command line, <c>virtio_mmio.device=</c>), -nodefaults -no-user-config -nographic -no-reboot, QEMU's own
 /// seccomp sandbox on. Devices: the serial console on QEMU's stdout, a virtio-serial port named
 /// <c>sandbox.agent</c> on a unix-socket chardev (QEMU connects to the host's listening socket), QMP the same way,
 /// one virtio-9p device per share (read-only, security_model=none: QEMU's host uid, set by its jail, decides what it
@@ -36,6 +37,10 @@ public sealed record QemuCommandLine
     public required string AgentSocketPath { get; init; }
     public required string QmpSocketPath { get; init; }
     public IReadOnlyList<VirtioShare> Shares { get; init; } = [];
+
+    /// <summary>false for a kernel without ACPI (the minimal one): <c>-M microvm,acpi=off</c>, so QEMU appends the
+    /// virtio-mmio devices to the kernel command line; a kernel without ACPI would otherwise find no device.</summary>
+    public bool Acpi { get; init; } = true;
 
     /// <summary>Network mode egress: passt's unix socket (in the sandbox's network namespace); the guest gets a
     /// virtio-net device on it (`-netdev stream`). null = no network device.</summary>
@@ -100,7 +105,7 @@ public sealed record QemuCommandLine
             QemuPath,
             "-nodefaults", "-no-user-config", "-nographic", "-no-reboot",
             "-sandbox", "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny",
-            "-M", Ram is null ? "microvm" : "microvm,memory-backend=ram",
+            "-M", "microvm" + (Acpi ? "" : ",acpi=off") + (Ram is null ? "" : ",memory-backend=ram"),
             "-accel", Accelerator == Accelerator.Kvm ? "kvm" : $"tcg,tb-size={TcgTranslationCacheMiB}",
         };
         if (Accelerator == Accelerator.Kvm)
