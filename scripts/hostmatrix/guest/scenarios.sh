@@ -31,17 +31,17 @@ expect_stdout() {
 }
 # No process of any sandbox left: bwrap, the agent, or anything running as a per-sandbox uid (VMM jails from 200000,
 # sandbox uid ranges far above). sandboxd keeps a warm pool while it runs (config/sandboxd.yaml: 2 containers of the
-# default shape) in its own cgroup: those stand by design; a process anywhere else, or more sandboxes in sandboxd's
-# cgroup than its pool holds, is a leak. A claimed pooled sandbox is torn down just after its run answers, so the
-# check gives that a few seconds.
+# default shape) in its cgroup tree (/sandboxd/sb-*): those stand by design; a process anywhere else, or more
+# sandboxes there than the pool holds, is a leak. A claimed pooled sandbox is torn down just after its run answers,
+# so the check gives that a few seconds.
 pool_size=2
 sandbox_processes_outside_pool() {
   local pid uid comm cg pooled="" n
   while read -r pid uid comm; do
     [ "$comm" = bwrap ] || [ "$comm" = sandbox-agent ] || [ "$uid" -ge 200000 ] || continue
     cg=$(head -1 "/proc/$pid/cgroup" 2>/dev/null | cut -d: -f3-) || continue
-    if [ "$(systemctl is-active sandboxd.service)" = active ] && [[ $cg == */sandboxd.service/* ]]; then
-      pooled="$pooled ${cg#*/sandboxd.service/}"
+    if [ "$(systemctl is-active sandboxd.service)" = active ] && [[ $cg == /sandboxd/* || $cg == */sandboxd.service/* ]]; then
+      pooled="$pooled $cg"
     else
       echo "$pid $uid $comm $cg"
     fi
