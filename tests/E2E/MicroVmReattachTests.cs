@@ -96,10 +96,15 @@ public sealed class MicroVmReattachTests
             Assert.Empty(Harness.CgroupLeftovers(spec.Id));
             Assert.DoesNotContain(spec.Id, restarted.ListLeftovers());
             Assert.Empty(Directory.EnumerateFileSystemEntries("/tmp", "sandbox-vm-*"));
-            // Nothing of the jail is left either: no bwrap or QEMU of that VM's uid.
+            // Nothing of the jail is left either: no bwrap or QEMU of that VM's uid working on its state directory (the
+            // uid is free again once reclaimed, and a VM of a test running beside this one may already have it).
             Assert.DoesNotContain(Directory.EnumerateDirectories("/proc").Where(d => int.TryParse(Path.GetFileName(d), out _)), d =>
             {
-                try { return File.ReadLines(Path.Combine(d, "status")).Any(l => l.StartsWith("Uid:", StringComparison.Ordinal) && l.Split('\t')[1] == hostUid.ToString()); }
+                try
+                {
+                    return File.ReadLines(Path.Combine(d, "status")).Any(l => l.StartsWith("Uid:", StringComparison.Ordinal) && l.Split('\t')[1] == hostUid.ToString())
+                        && File.ReadAllText(Path.Combine(d, "cmdline")).Contains(stateDir, StringComparison.Ordinal);
+                }
                 catch (IOException) { return false; }
             });
         }
