@@ -46,6 +46,7 @@ public static class DecisionTranslator
             WorkDir = request.WorkDir ?? "/work",
             Hostname = request.Hostname ?? new SandboxSpec().Hostname,
             User = request.User is { } user ? SandboxUser.Parse(user) : null,
+            LoopbackNames = request.LoopbackNames,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);

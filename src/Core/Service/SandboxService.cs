@@ -44,7 +44,24 @@ public sealed partial class SandboxService(
         }
         var image = request.Image is { } name ? ResolveImage(name) : null;
         var (tier, spec) = DecisionTranslator.ToSpec(decision, request, image);
-        return (decision, probed.Get(tier), spec);
+        var driver = probed.Get(tier);
+        if ((request.NetworkOf is not null || request.LoopbackNames.Count > 0) && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"the {TierNames.ToPolicy(tier)} tier cannot share a sandbox's network or name its loopback (network_of, loopback_names): the container tier can");
+        if (request.NetworkOf is { } of)
+            spec = spec with { NetworkOf = SharedNetworkOf(principal, of, tier) };
+        return (decision, driver, spec);
+    }
+
+    /// <summary>The tenant's own running sandbox of the same tier whose network a new one joins.</summary>
+    private ISharedNetworkNamespace SharedNetworkOf(Principal principal, string id, SandboxTier tier)
+    {
+        var entry = registry.Get(principal.Tenant, SandboxId.Parse(id));
+        var sandbox = entry.Require(SandboxLifecycle.CanExec, "join the network of");
+        if (entry.Tier != tier || sandbox is not ISharedNetworkNamespace shared)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"sandbox {id} is on the {TierNames.ToPolicy(entry.Tier)} tier: only a sandbox of the same tier that offers it ({TierNames.ToPolicy(tier)}) can share its network");
+        return shared;
     }
 
     /// <summary>An image name → its unpacked root and config, from the store (opened on first use: a host that never

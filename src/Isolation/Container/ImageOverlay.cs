@@ -29,10 +29,11 @@ internal static class ImageOverlay
         "/bin/mount -t tmpfs -o \"size=$size,mode=0755\" sandbox-upper \"$mnt\"; " +
         "/bin/mkdir -m 0755 \"$mnt/upper\" \"$mnt/work\" \"$mnt/merged\"; " +
         "/bin/mount -t overlay -o \"lowerdir=$lower,upperdir=$mnt/upper,workdir=$mnt/work\" sandbox-image \"$mnt/merged\"; " +
-        // bwrap lays generated /etc/passwd and /etc/group (and, with egress, the sandbox resolver's resolv.conf) over the
+        // bwrap lays generated /etc/passwd and /etc/group (and, with egress, the sandbox resolver's resolv.conf; with
+        // loopback names, hosts) over the
         // image's; it cannot create their mount points in an image /etc it may not write, so empty ones are made here (in
         // the upper layer). Never through a symlink: an image's link would resolve on the host here.
-        "e=$mnt/merged/etc; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then for f in passwd group resolv.conf; do " +
+        "e=$mnt/merged/etc; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then for f in passwd group resolv.conf hosts; do " +
         "[ -e \"$e/$f\" ] || [ -L \"$e/$f\" ] || : > \"$e/$f\"; done; fi; " +
         "exec \"$@\"";
 
