@@ -27,6 +27,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         };
         var decision = policy.Decide(input);
         var image = labels.Select(l => run.RunnerImages.GetValueOrDefault(l)).FirstOrDefault(i => i is not null);
+        if (image == DefaultRunnerImage.Host)
+            image = null;
         var timeoutS = (int)Math.Ceiling(timeoutMinutes * 60);
         var request = new SandboxRequest
         {
