@@ -145,7 +145,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         };
         var argv = new List<string>();
         if (imageLower is not null)
-            argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20));
+            argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20,
+                RootfsLayout.WorkDirInImage(((ImageRootfs)spec.Rootfs).LowerDirectory, spec.WorkDir), range.ToHost(0)));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         else if (joinedNetworkPath is not null)
