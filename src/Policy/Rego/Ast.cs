@@ -165,6 +165,12 @@ internal sealed class Rule(RegoLocation loc, string name, RuleKind kind)
     public bool IsDefault { get; set; }
     public Term[]? Args { get; set; }
     public Term? Key { get; set; }
+    /// <summary>Names after the first in a ref head (<c>a.b.c := 1</c>: b, c); the rule lives at package + Name + HeadPath.</summary>
+    public string[] HeadPath { get; set; } = [];
+    /// <summary>True when <see cref="Key"/> is an array of keys, one per object level (<c>p[a][b] := v</c>).</summary>
+    public bool KeyIsPath { get; set; }
+    /// <summary>True for <c>p[k] contains v</c>: the leaves at the keys are sets collecting <see cref="Value"/>.</summary>
+    public bool LeafIsSet { get; set; }
     /// <summary>Head value; null means <c>true</c>.</summary>
     public Term? Value { get; set; }
     public Expr[] Body { get; set; } = [];

@@ -15,18 +15,21 @@ internal sealed partial class Compiler
 
     private void ResolveRefs()
     {
+        // The names a package defines: the first name of every rule head in any of its modules.
+        var names = new Dictionary<string, (HashSet<string> Rules, HashSet<string> Funcs)>(StringComparer.Ordinal);
         foreach (var m in _modules)
         {
-            var pkgNode = Root;
-            foreach (var p in m.Package) pkgNode = pkgNode.Children.TryGetValue(p, out var c) ? c : pkgNode;
-            var rules = new HashSet<string>(StringComparer.Ordinal);
-            var funcs = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (name, child) in pkgNode.Children)
+            var pkg = string.Join('\u0001', m.Package);
+            if (!names.TryGetValue(pkg, out var sets)) names[pkg] = sets = (new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+            foreach (var r in m.Rules)
             {
-                if (child.Rules is null) continue;
-                if (child.Rules.Kind == RuleKind.Function) funcs.Add(name);
-                else rules.Add(name);
+                if (r.Kind == RuleKind.Function && r.HeadPath.Length == 0) sets.Funcs.Add(r.Name);
+                else sets.Rules.Add(r.Name);
             }
+        }
+        foreach (var m in _modules)
+        {
+            var (rules, funcs) = names[string.Join('\u0001', m.Package)];
             foreach (var r in m.Rules) ResolveRule(r, new Scope(m, [], rules, funcs));
         }
     }
@@ -245,6 +248,7 @@ internal sealed partial class Compiler
         }
         else if (name[0] == "data") fnPath = name[1..];
         else if (name.Length == 1 && s.PackageFunctions.Contains(name[0])) fnPath = [.. s.Module.Package, name[0]];
+        else if (name.Length > 1 && s.PackageRules.Contains(name[0])) fnPath = [.. s.Module.Package, .. name]; // foo["bar"](x) := ...
 
         if (fnPath is not null)
         {
