@@ -165,7 +165,10 @@ internal sealed partial class Compiler
                 for (var def = r; def is not null; def = def.Else)
                     foreach (var e in def.Body)
                         foreach (var w in e.Withs)
-                            if (!w.IsInput) AddDataDeps(w.DataPath, list);
+                        {
+                            if (w.MockFunction is { } mock) list.Add(mock);
+                            else if (!w.IsInput && w.MockTarget is null) AddDataDeps(w.DataPath, list);
+                        }
             }
             deps[set.Index] = list;
         }

@@ -292,8 +292,40 @@ internal sealed partial class Interpreter
     /// <summary>Calls a user function or builtin with evaluated arguments; null when undefined.</summary>
     private Value? Invoke(CallTerm c, Value[] args)
     {
+        if (_ctx.Mocks is { } mocks && mocks.TryGetValue(c.Function?.PathText ?? c.Builtin?.Name ?? "", out var mock)) return InvokeMock(mock, c, args);
         if (c.Function is { } fn) return CallFunction(fn, args, c.Loc);
         var b = c.Builtin ?? throw new RegoException(RegoErrorCodes.InternalError, $"unresolved function {c.DisplayName}", c.Loc);
+        return CallBuiltin(b, args, c.Loc);
+    }
+
+    /// <summary>
+    /// A call replaced by <c>with</c>: a value is the result; a replacement function runs without the replacements
+    /// in force (as in OPA, a mock calling the function it replaces reaches the original, never another mock).
+    /// </summary>
+    private Value? InvokeMock(object mock, CallTerm c, Value[] args)
+    {
+        switch (mock)
+        {
+            case Value v:
+                return v;
+            case Builtin b:
+                return CallBuiltin(b, args, c.Loc);
+            default:
+                var saved = _ctx;
+                _ctx = new Ctx { Input = saved.Input, DataOverrides = saved.DataOverrides, Cache = new object?[_prog.RuleSetCount] };
+                try
+                {
+                    return CallFunction((RuleSet)mock, args, c.Loc);
+                }
+                finally
+                {
+                    _ctx = saved;
+                }
+        }
+    }
+
+    private Value? CallBuiltin(Builtin b, Value[] args, RegoLocation loc)
+    {
         try
         {
             return b.Fn(args, _builtinCtx);
@@ -301,7 +333,7 @@ internal sealed partial class Interpreter
         catch (BuiltinException ex)
         {
             if (_options.StrictBuiltinErrors)
-                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
+                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, loc);
             return null;
         }
     }

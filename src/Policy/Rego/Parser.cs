@@ -271,7 +271,7 @@ internal sealed class Parser
             expr = ParseExprCore(start);
         }
         var withs = new List<WithModifier>();
-        while (IsIdent("with") && !AtLineBreak)
+        while (IsIdent("with")) // a keyword: it never starts an expression, so a new line may begin with it
         {
             var w = Next();
             var target = ParseTermAt(Level.Primary);
