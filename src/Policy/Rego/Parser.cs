@@ -434,7 +434,7 @@ internal sealed class Parser
             if (Peek.Kind == TokenKind.Number && Peek.Start == m.End)
             {
                 var n = Next();
-                return new ScalarTerm(Loc(m), new NumberValue(-ParseNumber(n)));
+                return new ScalarTerm(Loc(m), ParseNumber(n, negate: true));
             }
             var operand = ParseTermAt(Level.Primary);
             return new CallTerm(Loc(m), ["minus"], [new ScalarTerm(Loc(m), new NumberValue(0)), operand]);
@@ -442,16 +442,10 @@ internal sealed class Parser
         return ParseTermAt(Level.Primary);
     }
 
-    private double ParseNumber(Token t)
+    private NumberValue ParseNumber(Token t, bool negate = false)
     {
-        if (!double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || double.IsInfinity(d))
-            throw Error(t, $"invalid number {t.Text}");
-        // Numbers are IEEE doubles here (OPA's are arbitrary precision): an integer literal that a double cannot
-        // hold exactly is refused at load rather than silently rounded.
-        if (t.Text.All(char.IsAsciiDigit) && t.Text.Length > 15 &&
-            System.Numerics.BigInteger.Parse(t.Text, CultureInfo.InvariantCulture) != new System.Numerics.BigInteger(d))
-            throw Error(t, $"integer {t.Text} cannot be represented exactly: arbitrary-precision numbers are not supported (integers up to 2^53 are exact)");
-        return d;
+        var n = NumberValue.Parse(negate ? "-" + t.Text : t.Text) ?? throw Error(t, $"invalid number {t.Text}");
+        return n;
     }
 
     private Term ParsePrimary()
@@ -477,7 +471,7 @@ internal sealed class Parser
         {
             case TokenKind.Number:
                 Next();
-                term = new ScalarTerm(loc, new NumberValue(ParseNumber(t)));
+                term = new ScalarTerm(loc, ParseNumber(t));
                 break;
             case TokenKind.String:
                 Next();
