@@ -21,9 +21,11 @@ public sealed class CriTests(ContainerdFixture fixture)
         try
         {
             var first = await StartContainerAsync(cri, podId, pod, "first", Sleep);
-            await StartContainerAsync(cri, podId, pod, "second", Sleep);
-            // The pause container and both app containers: one shim daemon for the pod, like Kata.
-            Assert.Single(fixture.LiveShims());
+            var second = await StartContainerAsync(cri, podId, pod, "second", Sleep);
+            // The pause container and both app containers: one shim daemon for the pod (spawned for the pause
+            // container, the pod's first), like Kata; none of the app containers got one of its own.
+            Assert.Single(ShimsStartedFor(podId));
+            Assert.Empty(ShimsStartedFor(first).Concat(ShimsStartedFor(second)));
             Assert.StartsWith("container ", await File.ReadAllTextAsync(TierRecord(first)));
 
             var exec = await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = first, Cmd = { "/bin/sh", "-c", "echo out; echo err >&2; exit 3" }, Timeout = 60 });
@@ -60,7 +62,8 @@ public sealed class CriTests(ContainerdFixture fixture)
         {
             var app = await StartContainerAsync(cri, podId, pod, "app", Sleep);
             Assert.StartsWith("microvm ", await File.ReadAllTextAsync(TierRecord(app)));
-            Assert.Single(fixture.LiveShims());
+            Assert.Single(ShimsStartedFor(podId));
+            Assert.Empty(ShimsStartedFor(app));
 
             var exec = await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = app, Cmd = { "/bin/uname", "-r" }, Timeout = 60 });
             Assert.Equal(0, exec.ExitCode);
@@ -124,6 +127,20 @@ public sealed class CriTests(ContainerdFixture fixture)
         Assert.True(!Directory.Exists(shimState) || !Directory.EnumerateFileSystemEntries(shimState).Any(),
             $"the shim's state was left: {string.Join(", ", Directory.Exists(shimState) ? Directory.EnumerateFileSystemEntries(shimState) : [])}");
     }
+
+    /// <summary>Shim daemons of this containerd spawned for container <paramref name="id"/> (its `-id`).</summary>
+    private List<int> ShimsStartedFor(string id) =>
+        fixture.LiveShims().Where(pid =>
+        {
+            try
+            {
+                return File.ReadAllText($"/proc/{pid}/cmdline").Split('\0').SkipWhile(a => a != "-id").Skip(1).FirstOrDefault() == id;
+            }
+            catch (IOException)
+            {
+                return false; // exited meanwhile
+            }
+        }).ToList();
 
     private static string TierRecord(string containerId) => $"/run/sandbox-shim/{ContainerdFixture.CriNamespace}/{containerId}/tier";
 }
