@@ -70,6 +70,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                     RemountWritableDirs(request);
                     _templateRoot = null;
                 }
+                BootTimeline.Mark("setup-root");
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
