@@ -227,10 +227,29 @@ internal sealed class Parser
     {
         if (Peek.Kind == TokenKind.LBrace)
         {
-            Next();
-            var body = ParseLiterals(TokenKind.RBrace);
-            Expect(TokenKind.RBrace, "'}'");
-            return body;
+            var (start, nesting, depth, pipe) = (_i, _nesting, _newlineEnds.Count, _pipeEndsTerm);
+            try
+            {
+                Next();
+                var body = ParseLiterals(TokenKind.RBrace);
+                Expect(TokenKind.RBrace, "'}'");
+                return body;
+            }
+            catch (RegoException first)
+            {
+                // `if {k: v | …}` is a one-literal body holding an object or set comprehension (as OPA parses it);
+                // when that reading fails too, the body's own error is the one to report.
+                (_i, _nesting, _pipeEndsTerm) = (start, nesting, pipe);
+                while (_newlineEnds.Count > depth) _newlineEnds.Pop();
+                try
+                {
+                    return [ParseLiteral()];
+                }
+                catch (RegoException)
+                {
+                    throw first;
+                }
+            }
         }
         return [ParseLiteral()];
     }
@@ -444,8 +463,11 @@ internal sealed class Parser
 
     private NumberValue ParseNumber(Token t, bool negate = false)
     {
-        var n = NumberValue.Parse(negate ? "-" + t.Text : t.Text) ?? throw Error(t, $"invalid number {t.Text}");
-        return n;
+        if (NumberValue.Parse(negate ? "-" + t.Text : t.Text) is { } n) return n;
+        // Integers of any size are exact; other numbers are doubles, so one past a double's range is refused.
+        throw Error(t, double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
+            ? $"number {t.Text} is beyond the range of a double (arbitrary-precision decimals are not supported)"
+            : $"invalid number {t.Text}");
     }
 
     private Term ParsePrimary()

@@ -22,8 +22,9 @@ internal static class OperatorBuiltins
         });
         t.Register("rem", 2, (a, _) =>
         {
-            var x = BuiltinTable.BigInt(a, 0, "rem");
-            var y = BuiltinTable.BigInt(a, 1, "rem");
+            // As OPA: a non-number is a type error, a fraction a builtin error.
+            var x = RemOperand(a, 0);
+            var y = RemOperand(a, 1);
             if (y.IsZero) throw new BuiltinException("rem: modulo by zero");
             return NumberArithmetic.Rem(x, y);
         });
@@ -63,6 +64,9 @@ internal static class OperatorBuiltins
             _ => false,
         }));
     }
+
+    private static System.Numerics.BigInteger RemOperand(Value[] a, int i) =>
+        BuiltinTable.Number(a, i, "rem").TryGetBig(out var b) ? b : throw new BuiltinException("rem: modulo on floating-point number");
 
     private static Value Minus(Value[] a, BuiltinContext _)
     {
