@@ -76,6 +76,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                         overlay.ResetForClone(request.DiskBytes);
                     _templateRoot = null;
                 }
+                BootTimeline.Mark("setup-root");
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);

@@ -48,6 +48,7 @@ public static class DecisionTranslator
             Hostname = request.Hostname ?? new SandboxSpec().Hostname,
             User = request.User is { } user ? SandboxUser.Parse(user)
                 : image?.Record.Defaults.User is { } imageUser ? Isolation.Images.ImageUser.Resolve(imageUser, image.RootfsDirectory) : null,
+            LoopbackNames = request.LoopbackNames,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);

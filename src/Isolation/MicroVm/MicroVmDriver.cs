@@ -109,6 +109,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         SpecValidator.Validate(spec);
         if (spec.Network == NetworkMode.Egress)
             Network.SandboxNetwork.CheckGuestStack(spec.EgressAllow, spec.PublishedPorts);
@@ -174,10 +175,25 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             };
         }
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        RecordStart(vm, clock);
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
             template, accel.Accelerator, network);
+    }
+
+    /// <summary>The VM's start timeline on the clock of CreateAsync: what came before QEMU's boot (template lookup or
+    /// build, jail set-up), the boot's own stages, and the set-up call.</summary>
+    private static void RecordStart(MicroVmInstance vm, System.Diagnostics.Stopwatch clock)
+    {
+        var now = clock.Elapsed;
+        var offset = now - vm.StartClock.Elapsed;
+        var stages = vm.HostTimeline.Select(s => (s.Stage, s.At + offset)).ToList();
+        vm.HostTimeline.Clear();
+        vm.HostTimeline.Add(("boot-start", offset));
+        vm.HostTimeline.AddRange(stages);
+        vm.HostTimeline.Add(("guest-set-up", now));
+        vm.GuestPingAt += offset;
     }
 
     /// <summary>The part of a guest's set-up that makes its root: the layout's mounts, block devices and symlinks, and
