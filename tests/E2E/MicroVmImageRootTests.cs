@@ -49,11 +49,11 @@ public sealed class MicroVmImageRootTests(BusyboxImage busybox) : IClassFixture<
         {
             Assert.NotNull(a.Template);
             stateA = a.Instance.Directory;
-            Assert.Equal("0\nchanged\nnew 0:0\noverlay\n", await Exec(a, """
+            Assert.Equal("0\nchanged\nnew 0:0\noverlay nosuid nodev\n", await Exec(a, """
                 id -u
                 echo changed > /etc/image-marker && cat /etc/image-marker
                 touch /bin/new && stat -c 'new %u:%g' /bin/new
-                busybox awk '$2 == "/etc" { print $3 }' /proc/mounts
+                busybox awk '$2 == "/etc" { print $3, ($4 ~ /nosuid/ ? "nosuid" : $4), ($4 ~ /nodev/ ? "nodev" : $4) }' /proc/mounts
                 """, guard.Token));
 
             await using var b = (MicroVmSandbox)await Driver.CreateAsync(spec with { Id = SandboxId.New(), Limits = spec.Limits with { DiskMiB = 8 } }, guard.Token);
