@@ -35,4 +35,7 @@ internal static partial class ShimLog
 
     [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "container {ContainerId}: CRI's pod files ({Files}) left out on the {Tier} tier (the guest has its own network configuration)")]
     public static partial void PodFilesLeftOut(ILogger logger, string containerId, string files, string tier);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "container {ContainerId}: labels of CRI pod {PodId} for the policy: {Labels}")]
+    public static partial void PodLabels(ILogger logger, string containerId, string podId, string labels);
 }

@@ -40,6 +40,8 @@ public sealed class CriTests(ContainerdFixture fixture)
             var log = fixture.ReadLog();
             Assert.Contains($"container {podId}: process.oomScoreAdj -998 is not applied", log);
             Assert.Contains($"container {podId}: mounts[", log);
+            // The pod's labels (kept by CRI as containerd labels, in no bundle) reach the policy.
+            Assert.Contains($"container {first}: labels of CRI pod {podId} for the policy: app=ct-pod", log);
 
             // A host device node is refused, by name.
             var device = await Assert.ThrowsAsync<RpcException>(() => StartContainerAsync(cri, podId, pod, "kmsg", Sleep,
