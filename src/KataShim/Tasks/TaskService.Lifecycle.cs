@@ -68,6 +68,8 @@ internal sealed partial class TaskService
             var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
             _containers[id] = container;
             TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
+            if (entry.Tier == SandboxTier.MicroVm && plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id)
+                ShimLog.OwnVmInPod(logger, id, pod, entry.Id.Value);
             Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = id,
