@@ -9,7 +9,11 @@ namespace Sandbox.KataShim.Oci;
 /// (left out on the microVM tier, see <see cref="CriMounts"/>); <paramref name="Notes"/>: what was accepted in another
 /// form than asked (the shim logs each).</summary>
 internal sealed record ContainerPlan(SandboxRequest Request, ProcessSpec Init, string RootfsPath, IReadOnlyDictionary<string, string> Annotations,
-    IReadOnlyList<Rootfs.BindMount> Binds, IReadOnlyList<Rootfs.BindMount> PodFiles, IReadOnlyList<string> Notes);
+    IReadOnlyList<Rootfs.BindMount> Binds, IReadOnlyList<Rootfs.BindMount> PodFiles, IReadOnlyList<string> Notes)
+{
+    /// <summary>The CRI pod's labels (from containerd, not the bundle); empty for other containers.</summary>
+    public IReadOnlyDictionary<string, string> PodLabels { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>OCI bundle → Core request and process spec, in one pass that lists every problem. The rule: a field the
 /// engine honours is carried over; a field whose effect the engine already has, or exceeds in strictness (fewer

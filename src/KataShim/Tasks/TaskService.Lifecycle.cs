@@ -35,6 +35,7 @@ internal sealed partial class TaskService
         {
             var spec = BundleTranslator.Read(request.Bundle);
             var plan = BundleTranslator.Translate(spec, request.Bundle, PodSandboxPid(spec, id));
+            plan = plan with { PodLabels = await PodLabelsAsync(plan, id, ctx.CancellationToken).ConfigureAwait(false) };
             foreach (var note in plan.Notes)
                 ShimLog.Accepted(logger, id, note);
             if (plan.Init.Tty is not null != request.Terminal)
@@ -67,6 +68,8 @@ internal sealed partial class TaskService
             var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
             _containers[id] = container;
             TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
+            if (entry.Tier == SandboxTier.MicroVm && plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id)
+                ShimLog.OwnVmInPod(logger, id, pod, entry.Id.Value);
             Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = id,
@@ -135,6 +138,26 @@ internal sealed partial class TaskService
         && _containers.TryGetValue(pod, out var sandbox) && sandbox.Init.Pid > 0
             ? sandbox.Init.Pid
             : null;
+
+    /// <summary>The CRI pod's labels for the policy, asked of containerd (they are in no bundle). When containerd cannot
+    /// say, the policy sees none — labels only ever describe the workload, so their absence grants nothing — and the
+    /// shim's log says why.</summary>
+    private async Task<IReadOnlyDictionary<string, string>> PodLabelsAsync(ContainerPlan plan, string id, CancellationToken cancellationToken)
+    {
+        if (!plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) || pod.Length == 0)
+            return new Dictionary<string, string>();
+        try
+        {
+            var labels = await Cri.PodLabels.GetAsync(containerdAddress, ns, pod, cancellationToken).ConfigureAwait(false);
+            ShimLog.PodLabels(logger, id, pod, string.Join(", ", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")));
+            return labels;
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            ShimLog.RpcFailed(logger, id, "containerd Containers/Get (the pod's labels)", e.Message);
+            return new Dictionary<string, string>();
+        }
+    }
 
     private static SandboxException BindsNeedContainerTier(string tier) =>
         new(SandboxErrorCode.InvalidArgument,
