@@ -103,6 +103,8 @@ internal static class AgentMain
     /// PID 1 must never return (the kernel would panic), so every path ends in a power-off.</summary>
     private static async Task<int> RunGuestAsync()
     {
+        BootTimeline.Enabled = true;
+        BootTimeline.Mark("agent-main");
         try
         {
             EnsureStandardFds();
@@ -125,6 +127,7 @@ internal static class AgentMain
         var server = new TtrpcServer();
         service.Register(server);
         AgentLog.Info($"ready: version {AgentService.Version}, pid {Libc.getpid()}, root {root}");
+        BootTimeline.Mark("serving");
         var serving = server.ServeConnectionAsync(stream);
         var first = await Task.WhenAny(serving, service.ShutdownRequested).ConfigureAwait(false);
         // A microVM guest that outlives its owner: the virtio-serial port reads EOF while no host is connected, and

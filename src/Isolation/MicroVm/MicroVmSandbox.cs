@@ -83,6 +83,18 @@ public sealed class MicroVmSandbox : ISandbox
 
     internal MicroVmInstance Instance => _vm;
 
+    /// <summary>Where this VM's start went: the host's stages and the guest's as its agent reports them now (a Ping:
+    /// stages reached since the start, such as the first exec, are included), lined up on the readiness ping.</summary>
+    public async Task<MicroVmStartTimeline> StartTimelineAsync(CancellationToken cancellationToken)
+    {
+        var ping = await _channel.CallAsync("Ping", (c, t) => c.PingAsync(t), cancellationToken).ConfigureAwait(false);
+        // This Ping stamped "ping" again: the readiness ping's stamp is the one the host's clock is lined up with.
+        var readiness = _vm.GuestTimeline.Where(s => s.Stage == "ping");
+        var guest = MicroVmStartTimeline.GuestStages(ping.BootStages).Where(s => s.Stage != "ping").Concat(readiness)
+            .OrderBy(s => s.Boottime).ToList();
+        return new MicroVmStartTimeline([.. _vm.HostTimeline], guest, _vm.GuestPingAt);
+    }
+
     /// <summary>Host memory of this sandbox's QEMU process (PSS, RSS in bytes), from /proc/PID/smaps_rollup.</summary>
     public (long PssBytes, long RssBytes) HostMemory() => _vm.Memory();
 
