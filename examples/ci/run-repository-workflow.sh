@@ -16,5 +16,5 @@ cd "$root"
 trigger=(--ref refs/heads/main)
 for a in "$@"; do case "$a" in --event|--event=*|--ref|--ref=*) trigger=() ;; esac; done
 # dotnet build needs more than the sandbox policy's default 512 MiB, and the work dir (a tmpfs) holds the packages.
-exec "$sandbox" ci run --local --plain --egress "$nuget:443" --mirror "$nuget" --memory 3g --disk 3g --cpus 2 \
+exec "$sandbox" ci run --local --plain --runner-image ubuntu-latest=host --egress "$nuget:443" --mirror "$nuget" --memory 3g --disk 3g --cpus 2 \
   "${trigger[@]}" .github/workflows/sandbox.yml "$@"

@@ -28,4 +28,8 @@ public enum DriverCapabilities
 
     /// <summary><see cref="ISandbox"/> reports the sandbox's death (its supervisor process exited, the agent vanished).</summary>
     ExitNotification = 1 << 6,
+
+    /// <summary>A sandbox can join another's network namespace (<see cref="SandboxSpec.NetworkOf"/>) and name its
+    /// loopback (<see cref="SandboxSpec.LoopbackNames"/>): a face asks for either only from a driver with this flag.</summary>
+    SharedNetwork = 1 << 7,
 }

@@ -19,6 +19,15 @@ public sealed record SandboxSpec
     /// <summary>Mode <see cref="NetworkMode.Egress"/>: TCP ports of the sandbox published on the host's loopback.</summary>
     public IReadOnlyList<Network.PublishedPort> PublishedPorts { get; init; } = [];
 
+    /// <summary>Join this sandbox's network namespace instead of making one (a pod: the two share loopback, so one
+    /// reaches the other at 127.0.0.1); <see cref="Network"/> must be <see cref="NetworkMode.None"/> (the network is the
+    /// other sandbox's, as its own policy decided it). Container tier only; null = a namespace of its own.</summary>
+    public ISharedNetworkNamespace? NetworkOf { get; init; }
+
+    /// <summary>Host names that resolve to the sandbox's own loopback (127.0.0.1) through its /etc/hosts, besides
+    /// localhost: the names of services sharing its network (<see cref="NetworkOf"/>). Container tier only.</summary>
+    public IReadOnlyList<string> LoopbackNames { get; init; } = [];
+
     /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 

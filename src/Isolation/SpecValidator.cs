@@ -46,8 +46,16 @@ public static class SpecValidator
     public const int MaxEgressRules = 256;
     public const int MaxPublishedPorts = 64;
 
+    public const int MaxLoopbackNames = 64;
+
     private static void CheckNetwork(SandboxSpec spec, List<string> errors)
     {
+        if (spec.NetworkOf is not null && spec.Network != NetworkMode.None)
+            errors.Add("a sandbox that joins another's network (network_of) has no network mode of its own: it must be none");
+        if (spec.LoopbackNames.Count > MaxLoopbackNames)
+            errors.Add($"{spec.LoopbackNames.Count} loopback names, more than {MaxLoopbackNames}");
+        foreach (var name in spec.LoopbackNames.Where(n => !IsHostName(n)))
+            errors.Add($"loopback name '{name}' must be a host name: 1-63 characters of [A-Za-z0-9-_], labels joined by '.'");
         if (spec.Network == NetworkMode.None)
         {
             if (spec.EgressAllow.Count > 0 || spec.PublishedPorts.Count > 0)
@@ -63,6 +71,10 @@ public static class SpecValidator
         foreach (var twice in spec.PublishedPorts.GroupBy(p => p.HostPort).Where(g => g.Count() > 1))
             errors.Add($"host port {twice.Key} is published {twice.Count()} times");
     }
+
+    private static bool IsHostName(string name) =>
+        name.Length is > 0 and <= 253 && name.Split('.').All(label => label.Length is > 0 and <= 63
+            && label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') && label[0] != '-');
 
     /// <summary>Limits alone (an update of a running sandbox's limits).</summary>
     public static void Validate(ResourceLimits limits)

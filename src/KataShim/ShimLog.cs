@@ -29,4 +29,10 @@ internal static partial class ShimLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "container {ContainerId}: process.user {Uid}:{Gid} runs as the sandbox's unprivileged user")]
     public static partial void UserMapped(ILogger logger, string containerId, uint uid, uint gid);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "container {ContainerId}: {Note}")]
+    public static partial void Accepted(ILogger logger, string containerId, string note);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "container {ContainerId}: CRI's pod files ({Files}) left out on the {Tier} tier (the guest has its own network configuration)")]
+    public static partial void PodFilesLeftOut(ILogger logger, string containerId, string files, string tier);
 }

@@ -81,7 +81,7 @@ public sealed class WorkflowParserTests
                     shel: bash
             """);
         Assert.Equal(2, e.Errors.Count);
-        Assert.Equal("w.yml:5:5: jobs.a.stepz: unknown key; accepted here: name, needs, runs-on, env, defaults, timeout-minutes, continue-on-error, if, strategy, outputs, steps, permissions, concurrency",
+        Assert.Equal("w.yml:5:5: jobs.a.stepz: unknown key; accepted here: name, needs, runs-on, env, defaults, timeout-minutes, continue-on-error, if, strategy, outputs, steps, permissions, concurrency, services",
             e.Errors[0].ToString());
         Assert.Equal(new SourceLocation("w.yml", 8, 9), e.Errors[1].Location);
         Assert.Equal("jobs.a.steps[0].shel", e.Errors[1].Key);
@@ -126,7 +126,7 @@ public sealed class WorkflowParserTests
         var e = Fails("""
             jobs:
               a:
-                services: { db: { image: x } }
+                container: { image: x }
                 timeout-minutes: soon
                 continue-on-error: maybe
                 steps:
@@ -140,7 +140,7 @@ public sealed class WorkflowParserTests
                   - run: y
                     id: s
             """);
-        Assert.Contains(e.Errors, x => x.Key == "jobs.a.services" && x.Message.Contains("not supported"));
+        Assert.Contains(e.Errors, x => x.Key == "jobs.a.container" && x.Message.Contains("not supported"));
         Assert.Contains(e.Errors, x => x.Key == "jobs.a.timeout-minutes" && x.Message.Contains("'soon' must be a positive number"));
         Assert.Contains(e.Errors, x => x.Key == "jobs.a.continue-on-error");
         Assert.Contains(e.Errors, x => x.Key == "jobs.a.steps[0]" && x.Message.Contains("not both"));

@@ -119,4 +119,35 @@ public sealed class SmallPartsTests
             root.Delete(true);
         }
     }
+
+    /// <summary>A work dir inside an image directory (the CI runner's /home/runner): the image's directories are bound
+    /// whole from the overlay, whose script makes the mount point in the upper layer; a work dir through a link of the
+    /// image is refused; a top-level one or one under /tmp is left to bwrap.</summary>
+    [Fact]
+    public void Image_rootfs_binds_whole_entries_and_names_the_work_dir_the_overlay_makes()
+    {
+        var root = Directory.CreateTempSubdirectory("image-layout-");
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(root.FullName, "home", "alice"));
+            Directory.CreateDirectory(Path.Combine(root.FullName, "usr"));
+            File.CreateSymbolicLink(Path.Combine(root.FullName, "srv"), "/etc");
+            var ops = RootfsLayout.Build(RootfsSpec.Image(root.FullName, "sha256:" + new string('0', 64)), "/home/runner");
+            Assert.Contains(new Bind(Path.Combine(ImageOverlay.MergedDirectory, "home"), "/home"), ops);
+            Assert.Contains(new SymlinkOp("/etc", "/srv"), ops);
+            Assert.DoesNotContain(ops, o => o is Bind { Destination: "/home/alice" });
+            Assert.Equal("home/runner", RootfsLayout.WorkDirInImage(root.FullName, "/home/runner"));
+            Assert.Equal("opt/x/work", RootfsLayout.WorkDirInImage(root.FullName, "/opt/x/work"));
+            Assert.Contains(new Bind(Path.Combine(ImageOverlay.MergedDirectory, "opt"), "/opt"),
+                RootfsLayout.Build(RootfsSpec.Image(root.FullName, "sha256:" + new string('0', 64)), "/opt/x/work"));
+            Assert.Null(RootfsLayout.WorkDirInImage(root.FullName, "/work"));
+            Assert.Null(RootfsLayout.WorkDirInImage(root.FullName, "/tmp/work"));
+            var e = Assert.Throws<SandboxException>(() => RootfsLayout.WorkDirInImage(root.FullName, "/srv/work"));
+            Assert.Contains("/srv, which in the image is not a directory", e.Message);
+        }
+        finally
+        {
+            root.Delete(true);
+        }
+    }
 }

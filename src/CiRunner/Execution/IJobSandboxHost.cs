@@ -12,6 +12,10 @@ public interface IJobSandboxHost
     Task<SandboxDecisionSummary> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken);
 
     Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken);
+
+    /// <summary>What an image of the store runs by default (its config's Entrypoint + Cmd, and WorkingDir): a service
+    /// container's command. NotFound naming the image when the store lacks it.</summary>
+    Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken);
 }
 
 /// <summary>One job's long-lived sandbox. Dispose deletes it (idempotent; never throws for a sandbox already gone).</summary>

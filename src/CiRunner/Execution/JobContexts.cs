@@ -13,6 +13,8 @@ public sealed record JobContexts
     public required ExprValue Secrets { get; init; }
     public required ExprValue Inputs { get; init; }
     public required ExprValue Runner { get; init; }
+    /// <summary>job.services: each service's id, network and ports (<see cref="JobServices"/>); empty without services.</summary>
+    public ExprValue Services { get; init; } = ExprValue.Object(new ExprObject());
 
     /// <summary>A job's <c>if</c>: github, needs, vars, inputs (no matrix, env or secrets).</summary>
     public EvaluationContext ForJobIf(StatusFunctions status) =>
@@ -34,7 +36,7 @@ public sealed record JobContexts
             .With("github", Github).With("needs", Needs).With("vars", Empty()).With("inputs", Inputs)
             .With("matrix", Matrix).With("strategy", Strategy).With("secrets", Secrets).With("runner", Runner)
             .With("env", env).With("steps", steps)
-            .With("job", ExprValue.Object([KeyValuePair.Create("status", ExprValue.String(jobStatus))]));
+            .With("job", ExprValue.Object([KeyValuePair.Create("status", ExprValue.String(jobStatus)), KeyValuePair.Create("services", Services)]));
 
     private static ExprValue Empty() => ExprValue.Object(new ExprObject());
 

@@ -27,6 +27,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         };
         var decision = policy.Decide(input);
         var image = labels.Select(l => run.RunnerImages.GetValueOrDefault(l)).FirstOrDefault(i => i is not null);
+        if (image == DefaultRunnerImage.Host)
+            image = null;
         var timeoutS = (int)Math.Ceiling(timeoutMinutes * 60);
         var request = new SandboxRequest
         {
@@ -40,6 +42,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             // where the engine offers that: the container tier, whose root is the first id of the sandbox's own
             // unprivileged uid range, with no capabilities over the host. A microVM's workload has one fixed user.
             User = image is not null && decision.Tier == SandboxTier.Container ? "root" : null,
+            // Service containers join this sandbox's network; their labels are its loopback's names (JobServices).
+            LoopbackNames = [.. job.Services.Select(s => s.Label)],
             Resources = run.JobLimits with { TimeoutS = timeoutS },
             Ttl = TimeSpan.FromSeconds(Math.Min(timeoutS + 600, TimeSpan.FromHours(24).TotalSeconds)),
             Labels = new Dictionary<string, string> { ["ci.run"] = run.RunId.ToString(System.Globalization.CultureInfo.InvariantCulture), ["ci.job"] = job.Id },
@@ -55,6 +59,7 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         IJobSandbox? sandbox = null;
         TimeSpan start = default, teardown = default;
         JobSession? session = null;
+        JobServices? services = null;
         double timeoutMinutes = DefaultTimeoutMinutes;
         var continueOnError = false;
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -66,6 +71,9 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             continueOnError = job.ContinueOnError is { } coe && TemplateString.Evaluate(coe, jobContext).IsTruthy;
             var (_, decision, request, image) = Decide(policy, run, job, labels, timeoutMinutes);
             result.Decision = decision;
+            if (job.Services.Count > 0 && decision.Tier != SandboxTier.Container)
+                throw new StepFailedException($"services: this job's decision is the {decision.Tier.ToString().ToLowerInvariant()} tier (trust {decision.Trust}), whose network a " +
+                    "service's sandbox cannot join; service containers run beside container-tier jobs only (docs/ci.md)");
             if (!decision.Secrets)
                 contexts = contexts with { Secrets = ExprValue.Object(new ExprObject()) };
             result.Egress = decision.Egress;
@@ -85,12 +93,18 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
                 .Directory(layout.Workspace[(RunnerLayout.Home.Length + 1)..] + "/")
                 .File("work/_temp/_github_workflow/event.json", eventPayload.ToJson()).Build())
                 await sandbox.ImportTarAsync(RunnerLayout.Home, setup, timeout.Token).ConfigureAwait(false);
+            observer.JobStarted(result);
+            if (job.Services.Count > 0)
+            {
+                services = await JobServices.StartAsync(host, sandbox, request, job.Services, contexts.ForJob(),
+                    line => observer.Log(result, null, masker.Mask(line)), timeout.Token).ConfigureAwait(false);
+                contexts = contexts with { Services = services.Context };
+            }
             session = new JobSession
             {
                 Run = run, Workflow = workflow, Job = job, Result = result, Contexts = contexts, Sandbox = sandbox, Layout = layout,
                 Masker = masker, Observer = observer, Artifacts = artifacts, RunnerName = $"sandbox-{sandbox.Id}",
             };
-            observer.JobStarted(result);
             foreach (var (k, v) in workflow.Env) session.Env[k] = TemplateString.EvaluateString(v, contexts.ForJob(JobContexts.EnvValue(session.Env)));
             foreach (var (k, v) in job.Env) session.Env[k] = TemplateString.EvaluateString(v, contexts.ForJob(JobContexts.EnvValue(session.Env)));
             foreach (var step in job.Steps)
@@ -128,6 +142,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
         }
         finally
         {
+            if (services is not null)
+                await services.DisposeAsync().ConfigureAwait(false);
             if (sandbox is not null)
             {
                 var sw = Stopwatch.StartNew();

@@ -26,7 +26,8 @@ public sealed record RunOptions
     /// <summary>Limits every job's sandbox asks for (memory, vCPUs, disk; null = the sandbox policy's default); the
     /// timeout always comes from the job's timeout-minutes. The sandbox policy caps them at the tenant's ceilings.</summary>
     public RequestedLimits JobLimits { get; init; } = new();
-    /// <summary><c>runs-on</c> label → runner image; a label not listed runs on the default rootfs.</summary>
+    /// <summary><c>runs-on</c> label → runner image (<see cref="DefaultRunnerImage.Host"/>: the host's userland); a label not
+    /// listed runs on the host's userland. The CLI fills in <see cref="DefaultRunnerImage"/> when none is given.</summary>
     public IReadOnlyDictionary<string, string> RunnerImages { get; init; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
     /// <summary>Where uploaded artifacts go (kept after the run); null = a temporary directory, removed at the end.</summary>
     public string? ArtifactsDirectory { get; init; }

@@ -38,6 +38,8 @@ public sealed record JobDefinition
     public string? If { get; init; }
     public MatrixStrategy? Strategy { get; init; }
     public IReadOnlyList<KeyValuePair<string, string>> Outputs { get; init; } = [];
+    /// <summary><c>services</c>: service containers beside the job, sharing its network.</summary>
+    public IReadOnlyList<ServiceDefinition> Services { get; init; } = [];
     public required IReadOnlyList<StepDefinition> Steps { get; init; }
 }
 

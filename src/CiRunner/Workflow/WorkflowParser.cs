@@ -12,10 +12,12 @@ public sealed class WorkflowParser
 {
     private static readonly string[] WorkflowKeys = ["name", "run-name", "on", "env", "defaults", "jobs", "permissions", "concurrency"];
     private static readonly string[] JobKeys =
-        ["name", "needs", "runs-on", "env", "defaults", "timeout-minutes", "continue-on-error", "if", "strategy", "outputs", "steps", "permissions", "concurrency"];
+        ["name", "needs", "runs-on", "env", "defaults", "timeout-minutes", "continue-on-error", "if", "strategy", "outputs", "steps", "permissions", "concurrency", "services"];
     private static readonly string[] StepKeys =
         ["id", "name", "run", "shell", "uses", "with", "env", "working-directory", "if", "continue-on-error", "timeout-minutes"];
-    private static readonly string[] UnsupportedJobKeys = ["container", "services", "environment", "uses", "with", "secrets"];
+    private static readonly string[] ServiceKeys = ["image", "env", "ports", "options"];
+    private static readonly string[] UnsupportedServiceKeys = ["credentials", "volumes"];
+    private static readonly string[] UnsupportedJobKeys = ["container", "environment", "uses", "with", "secrets"];
 
     private readonly string _file;
     private readonly List<WorkflowError> _errors = [];
@@ -118,6 +120,7 @@ public sealed class WorkflowParser
             If = Scalar(job, "if", path),
             Strategy = ParseStrategy(job, path),
             Outputs = StringMap(job, "outputs", path),
+            Services = ParseServices(job, path),
             Steps = steps,
         };
     }
@@ -157,6 +160,55 @@ public sealed class WorkflowParser
             ContinueOnError = BoolOrTemplate(step, "continue-on-error", path),
             TimeoutMinutes = PositiveNumberOrTemplate(step, "timeout-minutes", path),
         };
+    }
+
+    private List<ServiceDefinition> ParseServices(YamlMappingNode job, string path)
+    {
+        var services = new List<ServiceDefinition>();
+        if (Child(job, "services") is not { } node)
+            return services;
+        path += ".services";
+        if (node is not YamlMappingNode map)
+        {
+            Error(node, path, "must be a mapping of service labels to services");
+            return services;
+        }
+        foreach (var (keyNode, value) in map.Children)
+        {
+            var label = (keyNode as YamlScalarNode)?.Value ?? "";
+            var p = $"{path}.{label}";
+            // The label is the service's host name in the job's /etc/hosts.
+            if (label.Length is 0 or > 63 || !label.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || label[0] == '-')
+                Error(keyNode, p, $"label '{label}' must be a host name: 1-63 letters, digits, '-' and '_', not starting with '-'");
+            if (value is not YamlMappingNode service)
+            {
+                Error(value, p, "must be a mapping with 'image' (a service given only as an image name is not supported)");
+                continue;
+            }
+            CheckKeys(service, ServiceKeys, UnsupportedServiceKeys, p);
+            var image = Scalar(service, "image", p);
+            if (string.IsNullOrWhiteSpace(image))
+                Error(service, p + ".image", "missing: a service needs an image (NAME:TAG of the image store)");
+            var ports = StringOrList(service, "ports", p);
+            foreach (var port in ports.Where(port => !TemplateString.HasExpressions(port)))
+            {
+                ServicePort.Parse(port, out var error);
+                if (error is not null)
+                    Error(Child(service, "ports")!, p + ".ports", error);
+            }
+            var options = Scalar(service, "options", p);
+            if (options is not null && !TemplateString.HasExpressions(options))
+            {
+                ServiceOptions.Parse(options, out var error);
+                if (error is not null)
+                    Error(Child(service, "options")!, p + ".options", error);
+            }
+            services.Add(new ServiceDefinition
+            {
+                Label = label, Location = Loc(keyNode), Image = image ?? "", Env = StringMap(service, "env", p), Ports = ports, Options = options,
+            });
+        }
+        return services;
     }
 
     private MatrixStrategy? ParseStrategy(YamlMappingNode job, string path)

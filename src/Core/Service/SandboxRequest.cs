@@ -40,6 +40,14 @@ public sealed record SandboxRequest
     /// <summary>A profile the policy's is narrowed by (a call runs only when both allow it), e.g. an OCI bundle's
     /// linux.seccomp; null = none. It can only take syscalls away.</summary>
     public SyscallFilter.SeccompProfile? NarrowingSyscallProfile { get; init; }
+    /// <summary>Join the network namespace of this sandbox of the same tenant instead of getting one (a pod: a CI job's
+    /// service containers share its loopback); the network of the joined sandbox is the one its own decision gave it,
+    /// and this request must ask for none of its own. Offered by tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/>
+    /// (the container tier); null = a network of its own.</summary>
+    public string? NetworkOf { get; init; }
+    /// <summary>Host names that resolve to the sandbox's loopback (its /etc/hosts), as a CI job names its services;
+    /// tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/> only.</summary>
+    public IReadOnlyList<string> LoopbackNames { get; init; } = [];
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

@@ -44,7 +44,38 @@ public sealed partial class SandboxService(
         }
         var image = request.Image is { } name ? ResolveImage(name) : null;
         var (tier, spec) = DecisionTranslator.ToSpec(decision, request, image);
-        return (decision, probed.Get(tier), spec);
+        var driver = probed.Get(tier);
+        if ((request.NetworkOf is not null || request.LoopbackNames.Count > 0) && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"the {TierNames.ToPolicy(tier)} tier cannot share a sandbox's network or name its loopback (network_of, loopback_names): the container tier can");
+        if (request.NetworkOf is { } of)
+            spec = spec with { NetworkOf = await SharedNetworkOfAsync(principal, request, of, tier, cancellationToken).ConfigureAwait(false) };
+        return (decision, driver, spec);
+    }
+
+    /// <summary>The tenant's own running sandbox of the same tier whose network a new one joins — only when the policy
+    /// would give the new one that network itself: a sandbox whose decision has egress (or published ports) is joined
+    /// only if the same request asking for those entries is granted all of them, so joining never widens what the
+    /// policy decides for a request (its trust, provenance, tenant allowlist).</summary>
+    private async Task<ISharedNetworkNamespace> SharedNetworkOfAsync(Principal principal, SandboxRequest request, string id, SandboxTier tier,
+        CancellationToken cancellationToken)
+    {
+        var entry = registry.Get(principal.Tenant, SandboxId.Parse(id));
+        var joined = entry.Decision.Network;
+        if (joined.Egress.Count > 0 || joined.Publish.Count > 0)
+        {
+            var asked = request with { NetworkOf = null, LoopbackNames = [], NetworkMode = Sandbox.Policy.NetworkModes.Egress, Egress = joined.Egress, Publish = joined.Publish };
+            var own = await policy.DecideAsync(await BuildInputAsync(principal, asked, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            var missing = joined.Egress.Except(own.Allow ? own.Network.Egress : []).Concat(joined.Publish.Except(own.Allow ? own.Network.Publish : [])).ToList();
+            if (missing.Count > 0)
+                throw new SandboxException(SandboxErrorCode.PermissionDenied,
+                    $"joining the network of sandbox {id} would give this sandbox {string.Join(", ", missing)}, which the policy does not grant its own request");
+        }
+        var sandbox = entry.Require(SandboxLifecycle.CanExec, "join the network of");
+        if (entry.Tier != tier || sandbox is not ISharedNetworkNamespace shared)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"sandbox {id} is on the {TierNames.ToPolicy(entry.Tier)} tier: only a sandbox of the same tier that offers it ({TierNames.ToPolicy(tier)}) can share its network");
+        return shared;
     }
 
     /// <summary>An image name → its unpacked root and config, from the store (opened on first use: a host that never

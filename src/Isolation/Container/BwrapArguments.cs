@@ -112,4 +112,6 @@ internal static class BwrapFds
     public const int Args = 10;
     /// <summary>The sandbox's user namespace (<see cref="Users.SandboxUserNamespace"/>), joined by bwrap.</summary>
     public const int UserNamespace = 11;
+    /// <summary>The generated /etc/hosts naming the sandbox's loopback (<see cref="SandboxSpec.LoopbackNames"/>).</summary>
+    public const int Hosts = 12;
 }

@@ -82,6 +82,16 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             rollback.Push(network);
         }
 
+        // Another sandbox's network namespace (a pod): held by the engine until bwrap has reported the sandbox's pid,
+        // and entered by the launch chain through /proc/ENGINE-PID/fd/N, so nothing in the chain or the sandbox ever
+        // holds a descriptor of it. Ports below 1024 are opened to every member (as container engines do in a pod's
+        // namespace): it is the pod's own loopback, and a service (nginx on 80) runs as a uid with no capability there.
+        using var joinedNetwork = spec.NetworkOf?.OpenNetworkNamespace();
+        var joinedNetworkPath = joinedNetwork is null ? null : $"/proc/{Environment.ProcessId}/fd/{joinedNetwork.DangerousGetHandle()}";
+        if (joinedNetworkPath is not null)
+            await HostCommand.RunAsync([options.Network.NsenterPath, "--net=" + joinedNetworkPath, "--", options.SysctlPath, "-q", "-w",
+                "net.ipv4.ip_unprivileged_port_start=0"]).ConfigureAwait(false);
+
         using var userNamespace = await SandboxUserNamespace.CreateAsync(_tools, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
         // An image's root, owned inside as in the image (root by root): an idmapped copy made with this namespace.
         using var imageLower = spec.Rootfs is ImageRootfs image ? IdmappedLower.Create(image.LowerDirectory, userNamespace) : null;
@@ -102,12 +112,15 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             _ => false,
         };
         using var resolv = resolvOver ? SealedMemfd.Create("resolv.conf", Encoding.UTF8.GetBytes(SandboxAddresses.ResolvConf)) : null;
+        using var hosts = spec.LoopbackNames.Count > 0 ? SealedMemfd.Create("hosts", Encoding.UTF8.GetBytes(HostsFile(spec))) : null;
 
         var mounts = RootfsLayout.Build(spec.Rootfs, spec.WorkDir, () => EtcDirectory(spec));
         if (generatedAccounts)
             mounts.AddRange([new RoBindData(BwrapFds.Passwd, "/etc/passwd"), new RoBindData(BwrapFds.Group, "/etc/group")]);
         if (resolv is not null)
             mounts.Add(new RoBindData(BwrapFds.ResolvConf, "/etc/resolv.conf"));
+        if (hosts is not null)
+            mounts.Add(new RoBindData(BwrapFds.Hosts, "/etc/hosts"));
         mounts.AddRange(
         [
             new ProcOp("/proc"),
@@ -128,13 +141,16 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             WorkingDirectory = cwd,
             Command = command,
             AsPid1 = commandIsInit,
-            JoinedNetwork = network is not null,
+            JoinedNetwork = network is not null || joinedNetworkPath is not null,
         };
         var argv = new List<string>();
         if (imageLower is not null)
-            argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20));
+            argv.AddRange(ImageOverlay.Prefix(options, imageLower, spec.Limits.DiskMiB << 20,
+                RootfsLayout.WorkDirInImage(((ImageRootfs)spec.Rootfs).LowerDirectory, spec.WorkDir), range.ToHost(0)));
         if (network is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
+        else if (joinedNetworkPath is not null)
+            argv.AddRange([options.Network.NsenterPath, "--net=" + joinedNetworkPath, "--"]);
         // rlimits: prlimit(2) on the held sandbox below, or prlimit on itself here. Only a sandbox that dies with this
         // process may wait for them from here: bwrap takes EOF on its block fd for "go", and one that outlived a crash
         // between launch and release would run without them. A root without CAP_SYS_RESOURCE always takes the exec.
@@ -158,6 +174,8 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             fds.AddRange([new(passwd.Fd, BwrapFds.Passwd), new(group.Fd, BwrapFds.Group)]);
         if (resolv is not null)
             fds.Add(new(resolv.Fd, BwrapFds.ResolvConf));
+        if (hosts is not null)
+            fds.Add(new(hosts.Fd, BwrapFds.Hosts));
         fds.AddRange(extraFds);
 
         // A long-lived sandbox's bwrap and agent live in a sub-cgroup of their own, so each exec can have its own too
@@ -228,6 +246,23 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         CgroupPath = cgroup.Path,
         Egress = network?.Granted ?? [],
     };
+
+    /// <summary>The sandbox's /etc/hosts when it names its loopback (<see cref="SandboxSpec.LoopbackNames"/>): laid over
+    /// the rootfs's own, which must have a regular file there to cover (the host rootfs's prepared /etc has one, the
+    /// image overlay script makes one); a link is never followed.</summary>
+    private static string HostsFile(SandboxSpec spec)
+    {
+        var etc = spec.Rootfs switch
+        {
+            DirectoryRootfs d => Path.Combine(d.Path, "etc"),
+            ImageRootfs i => Path.Combine(i.LowerDirectory, "etc"),
+            _ => null,
+        };
+        if (etc is not null && (IsLink(etc) || IsLink(Path.Combine(etc, "hosts")) || (spec.Rootfs is DirectoryRootfs && !IsRegularFile(Path.Combine(etc, "hosts")))))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"loopback names need a regular /etc/hosts in the rootfs to lay the sandbox's over ('{etc}/hosts' is a link or missing)");
+        return $"127.0.0.1\tlocalhost {string.Join(' ', spec.LoopbackNames)}\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    }
 
     private static bool IsLink(string path) => new FileInfo(path).LinkTarget is not null;
 

@@ -10,7 +10,7 @@ namespace Sandbox.Isolation.Container;
 /// socket pair — or, for a sandbox that outlives its owner, over a connection to the agent's listening socket, which a
 /// restarted owner can make again (<see cref="BubblewrapDriver.AttachAsync"/>). Everything the agent answers is checked
 /// by <see cref="AgentClient"/>; limits are the cgroup's.</summary>
-internal sealed class ContainerSandbox : ISandbox
+internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
 {
     private readonly ContainerInstance _instance;
     private readonly AgentClient _agent;
@@ -66,6 +66,25 @@ internal sealed class ContainerSandbox : ISandbox
 
     internal ContainerInstance Instance => _instance;
 
+    /// <summary>The namespace of the sandbox's init (the agent, PID 1 inside), opened by the host. Checked alive before
+    /// and after the open: a pid of a sandbox already gone could name another process by then.</summary>
+    public System.Runtime.InteropServices.SafeHandle OpenNetworkNamespace()
+    {
+        var path = $"/proc/{_instance.InitPid}/ns/net";
+        if (_instance.Bwrap.Exited.IsCompleted)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {_instance.Info.Id} has ended: its network cannot be joined");
+        var fd = Interop.Libc.Open(path, Interop.Libc.O_RDONLY | Interop.Libc.O_CLOEXEC);
+        if (fd < 0)
+            throw Interop.Errno.Fail($"open({path})");
+        var handle = new Native.FileDescriptor(fd);
+        if (_instance.Bwrap.Exited.IsCompleted)
+        {
+            handle.Dispose();
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {_instance.Info.Id} has ended: its network cannot be joined");
+        }
+        return handle;
+    }
+
     public SandboxAttachment? Attachment => _agentSocketPath is null ? null : new ContainerAttachment
     {
         BwrapPid = _instance.Bwrap.Pid,
@@ -102,7 +121,7 @@ internal sealed class ContainerSandbox : ISandbox
         // moves it there and only then lets it run (ExecPlacement), so the exec's time limit, kill and OOM attribution
         // are the host's whatever the agent does later.
         request.Hold = true;
-        var execCgroup = _instance.Cgroup.CreateChild(request.ExecId);
+        var execCgroup = _instance.Cgroup.CreateChild(request.ExecId, tasksOnly: true);
         ExecResponse response;
         try
         {

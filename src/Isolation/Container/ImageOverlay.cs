@@ -21,30 +21,41 @@ internal static class ImageOverlay
     /// <summary>The overlay's merged view inside the private mount namespace.</summary>
     public const string MergedDirectory = MountPoint + "/merged";
 
-    // Arguments, not interpolation: $1 size in bytes, $2 the lower layer (/proc/PID/fd/N), $3 mount point; the rest is
-    // the chain to exec. dash reads no startup file for -c and resets IFS; tools are named by absolute path, so the
-    // sandbox's environment (which the chain carries to bwrap) cannot redirect them.
+    // Arguments, not interpolation: $1 size in bytes, $2 the lower layer (/proc/PID/fd/N), $3 mount point, $4 the work
+    // dir to make in the overlay ("home/runner", or empty), $5 the uid:gid that owns what is made (root of the sandbox's
+    // range); the rest is the chain to exec. dash reads no startup file for -c and resets IFS; tools are named by
+    // absolute path, so the sandbox's environment (which the chain carries to bwrap) cannot redirect them.
     private const string Script =
-        "set -e; size=$1; lower=$2; mnt=$3; shift 3; " +
+        "set -e; size=$1; lower=$2; mnt=$3; workdir=$4; owner=$5; shift 5; " +
         "/bin/mount -t tmpfs -o \"size=$size,mode=0755\" sandbox-upper \"$mnt\"; " +
         "/bin/mkdir -m 0755 \"$mnt/upper\" \"$mnt/work\" \"$mnt/merged\"; " +
         "/bin/mount -t overlay -o \"lowerdir=$lower,upperdir=$mnt/upper,workdir=$mnt/work\" sandbox-image \"$mnt/merged\"; " +
-        // bwrap lays generated /etc/passwd and /etc/group (and, with egress, the sandbox resolver's resolv.conf) over the
+        // bwrap lays generated /etc/passwd and /etc/group (and, with egress, the sandbox resolver's resolv.conf; with
+        // loopback names, hosts) over the
         // image's; it cannot create their mount points in an image /etc it may not write, so empty ones are made here (in
         // the upper layer). Never through a symlink: an image's link would resolve on the host here.
-        "e=$mnt/merged/etc; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then for f in passwd group resolv.conf; do " +
+        // The work dir's mount point, when it lies inside the image's tree (RootfsLayout.WorkDirInImage): made on the
+        // sandbox's own root, the upper layer, owned by the sandbox's root and walkable by every user (bwrap mounts the
+        // work dir's tmpfs on it). Part by part and never through a symlink, which would resolve on the host here.
+        "if [ -n \"$workdir\" ]; then d=$mnt/merged; set -f; IFS=/; for part in $workdir; do d=$d/$part; " +
+        "if [ -L \"$d\" ] || { [ -e \"$d\" ] && [ ! -d \"$d\" ]; }; then echo \"sandbox-overlay: work dir part /${d#$mnt/merged/} is not a directory\" >&2; exit 1; fi; " +
+        "if [ ! -d \"$d\" ]; then /bin/mkdir -m 0755 \"$d\"; /bin/chown \"$owner\" \"$d\"; fi; done; unset IFS; set +f; fi; " +
+        "e=$mnt/merged/etc; if [ -d \"$e\" ] && [ ! -L \"$e\" ]; then for f in passwd group resolv.conf hosts; do " +
         "[ -e \"$e/$f\" ] || [ -L \"$e/$f\" ] || : > \"$e/$f\"; done; fi; " +
         "exec \"$@\"";
 
     /// <summary>The chain's prefix; <paramref name="lower"/> is <see cref="IdmappedLower"/>'s mount, held open by the caller
-    /// until bwrap has reported the sandbox's pid.</summary>
-    public static IReadOnlyList<string> Prefix(BubblewrapOptions options, Native.FileDescriptor lower, long upperBytes)
+    /// until bwrap has reported the sandbox's pid. <paramref name="workDir"/>: the work dir relative to the root, made in
+    /// the overlay (<see cref="RootfsLayout.WorkDirInImage"/>), or null; <paramref name="rootHostId"/>: the host id of
+    /// the sandbox's root, which owns what is made.</summary>
+    public static IReadOnlyList<string> Prefix(BubblewrapOptions options, Native.FileDescriptor lower, long upperBytes, string? workDir, int rootHostId)
     {
         if (!Environment.IsPrivilegedProcess)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 "a sandbox from an image needs the engine to run as root (it mounts the image's overlay in the sandbox's own mount namespace)");
         Directory.CreateDirectory(MountPoint);
         return [options.UnsharePath, "--mount", "--propagation", "private", "--", options.ShellPath, "-c", Script, "sandbox-overlay",
-            upperBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"/proc/{Environment.ProcessId}/fd/{lower.Fd}", MountPoint];
+            upperBytes.ToString(System.Globalization.CultureInfo.InvariantCulture), $"/proc/{Environment.ProcessId}/fd/{lower.Fd}", MountPoint,
+            workDir ?? "", $"{rootHostId}:{rootHostId}"];
     }
 }

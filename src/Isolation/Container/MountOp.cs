@@ -27,12 +27,6 @@ internal sealed record TmpfsOp(string Destination, long SizeBytes, string Mode =
     public override IEnumerable<string> ToArgs() => ["--perms", Mode, "--size", SizeBytes.ToString(), "--tmpfs", Destination];
 }
 
-/// <summary>A directory bwrap makes on the sandbox's own root, with the given mode.</summary>
-internal sealed record DirOp(string Destination, string Mode) : MountOp
-{
-    public override IEnumerable<string> ToArgs() => ["--perms", Mode, "--dir", Destination];
-}
-
 internal sealed record ProcOp(string Destination) : MountOp
 {
     public override IEnumerable<string> ToArgs() => ["--proc", Destination];

@@ -33,7 +33,10 @@ internal sealed partial class TaskService
         TaskStdio? stdio = null;
         try
         {
-            var plan = BundleTranslator.Translate(BundleTranslator.Read(request.Bundle), request.Bundle);
+            var spec = BundleTranslator.Read(request.Bundle);
+            var plan = BundleTranslator.Translate(spec, request.Bundle, PodSandboxPid(spec, id));
+            foreach (var note in plan.Notes)
+                ShimLog.Accepted(logger, id, note);
             if (plan.Init.Tty is not null != request.Terminal)
                 throw new SandboxException(SandboxErrorCode.InvalidArgument,
                     $"terminal {request.Terminal} in the create request disagrees with process.terminal in config.json");
@@ -46,7 +49,12 @@ internal sealed partial class TaskService
                 rootfs = mounted;
             }
             if (plan.Binds.Count > 0)
-                rootfs = mounted = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
+            {
+                var binds = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
+                if (binds.View is not null)
+                    rootfs = mounted = binds.View;
+                plan = binds.Plan;
+            }
             stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
             var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns), ctx.CancellationToken).ConfigureAwait(false);
             if (plan.Binds.Count > 0 && entry.Tier != SandboxTier.Container)
@@ -87,12 +95,19 @@ internal sealed partial class TaskService
 
     /// <summary>The bundle's bind mounts go into the shim's view of the root: the snapshot mount, or a view of a
     /// `--rootfs DIR` (which is never written to). Binds are container-tier only — a microVM sees its root as a disk
-    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.</summary>
-    private async Task<string> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
+    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.
+    /// CRI's pod files are the exception: on another tier they are left out (<see cref="CriMounts"/>), and the plan
+    /// returned has no binds (View is then null: nothing was mounted).</summary>
+    private async Task<(string? View, ContainerPlan Plan)> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
     {
         var decision = await core.Sandboxes.ExplainAsync(principal, ShimRequest.For(plan, rootfs, ns), cancellationToken).ConfigureAwait(false);
         if (decision.Allow && decision.Isolation != Sandbox.Policy.IsolationTiers.Container)
-            throw BindsNeedContainerTier(decision.Isolation);
+        {
+            if (plan.Binds.Count != plan.PodFiles.Count)
+                throw BindsNeedContainerTier(decision.Isolation);
+            ShimLog.PodFilesLeftOut(logger, id, string.Join(", ", plan.PodFiles.Select(b => b.Destination)), decision.Isolation);
+            return (null, plan with { Binds = [], PodFiles = [] });
+        }
         var view = mounted;
         if (view is null)
         {
@@ -110,8 +125,16 @@ internal sealed partial class TaskService
             Cleanup(id, "rootfs view", () => SnapshotMounts.UnmountAll(view));
             throw;
         }
-        return view;
+        return (view, plan);
     }
+
+    /// <summary>The pid reported for the pause container of the CRI pod <paramref name="id"/> belongs to, when this
+    /// shim runs it (containers of one pod share the shim): app containers name the pod's namespaces through it.</summary>
+    private int? PodSandboxPid(OciSpec spec, string id) =>
+        spec.Annotations is { } a && a.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id
+        && _containers.TryGetValue(pod, out var sandbox) && sandbox.Init.Pid > 0
+            ? sandbox.Init.Pid
+            : null;
 
     private static SandboxException BindsNeedContainerTier(string tier) =>
         new(SandboxErrorCode.InvalidArgument,

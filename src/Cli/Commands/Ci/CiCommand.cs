@@ -61,6 +61,16 @@ public static class CiCommand
                 };
                 WorkflowRunner.Select(workflow, options.JobFilter);
                 policy = CiPolicy.Load(parse.GetValue(flags.CiPolicy), parse.GetValue(flags.Mirror));
+                options = CiRunner.Execution.DefaultRunnerImage.Apply(options);
+                if (CiRunner.Execution.DefaultRunnerImage.Wanted(workflow, options))
+                    await CiRunner.Execution.DefaultRunnerImage.EnsureAsync(new Sandbox.Isolation.Images.ImageStore(new Sandbox.Isolation.Images.ImageStoreOptions()),
+                        new Progress<string>(line => Console.Error.WriteLine($"sandbox ci: {line}")), cancellationToken);
+            }
+            catch (Exception e) when (e is SandboxException or UnauthorizedAccessException && !cancellationToken.IsCancellationRequested)
+            {
+                await Console.Error.WriteLineAsync($"sandbox ci: the default runner image {CiRunner.Execution.DefaultRunnerImage.Name} is not available: {e.Message}; " +
+                    "give --runner-image LABEL=IMAGE (LABEL=host: this host's own userland)");
+                return Invalid;
             }
             catch (Exception e) when (e is FormatException or UsageException or WorkflowException or ArgumentException or IOException or Sandbox.Policy.Rego.RegoException)
             {
@@ -98,7 +108,7 @@ public static class CiCommand
             {
                 var path = WorkflowLocator.Find(parse.GetValue(flags.Workflow));
                 var workflow = WorkflowParser.ParseFile(path);
-                var options = flags.ToRunOptions(parse, path);
+                var options = CiRunner.Execution.DefaultRunnerImage.Apply(flags.ToRunOptions(parse, path));
                 var policy = CiPolicy.Load(parse.GetValue(flags.CiPolicy), parse.GetValue(flags.Mirror));
                 Console.WriteLine($"{workflow.Name ?? Path.GetFileName(path)}: event {options.Event}{(options.Fork ? " from a fork" : "")}, ref {options.Ref}, actor {options.Actor}, repository {options.Repository}");
                 await using var host = CiHost.Create(parse.GetValue(flags.Local), parse.GetValue(flags.Socket));

@@ -17,7 +17,7 @@ internal sealed class CiRunFlags
     public Option<string?> Repository { get; } = new("--repository") { Description = "owner/name (default: local/DIRECTORY, which the default policy trusts)" };
     public Option<string[]> Egress { get; } = new("--egress") { Description = "HOST[:PORT] every job asks to reach (the CI policy filters it; repeatable)" };
     public Option<string[]> Mirror { get; } = new("--mirror") { Description = "A package mirror host pattern the operator allows (added to the CI policy's mirrors; repeatable)" };
-    public Option<string[]> RunnerImage { get; } = new("--runner-image") { Description = "LABEL=IMAGE: the image for jobs whose runs-on has LABEL (repeatable; default: the host's userland)" };
+    public Option<string[]> RunnerImage { get; } = new("--runner-image") { Description = "LABEL=IMAGE: the image for jobs whose runs-on has LABEL (repeatable; IMAGE 'host': this host's userland; default: ubuntu-latest and the other default labels on debian:bookworm, built on first use)" };
     public Option<string?> Memory { get; } = new("--memory", "-m") { Description = "Memory each job's sandbox asks for (e.g. 2g; default: the sandbox policy's; it counts the work dir's files)" };
     public Option<string?> Cpus { get; } = new("--cpus") { Description = "CPUs each job's sandbox asks for (e.g. 2)" };
     public Option<string?> Disk { get; } = new("--disk") { Description = "Size cap of each job's /tmp and /home/runner (e.g. 4g)" };

@@ -27,9 +27,18 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
 
     public async Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken)
     {
+        if (request.NetworkOf is not null || request.LoopbackNames.Count > 0)
+            throw ServicesNeedLocal();
         var sandbox = await Call(() => client.CreateSandboxAsync(ToProto(request), cancellationToken: cancellationToken).ResponseAsync).ConfigureAwait(false);
         return new RemoteJobSandbox(client, sandbox);
     }
+
+    public Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken) =>
+        throw ServicesNeedLocal();
+
+    /// <summary>sandboxd's API has no network_of or loopback names yet: never dropped silently.</summary>
+    private static SandboxException ServicesNeedLocal() => new(SandboxErrorCode.Unimplemented,
+        "service containers (services:) run with --local for now: sandboxd's API cannot yet start a sandbox in a job's network");
 
     private static CreateSandboxRequest ToProto(SandboxRequest r)
     {
