@@ -37,15 +37,27 @@ Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("
 Console.WriteLine($"rootfs: {(args.Length > 1 ? args[1] : "the host's userland")}; kernels: {string.Join(", ", kernels.Select(k => $"{k.Name} {k.Kernel.Version}"))}" +
     (minimal is null ? " (no minimal kernel built: sandbox kernel build)" : ""));
 
+// SANDBOX_BENCH_UNSEEDED=1 adds the same starts with the guest RNG left to the kernel's own entropy
+// (MicroVmOptions.SeedGuestRngFromCpu = false: how every start was before), round robin with the seeded ones.
+var unseeded = Environment.GetEnvironmentVariable("SANDBOX_BENCH_UNSEEDED") == "1";
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded) => new(new MicroVmOptions
+{
+    AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    SeedGuestRngFromCpu = seeded,
+});
 var drivers = kernels.ToDictionary(k => k.Name, k => (
-    Cold: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = k.Minimal, SnapshotTemplates = false }),
-    Restore: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = k.Minimal })));
+    Cold: NewDriver(k.Minimal, templates: false, seeded: true),
+    Restore: NewDriver(k.Minimal, templates: true, seeded: true),
+    ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
+    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false)));
 
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
 foreach (var (name, kernel, _) in kernels)
 {
     await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
     var buildClock = Stopwatch.StartNew();
+    if (unseeded)
+        await drivers[name].RestoreUnseeded.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, unseeded] {m}"), CancellationToken.None);
     var template = await drivers[name].Restore.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}] {m}"), CancellationToken.None);
     Console.WriteLine($"[{name}] template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
         $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
@@ -61,10 +73,15 @@ for (var i = 0; i < runs; i++)
         Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
         Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
         Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
+        if (unseeded)
+        {
+            Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
+            Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
+        }
     }
 }
 foreach (var (what, values) in results)
-    Console.WriteLine($"{what,-52} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
+    Console.WriteLine($"{what,-66} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
 
 // Exec round trip on a live restored VM of the kernel the tier picks by default.
 var preferred = kernels[^1].Name;

@@ -105,6 +105,9 @@ internal static class AgentMain
     {
         BootTimeline.Enabled = true;
         BootTimeline.Mark("agent-main");
+        // One vCPU means a thread pool of one worker, and the port's reads block a worker (a character device has no
+        // async I/O): the first request then waited for the pool's starvation injection, ~1 s of every cold boot.
+        ThreadPool.SetMinThreads(GuestMinThreads, GuestMinThreads);
         try
         {
             EnsureStandardFds();
@@ -148,6 +151,9 @@ internal static class AgentMain
         await stream.DisposeAsync().ConfigureAwait(false);
         return 0;
     }
+
+    /// <summary>Thread pool workers the guest agent may start without the pool's injection delay.</summary>
+    private const int GuestMinThreads = 8;
 
     /// <summary>While no host is connected a read of the port returns EOF at once (the kernel offers no wait for a
     /// host to connect): the agent looks again this often.</summary>

@@ -173,6 +173,23 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public async Task A_pooled_sandbox_is_warmed_up_before_it_waits_and_one_that_fails_to_warm_is_destroyed()
+    {
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape()] });
+        await FullAsync(h);
+        Assert.All(h.Container.Live, s => Assert.Equal(1, s.WarmUps));
+        var entry = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), None);
+        Assert.Equal(1, h.Container.Live.Single(s => s.Info.Id == entry.Id).WarmUps); // never warmed again for its claimant
+
+        await using var failing = await StartAsync(new PoolOptions { Shapes = [Shape(size: 1)] },
+            before: f => f.Container.FailWarmUp = new SandboxException(SandboxErrorCode.Unavailable, "warm-up failed"));
+        await failing.Core.Pools.WaitUntilAsync(_ => failing.Container.Created.Count >= 1 && failing.Container.Live.All(s => s.Disposed), None)
+            .WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.DoesNotContain(failing.Core.Pools.Sizes, p => p.Value > 0);
+        Assert.All(failing.Container.Live, s => Assert.True(s.Disposed));
+    }
+
+    [Fact]
     public async Task Shutdown_destroys_every_waiting_sandbox_and_refills_no_more()
     {
         var h = await StartAsync(new PoolOptions { Shapes = [Shape(size: 3)] });

@@ -124,6 +124,7 @@ public sealed class SnapshotTemplateTests : IDisposable
         Assert.Equal("host", kvm[kvm.ToList().IndexOf("-cpu") + 1]);
         foreach (var accel in new[] { Accelerator.Tcg, Accelerator.Kvm })
             Assert.Contains("random.trust_cpu=on", QemuCommandLine.TunedKernelCommandLine(accel, 2_000_000).Split(' '));
+        Assert.Contains("random.trust_cpu=off", QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, trustCpuRng: false).Split(' '));
     }
 
     [Fact]

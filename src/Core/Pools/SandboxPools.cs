@@ -196,6 +196,19 @@ public sealed class SandboxPools : IAsyncDisposable
         try
         {
             var sandbox = await pool.Driver.CreateAsync(spec, stop).ConfigureAwait(false);
+            if (sandbox is IWarmUp warm)
+            {
+                // Its first exec's one-time cost is paid here, not by the claimant's request (IWarmUp).
+                try
+                {
+                    await warm.WarmUpAsync(stop).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await sandbox.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
             if (Volatile.Read(ref _closed) != 0)
             {
                 await sandbox.DisposeAsync().ConfigureAwait(false);
