@@ -32,7 +32,9 @@ public static class CacheAction
                 var tarFile = Path.Combine(entry, $"{i}.tar");
                 if (!File.Exists(tarFile)) continue;
                 await using var tar = new FileStream(tarFile, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
-                await session.Sandbox.ImportTarAsync(session.ResolvePath(paths[i]), tar, cancellationToken).ConfigureAwait(false);
+                var target = session.ResolvePath(paths[i]);
+                await MakeParentsAsync(session, target, cancellationToken).ConfigureAwait(false);
+                await session.Sandbox.ImportTarAsync(target, tar, cancellationToken).ConfigureAwait(false);
             }
             session.Log(step, $"cache restored from key '{File.ReadAllText(Path.Combine(entry, "key"))}'{(exact ? "" : " (a restore-keys match)")}");
         }
@@ -63,6 +65,23 @@ public static class CacheAction
                 if (Directory.Exists(staging)) Directory.Delete(staging, true);
             }
         });
+    }
+
+    /// <summary>The directories on the way to a restore target under HOME (~/.nuget of ~/.nuget/packages): the import
+    /// makes only the target itself, so they come first, as directory entries of a tar imported at HOME (existing ones
+    /// are left as they are). A target elsewhere must have its parent already.</summary>
+    private static async Task MakeParentsAsync(JobSession session, string target, CancellationToken cancellationToken)
+    {
+        if (!target.StartsWith(RunnerLayout.Home + "/", StringComparison.Ordinal))
+            return;
+        var parts = target[(RunnerLayout.Home.Length + 1)..].Split('/', StringSplitOptions.RemoveEmptyEntries);
+        if (parts.Length < 2)
+            return;
+        var tar = new TarBuilder();
+        for (var i = 1; i < parts.Length; i++)
+            tar.Directory(string.Join('/', parts[..i]) + "/");
+        using var stream = tar.Build();
+        await session.Sandbox.ImportTarAsync(RunnerLayout.Home, stream, cancellationToken).ConfigureAwait(false);
     }
 
     private static string Scope(JobSession session, string trust) =>
