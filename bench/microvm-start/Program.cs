@@ -15,30 +15,49 @@ using Sandbox.Isolation.MicroVm.Kernel;
 //  - exec round trip on a live restored microVM (`true`, start to exit status);
 //  - host memory (PSS/RSS of QEMU) of one idle restored and one idle cold-booted VM (bench/microvm-density holds 50).
 // Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [rootfs directory; default the host's]
+// SANDBOX_BENCH_TIMELINE=1 prints each start's timeline (host and guest stages, MicroVmStartTimeline).
+var timelines = Environment.GetEnvironmentVariable("SANDBOX_BENCH_TIMELINE") == "1";
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var rootfs = args.Length > 1 ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
 SandboxSpec NewSpec() => new() { Rootfs = rootfs };
 var agentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR");
-var options = new MicroVmOptions { AgentDirectory = agentDirectory };
+// SANDBOX_KERNEL_DIR: another kernel cache (current/ and minimal/current) than the tier's default.
+var kernelDirectory = Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR") is { Length: > 0 } k ? k : new MicroVmOptions().KernelCacheDirectory;
+var options = new MicroVmOptions { AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory };
 var debian = GuestKernel.LocateDebian(options.KernelCacheDirectory);
 var minimal = MinimalKernelBuilder.TryLocate(options.KernelCacheDirectory);
 var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal)> { ("debian", debian, false) };
 if (minimal is not null) kernels.Add(("minimal", minimal, true));
+// SANDBOX_BENCH_KERNELS=minimal (or debian): only that kernel's variants.
+if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_KERNELS") is { Length: > 0 } only)
+    kernels.RemoveAll(k => k.Name != only);
 var probe = await new MicroVmDriver(options).ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load {File.ReadAllText("/proc/loadavg").Trim()}");
 Console.WriteLine($"rootfs: {(args.Length > 1 ? args[1] : "the host's userland")}; kernels: {string.Join(", ", kernels.Select(k => $"{k.Name} {k.Kernel.Version}"))}" +
     (minimal is null ? " (no minimal kernel built: sandbox kernel build)" : ""));
 
+// SANDBOX_BENCH_UNSEEDED=1 adds the same starts with the guest RNG left to the kernel's own entropy
+// (MicroVmOptions.SeedGuestRngFromCpu = false: how every start was before), round robin with the seeded ones.
+var unseeded = Environment.GetEnvironmentVariable("SANDBOX_BENCH_UNSEEDED") == "1";
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded) => new(new MicroVmOptions
+{
+    AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    SeedGuestRngFromCpu = seeded,
+});
 var drivers = kernels.ToDictionary(k => k.Name, k => (
-    Cold: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, MinimalKernel = k.Minimal, SnapshotTemplates = false }),
-    Restore: new MicroVmDriver(new MicroVmOptions { AgentDirectory = agentDirectory, MinimalKernel = k.Minimal })));
+    Cold: NewDriver(k.Minimal, templates: false, seeded: true),
+    Restore: NewDriver(k.Minimal, templates: true, seeded: true),
+    ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
+    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false)));
 
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
 foreach (var (name, kernel, _) in kernels)
 {
     await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
     var buildClock = Stopwatch.StartNew();
+    if (unseeded)
+        await drivers[name].RestoreUnseeded.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, unseeded] {m}"), CancellationToken.None);
     var template = await drivers[name].Restore.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}] {m}"), CancellationToken.None);
     Console.WriteLine($"[{name}] template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
         $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
@@ -54,10 +73,15 @@ for (var i = 0; i < runs; i++)
         Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
         Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
         Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
+        if (unseeded)
+        {
+            Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
+            Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
+        }
     }
 }
 foreach (var (what, values) in results)
-    Console.WriteLine($"{what,-52} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
+    Console.WriteLine($"{what,-66} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
 
 // Exec round trip on a live restored VM of the kernel the tier picks by default.
 var preferred = kernels[^1].Name;
@@ -69,6 +93,27 @@ await using (var live = (MicroVmSandbox)await drivers[preferred].Restore.CreateA
         trips.Add(await RoundTrip(live));
     Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-52} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
         $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs)");
+    // Where an exec's time goes: the Exec call (the guest resolves and spawns), the rest (the process runs and exits,
+    // the output and wait long polls end); the guest's own spawn (its stages of the last exec); and what a process
+    // start costs inside the guest without the agent (bash forking /usr/bin/true).
+    var calls = new List<double>();
+    var spawns = new List<double>();
+    for (var i = 0; i < 10; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        var p = await live.ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO(), CancellationToken.None);
+        calls.Add(clock.Elapsed.TotalSeconds);
+        await p.WaitAsync(CancellationToken.None);
+        var stages = (await live.StartTimelineAsync(CancellationToken.None)).Guest.ToDictionary(g => g.Stage, g => g.Boottime);
+        spawns.Add((stages["exec-spawned"] - stages["exec-request"]).TotalSeconds);
+    }
+    var loop = new MemoryStream();
+    var bash = await live.ExecAsync(new ProcessSpec { Argv = ["bash", "-c", "TIMEFORMAT=%R; time (for i in $(seq 20); do /usr/bin/true; done)"] },
+        new ProcessIO { Stderr = loop }, CancellationToken.None);
+    await bash.WaitAsync(CancellationToken.None);
+    var perProcess = double.Parse(Encoding.UTF8.GetString(loop.ToArray()).Trim(), CultureInfo.InvariantCulture) / 20;
+    Console.WriteLine($"  exec call (resolve + spawn, answered) p50 {Percentile(calls, 50) * 1000:0.0} ms; guest spawn alone p50 {Percentile(spawns, 50) * 1000:0.0} ms; " +
+        $"a fork+exec of /usr/bin/true by bash in the guest {perProcess * 1000:0.0} ms");
 }
 
 foreach (var (name, _, _) in kernels)
@@ -95,6 +140,12 @@ async Task<double> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestK
     if (first.ToString() != "hello\n") throw new InvalidOperationException($"unexpected output '{first}'");
     if (kernel.IsMinimal != (sandbox.GuestKernel != debian.Version))
         throw new InvalidOperationException($"booted kernel {sandbox.GuestKernel}, expected {kernel.Version}");
+    if (timelines)
+    {
+        var timeline = await sandbox.StartTimelineAsync(CancellationToken.None);
+        Console.WriteLine($"  timeline of a {(expectTemplate ? "restore" : "cold boot")}, {kernel.Version}, first output at +{first.At!.Value.TotalSeconds:0.000} s:");
+        Console.WriteLine("    " + timeline.Format().Replace("\n", "\n    "));
+    }
     return first.At!.Value.TotalSeconds;
 }
 
@@ -113,7 +164,7 @@ static async Task<double> PlainBoot(string vmlinux, string initrd, Accelerator a
     var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0) + " rdinit=/init";
     var info = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
     foreach (var a in new[] { "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-M", "microvm",
-                 "-accel", accel == Accelerator.Kvm ? "kvm" : "tcg,tb-size=64", "-m", "256M", "-smp", "1",
+                 "-accel", accel == Accelerator.Kvm ? "kvm" : "tcg,tb-size=64", "-cpu", accel == Accelerator.Kvm ? "host" : QemuCommandLine.TcgCpu, "-m", "256M", "-smp", "1",
                  "-kernel", vmlinux, "-initrd", initrd, "-append", cmdline, "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console" })
         info.ArgumentList.Add(a);
     var clock = Stopwatch.StartNew();

@@ -7,7 +7,7 @@ using Sandbox.Api.V1;
 
 namespace Sandbox.Bench.Sandboxd;
 
-/// <summary>A sandboxd of the bench's own (the sandboxd.dll built beside it, as a child process): its own socket,
+/// <summary>A sandboxd of the bench's own (the sandboxd.dll built beside it, or a baseline's, as a child process): its own socket,
 /// state dir, cgroup parent and uid ranges, tenant "acme" for root, and a container pool of <c>poolSize</c> (0 = none).</summary>
 internal sealed class PrivateSandboxd : IAsyncDisposable
 {
@@ -20,9 +20,11 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
     public Sandboxes.SandboxesClient Client { get; }
     public string SocketPath { get; }
     public int PoolSize { get; }
+    public string Name { get; }
 
-    private PrivateSandboxd(Process process, string root, string socket, int poolSize)
+    private PrivateSandboxd(string name, Process process, string root, string socket, int poolSize)
     {
+        Name = name;
         _process = process;
         _root = root;
         SocketPath = socket;
@@ -31,12 +33,14 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         Client = new Sandboxes.SandboxesClient(Channel);
     }
 
-    public static async Task<PrivateSandboxd> StartAsync(string name, int poolSize, int uidRangeBase)
+    /// <param name="sandboxdDll">Another build's sandboxd.dll (a baseline for A/B in one run), else the one beside the bench.</param>
+    /// <param name="refillConcurrency">pools.refill_concurrency, when given (a baseline build may not know the key).</param>
+    public static async Task<PrivateSandboxd> StartAsync(string name, int poolSize, int uidRangeBase, string? sandboxdDll = null, int? refillConcurrency = null)
     {
         var root = Directory.CreateTempSubdirectory("bench-sandboxd-" + name + "-").FullName;
         var socket = Path.Combine(root, "sandboxd.sock");
         var pools = poolSize > 0
-            ? $"pools:\n  max_refill_per_s: 50\n  shapes:\n    - {{name: {PoolName}, tier: container, size: {poolSize}, tenant: acme}}\n"
+            ? $"pools:\n  max_refill_per_s: 50\n{(refillConcurrency is { } c ? $"  refill_concurrency: {c}\n" : "")}  shapes:\n    - {{name: {PoolName}, tier: container, size: {poolSize}, tenant: acme}}\n"
             : "pools: {shapes: []}\n";
         var yaml = $$"""
             listen:
@@ -56,7 +60,7 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         var config = Path.Combine(root, "sandboxd.yaml");
         await File.WriteAllTextAsync(config, yaml);
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "sandboxd.dll"));
+        psi.ArgumentList.Add(sandboxdDll ?? Path.Combine(AppContext.BaseDirectory, "sandboxd.dll"));
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
         var p = Process.Start(psi)!;
@@ -64,7 +68,7 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [sandboxd {name}] {line}"); };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        var sandboxd = new PrivateSandboxd(p, root, socket, poolSize);
+        var sandboxd = new PrivateSandboxd(name, p, root, socket, poolSize);
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -114,6 +118,17 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
                 throw new TimeoutException("the pool did not fill within 60 s");
             await Task.Delay(5);
         }
+    }
+
+    /// <summary>Waits (untimed, bounded) until no sandbox is left but the pool's: the pooled sandboxes retired after
+    /// their runs are torn down in the background, and their CPU belongs to the runs that used them. Counted on the
+    /// daemon's cgroup parent (one directory per sandbox on the memory hierarchy).</summary>
+    public async Task WaitRetiredAsync()
+    {
+        var parent = $"/sys/fs/cgroup/memory/sandboxd-bench-{Name}";
+        var sw = Stopwatch.StartNew();
+        while (Directory.Exists(parent) && Directory.GetDirectories(parent).Length > PoolSize && sw.Elapsed < TimeSpan.FromSeconds(60))
+            await Task.Delay(5);
     }
 
     /// <summary>CPU time of the daemon and of every child it reaped (bwrap and what ran under it), ms.</summary>

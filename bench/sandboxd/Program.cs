@@ -9,18 +9,42 @@ using Sandbox.Isolation.Container;
 // sandbox; then the Exec round trip on a live container sandbox (Exec(["true"]) from a warm client: start → started →
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
-//       [--cli artifacts/cli/sandbox] [--exec-only]
-// Starts two private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for
-// the default shape, "empty" has none. Needs root (cgroups) and $SANDBOX_AGENT_DIR or an installed agent.
+//       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
+//       [--refill-concurrency N]
+// Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
+// default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
+// this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
+// falling on both alike. Exec is measured after --exec-warmup untimed execs (the JIT's tiering settles in that many:
+// what is measured is the daemon's steady state). Needs root (cgroups) and $SANDBOX_AGENT_DIR or an installed agent.
 var n = int.Parse(Arg("--n") ?? "100");
 var seconds = int.Parse(Arg("--seconds") ?? "10");
 var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 var poolSize = int.Parse(Arg("--pool-size") ?? "4");
+var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
+var baseline = Arg("--baseline");
+int? refillConcurrency = Arg("--refill-concurrency") is { } rc ? int.Parse(rc) : null;
+var execOnly = args.Contains("--exec-only");
 var cli = Arg("--cli") ?? (File.Exists("artifacts/cli/sandbox") ? "artifacts/cli/sandbox" : null);
+if (baseline is not null && !File.Exists(baseline))
+    throw new FileNotFoundException($"--baseline {baseline}: no such sandboxd.dll");
 
-await using var warm = await PrivateSandboxd.StartAsync("warm", poolSize, 0x7A00_0000);
-await using var empty = await PrivateSandboxd.StartAsync("empty", 0, 0x7A40_0000);
+var daemons = new List<PrivateSandboxd>();
+await using var stop = new DaemonsDisposer(daemons);
+PrivateSandboxd? warm = null, warmBase = null;
+if (!execOnly)
+    daemons.Add(warm = await PrivateSandboxd.StartAsync("warm", poolSize, 0x7A00_0000, refillConcurrency: refillConcurrency));
+var empty = await PrivateSandboxd.StartAsync("empty", 0, 0x7A40_0000);
+daemons.Add(empty);
+PrivateSandboxd? emptyBase = null;
+if (baseline is not null)
+{
+    if (!execOnly)
+        daemons.Add(warmBase = await PrivateSandboxd.StartAsync("warm-baseline", poolSize, 0x7A80_0000, baseline));
+    daemons.Add(emptyBase = await PrivateSandboxd.StartAsync("empty-baseline", 0, 0x7AC0_0000, baseline));
+}
 var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbox-bench", UidRangeBase = 0x7C00_0000, UidRangeCount = 64, AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
+Console.WriteLine($"{DateTime.UtcNow:u}, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min), {Environment.ProcessorCount} CPUs"
+    + (baseline is null ? "" : $"; baseline {baseline}"));
 
 async Task GrpcRun(PrivateSandboxd d)
 {
@@ -63,32 +87,42 @@ async Task RawBwrap()
     if (p.ExitCode != 0) throw new InvalidOperationException("bwrap failed");
 }
 
-if (args.Contains("--exec-only"))
-    return await ExecRoundTripAsync(empty);
+if (execOnly)
+    return await ExecRoundTripAsync([empty, .. emptyBase is null ? Array.Empty<PrivateSandboxd>() : [emptyBase]]);
 
 var cases = new List<(string Name, Func<Task> Body, Func<Task> Before)>
 {
     ("raw bwrap", RawBwrap, () => Task.CompletedTask),
     ("in-process engine", EngineRun, () => Task.CompletedTask),
-    ("gRPC Run, pool warm", () => GrpcRun(warm), warm.WaitPoolFullAsync),
-    ("gRPC Run, pool empty", () => GrpcRun(empty), () => Task.CompletedTask),
 };
+foreach (var (d, label) in new[] { (warm!, ""), (warmBase, " (baseline)") })
+{
+    if (d is not null)
+        cases.Add(($"gRPC Run, pool warm{label}", () => GrpcRun(d), d.WaitPoolFullAsync));
+}
+foreach (var (d, label) in new[] { (empty, ""), (emptyBase, " (baseline)") })
+{
+    if (d is not null)
+        cases.Add(($"gRPC Run, pool empty{label}", () => GrpcRun(d), () => Task.CompletedTask));
+}
 if (cli is not null)
 {
-    cases.Add(("CLI run, pool warm", () => CliRun(warm), warm.WaitPoolFullAsync));
+    cases.Add(("CLI run, pool warm", () => CliRun(warm!), warm!.WaitPoolFullAsync));
     cases.Add(("CLI run, pool empty", () => CliRun(empty), () => Task.CompletedTask));
 }
 
-Console.WriteLine($"Run([\"true\"]) x {n} each, sequential, on {Environment.ProcessorCount} CPUs; pool of {poolSize} (warm: full before each call, untimed)"
+Console.WriteLine($"Run([\"true\"]) x {n} each, sequential; pool of {poolSize} (warm: full before each call, untimed)"
     + (cli is null ? "; no CLI (--cli PATH)" : $"; CLI {cli} run --trusted"));
 // Warm-up: JIT, policy caches, seccomp programs, the prepared /etc, gRPC connections.
 for (var i = 0; i < 10; i++)
 {
     await RawBwrap();
     await EngineRun();
-    await warm.WaitPoolFullAsync();
-    await GrpcRun(warm);
-    await GrpcRun(empty);
+    foreach (var (_, body, before) in cases.Skip(2))
+    {
+        await before();
+        await body();
+    }
 }
 var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
 // Interleaved, so the host's load (shared machine) falls on every case alike.
@@ -106,68 +140,95 @@ var rawP50 = Percentile(results["raw bwrap"], 0.5);
 foreach (var (name, samples) in results)
 {
     var p50 = Percentile(samples, 0.5);
-    Console.WriteLine($"  {name,-22} p50 {p50,7:0.00} ms   p95 {Percentile(samples, 0.95),7:0.00} ms   {p50 / rawP50,5:0.00}x raw bwrap");
+    Console.WriteLine($"  {name,-33} p50 {p50,7:0.00} ms   p95 {Percentile(samples, 0.95),7:0.00} ms   {p50 / rawP50,5:0.00}x raw bwrap");
 }
 
-Console.WriteLine($"Sustained gRPC Run([\"true\"]), {concurrency} callers, {seconds} s each:");
-foreach (var d in new[] { warm, empty })
+Console.WriteLine($"Sustained gRPC Run([\"true\"]), {concurrency} callers, {seconds} s each (alternating daemons, twice each):");
+var sustained = daemons.ToDictionary(d => d, _ => (Done: 0, Seconds: 0.0, CpuMs: 0.0, Hits: 0.0));
+for (var round = 0; round < 2; round++)
 {
-    await d.WaitPoolFullAsync();
-    var hits0 = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}");
-    var cpu0 = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
-    var done = 0;
-    var clock = Stopwatch.StartNew();
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
+    foreach (var d in daemons)
     {
-        while (clock.Elapsed.TotalSeconds < seconds)
+        await d.WaitPoolFullAsync();
+        await d.WaitRetiredAsync();
+        var hits0 = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}");
+        var cpu0 = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+        var done = 0;
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
         {
-            await GrpcRun(d);
-            Interlocked.Increment(ref done);
-        }
-    }));
-    var elapsed = clock.Elapsed.TotalSeconds;
-    // Teardown of pooled sandboxes runs after their Run answered: let it finish so its CPU is counted.
-    await d.WaitPoolFullAsync();
-    var cpu = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0;
-    var hits = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}") - hits0;
-    Console.WriteLine($"  pool {(d == warm ? $"warm ({poolSize})" : "empty"),-9} {done / elapsed,7:0.0} Runs/s   {cpu / done,6:0.0} CPU-ms per sandbox (sandboxd + reaped children + client)   pool hits {hits / done:P0}");
+            while (clock.Elapsed.TotalSeconds < seconds)
+            {
+                await GrpcRun(d);
+                Interlocked.Increment(ref done);
+            }
+        }));
+        var elapsed = clock.Elapsed.TotalSeconds;
+        // Teardown of pooled sandboxes runs after their Run answered, and the refill after it: let both finish so
+        // their CPU is counted (the refill's sandboxes wait for the next round, so that round's claims get them).
+        await d.WaitRetiredAsync();
+        await d.WaitPoolFullAsync();
+        var cpu = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0;
+        var hits = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}") - hits0;
+        var s0 = sustained[d];
+        sustained[d] = (s0.Done + done, s0.Seconds + elapsed, s0.CpuMs + cpu, s0.Hits + hits);
+    }
 }
-return await ExecRoundTripAsync(empty);
-
-// The Exec round trip on one live container sandbox: 20 untimed, then --n timed, one after another.
-async Task<int> ExecRoundTripAsync(PrivateSandboxd d)
+foreach (var (d, r) in sustained)
 {
-    var sandbox = await d.Client.CreateSandboxAsync(new CreateSandboxRequest { Tier = Tier.Container, Untrusted = false, CodeProvenance = "tenant" });
+    Console.WriteLine($"  {d.Name,-15} {r.Done / r.Seconds,7:0.0} Runs/s   {r.CpuMs / r.Done,6:0.0} CPU-ms per sandbox (sandboxd + reaped children + client)"
+        + (d.PoolSize > 0 ? $"   pool hits {r.Hits / r.Done:P0}" : ""));
+}
+return await ExecRoundTripAsync([empty, .. emptyBase is null ? Array.Empty<PrivateSandboxd>() : [emptyBase]]);
+
+// The Exec round trip on one live container sandbox per daemon: --exec-warmup untimed, then --n timed, interleaved
+// over the daemons (one call each in turn).
+async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
+{
+    var sandboxes = new List<string>();
     try
     {
-        async Task Exec()
+        foreach (var d in targets)
+            sandboxes.Add((await d.Client.CreateSandboxAsync(new CreateSandboxRequest { Tier = Tier.Container, Untrusted = false, CodeProvenance = "tenant" })).Id);
+        async Task Exec(PrivateSandboxd d, string id)
         {
             using var call = d.Client.Exec();
             var start = new ProcessStart();
             start.Argv.Add("true");
-            await call.RequestStream.WriteAsync(new ExecRequest { Start = new ExecStart { SandboxId = sandbox.Id, Process = start } });
+            await call.RequestStream.WriteAsync(new ExecRequest { Start = new ExecStart { SandboxId = id, Process = start } });
             Exit? exit = null;
             while (await call.ResponseStream.MoveNext(CancellationToken.None))
                 exit = call.ResponseStream.Current.Exit ?? exit;
             if (exit is not { ExitCode: 0 }) throw new InvalidOperationException("exec failed");
         }
-        for (var i = 0; i < 20; i++)
-            await Exec();
-        var samples = new List<double>();
-        var cpu0 = d.CpuMs();
+        for (var i = 0; i < execWarmup; i++)
+        {
+            for (var t = 0; t < targets.Count; t++)
+                await Exec(targets[t], sandboxes[t]);
+        }
+        var samples = targets.Select(_ => new List<double>()).ToList();
+        var cpu0 = targets.Select(d => d.CpuMs()).ToList();
         for (var i = 0; i < n; i++)
         {
-            var sw = Stopwatch.StartNew();
-            await Exec();
-            samples.Add(sw.Elapsed.TotalMilliseconds);
+            for (var t = 0; t < targets.Count; t++)
+            {
+                var sw = Stopwatch.StartNew();
+                await Exec(targets[t], sandboxes[t]);
+                samples[t].Add(sw.Elapsed.TotalMilliseconds);
+            }
         }
-        Console.WriteLine($"Exec([\"true\"]) round trip, live container sandbox, x {n}: p50 {Percentile(samples, 0.5):0.00} ms   p95 {Percentile(samples, 0.95):0.00} ms   " +
-            $"{(d.CpuMs() - cpu0) / n:0.0} CPU-ms of sandboxd per exec   (target p50 <= 2 ms)");
+        Console.WriteLine($"Exec([\"true\"]) round trip, live container sandbox, x {n} after {execWarmup} untimed (target p50 <= 2 ms); load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}:");
+        for (var t = 0; t < targets.Count; t++)
+        {
+            Console.WriteLine($"  {targets[t].Name,-15} p50 {Percentile(samples[t], 0.5),6:0.00} ms   p95 {Percentile(samples[t], 0.95),6:0.00} ms   " +
+                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec");
+        }
         return 0;
     }
     finally
     {
-        await d.Client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandbox.Id });
+        for (var t = 0; t < sandboxes.Count; t++)
+            await targets[t].Client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sandboxes[t] });
     }
 }
 
@@ -178,3 +239,13 @@ static double Percentile(List<double> samples, double q)
 }
 
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
+
+/// <summary>Stops every daemon the bench started, whatever failed.</summary>
+internal sealed class DaemonsDisposer(List<PrivateSandboxd> daemons) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var d in daemons)
+            await d.DisposeAsync();
+    }
+}

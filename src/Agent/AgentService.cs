@@ -119,11 +119,13 @@ internal sealed partial class AgentService : IDisposable
     private SetupGuestResponse SetupGuest(SetupGuestRequest request)
     {
         if (_guest is null) throw new TtrpcException(StatusCode.FailedPrecondition, "SetupGuest is only served by the agent of a microVM guest");
+        BootTimeline.Mark("setup-start");
         _guest.Apply(request);
         SurviveHostDisconnect = request.SurviveHostDisconnect;
         // The root changed (chroot): file access now resolves against the sandbox root.
         var old = Interlocked.Exchange(ref _files, new FileService("/"));
         old.Dispose();
+        BootTimeline.Mark("setup-done");
         return new SetupGuestResponse();
     }
 
@@ -137,11 +139,15 @@ internal sealed partial class AgentService : IDisposable
             int nul = release.IndexOf((byte)0);
             kernel = Encoding.UTF8.GetString(nul >= 0 ? release[..nul] : release);
         }
-        return new PingResponse { Version = Version, Pid = Libc.getpid(), Kernel = kernel };
+        BootTimeline.Mark("ping");
+        var response = new PingResponse { Version = Version, Pid = Libc.getpid(), Kernel = kernel };
+        response.BootStages.AddRange(BootTimeline.Snapshot());
+        return response;
     }
 
     public ExecResponse Exec(ExecRequest request)
     {
+        BootTimeline.Mark("exec-request");
         if (!ExecIdPattern().IsMatch(request.ExecId))
             throw new TtrpcException(StatusCode.InvalidArgument, "exec_id must match [A-Za-z0-9_-]{1,64}");
         if (request.Argv.Count == 0 || request.Argv[0].Length == 0)
@@ -178,6 +184,7 @@ internal sealed partial class AgentService : IDisposable
         if (request.Hold && (AsUser(user, () => StatMode(executable)) & 0b001_001_001) == 0)
             throw new TtrpcException(StatusCode.PermissionDenied, $"exec {request.Argv[0]}: permission denied");
         var exec = _processes.Spawn(request, executable, user);
+        BootTimeline.Mark("exec-spawned");
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
         return new ExecResponse { Pid = exec.Pid };
     }

@@ -37,7 +37,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
     public uint Uid => _uid;
     public uint Gid => _gid;
     public override WorkloadUser DefaultUser => new(_uid, _gid);
-    public override WorkloadUser AgentUser => new(_agentUid, _agentGid);
+    public override WorkloadUser? AgentUser => new(_agentUid, _agentGid);
 
     /// <summary>The command of a held exec's first stage (<see cref="HeldExec"/>): this agent's own binary, through the
     /// bundled loader it was started with (the bundle is <c>{dir}/lib/ld-linux…</c> and <c>{dir}/sandbox-agent</c>).</summary>
@@ -82,30 +82,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
 
     /// <summary>This thread becomes <paramref name="uid"/>:<paramref name="gid"/> for good, without any capability
     /// (see the class summary). Also the last step of a held exec (<see cref="HeldExec"/>).</summary>
-    public static void BecomeForGood(uint uid, uint gid)
-    {
-        // While CAP_SETPCAP is still effective: empty the bounding set and lock root's exec-time privileges off (done
-        // before the ids change, so it holds whatever the transition does to the capability sets).
-        for (int cap = 0; cap <= Libc.CAP_LAST_KNOWN + 24; cap++)
-        {
-            if (Libc.prctl(Libc.PR_CAPBSET_DROP, (ulong)cap, 0, 0, 0) != 0)
-            {
-                if (Marshal.GetLastPInvokeError() == Errno.EINVAL && cap > Libc.CAP_LAST_KNOWN) break;
-                throw Fail($"PR_CAPBSET_DROP {cap}");
-            }
-        }
-        if (Libc.prctl(Libc.PR_SET_SECUREBITS, Libc.SECBIT_NOROOT | Libc.SECBIT_NOROOT_LOCKED, 0, 0, 0) != 0) throw Fail("PR_SET_SECUREBITS");
-        Check(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
-        Check(Libc.syscall_id3(Libc.SYS_setresgid, gid, gid, gid), "setresgid");
-        Check(Libc.syscall_id3(Libc.SYS_setresuid, uid, uid, uid), "setresuid");
-        if (Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw Fail("PR_CAP_AMBIENT_CLEAR_ALL");
-        if (Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Fail("PR_SET_NO_NEW_PRIVS");
-        var header = new Libc.CapHeader { Version = Libc.LINUX_CAPABILITY_VERSION_3 };
-        var data = stackalloc Libc.CapData[2];
-        data[0] = default;
-        data[1] = default;
-        Check(Libc.syscall_capset(Libc.SYS_capset, &header, data), "capset(0)");
-    }
+    public static void BecomeForGood(uint uid, uint gid) => WorkloadCredentials.BecomeUnprivileged(uid, gid);
 
     public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
@@ -128,12 +105,4 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
 
     /// <summary>The workload has a uid of its own: RLIMIT_NPROC counts its tasks only.</summary>
     public override bool SharesUidWithWorkload => false;
-
-    private static void Check(long rc, string what)
-    {
-        if (rc != 0) throw Fail(what);
-    }
-
-    private static TtrpcException Fail(string what) =>
-        new(StatusCode.Internal, $"confining the new process: {what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
 }

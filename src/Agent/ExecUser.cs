@@ -11,9 +11,10 @@ internal readonly record struct WorkloadUser(uint Uid, uint Gid);
 /// looked up in the sandbox root's /etc/passwd and /etc/group (read with the workload's file-system identity); a name
 /// without a group takes its passwd entry's gid, a uid without one takes its passwd entry's gid when it has one, else
 /// the same number (never group 0 by accident, unlike docker). Allowed: ids 0..<see cref="MaxId"/> (the sandbox's
-/// 65 536 ids less the last, which is the container agent's), never the agent's own uid or gid (the microVM guest's
-/// agent is root: 0 is refused there), so no exec can signal, trace or starve the agent. Only the primary group is
-/// set (no supplementary groups).
+/// 65 536 ids less the last, which is the container agent's), never a container agent's own uid or gid, so no exec can
+/// signal, trace or starve the agent. In a microVM guest 0 is allowed: guest root, with the few capabilities
+/// <see cref="WorkloadCredentials.GuestRootCapabilities"/> names. Only the primary group is set (no supplementary
+/// groups).
 /// </summary>
 internal static class ExecUser
 {
@@ -59,12 +60,12 @@ internal static class ExecUser
             gid = FindId(confinement, "/etc/group", fields => fields[0] == groupPart ? fields[2] : null)
                 ?? throw new TtrpcException(StatusCode.InvalidArgument, $"group '{groupPart}' is not in the sandbox's /etc/group (give a gid instead)");
 
-        Check(uid, "uid", confinement.AgentUser.Uid, spec);
-        Check(gid, "gid", confinement.AgentUser.Gid, spec);
+        Check(uid, "uid", confinement.AgentUser?.Uid, spec);
+        Check(gid, "gid", confinement.AgentUser?.Gid, spec);
         return new WorkloadUser(uid, gid);
     }
 
-    private static void Check(uint id, string kind, uint agentId, string spec)
+    private static void Check(uint id, string kind, uint? agentId, string spec)
     {
         if (id > MaxId)
             throw new TtrpcException(StatusCode.InvalidArgument, $"user '{spec}': {kind} {id} is outside the sandbox's ids 0..{MaxId}");

@@ -28,14 +28,20 @@ internal static unsafe class GuestInit
         Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, "hidepid=invisible");
         Mount("sysfs", "/sys", "sysfs", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         Mount("devtmpfs", "/dev", "devtmpfs", Libc.MS_NOSUID, "mode=0755");
+        BootTimeline.MarkKernelStages();
         // Terminals for execs with a tty (devtmpfs's /dev/ptmx opens the devpts instance mounted next to it).
         Directory.CreateDirectory("/dev/pts");
         Mount("devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
         Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
+        BootTimeline.Mark("init-mounts");
         LoadModules();
+        BootTimeline.Mark("modules");
         Harden();
         GuestSetup.PrepareCgroup();
-        return FindPort();
+        BootTimeline.Mark("cgroup");
+        var port = FindPort();
+        BootTimeline.Mark("port-found");
+        return port;
     }
 
     /// <summary>Kernel settings that keep the kernel's layout and log from the workload, whatever it runs: no kernel

@@ -7,13 +7,14 @@ using Sandbox.Ttrpc;
 namespace Sandbox.Agent;
 
 /// <summary>
-/// The host's SetupGuest call in a microVM guest: builds the sandbox root (tmpfs, read-only nosuid 9p shares,
+/// The host's SetupGuest call in a microVM guest: builds the sandbox root (tmpfs, read-only nosuid 9p shares or
+/// erofs disks, an image's disk under a writable overlay with a size-capped upper (<see cref="GuestOverlay"/>),
 /// symlinks, size-capped tmpfs work dirs), moves /proc, /sys and /dev into it and makes it the root (initramfs cannot
 /// be pivot_root'ed: mount --move + chroot, as switch_root does), then sets hostname, clock and RNG, and creates the
 /// workload cgroup, and unless the sandbox may nest them, sets user.max_user_namespaces to 0. The agent stays root (so
 /// it can place children into the cgroup and power off); every child is spawned from a thread of its own that took
-/// the workload's identity, an empty capability bounding set, no_new_privs and the sandbox's seccomp filter
-/// (<see cref="Spawn"/>).
+/// the workload's identity and capabilities (none; guest root keeps a fixed few, <see cref="WorkloadCredentials"/>),
+/// no_new_privs and the sandbox's seccomp filter (<see cref="Spawn"/>).
 /// </summary>
 internal sealed unsafe class GuestSetup : SpawnConfinement
 {
@@ -22,6 +23,8 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private const string CgroupRoot = "/sys/fs/cgroup";
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
     private const int MaxSeedBytes = 512;
+    private const int MaxResolvConfBytes = 1024;
+    private const string ResolvConfFile = "/resolv.conf"; // in the initramfs, bound over the root's
     private const int ENODATA = 61;
     private const int SockFilterBytes = 8;
     private const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
@@ -29,17 +32,18 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private readonly Lock _lock = new();
     private bool _done;
     private string? _templateRoot; // the root a template's set-up built (RootOf), until a clone's set-up takes it over
+    private List<GuestOverlay> _overlays = []; // the root's writable overlays (a clone resets the template's)
     private string? _maxUserNamespaces; // the kernel's value before set-up wrote 0
     private uint _uid;
     private uint _gid;
     private string _selfPid = "";
     private byte[] _seccomp = [];
-    private int _lastCapability;
 
     public override WorkloadUser DefaultUser => new(_uid, _gid);
 
-    /// <summary>The guest's agent is root.</summary>
-    public override WorkloadUser AgentUser => new(0, 0);
+    /// <summary>The guest's agent is root and the VM's PID 1; guest root may be the workload's user too (the VM is
+    /// the boundary): what sets the agent apart is the capabilities the workload never gets.</summary>
+    public override WorkloadUser? AgentUser => null;
 
     public bool IsSetUp
     {
@@ -58,7 +62,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             {
                 if (_templateRoot is null)
                 {
-                    BuildRoot(request);
+                    _overlays = BuildRoot(request);
                     if (request.Template) _templateRoot = RootOf(request);
                 }
                 else
@@ -68,14 +72,16 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                     if (RootOf(request) != _templateRoot)
                         throw new TtrpcException(StatusCode.FailedPrecondition, "the sandbox's root differs from the root of the template it was restored from");
                     RemountWritableDirs(request);
+                    foreach (var overlay in _overlays)
+                        overlay.ResetForClone(request.DiskBytes);
                     _templateRoot = null;
                 }
+                BootTimeline.Mark("setup-root");
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
                 _maxUserNamespaces ??= File.ReadAllText("/proc/sys/user/max_user_namespaces").Trim();
                 File.WriteAllText("/proc/sys/user/max_user_namespaces", request.AllowNestedUserNamespaces ? _maxUserNamespaces : "0");
-                _lastCapability = int.Parse(File.ReadAllText("/proc/sys/kernel/cap_last_cap").Trim(), System.Globalization.CultureInfo.InvariantCulture);
             }
             catch (IOException e)
             {
@@ -115,10 +121,15 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                 throw new TtrpcException(StatusCode.InvalidArgument, $"block device serial '{d.Serial}' must be 1..20 characters of [A-Za-z0-9-]");
             if (d.FsType != "erofs")
                 throw new TtrpcException(StatusCode.InvalidArgument, $"block device file system '{d.FsType}' is not supported (erofs)");
+            if (d.WritableOverlay && request.DiskBytes <= 0)
+                throw new TtrpcException(StatusCode.InvalidArgument, $"block device '{d.Tag}': a writable overlay needs disk_bytes for its upper layer");
         }
+        if (request.Network?.ResolvConf is { Length: > MaxResolvConfBytes })
+            throw new TtrpcException(StatusCode.InvalidArgument, $"resolv.conf of {request.Network.ResolvConf.Length} characters: at most {MaxResolvConfBytes}");
         if (request.RandomSeed.Length > MaxSeedBytes) throw new TtrpcException(StatusCode.InvalidArgument, "random seed over 512 bytes");
         if (request.Hostname.Length is 0 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "hostname must be 1..64 characters");
-        if (request.Uid == 0 || request.Gid == 0) throw new TtrpcException(StatusCode.InvalidArgument, "the workload must not run as root");
+        if (request.Uid > ExecUser.MaxId || request.Gid > ExecUser.MaxId)
+            throw new TtrpcException(StatusCode.InvalidArgument, $"workload user {request.Uid}:{request.Gid}: ids must be 0..{ExecUser.MaxId}");
         if (request.MemoryBytes <= 0 || request.PidsMax <= 0 || request.DiskBytes <= 0 || request.CpuQuotaUsec < 0)
             throw new TtrpcException(StatusCode.InvalidArgument, "memory, pids and disk limits must be positive");
     }
@@ -153,8 +164,9 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
     }
 
-    private static void BuildRoot(SetupGuestRequest request)
+    private static List<GuestOverlay> BuildRoot(SetupGuestRequest request)
     {
+        var overlays = new List<GuestOverlay>();
         Directory.CreateDirectory(NewRoot);
         GuestInit.Mount("rootfs", NewRoot, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=1m,mode=0755");
         // Each share is mounted once under /shares (in the initramfs, unreachable after the switch) and its parts are
@@ -164,7 +176,9 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         {
             var share = SharesDir + "/" + tag;
             Directory.CreateDirectory(share);
-            if (request.BlockDevices.FirstOrDefault(d => d.Tag == tag) is { } device)
+            if (request.BlockDevices.FirstOrDefault(d => d.Tag == tag) is { WritableOverlay: true } writable)
+                overlays.Add(GuestOverlay.Mount(BlockDeviceBySerial(writable.Serial), writable.FsType, share, request.DiskBytes));
+            else if (request.BlockDevices.FirstOrDefault(d => d.Tag == tag) is { } device)
                 GuestInit.Mount(BlockDeviceBySerial(device.Serial), share, device.FsType, Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
             else
                 GuestInit.Mount(tag, share, "9p", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV,
@@ -185,6 +199,8 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.CreateSymbolicLink(path, link.Target);
         }
+        if (request.Network?.ResolvConf is { Length: > 0 } resolvConf)
+            CoverResolvConf(resolvConf);
         foreach (var dir in new[] { "/proc", "/sys", "/dev" })
             Directory.CreateDirectory(NewRoot + dir);
         foreach (var dir in request.WritableDirs)
@@ -205,6 +221,21 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         Check(NativeStrings.With(".", p => Libc.chroot((byte*)p)), "chroot");
         Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
         GuestInit.Mount("rootfs", "/", null, Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
+        return overlays;
+    }
+
+    /// <summary>The sandbox resolver's resolv.conf, bound read-only over the root's /etc/resolv.conf, as the container
+    /// tier does: only when /etc and the file are a real directory and a regular file (a link in an image would be
+    /// followed here, in the initramfs, not in the sandbox's root); otherwise the root keeps its own.</summary>
+    private static void CoverResolvConf(string content)
+    {
+        var etc = new DirectoryInfo(NewRoot + "/etc");
+        var target = new FileInfo(NewRoot + "/etc/resolv.conf");
+        if (!etc.Exists || etc.LinkTarget is not null || !target.Exists || target.LinkTarget is not null)
+            return;
+        File.WriteAllText(ResolvConfFile, content);
+        GuestInit.Mount(ResolvConfFile, target.FullName, null, Libc.MS_BIND, null);
+        GuestInit.Mount(ResolvConfFile, target.FullName, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
     }
 
     /// <summary>The workload's /dev, as bwrap's --dev makes a container's: a small tmpfs with the harmless character
@@ -309,8 +340,8 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
 
     /// <summary>
     /// The child is spawned from a thread made for it, which takes on the workload's confinement for good and then
-    /// ends: the capability bounding set emptied, no_new_privs, the workload's groups, gid and uid, and last the
-    /// sandbox's seccomp filter (all per-thread, and inherited by what the thread spawns). Its terminal is opened there
+    /// ends: the workload's groups, gid and uid, its capabilities (none, or guest root's few: the bounding set cut to
+    /// them too), no_new_privs, and last the sandbox's seccomp filter (all per-thread, and inherited by what the thread spawns). Its terminal is opened there
     /// too, so the slave belongs to the workload. The agent's other threads keep root and no filter. The whole agent
     /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
     /// it could fork outside the limits (charges already made by the agent stay where they were).
@@ -346,21 +377,14 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         return result;
     }
 
-    /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>).</summary>
+    /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>): ids and capabilities
+    /// (<see cref="WorkloadCredentials"/>: none, or guest root's few), no_new_privs, then the seccomp filter.</summary>
     private void Confine(WorkloadUser user)
     {
-        for (int cap = 0; cap <= _lastCapability; cap++)
-        {
-            if (Libc.prctl(Libc.PR_CAPBSET_DROP, (ulong)cap, 0, 0, 0) != 0)
-                throw new TtrpcException(StatusCode.Internal, $"prctl(PR_CAPBSET_DROP, {cap}): {Errno.Name(Marshal.GetLastPInvokeError())}");
-        }
-        // no_new_privs: set-uid binaries on the root stay powerless (also nosuid), and an unprivileged thread may
-        // install a filter.
-        Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-        uint gid = user.Gid;
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setgroups, 1, (long)&gid, 0), "setgroups");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresgid, user.Gid, user.Gid, user.Gid), "setresgid");
-        CheckSyscall(Libc.syscall_id3(Libc.SYS_setresuid, user.Uid, user.Uid, user.Uid), "setresuid");
+        if (user.Uid == 0)
+            WorkloadCredentials.BecomeGuestRoot(user.Gid);
+        else
+            WorkloadCredentials.BecomeUnprivileged(user.Uid, user.Gid);
         if (_seccomp.Length == 0) return;
         fixed (byte* filter = _seccomp)
         {

@@ -22,9 +22,10 @@ internal abstract class SpawnConfinement
     /// <summary>The ids a process gets when its exec names no user.</summary>
     public abstract WorkloadUser DefaultUser { get; }
 
-    /// <summary>The agent's own ids: no exec may take them (the workload could then signal, trace or starve the
-    /// agent).</summary>
-    public abstract WorkloadUser AgentUser { get; }
+    /// <summary>The agent's own ids where they set it apart from the workload: no exec may take them (the workload
+    /// could then signal, trace or starve the agent). Null where the agent's ids protect nothing the workload could
+    /// reach: the microVM guest's agent is root and the VM's PID 1, kept apart by capabilities guest root does not get.</summary>
+    public abstract WorkloadUser? AgentUser { get; }
 
     /// <summary>The workload cgroup's oom_kill counter (memory.events).</summary>
     public abstract long OomKillCount();

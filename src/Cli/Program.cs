@@ -1,7 +1,6 @@
 using System.CommandLine;
 using Grpc.Core;
 using Sandbox.Cli;
-using Sandbox.Cli.Commands;
 using Sandbox.Cli.Commands.Remote;
 using Sandbox.Cli.Parsing;
 using Sandbox.Cli.Terminal;
@@ -14,30 +13,11 @@ if (args is ["--version"])
     return 0;
 }
 
-// The `sandbox` command. Commands are registered in one list below; a command that runs a program registers itself
-// with PositionalStop (docker's rule: flags end at the program). Every failure ends as a one-line message and a
-// documented exit code (ExitCodes); no stack trace ever reaches the user.
+// The `sandbox` command: the commands are registered in CommandTable (only the invoked one's subtree is built). A
+// command that runs a program registers itself with PositionalStop (docker's rule: flags end at the program). Every
+// failure ends as a one-line message and a documented exit code (ExitCodes); no stack trace ever reaches the user.
 var root = new RootCommand("Sandbox: run untrusted code in a container or a microVM, chosen by policy.");
-Command[] commands =
-[
-    RunCommand.Create(),
-    CreateCommand.Create(),
-    ExecCommand.Create(),
-    PsCommand.Create(),
-    InspectCommand.Create(),
-    LogsCommand.Create(),
-    StopCommand.Create(),
-    RmCommand.Create(),
-    CpCommand.Create(),
-    DoctorCommand.Create(),
-    TemplateCommand.Create(),
-    KernelCommand.Create(),
-    Sandbox.Cli.Commands.Images.ImageCommand.Create(),
-    Sandbox.Cli.Commands.Ci.CiCommand.Create(),
-    Sandbox.Cli.Commands.Policy.PolicyCommand.Create(),
-];
-foreach (var command in commands)
-    root.Subcommands.Add(command);
+CommandTable.AddTo(root, args);
 
 // No ProcessTerminationTimeout: the commands handle SIGINT/SIGTERM themselves (forwarded to the workload, not an exit).
 var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = StdStreams.OutText, Error = StdStreams.ErrText };

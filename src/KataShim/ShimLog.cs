@@ -29,4 +29,17 @@ internal static partial class ShimLog
 
     [LoggerMessage(EventId = 8, Level = LogLevel.Information, Message = "container {ContainerId}: process.user {Uid}:{Gid} runs as the sandbox's unprivileged user")]
     public static partial void UserMapped(ILogger logger, string containerId, uint uid, uint gid);
+
+    [LoggerMessage(EventId = 9, Level = LogLevel.Information, Message = "container {ContainerId}: {Note}")]
+    public static partial void Accepted(ILogger logger, string containerId, string note);
+
+    [LoggerMessage(EventId = 10, Level = LogLevel.Information, Message = "container {ContainerId}: CRI's pod files ({Files}) left out on the {Tier} tier (the guest has its own network configuration)")]
+    public static partial void PodFilesLeftOut(ILogger logger, string containerId, string files, string tier);
+
+    [LoggerMessage(EventId = 12, Level = LogLevel.Information,
+        Message = "container {ContainerId}: one microVM per CRI pod is not supported yet; this container of pod {PodId} runs in a microVM of its own (sandbox {SandboxId})")]
+    public static partial void OwnVmInPod(ILogger logger, string containerId, string podId, string sandboxId);
+
+    [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "container {ContainerId}: labels of CRI pod {PodId} for the policy: {Labels}")]
+    public static partial void PodLabels(ILogger logger, string containerId, string podId, string labels);
 }

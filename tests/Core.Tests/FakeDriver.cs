@@ -53,9 +53,12 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
         return Task.FromResult<ISandbox>(Add(new SandboxSpec { Id = id, DieWithOwner = false }));
     }
 
+    /// <summary>When set, every new sandbox's WarmUpAsync throws it.</summary>
+    public Exception? FailWarmUp { get; set; }
+
     private FakeSandbox Add(SandboxSpec spec)
     {
-        var sandbox = new FakeSandbox(spec, tier, Status);
+        var sandbox = new FakeSandbox(spec, tier, Status) { ThrowOnWarmUp = FailWarmUp };
         Live.Add(sandbox);
         return sandbox;
     }
@@ -71,8 +74,20 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
     public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep) => 0;
 }
 
-internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus status) : ISandbox
+internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus status) : ISandbox, IWarmUp
 {
+    /// <summary>How often a warm pool warmed it up (<see cref="IWarmUp"/>).</summary>
+    public int WarmUps { get; private set; }
+
+    /// <summary>When set, WarmUpAsync throws it.</summary>
+    public Exception? ThrowOnWarmUp { get; set; }
+
+    public Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        WarmUps++;
+        return ThrowOnWarmUp is { } e ? Task.FromException(e) : Task.CompletedTask;
+    }
+
     private readonly TaskCompletionSource<SandboxTermination> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public SandboxInfo Info { get; } = new()

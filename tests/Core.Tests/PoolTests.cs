@@ -92,6 +92,27 @@ public sealed class PoolTests
     }
 
     [Fact]
+    public async Task What_requests_take_is_replaced_at_once_while_other_requests_launch_their_own()
+    {
+        // Refill ahead of demand would wait for the launch held open below (an hour: the test would hang); a claim's
+        // replacement is demand and does not wait, so a steady load keeps finding warm sandboxes.
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape(size: 2)], YieldLimit = TimeSpan.FromHours(1) });
+        await FullAsync(h);
+        using (h.Core.Pools.Activity.Enter())
+        {
+            var first = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), None);
+            var second = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), None);
+            await FullAsync(h);
+            var third = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), None);
+            Assert.Equal(3, h.Metrics.PoolHits);
+            Assert.Equal(0, h.Metrics.PoolMisses);
+            await FullAsync(h);
+            Assert.Equal(5, h.Container.Created.Count);
+            Assert.Equal(3, new[] { first.Id, second.Id, third.Id }.Distinct().Count());
+        }
+    }
+
+    [Fact]
     public async Task An_empty_pool_is_a_miss_that_never_fails_the_request()
     {
         await using var h = await StartAsync(new PoolOptions { Shapes = [Shape(size: 1)] });
@@ -149,6 +170,23 @@ public sealed class PoolTests
         Assert.DoesNotContain(h.Container.Live.Where(s => s.Disposed), s => s.Info.Id == entry.Id);
         Assert.True(h.Container.Live.Single(s => s.Info.Id == entry.Id).Spec.Id == entry.Id);
         Assert.Equal(SandboxState.Running, entry.State);
+    }
+
+    [Fact]
+    public async Task A_pooled_sandbox_is_warmed_up_before_it_waits_and_one_that_fails_to_warm_is_destroyed()
+    {
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape()] });
+        await FullAsync(h);
+        Assert.All(h.Container.Live, s => Assert.Equal(1, s.WarmUps));
+        var entry = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted(), None);
+        Assert.Equal(1, h.Container.Live.Single(s => s.Info.Id == entry.Id).WarmUps); // never warmed again for its claimant
+
+        await using var failing = await StartAsync(new PoolOptions { Shapes = [Shape(size: 1)] },
+            before: f => f.Container.FailWarmUp = new SandboxException(SandboxErrorCode.Unavailable, "warm-up failed"));
+        await failing.Core.Pools.WaitUntilAsync(_ => failing.Container.Created.Count >= 1 && failing.Container.Live.All(s => s.Disposed), None)
+            .WaitAsync(TimeSpan.FromMinutes(1));
+        Assert.DoesNotContain(failing.Core.Pools.Sizes, p => p.Value > 0);
+        Assert.All(failing.Container.Live, s => Assert.True(s.Disposed));
     }
 
     [Fact]

@@ -4,14 +4,18 @@ using Sandbox.Isolation.Network;
 
 namespace Sandbox.E2E;
 
-/// <summary>Root inside an image (container tier): the image's lower layer is an idmapped mount made with the
+/// <summary>Root inside an image. Container tier: the image's lower layer is an idmapped mount made with the
 /// sandbox's own user namespace, so the image's files belong to the same ids inside as in the image (root's to root),
-/// while every process is an unprivileged host uid of the sandbox's range, without capabilities.</summary>
+/// while every process is an unprivileged host uid of the sandbox's range, without capabilities. MicroVM tier: guest
+/// root over the image's erofs disk under an overlay in the guest, with the few capabilities the guest agent leaves
+/// it.</summary>
 public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<BusyboxImage>
 {
     private static readonly TimeSpan s_hangGuard = TimeSpan.FromSeconds(120);
 
     public static TheoryData<ExecutionMode> ContainerModes => [ExecutionMode.OneShot, ExecutionMode.Agent];
+    public static TheoryData<ExecutionMode> Modes => [ExecutionMode.OneShot, ExecutionMode.Agent, ExecutionMode.MicroVm];
+    public static TheoryData<ExecutionMode> LongLivedModes => [ExecutionMode.Agent, ExecutionMode.MicroVm];
 
     private async Task<SandboxSpec> SpecAsync(SandboxUser? user)
     {
@@ -24,7 +28,7 @@ public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<Busybox
         };
     }
 
-    [BusyboxTheory, MemberData(nameof(ContainerModes))]
+    [BusyboxTheory, MemberData(nameof(Modes))]
     public async Task Root_inside_owns_the_image_files_and_writes_them_into_its_own_upper_layer(ExecutionMode mode)
     {
         using var guard = new CancellationTokenSource(s_hangGuard);
@@ -58,7 +62,7 @@ public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<Busybox
     /// <summary>bwrap makes the work dir's mount point inside the image's tree (in the upper layer): with the image's
     /// directories owned by ids of the sandbox's namespace it may, where before (owned by an unmapped host root) it
     /// could not — the CI runner's /home/runner/work.</summary>
-    [BusyboxTheory, MemberData(nameof(ContainerModes))]
+    [BusyboxTheory, MemberData(nameof(Modes))]
     public async Task A_work_dir_inside_the_image_tree_is_made_for_any_user(ExecutionMode mode)
     {
         using var guard = new CancellationTokenSource(s_hangGuard);
@@ -72,10 +76,11 @@ public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<Busybox
     }
 
     /// <summary>The acceptance test: `apt-get update && apt-get install -y` of a small package, as root inside the
-    /// debian:bookworm image, with egress to the host's apt mirror only (read from this host's apt sources at run time);
-    /// while it runs, the host sees uid 0 inside as the range's first, unprivileged uid.</summary>
-    [AptInImageFact]
-    public async Task Apt_get_install_works_as_root_in_the_debian_image_with_egress_to_the_mirror_only()
+    /// debian:bookworm image, with egress to the host's apt mirror only (read from this host's apt sources at run time).
+    /// Container tier: while it runs, the host sees uid 0 inside as the range's first, unprivileged uid, without any
+    /// capability. MicroVM tier: guest root with the guest agent's few capabilities, its writes in the guest's upper.</summary>
+    [AptInImageTheory, MemberData(nameof(LongLivedModes))]
+    public async Task Apt_get_install_works_as_root_in_the_debian_image_with_egress_to_the_mirror_only(ExecutionMode mode)
     {
         const string package = "hello";
         using var guard = new CancellationTokenSource(TimeSpan.FromMinutes(6));
@@ -90,18 +95,22 @@ public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<Busybox
             EgressAllow = [EgressRule.Parse($"{mirror.Host}:{mirror.Port}")],
             Limits = ResourceLimits.Default with { WallTime = TimeSpan.FromMinutes(5), DiskMiB = 512, MemoryMiB = 512 },
         };
-        await using var sandbox = await Harness.Driver.CreateAsync(spec, guard.Token);
-        var range = sandbox.Info.HostUidRange!.Value;
+        await using var sandbox = await Harness.DriverFor(mode).CreateAsync(spec, guard.Token);
 
-        // A process that stays while the host looks at it: root inside, the range's base outside.
-        var sleeper = await sandbox.ExecAsync(new ProcessSpec { Argv = ["sleep", "600"] }, ProcessIO.Discard, guard.Token);
-        var pid = await SandboxTests.FindHostPidAsync(sandbox.Info.CgroupPath!, "sleep");
-        var status = File.ReadAllLines($"/proc/{pid}/status").ToDictionary(l => l.Split(':')[0], l => l.Split(':', 2)[1].Trim());
-        Assert.All(status["Uid"].Split('\t').Concat(status["Gid"].Split('\t')).Select(long.Parse), id => Assert.Equal(range.HostBase, id));
-        Assert.True(range.HostBase >= 100_000, $"uid 0 inside is host uid {range.HostBase}");
-        Assert.Equal("0000000000000000", status["CapEff"]);
-        Assert.Equal("1", status["NoNewPrivs"]);
-        Assert.Equal("2", status["Seccomp"]);
+        ISandboxProcess? sleeper = null;
+        if (mode != ExecutionMode.MicroVm)
+        {
+            // A process that stays while the host looks at it: root inside, the range's base outside.
+            var range = sandbox.Info.HostUidRange!.Value;
+            sleeper = await sandbox.ExecAsync(new ProcessSpec { Argv = ["sleep", "600"] }, ProcessIO.Discard, guard.Token);
+            var pid = await SandboxTests.FindHostPidAsync(sandbox.Info.CgroupPath!, "sleep");
+            var status = File.ReadAllLines($"/proc/{pid}/status").ToDictionary(l => l.Split(':')[0], l => l.Split(':', 2)[1].Trim());
+            Assert.All(status["Uid"].Split('\t').Concat(status["Gid"].Split('\t')).Select(long.Parse), id => Assert.Equal(range.HostBase, id));
+            Assert.True(range.HostBase >= 100_000, $"uid 0 inside is host uid {range.HostBase}");
+            Assert.Equal("0000000000000000", status["CapEff"]);
+            Assert.Equal("1", status["NoNewPrivs"]);
+            Assert.Equal("2", status["Seccomp"]);
+        }
 
         var stdout = new MemoryStream();
         var stderr = new MemoryStream();
@@ -121,16 +130,19 @@ public sealed class ImageRootTests(BusyboxImage busybox) : IClassFixture<Busybox
         Assert.True(exit.ExitCode == 0, $"exit {exit.ExitCode}: {output}\n{System.Text.Encoding.UTF8.GetString(stderr.ToArray())}");
         Assert.Equal("0\ninstall ok installed\n0:0\nHello, world!\n", output);
 
-        await sleeper.SignalAsync(9, guard.Token);
-        await sleeper.WaitAsync(guard.Token);
+        if (sleeper is not null)
+        {
+            await sleeper.SignalAsync(9, guard.Token);
+            await sleeper.WaitAsync(guard.Token);
+        }
     }
 }
 
 /// <summary>Skipped, with the reason, where egress cannot be set up, the host has no plain-http apt mirror, the
 /// debian:bookworm image is not in the store, or it was built by a recipe without the sandbox's apt configuration.</summary>
-public sealed class AptInImageFactAttribute : FactAttribute
+public sealed class AptInImageTheoryAttribute : TheoryAttribute
 {
-    public AptInImageFactAttribute()
+    public AptInImageTheoryAttribute()
     {
         if (EgressTheoryAttribute.Why() is { } why)
             Skip = why;

@@ -46,6 +46,24 @@ public sealed class MicroVmTests
     }
 
     [Fact]
+    public async Task The_guest_reports_its_start_timeline_in_order_and_seeds_its_rng_from_the_cpu()
+    {
+        await using var sandbox = (MicroVmSandbox)await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        // The kernel's RNG is seeded from RDRAND at boot (random.trust_cpu=on): no getrandom() of the agent waits.
+        if (sandbox.Info.Accelerator == Accelerator.Tcg)
+            Assert.Equal("rdrand", (await Exec(sandbox, "grep -o -w -m 1 rdrand /proc/cpuinfo")).Trim());
+        var timeline = await sandbox.StartTimelineAsync(CancellationToken.None);
+        string[] guestOrder = ["kernel-run-init", "agent-main", "port-found", "serving", "setup-start", "setup-done", "exec-spawned"];
+        var guest = timeline.Guest.Where(s => guestOrder.Contains(s.Stage)).Select(s => s.Stage);
+        Assert.Equal(guestOrder, guest);
+        Assert.Equal(timeline.Guest.OrderBy(s => s.Boottime).Select(s => s.Stage), timeline.Guest.Select(s => s.Stage));
+        string[] hostOrder = ["boot-start", "jail-started", "qmp-connected", "agent-connected", "agent-answered", "guest-set-up"];
+        Assert.Equal(hostOrder, timeline.Host.Select(s => s.Stage).Where(hostOrder.Contains));
+        Assert.NotNull(timeline.GuestPingAt);
+        Assert.Contains("guest exec-spawned", timeline.Format());
+    }
+
+    [Fact]
     public async Task Guest_kernel_keeps_its_layout_log_and_user_namespaces_from_the_workload()
     {
         await using var sandbox = await Driver.CreateAsync(new SandboxSpec { SyscallProfile = "strict" }, CancellationToken.None);

@@ -196,6 +196,18 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
         Assert.Contains($"published 127.0.0.1:{hostPort} -> port 8000", sandbox.Info.Egress);
     }
 
+    /// <summary>TCP's send buffer in the sandbox's namespace is capped (NamespaceTcpSendBuffer: an uncapped window
+    /// overruns Debian 12's pasta and collapses into retransmission timeouts), and only there: the host keeps its own.</summary>
+    [EgressFact]
+    public async Task The_sandboxs_namespace_caps_tcp_send_buffers_below_what_pasta_can_take()
+    {
+        var host = (await File.ReadAllTextAsync("/proc/sys/net/ipv4/tcp_wmem")).Trim();
+        var r = await Harness.RunAsync(ExecutionMode.OneShot, Harness.Sh("cat /proc/sys/net/ipv4/tcp_wmem"), Egress([$"127.0.0.1:{Port(_loopbackAllowed)}"]));
+        Assert.True(r.Status.ExitCode == 0, r.Stderr);
+        Assert.Equal(NamespaceTcpSendBuffer.Value, string.Join(' ', r.Stdout.Split((char[])['\t', ' ', '\n'], StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal(host, (await File.ReadAllTextAsync("/proc/sys/net/ipv4/tcp_wmem")).Trim());
+    }
+
     [EgressFact]
     public async Task Nothing_of_the_network_outlives_the_sandbox()
     {

@@ -120,15 +120,6 @@ public sealed class UidRangeTests
         Assert.Contains("65534", e.Message);
     }
 
-    [Fact]
-    public async Task The_microvm_tier_refuses_a_user_it_cannot_run_as_rather_than_ignoring_it()
-    {
-        var e = await Assert.ThrowsAsync<SandboxException>(() =>
-            Harness.VmDriver.CreateAsync(new SandboxSpec { User = SandboxUser.Root }, CancellationToken.None));
-        Assert.Equal(SandboxErrorCode.Unimplemented, e.Code);
-        Assert.Contains("0:0", e.Message);
-    }
-
     private sealed record ProcIds(long[] Uid, long[] Gid);
 
     private static ProcIds Ids(int pid) => TryIds(pid) ?? throw new InvalidOperationException($"process {pid} is gone");

@@ -116,6 +116,18 @@ public sealed class SnapshotTemplateTests : IDisposable
     }
 
     [Fact]
+    public void A_tcg_guest_gets_rdrand_and_its_kernel_trusts_it_so_the_agent_never_waits_for_entropy()
+    {
+        var argv = Cmd().ToArgv();
+        Assert.Equal("qemu64,+rdrand", argv[argv.ToList().IndexOf("-cpu") + 1]);
+        var kvm = (Cmd() with { Accelerator = Accelerator.Kvm }).ToArgv();
+        Assert.Equal("host", kvm[kvm.ToList().IndexOf("-cpu") + 1]);
+        foreach (var accel in new[] { Accelerator.Tcg, Accelerator.Kvm })
+            Assert.Contains("random.trust_cpu=on", QemuCommandLine.TunedKernelCommandLine(accel, 2_000_000).Split(' '));
+        Assert.Contains("random.trust_cpu=off", QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, trustCpuRng: false).Split(' '));
+    }
+
+    [Fact]
     public void Root_image_is_a_read_only_disk_given_by_descriptor_and_named_by_serial()
     {
         var argv = (Cmd() with { RootImage = new RootImage("0123456789abcdef0123") }).ToArgv();

@@ -15,6 +15,7 @@ public sealed class PoolConfigTests
     {
         var options = ConfigLoader.Parse(Tenants).ToPoolOptions();
         Assert.Equal(5, options.MaxRefillPerSecond);
+        Assert.Equal(2, options.RefillConcurrency);
         Assert.Equal(TimeSpan.FromMinutes(10), options.Ttl);
         var container = options.Shapes.Single(s => s.Name == "container");
         Assert.Equal(2, container.Size);
@@ -41,12 +42,14 @@ public sealed class PoolConfigTests
         var options = ConfigLoader.Parse(Tenants + """
             pools:
               max_refill_per_s: 2.5
+              refill_concurrency: 0
               ttl_s: 120
               shapes:
                 - {name: strict, tier: container, size: 3, tenant: public, trusted: false, syscall_profile: strict, image: "debian:12"}
                 - {name: off, tier: container, size: 0}
             """).ToPoolOptions();
         Assert.Equal(2.5, options.MaxRefillPerSecond);
+        Assert.Equal(0, options.RefillConcurrency);
         Assert.Equal(TimeSpan.FromSeconds(120), options.Ttl);
         var shape = Assert.Single(options.Shapes);
         Assert.Equal(("strict", 3, "public"), (shape.Name, shape.Size, shape.Principal.Tenant));
@@ -62,6 +65,7 @@ public sealed class PoolConfigTests
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse(Tenants + """
             pools:
               max_refill_per_s: 0
+              refill_concurrency: 65
               ttl_s: 5
               shapes:
                 - {name: a, tier: vm, size: 65, tenant: nobody}
@@ -71,6 +75,7 @@ public sealed class PoolConfigTests
         var all = string.Join("\n", e.Errors);
         Assert.Contains("pools.max_refill_per_s: 0 is out of range (0, 1000]", all);
         Assert.Contains("pools.ttl_s: 5 is out of range [10, 86400]", all);
+        Assert.Contains("pools.refill_concurrency: 65 is out of range [0, 64]", all);
         Assert.Contains("pools.shapes[0].tier: 'vm' is not one of container, microvm", all);
         Assert.Contains("pools.shapes[0].size: 65 is out of range [0, 64] (0 = off)", all);
         Assert.Contains("pools.shapes[0].tenant: 'nobody' is not a tenant of tenants[] (acme, public)", all);

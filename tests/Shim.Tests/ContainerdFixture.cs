@@ -4,13 +4,20 @@ using System.Runtime.InteropServices;
 namespace Sandbox.Shim.Tests;
 
 /// <summary>A private containerd for the shim tests: its own root, state, sockets and namespace under one temporary
-/// directory, the published shim on its PATH, CRI disabled. Started once per test collection, stopped at the end
-/// with everything it made (tasks, containers, images, mounts, the directory).</summary>
+/// directory, the published shim on its PATH. Its CRI plugin serves the runtime handler <see cref="CriHandler"/>
+/// (our runtime; pod and container annotations io.sandbox.* pass through to the bundle, as Kata's do) with a pause
+/// image built here (no registry is reachable) and no CNI (the tests' pods use the node's network mode). Started once
+/// per test collection, stopped at the end with everything it made (tasks, containers, images, mounts, the directory).</summary>
 public sealed class ContainerdFixture : IAsyncLifetime
 {
     public const string Namespace = "shimtest";
     public const string Runtime = "io.containerd.sandbox.v2";
     public const string Image = "docker.io/library/busybox-shimtest:latest";
+    /// <summary>CRI's sandbox image: the busybox tree with `sleep infinity` as its command (pause's job: hold the pod).</summary>
+    public const string PauseImage = "docker.io/library/pause-shimtest:1";
+    public const string CriHandler = "sandbox";
+    /// <summary>The containerd namespace CRI always uses.</summary>
+    public const string CriNamespace = "k8s.io";
 
     private Process? _containerd;
 
@@ -33,19 +40,37 @@ public sealed class ContainerdFixture : IAsyncLifetime
             version = 2
             root = "{Dir}/root"
             state = "{Dir}/state"
-            disabled_plugins = ["io.containerd.grpc.v1.cri"]
             [grpc]
               address = "{Socket}"
             [ttrpc]
               address = "{Socket}.ttrpc"
             [debug]
               level = "info"
+            [plugins."io.containerd.grpc.v1.cri"]
+              sandbox_image = "{PauseImage}"
+              [plugins."io.containerd.grpc.v1.cri".containerd]
+                snapshotter = "overlayfs"
+                default_runtime_name = "{CriHandler}"
+                [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.{CriHandler}]
+                  runtime_type = "{Runtime}"
+                  pod_annotations = ["io.sandbox.*"]
+                  container_annotations = ["io.sandbox.*"]
+              [plugins."io.containerd.grpc.v1.cri".cni]
+                bin_dir = "{Dir}/cni/bin"
+                conf_dir = "{Dir}/cni/conf"
             """);
         await StartContainerdAsync();
         var image = Path.Combine(Dir, "busybox-oci.tar");
         OciImageBuilder.Build(Rootfs, image, Image);
         var imported = await CtrAsync(["image", "import", image]);
         Assert.True(imported.ExitCode == 0, $"ctr image import: {imported}");
+        var pause = Path.Combine(Dir, "pause-oci.tar");
+        OciImageBuilder.Build(Rootfs, pause, PauseImage, ["/bin/sleep", "infinity"]);
+        foreach (var tar in new[] { image, pause })
+        {
+            var criImport = await CtrInAsync(CriNamespace, ["image", "import", tar]);
+            Assert.True(criImport.ExitCode == 0, $"ctr -n {CriNamespace} image import: {criImport}");
+        }
     }
 
     public async Task StartContainerdAsync()
@@ -97,7 +122,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
     }
 
     public Task<CommandRunner.Result> CtrAsync(IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null) =>
-        CommandRunner.RunAsync("/usr/bin/ctr", new[] { "--address", Socket, "-n", Namespace }.Concat(args), stdin, timeout);
+        CtrInAsync(Namespace, args, stdin, timeout);
+
+    public Task<CommandRunner.Result> CtrInAsync(string ns, IEnumerable<string> args, string? stdin = null, TimeSpan? timeout = null) =>
+        CommandRunner.RunAsync("/usr/bin/ctr", new[] { "--address", Socket, "-n", ns }.Concat(args), stdin, timeout);
 
     public string ReadLog()
     {
@@ -133,16 +161,20 @@ public sealed class ContainerdFixture : IAsyncLifetime
             return;
         if (_containerd is not null)
         {
-            var tasks = await CtrAsync(["task", "ls", "-q"]);
-            foreach (var id in tasks.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+            foreach (var ns in new[] { Namespace, CriNamespace })
             {
-                await CtrAsync(["task", "kill", "-s", "SIGKILL", id]);
-                await CtrAsync(["task", "delete", "-f", id]);
+                var tasks = await CtrInAsync(ns, ["task", "ls", "-q"]);
+                foreach (var id in tasks.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    await CtrInAsync(ns, ["task", "kill", "-s", "SIGKILL", id]);
+                    await CtrInAsync(ns, ["task", "delete", "-f", id]);
+                }
+                var containers = await CtrInAsync(ns, ["container", "ls", "-q"]);
+                foreach (var id in containers.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                    await CtrInAsync(ns, ["container", "rm", id]);
             }
-            var containers = await CtrAsync(["container", "ls", "-q"]);
-            foreach (var id in containers.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries))
-                await CtrAsync(["container", "rm", id]);
             await CtrAsync(["image", "rm", Image]);
+            await CtrInAsync(CriNamespace, ["image", "rm", Image, PauseImage]);
             await StopContainerdAsync();
         }
         foreach (var mount in File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(Dir, StringComparison.Ordinal)).Reverse())

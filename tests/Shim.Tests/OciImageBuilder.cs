@@ -9,7 +9,8 @@ namespace Sandbox.Shim.Tests;
 /// what `ctr image import` takes. The index names the image (io.containerd.image.name).</summary>
 public static class OciImageBuilder
 {
-    public static void Build(string rootfs, string output, string name)
+    /// <param name="cmd">The image's command; null = /bin/sh.</param>
+    public static void Build(string rootfs, string output, string name, string[]? cmd = null)
     {
         var layer = LayerTar(rootfs);
         var layerDigest = Digest(layer);
@@ -17,7 +18,7 @@ public static class OciImageBuilder
         {
             ["architecture"] = "amd64",
             ["os"] = "linux",
-            ["config"] = new JsonObject { ["Env"] = new JsonArray("PATH=/bin"), ["Cmd"] = new JsonArray("/bin/sh") },
+            ["config"] = new JsonObject { ["Env"] = new JsonArray("PATH=/bin"), ["Cmd"] = new JsonArray((cmd ?? ["/bin/sh"]).Select(c => (JsonNode)c!).ToArray()) },
             ["rootfs"] = new JsonObject { ["type"] = "layers", ["diff_ids"] = new JsonArray(layerDigest) },
         }.ToJsonString());
         var manifest = Encoding.UTF8.GetBytes(new JsonObject

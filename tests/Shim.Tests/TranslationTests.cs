@@ -85,7 +85,7 @@ public sealed class TranslationTests
     {
         var e = Assert.Throws<SandboxException>(() => Translate("""
             {"process":{"args":["/bin/true"],"apparmorProfile":"x"},"root":{"path":"/r"},
-             "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs"},{"destination":"/dev/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
+             "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs"},{"destination":"/proc/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
              "linux":{"namespaces":[{"type":"network","path":"/var/run/netns/cni-1"}],"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"},
                       "sysctl":{"net.ipv4.ip_forward":"1"},"resources":{"blockIO":{"weight":10}}}}
             """));
@@ -176,6 +176,44 @@ public sealed class TranslationTests
             [SandboxTier.Container], Accelerator.Tcg).ToJson();
         Assert.Null(plain["workload"]!["annotations"]);
         Assert.Null(plain["workload"]!["namespace"]);
+    }
+
+    [Fact]
+    public void Translate_CriPodSpec_AcceptedInTheEnginesForm_EachSaid()
+    {
+        // What CRI writes for an app container of pod "p1" whose pause container this shim reported as pid 42.
+        var plan = BundleTranslator.Translate(JsonSerializer.Deserialize("""
+            {"process":{"args":["/bin/sleep","1"],"oomScoreAdj":-998},"root":{"path":"/r"},
+             "annotations":{"io.kubernetes.cri.sandbox-id":"p1","io.kubernetes.cri.container-type":"container"},
+             "mounts":[{"destination":"/dev/shm","type":"bind","source":"/st/io.containerd.grpc.v1.cri/sandboxes/p1/shm","options":["rbind","ro"]},
+                       {"destination":"/dev/null","type":"bind","source":"/dev/null","options":["rbind"]},
+                       {"destination":"/etc/hosts","type":"bind","source":"/root/io.containerd.grpc.v1.cri/sandboxes/p1/hosts","options":["rbind","ro"]},
+                       {"destination":"/etc/other","type":"bind","source":"/srv/other","options":["rbind","ro"]}],
+             "linux":{"namespaces":[{"type":"network","path":"/proc/42/ns/net"},{"type":"mount"}]}}
+            """, OciJson.Default.OciSpec)!, "/bundle", podSandboxPid: 42);
+        Assert.Equal(["/etc/hosts", "/etc/other"], plan.Binds.Select(b => b.Destination));
+        Assert.Equal(["/etc/hosts"], plan.PodFiles.Select(b => b.Destination));
+        Assert.Contains(plan.Notes, n => n.Contains("oomScoreAdj -998 is not applied"));
+        Assert.Contains(plan.Notes, n => n.Contains("own /dev/shm"));
+        Assert.Contains(plan.Notes, n => n.Contains("own /dev/null"));
+        Assert.Contains(plan.Notes, n => n.Contains("/proc/42/ns/net") && n.Contains("pod's"));
+    }
+
+    [Fact]
+    public void Translate_HostDevicesAndForeignNetns_RefusedByName()
+    {
+        var e = Assert.Throws<SandboxException>(() => BundleTranslator.Translate(JsonSerializer.Deserialize("""
+            {"process":{"args":["/bin/true"]},"root":{"path":"/r"},
+             "annotations":{"io.kubernetes.cri.sandbox-id":"p1"},
+             "mounts":[{"destination":"/dev/kmsg","type":"bind","source":"/dev/kmsg"},
+                       {"destination":"/dev/null","type":"bind","source":"/dev/sda"},
+                       {"destination":"/etc/hosts","type":"bind","source":"/etc/hosts","options":["rbind","ro"]}],
+             "linux":{"namespaces":[{"type":"network","path":"/proc/43/ns/net"}]}}
+            """, OciJson.Default.OciSpec)!, "/bundle", podSandboxPid: 42));
+        foreach (var field in new[] { "/dev/kmsg from the host is not available", "mounts[1] (bind /dev/sda → /dev/null)", "'/proc/43/ns/net' is not supported" })
+            Assert.Contains(field, e.Message);
+        // A bind of the host's own /etc/hosts is not CRI's pod file: an ordinary bind (no error about it).
+        Assert.DoesNotContain("mounts[2]", e.Message);
     }
 
     private static ContainerPlan Translate(string json) =>

@@ -17,7 +17,7 @@ internal sealed class SandboxOptions
     public readonly Option<string?> Rootfs = new("--rootfs") { Description = "A directory to use as the root file system (default: the host's userland, read-only)" };
     public readonly Option<string?> Image = new("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer capped at --disk; its env, workdir and entrypoint apply" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the sandbox (default /work, a fresh tmpfs)" };
-    public readonly Option<string?> User = new("--user", "-u") { Description = "Run as root, UID or UID:GID inside (default 1000:1000); root inside is an unprivileged host uid without capabilities, so `apt-get install` works in a Debian image (container tier)" };
+    public readonly Option<string?> User = new("--user", "-u") { Description = "Run as root, UID or UID:GID inside (default: the image's User, else 1000:1000); root inside is an unprivileged host uid without capabilities (container tier) or the guest's root with a few (microVM), so `apt-get install` works in a Debian image" };
     public readonly Option<string[]> Env = new("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
     public readonly Option<string?> Tier = new("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
     public readonly Option<bool> Trusted = new("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };

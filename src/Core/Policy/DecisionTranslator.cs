@@ -12,7 +12,8 @@ namespace Sandbox.Core;
 public static class DecisionTranslator
 {
     /// <param name="image">The request's image, resolved in the store: its root becomes the rootfs (read-only lower
-    /// layer under a writable upper capped at the disk size) and its config's Env comes under the request's.</param>
+    /// layer under a writable upper capped at the disk size), its config's Env comes under the request's, and its
+    /// config's User is the sandbox's user when the request names none (<see cref="Isolation.Images.ImageUser"/>).</param>
     public static (SandboxTier Tier, SandboxSpec Spec) ToSpec(PolicyDecision decision, SandboxRequest request, Isolation.Images.ResolvedImage? image = null)
     {
         if (!decision.Allow)
@@ -45,7 +46,8 @@ public static class DecisionTranslator
             NarrowingSyscallProfile = request.NarrowingSyscallProfile,
             WorkDir = request.WorkDir ?? "/work",
             Hostname = request.Hostname ?? new SandboxSpec().Hostname,
-            User = request.User is { } user ? SandboxUser.Parse(user) : null,
+            User = request.User is { } user ? SandboxUser.Parse(user)
+                : image?.Record.Defaults.User is { } imageUser ? Isolation.Images.ImageUser.Resolve(imageUser, image.RootfsDirectory) : null,
             LoopbackNames = request.LoopbackNames,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
@@ -70,8 +72,8 @@ public static class DecisionTranslator
     }
 
     /// <summary>An image's config for a process run in it: Entrypoint + (the given argv, or Cmd when none), as OCI
-    /// runtimes do; WorkingDir as the working directory unless the process names one. The config's User is not applied
-    /// (processes run as the request's user, default the sandbox's unprivileged one).</summary>
+    /// runtimes do; WorkingDir as the working directory unless the process names one. The config's User is the
+    /// sandbox's (<see cref="ToSpec"/>: the request's user, else the image's, else the sandbox's unprivileged default).</summary>
     public static ProcessSpec ApplyImageDefaults(ProcessSpec process, Isolation.Images.ImageDefaults defaults)
     {
         var argv = defaults.Command(process.Argv);

@@ -1,7 +1,8 @@
 namespace Sandbox.Core;
 
-/// <summary>Counts the requests launching sandboxes right now, so a pool's refill can wait for them (refill yields
-/// to real work).</summary>
+/// <summary>Counts the requests launching sandboxes of their own right now (pool misses), so refill ahead of demand
+/// can wait for them (it yields to real work). A request served from a pool launches nothing and is not counted: a pool
+/// that keeps up must not hold back its own refill.</summary>
 internal sealed class LaunchActivity
 {
     private readonly Lock _lock = new();
@@ -49,8 +50,9 @@ internal sealed class LaunchActivity
         return done;
     }
 
-    public readonly struct Scope(LaunchActivity owner) : IDisposable
+    /// <summary>Ends the launch; the default one (nothing entered) does nothing.</summary>
+    public readonly struct Scope(LaunchActivity? owner) : IDisposable
     {
-        public void Dispose() => owner.Exit();
+        public void Dispose() => owner?.Exit();
     }
 }

@@ -9,9 +9,12 @@ namespace Sandbox.Core;
 /// created and waiting (a container: bwrap and its agent answering, cgroup made; a microVM: the driver's create, a
 /// clone restored from its template when there is one). A request whose translated spec has the pool's
 /// <see cref="PoolKey"/> claims one (<see cref="TryClaim"/>); the claimant applies its limits and is the only user the
-/// sandbox ever has: it is destroyed afterwards, never returned. Refill runs in the background, one sandbox at a time,
-/// at most <see cref="PoolOptions.MaxRefillPerSecond"/>, after waiting (bounded) for requests that are launching
-/// sandboxes themselves. Pooled sandboxes belong to no tenant and have no state record (a restarted owner reclaims
+/// sandbox ever has: it is destroyed afterwards, never returned. Refill runs in the background and follows demand: a
+/// request of a pool's shape (a hit, or a miss on an empty pool) is owed a replacement, which starts at once, up to
+/// <see cref="PoolOptions.RefillConcurrency"/> launches side by side, so a steady load keeps claiming warm sandboxes
+/// instead of draining the pool. Refill ahead of demand (the first fill, TTL replacements) runs one at a time, at most
+/// <see cref="PoolOptions.MaxRefillPerSecond"/>, after waiting (bounded) while requests launch sandboxes of their own
+/// (misses: <see cref="LaunchActivity"/>). Pooled sandboxes belong to no tenant and have no state record (a restarted owner reclaims
 /// them as leftovers, never re-attaches them); those older than <see cref="PoolOptions.Ttl"/> are replaced; disposing
 /// the pools destroys every waiting sandbox and waits for every one being torn down.</summary>
 public sealed class SandboxPools : IAsyncDisposable
@@ -81,6 +84,7 @@ public sealed class SandboxPools : IAsyncDisposable
         }
         var discarded = new List<PooledSandbox>();
         var taken = pool.TryTake(_time.GetUtcNow() - _options.Ttl, discarded);
+        pool.Owe();
         foreach (var stale in discarded)
             Retire(pool, stale.Sandbox, replaced: true);
         _metrics.PoolClaimed(pool.Name, taken is not null);
@@ -140,44 +144,71 @@ public sealed class SandboxPools : IAsyncDisposable
     private async Task RefillLoopAsync(CancellationToken stop)
     {
         var interval = TimeSpan.FromSeconds(1 / _options.MaxRefillPerSecond);
-        long? lastStart = null;
-        while (!stop.IsCancellationRequested)
+        long? lastAhead = null;
+        var launching = new List<Task>();
+        try
         {
-            var wake = Volatile.Read(ref _wake).Task;
-            var now = _time.GetUtcNow();
-            ReplaceStale(now);
-            var pool = _pools.Values
-                .Where(p => p.NeedsRefill && p.RetryAt <= now)
-                .OrderBy(p => p.Count / (double)p.Shape.Size)
-                .FirstOrDefault();
-            try
+            while (!stop.IsCancellationRequested)
             {
-                if (pool is null)
+                var wake = Volatile.Read(ref _wake).Task;
+                var now = _time.GetUtcNow();
+                ReplaceStale(now);
+                launching.RemoveAll(t => t.IsCompleted);
+                var pool = launching.Count >= Math.Max(1, _options.RefillConcurrency) ? null : _pools.Values
+                    .Where(p => p.NeedsRefill && p.RetryAt <= now)
+                    .OrderBy(p => (p.Count + p.Launching) / (double)p.Shape.Size)
+                    .FirstOrDefault();
+                // Owed (a request took one, or found none): start now. Ahead of demand: one at a time, after the yield
+                // and the rate limit.
+                var owed = _options.RefillConcurrency > 0 && pool?.TryTakeOwed() == true;
+                if (pool is null || (!owed && launching.Count > 0))
                 {
-                    await SleepAsync(wake, NextDeadline(now), stop).ConfigureAwait(false);
+                    var woken = launching.Count > 0 ? Task.WhenAny(wake, Task.WhenAny(launching)) : wake;
+                    await SleepAsync(woken, NextDeadline(now), stop).ConfigureAwait(false);
                     continue;
                 }
-                // Load is real time, whatever clock the TTLs run on: the yield and the rate limit wait on the system's.
-                await Activity.WaitIdleAsync(_options.YieldLimit, stop).ConfigureAwait(false);
-                if (lastStart is { } last && Stopwatch.GetElapsedTime(last) is var since && since < interval)
-                    await Task.Delay(interval - since, stop).ConfigureAwait(false);
-                lastStart = Stopwatch.GetTimestamp();
-                await RefillOneAsync(pool, stop).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (stop.IsCancellationRequested)
-            {
-                return;
+                if (!owed)
+                {
+                    // Load is real time, whatever clock the TTLs run on: the yield and the rate limit wait on the system's.
+                    await Activity.WaitIdleAsync(_options.YieldLimit, stop).ConfigureAwait(false);
+                    if (lastAhead is { } last && Stopwatch.GetElapsedTime(last) is var since && since < interval)
+                        await Task.Delay(interval - since, stop).ConfigureAwait(false);
+                    lastAhead = Stopwatch.GetTimestamp();
+                }
+                pool.RefillStarted();
+                launching.Add(RefillOneAsync(pool, stop));
             }
         }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        // Refills in flight finish (each disposes its sandbox when the pools closed meanwhile) before the pools are
+        // emptied.
+        await Task.WhenAll(launching).ConfigureAwait(false);
     }
 
+    /// <summary>One refill (counted in <see cref="WarmPool.Launching"/> by the caller); never throws.</summary>
     private async Task RefillOneAsync(WarmPool pool, CancellationToken stop)
     {
+        await Task.Yield();
         var started = Stopwatch.GetTimestamp();
         var spec = pool.NextSpec();
         try
         {
             var sandbox = await pool.Driver.CreateAsync(spec, stop).ConfigureAwait(false);
+            if (sandbox is IWarmUp warm)
+            {
+                // Its first exec's one-time cost is paid here, not by the claimant's request (IWarmUp).
+                try
+                {
+                    await warm.WarmUpAsync(stop).ConfigureAwait(false);
+                }
+                catch
+                {
+                    await sandbox.DisposeAsync().ConfigureAwait(false);
+                    throw;
+                }
+            }
             if (Volatile.Read(ref _closed) != 0)
             {
                 await sandbox.DisposeAsync().ConfigureAwait(false);
@@ -199,9 +230,15 @@ public sealed class SandboxPools : IAsyncDisposable
             pool.RetryAt = _time.GetUtcNow() + backoff;
             PoolLog.RefillFailed(_logger, pool.Name, spec.Id.Value, backoff.TotalSeconds, e);
         }
+        catch (OperationCanceledException)
+        {
+            // Stopping: the pools are being disposed.
+        }
         finally
         {
+            pool.RefillEnded();
             Signal(ref _changed);
+            Signal(ref _wake);
         }
     }
 

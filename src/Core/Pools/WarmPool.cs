@@ -8,6 +8,8 @@ internal sealed class WarmPool(PoolShape shape, ISandboxDriver driver, SandboxSp
 {
     private readonly Lock _lock = new();
     private readonly Queue<PooledSandbox> _ready = new();
+    private int _launching;
+    private int _owed;
 
     public PoolShape Shape => shape;
     public ISandboxDriver Driver => driver;
@@ -27,7 +29,36 @@ internal sealed class WarmPool(PoolShape shape, ISandboxDriver driver, SandboxSp
         }
     }
 
-    public bool NeedsRefill => Count < shape.Size;
+    /// <summary>Refills of this pool launching now.</summary>
+    public int Launching => Volatile.Read(ref _launching);
+
+    /// <summary>Waiting plus launching is below the size. (A refill adds its sandbox before it stops counting as
+    /// launching, so the sum never dips below what exists.)</summary>
+    public bool NeedsRefill => Count + Launching < shape.Size;
+
+    public void RefillStarted() => Interlocked.Increment(ref _launching);
+
+    public void RefillEnded() => Interlocked.Decrement(ref _launching);
+
+    /// <summary>A request of this pool's shape came (it took a sandbox, or found none): the refill that replaces it is
+    /// demand, not speculation. At most <see cref="PoolShape.Size"/> are owed.</summary>
+    public void Owe()
+    {
+        lock (_lock)
+            _owed = Math.Min(shape.Size, _owed + 1);
+    }
+
+    /// <summary>Takes one owed refill; false when nothing is owed (the refill would be ahead of demand).</summary>
+    public bool TryTakeOwed()
+    {
+        lock (_lock)
+        {
+            if (_owed == 0)
+                return false;
+            _owed--;
+            return true;
+        }
+    }
 
     /// <summary>A fresh spec for the next pooled sandbox: the template with an id of its own.</summary>
     public SandboxSpec NextSpec() => template with { Id = SandboxId.New() };

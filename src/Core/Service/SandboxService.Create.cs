@@ -14,7 +14,6 @@ public sealed partial class SandboxService
         var ttl = request.Ttl ?? options.DefaultTtl;
         if (ttl <= TimeSpan.Zero || ttl > options.MaxTtl)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"ttl_s {ttl.TotalSeconds:0} is out of range [1, {options.MaxTtl.TotalSeconds:0}]");
-        using var launching = pools.Activity.Enter();
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         var tier = driver.Tier;
         spec = spec with { DieWithOwner = DieWithOwner(driver) };
@@ -30,6 +29,8 @@ public sealed partial class SandboxService
             reservation.Dispose();
             throw;
         }
+        // A miss launches a sandbox of its own: refill ahead of demand waits for it.
+        using var launching = pooled is null ? pools.Activity.Enter() : default;
         var now = time.GetUtcNow();
         var entry = new SandboxEntry
         {

@@ -12,7 +12,6 @@ public sealed partial class SandboxService
     public async Task<ExitStatus> RunAsync(Principal principal, SandboxRequest request, ProcessSpec process, ProcessIO io,
         Func<RunStarted, Task> onStarted, CancellationToken cancellationToken)
     {
-        using var launching = pools.Activity.Enter();
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         if (request.Image is { } imageName)
             process = DecisionTranslator.ApplyImageDefaults(process, ResolveImage(imageName).Record.Defaults);
@@ -21,6 +20,8 @@ public sealed partial class SandboxService
         // A warm pool's sandbox when one of this shape waits (the one-shot path has no terminal: a TTY run goes to the
         // driver, which refuses it); else the driver's one-shot path.
         var pooled = process.Tty is null ? await ClaimPooledAsync(driver, spec, forCreate: false, cancellationToken).ConfigureAwait(false) : null;
+        // A miss launches a sandbox of its own: refill ahead of demand waits for it.
+        using var launching = pooled is null ? pools.Activity.Enter() : default;
         if (pooled is not null)
             spec = spec with { Id = pooled.Info.Id };
         await PublishAsync(SandboxEventKind.Created, spec.Id, principal.Tenant, tier).ConfigureAwait(false);

@@ -26,6 +26,7 @@ public sealed class AgentClient : IAsyncDisposable
 
     private const int MaxNameBytes = 255;
     private const int MaxStringChars = 1024;
+    private const int MaxBootStages = 32;
 
     private readonly TtrpcClient _client;
 
@@ -50,6 +51,8 @@ public sealed class AgentClient : IAsyncDisposable
         var r = await CallAsync("Ping", new PingRequest(), PingResponse.Parser, cancellationToken).ConfigureAwait(false);
         Check(r.Pid > 0, $"Ping: pid {r.Pid} is not positive");
         Check(r.Version.Length <= MaxStringChars && r.Kernel.Length <= MaxStringChars, "Ping: version or kernel string too long");
+        Check(r.BootStages.Count <= MaxBootStages && r.BootStages.All(s => s.Name.Length is > 0 and <= 32 && s.BoottimeUs >= 0),
+            $"Ping: more than {MaxBootStages} boot stages, or one with a bad name or time");
         return r;
     }
 

@@ -121,7 +121,7 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
         // moves it there and only then lets it run (ExecPlacement), so the exec's time limit, kill and OOM attribution
         // are the host's whatever the agent does later.
         request.Hold = true;
-        var execCgroup = _instance.Cgroup.CreateChild(request.ExecId);
+        var execCgroup = _instance.Cgroup.CreateChild(request.ExecId, tasksOnly: true);
         ExecResponse response;
         try
         {

@@ -13,6 +13,8 @@ namespace Sandbox.Isolation.MicroVm;
 ///   digest). Nothing else of the host is exported.
 /// - directory: the directory as a read-only erofs image on a virtio-blk disk (<see cref="RootfsImage"/>), each
 ///   top-level entry bound into place (files included; a directory holding the work dir one level down); no 9p.
+/// - image: the same erofs disk, under an overlay in the guest whose upper is a tmpfs capped at the disk size (the
+///   container tier's overlay, made by the guest agent: <c>writable_overlay</c>), so root inside can install packages.
 /// Writable: /tmp and the work dir, size-capped tmpfs, as in the container tier.
 /// </summary>
 internal static class GuestRootfs
@@ -20,10 +22,12 @@ internal static class GuestRootfs
     private static readonly HashSet<string> s_provided = ["proc", "dev", "tmp", "run", "sys"];
 
     public sealed record Layout(IReadOnlyList<VirtioShare> Shares, IReadOnlyList<GuestMount> Mounts, IReadOnlyList<GuestSymlink> Symlinks,
-        RootfsImage.Image? Image = null)
+        RootfsImage.Image? Image = null, bool WritableImage = false)
     {
-        /// <summary>The image's disk as the guest is told to find it (by serial) and mount it (under the tag "root").</summary>
-        public IReadOnlyList<GuestBlockDevice> BlockDevices => Image is null ? [] : [new GuestBlockDevice { Tag = ImageTag, Serial = Image.Serial, FsType = "erofs" }];
+        /// <summary>The image's disk as the guest is told to find it (by serial) and mount it (under the tag "root"),
+        /// under a writable overlay for an image root.</summary>
+        public IReadOnlyList<GuestBlockDevice> BlockDevices => Image is null ? []
+            : [new GuestBlockDevice { Tag = ImageTag, Serial = Image.Serial, FsType = "erofs", WritableOverlay = WritableImage }];
 
         public RootImage? RootImage => Image is null ? null : new RootImage(Image.Serial);
     }
@@ -56,7 +60,7 @@ internal static class GuestRootfs
                 break;
             // An image's root (its unpacked lower directory) becomes an erofs disk like any directory, keyed by the
             // store's chain id (an unpacked root never changes) instead of a walk of its tree; writes go to the tmpfs
-            // mounts.
+            // mounts and, for an image, to the overlay's upper in the guest.
             case DirectoryRootfs or ImageRootfs:
                 var rootPath = rootfs is ImageRootfs imageRoot ? imageRoot.LowerDirectory : ((DirectoryRootfs)rootfs).Path;
                 image = RootfsImage.GetOrBuild(cacheDirectory, rootPath, mkfsErofsPath, (rootfs as ImageRootfs)?.Key);
@@ -71,6 +75,6 @@ internal static class GuestRootfs
             default:
                 throw new SandboxException(SandboxErrorCode.Unimplemented, $"rootfs kind {rootfs.GetType().Name} is not supported by the microVM tier");
         }
-        return new Layout(shares, mounts, symlinks, image);
+        return new Layout(shares, mounts, symlinks, image, rootfs is ImageRootfs);
     }
 }

@@ -91,7 +91,8 @@ public sealed partial class MicroVmDriver
     private QemuCommandLine CommandLine(Accelerator accel, GuestKernel kernel, string initrd, long ramMiB, GuestRootfs.Layout layout,
         RamFile? ram, string qmp, string agent)
     {
-        var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0);
+        var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0,
+            _options.SeedGuestRngFromCpu);
         return new QemuCommandLine
         {
             QemuPath = _options.QemuPath,

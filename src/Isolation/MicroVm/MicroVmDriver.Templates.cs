@@ -108,7 +108,7 @@ public sealed partial class MicroVmDriver
     {
         var identity = CommandLine(accel, kernel, initrd, ramMiB, layout, null, "/qmp.sock", "/agent.sock").Identity();
         if (WarmsRoot(layout))
-            identity += $"\nroot-set-up workdir={workDir} warm-up={string.Join(";", s_warmUp.Select(c => string.Join(' ', c)))}";
+            identity += $"\nroot-set-up workdir={workDir} writable-image={layout.WritableImage} warm-up={string.Join(";", s_warmUp.Select(c => string.Join(' ', c)))}";
         return (SnapshotTemplates.KeyFor(identity, [_options.QemuPath, kernel.VmlinuxPath, initrd]), identity);
     }
 

@@ -109,14 +109,10 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         SpecValidator.Validate(spec);
         if (spec.Network == NetworkMode.Egress)
             Network.SandboxNetwork.CheckGuestStack(spec.EgressAllow, spec.PublishedPorts);
-        // Root in a guest would hold every capability there (the guest agent does not drop them yet): refused, never
-        // silently run as another user.
-        if (spec.User is { } user && (user.Uid != _options.GuestUid || user.Gid != _options.GuestUid))
-            throw new SandboxException(SandboxErrorCode.Unimplemented,
-                $"the microVM tier runs processes as {_options.GuestUid}:{_options.GuestUid} only; user {user} needs the container tier");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {
@@ -161,8 +157,10 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
         setup.PidsMax = spec.Limits.PidsMax;
         setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
-        setup.Uid = (uint)_options.GuestUid;
-        setup.Gid = (uint)_options.GuestUid;
+        // Any user of the spec, root included: guest root is the VM's, with the few capabilities the guest agent leaves
+        // it (docs/security.md); every other uid has none.
+        setup.Uid = (uint)(spec.User?.Uid ?? _options.GuestUid);
+        setup.Gid = (uint)(spec.User?.Gid ?? _options.GuestUid);
         setup.SurviveHostDisconnect = persistent;
         setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
         setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
@@ -173,13 +171,29 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                 Address = Network.SandboxAddresses.Sandbox.ToString(),
                 PrefixLength = Network.SandboxAddresses.PrefixLength,
                 Gateway = Network.SandboxAddresses.Gateway.ToString(),
+                ResolvConf = Network.SandboxAddresses.ResolvConf,
             };
         }
         await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        RecordStart(vm, clock);
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
             template, accel.Accelerator, network);
+    }
+
+    /// <summary>The VM's start timeline on the clock of CreateAsync: what came before QEMU's boot (template lookup or
+    /// build, jail set-up), the boot's own stages, and the set-up call.</summary>
+    private static void RecordStart(MicroVmInstance vm, System.Diagnostics.Stopwatch clock)
+    {
+        var now = clock.Elapsed;
+        var offset = now - vm.StartClock.Elapsed;
+        var stages = vm.HostTimeline.Select(s => (s.Stage, s.At + offset)).ToList();
+        vm.HostTimeline.Clear();
+        vm.HostTimeline.Add(("boot-start", offset));
+        vm.HostTimeline.AddRange(stages);
+        vm.HostTimeline.Add(("guest-set-up", now));
+        vm.GuestPingAt += offset;
     }
 
     /// <summary>The part of a guest's set-up that makes its root: the layout's mounts, block devices and symlinks, and

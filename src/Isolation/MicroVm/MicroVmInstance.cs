@@ -32,6 +32,14 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     public TailBuffer Console { get; }
     public string GuestKernel { get; }
 
+    /// <summary>The host's stages of this VM's start (since BootAsync began) and the guest's as its readiness ping
+    /// reported them; the driver adds the set-up call. Empty for a VM taken back from an earlier owner.</summary>
+    public List<(string Stage, TimeSpan At)> HostTimeline { get; } = [];
+    public IReadOnlyList<(string Stage, TimeSpan Boottime)> GuestTimeline { get; private set; } = [];
+    public TimeSpan? GuestPingAt { get; internal set; }
+    /// <summary>Runs from the start of BootAsync: the zero of <see cref="HostTimeline"/>.</summary>
+    internal System.Diagnostics.Stopwatch StartClock { get; private init; } = new();
+
     private MicroVmInstance(string directory, int hostUid, ICgroup cgroup, QemuProcess qemu, QmpClient qmp, AgentClient agent, Socket? console,
         TailBuffer tail, string guestKernel)
     {
@@ -73,6 +81,8 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
         CancellationToken cancellationToken, string? restoreStatePath = null)
     {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var timeline = new List<(string, TimeSpan)>();
         await using var rollback = new RollbackStack();
         CreatePrivateDirectory(directory, jail.HostUid);
         rollback.Push(() => System.IO.Directory.Delete(directory, recursive: true));
@@ -103,7 +113,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             // In its cgroup before it runs: the jail holds QEMU until bwrap and the jail's init are moved there.
             try
             {
+                timeline.Add(("cgroup-made", clock.Elapsed));
                 qemu = await QemuProcess.StartJailedAsync(jail.ToArgv(cmd.ToArgv()), fds, cgroup, cancellationToken).ConfigureAwait(false);
+                timeline.Add(("jail-started", clock.Elapsed));
             }
             catch (SandboxException e) when (!cancellationToken.IsCancellationRequested)
             {
@@ -123,7 +135,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             var qmp = await QmpClient.ConnectAsync(new NetworkStream(qmpSocket, ownsSocket: true), boot.Token,
                 () => QemuState(qemu, tail)).ConfigureAwait(false);
             rollback.Push(qmp);
+            timeline.Add(("qmp-connected", clock.Elapsed));
             var agentSocket = await AcceptOrExitAsync(agentListener, qemu, tail, boot.Token).ConfigureAwait(false);
+            timeline.Add(("agent-connected", clock.Elapsed));
             AgentClient agent;
             if (restoreStatePath is null)
             {
@@ -132,6 +146,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 // The guest's virtio_console discards what arrived before the port was opened: wait for the open.
                 await qmp.WaitForEventAsync("VSERPORT_CHANGE", e => e.Data?["open"]?.GetValue<bool>() == true, boot.Token)
                     .WaitAsync(boot.Token).ConfigureAwait(false);
+                timeline.Add(("guest-port-open", clock.Elapsed));
             }
             else
             {
@@ -139,9 +154,18 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 rollback.Push(agent);
                 // The guest's port is open in the snapshot (it was open at "ready"): no VSERPORT_CHANGE comes.
                 await IncomingMigrationAsync(qmp, qemu, tail, Path.Combine(directory, "migrate.sock"), restoreStatePath, boot.Token).ConfigureAwait(false);
+                timeline.Add(("state-loaded-running", clock.Elapsed));
             }
             var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
-            var instance = new MicroVmInstance(directory, jail.HostUid, cgroup, qemu, qmp, agent, console, tail, ping.Kernel);
+            var pingAt = clock.Elapsed;
+            timeline.Add(("agent-answered", pingAt));
+            var instance = new MicroVmInstance(directory, jail.HostUid, cgroup, qemu, qmp, agent, console, tail, ping.Kernel)
+            {
+                GuestTimeline = MicroVmStartTimeline.GuestStages(ping.BootStages),
+                GuestPingAt = pingAt,
+                StartClock = clock,
+            };
+            instance.HostTimeline.AddRange(timeline);
             rollback.Commit();
             return instance;
         }

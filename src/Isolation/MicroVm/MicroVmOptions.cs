@@ -37,6 +37,11 @@ public sealed class MicroVmOptions
     /// Default 192.</summary>
     public long GuestOverheadMiB { get; init; } = 192;
 
+    /// <summary>The guest kernel seeds its RNG from the vCPU's RDRAND at boot (random.trust_cpu=on; under TCG QEMU
+    /// emulates RDRAND from the host's getrandom). Default true; false = the guest waits for its own jitter entropy,
+    /// seconds of a TCG cold boot (kept for bench/microvm-start's before/after).</summary>
+    public bool SeedGuestRngFromCpu { get; init; } = true;
+
     /// <summary>Virtual CPUs per guest. Default 1 (under TCG more vCPUs only cost host threads).</summary>
     public int VCpus { get; init; } = 1;
 

@@ -7,7 +7,7 @@ namespace Sandbox.Isolation.MicroVm;
 /// virtio-serial channel, with the same supervision code as the container tier (<see cref="AgentProcess"/>,
 /// <see cref="AgentFiles"/>). Limits inside are the guest's workload cgroup; the VM itself is bounded by its RAM,
 /// vCPUs and the host cgroup of its QEMU.</summary>
-public sealed class MicroVmSandbox : ISandbox
+public sealed class MicroVmSandbox : ISandbox, IWarmUp
 {
     private readonly MicroVmInstance _vm;
     private readonly SandboxSpec _spec;
@@ -82,6 +82,35 @@ public sealed class MicroVmSandbox : ISandbox
     public string GuestKernel => _vm.GuestKernel;
 
     internal MicroVmInstance Instance => _vm;
+
+    /// <summary>Where this VM's start went: the host's stages and the guest's as its agent reports them now (a Ping:
+    /// stages reached since the start, such as the first exec, are included), lined up on the readiness ping.</summary>
+    public async Task<MicroVmStartTimeline> StartTimelineAsync(CancellationToken cancellationToken)
+    {
+        var ping = await _channel.CallAsync("Ping", (c, t) => c.PingAsync(t), cancellationToken).ConfigureAwait(false);
+        // This Ping stamped "ping" again: the readiness ping's stamp is the one the host's clock is lined up with.
+        var readiness = _vm.GuestTimeline.Where(s => s.Stage == "ping");
+        var guest = MicroVmStartTimeline.GuestStages(ping.BootStages).Where(s => s.Stage != "ping").Concat(readiness)
+            .OrderBy(s => s.Boottime).ToList();
+        return new MicroVmStartTimeline([.. _vm.HostTimeline], guest, _vm.GuestPingAt);
+    }
+
+    /// <summary>Runs `true` (found on the default PATH) as the workload and waits for it: under TCG the first exec of a
+    /// restored clone translates the exec path anew (hundreds of milliseconds), later ones reuse it. A root without
+    /// `true` is not warmed. For warm pools (<see cref="IWarmUp"/>).</summary>
+    public async Task WarmUpAsync(CancellationToken cancellationToken)
+    {
+        ISandboxProcess process;
+        try
+        {
+            process = await ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO(), cancellationToken).ConfigureAwait(false);
+        }
+        catch (SandboxException e) when (e.Code is SandboxErrorCode.NotFound or SandboxErrorCode.PermissionDenied)
+        {
+            return;
+        }
+        await process.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
 
     /// <summary>Host memory of this sandbox's QEMU process (PSS, RSS in bytes), from /proc/PID/smaps_rollup.</summary>
     public (long PssBytes, long RssBytes) HostMemory() => _vm.Memory();

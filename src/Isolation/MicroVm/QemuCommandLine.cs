@@ -76,12 +76,15 @@ public sealed record QemuCommandLine
 
     /// <summary>The tuned command line measured for Debian's kernel on microvm (reference/microvm.md): quiet console,
     /// panic and reboot exit QEMU at once, no crypto self-tests, no certificate loading, expedited RCU, no audit, no
-    /// LSMs beyond capabilities. Under TCG the TSC frequency must be given or the guest hangs calibrating it.</summary>
-    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz)
+    /// LSMs beyond capabilities. Under TCG the TSC frequency must be given or the guest hangs calibrating it.
+    /// random.trust_cpu=on: the kernel's RNG is seeded from the vCPU's RDRAND at boot (<see cref="TcgCpu"/>). Without
+    /// a seed the first getrandom() of the agent's runtime blocks until the kernel's jitter entropy collector is done:
+    /// 1.5-3 s of a TCG cold boot, longer with the minimal kernel's 100 Hz tick.</summary>
+    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true)
     {
         var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests " +
             "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
-            "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0";
+            "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 random.trust_cpu=" + (trustCpuRng ? "on" : "off");
         return accelerator == Accelerator.Tcg ? cmdline + $" tsc_early_khz={tscKHz}" : cmdline;
     }
 
@@ -98,6 +101,11 @@ public sealed record QemuCommandLine
         throw new SandboxException(SandboxErrorCode.Unavailable, "cannot read the host's CPU frequency from /proc/cpuinfo (needed as tsc_early_khz under TCG)");
     }
 
+    /// <summary>TCG's default CPU model plus RDRAND, which TCG emulates from the host's getrandom(): the guest kernel
+    /// seeds its RNG from it at boot (random.trust_cpu=on). The host is trusted by the guest anyway, and the agent
+    /// reseeds every VM with the host's bytes on SetupGuest.</summary>
+    public const string TcgCpu = "qemu64,+rdrand";
+
     public IReadOnlyList<string> ToArgv()
     {
         var argv = new List<string>
@@ -108,8 +116,7 @@ public sealed record QemuCommandLine
             "-M", "microvm" + (Acpi ? "" : ",acpi=off") + (Ram is null ? "" : ",memory-backend=ram"),
             "-accel", Accelerator == Accelerator.Kvm ? "kvm" : $"tcg,tb-size={TcgTranslationCacheMiB}",
         };
-        if (Accelerator == Accelerator.Kvm)
-            argv.AddRange(["-cpu", "host"]);
+        argv.AddRange(["-cpu", Accelerator == Accelerator.Kvm ? "host" : TcgCpu]);
         argv.AddRange(["-m", $"{MemoryMiB}M", "-smp", VCpus.ToString()]);
         if (Ram is not null)
             argv.AddRange(["-object", $"memory-backend-file,id=ram,size={MemoryMiB}M,mem-path={CheckPath(Ram.Path)},share={(Ram.Shared ? "on" : "off")}"]);

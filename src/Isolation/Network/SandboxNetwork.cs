@@ -8,7 +8,7 @@ namespace Sandbox.Isolation.Network;
 /// <item>a named network namespace (`ip netns add sandbox-{id}`) created by the host, so it belongs to the initial user
 /// namespace: nothing the sandbox runs has any capability over it;</item>
 /// <item>in it: loopback up with the resolver's address, and the nftables ruleset (<see cref="NftRuleset"/>) that lets
-/// out only the pinned destinations;</item>
+/// out only the pinned destinations, and TCP's send buffer capped (<see cref="NamespaceTcpSendBuffer"/>);</item>
 /// <item>dnsmasq in it, answering the pinned names only (<see cref="DnsmasqConfig"/>);</item>
 /// <item>pasta attached to it (<see cref="PastaArguments"/>): the user-mode stack that carries the allowed traffic out
 /// through the host's own sockets (no host firewall change, no bridge, no veth) and publishes ports on the host's
@@ -83,6 +83,7 @@ internal sealed class SandboxNetwork : IAsyncDisposable
             $"link set lo up\naddress add {SandboxAddresses.Dns}/32 dev lo\n").ConfigureAwait(false);
         await HostCommand.RunAsync([options.NsenterPath, "--net=" + netns, options.NftPath, "-f", "/dev/stdin"],
             NftRuleset.Build(egress)).ConfigureAwait(false);
+        NamespaceTcpSendBuffer.Apply(netns);
 
         var notBefore = BootTicksNow();
         var dnsmasqConf = Path.Combine(stateDirectory, "dnsmasq.conf");

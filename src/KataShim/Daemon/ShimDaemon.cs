@@ -60,7 +60,7 @@ internal static class ShimDaemon
             logger);
         await using var events = new EventForwarder(Environment.GetEnvironmentVariable("TTRPC_ADDRESS"), args.Namespace, logger);
         var tasks = new TaskService(core, new Principal(ShimTenant.Name, "ns:" + args.Namespace), events, args.Namespace, logger,
-            () => stop.Cancel());
+            () => stop.Cancel(), args.Address);
         var server = new TtrpcServer(logger);
         tasks.Register(server);
         Ready("ok");

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Sandbox.Isolation;
-using Sandbox.Isolation.Native;
 using Sandbox.KataShim.Interop;
 
 namespace Sandbox.KataShim.Io;
@@ -18,14 +17,12 @@ internal sealed class BinaryLogger : IAsyncDisposable
     private static readonly TimeSpan ReadyTimeout = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan TermGrace = TimeSpan.FromSeconds(12);
 
-    private readonly PidfdHandle _pidfd;
-    private readonly Task<ProcessExit> _exited;
+    private readonly HostHelperProcess _logger;
     private int _disposed;
 
-    private BinaryLogger(PidfdHandle pidfd, Task<ProcessExit> exited, FileStream stdout, FileStream stderr)
+    private BinaryLogger(HostHelperProcess logger, FileStream stdout, FileStream stderr)
     {
-        _pidfd = pidfd;
-        _exited = exited;
+        _logger = logger;
         Stdout = stdout;
         Stderr = stderr;
     }
@@ -65,26 +62,24 @@ internal sealed class BinaryLogger : IAsyncDisposable
         var (outRead, outWrite) = NewPipe();
         var (errRead, errWrite) = NewPipe();
         var (readyRead, readyWrite) = NewPipe();
-        PidfdHandle? pidfd = null;
+        HostHelperProcess? logger = null;
         try
         {
             var nullFd = Libc.Open("/dev/null", Libc.O_RDWR | Libc.O_CLOEXEC, 0);
-            int pid;
             try
             {
-                pid = NativeSpawn.Spawn(path, [path, .. args], ["CONTAINER_ID=" + containerId, "CONTAINER_NAMESPACE=" + ns],
+                logger = HostHelperProcess.Start(path, [path, .. args], ["CONTAINER_ID=" + containerId, "CONTAINER_NAMESPACE=" + ns],
                 [
-                    new(nullFd, 0), new(nullFd, 1), new(nullFd, 2),
-                    new((int)outRead.DangerousGetHandle(), 3), new((int)errRead.DangerousGetHandle(), 4),
-                    new((int)readyWrite.DangerousGetHandle(), 5),
+                    (nullFd, 0), (nullFd, 1), (nullFd, 2),
+                    ((int)outRead.DangerousGetHandle(), 3), ((int)errRead.DangerousGetHandle(), 4),
+                    ((int)readyWrite.DangerousGetHandle(), 5),
                 ], newSession: true);
             }
             finally
             {
                 Libc.Close(nullFd);
             }
-            pidfd = PidfdHandle.Open(pid);
-            var exited = ProcessWatcher.WatchAsync(pidfd, reap: true);
+            var exited = logger.Exited;
             // The logger holds its own copies now: our read ends and ready write end must go, or EOF never comes.
             outRead.Dispose();
             errRead.Dispose();
@@ -94,21 +89,21 @@ internal sealed class BinaryLogger : IAsyncDisposable
                 var read = ready.ReadAsync(new byte[1]).AsTask();
                 await ((Task)Task.WhenAny(read, exited)).WaitAsync(ReadyTimeout).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
                 if (!read.IsCompleted && exited.IsCompleted)
-                    throw new SandboxException(SandboxErrorCode.Unavailable, $"logging binary '{path}' exited ({exited.Result}) before it was ready");
+                    throw new SandboxException(SandboxErrorCode.Unavailable, $"logging binary '{path}' exited (status {exited.Result}) before it was ready");
                 if (!read.IsCompleted)
                 {
-                    pidfd.Signal(9);
+                    logger.Signal(9);
                     throw new SandboxException(SandboxErrorCode.Unavailable,
                         $"logging binary '{path}' did not signal readiness on fd 5 within {ReadyTimeout.TotalSeconds:0} s");
                 }
             }
-            return new BinaryLogger(pidfd, exited,
+            return new BinaryLogger(logger,
                 new FileStream(outWrite, FileAccess.Write, bufferSize: 0), new FileStream(errWrite, FileAccess.Write, bufferSize: 0));
         }
         catch
         {
-            pidfd?.Signal(9);
-            pidfd?.Dispose();
+            logger?.Signal(9);
+            logger?.Dispose();
             foreach (var handle in new[] { outRead, outWrite, errRead, errWrite, readyRead, readyWrite })
                 handle.Dispose();
             throw;
@@ -122,14 +117,14 @@ internal sealed class BinaryLogger : IAsyncDisposable
         await Stdout.DisposeAsync().ConfigureAwait(false);
         await Stderr.DisposeAsync().ConfigureAwait(false);
         // runc's order: the output ends, then SIGTERM so the logger flushes and exits, SIGKILL if it does not.
-        _pidfd.Signal(15);
-        await ((Task)_exited).WaitAsync(TermGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        if (!_exited.IsCompleted)
+        _logger.Signal(15);
+        await ((Task)_logger.Exited).WaitAsync(TermGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        if (!_logger.Exited.IsCompleted)
         {
-            _pidfd.Signal(9);
-            await ((Task)_exited).WaitAsync(TermGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            _logger.Signal(9);
+            await ((Task)_logger.Exited).WaitAsync(TermGrace).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
-        _pidfd.Dispose();
+        _logger.Dispose();
     }
 
     private static unsafe (SafeFileHandle Read, SafeFileHandle Write) NewPipe()

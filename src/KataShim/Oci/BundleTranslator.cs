@@ -4,9 +4,16 @@ using Sandbox.Isolation;
 
 namespace Sandbox.KataShim.Oci;
 
-/// <summary>What a bundle asks for, in the engine's terms: the request Core hands to the policy, and the init process.</summary>
+/// <summary>What a bundle asks for, in the engine's terms: the request Core hands to the policy, and the init process.
+/// <paramref name="PodFiles"/>: the binds among <paramref name="Binds"/> that are CRI's generated /etc files of the pod
+/// (left out on the microVM tier, see <see cref="CriMounts"/>); <paramref name="Notes"/>: what was accepted in another
+/// form than asked (the shim logs each).</summary>
 internal sealed record ContainerPlan(SandboxRequest Request, ProcessSpec Init, string RootfsPath, IReadOnlyDictionary<string, string> Annotations,
-    IReadOnlyList<Rootfs.BindMount> Binds);
+    IReadOnlyList<Rootfs.BindMount> Binds, IReadOnlyList<Rootfs.BindMount> PodFiles, IReadOnlyList<string> Notes)
+{
+    /// <summary>The CRI pod's labels (from containerd, not the bundle); empty for other containers.</summary>
+    public IReadOnlyDictionary<string, string> PodLabels { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>OCI bundle → Core request and process spec, in one pass that lists every problem. The rule: a field the
 /// engine honours is carried over; a field whose effect the engine already has, or exceeds in strictness (fewer
@@ -54,13 +61,17 @@ internal static class BundleTranslator
         }
     }
 
-    public static ContainerPlan Translate(OciSpec spec, string bundle)
+    /// <param name="podSandboxPid">The pid this shim reported for the CRI pod's sandbox (pause) container, when the
+    /// bundle is an app container of a pod this shim runs: its network namespace path names that pid.</param>
+    public static ContainerPlan Translate(OciSpec spec, string bundle, int? podSandboxPid = null)
     {
         var errors = new List<string>();
+        var notes = new List<string>();
+        var annotations = spec.Annotations ?? new Dictionary<string, string>();
         var process = spec.Process;
         if (process is null)
             errors.Add("process is missing");
-        var init = process is null ? null : ToProcess(process, "process", errors);
+        var init = process is null ? null : ToProcess(process, "process", errors, notes);
         var rootfs = spec.Root is { Path.Length: > 0 } root
             ? (Path.IsPathRooted(root.Path) ? root.Path : Path.GetFullPath(Path.Combine(bundle, root.Path)))
             : null;
@@ -70,13 +81,12 @@ internal static class BundleTranslator
             errors.Add($"domainname '{spec.Domainname}' is not supported (the sandbox has its own UTS namespace with the hostname only)");
         if (spec.Hooks is { ValueKind: JsonValueKind.Object } hooks && hooks.EnumerateObject().Any(h => h.Value.ValueKind == JsonValueKind.Array && h.Value.GetArrayLength() > 0))
             errors.Add("hooks are not supported (no host code runs on the container's behalf)");
-        var binds = CheckMounts(spec.Mounts, errors);
-        var resources = CheckLinux(spec.Linux, errors);
+        var (binds, podFiles) = CheckMounts(spec.Mounts, annotations.GetValueOrDefault(ShimAnnotations.CriSandboxId), errors, notes);
+        var resources = CheckLinux(spec.Linux, podSandboxPid, errors, notes);
         var seccomp = ReadSeccomp(spec.Linux?.Seccomp, errors);
         var hostname = string.IsNullOrEmpty(spec.Hostname) ? null : spec.Hostname;
         if (errors.Count > 0 || init is null || rootfs is null)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"config.json: {string.Join("; ", errors)}");
-        var annotations = spec.Annotations ?? new Dictionary<string, string>();
         var request = new SandboxRequest
         {
             Rootfs = rootfs,
@@ -87,7 +97,7 @@ internal static class BundleTranslator
             // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
             // they reach the policy there.
         };
-        return new ContainerPlan(request, init, rootfs, annotations, binds);
+        return new ContainerPlan(request, init, rootfs, annotations, binds, podFiles, notes);
     }
 
     /// <summary>The annotation <c>io.sandbox.tier</c> (microvm | container) is a hint the policy sees; anything else
@@ -104,8 +114,9 @@ internal static class BundleTranslator
             }
             : null;
 
-    /// <summary>An OCI process (the init's, or an exec's JSON) → the engine's process spec.</summary>
-    public static ProcessSpec ToProcess(OciProcess process, string where, List<string> errors)
+    /// <summary>An OCI process (the init's, or an exec's JSON) → the engine's process spec; what is accepted in another
+    /// form than asked goes to <paramref name="notes"/>.</summary>
+    public static ProcessSpec ToProcess(OciProcess process, string where, List<string> errors, List<string> notes)
     {
         if (process.Args is not { Count: > 0 } args)
         {
@@ -136,8 +147,12 @@ internal static class BundleTranslator
             errors.Add($"{where}.apparmorProfile '{process.ApparmorProfile}' is not supported (the engine's seccomp filter and namespaces apply)");
         if (!string.IsNullOrEmpty(process.SelinuxLabel))
             errors.Add($"{where}.selinuxLabel is not supported");
-        if (process.OomScoreAdj is { } adj && adj < 0)
-            errors.Add($"{where}.oomScoreAdj {adj} is negative: a sandbox may not protect itself from the OOM killer");
+        // CRI asks -998 for every pod's pause container and kubelet's values for the others. Like an unprivileged
+        // runtime (root in a user namespace cannot lower it either), the value is not applied: the sandbox's processes
+        // keep the shim's oom_score_adj, so a sandbox never makes itself harder to OOM-kill than its shim. Said in
+        // the shim's log rather than refused, so pods run unchanged.
+        if (process.OomScoreAdj is { } adj && adj != 0)
+            notes.Add($"{where}.oomScoreAdj {adj} is not applied: the sandbox keeps the shim's oom_score_adj (a sandbox may not make itself harder to OOM-kill)");
         if (process.IoPriority is not null)
             errors.Add($"{where}.ioPriority is not supported");
         if (process.Scheduler is not null)
@@ -167,23 +182,32 @@ internal static class BundleTranslator
         };
     }
 
-    private static List<Rootfs.BindMount> CheckMounts(List<OciMount>? mounts, List<string> errors)
+    private static (List<Rootfs.BindMount> Binds, List<Rootfs.BindMount> PodFiles) CheckMounts(List<OciMount>? mounts, string? podId,
+        List<string> errors, List<string> notes)
     {
         var binds = new List<Rootfs.BindMount>();
+        var podFiles = new List<Rootfs.BindMount>();
         if (mounts is null)
-            return binds;
+            return (binds, podFiles);
         for (var i = 0; i < mounts.Count; i++)
         {
             var m = mounts[i];
             if (EngineMounts.TryGetValue(m.Destination, out var type) && (m.Type == type || (m.Type is null && m.Destination == "/sys/fs/cgroup")))
                 continue; // the engine's own /proc, /dev, /dev/pts, tmpfs mounts; /sys and mqueue are left out
+            var cri = CriMounts.Classify(m, i, podId, errors, notes);
+            if (cri is CriMountHandling.ProvidedByEngine or CriMountHandling.Refused)
+                continue;
             var errorsBefore = errors.Count;
             if (Rootfs.BindMounts.Check(m, i, errors) is { } bind)
+            {
                 binds.Add(bind);
+                if (cri == CriMountHandling.PodFile)
+                    podFiles.Add(bind);
+            }
             else if (errors.Count == errorsBefore)
                 errors.Add($"mounts[{i}] ({m.Type} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes bind mounts besides");
         }
-        return binds;
+        return (binds, podFiles);
     }
 
     /// <summary>linux.seccomp, compiled by SyscallFilter: the sandbox runs under the intersection of the policy's
@@ -203,7 +227,7 @@ internal static class BundleTranslator
         }
     }
 
-    private static RequestedLimits CheckLinux(OciLinux? linux, List<string> errors)
+    private static RequestedLimits CheckLinux(OciLinux? linux, int? podSandboxPid, List<string> errors, List<string> notes)
     {
         if (linux is null)
             return Unlimited(null, null, null);
@@ -231,6 +255,14 @@ internal static class BundleTranslator
             var ns = namespaces[i];
             if (!KnownNamespaces.Contains(ns.Type))
                 errors.Add($"linux.namespaces[{i}] type '{ns.Type}' is not supported");
+            else if (ns.Type == "network" && podSandboxPid is { } pod && ns.Path == $"/proc/{pod}/ns/net")
+            {
+                // CRI joins every app container to its pod's network namespace, named through the pause container's
+                // pid as this shim reported it. The pause container is itself a sandbox with the network the policy
+                // gave it; the app container gets its own the same way (the policy decides for each), which shares
+                // nothing — stricter, and the path is never opened.
+                notes.Add($"linux.namespaces[{i}] (network) path '{ns.Path}' is the pod's: the container gets the network namespace the policy gives it instead");
+            }
             else if (!string.IsNullOrEmpty(ns.Path) && !JoinableAsOwn.Contains(ns.Type))
                 errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets a {ns.Type} namespace of its own, "
                     + "and joining another would bypass the policy's network decision");

@@ -15,8 +15,11 @@ internal static class ShimRequest
         return plan.Request with
         {
             Rootfs = rootfs,
-            Image = annotations.TryGetValue(ShimAnnotations.CriImageName, out var image) ? image : null,
+            // The CRI image name (io.kubernetes.cri.image-name) reaches the policy among the annotations; it is not
+            // Core's Image, which names an image of the engine's own store to run (the root here is the bundle's).
             Annotations = annotations,
+            // A CRI pod's labels (empty otherwise) are the workload's labels for the policy.
+            Labels = plan.PodLabels,
             Namespace = ns,
             Untrusted = trusted ? false : null,
             CodeProvenance = trusted ? "tenant" : null,

@@ -33,7 +33,11 @@ internal sealed partial class TaskService
         TaskStdio? stdio = null;
         try
         {
-            var plan = BundleTranslator.Translate(BundleTranslator.Read(request.Bundle), request.Bundle);
+            var spec = BundleTranslator.Read(request.Bundle);
+            var plan = BundleTranslator.Translate(spec, request.Bundle, PodSandboxPid(spec, id));
+            plan = plan with { PodLabels = await PodLabelsAsync(plan, id, ctx.CancellationToken).ConfigureAwait(false) };
+            foreach (var note in plan.Notes)
+                ShimLog.Accepted(logger, id, note);
             if (plan.Init.Tty is not null != request.Terminal)
                 throw new SandboxException(SandboxErrorCode.InvalidArgument,
                     $"terminal {request.Terminal} in the create request disagrees with process.terminal in config.json");
@@ -46,7 +50,12 @@ internal sealed partial class TaskService
                 rootfs = mounted;
             }
             if (plan.Binds.Count > 0)
-                rootfs = mounted = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
+            {
+                var binds = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
+                if (binds.View is not null)
+                    rootfs = mounted = binds.View;
+                plan = binds.Plan;
+            }
             stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
             var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns), ctx.CancellationToken).ConfigureAwait(false);
             if (plan.Binds.Count > 0 && entry.Tier != SandboxTier.Container)
@@ -59,6 +68,8 @@ internal sealed partial class TaskService
             var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
             _containers[id] = container;
             TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
+            if (entry.Tier == SandboxTier.MicroVm && plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id)
+                ShimLog.OwnVmInPod(logger, id, pod, entry.Id.Value);
             Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = id,
@@ -87,12 +98,19 @@ internal sealed partial class TaskService
 
     /// <summary>The bundle's bind mounts go into the shim's view of the root: the snapshot mount, or a view of a
     /// `--rootfs DIR` (which is never written to). Binds are container-tier only — a microVM sees its root as a disk
-    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.</summary>
-    private async Task<string> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
+    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.
+    /// CRI's pod files are the exception: on another tier they are left out (<see cref="CriMounts"/>), and the plan
+    /// returned has no binds (View is then null: nothing was mounted).</summary>
+    private async Task<(string? View, ContainerPlan Plan)> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
     {
         var decision = await core.Sandboxes.ExplainAsync(principal, ShimRequest.For(plan, rootfs, ns), cancellationToken).ConfigureAwait(false);
         if (decision.Allow && decision.Isolation != Sandbox.Policy.IsolationTiers.Container)
-            throw BindsNeedContainerTier(decision.Isolation);
+        {
+            if (plan.Binds.Count != plan.PodFiles.Count)
+                throw BindsNeedContainerTier(decision.Isolation);
+            ShimLog.PodFilesLeftOut(logger, id, string.Join(", ", plan.PodFiles.Select(b => b.Destination)), decision.Isolation);
+            return (null, plan with { Binds = [], PodFiles = [] });
+        }
         var view = mounted;
         if (view is null)
         {
@@ -110,7 +128,35 @@ internal sealed partial class TaskService
             Cleanup(id, "rootfs view", () => SnapshotMounts.UnmountAll(view));
             throw;
         }
-        return view;
+        return (view, plan);
+    }
+
+    /// <summary>The pid reported for the pause container of the CRI pod <paramref name="id"/> belongs to, when this
+    /// shim runs it (containers of one pod share the shim): app containers name the pod's namespaces through it.</summary>
+    private int? PodSandboxPid(OciSpec spec, string id) =>
+        spec.Annotations is { } a && a.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id
+        && _containers.TryGetValue(pod, out var sandbox) && sandbox.Init.Pid > 0
+            ? sandbox.Init.Pid
+            : null;
+
+    /// <summary>The CRI pod's labels for the policy, asked of containerd (they are in no bundle). When containerd cannot
+    /// say, the policy sees none — labels only ever describe the workload, so their absence grants nothing — and the
+    /// shim's log says why.</summary>
+    private async Task<IReadOnlyDictionary<string, string>> PodLabelsAsync(ContainerPlan plan, string id, CancellationToken cancellationToken)
+    {
+        if (!plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) || pod.Length == 0)
+            return new Dictionary<string, string>();
+        try
+        {
+            var labels = await Cri.PodLabels.GetAsync(containerdAddress, ns, pod, cancellationToken).ConfigureAwait(false);
+            ShimLog.PodLabels(logger, id, pod, string.Join(", ", labels.OrderBy(l => l.Key, StringComparer.Ordinal).Select(l => $"{l.Key}={l.Value}")));
+            return labels;
+        }
+        catch (Exception e) when (e is HttpRequestException or InvalidOperationException or TaskCanceledException or Google.Protobuf.InvalidProtocolBufferException)
+        {
+            ShimLog.RpcFailed(logger, id, "containerd Containers/Get (the pod's labels)", e.Message);
+            return new Dictionary<string, string>();
+        }
     }
 
     private static SandboxException BindsNeedContainerTier(string tier) =>

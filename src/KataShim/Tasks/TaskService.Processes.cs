@@ -143,11 +143,14 @@ internal sealed partial class TaskService
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"exec spec: {e.Message}");
         }
         var errors = new List<string>();
-        var spec = oci is null ? null : BundleTranslator.ToProcess(oci, "exec process", errors);
+        var notes = new List<string>();
+        var spec = oci is null ? null : BundleTranslator.ToProcess(oci, "exec process", errors, notes);
         if (spec is null || errors.Count > 0)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"exec spec: {(errors.Count > 0 ? string.Join("; ", errors) : "empty")}");
         if (spec.Tty is not null != request.Terminal)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"terminal {request.Terminal} disagrees with the exec spec's terminal");
+        foreach (var note in notes)
+            ShimLog.Accepted(logger, container.Id, note);
         var stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
         var exec = new ShimProcess(container.Id, request.ExecId, spec, stdio, new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal));
         if (!container.Execs.TryAdd(request.ExecId, exec))

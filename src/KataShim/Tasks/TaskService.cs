@@ -15,9 +15,10 @@ namespace Sandbox.KataShim.Tasks;
 /// over Core: each RPC parses, calls Core or the task's own process table, maps the result, and publishes the event
 /// containerd's README requires, in its order. No orchestration of its own: policy, specs, lifecycle and teardown
 /// are Core's. The RPCs live in the other parts of this class: Create/Start/Delete (Lifecycle), the process verbs
-/// (Processes) and the sandbox-wide ones (Control).</summary>
+/// (Processes) and the sandbox-wide ones (Control). <paramref name="containerdAddress"/>: containerd's gRPC socket (the
+/// shim's -address), asked for a CRI pod's labels.</summary>
 internal sealed partial class TaskService(SandboxCore core, Principal principal, EventForwarder events, string ns, ILogger logger,
-    Action shutdown)
+    Action shutdown, string containerdAddress)
 {
     public const string ServiceV2 = "containerd.task.v2.Task";
     public const string ServiceV3 = "containerd.task.v3.Task";

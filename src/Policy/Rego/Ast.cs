@@ -99,6 +99,11 @@ internal sealed class WithModifier(RegoLocation loc, Term target, Term value)
     public Term Value { get; set; } = value;
     public bool IsInput { get; set; }
     public string[] DataPath { get; set; } = [];
+    /// <summary>Set when the target is a function: the builtin's name or the user function's path (<c>data.p.f</c>).</summary>
+    public string? MockTarget { get; set; }
+    /// <summary>The replacement when it is a builtin or user function; otherwise <see cref="Value"/> is the value calls return.</summary>
+    public Builtin? MockBuiltin { get; set; }
+    public RuleSet? MockFunction { get; set; }
 }
 
 internal abstract class Expr
@@ -165,6 +170,12 @@ internal sealed class Rule(RegoLocation loc, string name, RuleKind kind)
     public bool IsDefault { get; set; }
     public Term[]? Args { get; set; }
     public Term? Key { get; set; }
+    /// <summary>Names after the first in a ref head (<c>a.b.c := 1</c>: b, c); the rule lives at package + Name + HeadPath.</summary>
+    public string[] HeadPath { get; set; } = [];
+    /// <summary>True when <see cref="Key"/> is an array of keys, one per object level (<c>p[a][b] := v</c>).</summary>
+    public bool KeyIsPath { get; set; }
+    /// <summary>True for <c>p[k] contains v</c>: the leaves at the keys are sets collecting <see cref="Value"/>.</summary>
+    public bool LeafIsSet { get; set; }
     /// <summary>Head value; null means <c>true</c>.</summary>
     public Term? Value { get; set; }
     public Expr[] Body { get; set; } = [];
@@ -187,7 +198,8 @@ internal sealed class Module(string file, string[] package)
 internal sealed class RuleSet(string[] path, RuleKind kind)
 {
     public string[] Path { get; } = path;
-    public string PathText => "data." + string.Join('.', Path);
+    private string? _pathText;
+    public string PathText => _pathText ??= "data." + string.Join('.', Path);
     public RuleKind Kind { get; } = kind;
     public List<Rule> Rules { get; } = [];
     public Rule? Default { get; set; }

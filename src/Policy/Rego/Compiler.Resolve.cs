@@ -15,18 +15,21 @@ internal sealed partial class Compiler
 
     private void ResolveRefs()
     {
+        // The names a package defines: the first name of every rule head in any of its modules.
+        var names = new Dictionary<string, (HashSet<string> Rules, HashSet<string> Funcs)>(StringComparer.Ordinal);
         foreach (var m in _modules)
         {
-            var pkgNode = Root;
-            foreach (var p in m.Package) pkgNode = pkgNode.Children.TryGetValue(p, out var c) ? c : pkgNode;
-            var rules = new HashSet<string>(StringComparer.Ordinal);
-            var funcs = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var (name, child) in pkgNode.Children)
+            var pkg = string.Join('\u0001', m.Package);
+            if (!names.TryGetValue(pkg, out var sets)) names[pkg] = sets = (new(StringComparer.Ordinal), new(StringComparer.Ordinal));
+            foreach (var r in m.Rules)
             {
-                if (child.Rules is null) continue;
-                if (child.Rules.Kind == RuleKind.Function) funcs.Add(name);
-                else rules.Add(name);
+                if (r.Kind == RuleKind.Function && r.HeadPath.Length == 0) sets.Funcs.Add(r.Name);
+                else sets.Rules.Add(r.Name);
             }
+        }
+        foreach (var m in _modules)
+        {
+            var (rules, funcs) = names[string.Join('\u0001', m.Package)];
             foreach (var r in m.Rules) ResolveRule(r, new Scope(m, [], rules, funcs));
         }
     }
@@ -122,6 +125,11 @@ internal sealed partial class Compiler
         }
         foreach (var w in e.Withs)
         {
+            if (FunctionNamed(w.Target, s) is { } fnTarget)
+            {
+                ResolveMock(w, fnTarget, s);
+                continue;
+            }
             w.Value = Resolve(w.Value, s);
             var target = Resolve(w.Target, s);
             switch (target)
@@ -137,10 +145,64 @@ internal sealed partial class Compiler
                     w.DataPath = root.DataPath;
                     break;
                 default:
-                    Error(RegoErrorCodes.TypeError, $"with keyword target {Describe(w.Target)} must reference input or a path under data (function mocking is not supported)", w.Loc);
+                    Error(RegoErrorCodes.TypeError, $"with keyword target {Describe(w.Target)} must reference input, a path under data, a function or a builtin", w.Loc);
                     break;
             }
         }
+    }
+
+    /// <summary>
+    /// <c>with f as g</c> / <c>with count as 1</c>: replaces a builtin or user function for the expression. The
+    /// replacement is a function of the same arity (called instead) or any other term (its value is returned by
+    /// every call, whose arguments are still evaluated).
+    /// </summary>
+    private void ResolveMock(WithModifier w, (Builtin? B, RuleSet? F, int Arity) target, Scope s)
+    {
+        w.MockTarget = target.B?.Name ?? target.F!.PathText;
+        if (FunctionNamed(w.Value, s) is { } repl)
+        {
+            if (repl.Arity != target.Arity)
+                Error(RegoErrorCodes.TypeError, $"with keyword replacing {w.MockTarget} (arity {target.Arity}) by {repl.B?.Name ?? repl.F!.PathText} (arity {repl.Arity}): arities must match", w.Loc);
+            if (repl.B is { RequiresCapability: true } && !_options.AllowTimeNow)
+                Error(RegoErrorCodes.TypeError, $"undefined function {repl.B.Name}", w.Loc);
+            w.MockBuiltin = repl.B;
+            w.MockFunction = repl.F;
+            w.Value = new ScalarTerm(w.Value.Loc, Value.Null); // not evaluated
+            return;
+        }
+        w.Value = Resolve(w.Value, s);
+    }
+
+    /// <summary>The builtin or user function a with target or replacement names (<c>count</c>, <c>f</c>, <c>data.p.f</c>), or null.</summary>
+    private (Builtin? B, RuleSet? F, int Arity)? FunctionNamed(Term t, Scope s)
+    {
+        var name = new List<string>();
+        for (var cur = t; ; )
+        {
+            if (cur is VarTerm v)
+            {
+                name.Insert(0, v.Name);
+                break;
+            }
+            if (cur is RefTerm { Path.Length: > 0 } r && r.Path.All(p => p is ScalarTerm { V: StringValue }))
+            {
+                name.InsertRange(0, r.Path.Select(p => ((StringValue)((ScalarTerm)p).V).V));
+                cur = r.Head;
+                continue;
+            }
+            return null;
+        }
+        if (s.Declared.Contains(name[0]) || name[0] == "input") return null;
+        string[]? path = null;
+        if (name[0] == "data") path = name.Skip(1).ToArray();
+        else if (s.Module.Imports.TryGetValue(name[0], out var imported))
+        {
+            if (Resolve(CloneImport(imported), new Scope(s.Module, [], [], [])) is RootTerm { IsInput: false } root) path = [.. root.DataPath, .. name.Skip(1)];
+        }
+        else if (s.PackageFunctions.Contains(name[0]) || s.PackageRules.Contains(name[0])) path = [.. s.Module.Package, .. name];
+        if (path is not null)
+            return FindRuleSet(path) is { Kind: RuleKind.Function } set ? (null, set, set.Arity) : null;
+        return _builtins.TryGet(string.Join('.', name), out var b) ? (b, null, b.Arity) : null;
     }
 
     private static string Describe(Term t) => t switch
@@ -245,6 +307,7 @@ internal sealed partial class Compiler
         }
         else if (name[0] == "data") fnPath = name[1..];
         else if (name.Length == 1 && s.PackageFunctions.Contains(name[0])) fnPath = [.. s.Module.Package, name[0]];
+        else if (name.Length > 1 && s.PackageRules.Contains(name[0])) fnPath = [.. s.Module.Package, .. name]; // foo["bar"](x) := ...
 
         if (fnPath is not null)
         {

@@ -78,7 +78,7 @@ internal sealed partial class Compiler
         {
             foreach (var r in m.Rules)
             {
-                string[] path = [.. m.Package, r.Name];
+                string[] path = [.. m.Package, r.Name, .. r.HeadPath];
                 var key = string.Join('\u0001', path);
                 if (!byPath.TryGetValue(key, out var set))
                 {
@@ -88,7 +88,9 @@ internal sealed partial class Compiler
                     var node = Root;
                     foreach (var p in path)
                     {
-                        if (node.Rules is not null)
+                        // Only an object-producing rule set can share its place with rules below it (p[k] := v and
+                        // p.q := 1): the evaluator merges the two, as OPA does.
+                        if (node.Rules is { Kind: not RuleKind.PartialObject })
                         {
                             Error(RegoErrorCodes.TypeError, $"rule {node.Rules.PathText} conflicts with package or rule {set.PathText}", r.Loc);
                             break;
@@ -96,7 +98,7 @@ internal sealed partial class Compiler
                         if (!node.Children.TryGetValue(p, out var child)) node.Children[p] = child = new DataNode(node.Path.Append(p).ToArray());
                         node = child;
                     }
-                    if (node.Children.Count > 0) Error(RegoErrorCodes.TypeError, $"rule {set.PathText} conflicts with a package of the same name", r.Loc);
+                    if (node.Children.Count > 0 && set.Kind != RuleKind.PartialObject) Error(RegoErrorCodes.TypeError, $"rule {set.PathText} conflicts with a package of the same name", r.Loc);
                     node.Rules = set;
                 }
                 if (set.Kind != r.Kind)
@@ -163,7 +165,10 @@ internal sealed partial class Compiler
                 for (var def = r; def is not null; def = def.Else)
                     foreach (var e in def.Body)
                         foreach (var w in e.Withs)
-                            if (!w.IsInput) AddDataDeps(w.DataPath, list);
+                        {
+                            if (w.MockFunction is { } mock) list.Add(mock);
+                            else if (!w.IsInput && w.MockTarget is null) AddDataDeps(w.DataPath, list);
+                        }
             }
             deps[set.Index] = list;
         }
@@ -292,6 +297,7 @@ internal sealed partial class Compiler
             }
             if (node.Rules is not null)
             {
+                if (node.Children.Count > 0) return; // rules below an object rule set: merged when walked
                 root.RuleSet = node.Rules;
                 root.Rest = root.DataPath[(i + 1)..];
                 return;

@@ -41,9 +41,9 @@ internal sealed partial class Interpreter
     private bool WalkNode(Value?[] f, DataNode? node, Value? baseVal, List<string> cur, string[] prefix, int pi, Term[] path, int ti, Func<Value, bool> k)
     {
         if (FindOverride(cur) is { } ov) return WalkRest(f, ov, prefix, pi, path, ti, k);
-        if (node?.Rules is { } set)
+        if (node?.Rules is not null)
         {
-            var v = EvalRuleSet(set, set.Rules.FirstOrDefault()?.Loc ?? set.Default!.Loc);
+            var v = NodeRulesValue(node, cur);
             return v is null || WalkRest(f, v, prefix, pi, path, ti, k);
         }
         if (pi == prefix.Length && ti == path.Length)
@@ -144,7 +144,7 @@ internal sealed partial class Interpreter
                     Value? v;
                     if (FindOverride(cur) is { } ov) v = ov;
                     else if (child.Rules is { Kind: RuleKind.Function }) continue;
-                    else if (child.Rules is { } set) v = EvalRuleSet(set, set.Rules.FirstOrDefault()?.Loc ?? set.Default!.Loc);
+                    else if (child.Rules is not null) v = NodeRulesValue(child, cur);
                     else v = Materialize(child, map.GetValueOrDefault(new StringValue(name)), cur);
                     if (v is not null) map[new StringValue(name)] = v;
                 }
@@ -165,6 +165,47 @@ internal sealed partial class Interpreter
         }
         if (baseVal is null && node is null && map.Count == 0) return null;
         return new ObjectValue(map);
+    }
+
+    /// <summary>
+    /// The value of a rule set's node: the rule set's value, merged with the rules defined below it when an object
+    /// rule set shares its place with them (<c>p[k].r := v</c> beside <c>p.q.r := 1</c>). Rules' paths merge;
+    /// a leaf two rules define differently, or a path into another rule's value, is a conflict (as in OPA).
+    /// </summary>
+    private Value? NodeRulesValue(DataNode node, List<string> cur)
+    {
+        var set = node.Rules!;
+        if (node.Children.Count == 0 || set.Kind != RuleKind.PartialObject) return EvalRuleSet(set, set.Rules.FirstOrDefault()?.Loc ?? set.Default!.Loc);
+        var root = new NestedObject();
+        AddNodeLeaves(node, root, []);
+        return root.ToValue();
+    }
+
+    private void AddNodeLeaves(DataNode node, NestedObject root, Value[] prefix)
+    {
+        Step();
+        if (node.Rules is { } set)
+        {
+            var loc = set.Rules.FirstOrDefault()?.Loc ?? set.Default?.Loc;
+            switch (set.Kind)
+            {
+                case RuleKind.Function:
+                    break;
+                case RuleKind.PartialObject:
+                    AddRuleLeaves(set, root, prefix);
+                    break;
+                case RuleKind.PartialSet:
+                    if (EvalRuleSet(set, loc!) is SetValue items && !root.TryAddSet(prefix, items)) throw Conflict(set, prefix, loc);
+                    break;
+                default:
+                    if (EvalRuleSet(set, loc!) is { } v && !root.TryAdd(prefix, v, false)) throw Conflict(set, prefix, loc);
+                    break;
+            }
+        }
+        else if (prefix.Length > 0 && !root.TryLevel(prefix))
+            throw new RegoException(RegoErrorCodes.ConflictError, $"object keys must be unique (data.{string.Join('.', node.Path)} is also a rule's value)");
+        foreach (var (name, child) in node.Children)
+            AddNodeLeaves(child, root, [.. prefix, new StringValue(name)]);
     }
 
     private bool WalkValue(Value?[] f, Value cur, Term[] path, int i, Func<Value, bool> k)

@@ -292,8 +292,40 @@ internal sealed partial class Interpreter
     /// <summary>Calls a user function or builtin with evaluated arguments; null when undefined.</summary>
     private Value? Invoke(CallTerm c, Value[] args)
     {
+        if (_ctx.Mocks is { } mocks && mocks.TryGetValue(c.Function?.PathText ?? c.Builtin?.Name ?? "", out var mock)) return InvokeMock(mock, c, args);
         if (c.Function is { } fn) return CallFunction(fn, args, c.Loc);
         var b = c.Builtin ?? throw new RegoException(RegoErrorCodes.InternalError, $"unresolved function {c.DisplayName}", c.Loc);
+        return CallBuiltin(b, args, c.Loc);
+    }
+
+    /// <summary>
+    /// A call replaced by <c>with</c>: a value is the result; a replacement function runs without the replacements
+    /// in force (as in OPA, a mock calling the function it replaces reaches the original, never another mock).
+    /// </summary>
+    private Value? InvokeMock(object mock, CallTerm c, Value[] args)
+    {
+        switch (mock)
+        {
+            case Value v:
+                return v;
+            case Builtin b:
+                return CallBuiltin(b, args, c.Loc);
+            default:
+                var saved = _ctx;
+                _ctx = new Ctx { Input = saved.Input, DataOverrides = saved.DataOverrides, Cache = new object?[_prog.RuleSetCount] };
+                try
+                {
+                    return CallFunction((RuleSet)mock, args, c.Loc);
+                }
+                finally
+                {
+                    _ctx = saved;
+                }
+        }
+    }
+
+    private Value? CallBuiltin(Builtin b, Value[] args, RegoLocation loc)
+    {
         try
         {
             return b.Fn(args, _builtinCtx);
@@ -301,7 +333,7 @@ internal sealed partial class Interpreter
         catch (BuiltinException ex)
         {
             if (_options.StrictBuiltinErrors)
-                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, c.Loc);
+                throw new RegoException(ex is BuiltinTypeException ? RegoErrorCodes.EvalTypeError : RegoErrorCodes.BuiltinError, ex.Message, loc);
             return null;
         }
     }
@@ -415,6 +447,7 @@ internal sealed partial class Interpreter
                 }
             default:
                 {
+                    if (set.Rules.Any(r => r.KeyIsPath)) return ComputeNestedObject(set);
                     var map = new Dictionary<Value, Value>();
                     foreach (var def in set.Rules)
                     {
@@ -430,6 +463,112 @@ internal sealed partial class Interpreter
                     }
                     return new ObjectValue(map);
                 }
+        }
+    }
+
+    /// <summary>An object rule set with multi-key heads (<c>p[a][b] := v</c>, <c>p[a] contains v</c>): each solution sets one leaf of a nested object.</summary>
+    private Value ComputeNestedObject(RuleSet set)
+    {
+        var root = new NestedObject();
+        AddRuleLeaves(set, root, []);
+        return root.ToValue();
+    }
+
+    private void AddRuleLeaves(RuleSet set, NestedObject root, Value[] prefix)
+    {
+        foreach (var def in set.Rules)
+        {
+            var frame = new Value?[def.SlotCount];
+            EvalBody(frame, def.Body, 0, () => EvalTerm(frame, def.Key!, key => EvalTerm(frame, def.Value ?? TrueTerm, val =>
+            {
+                Step();
+                Value[] keys = def.KeyIsPath ? [.. prefix, .. ((ArrayValue)key).Items] : [.. prefix, key];
+                if (!root.TryAdd(keys, val, def.LeafIsSet)) throw Conflict(set, keys, def.Loc);
+                return true;
+            })));
+        }
+    }
+
+    private static RegoException Conflict(RuleSet set, Value[] keys, RegoLocation? loc) =>
+        new(RegoErrorCodes.ConflictError, $"object keys must be unique ({set.PathText}: two values at {string.Concat(keys.Select(x => "[" + x.ToJson() + "]"))})", loc);
+
+    /// <summary>A nested object under construction: each entry is a leaf value, a leaf set being collected, or a deeper level.</summary>
+    private sealed class NestedObject
+    {
+        private readonly Dictionary<Value, object> _map = new();
+
+        /// <summary>
+        /// Sets the leaf at <paramref name="keys"/> (or adds to the set there); false when it conflicts with a
+        /// different leaf, or with a level (a rule's value is never merged into).
+        /// </summary>
+        public bool TryAdd(Value[] keys, Value val, bool toSet)
+        {
+            var cur = this;
+            for (var i = 0; i < keys.Length - 1; i++)
+            {
+                if (!cur._map.TryGetValue(keys[i], out var next)) cur._map[keys[i]] = next = new NestedObject();
+                if (next is not NestedObject level) return false;
+                cur = level;
+            }
+            var last = keys[^1];
+            cur._map.TryGetValue(last, out var prev);
+            if (toSet)
+            {
+                if (prev is null) cur._map[last] = prev = new HashSet<Value>();
+                if (prev is not HashSet<Value> items) return false;
+                items.Add(val);
+                return true;
+            }
+            if (prev is not null) return prev is Value pv && pv.Equals(val);
+            cur._map[last] = val;
+            return true;
+        }
+
+        /// <summary>Adds every element of <paramref name="set"/> to the set leaf at <paramref name="keys"/> (an empty set still creates it).</summary>
+        public bool TryAddSet(Value[] keys, SetValue set)
+        {
+            if (set.Count == 0)
+            {
+                var cur = this;
+                for (var i = 0; i < keys.Length - 1; i++)
+                {
+                    if (!cur._map.TryGetValue(keys[i], out var next)) cur._map[keys[i]] = next = new NestedObject();
+                    if (next is not NestedObject level) return false;
+                    cur = level;
+                }
+                if (!cur._map.TryGetValue(keys[^1], out var prev)) cur._map[keys[^1]] = new HashSet<Value>();
+                else if (prev is not HashSet<Value>) return false;
+                return true;
+            }
+            foreach (var v in set.Items)
+                if (!TryAdd(keys, v, true)) return false;
+            return true;
+        }
+
+        /// <summary>Makes sure a level exists at <paramref name="keys"/> (a package-like node with no value yet).</summary>
+        public bool TryLevel(Value[] keys)
+        {
+            var cur = this;
+            foreach (var key in keys)
+            {
+                if (!cur._map.TryGetValue(key, out var next)) cur._map[key] = next = new NestedObject();
+                if (next is not NestedObject level) return false;
+                cur = level;
+            }
+            return true;
+        }
+
+        public ObjectValue ToValue()
+        {
+            var map = new Dictionary<Value, Value>(_map.Count);
+            foreach (var (k, v) in _map)
+                map[k] = v switch
+                {
+                    NestedObject n => n.ToValue(),
+                    HashSet<Value> items => new SetValue(items, true),
+                    _ => (Value)v,
+                };
+            return new ObjectValue(map);
         }
     }
 }

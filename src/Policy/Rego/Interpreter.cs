@@ -17,6 +17,8 @@ internal sealed partial class Interpreter
     {
         public Value? Input;
         public List<(string[] Path, Value Value)>? DataOverrides;
+        /// <summary>Functions replaced by <c>with</c>: builtin name or function path → Value, Builtin or RuleSet.</summary>
+        public Dictionary<string, object>? Mocks;
         public object?[] Cache = [];
     }
 
@@ -337,10 +339,16 @@ internal sealed partial class Interpreter
         {
             Input = parent.Input,
             DataOverrides = parent.DataOverrides is null ? null : [.. parent.DataOverrides],
+            Mocks = parent.Mocks is null ? null : new Dictionary<string, object>(parent.Mocks, StringComparer.Ordinal),
             Cache = new object?[_prog.RuleSetCount],
         };
         foreach (var w in e.Withs)
         {
+            if (w.MockTarget is { } target && (w.MockBuiltin ?? (object?)w.MockFunction) is { } fn)
+            {
+                (child.Mocks ??= new(StringComparer.Ordinal))[target] = fn;
+                continue;
+            }
             Value? value = null;
             EvalTerm(f, w.Value, v =>
             {
@@ -348,7 +356,8 @@ internal sealed partial class Interpreter
                 return false;
             });
             if (value is null) return true;
-            if (w.IsInput) child.Input = w.DataPath.Length == 0 ? value : Patch(child.Input, w.DataPath, 0, value);
+            if (w.MockTarget is { } mocked) (child.Mocks ??= new(StringComparer.Ordinal))[mocked] = value;
+            else if (w.IsInput) child.Input = w.DataPath.Length == 0 ? value : Patch(child.Input, w.DataPath, 0, value);
             else
             {
                 child.DataOverrides ??= [];

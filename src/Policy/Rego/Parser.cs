@@ -125,9 +125,31 @@ internal sealed class Parser
         var nameTok = Expect(TokenKind.Ident, "rule name");
         if (IsKeyword(nameTok.Text)) throw Error(nameTok, $"unexpected keyword '{nameTok.Text}'");
         var rule = new Rule(Loc(first), nameTok.Text, RuleKind.Complete) { IsDefault = isDefault, Module = module };
-        if (Peek.Kind == TokenKind.Dot) throw Error(Peek, "multi-level rule heads (ref heads) are not supported");
+        // A rule head is a reference (OPA v1 ref heads): its leading string segments name the rule's place in the
+        // data tree (a.b.c := 1 defines data.<package>.a.b.c); the segments from the first other term on are the
+        // object keys the rule produces (p.q[k] := v, p[a][b] if ...).
+        var segments = new List<Term>();
+        while (!Peek.NewlineBefore && (Peek.Kind == TokenKind.Dot || Peek.Kind == TokenKind.LBrack))
+        {
+            var seg = Next();
+            if (seg.Kind == TokenKind.Dot)
+            {
+                var part = Expect(TokenKind.Ident, "name after '.' in rule head");
+                segments.Add(new ScalarTerm(Loc(part), new StringValue(part.Text)));
+                continue;
+            }
+            _newlineEnds.Push(false);
+            segments.Add(ParseTerm());
+            _newlineEnds.Pop();
+            Expect(TokenKind.RBrack, "']'");
+        }
+        var staticCount = 0;
+        while (staticCount < segments.Count && segments[staticCount] is ScalarTerm { V: StringValue }) staticCount++;
+        rule.HeadPath = segments.Take(staticCount).Select(t => ((StringValue)((ScalarTerm)t).V).V).ToArray();
+        var keys = segments.Skip(staticCount).ToArray();
         if (Peek.Kind == TokenKind.LParen && !Peek.NewlineBefore)
         {
+            if (keys.Length > 0) throw Error(Peek, $"function {rule.Name} cannot have a variable or non-string key in its name (ref heads of functions take only names)");
             Next();
             rule.Kind = RuleKind.Function;
             rule.Args = ParseTermList(TokenKind.RParen);
@@ -135,29 +157,32 @@ internal sealed class Parser
         else if (IsIdent("contains"))
         {
             Next();
-            rule.Kind = RuleKind.PartialSet;
-            rule.Key = ParseTerm();
+            if (keys.Length > 0)
+            {
+                // p[q] contains r: an object whose leaves are sets.
+                rule.Kind = RuleKind.PartialObject;
+                rule.Key = new ArrayTerm(keys[0].Loc, keys);
+                rule.KeyIsPath = true;
+                rule.LeafIsSet = true;
+                rule.Value = ParseTerm();
+            }
+            else
+            {
+                rule.Kind = RuleKind.PartialSet;
+                rule.Key = ParseTerm();
+            }
         }
-        else if (Peek.Kind == TokenKind.LBrack && !Peek.NewlineBefore)
+        else if (keys.Length > 0)
         {
-            Next();
-            _newlineEnds.Push(false);
-            rule.Key = ParseTerm();
-            _newlineEnds.Pop();
-            Expect(TokenKind.RBrack, "']'");
             rule.Kind = RuleKind.PartialObject;
-            if (Peek.Kind is TokenKind.Dot or TokenKind.LBrack or TokenKind.LParen && !Peek.NewlineBefore)
-                throw Error(Peek, $"multi-level rule heads (ref heads such as {rule.Name}[k].x or {rule.Name}[k](x)) are not supported");
+            rule.Key = keys.Length == 1 ? keys[0] : new ArrayTerm(keys[0].Loc, keys);
+            rule.KeyIsPath = keys.Length > 1;
         }
 
         if (Peek.Kind is TokenKind.Assign or TokenKind.Unify && !Peek.NewlineBefore)
         {
             Next();
             rule.Value = ParseTerm();
-        }
-        else if (rule.Kind == RuleKind.PartialObject)
-        {
-            throw Error(Peek, $"rule {rule.Name}[...] needs a value (':= value'); use 'contains' for partial sets");
         }
         if (isDefault && (rule.Value is null || rule.Kind is RuleKind.PartialSet or RuleKind.PartialObject))
             throw Error(first, "default rules must have a value and no key");
@@ -178,7 +203,7 @@ internal sealed class Parser
         {
             if (rule.Kind != RuleKind.Complete && rule.Kind != RuleKind.Function) throw Error(Peek, "else keyword cannot be used on multi-value rules");
             var elseTok = Next();
-            var e = new Rule(Loc(elseTok), rule.Name, rule.Kind) { Args = rule.Args, Module = module };
+            var e = new Rule(Loc(elseTok), rule.Name, rule.Kind) { Args = rule.Args, Module = module, HeadPath = rule.HeadPath };
             if (Peek.Kind is TokenKind.Assign or TokenKind.Unify)
             {
                 Next();
@@ -202,10 +227,29 @@ internal sealed class Parser
     {
         if (Peek.Kind == TokenKind.LBrace)
         {
-            Next();
-            var body = ParseLiterals(TokenKind.RBrace);
-            Expect(TokenKind.RBrace, "'}'");
-            return body;
+            var (start, nesting, depth, pipe) = (_i, _nesting, _newlineEnds.Count, _pipeEndsTerm);
+            try
+            {
+                Next();
+                var body = ParseLiterals(TokenKind.RBrace);
+                Expect(TokenKind.RBrace, "'}'");
+                return body;
+            }
+            catch (RegoException first)
+            {
+                // `if {k: v | …}` is a one-literal body holding an object or set comprehension (as OPA parses it);
+                // when that reading fails too, the body's own error is the one to report.
+                (_i, _nesting, _pipeEndsTerm) = (start, nesting, pipe);
+                while (_newlineEnds.Count > depth) _newlineEnds.Pop();
+                try
+                {
+                    return [ParseLiteral()];
+                }
+                catch (RegoException)
+                {
+                    throw first;
+                }
+            }
         }
         return [ParseLiteral()];
     }
@@ -246,7 +290,7 @@ internal sealed class Parser
             expr = ParseExprCore(start);
         }
         var withs = new List<WithModifier>();
-        while (IsIdent("with") && !AtLineBreak)
+        while (IsIdent("with")) // a keyword: it never starts an expression, so a new line may begin with it
         {
             var w = Next();
             var target = ParseTermAt(Level.Primary);
@@ -409,7 +453,7 @@ internal sealed class Parser
             if (Peek.Kind == TokenKind.Number && Peek.Start == m.End)
             {
                 var n = Next();
-                return new ScalarTerm(Loc(m), new NumberValue(-ParseNumber(n)));
+                return new ScalarTerm(Loc(m), ParseNumber(n, negate: true));
             }
             var operand = ParseTermAt(Level.Primary);
             return new CallTerm(Loc(m), ["minus"], [new ScalarTerm(Loc(m), new NumberValue(0)), operand]);
@@ -417,16 +461,13 @@ internal sealed class Parser
         return ParseTermAt(Level.Primary);
     }
 
-    private double ParseNumber(Token t)
+    private NumberValue ParseNumber(Token t, bool negate = false)
     {
-        if (!double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) || double.IsInfinity(d))
-            throw Error(t, $"invalid number {t.Text}");
-        // Numbers are IEEE doubles here (OPA's are arbitrary precision): an integer literal that a double cannot
-        // hold exactly is refused at load rather than silently rounded.
-        if (t.Text.All(char.IsAsciiDigit) && t.Text.Length > 15 &&
-            System.Numerics.BigInteger.Parse(t.Text, CultureInfo.InvariantCulture) != new System.Numerics.BigInteger(d))
-            throw Error(t, $"integer {t.Text} cannot be represented exactly: arbitrary-precision numbers are not supported (integers up to 2^53 are exact)");
-        return d;
+        if (NumberValue.Parse(negate ? "-" + t.Text : t.Text) is { } n) return n;
+        // Integers of any size are exact; other numbers are doubles, so one past a double's range is refused.
+        throw Error(t, double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
+            ? $"number {t.Text} is beyond the range of a double (arbitrary-precision decimals are not supported)"
+            : $"invalid number {t.Text}");
     }
 
     private Term ParsePrimary()
@@ -452,7 +493,7 @@ internal sealed class Parser
         {
             case TokenKind.Number:
                 Next();
-                term = new ScalarTerm(loc, new NumberValue(ParseNumber(t)));
+                term = new ScalarTerm(loc, ParseNumber(t));
                 break;
             case TokenKind.String:
                 Next();

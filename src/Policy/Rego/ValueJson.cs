@@ -36,7 +36,11 @@ internal static class ValueJson
             case JsonTokenType.Null: return Value.Null;
             case JsonTokenType.True: return Value.True;
             case JsonTokenType.False: return Value.False;
-            case JsonTokenType.Number: return new NumberValue(r.GetDouble());
+            case JsonTokenType.Number:
+                // An integer of more than 15 digits may be beyond 2^53: kept exact.
+                if (r.ValueSpan.Length > 15 && !r.ValueSpan.ContainsAny((byte)'.', (byte)'e', (byte)'E'))
+                    return NumberValue.Parse(System.Text.Encoding.ASCII.GetString(r.ValueSpan)) ?? new NumberValue(r.GetDouble());
+                return new NumberValue(r.GetDouble());
             case JsonTokenType.String: return new StringValue(r.GetString()!);
             case JsonTokenType.StartArray:
                 {
@@ -86,7 +90,7 @@ internal static class ValueJson
                         JsonValueKind.String => new StringValue(v.GetValue<string>()),
                         JsonValueKind.True => Value.True,
                         JsonValueKind.False => Value.False,
-                        JsonValueKind.Number => new NumberValue(ToDouble(v)),
+                        JsonValueKind.Number => v.TryGetValue<long>(out var whole) ? NumberValue.Of(whole) : NumberValue.Parse(v.ToJsonString()) ?? new NumberValue(ToDouble(v)),
                         _ => Value.Null,
                     };
                 }
@@ -113,7 +117,8 @@ internal static class ValueJson
             case NullValue: return null;
             case BoolValue b: return JsonValue.Create(b.V);
             case NumberValue n:
-                return n.TryGetInt(out var l) ? JsonValue.Create(l) : JsonValue.Create(n.V);
+                if (n.TryGetInt(out var l)) return JsonValue.Create(l);
+                return n.Big is not null ? JsonNode.Parse(n.Text) : JsonValue.Create(n.V);
             case StringValue s: return JsonValue.Create(s.V);
             case ArrayValue a:
                 {

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 
 namespace Sandbox.Policy.Rego;
@@ -107,20 +108,100 @@ internal sealed class BoolValue(bool value) : Value
     public override void WriteJson(StringBuilder sb) => sb.Append(V ? "true" : "false");
 }
 
-internal sealed class NumberValue(double value) : Value
+/// <summary>
+/// A number: an IEEE double (the fast path), or, for an integer beyond 2^53 that a double cannot hold exactly, a
+/// <see cref="BigInteger"/> (OPA's numbers are arbitrary precision). An integer within 2^53 is always a double, so
+/// each value has one form and equality stays a comparison of doubles on the fast path.
+/// </summary>
+internal sealed class NumberValue : Value
 {
-    public double V { get; } = value;
+    /// <summary>2^53: integers up to this magnitude are exact as doubles.</summary>
+    public const double MaxExactDouble = 9007199254740992d;
+
+    public NumberValue(double value) => V = value;
+
+    private NumberValue(BigInteger big)
+    {
+        Big = big;
+        V = (double)big;
+    }
+
+    /// <summary>The value as a double (rounded when <see cref="Big"/> is set).</summary>
+    public double V { get; }
+    /// <summary>The exact value of an integer beyond 2^53; null otherwise.</summary>
+    public BigInteger? Big { get; }
+
+    public static NumberValue Of(BigInteger b) => BigInteger.Abs(b) <= MaxExactBig ? new NumberValue((double)b) : new NumberValue(b);
+    public static NumberValue Of(long l) => Math.Abs((double)l) <= MaxExactDouble ? new NumberValue((double)l) : new NumberValue(new BigInteger(l));
+    private static readonly BigInteger MaxExactBig = new(MaxExactDouble);
+
     public override ValueKind Kind => ValueKind.Number;
-    protected override int CompareSameKind(Value other) => V.CompareTo(((NumberValue)other).V);
+
+    protected override int CompareSameKind(Value other)
+    {
+        var o = (NumberValue)other;
+        if (Big is null && o.Big is null) return V.CompareTo(o.V);
+        // One side is an integer beyond 2^53; a fractional double is far smaller, so doubles order them correctly.
+        return TryGetBig(out var a) && o.TryGetBig(out var b) ? a.CompareTo(b) : V.CompareTo(o.V);
+    }
+
+    // Equal numbers have equal doubles, whichever form they take.
     public override int GetHashCode() => V.GetHashCode();
 
-    public bool IsInteger => Math.Floor(V) == V && !double.IsInfinity(V);
+    public bool IsInteger => Big is not null || (Math.Floor(V) == V && !double.IsInfinity(V));
 
+    /// <summary>The value as an exact integer: true for integers in either form (an integral double is exact).</summary>
+    public bool TryGetBig(out BigInteger b)
+    {
+        if (Big is { } big) b = big;
+        else if (IsInteger) b = new BigInteger(V);
+        else
+        {
+            b = default;
+            return false;
+        }
+        return true;
+    }
+
+    /// <summary>The value as a long: integers within 2^53, or exact big integers that fit 64 bits.</summary>
     public bool TryGetInt(out long i)
     {
-        if (IsInteger && Math.Abs(V) < 9.007199254740992E15) { i = (long)V; return true; }
+        if (Big is { } big)
+        {
+            if (big >= long.MinValue && big <= long.MaxValue)
+            {
+                i = (long)big;
+                return true;
+            }
+        }
+        else if (IsInteger && Math.Abs(V) <= MaxExactDouble)
+        {
+            i = (long)V;
+            return true;
+        }
         i = 0;
         return false;
+    }
+
+    /// <summary>
+    /// A JSON or Rego number literal: an integer beyond 2^53 is kept exact; other numbers are doubles. Null when the
+    /// text is not a number or is beyond a double's range.
+    /// </summary>
+    public static NumberValue? Parse(ReadOnlySpan<char> text)
+    {
+        // More than 15 digits with no fraction or exponent may be an integer a double cannot hold exactly.
+        if (text.Length > 15 && IsIntegerText(text) && BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var big))
+            return Of(big);
+        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d) ? new NumberValue(d) : null;
+    }
+
+    private static bool IsIntegerText(ReadOnlySpan<char> text)
+    {
+        var i = text[0] == '-' ? 1 : 0;
+        if (i == text.Length) return false;
+        for (; i < text.Length; i++)
+            if (!char.IsAsciiDigit(text[i])) return false;
+        return true;
     }
 
     public static string Format(double d)
@@ -129,7 +210,9 @@ internal sealed class NumberValue(double value) : Value
         return d.ToString("R", CultureInfo.InvariantCulture);
     }
 
-    public override void WriteJson(StringBuilder sb) => sb.Append(Format(V));
+    public string Text => Big is { } big ? big.ToString(CultureInfo.InvariantCulture) : Format(V);
+
+    public override void WriteJson(StringBuilder sb) => sb.Append(Text);
 }
 
 internal sealed class StringValue(string value) : Value

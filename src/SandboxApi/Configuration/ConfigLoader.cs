@@ -73,10 +73,11 @@ public static class ConfigLoader
     private static PoolsConfig ReadPools(Section s)
     {
         var d = new PoolsConfig();
-        s.Known("max_refill_per_s", "ttl_s", "shapes");
+        s.Known("max_refill_per_s", "refill_concurrency", "ttl_s", "shapes");
         return new PoolsConfig
         {
             MaxRefillPerS = s.Double("max_refill_per_s") ?? d.MaxRefillPerS,
+            RefillConcurrency = s.Int("refill_concurrency") ?? d.RefillConcurrency,
             TtlS = s.Int("ttl_s") ?? d.TtlS,
             Shapes = s.List("shapes", ReadPoolShape),
         };

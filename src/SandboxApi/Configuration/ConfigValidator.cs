@@ -101,6 +101,8 @@ public static class ConfigValidator
         var p = c.Pools;
         if (!(p.MaxRefillPerS > 0 && p.MaxRefillPerS <= 1000))
             errors.Add($"pools.max_refill_per_s: {p.MaxRefillPerS} is out of range (0, 1000]");
+        if (p.RefillConcurrency is < 0 or > 64)
+            errors.Add($"pools.refill_concurrency: {p.RefillConcurrency} is out of range [0, 64]");
         if (p.TtlS is < 10 or > 86_400)
             errors.Add($"pools.ttl_s: {p.TtlS} is out of range [10, 86400]");
         var shapeNames = new HashSet<string>(StringComparer.Ordinal);

@@ -119,8 +119,12 @@ public sealed record LogConfig
 /// <summary>Warm pools: sandboxes created ahead of requests, per shape (Sandbox.Core's SandboxPools).</summary>
 public sealed record PoolsConfig
 {
-    /// <summary>Most pooled sandboxes created per second, over all pools. Default 5.</summary>
+    /// <summary>Most pooled sandboxes created per second ahead of demand (filling, TTL replacement), over all pools.
+    /// Default 5. Refills replacing what requests took are not held to it.</summary>
     public double MaxRefillPerS { get; init; } = 5;
+    /// <summary>Most refills launching at once, over all pools (replacing claimed sandboxes). Default 2; 0 = refill only
+    /// ahead of demand (see Sandbox.Core's PoolOptions.RefillConcurrency).</summary>
+    public int RefillConcurrency { get; init; } = 2;
     /// <summary>A pooled sandbox older than this is replaced, seconds. Default 600.</summary>
     public int TtlS { get; init; } = 600;
     /// <summary>The pools; null (the key absent) = <see cref="Defaults"/>; an empty list = no pools.</summary>

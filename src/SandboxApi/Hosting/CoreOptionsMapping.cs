@@ -26,6 +26,7 @@ public static class CoreOptionsMapping
     public static PoolOptions ToPoolOptions(this SandboxdConfig config) => new()
     {
         MaxRefillPerSecond = config.Pools.MaxRefillPerS,
+        RefillConcurrency = config.Pools.RefillConcurrency,
         Ttl = TimeSpan.FromSeconds(config.Pools.TtlS),
         Shapes = [.. config.Pools.EffectiveShapes
             .Where(s => s.Size > 0 && (s.Tenant is not null || config.Tenants.Count > 0))

@@ -24,8 +24,12 @@ internal static class RmCommand
             {
                 try
                 {
-                    await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = id, AllowMissing = parse.GetValue(force) }, cancellationToken: ct);
+                    await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = id }, cancellationToken: ct);
                     StdStreams.OutText.WriteLine(id);
+                }
+                catch (RpcException e) when (e.StatusCode == StatusCode.NotFound && parse.GetValue(force))
+                {
+                    // As docker: -f makes a missing sandbox no error, and prints nothing for it (nothing was deleted).
                 }
                 catch (RpcException e) when (e.StatusCode != StatusCode.Unavailable)
                 {

@@ -12,11 +12,17 @@ internal sealed partial class CgroupV1 : ICgroup
 
     private CgroupV1(Dictionary<string, string> dirs, CgroupOwnerLock? owner = null) => (_dirs, _owner) = (dirs, owner);
 
-    /// <summary>A sub-cgroup on every hierarchy of this one (no limits of its own: this one's hold for it too).</summary>
-    public ICgroup CreateChild(string name)
+    /// <summary>The hierarchies a tasks-only sub-cgroup needs: its task list (pids), its kill (freezer, pids) and its
+    /// OOM count (memory).</summary>
+    private static readonly string[] s_taskHierarchies = ["memory", "pids", "freezer"];
+
+    /// <summary>A sub-cgroup on every hierarchy of this one, or (<paramref name="tasksOnly"/>) on those its task list,
+    /// kill and OOM count need; no limits of its own: this one's hold for it too.</summary>
+    public ICgroup CreateChild(string name, bool tasksOnly = false)
     {
         CgroupFactory.CheckChildName(name);
-        var dirs = _dirs.ToDictionary(kv => kv.Key, kv => System.IO.Path.Combine(kv.Value, name));
+        var dirs = _dirs.Where(kv => !tasksOnly || s_taskHierarchies.Contains(kv.Key))
+            .ToDictionary(kv => kv.Key, kv => System.IO.Path.Combine(kv.Value, name));
         foreach (var dir in dirs.Values.Distinct())
         {
             if (Directory.Exists(dir))

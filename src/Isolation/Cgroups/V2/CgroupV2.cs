@@ -13,7 +13,7 @@ internal sealed partial class CgroupV2 : ICgroup
     /// <summary>A sub-cgroup (no limits of its own: this one's hold for it too). Its controllers are enabled in this
     /// cgroup's subtree_control first, one per write, which the kernel allows only while this cgroup holds no process
     /// of its own (the no-internal-process rule): a long-lived sandbox's agent lives in a sub-cgroup for that reason.</summary>
-    public ICgroup CreateChild(string name)
+    public ICgroup CreateChild(string name, bool tasksOnly = false)
     {
         CgroupFactory.CheckChildName(name);
         SubtreeControllers.EnableForChildren(_dir, CpuQuotaEnforced ? [.. SubtreeControllers.Required, "cpu"] : SubtreeControllers.Required);

@@ -13,8 +13,8 @@ internal static class AggregateBuiltins
             StringValue str => str.V.EnumerateRunes().Count(),
             _ => throw new BuiltinTypeException($"count: operand 1 must be one of {{array, object, set, string}} but got {Value.TypeName(a[0])}"),
         }));
-        t.Register("sum", 1, (a, _) => Value.Number(Numbers(a, "sum").Sum()));
-        t.Register("product", 1, (a, _) => Value.Number(Numbers(a, "product").Aggregate(1.0, (x, y) => x * y)));
+        t.Register("sum", 1, (a, _) => Numbers(a, "sum").Aggregate(new NumberValue(0), NumberArithmetic.Add));
+        t.Register("product", 1, (a, _) => Numbers(a, "product").Aggregate(new NumberValue(1), NumberArithmetic.Mul));
         t.Register("max", 1, (a, _) =>
         {
             var e = BuiltinTable.Elems(a, 0, "max");
@@ -33,6 +33,6 @@ internal static class AggregateBuiltins
         });
     }
 
-    private static IEnumerable<double> Numbers(Value[] a, string fn) =>
-        BuiltinTable.Elems(a, 0, fn).Select(v => v is NumberValue n ? n.V : throw new BuiltinTypeException($"{fn}: operand 1 must be a collection of numbers but contains {Value.TypeName(v)}"));
+    private static IEnumerable<NumberValue> Numbers(Value[] a, string fn) =>
+        BuiltinTable.Elems(a, 0, fn).Select(v => v is NumberValue n ? n : throw new BuiltinTypeException($"{fn}: operand 1 must be a collection of numbers but contains {Value.TypeName(v)}"));
 }

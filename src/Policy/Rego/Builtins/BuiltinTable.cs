@@ -68,6 +68,12 @@ internal sealed class BuiltinTable
     internal static double Num(Value[] a, int i, string fn) =>
         a[i] is NumberValue n ? n.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
 
+    internal static NumberValue Number(Value[] a, int i, string fn) =>
+        a[i] as NumberValue ?? throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
+
+    internal static System.Numerics.BigInteger BigInt(Value[] a, int i, string fn) =>
+        a[i] is NumberValue n && n.TryGetBig(out var b) ? b : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be integer number but got {a[i]}");
+
     internal static long Int(Value[] a, int i, string fn) =>
         a[i] is NumberValue n && n.TryGetInt(out var l) ? l : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be integer number but got {a[i]}");
 

@@ -10,11 +10,11 @@ namespace Sandbox.Policy.Rego;
 /// </summary>
 internal static class GoFormat
 {
-    private enum Kind { Int, Float, Str }
+    private enum Kind { Int, Float, Str, Big }
 
-    private readonly record struct Arg(Kind Kind, long I, double F, string S)
+    private readonly record struct Arg(Kind Kind, long I, double F, string S, System.Numerics.BigInteger B = default)
     {
-        public string TypeName => Kind switch { Kind.Int => "int", Kind.Float => "float64", _ => "string" };
+        public string TypeName => Kind switch { Kind.Int => "int", Kind.Float => "float64", Kind.Big => "big.Int", _ => "string" };
     }
 
     private struct Spec
@@ -82,6 +82,8 @@ internal static class GoFormat
     private static Arg ToArg(Value v) => v switch
     {
         NumberValue n when n.TryGetInt(out var l) => new Arg(Kind.Int, l, 0, ""),
+        // An integer beyond int64 is a Go *big.Int, which prints in base 10 for %d, %s and %v.
+        NumberValue { Big: { } big } => new Arg(Kind.Big, 0, 0, "", big),
         NumberValue n => new Arg(Kind.Float, 0, n.V, ""),
         StringValue s => new Arg(Kind.Str, 0, 0, s.V),
         _ => new Arg(Kind.Str, 0, 0, StringBuiltins.FormatValue(v)),
@@ -99,6 +101,7 @@ internal static class GoFormat
     {
         Kind.Int => a.I.ToString(CultureInfo.InvariantCulture),
         Kind.Float => FormatFloat(a.F, 'g', -1),
+        Kind.Big => a.B.ToString(CultureInfo.InvariantCulture),
         _ => a.S,
     };
 
@@ -132,6 +135,23 @@ internal static class GoFormat
                     'g' or 'G' => Signed(FormatFloat(a.F, verb, spec.Precision), spec),
                     _ => null,
                 };
+                break;
+            case Kind.Big:
+                numeric = true;
+                var mag = System.Numerics.BigInteger.Abs(a.B);
+                var bigDigits = verb switch
+                {
+                    'v' or 'd' or 's' => mag.ToString(CultureInfo.InvariantCulture),
+                    'x' => mag.ToString("x", CultureInfo.InvariantCulture).TrimStart('0'),
+                    'X' => mag.ToString("X", CultureInfo.InvariantCulture).TrimStart('0'),
+                    _ => null,
+                };
+                if (bigDigits is not null)
+                {
+                    var prefix = spec.Sharp && verb == 'x' ? "0x" : spec.Sharp && verb == 'X' ? "0X" : "";
+                    if (spec.Precision > bigDigits.Length) bigDigits = new string('0', spec.Precision - bigDigits.Length) + bigDigits;
+                    body = (a.B.Sign < 0 ? "-" : spec.Plus ? "+" : spec.Space ? " " : "") + prefix + bigDigits;
+                }
                 break;
             case Kind.Str:
                 var s = spec.Precision >= 0 ? new string(a.S.EnumerateRunes().Take(spec.Precision).SelectMany(r => r.ToString()).ToArray()) : a.S;

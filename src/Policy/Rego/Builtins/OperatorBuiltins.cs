@@ -11,26 +11,28 @@ internal static class OperatorBuiltins
         t.Register("lte", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) <= 0));
         t.Register("gt", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) > 0));
         t.Register("gte", 2, (a, _) => Value.Bool(a[0].CompareTo(a[1]) >= 0));
-        t.Register("plus", 2, (a, _) => Value.Number(BuiltinTable.Num(a, 0, "plus") + BuiltinTable.Num(a, 1, "plus")));
+        t.Register("plus", 2, (a, _) => NumberArithmetic.Add(BuiltinTable.Number(a, 0, "plus"), BuiltinTable.Number(a, 1, "plus")));
         t.Register("minus", 2, Minus);
-        t.Register("mul", 2, (a, _) => Value.Number(BuiltinTable.Num(a, 0, "mul") * BuiltinTable.Num(a, 1, "mul")));
+        t.Register("mul", 2, (a, _) => NumberArithmetic.Mul(BuiltinTable.Number(a, 0, "mul"), BuiltinTable.Number(a, 1, "mul")));
         t.Register("div", 2, (a, _) =>
         {
-            var d = BuiltinTable.Num(a, 1, "div");
-            if (d == 0) throw new BuiltinException("div: divide by zero");
-            return Value.Number(BuiltinTable.Num(a, 0, "div") / d);
+            var d = BuiltinTable.Number(a, 1, "div");
+            if (d.V == 0) throw new BuiltinException("div: divide by zero");
+            return NumberArithmetic.Div(BuiltinTable.Number(a, 0, "div"), d);
         });
         t.Register("rem", 2, (a, _) =>
         {
-            var x = BuiltinTable.Int(a, 0, "rem");
-            var y = BuiltinTable.Int(a, 1, "rem");
-            if (y == 0) throw new BuiltinException("rem: modulo by zero");
-            return Value.Number(x % y);
+            // As OPA: a non-number is a type error, a fraction a builtin error.
+            var x = RemOperand(a, 0);
+            var y = RemOperand(a, 1);
+            if (y.IsZero) throw new BuiltinException("rem: modulo by zero");
+            return NumberArithmetic.Rem(x, y);
         });
-        t.Register("abs", 1, (a, _) => Value.Number(Math.Abs(BuiltinTable.Num(a, 0, "abs"))));
-        t.Register("round", 1, (a, _) => Value.Number(Math.Round(BuiltinTable.Num(a, 0, "round"), MidpointRounding.AwayFromZero)));
-        t.Register("ceil", 1, (a, _) => Value.Number(Math.Ceiling(BuiltinTable.Num(a, 0, "ceil"))));
-        t.Register("floor", 1, (a, _) => Value.Number(Math.Floor(BuiltinTable.Num(a, 0, "floor"))));
+        t.Register("abs", 1, (a, _) => BuiltinTable.Number(a, 0, "abs") is { Big: { } b } ? NumberValue.Of(System.Numerics.BigInteger.Abs(b)) : Value.Number(Math.Abs(BuiltinTable.Num(a, 0, "abs"))));
+        // A big integer is already whole.
+        t.Register("round", 1, (a, _) => BuiltinTable.Number(a, 0, "round") is { Big: not null } n ? n : Value.Number(Math.Round(BuiltinTable.Num(a, 0, "round"), MidpointRounding.AwayFromZero)));
+        t.Register("ceil", 1, (a, _) => BuiltinTable.Number(a, 0, "ceil") is { Big: not null } n ? n : Value.Number(Math.Ceiling(BuiltinTable.Num(a, 0, "ceil"))));
+        t.Register("floor", 1, (a, _) => BuiltinTable.Number(a, 0, "floor") is { Big: not null } n ? n : Value.Number(Math.Floor(BuiltinTable.Num(a, 0, "floor"))));
         t.Register("or", 2, (a, _) =>
         {
             var x = BuiltinTable.Set(a, 0, "or");
@@ -63,6 +65,9 @@ internal static class OperatorBuiltins
         }));
     }
 
+    private static System.Numerics.BigInteger RemOperand(Value[] a, int i) =>
+        BuiltinTable.Number(a, i, "rem").TryGetBig(out var b) ? b : throw new BuiltinException("rem: modulo on floating-point number");
+
     private static Value Minus(Value[] a, BuiltinContext _)
     {
         if (a[0] is SetValue x && a[1] is SetValue y)
@@ -71,7 +76,7 @@ internal static class OperatorBuiltins
             h.ExceptWith(y.Items);
             return new SetValue(h, true);
         }
-        if (a[0] is NumberValue n && a[1] is NumberValue m) return Value.Number(n.V - m.V);
+        if (a[0] is NumberValue n && a[1] is NumberValue m) return NumberArithmetic.Sub(n, m);
         // OPA names the operand that does not fit the first one's type (a type error, not a builtin error).
         return a[0] switch
         {

@@ -83,7 +83,7 @@ internal static class StringBuiltins
         {
             var n = (long)Math.Truncate(BuiltinTable.Num(a, 0, "format_int"));
             var radix = BuiltinTable.Int(a, 1, "format_int");
-            if (radix is not (2 or 8 or 10 or 16)) throw new BuiltinException("format_int: operand 2 must be one of {2, 8, 10, 16}");
+            if (radix is not (2 or 8 or 10 or 16)) throw new BuiltinTypeException("format_int: operand 2 must be one of {2, 8, 10, 16}");
             var digits = radix == 10 ? Math.Abs((decimal)n).ToString(CultureInfo.InvariantCulture) : Convert.ToString(Math.Abs(n), (int)radix);
             return Value.String((n < 0 ? "-" : "") + digits);
         });
@@ -125,9 +125,17 @@ internal static class StringBuiltins
     /// <summary>Operands are a string or a collection of strings each; true when any pair matches.</summary>
     private static Value AnyMatch(Value[] a, string fn, Func<string, string, bool> match)
     {
-        IEnumerable<string> Strings(int i) => a[i] is StringValue s ? [s.V] : BuiltinTable.Elems(a, i, fn).Select(v => v is StringValue vs ? vs.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be a string or a collection of strings"));
+        // OPA's messages: "operand 1 must be one of {string, set, array} but got number", "... must be array of strings but got array containing number".
+        IEnumerable<string> Strings(int i) => a[i] switch
+        {
+            StringValue s => [s.V],
+            ArrayValue or SetValue => BuiltinTable.Elems(a, i, fn).Select(v => v is StringValue vs ? vs.V
+                : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be {Value.TypeName(a[i])} of strings but got {Value.TypeName(a[i])} containing {Value.TypeName(v)}")).ToList(),
+            _ => throw new BuiltinTypeException($"{fn}: operand {i + 1} must be one of {{string, set, array}} but got {Value.TypeName(a[i])}"),
+        };
+        var strings = Strings(0).ToArray();
         var prefixes = Strings(1).ToArray();
-        return Value.Bool(Strings(0).Any(s => prefixes.Any(p => match(s, p))));
+        return Value.Bool(strings.Any(s => prefixes.Any(p => match(s, p))));
     }
 
     /// <summary>A value as Rego prints it in sprintf (sets as {..}).</summary>

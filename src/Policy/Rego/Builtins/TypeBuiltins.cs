@@ -20,7 +20,7 @@ internal static class TypeBuiltins
             NumberValue n => n,
             NullValue => Value.Number(0),
             BoolValue b => Value.Number(b.V ? 1 : 0),
-            StringValue s when double.TryParse(s.V, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d) => Value.Number(d),
+            StringValue s when NumberValue.Parse(s.V.AsSpan()) is { } n => n,
             StringValue s => throw new BuiltinException($"to_number: invalid syntax: \"{s.V}\""),
             _ => throw new BuiltinTypeException($"to_number: operand 1 must be one of {{boolean, null, number, string}} but got {Value.TypeName(a[0])}"),
         });

@@ -52,7 +52,7 @@ internal static class UnitsBuiltins
             else throw new BuiltinException($"units.parse: unit {unit} not recognized (accepted: k K ki Ki m M mi Mi g G gi Gi t T ti Ti p P pi Pi e E ei Ei)");
             // Exact when the amount is whole; otherwise the nearest double of the exact quotient.
             var whole = BigInteger.DivRem(mantissa, denominator, out var rest);
-            return Value.Number(rest.IsZero ? (double)whole : (double)mantissa / (double)denominator);
+            return rest.IsZero ? NumberValue.Of(whole) : Value.Number((double)mantissa / (double)denominator);
         });
         t.Register("units.parse_bytes", 1, (a, _) =>
         {
@@ -67,7 +67,7 @@ internal static class UnitsBuiltins
             if (!TryParseDecimal(num, out var mantissa, out var scale)) throw new BuiltinException("units.parse_bytes: could not parse byte amount to a number");
             // num = mantissa / 10^scale exactly; the product is truncated toward zero, as OPA's big.Float → big.Int.
             var total = mantissa * m / BigInteger.Pow(10, scale);
-            return Value.Number((double)total);
+            return NumberValue.Of(total);
         });
     }
 
