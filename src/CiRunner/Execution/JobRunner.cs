@@ -38,10 +38,10 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             Egress = decision.Egress,
             Image = image,
             WorkDir = RunnerLayout.Home,
-            // On a runner image the job is root inside its sandbox (as hosted runners' passwordless sudo makes it),
-            // where the engine offers that: the container tier, whose root is the first id of the sandbox's own
-            // unprivileged uid range, with no capabilities over the host. A microVM's workload has one fixed user.
-            User = image is not null && decision.Tier == SandboxTier.Container ? "root" : null,
+            // On a runner image the job is root inside its sandbox (as hosted runners' passwordless sudo makes it):
+            // in a container, the first id of the sandbox's own unprivileged uid range, with no capabilities over the
+            // host; in a microVM, the guest's root with its few capabilities (the VM is the boundary).
+            User = image is not null ? "root" : null,
             // Service containers join this sandbox's network; their labels are its loopback's names (JobServices).
             LoopbackNames = [.. job.Services.Select(s => s.Label)],
             Resources = run.JobLimits with { TimeoutS = timeoutS },

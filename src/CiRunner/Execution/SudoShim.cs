@@ -27,7 +27,7 @@ public static class SudoShim
         done
         if [ $# -eq 0 ]; then echo "usage: sudo [-E] [-H] [-n] [-u root] [NAME=VALUE...] COMMAND [ARG...]" >&2; exit 1; fi
         if [ "$(id -u)" != 0 ]; then
-          echo "sudo (sandbox ci): this job runs as uid $(id -u) without root in its sandbox; root inside is given to container-tier jobs on a runner image (debian:bookworm by default, or --runner-image LABEL=IMAGE), not yet to a microVM job, never on the host userland (LABEL=host)" >&2
+          echo "sudo (sandbox ci): this job runs as uid $(id -u) without root in its sandbox; root inside is given to jobs on a runner image (debian:bookworm by default, or --runner-image LABEL=IMAGE), never on the host userland (LABEL=host)" >&2
           exit 1
         fi
         exec env "$@"
