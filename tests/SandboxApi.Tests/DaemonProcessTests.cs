@@ -37,7 +37,9 @@ public sealed class DaemonProcessTests(SharedServer shared)
             await running.RequestStream.WriteAsync(new ExecRequest { Start = new ExecStart { SandboxId = sb.Id, Process = Streams.Process("sleep", "1002") } });
             Assert.True(await running.ResponseStream.MoveNext());
             Assert.Equal(ExecEvent.EventOneofCase.Started, running.ResponseStream.Current.EventCase);
-            var before = Processes(config, sb.Id);
+            // Started means the exec's process exists; it is the agent's held binary until it has exec'd its
+            // program, so the host may see `sleep 1002` a moment later (a loaded host widens that moment).
+            var before = ProcessesOnceShowing(config, sb.Id, "sleep 1002");
             Assert.Contains("sleep 1001", before);
             Assert.Contains("sleep 1002", before);
 
@@ -278,6 +280,18 @@ public sealed class DaemonProcessTests(SharedServer shared)
     }
 
     /// <summary>The command lines of the processes in a sandbox's cgroup (pids hierarchy on v1, unified on v2).</summary>
+    private static List<string> ProcessesOnceShowing(SandboxdConfig config, string id, string expected)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        var procs = Processes(config, id);
+        while (!procs.Contains(expected) && DateTime.UtcNow < deadline)
+        {
+            Thread.Sleep(20);
+            procs = Processes(config, id);
+        }
+        return procs;
+    }
+
     private static List<string> Processes(SandboxdConfig config, string id)
     {
         // A long-lived sandbox's processes live in its sub-cgroups (the agent's, each exec's).
