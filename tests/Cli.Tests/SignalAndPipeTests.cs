@@ -41,11 +41,15 @@ public sealed partial class SignalAndPipeTests(CliFixture f)
     [Fact]
     public async Task A_second_Ctrl_C_kills_and_exits_130()
     {
-        // The workload ignores SIGINT: the first is forwarded (and ignored), the second kills.
-        var (p, _) = await CliProcess.StartUntilAsync(f.Socket, "ready", "run", "--trusted", "sh", "-c", "trap '' INT; echo ready; sleep 60");
+        // The workload survives SIGINT (its trap only reports it): the first is forwarded, the second kills. The second
+        // is sent once the first has arrived: two SIGINTs sent back to back can be merged into one by the kernel.
+        var (p, _) = await CliProcess.StartUntilAsync(f.Socket, "ready", "run", "--trusted", "sh", "-c",
+            "trap 'echo got-int' INT; echo ready; while :; do sleep 0.1; done");
         using (p)
         {
             Assert.Equal(0, Kill(p.Id, 2));
+            using (var seen = new CancellationTokenSource(CliProcess.HangGuard))
+                while (await p.StandardOutput.ReadLineAsync(seen.Token) is { } line && line != "got-int") { }
             Assert.Equal(0, Kill(p.Id, 2));
             using var guard = new CancellationTokenSource(CliProcess.HangGuard);
             await p.WaitForExitAsync(guard.Token);
