@@ -90,19 +90,8 @@ public sealed partial class SandboxService
                 env[k] = v;
             process = DecisionTranslator.ClampTimeout(process, spec.Limits);
             process = process with { Env = env, Timeout = process.Timeout ?? spec.Limits.WallTime };
-            var running = await sandbox.ExecAsync(process, io, cancellationToken).ConfigureAwait(false);
             // The one-shot caller's signals (a CLI's Ctrl-C) go to the process, as on the fresh path.
-            using var exited = new CancellationTokenSource();
-            var signals = io.Signals?.DeliverAsync(running.SignalAsync, exited.Token) ?? Task.CompletedTask;
-            try
-            {
-                return await running.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            finally
-            {
-                await exited.CancelAsync().ConfigureAwait(false);
-                await signals.ConfigureAwait(false);
-            }
+            return await sandbox.ExecToExitAsync(process, io, cancellationToken).ConfigureAwait(false);
         }
         finally
         {

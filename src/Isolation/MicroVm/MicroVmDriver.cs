@@ -93,18 +93,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     {
         SpecValidator.Validate(process);
         await using var sandbox = await CreateAsync(spec, cancellationToken).ConfigureAwait(false);
-        var p = await sandbox.ExecAsync(process, io, cancellationToken).ConfigureAwait(false);
-        using var exited = new CancellationTokenSource();
-        var signals = io.Signals?.DeliverAsync(p.SignalAsync, exited.Token) ?? Task.CompletedTask;
-        try
-        {
-            return await p.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            await exited.CancelAsync().ConfigureAwait(false);
-            await signals.ConfigureAwait(false);
-        }
+        return await sandbox.ExecToExitAsync(process, io, cancellationToken).ConfigureAwait(false);
     }
 
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
