@@ -57,6 +57,22 @@ public sealed class TranslationTests
     }
 
     [Fact]
+    public void TypeUrls_SpelledOut_MatchTheDescriptors()
+    {
+        IMessage[] packed =
+        [
+            new KataShim.Protocol.Events.TaskCreate(), new KataShim.Protocol.Events.TaskStart(), new KataShim.Protocol.Events.TaskDelete(),
+            new KataShim.Protocol.Events.TaskExit(), new KataShim.Protocol.Events.TaskOOM(), new KataShim.Protocol.Events.TaskExecAdded(),
+            new KataShim.Protocol.Events.TaskExecStarted(), new KataShim.Protocol.Events.TaskPaused(), new KataShim.Protocol.Events.TaskResumed(),
+            new KataShim.Protocol.Cgroups.Metrics(),
+        ];
+        foreach (var message in packed)
+            Assert.Equal(message.Descriptor.FullName, KataShim.Events.TypeUrls.Of(message));
+        Assert.Equal(KataShim.Protocol.Cgroups.Metrics.Descriptor.FullName, KataShim.Events.TypeUrls.Metrics);
+        Assert.Throws<ArgumentException>(() => KataShim.Events.TypeUrls.Of(new KataShim.Protocol.Events.TaskCheckpointed()));
+    }
+
+    [Fact]
     public void Translate_CtrDefaultSpec_CarriesProcessAndLimits()
     {
         var plan = Translate("""
