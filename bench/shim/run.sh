@@ -94,6 +94,8 @@ done
 mem() {  # $1 = runtime label, $2 = shim process name, $3.. = run flags
   local label=$1 proc=$2; shift 2
   for i in $(seq 1 "$n"); do $ctr run -d "$@" "$image" "m-$label-$i" sleep 600 >/dev/null; done
+  # Running containers, settled: our daemon trims its heap once quiet for 1 s after the last start.
+  sleep 2
   local pss=0 rss=0 count=0
   for pid in $(pgrep -f "^[^ ]*$proc .*-address $d/c.sock"); do
     pss=$((pss + $(awk '/^Pss:/{print $2}' /proc/$pid/smaps_rollup)))
