@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N]
+//       [--refill-concurrency N] [--only CASE]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -24,6 +24,8 @@ var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
 var baseline = Arg("--baseline");
 int? refillConcurrency = Arg("--refill-concurrency") is { } rc ? int.Parse(rc) : null;
 var execOnly = args.Contains("--exec-only");
+// --only NAME: the sequential cases whose name contains NAME, nothing else (one number to rerun, or to profile).
+var only = Arg("--only");
 var cli = Arg("--cli") ?? (File.Exists("artifacts/cli/sandbox") ? "artifacts/cli/sandbox" : null);
 if (baseline is not null && !File.Exists(baseline))
     throw new FileNotFoundException($"--baseline {baseline}: no such sandboxd.dll");
@@ -124,7 +126,10 @@ for (var i = 0; i < 10; i++)
         await body();
     }
 }
+if (only is not null)
+    cases = cases.Where(c => c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || c.Name == "raw bwrap").ToList();
 var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
+var sequentialCpu0 = daemons.ToDictionary(d => d, d => d.CpuMs());
 // Interleaved, so the host's load (shared machine) falls on every case alike.
 for (var i = 0; i < n; i++)
 {
@@ -141,6 +146,13 @@ foreach (var (name, samples) in results)
 {
     var p50 = Percentile(samples, 0.5);
     Console.WriteLine($"  {name,-33} p50 {p50,7:0.00} ms   p95 {Percentile(samples, 0.95),7:0.00} ms   {p50 / rawP50,5:0.00}x raw bwrap");
+}
+if (only is not null)
+{
+    // One daemon case: its CPU per call, the pool's teardown and refill included (they run between calls).
+    foreach (var d in daemons)
+        Console.WriteLine($"  {d.Name,-15} {(d.CpuMs() - sequentialCpu0[d]) / n,6:0.0} CPU-ms of sandboxd (+ reaped children) per call of its cases");
+    return 0;
 }
 
 Console.WriteLine($"Sustained gRPC Run([\"true\"]), {concurrency} callers, {seconds} s each (alternating daemons, twice each):");
