@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N] [--only CASE]
+//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -22,6 +22,8 @@ var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 var poolSize = int.Parse(Arg("--pool-size") ?? "4");
 var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
 var baseline = Arg("--baseline");
+// The baseline daemons' agent bundle ($SANDBOX_AGENT_DIR for them), when the change under test is the agent's.
+var baselineAgent = Arg("--baseline-agent");
 int? refillConcurrency = Arg("--refill-concurrency") is { } rc ? int.Parse(rc) : null;
 var execOnly = args.Contains("--exec-only");
 // --only NAME: the sequential cases whose name contains NAME, nothing else (one number to rerun, or to profile).
@@ -41,8 +43,8 @@ PrivateSandboxd? emptyBase = null;
 if (baseline is not null)
 {
     if (!execOnly)
-        daemons.Add(warmBase = await PrivateSandboxd.StartAsync("warm-baseline", poolSize, 0x7A80_0000, baseline));
-    daemons.Add(emptyBase = await PrivateSandboxd.StartAsync("empty-baseline", 0, 0x7AC0_0000, baseline));
+        daemons.Add(warmBase = await PrivateSandboxd.StartAsync("warm-baseline", poolSize, 0x7A80_0000, baseline, agentDirectory: baselineAgent));
+    daemons.Add(emptyBase = await PrivateSandboxd.StartAsync("empty-baseline", 0, 0x7AC0_0000, baseline, agentDirectory: baselineAgent));
 }
 var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbox-bench", UidRangeBase = 0x7C00_0000, UidRangeCount = 64, AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
 Console.WriteLine($"{DateTime.UtcNow:u}, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min), {Environment.ProcessorCount} CPUs"
