@@ -222,6 +222,11 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         }
         var samples = targets.Select(_ => new List<double>()).ToList();
         var cpu0 = targets.Select(d => d.CpuMs()).ToList();
+        // What runs inside the sandbox per exec (the agent, the held first stage, the program) is the sandbox's
+        // cgroup's CPU, not the daemon's: read from its cpuacct hierarchy where there is one.
+        string CpuacctUsage(int t) => $"/sys/fs/cgroup/cpuacct/sandboxd-bench-{targets[t].Name}/{sandboxes[t]}/cpuacct.usage";
+        double InsideMs(int t) => File.Exists(CpuacctUsage(t)) ? long.Parse(File.ReadAllText(CpuacctUsage(t)).Trim()) / 1e6 : double.NaN;
+        var inside0 = targets.Select((_, t) => InsideMs(t)).ToList();
         for (var i = 0; i < n; i++)
         {
             for (var t = 0; t < targets.Count; t++)
@@ -235,7 +240,7 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         for (var t = 0; t < targets.Count; t++)
         {
             Console.WriteLine($"  {targets[t].Name,-15} p50 {Percentile(samples[t], 0.5),6:0.00} ms   p95 {Percentile(samples[t], 0.95),6:0.00} ms   " +
-                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec");
+                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec, {(InsideMs(t) - inside0[t]) / n:0.00} inside the sandbox");
         }
         return 0;
     }
