@@ -281,18 +281,25 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     private static string QemuState(QemuProcess qemu, TailBuffer tail) =>
         (qemu.Exited.IsCompleted ? $"QEMU exited ({qemu.Exited.Result})" : "QEMU still running") + $"; console: {tail}";
 
+    /// <summary>Loads a template's device state into a QEMU started with -incoming defer and continues the VM. The end
+    /// of the load is QEMU's MIGRATION event (the "events" capability), not a query-status poll: QEMU sends it once it
+    /// has set the run state the template had when saved (paused), so `cont` can follow at once; a poll with backing-off
+    /// sleeps cost a clone up to the last sleep on top of the load itself.</summary>
     private static async Task IncomingMigrationAsync(QmpClient qmp, QemuProcess qemu, TailBuffer tail, string socketPath, string statePath,
         CancellationToken cancellationToken)
     {
         try
         {
-            await qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared"], cancellationToken).ConfigureAwait(false);
+            await qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared", "events"], cancellationToken).ConfigureAwait(false);
             await qmp.MigrateIncomingAsync("unix:" + socketPath, cancellationToken).ConfigureAwait(false);
         }
         catch (QmpException e)
         {
             throw new SnapshotRestoreException($"QEMU refused the incoming migration: {e.Message}", e);
         }
+        // Events are queued from here on whether or not this waits yet: none is missed.
+        var loaded = qmp.WaitForEventAsync("MIGRATION", e => e.Data?["status"]?.GetValue<string>() is "completed" or "failed" or "cancelled",
+            cancellationToken);
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
@@ -301,24 +308,20 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             await state.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
             socket.Shutdown(SocketShutdown.Send);
         }
-        // QEMU loads the state, then leaves the VM in the run state the template had when saved: paused.
-        var delay = 2;
-        while (true)
+        // QEMU 7.2 exits when it cannot load the state (and its QMP connection closes with it).
+        if (await Task.WhenAny(loaded, qemu.Exited).ConfigureAwait(false) != loaded || !loaded.IsCompletedSuccessfully)
         {
-            if (qemu.Exited.IsCompleted)
-                throw new SnapshotRestoreException($"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} while loading the snapshot: {tail}");
-            var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
-            if (status.Running) return;
-            if (status.Status is "paused" or "postmigrate" or "prelaunch")
-            {
-                await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            if (status.Status != "inmigrate")
-                throw new SnapshotRestoreException($"unexpected VM status '{status.Status}' after loading the snapshot: {tail}");
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = Math.Min(delay * 2, 20);
+            await WaitBrieflyAsync(qemu.Exited).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new SnapshotRestoreException(qemu.Exited.IsCompleted
+                ? $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} while loading the snapshot: {tail}"
+                : $"the snapshot's load ended without a result ({loaded.Exception?.InnerException?.Message ?? "no MIGRATION event"}): {tail}");
         }
+        var status = (await loaded.ConfigureAwait(false)).Data?["status"]?.GetValue<string>();
+        if (status != "completed")
+            throw new SnapshotRestoreException($"loading the snapshot {status}: {tail}");
+        // The template was saved stopped, and the clone comes up in that state; cont also leaves a running VM running.
+        await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
