@@ -37,6 +37,10 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     public List<(string Stage, TimeSpan At)> HostTimeline { get; } = [];
     public IReadOnlyList<(string Stage, TimeSpan Boottime)> GuestTimeline { get; private set; } = [];
     public TimeSpan? GuestPingAt { get; internal set; }
+
+    /// <summary>The set-up call a restored VM was sent right behind its readiness ping (<see cref="BootAsync"/>'s
+    /// setUpBehindPing), for its owner to await; null when none was sent.</summary>
+    public Task? PendingSetUp { get; private init; }
     /// <summary>Runs from the start of BootAsync: the zero of <see cref="HostTimeline"/>.</summary>
     internal System.Diagnostics.Stopwatch StartClock { get; private init; } = new();
 
@@ -77,10 +81,15 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
     /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
     /// <see cref="VmmJail.RootImageFd"/>, and a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>.
+    /// A restored VM's agent is serving already when the VM continues: <paramref name="setUpBehindPing"/> (the owner's
+    /// set-up call) is then sent right behind the readiness ping instead of one round trip through the guest later,
+    /// and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
+    /// A cold-booted VM ignores it: its agent is only known to serve once the ping is answered.
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
-        CancellationToken cancellationToken, string? restoreStatePath = null)
+        CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null)
     {
+        Task? pendingSetUp = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var timeline = new List<(string, TimeSpan)>();
         await using var rollback = new RollbackStack();
@@ -156,7 +165,12 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 await IncomingMigrationAsync(qmp, qemu, tail, Path.Combine(directory, "migrate.sock"), restoreStatePath, boot.Token).ConfigureAwait(false);
                 timeline.Add(("state-loaded-running", clock.Elapsed));
             }
-            var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
+            // The ping takes the connection's send lock first (uncontended, so before this returns): its stream id is
+            // the lower one, as the agent requires.
+            var pinging = agent.PingAsync(boot.Token);
+            if (restoreStatePath is not null && setUpBehindPing is not null)
+                pendingSetUp = setUpBehindPing(agent);
+            var ping = await pinging.ConfigureAwait(false);
             var pingAt = clock.Elapsed;
             timeline.Add(("agent-answered", pingAt));
             var instance = new MicroVmInstance(directory, jail.HostUid, cgroup, qemu, qmp, agent, console, tail, ping.Kernel)
@@ -164,6 +178,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 GuestTimeline = MicroVmStartTimeline.GuestStages(ping.BootStages),
                 GuestPingAt = pingAt,
                 StartClock = clock,
+                PendingSetUp = pendingSetUp,
             };
             instance.HostTimeline.AddRange(timeline);
             rollback.Commit();
@@ -172,6 +187,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or SandboxException or IOException or SocketException
                                       or Ttrpc.TtrpcException or AgentProtocolException)
         {
+            // The set-up sent behind the ping fails with the connection the rollback closes: nobody awaits it now.
+            _ = pendingSetUp?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default);
             if (cancellationToken.IsCancellationRequested) throw;
             // A QEMU that is on its way out says why in its exit status: wait for it, briefly, rather than guess.
             await WaitBrieflyAsync(qemu.Exited).ConfigureAwait(false);
