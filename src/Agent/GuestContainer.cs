@@ -93,19 +93,14 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         Array.Fill(ns, -1);
         try
         {
-            try
-            {
-                Directory.CreateDirectory(cgroup);
-                File.WriteAllText(Path.Combine(cgroup, "memory.max"), request.MemoryBytes.ToString());
+            Directory.CreateDirectory(cgroup);
+            File.WriteAllText(Path.Combine(cgroup, "memory.max"), request.MemoryBytes.ToString());
+            File.WriteAllText(Path.Combine(cgroup, "pids.max"), request.PidsMax.ToString());
+            if (request.CpuQuotaUsec > 0)
+                File.WriteAllText(Path.Combine(cgroup, "cpu.max"), $"{request.CpuQuotaUsec} 100000");
+            // Absent without swap accounting (then there is nothing to turn off).
+            if (File.Exists(Path.Combine(cgroup, "memory.swap.max")))
                 File.WriteAllText(Path.Combine(cgroup, "memory.swap.max"), "0");
-                File.WriteAllText(Path.Combine(cgroup, "pids.max"), request.PidsMax.ToString());
-                if (request.CpuQuotaUsec > 0)
-                    File.WriteAllText(Path.Combine(cgroup, "cpu.max"), $"{request.CpuQuotaUsec} 100000");
-            }
-            catch (FileNotFoundException)
-            {
-                // memory.swap.max is absent without swap accounting: nothing to turn off.
-            }
             holder = StartHolder(request, guest, image, cgroup);
             for (int i = 0; i < NsCount; i++)
             {
@@ -176,6 +171,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     /// last mount of it), the overlay with its tmpfs upper, /proc and /dev mount points, /dev, the writable dirs.</summary>
     private static void BuildRoot(AddContainerRequest request, GuestSetup guest, int image)
     {
+        Directory.CreateDirectory(Root);
         int loop = AttachLoop(guest.InitramfsFd, image);
         try
         {

@@ -101,9 +101,10 @@ public sealed class CriTests(ContainerdFixture fixture)
             await Run(first, "echo mine > /tmp/first-was-here");
             Assert.Equal("absent", await Run(second, "test -e /tmp/first-was-here && echo present || echo absent"));
             Assert.Equal("0", await Run(second, "grep -c -e ' 9p ' -e erofs /proc/self/mountinfo || true"));
-            // Its own pid view: the other container's process is not there; its own is.
-            Assert.Equal("0", await Run(second, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 1001' || true"));
-            Assert.Equal("1", await Run(second, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 1002' || true"));
+            // Its own pid view: the other container's process is not there; its own is (the bracket keeps grep from
+            // matching this very command line).
+            Assert.Equal("0", await Run(second, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 100[1]' || true"));
+            Assert.Equal("1", await Run(second, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 100[2]' || true"));
             // Unprivileged, under the seccomp filter, no capability.
             Assert.Equal("1000 0000000000000000 2", await Run(second, "echo $(id -u) $(awk '/^Seccomp:/ { print $2 } /^CapEff:/ { print $2 }' /proc/self/status)"));
 

@@ -53,6 +53,6 @@ internal sealed record PodVm(int QemuPid, string Cgroup, string StateDirectory)
 
     /// <summary>The root images on the VM's pod share (one per later container of the pod).</summary>
     public IReadOnlyList<string> SharedImages => Directory.Exists(Path.Combine(StateDirectory, "pod"))
-        ? Directory.GetFiles(Path.Combine(StateDirectory, "pod")).Select(Path.GetFileName).ToList()!
+        ? Directory.GetFiles(Path.Combine(StateDirectory, "pod")).Select(f => Path.GetFileName(f)).ToList()
         : [];
 }
