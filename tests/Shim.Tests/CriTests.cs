@@ -8,7 +8,7 @@ namespace Sandbox.Shim.Tests;
 /// share one shim daemon; the policy chooses each container's tier from the pod's annotations; nothing (shim, mount,
 /// the shim's state) is left once the pod is removed.</summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class CriTests(ContainerdFixture fixture)
+public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string[] Sleep = ["/bin/sleep", "1000"];
 
@@ -64,18 +64,25 @@ public sealed class CriTests(ContainerdFixture fixture)
     {
         using var cri = new CriClient(fixture.Socket);
         var pod = PodConfig("vm-pod", "microvm");
+        // Times are printed, never asserted (the host is shared): the pod's VM boot, then each container added to it.
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = ContainerdFixture.CriHandler })).PodSandboxId;
+        var podStarted = clock.Elapsed;
         PodVm? vm = null;
         try
         {
             var first = await StartContainerAsync(cri, podId, pod, "first", ["/bin/sleep", "1001"]);
+            var firstStarted = clock.Elapsed;
             var second = await StartContainerAsync(cri, podId, pod, "second", ["/bin/sleep", "1002"]);
+            output.WriteLine($"RunPodSandbox {podStarted.TotalMilliseconds:0} ms; create+start: first {(firstStarted - podStarted).TotalMilliseconds:0} ms, " +
+                $"second {(clock.Elapsed - firstStarted).TotalMilliseconds:0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
             Assert.StartsWith("microvm ", await File.ReadAllTextAsync(TierRecord(first)));
             Assert.StartsWith("microvm ", await File.ReadAllTextAsync(TierRecord(second)));
             var shim = Assert.Single(ShimsStartedFor(podId));
             // Three containers, one QEMU: the pause container's.
             vm = Assert.Single(PodVm.Below(shim));
             Assert.Equal(2, vm.SharedImages.Count);
+            output.WriteLine($"the pod's one QEMU: {File.ReadLines($"/proc/{vm.QemuPid}/smaps_rollup").First(l => l.StartsWith("Pss:", StringComparison.Ordinal))} (three containers)");
             var log = fixture.ReadLog();
             Assert.Contains($"container {first}: runs in the microVM of pod {podId}", log);
             Assert.Contains($"container {second}: runs in the microVM of pod {podId}", log);
