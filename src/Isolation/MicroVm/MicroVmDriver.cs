@@ -115,6 +115,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
+        if (spec.HostsPod)
+            layout = layout with { Shares = [.. layout.Shares, PodShare.For(StateDirectoryOf(spec.Id))] };
         var guestRamMiB = GuestRamMiB(spec.Limits);
         var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
@@ -152,6 +154,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             setup.SurviveHostDisconnect = persistent;
             setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
             setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
+            if (spec.HostsPod)
+                setup.PodShare = PodShare.Tag;
             if (network is not null)
             {
                 setup.Network = new GuestNetwork
@@ -164,7 +168,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             }
             return setup;
         }
-        var (vm, template) = networkSocket is null
+        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up.
+        var (vm, template) = networkSocket is null && !spec.HostsPod
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
@@ -176,7 +181,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
-            template, accel.Accelerator, network);
+            template, accel.Accelerator, network) { PodOptions = spec.HostsPod ? _options : null };
     }
 
     /// <summary>The VM's start timeline on the clock of CreateAsync: what came before QEMU's boot (template lookup or
@@ -206,7 +211,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     }
 
     /// <summary>The seccomp profile is the guest's: every workload process starts under it inside the VM.</summary>
-    private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator, string seccompDigest, int hostUid) => new()
+    internal static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator, string seccompDigest, int hostUid) => new()
     {
         Id = spec.Id,
         Tier = SandboxTier.MicroVm,

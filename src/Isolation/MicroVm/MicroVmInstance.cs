@@ -101,6 +101,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         using var qmpListener = Listen(qmpPath, jail.HostUid);
         using var agentListener = Listen(agentPath, jail.HostUid);
         var cmd = commandLine(qmpPath, agentPath);
+        // A share inside the state directory (a pod's share) is this VM's too: made here, the VM's uid's, gone with it.
+        foreach (var share in cmd.Shares.Where(s => Path.GetDirectoryName(s.HostPath) == directory))
+            CreatePrivateDirectory(share.HostPath, jail.HostUid);
 
         var cgroup = CgroupFactory.Create(cgroups, cgroupParent, id, hostLimits);
         rollback.Push(cgroup);
