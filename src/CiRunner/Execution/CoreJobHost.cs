@@ -20,12 +20,6 @@ public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSan
         return new CoreJobSandbox(core, principal, entry);
     }
 
-    public Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken)
-    {
-        var defaults = new Isolation.Images.ImageStore(core.Options.Images).Get(image).Defaults;
-        return Task.FromResult((defaults.Command([]), defaults.WorkingDir));
-    }
-
     private sealed class CoreJobSandbox(SandboxCore core, Principal principal, SandboxEntry entry) : IJobSandbox
     {
         private int _disposed;

@@ -71,9 +71,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             continueOnError = job.ContinueOnError is { } coe && TemplateString.Evaluate(coe, jobContext).IsTruthy;
             var (_, decision, request, image) = Decide(policy, run, job, labels, timeoutMinutes);
             result.Decision = decision;
-            if (job.Services.Count > 0 && decision.Tier != SandboxTier.Container)
-                throw new StepFailedException($"services: this job's decision is the {decision.Tier.ToString().ToLowerInvariant()} tier (trust {decision.Trust}), whose network a " +
-                    "service's sandbox cannot join; service containers run beside container-tier jobs only (docs/ci.md)");
+            if (job.Services.Count > 0 && JobServices.Refusal(decision.Tier, decision.Trust) is { } refusal)
+                throw new StepFailedException(refusal);
             if (!decision.Secrets)
                 contexts = contexts with { Secrets = ExprValue.Object(new ExprObject()) };
             result.Egress = decision.Egress;
