@@ -30,6 +30,8 @@ public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSan
             ? $"microvm ({(entry.Info?.Accelerator == Accelerator.Kvm ? "kvm" : "tcg")})"
             : "container";
 
+        public IReadOnlyList<string> NetworkGranted => entry.Info?.Egress ?? [];
+
         public async Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken)
         {
             var running = await core.Sandboxes.ExecAsync(principal, entry.Id, process, new ProcessIO { Stdout = stdout, Stderr = stderr }, cancellationToken)

@@ -24,6 +24,10 @@ public interface IJobSandbox : IAsyncDisposable
     /// <summary>"container" or "microvm", with the accelerator for a microVM ("microvm (tcg)").</summary>
     string TierDescription { get; }
 
+    /// <summary>The network the sandbox really got: one line per egress destination ("ENTRY -> ADDRESS:PORT" for a
+    /// name pinned to its addresses) and published port; empty for none.</summary>
+    IReadOnlyList<string> NetworkGranted { get; }
+
     /// <summary>Runs a process to its end; cancelling <paramref name="cancellationToken"/> kills it (and the call
     /// still returns its status). An empty argv runs the sandbox's image's Entrypoint + Cmd (a service's server).</summary>
     Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken);

@@ -99,6 +99,8 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
             ? $"microvm ({(sandbox.Accelerator == Accelerator.Kvm ? "kvm" : "tcg")})"
             : "container";
 
+        public IReadOnlyList<string> NetworkGranted => sandbox.NetworkGranted;
+
         public Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken) => Call(async () =>
         {
             var start = new ProcessStart { Cwd = process.WorkingDirectory ?? "" };
