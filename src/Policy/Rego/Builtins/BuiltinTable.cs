@@ -58,6 +58,9 @@ internal sealed class BuiltinTable
         SemverBuiltins.Register(t);
         JsonPathBuiltins.Register(t);
         BitsBuiltins.Register(t);
+        CryptoBuiltins.Register(t);
+        RuntimeBuiltins.Register(t);
+        JwtBuiltins.Register(t);
         return t;
     }
 

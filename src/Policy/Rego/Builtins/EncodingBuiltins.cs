@@ -74,7 +74,7 @@ internal static class EncodingBuiltins
     /// Go's encoding/json escapes <c>&lt; &gt; &amp;</c> and U+2028/U+2029 inside strings, and OPA's json.marshal
     /// keeps that; these characters occur in JSON text only inside strings, so replacing them is exact.
     /// </summary>
-    private static string GoJsonEscape(string json) =>
+    internal static string GoJsonEscape(string json) =>
         json.AsSpan().IndexOfAny("<>&\u2028\u2029") < 0 ? json : json
             .Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal)
             .Replace("&", "\\u0026", StringComparison.Ordinal).Replace("\u2028", "\\u2028", StringComparison.Ordinal)
@@ -183,7 +183,7 @@ internal static class EncodingBuiltins
     private static byte[] Base64(string s, bool url, string fn) =>
         TryBase64(s, url, out var bytes) ? bytes : throw new BuiltinException($"{fn}: illegal base64 data");
 
-    private static bool TryBase64(string s, bool url, out byte[] bytes)
+    internal static bool TryBase64(string s, bool url, out byte[] bytes)
     {
         var t = url ? s.Replace('-', '+').Replace('_', '/') : s;
         // base64url.decode accepts unpadded input, as OPA's does.
