@@ -61,6 +61,7 @@ internal sealed class BuiltinTable
         CryptoBuiltins.Register(t);
         RuntimeBuiltins.Register(t);
         JwtBuiltins.Register(t);
+        WalkBuiltin.Register(t);
         return t;
     }
 
