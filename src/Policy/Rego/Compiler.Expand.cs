@@ -102,11 +102,32 @@ internal sealed partial class Compiler
                         break;
                 }
             }
+            else if (e is TermExpr { Term: CallTerm call2 } && call2.Args.Length > 1)
+            {
+                // A variable that a reference argument enumerates and another argument reads
+                // (`foo == input.foos[foo]`): the reference runs first, as OPA's compiler orders it.
+                for (var a = 0; a < call2.Args.Length; a++)
+                {
+                    if (call2.Args[a] is not RefTerm r || !RefEnumeratesVarReadElsewhere(r, call2.Args, a)) continue;
+                    var tmp = new VarTerm(r.Loc, $"$_ref{_hoisted++}");
+                    extras.Add(new AssignExpr(r.Loc, tmp, r) { Withs = e.Withs, Text = e.Text, IsTemp = true });
+                    call2.Args[a] = new VarTerm(r.Loc, tmp.Name);
+                }
+            }
             if (extras.Count > 0) result ??= body.Take(i).ToList();
             result?.AddRange(extras);
             result?.Add(e);
         }
         return result?.ToArray() ?? body;
+    }
+
+    private static bool RefEnumeratesVarReadElsewhere(RefTerm r, Term[] args, int at)
+    {
+        var pathVars = r.Path.OfType<VarTerm>().Where(v => !v.IsWildcard).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+        if (pathVars.Count == 0) return false;
+        for (var j = 0; j < args.Length; j++)
+            if (j != at && AstWalk.Deep(args[j]).OfType<VarTerm>().Any(v => pathVars.Contains(v.Name))) return true;
+        return false;
     }
 
     private void RejectOutputArgs(Term t)
