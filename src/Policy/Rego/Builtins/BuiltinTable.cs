@@ -58,6 +58,10 @@ internal sealed class BuiltinTable
         SemverBuiltins.Register(t);
         JsonPathBuiltins.Register(t);
         BitsBuiltins.Register(t);
+        CryptoBuiltins.Register(t);
+        RuntimeBuiltins.Register(t);
+        JwtBuiltins.Register(t);
+        WalkBuiltin.Register(t);
         return t;
     }
 
