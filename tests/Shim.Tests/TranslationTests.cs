@@ -69,7 +69,7 @@ public sealed class TranslationTests
         ];
         foreach (var message in packed)
             Assert.Equal(message.Descriptor.FullName, KataShim.Events.TypeUrls.Of(message));
-        Assert.Equal(KataShim.Protocol.Cgroups.Metrics.Descriptor.FullName, KataShim.Events.TypeUrls.Metrics);
+        Assert.Equal(KataShim.Events.TypeUrls.Metrics, KataShim.Protocol.Cgroups.Metrics.Descriptor.FullName);
         Assert.Throws<ArgumentException>(() => KataShim.Events.TypeUrls.Of(new KataShim.Protocol.Events.TaskCheckpointed()));
     }
 
