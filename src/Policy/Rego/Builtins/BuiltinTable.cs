@@ -62,6 +62,7 @@ internal sealed class BuiltinTable
         RuntimeBuiltins.Register(t);
         JwtBuiltins.Register(t);
         WalkBuiltin.Register(t);
+        JsonPatchBuiltin.Register(t);
         return t;
     }
 
