@@ -150,7 +150,11 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
         },
     };
 
-    private static async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig pod, string name, string[] command, params Mount[] mounts)
+    /// <summary>The containers this test created (xUnit makes a class instance per test): the leak checks look at these
+    /// and the pod only, since other containerds on the host (other test runs) keep CRI state under the same path.</summary>
+    private readonly List<string> _created = [];
+
+    private async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig pod, string name, string[] command, params Mount[] mounts)
     {
         var config = new ContainerConfig
         {
@@ -164,6 +168,7 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
             },
         };
         var id = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = podId, Config = config, SandboxConfig = pod })).ContainerId;
+        _created.Add(id);
         await cri.Runtime.StartContainerAsync(new StartContainerRequest { ContainerId = id });
         return id;
     }
@@ -176,11 +181,12 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
         Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(20)));
         var shimState = $"/run/sandbox-shim/{ContainerdFixture.CriNamespace}/";
+        string[] ours = [podId, .. _created];
         var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])
-            .Where(m => m.StartsWith(shimState, StringComparison.Ordinal) || m.Contains(podId, StringComparison.Ordinal)).ToList();
+            .Where(m => ours.Any(id => m.StartsWith(shimState + id + "/", StringComparison.Ordinal) || m.Contains(id, StringComparison.Ordinal))).ToList();
         Assert.True(mounts.Count == 0, $"left mounted: {string.Join(", ", mounts)}");
-        Assert.True(!Directory.Exists(shimState) || !Directory.EnumerateFileSystemEntries(shimState).Any(),
-            $"the shim's state was left: {string.Join(", ", Directory.Exists(shimState) ? Directory.EnumerateFileSystemEntries(shimState) : [])}");
+        var state = ours.Select(id => shimState + id).Where(Directory.Exists).ToList();
+        Assert.True(state.Count == 0, $"the shim's state was left: {string.Join(", ", state)}");
     }
 
     /// <summary>Shim daemons of this containerd spawned for container <paramref name="id"/> (its `-id`).</summary>
