@@ -63,6 +63,10 @@ internal sealed class BuiltinTable
         JwtBuiltins.Register(t);
         WalkBuiltin.Register(t);
         JsonPatchBuiltin.Register(t);
+        UuidBuiltins.Register(t);
+        GlobIntersection.Register(t);
+        TemplateBuiltin.Register(t);
+        YamlMarshalBuiltin.Register(t);
         return t;
     }
 
