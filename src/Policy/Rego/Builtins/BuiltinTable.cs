@@ -67,6 +67,7 @@ internal sealed class BuiltinTable
         GlobIntersection.Register(t);
         TemplateBuiltin.Register(t);
         YamlMarshalBuiltin.Register(t);
+        GraphBuiltins.Register(t);
         return t;
     }
 
