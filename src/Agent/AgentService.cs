@@ -41,6 +41,7 @@ internal sealed partial class AgentService : IDisposable
     private FileService _files;
     private readonly GuestSetup? _guest;
     private readonly SpawnConfinement? _confinement;
+    private readonly GuestContainers? _containers;
     private readonly TaskCompletionSource _shutdown = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public AgentService(AgentOptions options)
@@ -50,6 +51,7 @@ internal sealed partial class AgentService : IDisposable
         _confinement = (SpawnConfinement?)options.Guest ?? options.Container;
         _processes = new ProcessTable(_io, options.ReapAllChildren, _confinement) { NprocLimit = options.NprocLimit };
         _files = new FileService(options.Root);
+        _containers = options.Guest is null ? null : new GuestContainers(options.Guest);
     }
 
     /// <summary>Completes after a Shutdown call's response was written.</summary>
@@ -103,6 +105,13 @@ internal sealed partial class AgentService : IDisposable
         server.Register<ListDirRequest, ListDirResponse>(ServiceName, "ListDir", ListDirRequest.Parser, (r, c) =>
             ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).List(r))));
         server.Register<SetupGuestRequest, SetupGuestResponse>(ServiceName, "SetupGuest", SetupGuestRequest.Parser, (r, c) => ValueTask.FromResult(SetupGuest(r)));
+        server.Register<AddContainerRequest, AddContainerResponse>(ServiceName, "AddContainer", AddContainerRequest.Parser, (r, c) =>
+            ValueTask.FromResult(Containers.Add(r)));
+        server.Register<RemoveContainerRequest, RemoveContainerResponse>(ServiceName, "RemoveContainer", RemoveContainerRequest.Parser, (r, c) =>
+        {
+            Containers.Remove(r.ContainerId);
+            return ValueTask.FromResult(new RemoveContainerResponse());
+        });
         server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) => ValueTask.FromResult(Stats()));
         server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>
         {
@@ -112,6 +121,9 @@ internal sealed partial class AgentService : IDisposable
             return ValueTask.FromResult(new ShutdownResponse());
         });
     }
+
+    private GuestContainers Containers => _containers
+        ?? throw new TtrpcException(StatusCode.FailedPrecondition, "a pod's second containers are only served by the agent of a microVM guest");
 
     private T AsWorkloadUser<T>(Func<T> operation) => _confinement is null ? operation() : _confinement.AsWorkloadUser(operation);
     private T AsUser<T>(WorkloadUser user, Func<T> operation) => _confinement is null ? operation() : _confinement.AsUser(user, operation);
@@ -169,10 +181,11 @@ internal sealed partial class AgentService : IDisposable
         if (total > MaxArgBytes) throw new TtrpcException(StatusCode.InvalidArgument, "argv + env larger than 1 MiB");
         string cwd = request.Cwd.Length == 0 ? "/" : request.Cwd;
         if (cwd[0] != '/' || cwd.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "cwd must be absolute");
-        if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
-
         if (request.Tty is { } tty && (tty.Rows is 0 or > ushort.MaxValue || tty.Cols is 0 or > ushort.MaxValue))
             throw new TtrpcException(StatusCode.InvalidArgument, $"terminal size {tty.Rows}x{tty.Cols}: rows and cols must be 1..65535");
+        if (request.ContainerId.Length > 0)
+            return ExecInContainer(request, cwd);
+        if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
 
         var user = ExecUser.Resolve(request.User, _confinement);
         string executable = ResolveExecutable(request.Argv[0], request.Env);
@@ -186,6 +199,22 @@ internal sealed partial class AgentService : IDisposable
         var exec = _processes.Spawn(request, executable, user);
         BootTimeline.Mark("exec-spawned");
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
+        return new ExecResponse { Pid = exec.Pid };
+    }
+
+    /// <summary>An exec in a pod's second container: its working directory, program and user are looked up in its root,
+    /// and the process is born in its namespaces and cgroup (<see cref="GuestContainer"/>).</summary>
+    private ExecResponse ExecInContainer(ExecRequest request, string cwd)
+    {
+        if (request.Hold) throw new TtrpcException(StatusCode.InvalidArgument, "hold is not served in a pod's container");
+        var container = Containers.Get(request.ContainerId);
+        var (user, executable) = container.InRoot(() =>
+        {
+            if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
+            return (ExecUser.Resolve(request.User, container), ResolveExecutable(request.Argv[0], request.Env));
+        });
+        var exec = _processes.Spawn(request, executable, user, container);
+        AgentLog.Info($"exec {exec.Id} pid {exec.Pid} in container {container.Id}");
         return new ExecResponse { Pid = exec.Pid };
     }
 
@@ -292,6 +321,7 @@ internal sealed partial class AgentService : IDisposable
 
     public void Dispose()
     {
+        _containers?.Dispose();
         _processes.KillAll();
         _processes.Dispose();
         _io.Dispose();

@@ -19,6 +19,9 @@ internal sealed class ExecState(string id, int pid, OutputPipe stdout, OutputPip
     /// <summary>The workload cgroup's oom_kill count when it was spawned (microVM guest; 0 otherwise).</summary>
     public long OomBaseline { get; init; }
 
+    /// <summary>Where it was born (the guest's root, a pod's second container): whose OOM count judges its SIGKILL.</summary>
+    public SpawnConfinement? Confinement { get; init; }
+
     public Task<WaitResponse> Exited => _exited.Task;
 
     /// <summary>A held exec's go (the write end of its first stage's descriptor 3), -1 once released or for an exec

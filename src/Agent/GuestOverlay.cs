@@ -15,7 +15,7 @@ namespace Sandbox.Agent;
 /// as the unprivileged default user and writes nothing into the image) and resizes it to its own disk size; the
 /// upper is reached then through an O_PATH descriptor opened before the switch of root.</para>
 /// </summary>
-internal sealed unsafe class GuestOverlay
+internal sealed unsafe class GuestOverlay : IDisposable
 {
     private readonly int _upperFd;
 
@@ -50,6 +50,10 @@ internal sealed unsafe class GuestOverlay
                 $"the template's upper layer is not empty ({Path.GetFileName(entry)}): a clone would start with the template's writes");
         GuestInit.Mount("upper", upper, null, Libc.MS_REMOUNT | Libc.MS_NOSUID | Libc.MS_NODEV, UpperOptions(diskBytes));
     }
+
+    /// <summary>Lets go of the upper's descriptor (a pod container's overlay: its mounts then die with its mount
+    /// namespace).</summary>
+    public void Dispose() => Libc.close(_upperFd);
 
     /// <summary>size= caps the bytes, nr_inodes the files (one per 4 KiB of the cap, at least 1024): a flood of empty
     /// files cannot take the guest's memory either.</summary>

@@ -20,14 +20,14 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
 {
     private const string NewRoot = "/newroot";
     private const string SharesDir = "/shares";
-    private const string CgroupRoot = "/sys/fs/cgroup";
+    internal const string CgroupRoot = "/sys/fs/cgroup";
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
     private const int MaxSeedBytes = 512;
     private const int MaxResolvConfBytes = 1024;
     private const string ResolvConfFile = "/resolv.conf"; // in the initramfs, bound over the root's
     private const int ENODATA = 61;
-    private const int SockFilterBytes = 8;
-    private const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
+    internal const int SockFilterBytes = 8;
+    internal const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
 
     private readonly Lock _lock = new();
     private bool _done;
@@ -36,8 +36,22 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private string? _maxUserNamespaces; // the kernel's value before set-up wrote 0
     private uint _uid;
     private uint _gid;
-    private string _selfPid = "";
     private byte[] _seccomp = [];
+
+    /// <summary>Taken by every spawn that moves the agent into a cgroup for its instant (the guest's workload cgroup,
+    /// a pod container's), so two spawns never move it at once.</summary>
+    public static readonly Lock CgroupSpawnLock = new();
+
+    /// <summary>The initramfs's root (O_PATH), opened before the switch: the agent's own binary, loader and libraries,
+    /// the guest's devtmpfs (loop devices) stay reachable through it for a pod's containers. -1 before set-up.</summary>
+    public int InitramfsFd { get; private set; } = -1;
+
+    /// <summary>The file name of the glibc loader in the initramfs's /lib64.</summary>
+    public string LoaderName { get; private set; } = "";
+
+    /// <summary>The pod share (SetupGuestRequest.pod_share), mounted in the initramfs: O_PATH of its directory, -1 when
+    /// the guest has none.</summary>
+    public int PodShareFd { get; private set; } = -1;
 
     public override WorkloadUser DefaultUser => new(_uid, _gid);
 
@@ -90,7 +104,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             _uid = request.Uid;
             _gid = request.Gid;
             _seccomp = request.SeccompProgram.ToByteArray();
-            _selfPid = Libc.getpid().ToString();
             _done = true;
             AgentLog.Info($"guest set up: {request.Mounts.Count} share(s), hostname {request.Hostname}, workload uid {_uid}");
         }
@@ -126,6 +139,8 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         }
         if (request.Network?.ResolvConf is { Length: > MaxResolvConfBytes })
             throw new TtrpcException(StatusCode.InvalidArgument, $"resolv.conf of {request.Network.ResolvConf.Length} characters: at most {MaxResolvConfBytes}");
+        if (request.PodShare.Length > 0 && (request.Template || request.PodShare.Length > 31 || request.PodShare.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_')))
+            throw new TtrpcException(StatusCode.InvalidArgument, $"pod share '{request.PodShare}' must be 1..31 characters of [A-Za-z0-9_], and not in a template");
         if (request.RandomSeed.Length > MaxSeedBytes) throw new TtrpcException(StatusCode.InvalidArgument, "random seed over 512 bytes");
         if (request.Hostname.Length is 0 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "hostname must be 1..64 characters");
         if (request.Uid > ExecUser.MaxId || request.Gid > ExecUser.MaxId)
@@ -164,7 +179,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             $"size={request.DiskBytes},mode={mode},uid={request.Uid},gid={request.Gid}");
     }
 
-    private static List<GuestOverlay> BuildRoot(SetupGuestRequest request)
+    private List<GuestOverlay> BuildRoot(SetupGuestRequest request)
     {
         var overlays = new List<GuestOverlay>();
         Directory.CreateDirectory(NewRoot);
@@ -211,10 +226,11 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         }
         foreach (var dir in new[] { "/proc", "/sys" })
             GuestInit.Mount(dir, NewRoot + dir, null, Libc.MS_MOVE, null);
+        KeepInitramfs(request.PodShare);
         // The agent keeps using /sys (the workload cgroup, devices); the workload has no business there (a container
         // has no /sys at all): root-only.
         File.SetUnixFileMode(NewRoot + "/sys", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        BuildDev(NewRoot + "/dev");
+        BuildDev(NewRoot + "/dev", newPtsInstance: false);
         // switch_root: make the new root "/" and enter it. The initramfs stays underneath, unreachable.
         Check(NativeStrings.With(NewRoot, p => Libc.chdir((byte*)p)), "chdir " + NewRoot);
         GuestInit.Mount(".", "/", null, Libc.MS_MOVE, null);
@@ -222,6 +238,28 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
         GuestInit.Mount("rootfs", "/", null, Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
         return overlays;
+    }
+
+    /// <summary>Before the switch: descriptors of what a pod's later containers need from the initramfs (the loader and
+    /// binary their holder runs, the loop devices) and of the pod share, mounted here read-only, out of the root's
+    /// reach.</summary>
+    private void KeepInitramfs(string podShare)
+    {
+        InitramfsFd = OpenPath("/");
+        LoaderName = Path.GetFileName(Directory.GetFiles("/lib64", "ld-linux*").Single());
+        if (podShare.Length == 0) return;
+        var share = SharesDir + "/" + podShare;
+        Directory.CreateDirectory(share);
+        GuestInit.Mount(podShare, share, "9p", Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC,
+            "trans=virtio,version=9p2000.L,msize=262144,cache=none");
+        PodShareFd = OpenPath(share);
+    }
+
+    private static int OpenPath(string path)
+    {
+        int fd = NativeStrings.With(path, p => Libc.open((byte*)p, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0));
+        if (fd < 0) throw Fail("open " + path);
+        return fd;
     }
 
     /// <summary>The sandbox resolver's resolv.conf, bound read-only over the root's /etc/resolv.conf, as the container
@@ -241,7 +279,9 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// <summary>The workload's /dev, as bwrap's --dev makes a container's: a small tmpfs with the harmless character
     /// devices bound from the guest's devtmpfs, the devpts instance for terminals, and the usual links. The devtmpfs
     /// itself (disks, /dev/mem, /dev/port, the console, the agent's port) stays behind in the initramfs.</summary>
-    private static void BuildDev(string dev)
+    /// <param name="newPtsInstance">A pod's later container: a devpts instance of its own (its terminals are not the
+    /// guest's); else the guest's devpts is moved in.</param>
+    internal static void BuildDev(string dev, bool newPtsInstance)
     {
         GuestInit.Mount("tmpfs", dev, "tmpfs", Libc.MS_NOSUID | Libc.MS_NOEXEC, "size=64k,mode=0755");
         foreach (var name in new[] { "null", "zero", "full", "random", "urandom", "tty" })
@@ -250,7 +290,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             GuestInit.Mount("/dev/" + name, dev + "/" + name, null, Libc.MS_BIND, null);
         }
         Directory.CreateDirectory(dev + "/pts");
-        GuestInit.Mount("/dev/pts", dev + "/pts", null, Libc.MS_MOVE, null);
+        if (newPtsInstance)
+            GuestInit.Mount("devpts", dev + "/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+        else
+            GuestInit.Mount("/dev/pts", dev + "/pts", null, Libc.MS_MOVE, null);
         Directory.CreateDirectory(dev + "/shm");
         File.CreateSymbolicLink(dev + "/ptmx", "pts/ptmx");
         File.CreateSymbolicLink(dev + "/fd", "/proc/self/fd");
@@ -349,46 +392,67 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
+        return SpawnInCgroup(WorkloadCgroup, () => OnThread(() =>
+        {
+            Confine(user, _seccomp);
+            return spawn();
+        }));
+    }
+
+    /// <summary>Runs <paramref name="spawn"/> with the whole agent in <paramref name="cgroup"/> for its instant (the
+    /// child is born there), under <see cref="CgroupSpawnLock"/>.</summary>
+    internal static T SpawnInCgroup<T>(string cgroup, Func<T> spawn)
+    {
+        var self = Libc.getpid().ToString();
+        lock (CgroupSpawnLock)
+        {
+            File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
+            try
+            {
+                return spawn();
+            }
+            finally
+            {
+                File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="operation"/> on a thread made for it, which ends afterwards: whatever it does to
+    /// its own credentials or namespaces dies with it.</summary>
+    internal static T OnThread<T>(Func<T> operation)
+    {
         T result = default!;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        File.WriteAllText(Path.Combine(WorkloadCgroup, "cgroup.procs"), _selfPid);
-        try
+        var thread = new Thread(() =>
         {
-            var thread = new Thread(() =>
+            try
             {
-                try
-                {
-                    Confine(user);
-                    result = spawn();
-                }
-                catch (Exception e)
-                {
-                    failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-                }
-            }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
-            thread.Start();
-            thread.Join();
-        }
-        finally
-        {
-            File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), _selfPid);
-        }
+                result = operation();
+            }
+            catch (Exception e)
+            {
+                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
+            }
+        }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
+        thread.Start();
+        thread.Join();
         failure?.Throw();
         return result;
     }
 
     /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>): ids and capabilities
     /// (<see cref="WorkloadCredentials"/>: none, or guest root's few), no_new_privs, then the seccomp filter.</summary>
-    private void Confine(WorkloadUser user)
+    internal static void Confine(WorkloadUser user, byte[] seccomp)
     {
         if (user.Uid == 0)
             WorkloadCredentials.BecomeGuestRoot(user.Gid);
         else
             WorkloadCredentials.BecomeUnprivileged(user.Uid, user.Gid);
-        if (_seccomp.Length == 0) return;
-        fixed (byte* filter = _seccomp)
+        if (seccomp.Length == 0) return;
+        fixed (byte* filter = seccomp)
         {
-            var program = new Libc.SockFprog { Len = (ushort)(_seccomp.Length / SockFilterBytes), Filter = filter };
+            var program = new Libc.SockFprog { Len = (ushort)(seccomp.Length / SockFilterBytes), Filter = filter };
             CheckSyscall(Libc.syscall_seccomp(Libc.SYS_seccomp, Libc.SECCOMP_SET_MODE_FILTER, 0, &program), "seccomp(SET_MODE_FILTER)");
         }
     }
@@ -396,6 +460,11 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
+        return WithFsIds(user, operation);
+    }
+
+    internal static T WithFsIds<T>(WorkloadUser user, Func<T> operation)
+    {
         // setfsuid/setfsgid return the previous value and never fail with an errno.
         Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
         Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
@@ -410,11 +479,13 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         }
     }
 
-    public override long OomKillCount()
+    public override long OomKillCount() => OomKills(WorkloadCgroup);
+
+    internal static long OomKills(string cgroup)
     {
         try
         {
-            foreach (var line in File.ReadAllLines(Path.Combine(WorkloadCgroup, "memory.events")))
+            foreach (var line in File.ReadAllLines(Path.Combine(cgroup, "memory.events")))
             {
                 if (line.StartsWith("oom_kill ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(9), out var n)) return n;
             }
@@ -430,10 +501,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         if (rc != 0) throw Fail(what);
     }
 
-    private static void CheckSyscall(long rc, string what)
+    internal static void CheckSyscall(long rc, string what)
     {
         if (rc != 0) throw new TtrpcException(StatusCode.Internal, $"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
     }
 
-    private static IOException Fail(string what) => new($"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+    internal static IOException Fail(string what) => new($"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
 }

@@ -68,8 +68,11 @@ internal sealed unsafe class ProcessTable : IDisposable
     }
 
     /// <param name="user">The ids the process runs as (<see cref="ExecUser.Resolve"/>); ignored without a confinement.</param>
-    public ExecState Spawn(ExecRequest request, string executable, WorkloadUser user)
+    /// <param name="container">A pod's second container in a microVM guest: the process is born in it (its
+    /// namespaces, cgroup, user and filter) instead of the guest's root.</param>
+    public ExecState Spawn(ExecRequest request, string executable, WorkloadUser user, SpawnConfinement? container = null)
     {
+        var confinement = container ?? _confinement;
         var argv = request.Argv.ToArray();
         var envp = request.Env.Select(e => e.Name + "=" + e.Value).ToArray();
         string cwd = request.Cwd.Length == 0 ? "/" : request.Cwd;
@@ -80,7 +83,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         int* holdPipe = stackalloc int[2] { -1, -1 };
         Terminal? terminal = null;
         bool tty = request.Tty is not null;
-        var held = request.Hold ? _confinement as ContainerConfinement
+        var held = request.Hold ? confinement as ContainerConfinement
             ?? throw new TtrpcException(StatusCode.FailedPrecondition, "hold needs a container agent with a workload user of its own (--workload-user)")
             : null;
         try
@@ -100,7 +103,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 if (_byId.Count >= MaxExecs)
                     throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
 
-                long oomBaseline = _confinement?.OomKillCount() ?? 0;
+                long oomBaseline = confinement?.OomKillCount() ?? 0;
                 int stdinFd = request.Stdin ? inPipe[0] : -1, stdoutFd = outPipe[1], stderrFd = errPipe[1];
                 var ttySize = request.Tty;
                 // Opened in the child's identity (the confinement's): the terminal's slave belongs to the workload.
@@ -144,7 +147,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                         if (slave >= 0) Libc.close(slave);
                     }
                 }
-                var (rc, pid, opened) = held is not null ? StartHeld() : _confinement is null ? Start() : _confinement.Spawn(Start, user);
+                var (rc, pid, opened) = held is not null ? StartHeld() : confinement is null ? Start() : confinement.Spawn(Start, user);
                 if (opened is not null)
                 {
                     terminal = opened;
@@ -158,7 +161,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                     // RLIMIT_NPROC stays unlimited. (Set just after exec starts: a program forks later than that.)
                     // NPROC counts every task of the uid in the sandbox's user namespace: where the agent shares the
                     // workload's uid (no confinement), its threads come on top, so `--pids N` leaves the workload N.
-                    var shared = _confinement?.SharesUidWithWorkload ?? true;
+                    var shared = confinement?.SharesUidWithWorkload ?? true;
                     var nproc = (ulong)(NprocLimit + (shared ? OwnTasks() : 0));
                     var limit = new Libc.RLimit { Current = nproc, Max = nproc };
                     Libc.prlimit(pid, Libc.RLIMIT_NPROC, &limit, null);
@@ -184,7 +187,10 @@ internal sealed unsafe class ProcessTable : IDisposable
                 var stdin = request.Stdin ? new StdinPipe(inPipe[1], _io) : null;
                 outPipe[0] = errPipe[0] = inPipe[1] = -1; // owned by the pipes now
                 CloseFd(ref holdPipe[0]);
-                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin) { OomBaseline = oomBaseline, Terminal = terminal, HoldFd = holdPipe[1] };
+                var exec = new ExecState(request.ExecId, pid, stdout, stderr, stdin)
+                {
+                    OomBaseline = oomBaseline, Confinement = confinement, Terminal = terminal, HoldFd = holdPipe[1],
+                };
                 holdPipe[1] = -1; // owned by the exec now
                 terminal = null; // owned by the exec now
                 _live[pid] = exec;
@@ -409,7 +415,7 @@ internal sealed unsafe class ProcessTable : IDisposable
         if (r != pid) return false;
         if (_live.Remove(pid, out var exec))
         {
-            bool oomKilled = (status & 0x7f) == Libc.SIGKILL && _confinement is not null && _confinement.OomKillCount() > exec.OomBaseline;
+            bool oomKilled = (status & 0x7f) == Libc.SIGKILL && exec.Confinement is not null && exec.Confinement.OomKillCount() > exec.OomBaseline;
             exec.Complete(status, usage, oomKilled);
         }
         return true;

@@ -28,6 +28,8 @@ internal static class AgentMain
         SetProcessName("sandbox-agent");
         // The first stage of a held exec (container tier): synchronous, on this main thread, before anything else.
         if (args.Length > 0 && args[0] == HeldExec.Flag) return HeldExec.Run(args);
+        // PID 1 of a pod's second container in a guest (it is PID 1 too: dispatched before the guest's init below).
+        if (args.Length > 0 && args[0] == PodContainerInit.Flag) return PodContainerInit.Run(args);
         // PID 1 without a host channel argument: the kernel ran us as /init of a microVM guest. The kernel hands init
         // the command-line words it does not know itself (e.g. tsc=reliable), so arguments are not parsed there. (In a
         // container the agent is PID 1 too, bwrap --as-pid-1, and is always given --fd or --listen-fd.)

@@ -4,6 +4,12 @@ namespace Sandbox.Core;
 
 internal static partial class CoreLog
 {
+    [LoggerMessage(1013, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} is a container in the microVM of pod sandbox {PodId}")]
+    public static partial void JoinsPod(ILogger logger, string sandboxId, string tenant, string podId);
+
+    [LoggerMessage(1014, LogLevel.Information, "Sandbox {SandboxId} of tenant {Tenant} does not join pod sandbox {PodId} ({Reason}): it gets a sandbox of its own")]
+    public static partial void OwnSandboxInPod(ILogger logger, string sandboxId, string tenant, string podId, string reason);
+
     [LoggerMessage(1001, LogLevel.Information, "Sandbox {SandboxId} created for tenant {Tenant}: tier {Tier}, decision {DecisionId}, {ElapsedMs:0.0} ms")]
     public static partial void Created(ILogger logger, string sandboxId, string tenant, string tier, string decisionId, double elapsedMs);
 

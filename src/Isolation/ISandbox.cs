@@ -102,6 +102,10 @@ public sealed record SandboxInfo
     /// <summary>Network mode egress: what was granted, one line per destination (host names with the addresses pinned
     /// at create time) and per published port. Empty for mode none.</summary>
     public IReadOnlyList<string> Egress { get; init; } = [];
+
+    /// <summary>A container inside another sandbox (a pod's, <see cref="IPodHost"/>): that sandbox's id; null for a
+    /// sandbox of its own.</summary>
+    public SandboxId? PodHost { get; init; }
 }
 
 /// <param name="Io">Block I/O of the sandbox's cgroup (cgroup v2 io.stat), null where it is not accounted (a v1

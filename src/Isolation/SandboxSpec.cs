@@ -24,6 +24,11 @@ public sealed record SandboxSpec
     /// other sandbox's, as its own policy decided it). Container tier only; null = a namespace of its own.</summary>
     public ISharedNetworkNamespace? NetworkOf { get; init; }
 
+    /// <summary>The sandbox will host a pod: later sandboxes become containers inside it (<see cref="IPodHost"/>).
+    /// The microVM tier boots such a VM with the pod share (a 9p export their roots come through: QEMU's microvm
+    /// machine has no hotplug) and cold (no snapshot template). Other tiers ignore it.</summary>
+    public bool HostsPod { get; init; }
+
     /// <summary>Host names that resolve to the sandbox's own loopback (127.0.0.1) through its /etc/hosts, besides
     /// localhost: the names of services sharing its network (<see cref="NetworkOf"/>). Container tier only.</summary>
     public IReadOnlyList<string> LoopbackNames { get; init; } = [];

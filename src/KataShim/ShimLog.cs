@@ -37,9 +37,16 @@ internal static partial class ShimLog
     public static partial void PodFilesLeftOut(ILogger logger, string containerId, string files, string tier);
 
     [LoggerMessage(EventId = 12, Level = LogLevel.Information,
-        Message = "container {ContainerId}: one microVM per CRI pod is not supported yet; this container of pod {PodId} runs in a microVM of its own (sandbox {SandboxId})")]
+        Message = "container {ContainerId}: this container of pod {PodId} runs in a microVM of its own (sandbox {SandboxId}): the pod's microVM could not take it (Core's log says why)")]
     public static partial void OwnVmInPod(ILogger logger, string containerId, string podId, string sandboxId);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Information,
+        Message = "container {ContainerId}: runs in the microVM of pod {PodId} (a container in pod sandbox {PodSandboxId}'s guest)")]
+    public static partial void InPodVm(ILogger logger, string containerId, string podId, string podSandboxId);
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "container {ContainerId}: labels of CRI pod {PodId} for the policy: {Labels}")]
     public static partial void PodLabels(ILogger logger, string containerId, string podId, string labels);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "heap trimmed after {Burst}: {HeapKiB} KiB in the GC heap, {CommittedKiB} KiB committed")]
+    public static partial void HeapTrimmed(ILogger logger, string burst, long heapKiB, long committedKiB);
 }

@@ -74,8 +74,22 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
     public int RemoveStaleFiles(IReadOnlySet<SandboxId> keep) => 0;
 }
 
-internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus status) : ISandbox, IWarmUp
+internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus status, SandboxId? podHost = null) : ISandbox, IWarmUp, IPodHost
 {
+    /// <summary>The containers added to it as a pod's host (<see cref="IPodHost"/>).</summary>
+    public List<FakeSandbox> Containers { get; } = [];
+
+    public bool CanHostContainers => spec.HostsPod && !Disposed && !_terminated.Task.IsCompleted;
+
+    public Task<ISandbox> AddContainerAsync(SandboxSpec containerSpec, CancellationToken cancellationToken)
+    {
+        if (!CanHostContainers)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {spec.Id} does not host a pod");
+        var container = new FakeSandbox(containerSpec, tier, status, spec.Id);
+        Containers.Add(container);
+        return Task.FromResult<ISandbox>(container);
+    }
+
     /// <summary>How often a warm pool warmed it up (<see cref="IWarmUp"/>).</summary>
     public int WarmUps { get; private set; }
 
@@ -99,6 +113,7 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
         SeccompDigest = "",
         Limits = spec.Limits,
         HostUid = -1,
+        PodHost = podHost,
     };
 
     /// <summary>The id as payload: opaque to Core, checked by <see cref="FakeDriver.AttachAsync"/>.</summary>

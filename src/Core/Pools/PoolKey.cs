@@ -22,11 +22,11 @@ public sealed record PoolKey(
     Isolation.ResourceLimits FixedLimits)
 {
     /// <summary>The key of <paramref name="spec"/>, or null when no pooled sandbox can ever serve it: network egress
-    /// (its allowlist is resolved and pinned per sandbox at launch), a network joined or loopback names (fixed at launch).</summary>
+    /// (its allowlist is resolved and pinned per sandbox at launch), a network joined or loopback names (fixed at launch), a pod's host (its VM has the pod share).</summary>
     public static PoolKey? Of(SandboxTier tier, SandboxSpec spec, bool limitsChangeable)
     {
         if (spec.Network != NetworkMode.None || spec.EgressAllow.Count > 0 || spec.PublishedPorts.Count > 0 || spec.NetworkOf is not null
-            || spec.LoopbackNames.Count > 0)
+            || spec.LoopbackNames.Count > 0 || spec.HostsPod)
             return null;
         var fixedLimits = limitsChangeable
             ? spec.Limits with { MemoryMiB = 0, Cpus = 0, WallTime = null, OutputBytes = 0 }

@@ -48,6 +48,14 @@ public sealed record SandboxRequest
     /// <summary>Host names that resolve to the sandbox's loopback (its /etc/hosts), as a CI job names its services;
     /// tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/> only.</summary>
     public IReadOnlyList<string> LoopbackNames { get; init; } = [];
+    /// <summary>This sandbox is a pod's first (a CRI pod's sandbox container): when the policy puts it on the microVM
+    /// tier, its VM is made able to take the pod's later sandboxes as containers inside it (<see cref="PodOf"/>).</summary>
+    public bool HostsPod { get; init; }
+    /// <summary>A later sandbox of a pod: the id of the pod's first sandbox (same tenant). Core makes this one a
+    /// container inside that sandbox's microVM when both decisions are the microVM tier and nothing of the VM would
+    /// widen this sandbox's own decision (its network); otherwise it gets a sandbox of its own, and the log says why.
+    /// Null = not part of a pod.</summary>
+    public string? PodOf { get; init; }
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

@@ -16,13 +16,14 @@ public sealed partial class SandboxService
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"ttl_s {ttl.TotalSeconds:0} is out of range [1, {options.MaxTtl.TotalSeconds:0}]");
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         var tier = driver.Tier;
-        spec = spec with { DieWithOwner = DieWithOwner(driver) };
+        var podHost = PodHostFor(principal, request, spec, tier);
+        spec = spec with { DieWithOwner = DieWithOwner(driver), HostsPod = request.HostsPod && tier == SandboxTier.MicroVm && podHost is null };
         var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         // A warm pool's sandbox of this shape, when one waits (its id becomes this sandbox's); else a fresh launch.
         ISandbox? pooled;
         try
         {
-            pooled = await ClaimPooledAsync(driver, spec, forCreate: true, cancellationToken).ConfigureAwait(false);
+            pooled = podHost is null ? await ClaimPooledAsync(driver, spec, forCreate: true, cancellationToken).ConfigureAwait(false) : null;
         }
         catch
         {
@@ -42,6 +43,7 @@ public sealed partial class SandboxService
             Decision = decision,
             Tier = tier,
             MemoryMiB = spec.Limits.MemoryMiB,
+            ImageDefaults = request.Image is { } image ? ResolveImage(image).Record.Defaults : null,
             Reservation = reservation,
         };
         try
@@ -58,7 +60,9 @@ public sealed partial class SandboxService
         await PublishAsync(SandboxEventKind.Created, entry).ConfigureAwait(false);
         try
         {
-            entry.Sandbox = pooled ?? await driver.CreateAsync(spec, cancellationToken).ConfigureAwait(false);
+            entry.Sandbox = pooled ?? (podHost is not null
+                ? await podHost.AddContainerAsync(spec, cancellationToken).ConfigureAwait(false)
+                : await driver.CreateAsync(spec, cancellationToken).ConfigureAwait(false));
             entry.Info = ClaimedInfo(entry.Sandbox, spec, pooled is not null && driver.Capabilities.HasFlag(DriverCapabilities.UpdateLimits));
             store.Save(SandboxRecords.From(entry));
             entry.Transition(SandboxState.Running, "start");

@@ -214,6 +214,21 @@ public sealed class AgentClient : IAsyncDisposable
         await CallAsync("SetupGuest", request, SetupGuestResponse.Parser, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>microVM guests of a pod: a second container in the guest (see agent.proto).</summary>
+    public async Task<AddContainerResponse> AddContainerAsync(AddContainerRequest request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        foreach (var d in request.WritableDirs) ValidatePath(d, "writable dir");
+        var response = await CallAsync("AddContainer", request, AddContainerResponse.Parser, cancellationToken).ConfigureAwait(false);
+        if (response.HolderPid <= 1)
+            throw new AgentProtocolException($"agent reported an invalid holder pid {response.HolderPid} for container {request.ContainerId}");
+        return response;
+    }
+
+    public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
+        await CallAsync("RemoveContainer", new RemoveContainerRequest { ContainerId = containerId }, RemoveContainerResponse.Parser, cancellationToken)
+            .ConfigureAwait(false);
+
     public ValueTask DisposeAsync() => _client.DisposeAsync();
 
     private async Task<TResponse> CallAsync<TRequest, TResponse>(string method, TRequest request, MessageParser<TResponse> parser, CancellationToken cancellationToken)

@@ -115,6 +115,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
+        if (spec.HostsPod)
+            layout = layout with { Shares = [.. layout.Shares, PodShare.For(StateDirectoryOf(spec.Id))] };
         var guestRamMiB = GuestRamMiB(spec.Limits);
         var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
@@ -133,42 +135,53 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             rollback.Push(network);
             networkSocket = await network.StartGuestStackAsync(_options.Network.PasstPath, spec.PublishedPorts).ConfigureAwait(false);
         }
-        var (vm, template) = networkSocket is null
-            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken).ConfigureAwait(false)
+        // Built when it is sent (the guest's clock is set from it): right behind a restored VM's readiness ping, or
+        // after a cold boot's.
+        SetupGuestRequest NewSetup()
+        {
+            var setup = RootSetup(layout, spec.WorkDir);
+            setup.DiskBytes = spec.Limits.DiskMiB << 20;
+            setup.Hostname = spec.Hostname;
+            setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
+            setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+            setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
+            setup.PidsMax = spec.Limits.PidsMax;
+            setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
+            // Any user of the spec, root included: guest root is the VM's, with the few capabilities the guest agent leaves
+            // it (docs/security.md); every other uid has none.
+            setup.Uid = (uint)(spec.User?.Uid ?? _options.GuestUid);
+            setup.Gid = (uint)(spec.User?.Gid ?? _options.GuestUid);
+            setup.SurviveHostDisconnect = persistent;
+            setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
+            setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
+            if (spec.HostsPod)
+                setup.PodShare = PodShare.Tag;
+            if (network is not null)
+            {
+                setup.Network = new GuestNetwork
+                {
+                    Address = Network.SandboxAddresses.Sandbox.ToString(),
+                    PrefixLength = Network.SandboxAddresses.PrefixLength,
+                    Gateway = Network.SandboxAddresses.Gateway.ToString(),
+                    ResolvConf = Network.SandboxAddresses.ResolvConf,
+                };
+            }
+            return setup;
+        }
+        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up.
+        var (vm, template) = networkSocket is null && !spec.HostsPod
+            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
+                agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
                 persistent, networkSocket).ConfigureAwait(false), null);
         rollback.Push(vm);
-        var setup = RootSetup(layout, spec.WorkDir);
-        setup.DiskBytes = spec.Limits.DiskMiB << 20;
-        setup.Hostname = spec.Hostname;
-        setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
-        setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-        setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
-        setup.PidsMax = spec.Limits.PidsMax;
-        setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
-        // Any user of the spec, root included: guest root is the VM's, with the few capabilities the guest agent leaves
-        // it (docs/security.md); every other uid has none.
-        setup.Uid = (uint)(spec.User?.Uid ?? _options.GuestUid);
-        setup.Gid = (uint)(spec.User?.Gid ?? _options.GuestUid);
-        setup.SurviveHostDisconnect = persistent;
-        setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
-        setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
-        if (network is not null)
-        {
-            setup.Network = new GuestNetwork
-            {
-                Address = Network.SandboxAddresses.Sandbox.ToString(),
-                PrefixLength = Network.SandboxAddresses.PrefixLength,
-                Gateway = Network.SandboxAddresses.Gateway.ToString(),
-                ResolvConf = Network.SandboxAddresses.ResolvConf,
-            };
-        }
-        await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        await AgentCalls.RunAsync(() => vm.PendingSetUp ?? vm.Agent.SetupGuestAsync(NewSetup(), cancellationToken), vm.Console.ToString)
+            .ConfigureAwait(false);
         RecordStart(vm, clock);
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
-            template, accel.Accelerator, network);
+            template, accel.Accelerator, network) { PodOptions = spec.HostsPod ? _options : null };
     }
 
     /// <summary>The VM's start timeline on the clock of CreateAsync: what came before QEMU's boot (template lookup or
@@ -198,7 +211,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     }
 
     /// <summary>The seccomp profile is the guest's: every workload process starts under it inside the VM.</summary>
-    private static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator, string seccompDigest, int hostUid) => new()
+    internal static SandboxInfo Info(SandboxSpec spec, Accelerator accelerator, string seccompDigest, int hostUid) => new()
     {
         Id = spec.Id,
         Tier = SandboxTier.MicroVm,

@@ -7,7 +7,7 @@ namespace Sandbox.Isolation.MicroVm;
 /// virtio-serial channel, with the same supervision code as the container tier (<see cref="AgentProcess"/>,
 /// <see cref="AgentFiles"/>). Limits inside are the guest's workload cgroup; the VM itself is bounded by its RAM,
 /// vCPUs and the host cgroup of its QEMU.</summary>
-public sealed class MicroVmSandbox : ISandbox, IWarmUp
+public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
 {
     private readonly MicroVmInstance _vm;
     private readonly SandboxSpec _spec;
@@ -115,15 +115,21 @@ public sealed class MicroVmSandbox : ISandbox, IWarmUp
     /// <summary>Host memory of this sandbox's QEMU process (PSS, RSS in bytes), from /proc/PID/smaps_rollup.</summary>
     public (long PssBytes, long RssBytes) HostMemory() => _vm.Memory();
 
-    public async Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
+    public Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken) =>
+        ExecInAsync(_spec, null, spec, io, cancellationToken);
+
+    /// <summary>An exec in the guest's root, or in the pod container <paramref name="container"/> of this VM (whose
+    /// spec <paramref name="sandbox"/> gives the defaults: environment, work dir, wall time, output cap).</summary>
+    internal async Task<ISandboxProcess> ExecInAsync(SandboxSpec sandbox, string? container, ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(spec);
-        var env = DefaultEnvironment.For(_spec, spec);
+        var env = DefaultEnvironment.For(sandbox, spec);
         var request = new ExecRequest
         {
             ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
-            Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
+            ContainerId = container ?? "",
+            Cwd = spec.WorkingDirectory ?? sandbox.WorkDir,
             Stdin = io.Stdin is not null,
             Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
             User = spec.User ?? "",
@@ -132,7 +138,7 @@ public sealed class MicroVmSandbox : ISandbox, IWarmUp
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
         var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
         // OOM is judged inside the guest (the agent's WaitResponse.oom_killed): the host cgroup only bounds QEMU.
-        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? _spec.Limits.WallTime, _spec.Limits.OutputBytes,
+        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? sandbox.Limits.WallTime, sandbox.Limits.OutputBytes,
             io, static () => false, _disposing.Token);
     }
 

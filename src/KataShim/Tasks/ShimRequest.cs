@@ -8,7 +8,9 @@ namespace Sandbox.KataShim.Tasks;
 /// default policy only honours it for trusted tenants).</summary>
 internal static class ShimRequest
 {
-    public static SandboxRequest For(ContainerPlan plan, string rootfs, string ns)
+    /// <param name="podSandbox">The Core sandbox of the CRI pod's sandbox (pause) container, when this shim runs it and
+    /// this is one of the pod's app containers: Core makes the container part of it when it can (one microVM per pod).</param>
+    public static SandboxRequest For(ContainerPlan plan, string rootfs, string ns, string? podSandbox = null)
     {
         var annotations = plan.Annotations;
         var trusted = annotations.TryGetValue(ShimAnnotations.Trusted, out var t) && t == "true";
@@ -23,6 +25,9 @@ internal static class ShimRequest
             Namespace = ns,
             Untrusted = trusted ? false : null,
             CodeProvenance = trusted ? "tenant" : null,
+            // CRI's sandbox (pause) container is the pod's first: on the microVM tier its VM takes the app containers.
+            HostsPod = annotations.TryGetValue(ShimAnnotations.CriContainerType, out var type) && type == "sandbox",
+            PodOf = podSandbox,
         };
     }
 }

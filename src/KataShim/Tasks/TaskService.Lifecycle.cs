@@ -57,7 +57,7 @@ internal sealed partial class TaskService
                 plan = binds.Plan;
             }
             stdio = await TaskStdio.OpenAsync(request.Stdin, request.Stdout, request.Stderr, request.Id, ns).ConfigureAwait(false);
-            var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns), ctx.CancellationToken).ConfigureAwait(false);
+            var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns, PodSandbox(spec, id)), ctx.CancellationToken).ConfigureAwait(false);
             if (plan.Binds.Count > 0 && entry.Tier != SandboxTier.Container)
             {
                 // The policy changed its mind between the dry run and the create: binds are container-tier only.
@@ -69,7 +69,12 @@ internal sealed partial class TaskService
             _containers[id] = container;
             TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
             if (entry.Tier == SandboxTier.MicroVm && plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id)
-                ShimLog.OwnVmInPod(logger, id, pod, entry.Id.Value);
+            {
+                if (entry.Info?.PodHost is { } host)
+                    ShimLog.InPodVm(logger, id, pod, host.Value);
+                else
+                    ShimLog.OwnVmInPod(logger, id, pod, entry.Id.Value);
+            }
             Publish("/tasks/create", new TaskCreate
             {
                 ContainerId = id,
@@ -78,7 +83,7 @@ internal sealed partial class TaskService
                 Io = new TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
                 Pid = 0,
             });
-            Daemon.HeapTrim.AfterBurst();
+            Daemon.HeapTrim.AfterBurst(logger, "create");
             return new CreateTaskResponse { Pid = 0 };
         }
         catch
@@ -130,6 +135,14 @@ internal sealed partial class TaskService
         }
         return (view, plan);
     }
+
+    /// <summary>The Core sandbox of the pause container of the CRI pod <paramref name="id"/> belongs to, when this shim
+    /// runs it: Core decides whether the container goes into that sandbox's microVM.</summary>
+    private string? PodSandbox(OciSpec spec, string id) =>
+        spec.Annotations is { } a && a.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id
+        && _containers.TryGetValue(pod, out var sandbox)
+            ? sandbox.SandboxId.Value
+            : null;
 
     /// <summary>The pid reported for the pause container of the CRI pod <paramref name="id"/> belongs to, when this
     /// shim runs it (containers of one pod share the shim): app containers name the pod's namespaces through it.</summary>
@@ -216,6 +229,7 @@ internal sealed partial class TaskService
             else
                 Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = container.Id, ExecId = process.ExecId, Pid = (uint)running.Pid });
             _ = MonitorAsync(container, process, running);
+            Daemon.HeapTrim.AfterBurst(logger, "start");
             return new StartResponse { Pid = (uint)running.Pid };
         }
         finally
@@ -316,7 +330,7 @@ internal sealed partial class TaskService
                 ExitStatus = init.ExitStatus,
                 ExitedAt = Timestamps.From(init.ExitedAt),
             });
-            Daemon.HeapTrim.AfterBurst();
+            Daemon.HeapTrim.AfterBurst(logger, "delete");
             return new DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = Timestamps.From(init.ExitedAt) };
         }
         finally

@@ -10,10 +10,10 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string? Mod
 {
     /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
     /// (the agent channel), virtio-9p (the host userland shares), virtio-blk with erofs (a directory rootfs as a
-    /// read-only image), overlay (an image root's writable upper layer in the guest) and virtio-net (network mode egress). Their dependencies are added from each module's "depends=" field; crc32c_generic is what
+    /// read-only image), overlay (an image root's writable upper layer in the guest), virtio-net (network mode egress) and loop (a pod's later containers' root images, files on the pod share). Their dependencies are added from each module's "depends=" field; crc32c_generic is what
     /// erofs's libcrc32c asks the crypto API for at load time (no "depends=" names it; crc32c-intel may be refused
     /// under TCG).</summary>
-    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "erofs", "overlay", "virtio_net"];
+    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "erofs", "overlay", "virtio_net", "loop"];
 
     /// <summary>True for the minimal kernel of `sandbox kernel build` (no modules, no ACPI).</summary>
     public bool IsMinimal => ModulesDirectory is null;

@@ -1,0 +1,92 @@
+namespace Sandbox.Isolation.MicroVm;
+
+/// <summary>
+/// A container in the microVM of its pod (<see cref="IPodHost"/>): its processes run in the guest inside its own root,
+/// mount, pid, UTS and IPC namespaces, cgroup, user and seccomp program (the guest agent's GuestContainer); the guest
+/// kernel and the VM are the pod's. Processes go through the pod VM's agent channel with this container's id. What is
+/// the VM's and not a container's: pause and resume (they would stop the whole pod), limit updates, and host-side
+/// stats (the pod VM's QEMU cgroup is reported, the whole pod's usage); file transfer is not offered here yet.
+/// </summary>
+public sealed class MicroVmPodContainer : ISandbox
+{
+    private readonly MicroVmSandbox _pod;
+    private readonly SandboxSpec _spec;
+    private readonly string _sharedImage;
+    private readonly TaskCompletionSource<SandboxTermination> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _disposed;
+
+    internal MicroVmPodContainer(MicroVmSandbox pod, SandboxSpec spec, SandboxInfo info, int holderPid, string sharedImage)
+    {
+        _pod = pod;
+        _spec = spec;
+        _sharedImage = sharedImage;
+        Info = info;
+        HolderPid = holderPid;
+        // The pod's VM ending ends every container in it.
+        _ = pod.Terminated.ContinueWith(t => _terminated.TrySetResult(t.Result with { Detail = $"the pod's microVM {pod.Info.Id} ended: {t.Result.Detail}" }),
+            CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
+    }
+
+    public SandboxInfo Info { get; }
+
+    /// <summary>The container's PID 1 (its holder) as the guest's root sees it.</summary>
+    public int HolderPid { get; }
+
+    /// <summary>Containers of a pod die with their owner (the pod's VM does).</summary>
+    public SandboxAttachment? Attachment => null;
+
+    public Task<SandboxTermination> Terminated => _terminated.Task;
+
+    public Task<ISandboxProcess> ExecAsync(ProcessSpec spec, ProcessIO io, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _pod.ExecInAsync(_spec, Info.Id.Value, spec, io, cancellationToken);
+    }
+
+    public Task SignalAsync(int signal, CancellationToken cancellationToken)
+    {
+        SignalNumbers.Check(signal);
+        throw Unimplemented("signal every process of a pod's container at once (signal one process, or dispose it)");
+    }
+
+    public Task PauseAsync(CancellationToken cancellationToken) => throw Unimplemented("pause one container of a pod's microVM (it would stop the whole pod)");
+
+    public Task ResumeAsync(CancellationToken cancellationToken) => throw Unimplemented("resume one container of a pod's microVM");
+
+    public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
+    {
+        SpecValidator.Validate(limits);
+        throw Unimplemented("change the limits of a pod's container (its guest cgroup is set when it is added)");
+    }
+
+    /// <summary>The pod VM's host view (QEMU's cgroup): what the pod uses, this container included.</summary>
+    public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => _pod.GetStatsAsync(cancellationToken);
+
+    public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task WriteFileAsync(string path, ReadOnlyMemory<byte> content, int mode, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task<SandboxFileListing> ListFilesAsync(string path, int maxEntries, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task<long> ReadFileToAsync(string path, Stream destination, long maxBytes, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task<long> WriteFileFromAsync(string path, Stream source, int mode, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task ExportDirectoryAsync(string path, Stream tarDestination, CancellationToken cancellationToken) => throw NoFiles();
+
+    public Task ImportDirectoryAsync(string path, Stream tarSource, CancellationToken cancellationToken) => throw NoFiles();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+            return;
+        _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
+        await _pod.RemoveContainerAsync(Info.Id, _sharedImage).ConfigureAwait(false);
+    }
+
+    private static SandboxException Unimplemented(string what) =>
+        new(SandboxErrorCode.Unimplemented, $"the microVM tier cannot {what}");
+
+    private static SandboxException NoFiles() =>
+        new(SandboxErrorCode.Unimplemented, "file transfer into a container of a pod's microVM is not offered yet (exec a process to read or write)");
+}

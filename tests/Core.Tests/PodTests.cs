@@ -1,0 +1,79 @@
+using Sandbox.Isolation;
+using Sandbox.Policy;
+
+namespace Sandbox.Core.Tests;
+
+/// <summary><see cref="SandboxRequest.HostsPod"/> and <see cref="SandboxRequest.PodOf"/> (a CRI pod, Kata's one VM per
+/// pod): Core decides whether a later sandbox of a pod becomes a container in the pod's microVM, from both decisions,
+/// and says why when it does not.</summary>
+public sealed class PodTests
+{
+    /// <summary>The request's tier hint is the decision; a request asking for egress gets it.</summary>
+    private static PolicyDecision Decide(PolicyInput input) =>
+        FakePolicy.Allow(input.Requested.Isolation == IsolationTiers.Container ? IsolationTiers.Container : IsolationTiers.MicroVm,
+            network: input.Requested.Network?.Egress is { Count: > 0 } ? NetworkModes.Egress : NetworkModes.None);
+
+    private static SandboxRequest MicroVm => new() { Tier = SandboxTier.MicroVm };
+
+    [Fact]
+    public async Task A_later_sandbox_of_a_microvm_pod_is_a_container_in_the_pods_vm()
+    {
+        await using var h = new CoreHarness(new FakePolicy(Decide));
+        var pod = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { HostsPod = true }, CancellationToken.None);
+        Assert.True(Assert.Single(h.MicroVm.Created).HostsPod);
+
+        var app = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = pod.Id.Value }, CancellationToken.None);
+        // No VM of its own: a container of the pod's sandbox, with its own spec (its id, limits, profile).
+        Assert.Single(h.MicroVm.Created);
+        var container = Assert.Single(h.MicroVm.Live[0].Containers);
+        Assert.Equal(app.Id, container.Info.Id);
+        Assert.Equal(pod.Id, app.Info!.PodHost);
+        Assert.False(container.Spec.HostsPod);
+        Assert.Contains(h.Logs.Entries, e => e.Message == $"Sandbox {app.Id} of tenant acme is a container in the microVM of pod sandbox {pod.Id}");
+
+        // Deleting it ends the container, not the pod's VM.
+        await h.Sandboxes.DeleteAsync(CoreHarness.Alice, app.Id);
+        Assert.True(container.Disposed);
+        Assert.False(h.MicroVm.Live[0].Disposed);
+    }
+
+    [Fact]
+    public async Task A_later_sandbox_gets_its_own_when_joining_would_not_match_its_decision_and_the_log_says_why()
+    {
+        await using var h = new CoreHarness(new FakePolicy(Decide));
+        var pod = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { HostsPod = true }, CancellationToken.None);
+
+        // Its own decision is the container tier.
+        var container = await h.Sandboxes.CreateAsync(CoreHarness.Alice, new SandboxRequest { Tier = SandboxTier.Container, PodOf = pod.Id.Value },
+            CancellationToken.None);
+        Assert.Equal(SandboxTier.Container, container.Tier);
+        Assert.Null(container.Info!.PodHost);
+        Assert.Contains(h.Logs.Entries, e => e.Message.Contains($"does not join pod sandbox {pod.Id} (this sandbox's tier is container)"));
+
+        // Its decision gives it a network of its own: the VM's is every container's, so it gets a VM of its own.
+        var networked = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = pod.Id.Value, Egress = ["pypi.org"] },
+            CancellationToken.None);
+        Assert.Null(networked.Info!.PodHost);
+        Assert.Contains(h.Logs.Entries, e => e.Message.Contains("(this sandbox's decision gives it a network of its own)"));
+
+        // Another tenant's pod is no pod of its own.
+        var mallory = await h.Sandboxes.CreateAsync(CoreHarness.Mallory, MicroVm with { PodOf = pod.Id.Value }, CancellationToken.None);
+        Assert.Null(mallory.Info!.PodHost);
+        Assert.Contains(h.Logs.Entries, e => e.Message.Contains($"does not join pod sandbox {pod.Id} (no such sandbox)"));
+
+        // A sandbox not made to host a pod takes no containers.
+        var plain = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm, CancellationToken.None);
+        var other = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = plain.Id.Value }, CancellationToken.None);
+        Assert.Null(other.Info!.PodHost);
+        Assert.Empty(h.MicroVm.Live[0].Containers);
+        Assert.Equal(5, h.MicroVm.Created.Count); // the pod, then a VM for each but the container-tier one
+    }
+
+    [Fact]
+    public async Task A_pod_host_on_the_container_tier_is_an_ordinary_sandbox()
+    {
+        await using var h = new CoreHarness(new FakePolicy(Decide));
+        await h.Sandboxes.CreateAsync(CoreHarness.Alice, new SandboxRequest { Tier = SandboxTier.Container, HostsPod = true }, CancellationToken.None);
+        Assert.False(Assert.Single(h.Container.Created).HostsPod);
+    }
+}
