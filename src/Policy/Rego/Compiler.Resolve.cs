@@ -246,9 +246,9 @@ internal sealed partial class Compiler
                     {
                         var prefix = new List<string>(root.DataPath);
                         var consumed = 0;
-                        while (consumed < path.Count && path[consumed] is ScalarTerm { V: StringValue sv })
+                        while (consumed < path.Count && DataKey(path[consumed], root.IsInput ? null : prefix) is { } key)
                         {
-                            prefix.Add(sv.V);
+                            prefix.Add(key);
                             consumed++;
                         }
                         if (root.IsInput) return path.Count == 0 ? root : new RefTerm(r.Loc, root, path.ToArray());
@@ -282,6 +282,24 @@ internal sealed partial class Compiler
             default:
                 return t;
         }
+    }
+
+    /// <summary>
+    /// A constant key that folds into a data path: a string, or (as OPA's storage paths do) an integer in its decimal
+    /// form while the path is still among packages and base data (<c>data.nested[2]</c> reads the member "2", and a
+    /// base array's element 2). Under a rule the number keeps its meaning (a set member, an object key, an index).
+    /// </summary>
+    private string? DataKey(Term t, List<string>? dataPrefix)
+    {
+        if (t is ScalarTerm { V: StringValue sv }) return sv.V;
+        if (dataPrefix is null || t is not ScalarTerm { V: NumberValue n } || !n.IsInteger) return null;
+        var node = TreeRoot;
+        foreach (var p in dataPrefix)
+        {
+            if (node.Rules is not null) return null;
+            if (!node.Children.TryGetValue(p, out node!)) return n.ToJson();
+        }
+        return node.Rules is null ? n.ToJson() : null;
     }
 
     private static Term CloneImport(Term t) => t switch

@@ -29,7 +29,7 @@ internal sealed partial class Interpreter
                 Value? v = _prog.BaseData;
                 foreach (var s in root.DataPath)
                 {
-                    v = Lookup(v, new StringValue(s));
+                    v = LookupData(v, s);
                     if (v is null) return true;
                 }
                 return WalkValue(f, v, path, 0, k);
@@ -44,7 +44,7 @@ internal sealed partial class Interpreter
         if (node?.Rules is not null)
         {
             var v = NodeRulesValue(node, cur);
-            return v is null || WalkRest(f, v, prefix, pi, path, ti, k);
+            return v is null || WalkRest(f, v, prefix, pi, path, ti, k, rules: true);
         }
         if (pi == prefix.Length && ti == path.Length)
         {
@@ -87,7 +87,7 @@ internal sealed partial class Interpreter
     {
         DataNode? child = null;
         node?.Children.TryGetValue(key, out child);
-        var childBase = baseVal is ObjectValue o ? o.Get(key) : null;
+        var childBase = LookupData(baseVal, key);
         cur.Add(key);
         try
         {
@@ -101,11 +101,11 @@ internal sealed partial class Interpreter
         }
     }
 
-    private bool WalkRest(Value?[] f, Value v, string[] prefix, int pi, Term[] path, int ti, Func<Value, bool> k)
+    private bool WalkRest(Value?[] f, Value v, string[] prefix, int pi, Term[] path, int ti, Func<Value, bool> k, bool rules = false)
     {
         for (var i = pi; i < prefix.Length; i++)
         {
-            var next = Lookup(v, new StringValue(prefix[i]));
+            var next = rules ? Lookup(v, new StringValue(prefix[i])) : LookupData(v, prefix[i]);
             if (next is null) return true;
             v = next;
         }
@@ -238,6 +238,14 @@ internal sealed partial class Interpreter
             return next is null || WalkValue(f, next, path, i + 1, k);
         });
     }
+
+    /// <summary>A step of a data path into base data: an object's member, or an array's element by its decimal index (as OPA's storage reads).</summary>
+    private static Value? LookupData(Value? cur, string key) => cur switch
+    {
+        ObjectValue o => o.Get(new StringValue(key)),
+        ArrayValue a => key.Length is > 0 and < 10 && key.All(char.IsAsciiDigit) && (key.Length == 1 || key[0] != '0') && int.Parse(key) is var i && i < a.Items.Length ? a.Items[i] : null,
+        _ => null,
+    };
 
     private static Value? Lookup(Value? cur, Value key) => cur switch
     {

@@ -145,24 +145,23 @@ internal sealed partial class Interpreter
     private Value? RootValue(RootTerm root)
     {
         if (root.IsInput) return _ctx.Input;
-        Value? v;
-        string[] keys;
         if (root.RuleSet is { } set)
         {
-            v = EvalRuleSet(set, root.Loc);
-            keys = root.Rest;
+            var v = EvalRuleSet(set, root.Loc);
+            foreach (var s in root.Rest)
+            {
+                if (v is null) return null;
+                v = Lookup(v, new StringValue(s));
+            }
+            return v;
         }
-        else
+        Value? b = _prog.BaseData;
+        foreach (var s in root.DataPath)
         {
-            v = _prog.BaseData;
-            keys = root.DataPath;
+            if (b is null) return null;
+            b = LookupData(b, s);
         }
-        foreach (var s in keys)
-        {
-            if (v is null) return null;
-            v = Lookup(v, new StringValue(s));
-        }
-        return v;
+        return b;
     }
 
     private bool EvalTermSlow(Value?[] f, Term t, Func<Value, bool> k)

@@ -63,6 +63,11 @@ internal sealed class BuiltinTable
         JwtBuiltins.Register(t);
         WalkBuiltin.Register(t);
         JsonPatchBuiltin.Register(t);
+        UuidBuiltins.Register(t);
+        GlobIntersection.Register(t);
+        TemplateBuiltin.Register(t);
+        YamlMarshalBuiltin.Register(t);
+        GraphBuiltins.Register(t);
         return t;
     }
 
