@@ -46,6 +46,7 @@ try
         $"{created.TotalSeconds / clones.Count:0.00} s each)");
     Console.WriteLine($"PSS per clone: mean {pss.Average():0.0} MiB, median {pss[pss.Count / 2]:0.0}, max {pss[^1]:0.0}; total {pss.Sum():0} MiB");
     Console.WriteLine($"RSS per clone: mean {memory.Average(m => MiB(m.Memory.RssBytes)):0.0} MiB");
+    PrintBreakdown(QemuPids().Except(qemusBefore).ToList(), "idle");
     var answering = 0;
     foreach (var clone in clones)
     {
@@ -62,6 +63,7 @@ try
     Console.WriteLine($"answering an exec of true: {answering} of {clones.Count}");
     var after = clones.Select(c => MiB(c.HostMemory().PssBytes)).Order().ToList();
     Console.WriteLine($"PSS per clone after that exec: mean {after.Average():0.0} MiB, median {after[after.Count / 2]:0.0}, max {after[^1]:0.0}");
+    PrintBreakdown(QemuPids().Except(qemusBefore).ToList(), "after one exec");
     Console.WriteLine($"host MemAvailable: {availableBefore} MiB before, {MemAvailableMiB()} MiB with the clones " +
         $"(template RAM file {new FileInfo(template.RamPath).Length >> 20} MiB, mapped from one sealed memfd)");
 }
@@ -106,6 +108,44 @@ static async Task RunTrue(MicroVmSandbox sandbox)
 }
 
 static double MiB(long bytes) => bytes / 1048576.0;
+
+// Where a clone's PSS is, averaged over the clones (/proc/PID/smaps): the guest RAM (the template's memfd, shared
+// copy-on-write: its PSS is the clone's share of the template's pages plus the pages it wrote), TCG's translation
+// buffer (the only anonymous executable mapping), QEMU's heap and other anonymous memory (malloc arenas, thread
+// stacks), and the binary's and libraries' own pages (mostly relocated data).
+static void PrintBreakdown(List<int> pids, string when)
+{
+    var sums = new Dictionary<string, (double Pss, double PrivateDirty)>();
+    foreach (var pid in pids)
+    {
+        string category = "other";
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-') && !fields[0].EndsWith(':'))
+            {
+                var perms = fields[1];
+                var name = fields.Length >= 6 ? string.Join(' ', fields[5..]) : "";
+                category = name.Contains("memfd:") || name.StartsWith("/proc/self/fd/", StringComparison.Ordinal) ? "guest RAM (template memfd)"
+                    : name == "" && perms.Contains('x') ? "TCG translation buffer"
+                    : name is "" or "[heap]" ? "heap and anonymous (arenas, stacks)"
+                    : name.StartsWith('/') ? "QEMU binary and libraries"
+                    : "other (" + name + ")";
+                continue;
+            }
+            if (fields.Length < 2) continue;
+            var isPss = fields[0] == "Pss:";
+            var isDirty = fields[0] == "Private_Dirty:";
+            if (!isPss && !isDirty) continue;
+            var kib = double.Parse(fields[1], CultureInfo.InvariantCulture) / 1024 / pids.Count;
+            var (pss, dirty) = sums.GetValueOrDefault(category);
+            sums[category] = isPss ? (pss + kib, dirty) : (pss, dirty + kib);
+        }
+    }
+    Console.WriteLine($"PSS per clone by mapping, {when} (mean of {pids.Count}):");
+    foreach (var (category, (pss, dirty)) in sums.OrderByDescending(s => s.Value.Pss))
+        Console.WriteLine($"  {category,-40} PSS {pss,6:0.0} MiB, private dirty {dirty,6:0.0} MiB");
+}
 
 static long MemAvailableMiB() =>
     long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemAvailable:", StringComparison.Ordinal))

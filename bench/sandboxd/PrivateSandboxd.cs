@@ -35,7 +35,9 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
 
     /// <param name="sandboxdDll">Another build's sandboxd.dll (a baseline for A/B in one run), else the one beside the bench.</param>
     /// <param name="refillConcurrency">pools.refill_concurrency, when given (a baseline build may not know the key).</param>
-    public static async Task<PrivateSandboxd> StartAsync(string name, int poolSize, int uidRangeBase, string? sandboxdDll = null, int? refillConcurrency = null)
+    /// <param name="agentDirectory">Its agent bundle ($SANDBOX_AGENT_DIR), else the bench's own environment's.</param>
+    public static async Task<PrivateSandboxd> StartAsync(string name, int poolSize, int uidRangeBase, string? sandboxdDll = null, int? refillConcurrency = null,
+        string? agentDirectory = null)
     {
         var root = Directory.CreateTempSubdirectory("bench-sandboxd-" + name + "-").FullName;
         var socket = Path.Combine(root, "sandboxd.sock");
@@ -63,6 +65,8 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         psi.ArgumentList.Add(sandboxdDll ?? Path.Combine(AppContext.BaseDirectory, "sandboxd.dll"));
         psi.ArgumentList.Add("--config");
         psi.ArgumentList.Add(config);
+        if (agentDirectory is not null)
+            psi.Environment["SANDBOX_AGENT_DIR"] = agentDirectory;
         var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, e) => { if (e.Data is { Length: > 0 } line) Console.Error.WriteLine($"  [sandboxd {name}] {line}"); };

@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N]
+//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -22,8 +22,12 @@ var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 var poolSize = int.Parse(Arg("--pool-size") ?? "4");
 var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
 var baseline = Arg("--baseline");
+// The baseline daemons' agent bundle ($SANDBOX_AGENT_DIR for them), when the change under test is the agent's.
+var baselineAgent = Arg("--baseline-agent");
 int? refillConcurrency = Arg("--refill-concurrency") is { } rc ? int.Parse(rc) : null;
 var execOnly = args.Contains("--exec-only");
+// --only NAME: the sequential cases whose name contains NAME, nothing else (one number to rerun, or to profile).
+var only = Arg("--only");
 var cli = Arg("--cli") ?? (File.Exists("artifacts/cli/sandbox") ? "artifacts/cli/sandbox" : null);
 if (baseline is not null && !File.Exists(baseline))
     throw new FileNotFoundException($"--baseline {baseline}: no such sandboxd.dll");
@@ -39,8 +43,8 @@ PrivateSandboxd? emptyBase = null;
 if (baseline is not null)
 {
     if (!execOnly)
-        daemons.Add(warmBase = await PrivateSandboxd.StartAsync("warm-baseline", poolSize, 0x7A80_0000, baseline));
-    daemons.Add(emptyBase = await PrivateSandboxd.StartAsync("empty-baseline", 0, 0x7AC0_0000, baseline));
+        daemons.Add(warmBase = await PrivateSandboxd.StartAsync("warm-baseline", poolSize, 0x7A80_0000, baseline, agentDirectory: baselineAgent));
+    daemons.Add(emptyBase = await PrivateSandboxd.StartAsync("empty-baseline", 0, 0x7AC0_0000, baseline, agentDirectory: baselineAgent));
 }
 var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbox-bench", UidRangeBase = 0x7C00_0000, UidRangeCount = 64, AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR") });
 Console.WriteLine($"{DateTime.UtcNow:u}, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min), {Environment.ProcessorCount} CPUs"
@@ -124,7 +128,10 @@ for (var i = 0; i < 10; i++)
         await body();
     }
 }
+if (only is not null)
+    cases = cases.Where(c => c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || c.Name == "raw bwrap").ToList();
 var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
+var sequentialCpu0 = daemons.ToDictionary(d => d, d => d.CpuMs());
 // Interleaved, so the host's load (shared machine) falls on every case alike.
 for (var i = 0; i < n; i++)
 {
@@ -141,6 +148,13 @@ foreach (var (name, samples) in results)
 {
     var p50 = Percentile(samples, 0.5);
     Console.WriteLine($"  {name,-33} p50 {p50,7:0.00} ms   p95 {Percentile(samples, 0.95),7:0.00} ms   {p50 / rawP50,5:0.00}x raw bwrap");
+}
+if (only is not null)
+{
+    // One daemon case: its CPU per call, the pool's teardown and refill included (they run between calls).
+    foreach (var d in daemons)
+        Console.WriteLine($"  {d.Name,-15} {(d.CpuMs() - sequentialCpu0[d]) / n,6:0.0} CPU-ms of sandboxd (+ reaped children) per call of its cases");
+    return 0;
 }
 
 Console.WriteLine($"Sustained gRPC Run([\"true\"]), {concurrency} callers, {seconds} s each (alternating daemons, twice each):");
@@ -208,6 +222,11 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         }
         var samples = targets.Select(_ => new List<double>()).ToList();
         var cpu0 = targets.Select(d => d.CpuMs()).ToList();
+        // What runs inside the sandbox per exec (the agent, the held first stage, the program) is the sandbox's
+        // cgroup's CPU, not the daemon's: read from its cpuacct hierarchy where there is one.
+        string CpuacctUsage(int t) => $"/sys/fs/cgroup/cpuacct/sandboxd-bench-{targets[t].Name}/{sandboxes[t]}/cpuacct.usage";
+        double InsideMs(int t) => File.Exists(CpuacctUsage(t)) ? long.Parse(File.ReadAllText(CpuacctUsage(t)).Trim()) / 1e6 : double.NaN;
+        var inside0 = targets.Select((_, t) => InsideMs(t)).ToList();
         for (var i = 0; i < n; i++)
         {
             for (var t = 0; t < targets.Count; t++)
@@ -221,7 +240,7 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         for (var t = 0; t < targets.Count; t++)
         {
             Console.WriteLine($"  {targets[t].Name,-15} p50 {Percentile(samples[t], 0.5),6:0.00} ms   p95 {Percentile(samples[t], 0.95),6:0.00} ms   " +
-                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec");
+                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec, {(InsideMs(t) - inside0[t]) / n:0.00} inside the sandbox");
         }
         return 0;
     }

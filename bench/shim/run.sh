@@ -3,6 +3,7 @@
 # (and runc's shim driving runsc, when runsc runs here), p50 over RUNS runs each, in one go, on one private containerd;
 # then the shim's PSS/RSS per running container (N detached `sleep` containers per runtime).
 #   bench/shim/run.sh [RUNS=50] [N=4]      (root; needs artifacts/shim from scripts/build-shim.sh, hyperfine, python3)
+# MEM_ONLY=1 skips the timings.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/../.." && pwd)
 runs=${1:-50}
@@ -80,7 +81,7 @@ done
 for pid in $(pgrep -f "^runsc-[a-z]* .*$d/state/io.containerd.runtime.v2.task/$ns/b-probe" || true); do kill -9 "$pid" 2>/dev/null || true; done
 echo "host: $(nproc) cpus, load $(cut -d' ' -f1-3 /proc/loadavg), containerd $(containerd --version | cut -d' ' -f3)"
 for name in runc sandbox runsc; do
-  [ -n "${cmds[$name]:-}" ] || continue
+  [ -n "${cmds[$name]:-}" ] && [ -z "${MEM_ONLY:-}" ] || continue
   hyperfine -N --warmup 3 --runs "$runs" --export-json "$d/$name.json" "${cmds[$name]}" >/dev/null
   python3 - "$d/$name.json" "$name" <<'PY'
 import json, statistics, sys
@@ -100,6 +101,8 @@ mem() {  # $1 = runtime label, $2 = shim process name, $3.. = run flags
     count=$((count + 1))
   done
   echo "$label: $count shim process(es) for $n containers; per container PSS $((pss / n)) KiB, RSS $((rss / n)) KiB"
+  # Where one of ours goes (by mapping), while the others run beside it.
+  [ "$proc" != containerd-shim-sandbox-v2 ] || python3 "$here/bench/shim/smaps.py" "$(pgrep -f "^[^ ]*$proc .*-address $d/c.sock" | head -1)"
   for i in $(seq 1 "$n"); do $ctr task kill -s SIGKILL "m-$label-$i" >/dev/null 2>&1 || true; done
   for i in $(seq 1 "$n"); do
     while ! $ctr task ls | grep -q "^m-$label-$i .*STOPPED"; do sleep 0.1; done

@@ -39,15 +39,22 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
     public override WorkloadUser DefaultUser => new(_uid, _gid);
     public override WorkloadUser? AgentUser => new(_agentUid, _agentGid);
 
-    /// <summary>The command of a held exec's first stage (<see cref="HeldExec"/>): this agent's own binary, through the
-    /// bundled loader it was started with (the bundle is <c>{dir}/lib/ld-linux…</c> and <c>{dir}/sandbox-agent</c>).</summary>
+    /// <summary>The command of a held exec's first stage (<see cref="HeldExec"/>), through the bundled loader this agent
+    /// was started with (the bundle is <c>{dir}/lib/ld-linux…</c>, <c>{dir}/sandbox-agent</c> and
+    /// <c>{dir}/sandbox-agent-exec</c>). <c>sandbox-agent-exec</c> is this same program linked for start-up (stored
+    /// hydrated at a fixed address: ~165 page faults instead of ~400, about 0.8 ms less CPU per exec here, on the exec's
+    /// critical path). It has no address-space randomisation of its own image, which costs nothing in this role: it
+    /// reads nothing but its arguments and one byte from the agent before it execs the program, which replaces it.
+    /// The agent that serves the host stays position-independent. A bundle without it runs the agent's binary.</summary>
     /// <param name="nproc">RLIMIT_NPROC the program gets (0: inherited), set by the first stage on itself as the
     /// workload user, so the agent's and the first stage's own threads never count against it.</param>
     public (string Path, string[] Argv) HeldCommand(string executable, IReadOnlyList<string> argv, string cwd, bool tty, int nproc, WorkloadUser user)
     {
         var loader = Environment.ProcessPath;
         var bundle = loader is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader));
-        var self = bundle is null ? null : System.IO.Path.Combine(bundle, "sandbox-agent");
+        var self = bundle is null ? null : System.IO.Path.Combine(bundle, "sandbox-agent-exec");
+        if (self is not null && !File.Exists(self))
+            self = System.IO.Path.Combine(bundle!, "sandbox-agent");
         if (loader is null || self is null || !File.Exists(self))
             throw new TtrpcException(StatusCode.FailedPrecondition, $"held execs need the agent started from its bundle (loader {loader})");
         string[] command =

@@ -1,5 +1,4 @@
 using System.Diagnostics.CodeAnalysis;
-using System.Security.Cryptography;
 
 namespace Sandbox.Isolation;
 
@@ -13,7 +12,7 @@ public readonly record struct SandboxId
 
     private SandboxId(string value) => Value = value;
 
-    public static SandboxId New() => new("sb-" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8)));
+    public static SandboxId New() => new("sb-" + Convert.ToHexStringLower(KernelRandom.GetBytes(8)));
 
     public static SandboxId Parse(string value) =>
         TryParse(value, out var id)

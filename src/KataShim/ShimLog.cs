@@ -46,4 +46,7 @@ internal static partial class ShimLog
 
     [LoggerMessage(EventId = 11, Level = LogLevel.Information, Message = "container {ContainerId}: labels of CRI pod {PodId} for the policy: {Labels}")]
     public static partial void PodLabels(ILogger logger, string containerId, string podId, string labels);
+
+    [LoggerMessage(EventId = 13, Level = LogLevel.Debug, Message = "heap trimmed after {Burst}: {HeapKiB} KiB in the GC heap, {CommittedKiB} KiB committed")]
+    public static partial void HeapTrimmed(ILogger logger, string burst, long heapKiB, long committedKiB);
 }

@@ -67,11 +67,12 @@ public sealed class CiHarness : IAsyncDisposable
     };
 
     /// <param name="mirrors">The operator's mirrors (--mirror): the egress the default CI policy grants.</param>
+    /// <param name="ciPolicy">A CI policy bundle directory (--ci-policy); null = the default bundle.</param>
     public async Task<RunResult> RunAsync(string yaml, RunOptions? options = null, IEnumerable<string>? mirrors = null,
-        CancellationToken cancellationToken = default)
+        string? ciPolicy = null, CancellationToken cancellationToken = default)
     {
         var workflow = WorkflowParser.Parse(yaml, "test.yml");
-        return await new WorkflowRunner(Host, CiPolicy.Load(null, mirrors), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
+        return await new WorkflowRunner(Host, CiPolicy.Load(ciPolicy, mirrors), Observer).RunAsync(workflow, options ?? Options(), cancellationToken);
     }
 
     public async ValueTask DisposeAsync()

@@ -30,7 +30,9 @@ public sealed class PoolTests
     [Fact]
     public async Task Create_claims_a_waiting_sandbox_applies_its_limits_and_the_pool_refills()
     {
-        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape()] });
+        // The policy grants what is asked: the pool's shape asks nothing (256 MiB), the claimant 128.
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape()] },
+            decide: i => FakePolicy.Allow(memoryMiB: i.Requested?.Resources?.MemoryMiB ?? 256));
         await FullAsync(h);
         var pooled = h.Container.Live.Select(s => s.Info.Id).ToHashSet();
         Assert.Equal(2, pooled.Count);
@@ -41,7 +43,7 @@ public sealed class PoolTests
 
         Assert.Contains(entry.Id, pooled);
         var claimed = h.Container.Live.Single(s => s.Info.Id == entry.Id);
-        Assert.Equal(256, claimed.UpdatedLimits!.MemoryMiB); // the fake policy grants 256 whatever is asked
+        Assert.Equal(128, claimed.UpdatedLimits!.MemoryMiB);
         Assert.Equal(claimed.UpdatedLimits, entry.Info!.Limits);
         Assert.Equal(1, h.Metrics.PoolHits);
         await FullAsync(h);
@@ -51,6 +53,23 @@ public sealed class PoolTests
         await h.Sandboxes.DeleteAsync(CoreHarness.Alice, entry.Id);
         Assert.True(claimed.Disposed);
         Assert.Equal(2, h.Container.Live.Count(s => !s.Disposed));
+    }
+
+    [Fact]
+    public async Task A_claimant_with_the_limits_the_sandbox_was_launched_with_writes_none()
+    {
+        // The fake policy grants the same limits to the shape and to both requests: they are in force already.
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape()] });
+        await FullAsync(h);
+        var created = await h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted() with { Resources = new RequestedLimits(MemoryMiB: 128) }, None);
+        await h.Sandboxes.RunAsync(CoreHarness.Alice, CoreHarness.Trusted(), new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, _ => Task.CompletedTask, None);
+
+        Assert.Equal(2, h.Metrics.PoolHits);
+        Assert.Empty(h.Container.Ran);
+        var claimed = h.Container.Live.Where(l => l.Info.Id == created.Id || l.Execs.Count > 0).ToList();
+        Assert.Equal(2, claimed.Count);
+        Assert.All(claimed, l => Assert.Null(l.UpdatedLimits));
+        Assert.Equal(256, created.Info!.Limits.MemoryMiB);
     }
 
     [Fact]

@@ -93,6 +93,9 @@ public sealed class SmallPartsTests
     {
         var id = SandboxId.New();
         Assert.True(SandboxId.TryParse(id.Value, out _));
+        // 8 bytes from the kernel's CSPRNG, hex: 1,000 of them never repeat.
+        Assert.Matches("^sb-[0-9a-f]{16}$", id.Value);
+        Assert.Equal(1000, Enumerable.Range(0, 1000).Select(_ => SandboxId.New().Value).Distinct().Count());
         Assert.False(SandboxId.TryParse("a/b", out _));
         Assert.False(SandboxId.TryParse("-a", out _));
         Assert.False(SandboxId.TryParse("A", out _));

@@ -39,6 +39,15 @@ public sealed class VmmJailTests
     }
 
     [Fact]
+    public void Qemu_gets_none_of_the_engines_environment()
+    {
+        var argv = Jail().ToArgv(["/q"]).ToList();
+        Assert.Contains("--clearenv", argv);
+        Assert.DoesNotContain("--setenv", argv);
+        Assert.True(argv.IndexOf("--clearenv") < argv.IndexOf("/usr/bin/setpriv"));
+    }
+
+    [Fact]
     public void Kvm_binds_the_device_and_joins_its_group_only()
     {
         var argv = Jail(kvm: 108).ToArgv(["/q"]);

@@ -44,6 +44,15 @@ public class HostileTests
         Assert.Equal(RegoErrorCodes.CancelError, r.Error?.Code);
     }
 
+    [Fact]
+    public void TestSleep_EndsAtTheTimeout()
+    {
+        // An hour's sleep in a policy ends once the evaluation's timeout has passed: the next step is the timeout error.
+        var p = RegoBundle.FromFiles([("s.rego", "package t\np := x if { test.sleep(\"1h\"); x := 1 + 1 }\n")]).Compile();
+        var r = p.EvaluateJson("data.t.p", null, new EvalOptions { Timeout = TimeSpan.FromMilliseconds(50) });
+        Assert.Equal(RegoErrorCodes.CancelError, r.Error?.Code);
+    }
+
     [Theory]
     [InlineData("package t\np if q\nq if r\nr if p\n")]
     [InlineData("package t\ns contains x if { some x in s }\n")]

@@ -30,6 +30,7 @@ public sealed class TranslationTests
         var a = ShimSocketAddress.For("/tmp/ctd/containerd.sock", "sbx", "t2");
         Assert.StartsWith("/run/containerd/s/", a);
         Assert.Equal(64, Path.GetFileName(a).Length);
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("/tmp/ctd/containerd.sock/sbx/t2"u8)), Path.GetFileName(a));
         Assert.Equal("pod1", ShimSocketAddress.GroupId("c1", new Dictionary<string, string> { ["io.kubernetes.cri.sandbox-id"] = "pod1" }));
         Assert.Equal("c1", ShimSocketAddress.GroupId("c1", new Dictionary<string, string>()));
         // The opt-in group wins over the pod, as runc's group label does.
@@ -54,6 +55,22 @@ public sealed class TranslationTests
         // The namespace must match too; garbage is not BootstrapParams.
         Assert.False(StartOutput.IsBootstrapParams(bootstrap, "c1", "k8s.io"));
         Assert.False(StartOutput.IsBootstrapParams([0xff, 0xff], "c1", "default"));
+    }
+
+    [Fact]
+    public void TypeUrls_SpelledOut_MatchTheDescriptors()
+    {
+        IMessage[] packed =
+        [
+            new KataShim.Protocol.Events.TaskCreate(), new KataShim.Protocol.Events.TaskStart(), new KataShim.Protocol.Events.TaskDelete(),
+            new KataShim.Protocol.Events.TaskExit(), new KataShim.Protocol.Events.TaskOOM(), new KataShim.Protocol.Events.TaskExecAdded(),
+            new KataShim.Protocol.Events.TaskExecStarted(), new KataShim.Protocol.Events.TaskPaused(), new KataShim.Protocol.Events.TaskResumed(),
+            new KataShim.Protocol.Cgroups.Metrics(),
+        ];
+        foreach (var message in packed)
+            Assert.Equal(message.Descriptor.FullName, KataShim.Events.TypeUrls.Of(message));
+        Assert.Equal(KataShim.Events.TypeUrls.Metrics, KataShim.Protocol.Cgroups.Metrics.Descriptor.FullName);
+        Assert.Throws<ArgumentException>(() => KataShim.Events.TypeUrls.Of(new KataShim.Protocol.Events.TaskCheckpointed()));
     }
 
     [Fact]
@@ -176,6 +193,31 @@ public sealed class TranslationTests
             [SandboxTier.Container], Accelerator.Tcg).ToJson();
         Assert.Null(plain["workload"]!["annotations"]);
         Assert.Null(plain["workload"]!["namespace"]);
+    }
+
+    [Fact]
+    public async Task OnDemandPolicy_DecidesAsTheEmbeddedPolicy_CompiledOnceWhilePrewarmed()
+    {
+        var compiled = 0;
+        var policy = new KataShim.Daemon.OnDemandPolicy(() =>
+        {
+            Interlocked.Increment(ref compiled);
+            return EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddedPolicyEngine>.Instance);
+        });
+        var reference = EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), Microsoft.Extensions.Logging.Abstractions.NullLogger<EmbeddedPolicyEngine>.Instance);
+        PolicyInput Input(bool trusted) => PolicyInputBuilder.Build(new Principal("containerd", "ns:default"),
+            new SandboxRequest { Untrusted = trusted ? false : null, CodeProvenance = trusted ? "tenant" : null, Namespace = "default" },
+            new RequestInfo("r1", DateTimeOffset.UnixEpoch),
+            [SandboxTier.Container, SandboxTier.MicroVm], Accelerator.Kvm);
+        policy.Prewarm();
+        foreach (var trusted in new[] { true, false, true })
+        {
+            var ours = await policy.DecideAsync(Input(trusted), CancellationToken.None);
+            var theirs = await reference.DecideAsync(Input(trusted), CancellationToken.None);
+            Assert.Equal((theirs.Allow, theirs.Isolation, theirs.Resources), (ours.Allow, ours.Isolation, ours.Resources));
+        }
+        // The prewarmed compile served the first decision; later ones recompile only if a collection took it.
+        Assert.InRange(compiled, 1, 3);
     }
 
     [Fact]

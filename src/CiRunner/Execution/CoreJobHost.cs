@@ -20,12 +20,6 @@ public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSan
         return new CoreJobSandbox(core, principal, entry);
     }
 
-    public Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken)
-    {
-        var defaults = new Isolation.Images.ImageStore(core.Options.Images).Get(image).Defaults;
-        return Task.FromResult((defaults.Command([]), defaults.WorkingDir));
-    }
-
     private sealed class CoreJobSandbox(SandboxCore core, Principal principal, SandboxEntry entry) : IJobSandbox
     {
         private int _disposed;
@@ -35,6 +29,8 @@ public sealed class CoreJobHost(SandboxCore core, Principal principal) : IJobSan
         public string TierDescription => entry.Tier == SandboxTier.MicroVm
             ? $"microvm ({(entry.Info?.Accelerator == Accelerator.Kvm ? "kvm" : "tcg")})"
             : "container";
+
+        public IReadOnlyList<string> NetworkGranted => entry.Info?.Egress ?? [];
 
         public async Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken)
         {

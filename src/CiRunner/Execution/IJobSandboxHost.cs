@@ -11,11 +11,9 @@ public interface IJobSandboxHost
     /// <summary>The sandbox policy's decision for a request, creating nothing (for <c>sandbox ci plan</c>).</summary>
     Task<SandboxDecisionSummary> ExplainAsync(SandboxRequest request, CancellationToken cancellationToken);
 
+    /// <summary>A sandbox for the request; one that names <see cref="SandboxRequest.NetworkOf"/> joins that sandbox's
+    /// network (a job's service), with the checks Core makes on both paths.</summary>
     Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken);
-
-    /// <summary>What an image of the store runs by default (its config's Entrypoint + Cmd, and WorkingDir): a service
-    /// container's command. NotFound naming the image when the store lacks it.</summary>
-    Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken);
 }
 
 /// <summary>One job's long-lived sandbox. Dispose deletes it (idempotent; never throws for a sandbox already gone).</summary>
@@ -26,8 +24,12 @@ public interface IJobSandbox : IAsyncDisposable
     /// <summary>"container" or "microvm", with the accelerator for a microVM ("microvm (tcg)").</summary>
     string TierDescription { get; }
 
+    /// <summary>The network the sandbox really got: one line per egress destination ("ENTRY -> ADDRESS:PORT" for a
+    /// name pinned to its addresses) and published port; empty for none.</summary>
+    IReadOnlyList<string> NetworkGranted { get; }
+
     /// <summary>Runs a process to its end; cancelling <paramref name="cancellationToken"/> kills it (and the call
-    /// still returns its status).</summary>
+    /// still returns its status). An empty argv runs the sandbox's image's Entrypoint + Cmd (a service's server).</summary>
     Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken);
 
     Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken);

@@ -71,12 +71,10 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             continueOnError = job.ContinueOnError is { } coe && TemplateString.Evaluate(coe, jobContext).IsTruthy;
             var (_, decision, request, image) = Decide(policy, run, job, labels, timeoutMinutes);
             result.Decision = decision;
-            if (job.Services.Count > 0 && decision.Tier != SandboxTier.Container)
-                throw new StepFailedException($"services: this job's decision is the {decision.Tier.ToString().ToLowerInvariant()} tier (trust {decision.Trust}), whose network a " +
-                    "service's sandbox cannot join; service containers run beside container-tier jobs only (docs/ci.md)");
+            if (job.Services.Count > 0 && JobServices.Refusal(decision.Tier, decision.Trust) is { } refusal)
+                throw new StepFailedException(refusal);
             if (!decision.Secrets)
                 contexts = contexts with { Secrets = ExprValue.Object(new ExprObject()) };
-            result.Egress = decision.Egress;
             result.Image = image;
             timeout.CancelAfter(TimeSpan.FromMinutes(timeoutMinutes));
             var sw = Stopwatch.StartNew();
@@ -84,6 +82,11 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
             start = sw.Elapsed;
             result.SandboxId = sandbox.Id;
             result.Tier = sandbox.TierDescription;
+            // The egress the job really has: the CI policy's entries the sandbox policy granted too (it may drop some,
+            // e.g. every entry for untrusted code), so the job's start line never claims a network it does not have.
+            var granted = sandbox.NetworkGranted;
+            result.Egress = [.. decision.Egress.Where(e => granted.Any(g => g == e || g.StartsWith(e + " -> ", StringComparison.Ordinal)))];
+            var dropped = decision.Egress.Except(result.Egress).ToList();
             var layout = new RunnerLayout(run.Repository[(run.Repository.IndexOf('/', StringComparison.Ordinal) + 1)..]);
             var eventPayload = contexts.Github.Properties["event"] ?? ExprValue.Null;
             using (var setup = new TarBuilder().Directory("work/").Directory("work/_temp/").Directory("work/_temp/_github_workflow/")
@@ -94,6 +97,8 @@ public sealed class JobRunner(IJobSandboxHost host, CiPolicy policy, IRunObserve
                 .File("work/_temp/_github_workflow/event.json", eventPayload.ToJson()).Build())
                 await sandbox.ImportTarAsync(RunnerLayout.Home, setup, timeout.Token).ConfigureAwait(false);
             observer.JobStarted(result);
+            if (dropped.Count > 0)
+                observer.Log(result, null, $"egress {string.Join(", ", dropped)}: granted by the CI policy, not by the sandbox policy (the job runs without it)");
             if (job.Services.Count > 0)
             {
                 services = await JobServices.StartAsync(host, sandbox, request, job.Services, contexts.ForJob(),

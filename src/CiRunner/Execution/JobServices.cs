@@ -67,15 +67,37 @@ public sealed class JobServices : IAsyncDisposable
         var options = new ServiceOptions();
         if (definition.Options is { } text2)
             options = ServiceOptions.Parse(TemplateString.EvaluateString(text2, context), out var error) ?? throw new StepFailedException($"service '{label}': {error}");
-        var (command, workingDirectory) = await host.ImageCommandAsync(image, cancellationToken).ConfigureAwait(false);
-        if (command.Count == 0)
-            throw new StepFailedException($"service '{label}': image '{image}' has no Entrypoint or Cmd to run");
+        var request = Request(jobRequest, label, image, env, job.Id);
+        log($"service '{label}': starting {image} (its Entrypoint and Cmd)");
+        var sandbox = await host.CreateAsync(request, cancellationToken).ConfigureAwait(false);
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // An empty argv: the image's own command and working directory, applied by Core on both paths.
+        var process = RunAsync(sandbox, new ProcessSpec { Argv = [] }, line => log($"[{label}] {line}"), stop.Token);
+        var service = new RunningService(label, sandbox, process, stop, ports);
+        _services.Add(service);
+        if (options.HealthCommand is { } health)
+            await WaitHealthyAsync(service, health, options, log, cancellationToken).ConfigureAwait(false);
+        else
+            log($"service '{label}': started (no health check: the steps do not wait for it)");
+    }
 
-        var request = jobRequest with
+    /// <summary>Why a job with services cannot run with this decision, or null when it can. A microVM job's services are
+    /// refused (docs/ci.md, "Services of a microVM job"): a microVM's network is its own VM's, which no other sandbox can
+    /// join yet, and running the service inside the job's VM would give up the separation of their roots and files.
+    /// Nothing runs with more than the job's trust either way; the job fails at its start, saying so.</summary>
+    public static string? Refusal(SandboxTier tier, string trust) => tier == SandboxTier.Container ? null
+        : $"services: this job's decision is the {tier.ToString().ToLowerInvariant()} tier (trust {trust}), whose network a service's sandbox " +
+          "cannot join; service containers run beside container-tier jobs only (docs/ci.md)";
+
+    /// <summary>A service's sandbox request: the job's own trust decision (tier, untrusted, provenance, requested
+    /// limits, TTL), the service's image and env, joining the job sandbox's network (<paramref name="networkOf"/>; null
+    /// for <c>sandbox ci plan</c>, before any job exists) with no network of its own, root of its own user namespace.</summary>
+    public static SandboxRequest Request(SandboxRequest jobRequest, string label, string image, IReadOnlyDictionary<string, string> env, string? networkOf) =>
+        jobRequest with
         {
             Image = image,
             Env = env,
-            NetworkOf = job.Id,
+            NetworkOf = networkOf,
             NetworkMode = "none",
             Egress = [],
             Publish = [],
@@ -86,17 +108,6 @@ public sealed class JobServices : IAsyncDisposable
             User = "root",
             Labels = new Dictionary<string, string>(jobRequest.Labels) { ["ci.service"] = label },
         };
-        log($"service '{label}': starting {image} ({string.Join(' ', command)})");
-        var sandbox = await host.CreateAsync(request, cancellationToken).ConfigureAwait(false);
-        var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var process = RunAsync(sandbox, new ProcessSpec { Argv = command, WorkingDirectory = workingDirectory ?? "/" }, line => log($"[{label}] {line}"), stop.Token);
-        var service = new RunningService(label, sandbox, process, stop, ports);
-        _services.Add(service);
-        if (options.HealthCommand is { } health)
-            await WaitHealthyAsync(service, health, options, log, cancellationToken).ConfigureAwait(false);
-        else
-            log($"service '{label}': started (no health check: the steps do not wait for it)");
-    }
 
     private static async Task RunAsync(IJobSandbox sandbox, ProcessSpec process, Action<string> log, CancellationToken cancellationToken)
     {
@@ -105,11 +116,19 @@ public sealed class JobServices : IAsyncDisposable
         await using (stdout.ConfigureAwait(false))
         await using (stderr.ConfigureAwait(false))
         {
-            var status = await sandbox.RunAsync(process, stdout, stderr, cancellationToken).ConfigureAwait(false);
-            stdout.Complete();
-            stderr.Complete();
-            if (!cancellationToken.IsCancellationRequested)
-                log($"(the service's process ended: {status})");
+            try
+            {
+                var status = await sandbox.RunAsync(process, stdout, stderr, cancellationToken).ConfigureAwait(false);
+                stdout.Complete();
+                stderr.Complete();
+                if (!cancellationToken.IsCancellationRequested)
+                    log($"(the service's process ended: {status})");
+            }
+            catch (SandboxException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Its start failed (an image without Entrypoint or Cmd): said in the job's log, the health check fails.
+                log($"(the service's process did not start: {e.Message})");
+            }
         }
     }
 

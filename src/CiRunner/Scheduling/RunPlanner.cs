@@ -9,7 +9,11 @@ namespace Sandbox.CiRunner.Scheduling;
 /// <summary>One job leg's decision, without running anything (<c>sandbox ci plan</c>): the CI policy's input and
 /// decision, and the Core request it becomes (which the caller may pass to the sandbox policy's dry run).</summary>
 public sealed record PlannedJob(string JobId, string Name, IReadOnlyList<string> Labels, CiTrustInput Input, CiTrustDecision Decision,
-    SandboxRequest Request, string? Image, string? Note);
+    SandboxRequest Request, string? Image, string? Note, IReadOnlyList<PlannedService> Services);
+
+/// <summary>A job's service container as planned: its image and the Core request its sandbox will be (the job's trust,
+/// no network of its own; it joins the job's at run time).</summary>
+public sealed record PlannedService(string Label, string Image, SandboxRequest Request);
 
 public static class RunPlanner
 {
@@ -37,7 +41,13 @@ public static class RunPlanner
                     System.Globalization.CultureInfo.InvariantCulture, out var minutes) && minutes > 0 ? minutes : JobRunner.DefaultTimeoutMinutes;
                 var (input, decision, request, image) = JobRunner.Decide(policy, run, job, labels, timeout);
                 var name = leg is null ? job.Name ?? job.Id : $"{job.Name ?? job.Id} {MatrixExpander.LegSuffix(leg)}";
-                plan.Add(new PlannedJob(job.Id, name, labels, input, decision, request, image, note));
+                var services = job.Services.Select(d =>
+                {
+                    var serviceImage = Evaluate(d.Image, context);
+                    return new PlannedService(d.Label, serviceImage, JobServices.Request(request, d.Label, serviceImage,
+                        d.Env.ToDictionary(p => p.Key, p => Evaluate(p.Value, context), StringComparer.Ordinal), networkOf: null));
+                }).ToList();
+                plan.Add(new PlannedJob(job.Id, name, labels, input, decision, request, image, note, services));
             }
         }
         return plan;

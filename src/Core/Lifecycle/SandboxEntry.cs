@@ -21,6 +21,8 @@ public sealed class SandboxEntry
     public required SandboxTier Tier { get; init; }
     /// <summary>The memory limit counted against the tenant's quota, MiB.</summary>
     public required long MemoryMiB { get; init; }
+    /// <summary>The config of the image it was made from (what an exec with an empty argv runs); null = no image.</summary>
+    public Isolation.Images.ImageDefaults? ImageDefaults { get; init; }
 
     public SandboxState State
     {

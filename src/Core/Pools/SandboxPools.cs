@@ -75,7 +75,7 @@ public sealed class SandboxPools : IAsyncDisposable
 
     /// <summary>A waiting sandbox for a spec with this key, taken out of its pool (a hit), or null (a miss: the caller
     /// launches a fresh one). Wakes the refill either way.</summary>
-    internal (ISandbox? Sandbox, string Pool) TryClaim(PoolKey? key)
+    internal (PooledSandbox? Sandbox, string Pool) TryClaim(PoolKey? key)
     {
         if (Volatile.Read(ref _closed) != 0 || key is null || !_pools.TryGetValue(key, out var pool))
         {
@@ -90,7 +90,7 @@ public sealed class SandboxPools : IAsyncDisposable
         _metrics.PoolClaimed(pool.Name, taken is not null);
         _metrics.PoolSize(pool.Name, pool.Count);
         Signal(ref _wake);
-        return (taken?.Sandbox, pool.Name);
+        return (taken, pool.Name);
     }
 
     /// <summary>Destroys a sandbox that came from a pool, in the background (its claimant is done, or it could not
@@ -214,7 +214,7 @@ public sealed class SandboxPools : IAsyncDisposable
                 await sandbox.DisposeAsync().ConfigureAwait(false);
                 return;
             }
-            pool.Add(new PooledSandbox(sandbox, _time.GetUtcNow()));
+            pool.Add(new PooledSandbox(sandbox, _time.GetUtcNow(), spec.Limits));
             // One that dies while it waits (its bwrap or QEMU exited) is replaced at once, not at its TTL.
             _ = sandbox.Terminated.ContinueWith(_ => Signal(ref _wake), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             pool.Failures = 0;

@@ -43,6 +43,7 @@ public sealed partial class SandboxService
             Decision = decision,
             Tier = tier,
             MemoryMiB = spec.Limits.MemoryMiB,
+            ImageDefaults = request.Image is { } image ? ResolveImage(image).Record.Defaults : null,
             Reservation = reservation,
         };
         try

@@ -27,6 +27,10 @@ public sealed partial class SandboxService
     {
         var entry = registry.Get(principal.Tenant, id);
         var sandbox = entry.Require(SandboxLifecycle.CanExec, "exec in");
+        // No command: the image's own (Entrypoint + Cmd, WorkingDir), as an engine starts a container (a CI service).
+        if (spec.Argv.Count == 0)
+            spec = entry.ImageDefaults is { } image ? DecisionTranslator.ApplyImageDefaults(spec, image)
+                : throw new SandboxException(SandboxErrorCode.InvalidArgument, $"no command given, and sandbox {id} was not made from an image whose Entrypoint or Cmd would run");
         // An exec that asks for no timeout of its own (a shell, a server) runs until the sandbox expires: the TTL bounds it,
         // not the per-process default, which would kill every long-lived exec after a few minutes. One that asks is
         // clamped to what the policy granted.

@@ -46,16 +46,18 @@ public sealed partial class SandboxService
 
     /// <summary>A pooled sandbox for <paramref name="spec"/> with the spec's limits applied, or null (a miss: launch a
     /// fresh one). A sandbox that cannot take the limits is destroyed and counts as a miss; nothing here fails the
-    /// request but cancellation.</summary>
+    /// request but cancellation. Limits equal to those the sandbox was launched with (the usual case: the policy decides
+    /// a pool's shape as it decides its requests) are already in force: the claim writes nothing.</summary>
     /// <param name="forCreate">A long-lived sandbox keeps its environment in the driver (re-attach restores it from
     /// there): only a request without one can take a pooled sandbox. A one-shot run puts it in its process instead.</param>
     private async Task<ISandbox?> ClaimPooledAsync(ISandboxDriver driver, SandboxSpec spec, bool forCreate, CancellationToken cancellationToken)
     {
         var changeable = driver.Capabilities.HasFlag(DriverCapabilities.UpdateLimits);
         var key = forCreate && spec.Env.Count > 0 ? null : PoolKey.Of(driver.Tier, spec with { DieWithOwner = DieWithOwner(driver) }, changeable);
-        var (sandbox, pool) = pools.TryClaim(key);
-        if (sandbox is null || !changeable)
-            return sandbox;
+        var (pooled, pool) = pools.TryClaim(key);
+        if (pooled is null || !changeable || pooled.Limits == spec.Limits)
+            return pooled?.Sandbox;
+        var sandbox = pooled.Sandbox;
         try
         {
             await sandbox.UpdateLimitsAsync(spec.Limits, cancellationToken).ConfigureAwait(false);

@@ -15,6 +15,8 @@ public sealed partial class SandboxService
         var (decision, driver, spec) = await DecideAsync(principal, request, cancellationToken).ConfigureAwait(false);
         if (request.Image is { } imageName)
             process = DecisionTranslator.ApplyImageDefaults(process, ResolveImage(imageName).Record.Defaults);
+        else if (process.Argv.Count == 0)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "no command given, and no image whose Entrypoint or Cmd would run");
         var tier = driver.Tier;
         using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         // A warm pool's sandbox when one of this shape waits (the one-shot path has no terminal: a TTY run goes to the

@@ -1,5 +1,4 @@
 using System.Net.Sockets;
-using System.Security.Cryptography;
 using Sandbox.AgentProtocol.V1;
 using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.IO;
@@ -32,7 +31,7 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
     private readonly string? _agentSocketPath;
 
     /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
-    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)) + "-";
+    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(KernelRandom.GetBytes(4)) + "-";
 
     /// <param name="stderr">The agent's stderr (null after a re-attach: it went to the owner that started it).</param>
     public ContainerSandbox(ContainerInstance instance, AgentClient agent, Socket agentSocket, SandboxSpec spec, Socket? stderr, TailBuffer stderrTail,

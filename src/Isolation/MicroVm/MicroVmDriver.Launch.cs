@@ -29,7 +29,8 @@ public sealed partial class MicroVmDriver
     /// descriptors.</summary>
     private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
         GuestRootfs.Layout layout, RamFile? ram, Native.FileDescriptor? templateRam, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
-        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null, string? networkSocket = null)
+        TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null, string? networkSocket = null,
+        Func<AgentClient, Task>? setUpBehindPing = null)
     {
         var directory = NewStateDirectory(id);
         var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
@@ -58,7 +59,7 @@ public sealed partial class MicroVmDriver
             };
             using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
             var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, templateRam, hostLimits, _cgroups, _options.CgroupParent, timeout,
-                cancellationToken, restoreStatePath).ConfigureAwait(false);
+                cancellationToken, restoreStatePath, setUpBehindPing).ConfigureAwait(false);
             vm.ReleaseHostUid = () => _uids.Release(hostUid);
             return vm;
         }

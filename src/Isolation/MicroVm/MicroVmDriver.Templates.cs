@@ -41,8 +41,11 @@ public sealed partial class MicroVmDriver
 
     /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
     /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
+    /// <param name="setUpBehindPing">The sandbox's set-up call, sent right behind a restored VM's readiness ping
+    /// (<see cref="MicroVmInstance.PendingSetUp"/>); a cold-booted VM is set up by its owner afterwards.</param>
     private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, GuestRootfs.Layout layout, string workDir, bool persistent, CancellationToken cancellationToken)
+        long ramMiB, GuestRootfs.Layout layout, string workDir, bool persistent, CancellationToken cancellationToken,
+        Func<AgentClient, Task>? setUpBehindPing = null)
     {
         if (_options.SnapshotTemplates)
         {
@@ -69,7 +72,8 @@ public sealed partial class MicroVmDriver
                 _templates.Touch(template);
                 try
                 {
-                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, layout, persistent, cancellationToken).ConfigureAwait(false);
+                    var vm = await RestoreAsync(id, template, accel, kernel, initrd, ramMiB, layout, persistent, setUpBehindPing, cancellationToken)
+                        .ConfigureAwait(false);
                     return (vm, template.Key);
                 }
                 catch (SnapshotRestoreException e) when (!cancellationToken.IsCancellationRequested)
@@ -190,7 +194,7 @@ public sealed partial class MicroVmDriver
     /// <summary>A clone of <paramref name="template"/>: QEMU maps the template's RAM copy-on-write from its sealed memfd
     /// (<see cref="TemplateRam"/>; the RAM file itself is not in the clone's jail), then loads the device state.</summary>
     private Task<MicroVmInstance> RestoreAsync(SandboxId id, SnapshotTemplate template, Accelerator accel, GuestKernel kernel, string initrd,
-        long ramMiB, GuestRootfs.Layout layout, bool persistent, CancellationToken cancellationToken)
+        long ramMiB, GuestRootfs.Layout layout, bool persistent, Func<AgentClient, Task>? setUpBehindPing, CancellationToken cancellationToken)
     {
         Native.FileDescriptor memfd;
         try
@@ -205,6 +209,6 @@ public sealed partial class MicroVmDriver
         return StartJailedAsync(id, accel, kernel, initrd, layout, null, memfd, persistent,
             (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
                 with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 },
-            HostLimits(ramMiB), _options.BootTimeout, cancellationToken, template.StatePath);
+            HostLimits(ramMiB), _options.BootTimeout, cancellationToken, template.StatePath, setUpBehindPing: setUpBehindPing);
     }
 }

@@ -135,40 +135,48 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             rollback.Push(network);
             networkSocket = await network.StartGuestStackAsync(_options.Network.PasstPath, spec.PublishedPorts).ConfigureAwait(false);
         }
+        // Built when it is sent (the guest's clock is set from it): right behind a restored VM's readiness ping, or
+        // after a cold boot's.
+        SetupGuestRequest NewSetup()
+        {
+            var setup = RootSetup(layout, spec.WorkDir);
+            setup.DiskBytes = spec.Limits.DiskMiB << 20;
+            setup.Hostname = spec.Hostname;
+            setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
+            setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
+            setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
+            setup.PidsMax = spec.Limits.PidsMax;
+            setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
+            // Any user of the spec, root included: guest root is the VM's, with the few capabilities the guest agent leaves
+            // it (docs/security.md); every other uid has none.
+            setup.Uid = (uint)(spec.User?.Uid ?? _options.GuestUid);
+            setup.Gid = (uint)(spec.User?.Gid ?? _options.GuestUid);
+            setup.SurviveHostDisconnect = persistent;
+            setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
+            setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
+            if (spec.HostsPod)
+                setup.PodShare = PodShare.Tag;
+            if (network is not null)
+            {
+                setup.Network = new GuestNetwork
+                {
+                    Address = Network.SandboxAddresses.Sandbox.ToString(),
+                    PrefixLength = Network.SandboxAddresses.PrefixLength,
+                    Gateway = Network.SandboxAddresses.Gateway.ToString(),
+                    ResolvConf = Network.SandboxAddresses.ResolvConf,
+                };
+            }
+            return setup;
+        }
         // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up.
         var (vm, template) = networkSocket is null && !spec.HostsPod
-            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken).ConfigureAwait(false)
+            ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
+                agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
                 persistent, networkSocket).ConfigureAwait(false), null);
         rollback.Push(vm);
-        var setup = RootSetup(layout, spec.WorkDir);
-        setup.DiskBytes = spec.Limits.DiskMiB << 20;
-        setup.Hostname = spec.Hostname;
-        setup.RandomSeed = ByteString.CopyFrom(RandomNumberGenerator.GetBytes(64));
-        setup.UnixTimeNs = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).Ticks * 100;
-        setup.MemoryBytes = spec.Limits.MemoryMiB << 20;
-        setup.PidsMax = spec.Limits.PidsMax;
-        setup.CpuQuotaUsec = spec.Limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(spec.Limits.Cpus) : 0;
-        // Any user of the spec, root included: guest root is the VM's, with the few capabilities the guest agent leaves
-        // it (docs/security.md); every other uid has none.
-        setup.Uid = (uint)(spec.User?.Uid ?? _options.GuestUid);
-        setup.Gid = (uint)(spec.User?.Gid ?? _options.GuestUid);
-        setup.SurviveHostDisconnect = persistent;
-        setup.SeccompProgram = ByteString.CopyFrom(seccomp.ToBytes());
-        setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
-        if (spec.HostsPod)
-            setup.PodShare = PodShare.Tag;
-        if (network is not null)
-        {
-            setup.Network = new GuestNetwork
-            {
-                Address = Network.SandboxAddresses.Sandbox.ToString(),
-                PrefixLength = Network.SandboxAddresses.PrefixLength,
-                Gateway = Network.SandboxAddresses.Gateway.ToString(),
-                ResolvConf = Network.SandboxAddresses.ResolvConf,
-            };
-        }
-        await AgentCalls.RunAsync(() => vm.Agent.SetupGuestAsync(setup, cancellationToken), vm.Console.ToString).ConfigureAwait(false);
+        await AgentCalls.RunAsync(() => vm.PendingSetUp ?? vm.Agent.SetupGuestAsync(NewSetup(), cancellationToken), vm.Console.ToString)
+            .ConfigureAwait(false);
         RecordStart(vm, clock);
 
         rollback.Commit();

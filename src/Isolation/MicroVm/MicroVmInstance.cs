@@ -37,6 +37,10 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     public List<(string Stage, TimeSpan At)> HostTimeline { get; } = [];
     public IReadOnlyList<(string Stage, TimeSpan Boottime)> GuestTimeline { get; private set; } = [];
     public TimeSpan? GuestPingAt { get; internal set; }
+
+    /// <summary>The set-up call a restored VM was sent right behind its readiness ping (<see cref="BootAsync"/>'s
+    /// setUpBehindPing), for its owner to await; null when none was sent.</summary>
+    public Task? PendingSetUp { get; private init; }
     /// <summary>Runs from the start of BootAsync: the zero of <see cref="HostTimeline"/>.</summary>
     internal System.Diagnostics.Stopwatch StartClock { get; private init; } = new();
 
@@ -77,10 +81,15 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
     /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
     /// <see cref="VmmJail.RootImageFd"/>, and a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>.
+    /// A restored VM's agent is serving already when the VM continues: <paramref name="setUpBehindPing"/> (the owner's
+    /// set-up call) is then sent right behind the readiness ping instead of one round trip through the guest later,
+    /// and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
+    /// A cold-booted VM ignores it: its agent is only known to serve once the ping is answered.
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
-        CancellationToken cancellationToken, string? restoreStatePath = null)
+        CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null)
     {
+        Task? pendingSetUp = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var timeline = new List<(string, TimeSpan)>();
         await using var rollback = new RollbackStack();
@@ -159,7 +168,12 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 await IncomingMigrationAsync(qmp, qemu, tail, Path.Combine(directory, "migrate.sock"), restoreStatePath, boot.Token).ConfigureAwait(false);
                 timeline.Add(("state-loaded-running", clock.Elapsed));
             }
-            var ping = await agent.PingAsync(boot.Token).ConfigureAwait(false);
+            // The ping takes the connection's send lock first (uncontended, so before this returns): its stream id is
+            // the lower one, as the agent requires.
+            var pinging = agent.PingAsync(boot.Token);
+            if (restoreStatePath is not null && setUpBehindPing is not null)
+                pendingSetUp = setUpBehindPing(agent);
+            var ping = await pinging.ConfigureAwait(false);
             var pingAt = clock.Elapsed;
             timeline.Add(("agent-answered", pingAt));
             var instance = new MicroVmInstance(directory, jail.HostUid, cgroup, qemu, qmp, agent, console, tail, ping.Kernel)
@@ -167,6 +181,7 @@ internal sealed class MicroVmInstance : IAsyncDisposable
                 GuestTimeline = MicroVmStartTimeline.GuestStages(ping.BootStages),
                 GuestPingAt = pingAt,
                 StartClock = clock,
+                PendingSetUp = pendingSetUp,
             };
             instance.HostTimeline.AddRange(timeline);
             rollback.Commit();
@@ -175,6 +190,9 @@ internal sealed class MicroVmInstance : IAsyncDisposable
         catch (Exception e) when (e is OperationCanceledException or SandboxException or IOException or SocketException
                                       or Ttrpc.TtrpcException or AgentProtocolException)
         {
+            // The set-up sent behind the ping fails with the connection the rollback closes: nobody awaits it now.
+            _ = pendingSetUp?.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted,
+                TaskScheduler.Default);
             if (cancellationToken.IsCancellationRequested) throw;
             // A QEMU that is on its way out says why in its exit status: wait for it, briefly, rather than guess.
             await WaitBrieflyAsync(qemu.Exited).ConfigureAwait(false);
@@ -284,18 +302,25 @@ internal sealed class MicroVmInstance : IAsyncDisposable
     private static string QemuState(QemuProcess qemu, TailBuffer tail) =>
         (qemu.Exited.IsCompleted ? $"QEMU exited ({qemu.Exited.Result})" : "QEMU still running") + $"; console: {tail}";
 
+    /// <summary>Loads a template's device state into a QEMU started with -incoming defer and continues the VM. The end
+    /// of the load is QEMU's MIGRATION event (the "events" capability), not a query-status poll: QEMU sends it once it
+    /// has set the run state the template had when saved (paused), so `cont` can follow at once; a poll with backing-off
+    /// sleeps cost a clone up to the last sleep on top of the load itself.</summary>
     private static async Task IncomingMigrationAsync(QmpClient qmp, QemuProcess qemu, TailBuffer tail, string socketPath, string statePath,
         CancellationToken cancellationToken)
     {
         try
         {
-            await qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared"], cancellationToken).ConfigureAwait(false);
+            await qmp.SetMigrationCapabilitiesAsync(["x-ignore-shared", "events"], cancellationToken).ConfigureAwait(false);
             await qmp.MigrateIncomingAsync("unix:" + socketPath, cancellationToken).ConfigureAwait(false);
         }
         catch (QmpException e)
         {
             throw new SnapshotRestoreException($"QEMU refused the incoming migration: {e.Message}", e);
         }
+        // Events are queued from here on whether or not this waits yet: none is missed.
+        var loaded = qmp.WaitForEventAsync("MIGRATION", e => e.Data?["status"]?.GetValue<string>() is "completed" or "failed" or "cancelled",
+            cancellationToken);
         using (var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified))
         {
             await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), cancellationToken).ConfigureAwait(false);
@@ -304,24 +329,20 @@ internal sealed class MicroVmInstance : IAsyncDisposable
             await state.CopyToAsync(stream, cancellationToken).ConfigureAwait(false);
             socket.Shutdown(SocketShutdown.Send);
         }
-        // QEMU loads the state, then leaves the VM in the run state the template had when saved: paused.
-        var delay = 2;
-        while (true)
+        // QEMU 7.2 exits when it cannot load the state (and its QMP connection closes with it).
+        if (await Task.WhenAny(loaded, qemu.Exited).ConfigureAwait(false) != loaded || !loaded.IsCompletedSuccessfully)
         {
-            if (qemu.Exited.IsCompleted)
-                throw new SnapshotRestoreException($"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} while loading the snapshot: {tail}");
-            var status = await qmp.QueryStatusAsync(cancellationToken).ConfigureAwait(false);
-            if (status.Running) return;
-            if (status.Status is "paused" or "postmigrate" or "prelaunch")
-            {
-                await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
-                return;
-            }
-            if (status.Status != "inmigrate")
-                throw new SnapshotRestoreException($"unexpected VM status '{status.Status}' after loading the snapshot: {tail}");
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-            delay = Math.Min(delay * 2, 20);
+            await WaitBrieflyAsync(qemu.Exited).ConfigureAwait(false);
+            cancellationToken.ThrowIfCancellationRequested();
+            throw new SnapshotRestoreException(qemu.Exited.IsCompleted
+                ? $"QEMU exited with {await qemu.Exited.ConfigureAwait(false)} while loading the snapshot: {tail}"
+                : $"the snapshot's load ended without a result ({loaded.Exception?.InnerException?.Message ?? "no MIGRATION event"}): {tail}");
         }
+        var status = (await loaded.ConfigureAwait(false)).Data?["status"]?.GetValue<string>();
+        if (status != "completed")
+            throw new SnapshotRestoreException($"loading the snapshot {status}: {tail}");
+        // The template was saved stopped, and the clone comes up in that state; cont also leaves a running VM running.
+        await qmp.ContAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>

@@ -52,7 +52,8 @@ internal sealed record VmmJail
         {
             BwrapPath,
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
-            "--as-pid-1", "--new-session",
+            // QEMU needs none of the engine's environment, and a compromised VMM should not read the daemon's.
+            "--as-pid-1", "--new-session", "--clearenv",
         };
         if (DieWithParent)
             argv.Add("--die-with-parent");

@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using System.Text;
+using Org.BouncyCastle.Crypto.Digests;
 
 namespace Sandbox.KataShim.Cli;
 
@@ -13,8 +13,12 @@ internal static class ShimSocketAddress
     public static string For(string containerdAddress, string ns, string groupId)
     {
         var joined = $"{containerdAddress.TrimEnd('/')}/{ns}/{groupId}";
-        var hash = Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(joined)));
-        return $"{SocketDirectory}/{hash}";
+        // SHA-256 in managed code: `start` would otherwise load OpenSSL (time on every container's start) for this one hash.
+        var sha = new Sha256Digest();
+        sha.BlockUpdate(Encoding.UTF8.GetBytes(joined));
+        var digest = new byte[sha.GetDigestSize()];
+        sha.DoFinal(digest);
+        return $"{SocketDirectory}/{Convert.ToHexStringLower(digest)}";
     }
 
     /// <summary>The group a container belongs to, first match wins (as runc's shim groups): the annotation

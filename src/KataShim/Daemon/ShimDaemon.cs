@@ -30,6 +30,9 @@ internal static class ShimDaemon
     public static async Task<int> RunAsync(ShimArguments args)
     {
         Libc.Setsid();
+        // One malloc arena: glibc gives threads arenas of their own (up to 8 per CPU), each holding pages a daemon
+        // that idles for a container's life never gives back. The runtime's own allocations are few.
+        Libc.Mallopt(Libc.M_ARENA_MAX, 1);
         RedirectStdio();
         // containerd starts us in the bundle (0700 root); the engine's helpers drop to the sandbox's unprivileged
         // uid and must not inherit a working directory they cannot reach (bwrap fails on it).
@@ -52,9 +55,10 @@ internal static class ShimDaemon
         // The agent's directory: $SANDBOX_AGENT_DIR (inherited from containerd's environment) when set, else the engine's
         // search path (the installed locations). The engine itself reads no environment.
         var agent = Environment.GetEnvironmentVariable(Sandbox.Isolation.Agent.AgentBundle.EnvironmentVariable) is { Length: > 0 } dir ? dir : null;
+        var policy = new OnDemandPolicy(() => EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), new CategoryLogger<EmbeddedPolicyEngine>(logger)));
         await using var core = SandboxCore.Create(
             new SandboxCoreOptions { DefaultTtl = ContainerLifetime, MaxTtl = ContainerLifetime },
-            EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), new CategoryLogger<EmbeddedPolicyEngine>(logger)),
+            policy,
             [new BubblewrapDriver(new BubblewrapOptions { CgroupParent = CgroupParent, AgentDirectory = agent }),
                 new MicroVmDriver(new MicroVmOptions { CgroupParent = CgroupParent + "-vm", AgentDirectory = agent })],
             logger);
@@ -65,7 +69,8 @@ internal static class ShimDaemon
         tasks.Register(server);
         Ready("ok");
         ShimLog.Serving(logger, args.Socket, args.Namespace, Environment.ProcessId);
-        HeapTrim.AfterBurst();
+        policy.Prewarm();
+        HeapTrim.AfterBurst(logger, "start-up");
         try
         {
             await server.ServeAsync(listener, stop.Token).ConfigureAwait(false);

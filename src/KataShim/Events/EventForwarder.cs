@@ -40,7 +40,7 @@ internal sealed class EventForwarder : IAsyncDisposable
             Timestamp = Timestamp.FromDateTime(DateTime.UtcNow),
             Namespace = _namespace,
             Topic = topic,
-            Event = new Any { TypeUrl = message.Descriptor.FullName, Value = message.ToByteString() },
+            Event = new Any { TypeUrl = TypeUrls.Of(message), Value = message.ToByteString() },
         });
 
     private async Task ForwardAllAsync()

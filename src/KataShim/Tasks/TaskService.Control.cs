@@ -52,7 +52,7 @@ internal sealed partial class TaskService
             },
             MemoryOomControl = new MemoryOomControl { OomKill = (ulong)Math.Max(0, stats.OomKills) },
         };
-        return new StatsResponse { Stats = new Any { TypeUrl = Metrics.Descriptor.FullName, Value = metrics.ToByteString() } };
+        return new StatsResponse { Stats = new Any { TypeUrl = Events.TypeUrls.Metrics, Value = metrics.ToByteString() } };
     }
 
     /// <summary>CRI's UpdateContainerResources: memory, CPU quota and pids, within what the policy granted (Core

@@ -83,7 +83,7 @@ internal sealed partial class TaskService
                 Io = new TaskIO { Stdin = request.Stdin, Stdout = request.Stdout, Stderr = request.Stderr, Terminal = request.Terminal },
                 Pid = 0,
             });
-            Daemon.HeapTrim.AfterBurst();
+            Daemon.HeapTrim.AfterBurst(logger, "create");
             return new CreateTaskResponse { Pid = 0 };
         }
         catch
@@ -229,6 +229,7 @@ internal sealed partial class TaskService
             else
                 Publish("/tasks/exec-started", new TaskExecStarted { ContainerId = container.Id, ExecId = process.ExecId, Pid = (uint)running.Pid });
             _ = MonitorAsync(container, process, running);
+            Daemon.HeapTrim.AfterBurst(logger, "start");
             return new StartResponse { Pid = (uint)running.Pid };
         }
         finally
@@ -329,7 +330,7 @@ internal sealed partial class TaskService
                 ExitStatus = init.ExitStatus,
                 ExitedAt = Timestamps.From(init.ExitedAt),
             });
-            Daemon.HeapTrim.AfterBurst();
+            Daemon.HeapTrim.AfterBurst(logger, "delete");
             return new DeleteResponse { Pid = (uint)init.Pid, ExitStatus = init.ExitStatus, ExitedAt = Timestamps.From(init.ExitedAt) };
         }
         finally

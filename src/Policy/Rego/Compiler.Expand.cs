@@ -36,6 +36,21 @@ internal sealed partial class Compiler
         }
     }
 
+    /// <summary>The value pairs of two object literals whose keys are the same constants; null otherwise.</summary>
+    private static List<(Term L, Term R)>? SameConstantKeys(ObjectTerm a, ObjectTerm b)
+    {
+        if (a.Items.Length == 0 || a.Items.Length != b.Items.Length) return null;
+        var pairs = new List<(Term, Term)>(a.Items.Length);
+        foreach (var (ka, va) in a.Items)
+        {
+            if (ka is not ScalarTerm sa) return null;
+            var match = Array.FindIndex(b.Items, it => it.Key is ScalarTerm sb && sb.V.Equals(sa.V));
+            if (match < 0) return null;
+            pairs.Add((va, b.Items[match].Value));
+        }
+        return pairs;
+    }
+
     internal Expr[] ExpandBody(Expr[] body)
     {
         List<Expr>? result = null;
@@ -45,7 +60,9 @@ internal sealed partial class Compiler
             if (e is TermExpr { Term: CallTerm { OutputArg: true } oc })
             {
                 var call = new CallTerm(oc.Loc, oc.Name, oc.Args[..^1]) { Builtin = oc.Builtin, Function = oc.Function, FunctionPath = oc.FunctionPath };
-                e = new UnifyExpr(e.Loc, oc.Args[^1], call) { Negated = e.Negated, Withs = e.Withs, Text = e.Text, Origin = e };
+                // walk is a relation: each [path, value] pair is a solution, so the output iterates over them.
+                Term rhs = oc.Builtin?.Name == "walk" ? new RefTerm(oc.Loc, call, [new VarTerm(oc.Loc, "$_walk" + ++_hoisted)]) : call;
+                e = new UnifyExpr(e.Loc, oc.Args[^1], rhs) { Negated = e.Negated, Withs = e.Withs, Text = e.Text, Origin = e };
                 result ??= body.Take(i).ToList();
             }
             // Two array literals of one length unify element by element (`[2, x, 3] = [x, 2, 3]`): split into one
@@ -54,6 +71,14 @@ internal sealed partial class Compiler
             {
                 result ??= body.Take(i).ToList();
                 result.AddRange(ExpandBody(la.Items.Zip(ra.Items, (l, r) => (Expr)new UnifyExpr(e.Loc, l, r) { Text = e.Text, Origin = e.Origin ?? e }).ToArray()));
+                continue;
+            }
+            // Likewise two object literals with the same constant keys unify value by value
+            // (`{"a": [x], "b": y} = {"a": [y], "b": 1}`).
+            if (e is UnifyExpr { Negated: false, Withs.Length: 0, Left: ObjectTerm lo, Right: ObjectTerm ro } && SameConstantKeys(lo, ro) is { } pairs)
+            {
+                result ??= body.Take(i).ToList();
+                result.AddRange(ExpandBody(pairs.Select(p => (Expr)new UnifyExpr(e.Loc, p.L, p.R) { Text = e.Text, Origin = e.Origin ?? e }).ToArray()));
                 continue;
             }
             // Nested bodies first: a whole-expression call in a comprehension or `every` body is theirs to expand.
@@ -77,11 +102,32 @@ internal sealed partial class Compiler
                         break;
                 }
             }
+            else if (e is TermExpr { Term: CallTerm call2 } && call2.Args.Length > 1)
+            {
+                // A variable that a reference argument enumerates and another argument reads
+                // (`foo == input.foos[foo]`): the reference runs first, as OPA's compiler orders it.
+                for (var a = 0; a < call2.Args.Length; a++)
+                {
+                    if (call2.Args[a] is not RefTerm r || !RefEnumeratesVarReadElsewhere(r, call2.Args, a)) continue;
+                    var tmp = new VarTerm(r.Loc, $"$_ref{_hoisted++}");
+                    extras.Add(new AssignExpr(r.Loc, tmp, r) { Withs = e.Withs, Text = e.Text, IsTemp = true });
+                    call2.Args[a] = new VarTerm(r.Loc, tmp.Name);
+                }
+            }
             if (extras.Count > 0) result ??= body.Take(i).ToList();
             result?.AddRange(extras);
             result?.Add(e);
         }
         return result?.ToArray() ?? body;
+    }
+
+    private static bool RefEnumeratesVarReadElsewhere(RefTerm r, Term[] args, int at)
+    {
+        var pathVars = r.Path.OfType<VarTerm>().Where(v => !v.IsWildcard).Select(v => v.Name).ToHashSet(StringComparer.Ordinal);
+        if (pathVars.Count == 0) return false;
+        for (var j = 0; j < args.Length; j++)
+            if (j != at && AstWalk.Deep(args[j]).OfType<VarTerm>().Any(v => pathVars.Contains(v.Name))) return true;
+        return false;
     }
 
     private void RejectOutputArgs(Term t)

@@ -338,6 +338,11 @@ internal sealed partial class Compiler
             Error(RegoErrorCodes.TypeError, $"{b.Name}: arity mismatch: expected {b.Arity} argument(s), got {c.Args.Length}", c.Loc);
             return;
         }
+        if (b.Name == "walk" && !c.OutputArg)
+        {
+            Error(RegoErrorCodes.TypeError, "walk is a relation: call it as walk(x, [path, value]) (the call is the whole expression)", c.Loc);
+            return;
+        }
         c.Builtin = b;
     }
 }

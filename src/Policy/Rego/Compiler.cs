@@ -76,6 +76,14 @@ internal sealed partial class Compiler
         var byPath = new Dictionary<string, RuleSet>(StringComparer.Ordinal);
         foreach (var m in _modules)
         {
+            // A package is a document even with no rules (or none defined): data.a.b is {} for `package a.b`.
+            var pkg = Root;
+            foreach (var p in m.Package)
+            {
+                if (pkg.Rules is not null) break;
+                if (!pkg.Children.TryGetValue(p, out var child)) pkg.Children[p] = child = new DataNode(pkg.Path.Append(p).ToArray());
+                pkg = child;
+            }
             foreach (var r in m.Rules)
             {
                 string[] path = [.. m.Package, r.Name, .. r.HeadPath];

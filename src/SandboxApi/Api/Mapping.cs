@@ -56,6 +56,15 @@ internal static class Mapping
             foreach (var port in net.Publish)
                 CollectError(errors, () => Isolation.Network.PublishedPort.Parse(port));
         }
+        if (r.NetworkOf.Length > 0)
+        {
+            if (!SandboxId.TryParse(r.NetworkOf, out _))
+                errors.Add($"network_of '{(r.NetworkOf.Length > 80 ? r.NetworkOf[..80] + "..." : r.NetworkOf)}' is not a sandbox id (1-64 characters of [a-z0-9-])");
+            if (r.Network is { Mode: Proto.NetworkMode.Egress })
+                errors.Add("network_of and network.mode EGRESS exclude each other: a sandbox that joins another's network gets that network, none of its own");
+        }
+        if (r.LoopbackNames.Count > Isolation.SpecValidator.MaxLoopbackNames)
+            errors.Add($"loopback_names: {r.LoopbackNames.Count} names, at most {Isolation.SpecValidator.MaxLoopbackNames}");
         if (r.Tier is not (ProtoTier.Unspecified or ProtoTier.Container or ProtoTier.Microvm))
             errors.Add($"tier {(int)r.Tier} is not a known tier");
         if (errors.Count > 0)
@@ -81,6 +90,10 @@ internal static class Mapping
             Untrusted = r.HasUntrusted ? r.Untrusted : null,
             CodeProvenance = r.CodeProvenance.Length > 0 ? r.CodeProvenance : null,
             SyscallProfile = r.SyscallProfile.Length > 0 ? r.SyscallProfile : null,
+            // Core checks the rest: the caller's own tenant's sandbox (another's is NotFound), running, the same tier,
+            // and that joining grants nothing the policy would not grant this request itself.
+            NetworkOf = r.NetworkOf.Length > 0 ? r.NetworkOf : null,
+            LoopbackNames = [.. r.LoopbackNames],
         };
     }
 
@@ -105,8 +118,11 @@ internal static class Mapping
 
     public static ProcessSpec ToDomain(ProcessStart? p)
     {
-        if (p is null || p.Argv.Count == 0)
-            throw new SandboxException(SandboxErrorCode.InvalidArgument, "process.argv must name a program");
+        // An empty argv is the image's Entrypoint + Cmd (Core refuses it for a sandbox without an image).
+        if (p is null)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "process is missing: it must name a program (or an empty argv for the image's command)");
+        if (p.Argv.Count > 0 && p.Argv[0].Length == 0)
+            throw new SandboxException(SandboxErrorCode.InvalidArgument, "process.argv[0] is empty: it must name a program");
         if (p.Timeout is { } timeout && !IsPositive(timeout))
             throw new SandboxException(SandboxErrorCode.InvalidArgument, $"process.timeout {Describe(timeout)} must be positive (or unset for the sandbox's limit)");
         TerminalSize? tty = null;

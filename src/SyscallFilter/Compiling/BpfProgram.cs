@@ -1,5 +1,5 @@
-using System.Security.Cryptography;
 using System.Text;
+using Org.BouncyCastle.Crypto.Digests;
 
 namespace Sandbox.SyscallFilter;
 
@@ -21,7 +21,18 @@ public sealed class BpfProgram
             instructions[i].WriteTo(_bytes.AsSpan(i * SockFilter.Size, SockFilter.Size));
         }
 
-        Sha256 = Convert.ToHexStringLower(SHA256.HashData(_bytes));
+        Sha256 = Convert.ToHexStringLower(Digest(_bytes));
+    }
+
+    /// <summary>SHA-256 by a managed implementation: the same digest as OpenSSL's, without loading OpenSSL into a
+    /// process that needs it for nothing else (the containerd shim).</summary>
+    internal static byte[] Digest(ReadOnlySpan<byte> data)
+    {
+        var sha = new Sha256Digest();
+        sha.BlockUpdate(data);
+        var digest = new byte[sha.GetDigestSize()];
+        sha.DoFinal(digest);
+        return digest;
     }
 
     public IReadOnlyList<SockFilter> Instructions => _instructions;

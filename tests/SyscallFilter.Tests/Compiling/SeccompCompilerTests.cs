@@ -184,6 +184,9 @@ public class SeccompCompilerTests
         Assert.Equal(new byte[] { 0x20, 0, 0, 0, 4, 0, 0, 0 }, bytes[..8]);                  // ld [4]
         Assert.Equal(new byte[] { 0x15, 0, 1, 0, 0x3e, 0, 0, 0xc0 }, bytes[8..16]);         // jeq AUDIT_ARCH_X86_64 jt 1 jf 0
         Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes)), program.Sha256);
+        // The managed digest against OpenSSL's on a program of many blocks too.
+        var large = SeccompCompiler.Compile(SeccompProfiles.GetBuiltIn("default"));
+        Assert.Equal(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(large.ToBytes())), large.Sha256);
         bytes[0] = 0xff;
         Assert.NotEqual(0xff, program.ToBytes()[0]);
     }

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using Sandbox.Cli.Parsing;
+using Sandbox.CiRunner.Execution;
 using Sandbox.CiRunner.Reports;
 using Sandbox.CiRunner.Scheduling;
 using Sandbox.CiRunner.Trust;
@@ -121,11 +122,18 @@ public static class CiCommand
                     foreach (var r in d.Reasons) Console.WriteLine($"    - {r}");
                     if (job.Note is not null) Console.WriteLine($"    - {job.Note}");
                     var sandbox = await host.Host.ExplainAsync(job.Request, cancellationToken);
-                    Console.WriteLine(sandbox.Allow
-                        ? $"  sandbox policy: {sandbox.Tier}, network {sandbox.Network}{(sandbox.Egress.Count > 0 ? " to " + string.Join(", ", sandbox.Egress) : "")}, " +
-                          $"{sandbox.MemoryMiB} MiB, {sandbox.Vcpus} vCPU, {sandbox.Pids} pids, {sandbox.TimeoutSeconds} s, seccomp {sandbox.SyscallProfile}"
-                        : "  sandbox policy: denied");
+                    Console.WriteLine($"  sandbox policy: {Describe(sandbox)}");
                     foreach (var r in sandbox.Reasons) Console.WriteLine($"    - {r}");
+                    var refusal = job.Services.Count > 0 ? JobServices.Refusal(d.Tier, d.Trust) : null;
+                    if (refusal is not null)
+                        Console.WriteLine($"  services {string.Join(", ", job.Services.Select(s => $"{s.Label} ({s.Image})"))}: refused, the job fails at its start: {refusal}");
+                    foreach (var service in refusal is null ? job.Services : [])
+                    {
+                        // Its own sandbox, decided as the job's is; at run time it joins the job's network (none of its own).
+                        var decided = await host.Host.ExplainAsync(service.Request, cancellationToken);
+                        Console.WriteLine($"  service {service.Label} ({service.Image}): {Describe(decided)}; shares the job's network");
+                        foreach (var r in decided.Reasons) Console.WriteLine($"    - {r}");
+                    }
                 }
                 return 0;
             }
@@ -137,6 +145,11 @@ public static class CiCommand
         });
         return command;
     }
+
+    private static string Describe(SandboxDecisionSummary d) => d.Allow
+        ? $"{d.Tier}, network {d.Network}{(d.Egress.Count > 0 ? " to " + string.Join(", ", d.Egress) : "")}, " +
+          $"{d.MemoryMiB} MiB, {d.Vcpus} vCPU, {d.Pids} pids, {d.TimeoutSeconds} s, seccomp {d.SyscallProfile}"
+        : "denied";
 
     private static Command Validate()
     {

@@ -27,18 +27,9 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
 
     public async Task<IJobSandbox> CreateAsync(SandboxRequest request, CancellationToken cancellationToken)
     {
-        if (request.NetworkOf is not null || request.LoopbackNames.Count > 0)
-            throw ServicesNeedLocal();
         var sandbox = await Call(() => client.CreateSandboxAsync(ToProto(request), cancellationToken: cancellationToken).ResponseAsync).ConfigureAwait(false);
         return new RemoteJobSandbox(client, sandbox);
     }
-
-    public Task<(IReadOnlyList<string> Command, string? WorkingDirectory)> ImageCommandAsync(string image, CancellationToken cancellationToken) =>
-        throw ServicesNeedLocal();
-
-    /// <summary>sandboxd's API has no network_of or loopback names yet: never dropped silently.</summary>
-    private static SandboxException ServicesNeedLocal() => new(SandboxErrorCode.Unimplemented,
-        "service containers (services:) run with --local for now: sandboxd's API cannot yet start a sandbox in a job's network");
 
     private static CreateSandboxRequest ToProto(SandboxRequest r)
     {
@@ -52,6 +43,8 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
         };
         if (r.Untrusted is { } u) p.Untrusted = u;
         if (r.User is { } user) p.User = user;
+        if (r.NetworkOf is { } of) p.NetworkOf = of;
+        p.LoopbackNames.AddRange(r.LoopbackNames);
         if (r.Resources.MemoryMiB is { } m) p.Resources.MemoryMib = m;
         if (r.Resources.Vcpus is { } c) p.Resources.Vcpus = c;
         if (r.Resources.DiskMiB is { } d) p.Resources.DiskMib = d;
@@ -86,6 +79,7 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
                 StatusCode.FailedPrecondition => SandboxErrorCode.FailedPrecondition,
                 StatusCode.PermissionDenied => SandboxErrorCode.PermissionDenied,
                 StatusCode.Unavailable => SandboxErrorCode.Unavailable,
+                StatusCode.Unimplemented => SandboxErrorCode.Unimplemented,
                 _ => SandboxErrorCode.Internal,
             }, $"sandboxd: {e.Status.Detail}", e);
         }
@@ -104,6 +98,8 @@ internal sealed class RemoteJobHost(Sandboxes.SandboxesClient client) : IJobSand
         public string TierDescription => sandbox.Tier == ProtoTier.Microvm
             ? $"microvm ({(sandbox.Accelerator == Accelerator.Kvm ? "kvm" : "tcg")})"
             : "container";
+
+        public IReadOnlyList<string> NetworkGranted => sandbox.NetworkGranted;
 
         public Task<ExitStatus> RunAsync(ProcessSpec process, Stream stdout, Stream stderr, CancellationToken cancellationToken) => Call(async () =>
         {

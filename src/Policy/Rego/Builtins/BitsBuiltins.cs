@@ -26,7 +26,7 @@ internal static class BitsBuiltins
     private static int Count(Value[] a, string fn, long max)
     {
         var n = BuiltinTable.BigInt(a, 1, fn);
-        if (n.Sign < 0) throw new BuiltinException($"{fn}: operand 2 must be an unsigned integer number but got a negative integer");
+        if (n.Sign < 0) throw new BuiltinTypeException($"{fn}: operand 2 must be an unsigned integer number but got a negative integer");
         if (n > max) throw new BuiltinException($"{fn}: shift count {n} is beyond the {max} bits accepted");
         return n > int.MaxValue ? int.MaxValue : (int)n;
     }

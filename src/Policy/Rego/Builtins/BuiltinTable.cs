@@ -58,6 +58,11 @@ internal sealed class BuiltinTable
         SemverBuiltins.Register(t);
         JsonPathBuiltins.Register(t);
         BitsBuiltins.Register(t);
+        CryptoBuiltins.Register(t);
+        RuntimeBuiltins.Register(t);
+        JwtBuiltins.Register(t);
+        WalkBuiltin.Register(t);
+        JsonPatchBuiltin.Register(t);
         return t;
     }
 

@@ -61,7 +61,11 @@ internal static class CollectionBuiltins
             var keep = KeySet(a, 1, "object.filter");
             return new ObjectValue(o.Map.Where(kv => keep.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value));
         });
-        t.Register("object.subset", 2, (a, _) => Value.Bool(Subset(a[0], a[1])));
+        t.Register("object.subset", 2, (a, _) => (a[0], a[1]) switch
+        {
+            (ObjectValue, ObjectValue) or (SetValue, SetValue) or (ArrayValue, ArrayValue) or (ArrayValue, SetValue) => Value.Bool(Subset(a[0], a[1])),
+            _ => throw new BuiltinTypeException($"object.subset: both arguments must be of the same type (object, set or array) or an array and a set, got {Value.TypeName(a[0])} and {Value.TypeName(a[1])}"),
+        });
         t.Register("numbers.range", 2, (a, _) =>
         {
             var from = BuiltinTable.Int(a, 0, "numbers.range");
@@ -132,7 +136,7 @@ internal static class CollectionBuiltins
         (SetValue o, SetValue s) => s.Items.All(o.Contains),
         (ArrayValue o, ArrayValue s) => s.Items.Length == 0 || Enumerable.Range(0, Math.Max(0, o.Items.Length - s.Items.Length + 1))
             .Any(start => s.Items.Select((v, j) => o.Items[start + j].Equals(v)).All(x => x)),
-        (SetValue o, ArrayValue s) => s.Items.All(o.Contains),
+        (ArrayValue o, SetValue s) => s.Items.All(x => Array.IndexOf(o.Items, x) >= 0),
         _ => super.Equals(sub),
     };
 }

@@ -68,13 +68,15 @@ internal static class EncodingBuiltins
         });
         t.Register("urlquery.encode", 1, (a, _) => Value.String(Uri.EscapeDataString(BuiltinTable.Str(a, 0, "urlquery.encode")).Replace("%20", "+", StringComparison.Ordinal)));
         t.Register("urlquery.decode", 1, (a, _) => Value.String(Uri.UnescapeDataString(BuiltinTable.Str(a, 0, "urlquery.decode").Replace('+', ' '))));
+        t.Register("urlquery.encode_object", 1, (a, _) => Value.String(EncodeQueryObject(BuiltinTable.Obj(a, 0, "urlquery.encode_object"))));
+        t.Register("urlquery.decode_object", 1, (a, _) => DecodeQueryObject(BuiltinTable.Str(a, 0, "urlquery.decode_object")));
     }
 
     /// <summary>
     /// Go's encoding/json escapes <c>&lt; &gt; &amp;</c> and U+2028/U+2029 inside strings, and OPA's json.marshal
     /// keeps that; these characters occur in JSON text only inside strings, so replacing them is exact.
     /// </summary>
-    private static string GoJsonEscape(string json) =>
+    internal static string GoJsonEscape(string json) =>
         json.AsSpan().IndexOfAny("<>&\u2028\u2029") < 0 ? json : json
             .Replace("<", "\\u003c", StringComparison.Ordinal).Replace(">", "\\u003e", StringComparison.Ordinal)
             .Replace("&", "\\u0026", StringComparison.Ordinal).Replace("\u2028", "\\u2028", StringComparison.Ordinal)
@@ -178,12 +180,52 @@ internal static class EncodingBuiltins
         }
     }
 
+    private static string QueryEscape(string s) => Uri.EscapeDataString(s).Replace("%20", "+", StringComparison.Ordinal);
+
+    /// <summary>Go's url.Values.Encode: keys sorted, a string, array or set of strings per key, each pair escaped.</summary>
+    private static string EncodeQueryObject(ObjectValue o)
+    {
+        const string fn = "urlquery.encode_object";
+        var parts = new List<string>();
+        foreach (var k in o.SortedKeys)
+        {
+            var key = k is StringValue ks ? QueryEscape(ks.V) : throw new BuiltinTypeException($"{fn}: operand 1 keys must be strings, got {Value.TypeName(k)}");
+            IEnumerable<Value> values = o.Get(k)! switch
+            {
+                StringValue s => [s],
+                ArrayValue arr => arr.Items,
+                SetValue set => set.Sorted,
+                var v => throw new BuiltinTypeException($"{fn}: operand 1 values must be strings, arrays or sets of strings, got {Value.TypeName(v)}"),
+            };
+            foreach (var v in values)
+                parts.Add(key + "=" + (v is StringValue sv ? QueryEscape(sv.V) : throw new BuiltinTypeException($"{fn}: operand 1 values must be strings, got {Value.TypeName(v)}")));
+        }
+        return string.Join('&', parts);
+    }
+
+    /// <summary>Go's url.ParseQuery: each key maps to the array of its values in order; "k" alone is the value "".</summary>
+    private static ObjectValue DecodeQueryObject(string query)
+    {
+        var map = new Dictionary<string, List<Value>>(StringComparer.Ordinal);
+        foreach (var pair in query.Split('&'))
+        {
+            if (pair.Length == 0) continue;
+            var eq = pair.IndexOf('=', StringComparison.Ordinal);
+            string Unescape(string s) => Uri.UnescapeDataString(s.Replace('+', ' '));
+            var key = Unescape(eq < 0 ? pair : pair[..eq]);
+            var value = eq < 0 ? "" : Unescape(pair[(eq + 1)..]);
+            if (!map.TryGetValue(key, out var list)) map[key] = list = [];
+            list.Add(Value.String(value));
+        }
+        return new ObjectValue(map.ToDictionary(kv => (Value)Value.String(kv.Key), kv => (Value)new ArrayValue(kv.Value.ToArray())));
+    }
+
     private static string ToUrl(string b64) => b64.Replace('+', '-').Replace('/', '_');
 
     private static byte[] Base64(string s, bool url, string fn) =>
         TryBase64(s, url, out var bytes) ? bytes : throw new BuiltinException($"{fn}: illegal base64 data");
 
-    private static bool TryBase64(string s, bool url, out byte[] bytes)
+    internal static bool TryBase64(string s, bool url, out byte[] bytes)
     {
         var t = url ? s.Replace('-', '+').Replace('_', '/') : s;
         // base64url.decode accepts unpadded input, as OPA's does.

@@ -54,6 +54,17 @@ internal static class PatternBuiltins
                 return new ArrayValue((n < 0 ? found : found.Take((int)Math.Min(n, int.MaxValue))).ToArray());
             });
         });
+        t.Register("regex.template_match", 4, (a, _) =>
+        {
+            const string fn = "regex.template_match";
+            var template = BuiltinTable.Str(a, 0, fn);
+            var value = BuiltinTable.Str(a, 1, fn);
+            var start = BuiltinTable.Str(a, 2, fn);
+            var end = BuiltinTable.Str(a, 3, fn);
+            if (start.Length == 0 || end.Length == 0) throw new BuiltinException($"{fn}: delimiters must not be empty");
+            var re = Compile("tpl:" + start[0] + end[0] + template, () => TemplateToRegex(template, start[0], end[0], fn), fn);
+            return Value.Bool(Match(re, value, fn));
+        });
         t.Register("glob.quote_meta", 1, (a, _) =>
         {
             var sb = new StringBuilder();
@@ -165,6 +176,34 @@ internal static class PatternBuiltins
     }
 
     /// <summary>Glob syntax of gobwas/glob (as OPA uses): * ** ? [abc] [!abc] [a-z] {a,b} and \ escapes.</summary>
+    /// <summary>
+    /// regex.template_match's pattern: text between a start and its matching end delimiter (nesting counted) is a
+    /// regular expression, the rest is literal; the whole value must match.
+    /// </summary>
+    private static string TemplateToRegex(string template, char start, char end, string fn)
+    {
+        var sb = new StringBuilder("^");
+        int level = 0, open = 0, literalFrom = 0;
+        for (var i = 0; i < template.Length; i++)
+        {
+            if (template[i] == start && ++level == 1)
+            {
+                open = i;
+            }
+            else if (template[i] == end && --level == 0)
+            {
+                sb.Append(Regex.Escape(template[literalFrom..open])).Append('(').Append(template[(open + 1)..i]).Append(')');
+                literalFrom = i + 1;
+            }
+            else if (level < 0)
+            {
+                throw new BuiltinException($"{fn}: unbalanced braces in template \"{template}\"");
+            }
+        }
+        if (level != 0) throw new BuiltinException($"{fn}: unbalanced braces in template \"{template}\"");
+        return sb.Append(Regex.Escape(template[literalFrom..])).Append('$').ToString();
+    }
+
     internal static string GlobToRegex(string glob, string[] delims)
     {
         var notDelim = delims.Length == 0 ? "." : "[^" + string.Concat(delims.Select(d => Regex.Escape(d).Replace("]", "\\]", StringComparison.Ordinal))) + "]";
