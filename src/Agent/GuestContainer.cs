@@ -54,6 +54,29 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
 
     public override T AsUser<T>(WorkloadUser user, Func<T> operation) => GuestSetup.WithFsIds(user, operation);
 
+    /// <summary>The counters of the container's cgroup (what a container's stats are on the container tier).</summary>
+    public StatsResponse Stats()
+    {
+        long Read(string file) => long.TryParse(File.ReadAllText(Path.Combine(Cgroup, file)).Trim(), out var n) ? n : 0;
+        long Key(string file, string key) => File.ReadLines(Path.Combine(Cgroup, file))
+            .Select(l => l.Split(' ')).Where(f => f.Length == 2 && f[0] == key).Select(f => long.TryParse(f[1], out var n) ? n : 0).FirstOrDefault();
+        try
+        {
+            return new StatsResponse
+            {
+                MemoryBytes = Read("memory.current"),
+                MemoryPeakBytes = File.Exists(Path.Combine(Cgroup, "memory.peak")) ? Read("memory.peak") : 0,
+                CpuUsec = Key("cpu.stat", "usage_usec"),
+                Tasks = (int)Read("pids.current"),
+                OomKills = Key("memory.events", "oom_kill"),
+            };
+        }
+        catch (IOException e)
+        {
+            throw new TtrpcException(StatusCode.Internal, $"container {Id}: reading its cgroup: {e.Message}");
+        }
+    }
+
     /// <summary>Runs <paramref name="operation"/> where paths resolve in the container's root (a thread that entered its
     /// mount namespace): the exec's program, working directory and user names are looked up there.</summary>
     public T InRoot<T>(Func<T> operation) => GuestSetup.OnThread(() =>

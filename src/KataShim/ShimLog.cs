@@ -40,7 +40,7 @@ internal static partial class ShimLog
         Message = "container {ContainerId}: this container of pod {PodId} runs in a microVM of its own (sandbox {SandboxId}): the pod's microVM could not take it (Core's log says why)")]
     public static partial void OwnVmInPod(ILogger logger, string containerId, string podId, string sandboxId);
 
-    [LoggerMessage(EventId = 13, Level = LogLevel.Information,
+    [LoggerMessage(EventId = 14, Level = LogLevel.Information,
         Message = "container {ContainerId}: runs in the microVM of pod {PodId} (a container in pod sandbox {PodSandboxId}'s guest)")]
     public static partial void InPodVm(ILogger logger, string containerId, string podId, string podSandboxId);
 

@@ -192,6 +192,14 @@ public sealed class AgentClient : IAsyncDisposable
         return r;
     }
 
+    /// <summary>A pod's container in a microVM guest: its cgroup's counters (see agent.proto).</summary>
+    public async Task<StatsResponse> ContainerStatsAsync(string containerId, CancellationToken cancellationToken = default)
+    {
+        var r = await CallAsync("Stats", new StatsRequest { ContainerId = containerId }, StatsResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.MemoryBytes >= 0 && r.MemoryPeakBytes >= 0 && r.CpuUsec >= 0 && r.Tasks >= 0 && r.OomKills >= 0, "Stats: negative value");
+        return r;
+    }
+
     public async Task<StatsResponse> StatsAsync(CancellationToken cancellationToken = default)
     {
         var r = await CallAsync("Stats", new StatsRequest(), StatsResponse.Parser, cancellationToken).ConfigureAwait(false);

@@ -4,8 +4,8 @@ namespace Sandbox.Isolation.MicroVm;
 /// A container in the microVM of its pod (<see cref="IPodHost"/>): its processes run in the guest inside its own root,
 /// mount, pid, UTS and IPC namespaces, cgroup, user and seccomp program (the guest agent's GuestContainer); the guest
 /// kernel and the VM are the pod's. Processes go through the pod VM's agent channel with this container's id. What is
-/// the VM's and not a container's: pause and resume (they would stop the whole pod), limit updates, and host-side
-/// stats (the pod VM's QEMU cgroup is reported, the whole pod's usage); file transfer is not offered here yet.
+/// the VM's and not a container's: pause and resume (they would stop the whole pod) and limit updates; file transfer is
+/// not offered here yet. Stats are the container's own, from its cgroup in the guest.
 /// </summary>
 public sealed class MicroVmPodContainer : ISandbox
 {
@@ -59,8 +59,12 @@ public sealed class MicroVmPodContainer : ISandbox
         throw Unimplemented("change the limits of a pod's container (its guest cgroup is set when it is added)");
     }
 
-    /// <summary>The pod VM's host view (QEMU's cgroup): what the pod uses, this container included.</summary>
-    public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken) => _pod.GetStatsAsync(cancellationToken);
+    /// <summary>This container's own usage: its cgroup in the guest (memory, CPU time, tasks, OOM kills).</summary>
+    public Task<SandboxStats> GetStatsAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _pod.ContainerStatsAsync(Info.Id, cancellationToken);
+    }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) => throw NoFiles();
 

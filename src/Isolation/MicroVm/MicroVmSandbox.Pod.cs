@@ -65,6 +65,14 @@ public sealed partial class MicroVmSandbox : IPodHost
         return new MicroVmPodContainer(this, spec, info, added.HolderPid, shared);
     }
 
+    /// <summary>A container's own usage, from its cgroup in the guest (the guest agent's counters: untrusted numbers
+    /// about the container only, checked non-negative).</summary>
+    internal async Task<SandboxStats> ContainerStatsAsync(SandboxId container, CancellationToken cancellationToken)
+    {
+        var r = await _channel.CallAsync("Stats", (c, t) => c.ContainerStatsAsync(container.Value, t), cancellationToken).ConfigureAwait(false);
+        return new SandboxStats(r.MemoryBytes, r.MemoryPeakBytes, TimeSpan.FromMicroseconds(r.CpuUsec), r.Tasks, r.OomKills);
+    }
+
     /// <summary>Ends a container of this pod in the guest (its processes, namespaces, mounts, cgroup) and removes its
     /// image from the pod share. A VM already gone has nothing left to end.</summary>
     internal async Task RemoveContainerAsync(SandboxId container, string sharedImage)
