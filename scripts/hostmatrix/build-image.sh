@@ -56,7 +56,8 @@ mmdebstrap --mode=root --variant=apt --include="$packages" \
   bookworm "$work/rootfs" "$mirror" 2>&1 | sed -u 's/^/  mmdebstrap: /' >&2
 
 say "writing the ext4 image (${image_mib} MiB, sparse)"
-mkfs.ext4 -q -F -L hostmatrix -d "$work/rootfs" "$work/rootfs.ext4" "${image_mib}M"
+# Its stdout goes to stderr: this script's stdout is the image directory alone (mkfs says "Creating regular file").
+mkfs.ext4 -q -F -L hostmatrix -d "$work/rootfs" "$work/rootfs.ext4" "${image_mib}M" >&2
 rm -rf --one-file-system "$work/rootfs"
 echo "$mirror" > "$work/mirror"
 echo "$(( $(date +%s) - started ))" > "$work/build-seconds"

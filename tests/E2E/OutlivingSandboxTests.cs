@@ -57,11 +57,21 @@ public sealed class OutlivingSandboxTests
             var driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = bundle });
             await using var sandbox = await driver.CreateAsync(new SandboxSpec(), guard.Token);
             var stdout = new MemoryStream();
-            var process = await sandbox.ExecAsync(Harness.Sh("id -u; grep -q '/\\.\\./e' /proc/self/cgroup && echo placed"), new ProcessIO { Stdout = stdout }, guard.Token);
+            var stderr = new MemoryStream();
+            var process = await sandbox.ExecAsync(Harness.Sh("id -u; cat /proc/self/cgroup"), new ProcessIO { Stdout = stdout, Stderr = stderr }, guard.Token);
             var status = await process.WaitAsync(guard.Token);
-            Assert.Equal(0, status.ExitCode);
-            // The sandbox's user, in an exec cgroup of its own (a sibling of the agent's: "/../<exec id>") from the start.
-            Assert.Equal("1000\nplaced\n", Encoding.UTF8.GetString(stdout.ToArray()));
+            var output = Encoding.UTF8.GetString(stdout.ToArray());
+            Assert.True(status.ExitCode == 0, $"exit {status.ExitCode}: {output}{Encoding.UTF8.GetString(stderr.ToArray())}");
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            // The sandbox's user, in an exec cgroup of its own (named by its exec id, not the agent's) from the start.
+            // The path's prefix depends on where the caller's own cgroups were when the sandbox was made (its cgroup
+            // namespace root), so only the leaf is checked.
+            Assert.Equal("1000", lines[0]);
+            foreach (var controller in new[] { "memory", "pids" })
+            {
+                var leaf = lines.Skip(1).Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains(controller))[2].Split('/').Last();
+                Assert.Matches("^e[0-9a-f]+-[0-9]+$", leaf);
+            }
         }
         finally
         {
