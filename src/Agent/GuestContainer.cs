@@ -14,7 +14,7 @@ namespace Sandbox.Agent;
 /// own mount, pid, UTS and IPC namespaces, held by its holder (<see cref="PodContainerInit"/>, its PID 1), its own
 /// cgroup (<c>/sys/fs/cgroup/pod-ID</c>: memory, pids, cpu), default user and seccomp program. Every process of it is
 /// spawned from a thread that entered those namespaces, then took the workload's identity and filter
-/// (<see cref="GuestSetup.Confine"/>), with the agent in the container's cgroup for the instant of the spawn. The
+/// (<see cref="GuestConfinement.Confine"/>), with the agent in the container's cgroup for the instant of the spawn. The
 /// guest's own root (the pod's first container) and the other containers are out of its reach: the holder pivoted
 /// into the new root and detached the guest's tree. What is shared is the guest kernel, as in Kata.
 /// </summary>
@@ -50,9 +50,9 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     /// <summary>As in the guest's own root: the agent is root and kept apart by capabilities.</summary>
     public override WorkloadUser? AgentUser => null;
 
-    public override long OomKillCount() => GuestSetup.OomKills(Cgroup);
+    public override long OomKillCount() => GuestConfinement.OomKills(Cgroup);
 
-    public override T AsUser<T>(WorkloadUser user, Func<T> operation) => GuestSetup.WithFsIds(user, operation);
+    public override T AsUser<T>(WorkloadUser user, Func<T> operation) => GuestConfinement.WithFsIds(user, operation);
 
     /// <summary>The counters of the container's cgroup (what a container's stats are on the container tier).</summary>
     public StatsResponse Stats()
@@ -79,16 +79,16 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
 
     /// <summary>Runs <paramref name="operation"/> where paths resolve in the container's root (a thread that entered its
     /// mount namespace): the exec's program, working directory and user names are looked up there.</summary>
-    public T InRoot<T>(Func<T> operation) => GuestSetup.OnThread(() =>
+    public T InRoot<T>(Func<T> operation) => GuestConfinement.OnThread(() =>
     {
         Enter(1);
         return operation();
     });
 
-    public override T Spawn<T>(Func<T> spawn, WorkloadUser user) => GuestSetup.SpawnInCgroup(Cgroup, () => GuestSetup.OnThread(() =>
+    public override T Spawn<T>(Func<T> spawn, WorkloadUser user) => GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
     {
         Enter(NsCount);
-        GuestSetup.Confine(user, _seccomp);
+        GuestConfinement.Confine(user, _seccomp);
         return spawn();
     }));
 
@@ -107,7 +107,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         Validate(request);
         if (guest.PodShareFd < 0)
             throw new TtrpcException(StatusCode.FailedPrecondition, "this guest has no pod share: it was not booted for a pod (SetupGuest pod_share)");
-        var cgroup = Path.Combine(GuestSetup.CgroupRoot, "pod-" + request.ContainerId);
+        var cgroup = Path.Combine(GuestConfinement.CgroupRoot, "pod-" + request.ContainerId);
         int image = NativeStrings.With(request.ImageFile, p => Libc.openat(guest.PodShareFd, (byte*)p, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0));
         if (image < 0)
             throw new TtrpcException(StatusCode.NotFound, $"root image {request.ImageFile} on the pod share: {Errno.Name(Marshal.GetLastPInvokeError())}");
@@ -159,7 +159,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         int writeEnd = ready[1];
         try
         {
-            pid = GuestSetup.OnThread(() =>
+            pid = GuestConfinement.OnThread(() =>
             {
                 Check(Libc.unshare(Libc.CLONE_FS | Libc.CLONE_NEWNS | Libc.CLONE_NEWPID | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC), "unshare");
                 // Nothing mounted from here on propagates back into the guest's root.
@@ -169,7 +169,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
                 var name = Encoding.UTF8.GetBytes(request.Hostname);
                 fixed (byte* p = name)
                     if (Libc.sethostname(p, (nuint)name.Length) != 0) throw GuestSetup.Fail("sethostname");
-                return GuestSetup.SpawnInCgroup(cgroup, () => SpawnHolder(guest, writeEnd));
+                return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, writeEnd));
             });
             Libc.close(ready[1]);
             ready[1] = -1;
@@ -343,8 +343,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
             if (dir == "/" || dir.Split('/').Contains("..") || dir.Split('/').Contains("."))
                 throw new TtrpcException(StatusCode.InvalidArgument, $"writable dir '{dir}' must be below / without '.' or '..'");
         }
-        if (request.SeccompProgram.Length % GuestSetup.SockFilterBytes != 0 || request.SeccompProgram.Length / GuestSetup.SockFilterBytes > GuestSetup.MaxFilterInstructions)
-            throw new TtrpcException(StatusCode.InvalidArgument, $"seccomp program of {request.SeccompProgram.Length} bytes: must be whole 8-byte instructions, at most {GuestSetup.MaxFilterInstructions}");
+        GuestConfinement.ValidateSeccompProgram(request.SeccompProgram.Length);
         if (request.Hostname.Length is 0 or > 64) throw new TtrpcException(StatusCode.InvalidArgument, "hostname must be 1..64 characters");
         if (request.Uid > ExecUser.MaxId || request.Gid > ExecUser.MaxId)
             throw new TtrpcException(StatusCode.InvalidArgument, $"workload user {request.Uid}:{request.Gid}: ids must be 0..{ExecUser.MaxId}");

@@ -14,20 +14,17 @@ namespace Sandbox.Agent;
 /// workload cgroup, and unless the sandbox may nest them, sets user.max_user_namespaces to 0. The agent stays root (so
 /// it can place children into the cgroup and power off); every child is spawned from a thread of its own that took
 /// the workload's identity and capabilities (none; guest root keeps a fixed few, <see cref="WorkloadCredentials"/>),
-/// no_new_privs and the sandbox's seccomp filter (<see cref="Spawn"/>).
+/// no_new_privs and the sandbox's seccomp filter (<see cref="Spawn"/>, by <see cref="GuestConfinement"/>).
 /// </summary>
 internal sealed unsafe class GuestSetup : SpawnConfinement
 {
     private const string NewRoot = "/newroot";
     private const string SharesDir = "/shares";
-    internal const string CgroupRoot = "/sys/fs/cgroup";
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
     private const int MaxSeedBytes = 512;
     private const int MaxResolvConfBytes = 1024;
     private const string ResolvConfFile = "/resolv.conf"; // in the initramfs, bound over the root's
     private const int ENODATA = 61;
-    internal const int SockFilterBytes = 8;
-    internal const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
 
     private readonly Lock _lock = new();
     private bool _done;
@@ -37,10 +34,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private uint _uid;
     private uint _gid;
     private byte[] _seccomp = [];
-
-    /// <summary>Taken by every spawn that moves the agent into a cgroup for its instant (the guest's workload cgroup,
-    /// a pod container's), so two spawns never move it at once.</summary>
-    public static readonly Lock CgroupSpawnLock = new();
 
     /// <summary>The initramfs's root (O_PATH), opened before the switch: the agent's own binary, loader and libraries,
     /// the guest's devtmpfs (loop devices) stay reachable through it for a pod's containers. -1 before set-up.</summary>
@@ -123,9 +116,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             if (m.Tag.Length is 0 or > 31 || m.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
                 throw new TtrpcException(StatusCode.InvalidArgument, $"mount tag '{m.Tag}' must be 1..31 characters of [A-Za-z0-9_]");
         }
-        if (request.SeccompProgram.Length % SockFilterBytes != 0 || request.SeccompProgram.Length / SockFilterBytes > MaxFilterInstructions)
-            throw new TtrpcException(StatusCode.InvalidArgument,
-                $"seccomp program of {request.SeccompProgram.Length} bytes: must be whole 8-byte instructions, at most {MaxFilterInstructions}");
+        GuestConfinement.ValidateSeccompProgram(request.SeccompProgram.Length);
         foreach (var d in request.BlockDevices)
         {
             if (d.Tag.Length is 0 or > 31 || d.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
@@ -367,7 +358,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// controller costs tens of milliseconds under TCG).</summary>
     public static void PrepareCgroup()
     {
-        File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.subtree_control"), "+memory +pids +cpu");
+        File.WriteAllText(Path.Combine(GuestConfinement.CgroupRoot, "cgroup.subtree_control"), "+memory +pids +cpu");
         Directory.CreateDirectory(WorkloadCgroup);
     }
 
@@ -392,118 +383,24 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        return SpawnInCgroup(WorkloadCgroup, () => OnThread(() =>
+        return GuestConfinement.SpawnInCgroup(WorkloadCgroup, () => GuestConfinement.OnThread(() =>
         {
-            Confine(user, _seccomp);
+            GuestConfinement.Confine(user, _seccomp);
             return spawn();
         }));
-    }
-
-    /// <summary>Runs <paramref name="spawn"/> with the whole agent in <paramref name="cgroup"/> for its instant (the
-    /// child is born there), under <see cref="CgroupSpawnLock"/>.</summary>
-    internal static T SpawnInCgroup<T>(string cgroup, Func<T> spawn)
-    {
-        var self = Libc.getpid().ToString();
-        lock (CgroupSpawnLock)
-        {
-            File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
-            try
-            {
-                return spawn();
-            }
-            finally
-            {
-                File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
-            }
-        }
-    }
-
-    /// <summary>Runs <paramref name="operation"/> on a thread made for it, which ends afterwards: whatever it does to
-    /// its own credentials or namespaces dies with it.</summary>
-    internal static T OnThread<T>(Func<T> operation)
-    {
-        T result = default!;
-        System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
-        {
-            try
-            {
-                result = operation();
-            }
-            catch (Exception e)
-            {
-                failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
-            }
-        }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
-        thread.Start();
-        thread.Join();
-        failure?.Throw();
-        return result;
-    }
-
-    /// <summary>This thread becomes the workload for good (see <see cref="Spawn"/>): ids and capabilities
-    /// (<see cref="WorkloadCredentials"/>: none, or guest root's few), no_new_privs, then the seccomp filter.</summary>
-    internal static void Confine(WorkloadUser user, byte[] seccomp)
-    {
-        if (user.Uid == 0)
-            WorkloadCredentials.BecomeGuestRoot(user.Gid);
-        else
-            WorkloadCredentials.BecomeUnprivileged(user.Uid, user.Gid);
-        if (seccomp.Length == 0) return;
-        fixed (byte* filter = seccomp)
-        {
-            var program = new Libc.SockFprog { Len = (ushort)(seccomp.Length / SockFilterBytes), Filter = filter };
-            CheckSyscall(Libc.syscall_seccomp(Libc.SYS_seccomp, Libc.SECCOMP_SET_MODE_FILTER, 0, &program), "seccomp(SET_MODE_FILTER)");
-        }
     }
 
     public override T AsUser<T>(WorkloadUser user, Func<T> operation)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        return WithFsIds(user, operation);
+        return GuestConfinement.WithFsIds(user, operation);
     }
 
-    internal static T WithFsIds<T>(WorkloadUser user, Func<T> operation)
-    {
-        // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
-        try
-        {
-            return operation();
-        }
-        finally
-        {
-            Libc.syscall_id3(Libc.SYS_setfsuid, 0, 0, 0);
-            Libc.syscall_id3(Libc.SYS_setfsgid, 0, 0, 0);
-        }
-    }
-
-    public override long OomKillCount() => OomKills(WorkloadCgroup);
-
-    internal static long OomKills(string cgroup)
-    {
-        try
-        {
-            foreach (var line in File.ReadAllLines(Path.Combine(cgroup, "memory.events")))
-            {
-                if (line.StartsWith("oom_kill ", StringComparison.Ordinal) && long.TryParse(line.AsSpan(9), out var n)) return n;
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return 0;
-    }
+    public override long OomKillCount() => GuestConfinement.OomKills(WorkloadCgroup);
 
     private static void Check(int rc, string what)
     {
         if (rc != 0) throw Fail(what);
-    }
-
-    internal static void CheckSyscall(long rc, string what)
-    {
-        if (rc != 0) throw new TtrpcException(StatusCode.Internal, $"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
     }
 
     internal static IOException Fail(string what) => new($"{what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
