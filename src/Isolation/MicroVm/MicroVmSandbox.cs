@@ -17,7 +17,7 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
     private int _disposed;
 
     /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
-    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(4)) + "-";
+    private readonly string _execPrefix = "e" + Convert.ToHexStringLower(KernelRandom.GetBytes(4)) + "-";
 
     private readonly Accelerator _accelerator;
 
