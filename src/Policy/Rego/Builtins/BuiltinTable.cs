@@ -68,6 +68,8 @@ internal sealed class BuiltinTable
         TemplateBuiltin.Register(t);
         YamlMarshalBuiltin.Register(t);
         GraphBuiltins.Register(t);
+        AwsSignBuiltin.Register(t);
+        X509Builtins.Register(t);
         return t;
     }
 
