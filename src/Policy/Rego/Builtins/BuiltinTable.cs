@@ -70,6 +70,7 @@ internal sealed class BuiltinTable
         GraphBuiltins.Register(t);
         AwsSignBuiltin.Register(t);
         X509Builtins.Register(t);
+        JsonSchemaBuiltins.Register(t);
         return t;
     }
 

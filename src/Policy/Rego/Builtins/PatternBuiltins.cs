@@ -145,7 +145,7 @@ internal static class PatternBuiltins
         }
     }
 
-    private static bool Match(Regex re, string input, string fn)
+    internal static bool Match(Regex re, string input, string fn)
     {
         try
         {
@@ -157,7 +157,7 @@ internal static class PatternBuiltins
         }
     }
 
-    private static Regex Compile(string pattern, string fn) => Compile("re:" + pattern, () => pattern, fn);
+    internal static Regex Compile(string pattern, string fn) => Compile("re:" + pattern, () => pattern, fn);
 
     private static Regex Compile(string key, Func<string> source, string fn)
     {
