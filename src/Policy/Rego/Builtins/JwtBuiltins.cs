@@ -3,7 +3,7 @@ using System.Text;
 namespace Sandbox.Policy.Rego;
 
 /// <summary>
-/// io.jwt.decode, io.jwt.verify_{hs,rs,ps,es}{256,384,512}, io.jwt.decode_verify, io.jwt.encode_sign[_raw]:
+/// io.jwt.decode, io.jwt.verify_{hs,rs,ps,es}{256,384,512}, io.jwt.verify_eddsa, io.jwt.decode_verify, io.jwt.encode_sign[_raw]:
 /// JWS compact tokens as OPA reads them (RFC 7515/7519). Malformed tokens and keys are builtin errors; a signature
 /// or claim that does not hold is <c>false</c> (decode_verify: <c>[false, {}, {}]</c>).
 /// </summary>
@@ -24,6 +24,7 @@ internal static class JwtBuiltins
                 t.Register("io.jwt.verify_" + alg.ToLowerInvariant(), 2, (a, _) => VerifyWithKeys(a, alg));
             }
         }
+        t.Register("io.jwt.verify_eddsa", 2, (a, _) => VerifyWithKeys(a, "EdDSA"));
         t.Register("io.jwt.decode_verify", 2, (a, ctx) => DecodeVerify(a, ctx));
         t.Register("io.jwt.encode_sign", 3, (a, _) => EncodeSign(
             Bytes(EncodingBuiltins.GoJsonEscape(a[0].ToJson())), Bytes(EncodingBuiltins.GoJsonEscape(a[1].ToJson())),

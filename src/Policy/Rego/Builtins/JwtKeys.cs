@@ -6,13 +6,15 @@ namespace Sandbox.Policy.Rego;
 
 /// <summary>
 /// The keys of the io.jwt.* builtins: a PEM certificate or public key, a JWK or a JWK set (verification), a JWK
-/// with its private part (signing); and the JWS algorithms on them (RFC 7518: HS*, RS*, PS*, ES*).
+/// with its private part (signing); and the JWS algorithms on them (RFC 7518: HS*, RS*, PS*, ES*; RFC 8037: EdDSA
+/// with Ed25519, by BouncyCastle since .NET has no Ed25519).
 /// </summary>
 internal sealed class JwtKey : IDisposable
 {
-    private JwtKey(AsymmetricAlgorithm? asymmetric, byte[]? secret, string? alg, string? kid)
+    private JwtKey(AsymmetricAlgorithm? asymmetric, byte[]? secret, string? alg, string? kid, Ed25519Key? ed25519 = null)
     {
         Asymmetric = asymmetric;
+        Ed25519 = ed25519;
         Secret = secret;
         Alg = alg;
         Kid = kid;
@@ -20,13 +22,19 @@ internal sealed class JwtKey : IDisposable
 
     public AsymmetricAlgorithm? Asymmetric { get; }
     public byte[]? Secret { get; }
+    /// <summary>An Ed25519 key (RFC 8032): the 32-byte public key, and the 32-byte seed when it can sign.</summary>
+    public Ed25519Key? Ed25519 { get; }
+
+    internal sealed record Ed25519Key(byte[] Public, byte[]? Private);
+
+    private const string Ed25519Oid = "1.3.101.112";
     /// <summary>The key's own <c>alg</c> (JWK only): the key is tried only for tokens of that algorithm.</summary>
     public string? Alg { get; }
     public string? Kid { get; }
 
     public static readonly HashSet<string> Algorithms = new(StringComparer.Ordinal)
     {
-        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+        "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA",
     };
 
     public void Dispose() => Asymmetric?.Dispose();
@@ -50,6 +58,7 @@ internal sealed class JwtKey : IDisposable
             if (pem.StartsWith("-----BEGIN CERTIFICATE-----", StringComparison.Ordinal))
             {
                 using var cert = X509Certificate2.CreateFromPem(pem);
+                if (cert.PublicKey.Oid.Value == Ed25519Oid) return FromEd25519(cert.PublicKey.EncodedKeyValue.RawData, null, null, null, fn);
                 AsymmetricAlgorithm? key = (AsymmetricAlgorithm?)cert.GetRSAPublicKey() ?? cert.GetECDsaPublicKey();
                 return new JwtKey(key ?? throw new BuiltinException($"{fn}: unsupported certificate key type"), null, null, null);
             }
@@ -57,6 +66,7 @@ internal sealed class JwtKey : IDisposable
             {
                 var der = PemEncoding.Find(pem);
                 var bytes = Convert.FromBase64String(pem[der.Base64Data]);
+                if (Ed25519PublicKey(bytes) is { } edKey) return FromEd25519(edKey, null, null, null, fn);
                 try
                 {
                     var rsa = RSA.Create();
@@ -146,15 +156,42 @@ internal sealed class JwtKey : IDisposable
                     ec.ImportParameters(p);
                     return new JwtKey(ec, null, alg, kid);
                 }
+                case "OKP":
+                {
+                    var crv = OptString(jwk, "crv", fn);
+                    if (crv != "Ed25519") throw new BuiltinException($"{fn}: unsupported JWK curve \"{crv}\" (accepted for OKP: Ed25519)");
+                    return FromEd25519(B64(jwk, "x", fn), jwk.Get("d") is null ? null : B64(jwk, "d", fn), alg, kid, fn);
+                }
                 case "oct":
                     return new JwtKey(null, B64(jwk, "k", fn), alg, kid);
                 default:
-                    throw new BuiltinException($"{fn}: unsupported JWK key type \"{kty}\" (accepted: RSA, EC, oct)");
+                    throw new BuiltinException($"{fn}: unsupported JWK key type \"{kty}\" (accepted: RSA, EC, OKP, oct)");
             }
         }
         catch (CryptographicException e)
         {
             throw new BuiltinException($"{fn}: invalid JWK key: {e.Message}");
+        }
+    }
+
+    private static JwtKey FromEd25519(byte[] publicKey, byte[]? seed, string? alg, string? kid, string fn)
+    {
+        if (publicKey.Length != 32 || seed is { Length: not 32 }) throw new BuiltinException($"{fn}: invalid Ed25519 key: keys are 32 bytes");
+        return new JwtKey(null, null, alg, kid, new Ed25519Key(publicKey, seed));
+    }
+
+    /// <summary>The raw key of an Ed25519 SubjectPublicKeyInfo (RFC 8410), or null for another algorithm.</summary>
+    private static byte[]? Ed25519PublicKey(byte[] spki)
+    {
+        try
+        {
+            var seq = new System.Formats.Asn1.AsnReader(spki, System.Formats.Asn1.AsnEncodingRules.DER).ReadSequence();
+            if (seq.ReadSequence().ReadObjectIdentifier() != Ed25519Oid) return null;
+            return seq.ReadBitString(out _);
+        }
+        catch (System.Formats.Asn1.AsnContentException)
+        {
+            return null;
         }
     }
 
@@ -182,6 +219,8 @@ internal sealed class JwtKey : IDisposable
                 ("RS", RSA rsa) => rsa.VerifyData(signingInput, signature, Hash(alg), RSASignaturePadding.Pkcs1),
                 ("PS", RSA rsa) => rsa.VerifyData(signingInput, signature, Hash(alg), RSASignaturePadding.Pss),
                 ("ES", ECDsa ec) => ec.VerifyData(signingInput, signature, Hash(alg), DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
+                ("Ed", _) when Ed25519 is not null => signature.Length == Org.BouncyCastle.Math.EC.Rfc8032.Ed25519.SignatureSize
+                    && Org.BouncyCastle.Math.EC.Rfc8032.Ed25519.Verify(signature, 0, Ed25519.Public, 0, signingInput, 0, signingInput.Length),
                 _ => false,
             };
         }
@@ -202,6 +241,7 @@ internal sealed class JwtKey : IDisposable
                 ("RS", RSA rsa) => rsa.SignData(signingInput, Hash(alg), RSASignaturePadding.Pkcs1),
                 ("PS", RSA rsa) => rsa.SignData(signingInput, Hash(alg), RSASignaturePadding.Pss),
                 ("ES", ECDsa ec) => ec.SignData(signingInput, Hash(alg), DSASignatureFormat.IeeeP1363FixedFieldConcatenation),
+                ("Ed", _) when Ed25519?.Private is { } seed => SignEd25519(seed, signingInput),
                 _ => throw new BuiltinException($"{fn}: the key does not fit algorithm {alg}"),
             };
         }
@@ -209,6 +249,13 @@ internal sealed class JwtKey : IDisposable
         {
             throw new BuiltinException($"{fn}: failed to sign with {alg}: {e.Message}");
         }
+    }
+
+    private static byte[] SignEd25519(byte[] seed, byte[] message)
+    {
+        var signature = new byte[Org.BouncyCastle.Math.EC.Rfc8032.Ed25519.SignatureSize];
+        Org.BouncyCastle.Math.EC.Rfc8032.Ed25519.Sign(seed, 0, message, 0, message.Length, signature, 0);
+        return signature;
     }
 
     private static HashAlgorithmName Hash(string alg) => alg[2..] switch
