@@ -143,9 +143,15 @@ internal static class JsonSchemaBuiltins
                 if (Int(s, "minItems") is { } minItems && arr.Items.Length < minItems) Add(errors, field, "array_min_items", $"Array must have at least {minItems} items");
                 if (Int(s, "maxItems") is { } maxItems && arr.Items.Length > maxItems) Add(errors, field, "array_max_items", $"Array must have at most {maxItems} items");
                 if (s.Get("uniqueItems") is BoolValue { V: true })
-                    for (var i = 0; i < arr.Items.Length; i++)
-                        for (var j = i + 1; j < arr.Items.Length; j++)
-                            if (arr.Items[i].Equals(arr.Items[j])) Add(errors, field, "unique", $"array items[{i},{j}] must be unique");
+                {
+                    // As gojsonschema: each item equal to an earlier one is reported with the latest earlier index.
+                    var seen = new Dictionary<Value, int>();
+                    for (var j = 0; j < arr.Items.Length; j++)
+                    {
+                        if (seen.TryGetValue(arr.Items[j], out var i)) Add(errors, field, "unique", $"array items[{i},{j}] must be unique");
+                        seen[arr.Items[j]] = j;
+                    }
+                }
                 if (s.Get("items") is { } items)
                     for (var i = 0; i < arr.Items.Length; i++) Validate(items, arr.Items[i], Child(field, i.ToString(CultureInfo.InvariantCulture)), errors);
                 break;
