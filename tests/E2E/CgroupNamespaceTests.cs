@@ -77,7 +77,7 @@ public sealed class CgroupNamespaceTests
         var agentDir = Path.Combine(sandbox.Info.CgroupPath!, ContainerLauncher.AgentCgroupName);
         var agentPid = Assert.Single(Harness.CgroupProcs(agentDir), pid => File.ReadAllText($"/proc/{pid}/comm").Trim() == "sandbox-agent");
         Assert.Contains($"/{id}/{ContainerLauncher.AgentCgroupName}", File.ReadAllText($"/proc/{agentPid}/cgroup"), StringComparison.Ordinal);
-        Assert.Empty(File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "cgroup.procs")).Where(l => l.Length > 0));
+        Assert.DoesNotContain(File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "cgroup.procs")), l => l.Length > 0);
         var limit = File.Exists(Path.Combine(sandbox.Info.CgroupPath!, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";
         Assert.Equal((200L << 20).ToString(), File.ReadAllText(Path.Combine(sandbox.Info.CgroupPath!, limit)).Trim());
     }
