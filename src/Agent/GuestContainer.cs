@@ -22,11 +22,8 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
 {
     private const string Stage = "/tmp"; // over-mounted in the new mount namespace only: the staging tmpfs
     private const string Root = Stage + "/root";
-    private const int NsCount = 4;
-    private static readonly (string Name, int Type)[] s_namespaces =
-        [("mnt", Libc.CLONE_NEWNS), ("pid", Libc.CLONE_NEWPID), ("uts", Libc.CLONE_NEWUTS), ("ipc", Libc.CLONE_NEWIPC)];
 
-    private readonly int[] _ns;
+    private readonly HolderNamespaces _ns;
     private readonly uint _uid, _gid;
     private readonly byte[] _seccomp;
 
@@ -34,7 +31,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     public int HolderPid { get; }
     public string Cgroup { get; }
 
-    private GuestContainer(string id, int holderPid, string cgroup, int[] ns, uint uid, uint gid, byte[] seccomp)
+    private GuestContainer(string id, int holderPid, string cgroup, HolderNamespaces ns, uint uid, uint gid, byte[] seccomp)
     {
         Id = id;
         HolderPid = holderPid;
@@ -81,25 +78,16 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     /// mount namespace): the exec's program, working directory and user names are looked up there.</summary>
     public T InRoot<T>(Func<T> operation) => GuestConfinement.OnThread(() =>
     {
-        Enter(1);
+        _ns.EnterMount();
         return operation();
     });
 
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user) => GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
     {
-        Enter(NsCount);
+        _ns.EnterAll();
         GuestConfinement.Confine(user, _seccomp);
         return spawn();
     }));
-
-    /// <summary>This thread joins the container's first <paramref name="count"/> namespaces (mount first: its own
-    /// file-system context, unshared from the agent's, takes the container's root and cwd).</summary>
-    private void Enter(int count)
-    {
-        Check(Libc.unshare(Libc.CLONE_FS), "unshare(CLONE_FS)");
-        for (int i = 0; i < count; i++)
-            Check(Libc.setns(_ns[i], s_namespaces[i].Type), $"setns({s_namespaces[i].Name})");
-    }
 
     /// <summary>Builds the container (see the class summary); nothing is left behind when a step fails.</summary>
     public static GuestContainer Create(AddContainerRequest request, GuestSetup guest)
@@ -112,8 +100,6 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         if (image < 0)
             throw new TtrpcException(StatusCode.NotFound, $"root image {request.ImageFile} on the pod share: {Errno.Name(Marshal.GetLastPInvokeError())}");
         int holder = -1;
-        var ns = new int[NsCount];
-        Array.Fill(ns, -1);
         try
         {
             Directory.CreateDirectory(cgroup);
@@ -125,18 +111,12 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
             if (File.Exists(Path.Combine(cgroup, "memory.swap.max")))
                 File.WriteAllText(Path.Combine(cgroup, "memory.swap.max"), "0");
             holder = StartHolder(request, guest, image, cgroup);
-            for (int i = 0; i < NsCount; i++)
-            {
-                var path = $"/proc/{holder}/ns/{s_namespaces[i].Name}";
-                ns[i] = NativeStrings.With(path, p => Libc.open((byte*)p, Libc.O_RDONLY | Libc.O_CLOEXEC, 0));
-                if (ns[i] < 0) throw new TtrpcException(StatusCode.Internal, $"open {path}: {Errno.Name(Marshal.GetLastPInvokeError())}");
-            }
+            var ns = HolderNamespaces.Open(holder);
             AgentLog.Info($"container {request.ContainerId}: holder pid {holder}, root image {request.ImageFile}");
             return new GuestContainer(request.ContainerId, holder, cgroup, ns, request.Uid, request.Gid, request.SeccompProgram.ToByteArray());
         }
         catch (Exception e)
         {
-            foreach (var fd in ns) if (fd >= 0) Libc.close(fd);
             Kill(cgroup, holder);
             if (e is IOException or UnauthorizedAccessException)
                 throw new TtrpcException(StatusCode.Internal, $"container {request.ContainerId}: {e.Message}");
@@ -161,7 +141,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         {
             pid = GuestConfinement.OnThread(() =>
             {
-                Check(Libc.unshare(Libc.CLONE_FS | Libc.CLONE_NEWNS | Libc.CLONE_NEWPID | Libc.CLONE_NEWUTS | Libc.CLONE_NEWIPC), "unshare");
+                Check(Libc.unshare(Libc.CLONE_FS | HolderNamespaces.UnshareFlags), "unshare");
                 // Nothing mounted from here on propagates back into the guest's root.
                 GuestInit.Mount("none", "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null);
                 GuestInit.Mount("stage", Stage, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=64k,mode=0700");
@@ -169,7 +149,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
                 var name = Encoding.UTF8.GetBytes(request.Hostname);
                 fixed (byte* p = name)
                     if (Libc.sethostname(p, (nuint)name.Length) != 0) throw GuestSetup.Fail("sethostname");
-                return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, writeEnd));
+                return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, writeEnd, Root));
             });
             Libc.close(ready[1]);
             ready[1] = -1;
@@ -267,12 +247,13 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     }
 
     /// <summary>The holder: this agent's binary, run by the initramfs's loader through descriptor 3 (its root), with
-    /// the ready pipe as descriptor 4 and /dev/null as its standard streams, in a session of its own.</summary>
-    private static int SpawnHolder(GuestSetup guest, int readyFd)
+    /// the ready pipe as descriptor 4 and /dev/null as its standard streams, in a session of its own; it makes
+    /// <paramref name="root"/> its root ("/": the guest's own, <see cref="GuestWorkloadHolder"/>).</summary>
+    internal static int SpawnHolder(GuestSetup guest, int readyFd, string root)
     {
         const string Initramfs = "/proc/self/fd/3";
         string loader = $"{Initramfs}/lib64/{guest.LoaderName}";
-        string[] argv = [loader, "--library-path", $"{Initramfs}/lib/x86_64-linux-gnu", $"{Initramfs}/init", PodContainerInit.Flag, Root];
+        string[] argv = [loader, "--library-path", $"{Initramfs}/lib/x86_64-linux-gnu", $"{Initramfs}/init", PodContainerInit.Flag, root];
         using var strings = new NativeStrings();
         byte* actions = stackalloc byte[Libc.FileActionsSize];
         byte* attr = stackalloc byte[Libc.SpawnAttrSize];
@@ -313,7 +294,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         }
     }
 
-    private static string ReadAll(int fd)
+    internal static string ReadAll(int fd)
     {
         var buffer = new byte[1024];
         int total = 0;
@@ -355,7 +336,7 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
     /// the mount namespace, its mounts and the loop device, go once it is reaped), then the cgroup.</summary>
     public void Dispose()
     {
-        foreach (var fd in _ns) Libc.close(fd);
+        _ns.Dispose();
         Kill(Cgroup, HolderPid);
     }
 

@@ -34,6 +34,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private uint _uid;
     private uint _gid;
     private byte[] _seccomp = [];
+    private HolderNamespaces? _podWorkload; // a pod VM's: the namespaces of its own workload (GuestWorkloadHolder)
 
     /// <summary>The initramfs's root (O_PATH), opened before the switch: the agent's own binary, loader and libraries,
     /// the guest's devtmpfs (loop devices) stay reachable through it for a pod's containers. -1 before set-up.</summary>
@@ -89,6 +90,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                 CreateCgroup(request);
                 _maxUserNamespaces ??= File.ReadAllText("/proc/sys/user/max_user_namespaces").Trim();
                 File.WriteAllText("/proc/sys/user/max_user_namespaces", request.AllowNestedUserNamespaces ? _maxUserNamespaces : "0");
+                // Last, so its UTS namespace has the hostname: a pod's own workload (CRI's pause container) is kept
+                // out of the guest's root pid namespace, where the app containers' processes are.
+                if (request.PodShare.Length > 0)
+                    _podWorkload = GuestWorkloadHolder.Start(this).Namespaces;
             }
             catch (IOException e)
             {
@@ -378,13 +383,15 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     /// them too), no_new_privs, and last the sandbox's seccomp filter (all per-thread, and inherited by what the thread spawns). Its terminal is opened there
     /// too, so the slave belongs to the workload. The agent's other threads keep root and no filter. The whole agent
     /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
-    /// it could fork outside the limits (charges already made by the agent stay where they were).
+    /// it could fork outside the limits (charges already made by the agent stay where they were). A pod VM's workload
+    /// is born in its own mount, pid, UTS and IPC namespaces (<see cref="GuestWorkloadHolder"/>), entered first.
     /// </summary>
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
         return GuestConfinement.SpawnInCgroup(WorkloadCgroup, () => GuestConfinement.OnThread(() =>
         {
+            _podWorkload?.EnterAll();
             GuestConfinement.Confine(user, _seccomp);
             return spawn();
         }));

@@ -13,7 +13,8 @@ namespace Sandbox.Agent;
 /// other containers stays reachable. It says "ok" (or the error) on descriptor 4, then reaps what is reparented to it
 /// for as long as the container exists; its death ends the pid namespace (every process of the container), which is
 /// how the agent removes a container. It runs as guest root, non-dumpable: the workload (another uid, without
-/// CAP_KILL over it or CAP_SYS_PTRACE) can neither signal nor trace it.
+/// CAP_KILL over it or CAP_SYS_PTRACE) can neither signal nor trace it. With ROOT "/" it holds a pod VM's own workload
+/// (<see cref="GuestWorkloadHolder"/>): no pivot, the guest's /proc and /sys are detached and a /proc of its own mounted.
 /// </summary>
 internal static unsafe class PodContainerInit
 {
@@ -28,12 +29,24 @@ internal static unsafe class PodContainerInit
         var root = args[1];
         try
         {
-            GuestInit.Mount("proc", root + "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, "hidepid=invisible");
-            Check(NativeStrings.With(root, p => Libc.chdir((byte*)p)), "chdir " + root);
-            // pivot_root(".", "."): the old root ends up on top of the new one, and is detached at once.
-            Check((int)NativeStrings.With(".", p => (int)Libc.syscall_pivot_root(Libc.SYS_pivot_root, (byte*)p, (byte*)p)), "pivot_root");
-            Check(NativeStrings.With(".", p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "detaching the guest's root");
-            Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
+            if (root == "/")
+            {
+                // A pod VM's own workload (GuestWorkloadHolder): the guest's root stays its root; the guest's /proc
+                // (the root pid namespace: every container's processes) and /sys (every container's cgroup) go from
+                // this mount namespace, and a /proc of this pid namespace takes /proc's place.
+                Check(NativeStrings.With("/proc", p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "detaching the guest's /proc");
+                Check(NativeStrings.With("/sys", p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "detaching the guest's /sys");
+                GuestInit.Mount("proc", "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, "hidepid=invisible");
+            }
+            else
+            {
+                GuestInit.Mount("proc", root + "/proc", "proc", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, "hidepid=invisible");
+                Check(NativeStrings.With(root, p => Libc.chdir((byte*)p)), "chdir " + root);
+                // pivot_root(".", "."): the old root ends up on top of the new one, and is detached at once.
+                Check((int)NativeStrings.With(".", p => (int)Libc.syscall_pivot_root(Libc.SYS_pivot_root, (byte*)p, (byte*)p)), "pivot_root");
+                Check(NativeStrings.With(".", p => Libc.umount2((byte*)p, Libc.MNT_DETACH)), "detaching the guest's root");
+                Check(NativeStrings.With("/", p => Libc.chdir((byte*)p)), "chdir /");
+            }
         }
         catch (IOException e)
         {

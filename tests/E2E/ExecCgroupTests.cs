@@ -35,10 +35,11 @@ public sealed class ExecCgroupTests
             .Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains(controller))[2];
         foreach (var controller in new[] { "memory", "pids" })
         {
-            // Inside the sandbox's cgroup namespace the path is relative to the sandbox's agent cgroup: "/../<exec>".
+            // Inside the sandbox's cgroup namespace, rooted at the sandbox's cgroup, the path is "/<exec>".
             var a = Leaf(first, controller);
             var b = Leaf(second, controller);
             Assert.DoesNotContain(ContainerLauncher.AgentCgroupName, a.Split('/').Last());
+            Assert.Matches("^/e[0-9a-f]+-[0-9]+$", a);
             Assert.NotEqual(a, b);
         }
         // From the host: the exec cgroups sit below the sandbox's; the agent has its own.

@@ -63,14 +63,13 @@ public sealed class OutlivingSandboxTests
             var output = Encoding.UTF8.GetString(stdout.ToArray());
             Assert.True(status.ExitCode == 0, $"exit {status.ExitCode}: {output}{Encoding.UTF8.GetString(stderr.ToArray())}");
             var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-            // The sandbox's user, in an exec cgroup of its own (named by its exec id, not the agent's) from the start.
-            // The path's prefix depends on where the caller's own cgroups were when the sandbox was made (its cgroup
-            // namespace root), so only the leaf is checked.
+            // The sandbox's user, in an exec cgroup of its own (named by its exec id, not the agent's) from the start,
+            // right below the root of the sandbox's cgroup namespace (the sandbox's own cgroup).
             Assert.Equal("1000", lines[0]);
             foreach (var controller in new[] { "memory", "pids" })
             {
-                var leaf = lines.Skip(1).Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains(controller))[2].Split('/').Last();
-                Assert.Matches("^e[0-9a-f]+-[0-9]+$", leaf);
+                var path = lines.Skip(1).Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains(controller))[2];
+                Assert.Matches("^/e[0-9a-f]+-[0-9]+$", path);
             }
         }
         finally

@@ -49,6 +49,37 @@ public sealed class SubCgroupTests : IAsyncDisposable
         Assert.False(Directory.Exists(sandbox.Path));
     }
 
+    /// <summary>A long-lived sandbox's bwrap and agent start in the sandbox's own cgroup (so its cgroup namespace is
+    /// rooted there) and then move, all of them, into the agent's sub-cgroup; execs' sub-cgroups can follow.</summary>
+    [Fact]
+    public async Task Processes_of_the_sandboxs_own_cgroup_move_into_a_new_sub_cgroup_and_execs_can_follow()
+    {
+        await using var sandbox = CgroupFactory.Create(Host, Parent, SandboxId.New(), ResourceLimits.Default);
+        using var first = Process.Start("sleep", "600");
+        using var second = Process.Start("sleep", "600");
+        try
+        {
+            sandbox.AddProcess(first.Id);
+            sandbox.AddProcess(second.Id);
+            var agent = sandbox.MoveProcessesIntoChild("agent");
+            Assert.Empty(sandbox.Pids());
+            Assert.Equal(new[] { first.Id, second.Id }.Order(), agent.Pids().Order());
+            Assert.All(new[] { first.Id, second.Id }, pid => Assert.Contains($"/{Parent}/", File.ReadAllText($"/proc/{pid}/cgroup")));
+            Assert.All(File.ReadAllLines($"/proc/{first.Id}/cgroup").Where(l => l.Contains($"/{Parent}/", StringComparison.Ordinal)),
+                line => Assert.EndsWith("/agent", line));
+            var exec = sandbox.CreateChild("e1", tasksOnly: true);
+            exec.AddProcess(second.Id);
+            Assert.Equal([first.Id], agent.Pids());
+            Assert.Throws<SandboxException>(() => sandbox.MoveProcessesIntoChild("agent"));
+        }
+        finally
+        {
+            await sandbox.DisposeAsync();
+            await first.WaitForExitAsync();
+            await second.WaitForExitAsync();
+        }
+    }
+
     [Fact]
     public void V2_enables_the_sandboxs_controllers_for_its_sub_cgroups_one_per_write()
     {
@@ -65,6 +96,23 @@ public sealed class SubCgroupTests : IAsyncDisposable
         Assert.True(Directory.Exists(child.Path));
         // No limits of its own: the sandbox's hold.
         Assert.False(File.Exists(Path.Combine(child.Path, "memory.max")));
+    }
+
+    [Fact]
+    public void V2_enables_the_sandboxs_controllers_only_after_its_processes_moved_into_the_agents_sub_cgroup()
+    {
+        FakeCgroup(".", "memory pids");
+        FakeCgroup("sandbox", "memory pids");
+        var id = SandboxId.New();
+        var sandbox = CgroupV2.Create(_fake, "sandbox", id, ResourceLimits.Default with { Cpus = 0 });
+        var dir = Path.Combine(_fake, "sandbox", id.Value);
+        File.WriteAllText(Path.Combine(dir, "cgroup.controllers"), "memory pids\n");
+        File.WriteAllText(Path.Combine(dir, "cgroup.subtree_control"), "");
+        File.WriteAllText(Path.Combine(dir, "cgroup.procs"), "");
+        var child = sandbox.MoveProcessesIntoChild("agent");
+        Assert.Equal(Path.Combine(dir, "agent"), child.Path);
+        Assert.Equal(["+memory", "+pids"], File.ReadAllLines(Path.Combine(dir, "cgroup.subtree_control")));
+        Assert.Throws<SandboxException>(() => sandbox.MoveProcessesIntoChild("agent"));
     }
 
     [Fact]

@@ -96,6 +96,44 @@ public sealed class PoolIsolationTests
         await server.Client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = b.Id });
     }
 
+    /// <summary>A pooled sandbox was launched long before its claim, by sandboxd (whose own cgroup is elsewhere): its
+    /// cgroup namespace is still rooted at its own cgroup, so a run or an exec in it reads "/", "/agent" (the agent,
+    /// /proc/1) or its own exec sub-cgroup "/e…" on every line, never "/.." or the sandbox's id.</summary>
+    [Fact]
+    public async Task A_pooled_sandbox_shows_only_its_own_cgroup_namespace_in_runs_and_execs()
+    {
+        var root = SandboxdServer.NewRoot();
+        await using var server = await SandboxdServer.StartAsync(SandboxdServer.Yaml(root, pools: Pool), root);
+        await FullAsync(server);
+        var pooled = server.CgroupLeftovers().Select(Path.GetFileName).ToHashSet();
+        const string Show = "cat /proc/self/cgroup; echo --; cat /proc/1/cgroup";
+
+        var run = await RunAsync(server.Client, Process("/bin/sh", "-c", Show));
+        Assert.Equal(0, run.Exit!.ExitCode);
+        Assert.Contains(run.Started!.SandboxId, pooled);
+        AssertOwnCgroupNamespace(run.Stdout, run.Started.SandboxId);
+
+        var created = await server.Client.CreateSandboxAsync(Trusted());
+        Assert.Contains(created.Id, pooled);
+        var exec = await ExecAsync(server.Client, created.Id, Process("/bin/sh", "-c", Show));
+        Assert.Equal(0, exec.Exit!.ExitCode);
+        AssertOwnCgroupNamespace(exec.Stdout, created.Id);
+        await server.Client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = created.Id });
+    }
+
+    /// <summary>An exec's /proc/self/cgroup, "--", the agent's: the exec on its own sub-cgroup for memory (v1) or the
+    /// one line (v2), the agent on "/agent"; every line "/" or one of those.</summary>
+    private static void AssertOwnCgroupNamespace(string output, string sandboxId)
+    {
+        var parts = output.Split("--\n");
+        Assert.Equal(2, parts.Length);
+        foreach (var line in parts.SelectMany(p => p.Split('\n', StringSplitOptions.RemoveEmptyEntries)))
+            Assert.Matches("^[0-9]+:[^:]*:/(agent|e[0-9a-f]+-[0-9]+)?$", line);
+        Assert.Matches("(?m)^[0-9]+:(memory|):/e[0-9a-f]+-[0-9]+$", parts[0]);
+        Assert.Matches("(?m)^[0-9]+:(memory|):/agent$", parts[1]);
+        Assert.DoesNotContain(sandboxId, output, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task A_request_of_another_shape_misses_and_is_served_by_a_fresh_launch()
     {

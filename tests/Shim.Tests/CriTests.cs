@@ -57,7 +57,7 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
     /// <summary>Kata's one VM per pod: the pause container's microVM takes the app containers. From the host: one QEMU
     /// below the pod's shim for three containers. Inside: both app containers run on that guest's kernel (same boot
     /// id, not the host's), each in a root, mount table, pid view and /tmp of its own, unprivileged under a seccomp
-    /// filter. Removing one container leaves the other running; removing the pod leaves no QEMU, cgroup, state
+    /// filter; the pause container in a pid namespace of its own too, seeing neither. Removing one container leaves the other running; removing the pod leaves no QEMU, cgroup, state
     /// directory (sockets, pod share), mount or shim.</summary>
     [ShimFact]
     public async Task MicroVmPod_ContainersShareThePodsVm_EachInItsOwnRoot()
@@ -114,6 +114,25 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
             Assert.Equal("1", await Run(second, "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' ' | grep -c 'sleep 100[2]' || true"));
             // Unprivileged, under the seccomp filter, no capability.
             Assert.Equal("1000 0000000000000000 2", await Run(second, "echo $(id -u) $(awk '/^Seccomp:/ { print $2 } /^CapEff:/ { print $2 }' /proc/self/status)"));
+
+            // The pause container (the pod VM's own workload, exec'd into through containerd's task API) has a pid
+            // namespace of its own as well: its `sleep infinity` is there, no app container's process is, and it holds
+            // no /sys (every container's cgroup) either.
+            async Task<string> InPause(string script)
+            {
+                var exec = await fixture.CtrInAsync(ContainerdFixture.CriNamespace, ["task", "exec", "--exec-id", "look" + Guid.NewGuid().ToString("N")[..8], podId,
+                    "/bin/sh", "-c", script]);
+                Assert.True(exec.ExitCode == 0, $"pause: {script}: {exec}");
+                return exec.Stdout.Trim();
+            }
+            const string Commands = "cat /proc/[0-9]*/cmdline 2>/dev/null | tr '\\0' ' '";
+            var pauseView = await InPause($"id -u; {Commands}");
+            output.WriteLine($"the pause container's view: {pauseView}");
+            Assert.Contains("sleep infinity", pauseView);
+            Assert.DoesNotContain("sleep 1001", pauseView);
+            Assert.DoesNotContain("sleep 1002", pauseView);
+            Assert.Equal("no-sys", await InPause("ls /sys/fs/cgroup >/dev/null 2>&1 && echo sys || echo no-sys"));
+            Assert.Equal(bootId, await InPause("cat /proc/sys/kernel/random/boot_id"));
 
             // The container's own usage (its cgroup in the guest), not the pod VM's (hundreds of MiB of QEMU).
             var stats = (await cri.Runtime.ContainerStatsAsync(new ContainerStatsRequest { ContainerId = second })).Stats;

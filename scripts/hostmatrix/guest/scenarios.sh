@@ -80,6 +80,12 @@ scenario_a_first_sandbox() {
   [ "$(systemctl is-active sandboxd.service)" != active ] || fail "sandboxd.service still active after stop"
   expect_stdout hi sandbox run --trusted -- echo hi
   [ "$(systemctl is-active sandboxd.service)" = active ] || fail "the request did not socket-activate sandboxd.service"
+  # The sandbox's cgroup namespace is rooted at its own cgroup: "/" (a one-shot) or its exec's sub-cgroup (a run in a
+  # pooled sandbox), never "/.." or the host's path.
+  local cg
+  cg=$(sandbox run --trusted -- cat /proc/self/cgroup)
+  echo "a run's /proc/self/cgroup: $cg"
+  [[ $cg =~ ^0::/(e[0-9a-f]+-[0-9]+)?$ ]] || fail "a run's /proc/self/cgroup is '$cg'"
   systemctl show sandboxd.service -p MainPID -p ControlGroup -p Delegate -p TriggeredBy
   sandbox doctor || true
 }
@@ -98,6 +104,11 @@ scenario_a_stop_deletes() {
   id=$(sandbox create --trusted)
   echo "created $id"
   expect_stdout inside sandbox exec "$id" -- echo inside
+  local cg
+  cg=$(sandbox exec "$id" -- cat /proc/self/cgroup)
+  echo "an exec's /proc/self/cgroup: $cg"
+  [[ $cg =~ ^0::/e[0-9a-f]+-[0-9]+$ ]] || fail "an exec's /proc/self/cgroup is '$cg'"
+  expect_stdout 0::/agent sandbox exec "$id" -- cat /proc/1/cgroup
   find /sys/fs/cgroup -type d -name "*$id*"
   [ -n "$(find /sys/fs/cgroup -type d -name "*$id*")" ] || fail "no cgroup named after sandbox $id while it runs"
   systemctl stop sandboxd.service
@@ -132,6 +143,7 @@ scenario_b_cgroupns_root() {
   expect_stdout '0::/' in_cgroup_container yes hostmatrix-b.slice cat /proc/self/cgroup
   in_cgroup_container yes hostmatrix-b.slice sh -c 'echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers); root procs: $(wc -l < /sys/fs/cgroup/cgroup.procs)"'
   expect_stdout hi in_cgroup_container yes hostmatrix-b.slice sandbox run --local --trusted -- echo hi
+  expect_stdout 0::/ in_cgroup_container yes hostmatrix-b.slice sandbox run --local --trusted -- cat /proc/self/cgroup
   if [ "${HOSTMATRIX_MODE:-smoke}" = full ]; then
     expect_exit 123 in_cgroup_container yes hostmatrix-b.slice sandbox run --local --trusted -m 32m -- tail /dev/zero
   fi

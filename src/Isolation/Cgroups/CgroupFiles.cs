@@ -53,6 +53,26 @@ internal static class CgroupFiles
         }
     }
 
+    /// <summary>Moves every process of <paramref name="from"/> into <paramref name="to"/>, in rounds (one may fork while
+    /// the list is read). A process that exits meanwhile is fine; any other refusal is an error naming both.</summary>
+    public static void MoveProcesses(string from, string to)
+    {
+        for (var round = 0; round < 5; round++)
+        {
+            var pids = ReadPids(from);
+            if (pids.Count == 0)
+                return;
+            foreach (var pid in pids)
+            {
+                var errno = WriteControl(to, "cgroup.procs", pid.ToString());
+                if (errno is not (0 or Errno.ESRCH))
+                    throw new SandboxException(SandboxErrorCode.Internal, $"cannot move process {pid} from {from} into {to}: {Describe(errno)}");
+            }
+        }
+        if (ReadPids(from).Count > 0)
+            throw new SandboxException(SandboxErrorCode.Internal, $"processes keep appearing in {from} while they are moved into {to}");
+    }
+
     public static string Describe(int errno) => $"{System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})";
 
     public static string? TryRead(string directory, string file)

@@ -21,6 +21,12 @@ internal interface ICgroup : IAsyncDisposable
     /// (two mkdir, two rmdir and two cgroup.procs writes less per exec); v2 has one hierarchy either way.</param>
     ICgroup CreateChild(string name, bool tasksOnly = false);
 
+    /// <summary>Creates the full sub-cgroup <paramref name="name"/> and moves every process of this cgroup into it: a
+    /// long-lived sandbox's bwrap and agent, which clone the sandbox here, in the sandbox's own cgroup, so that its
+    /// cgroup namespace is rooted here and its execs' sub-cgroups show as "/NAME" inside. On v2 the controllers for
+    /// children are enabled only after the move: the kernel refuses them while this cgroup holds a process.</summary>
+    ICgroup MoveProcessesIntoChild(string name);
+
     /// <summary>The sub-cgroup <paramref name="name"/> made earlier (by this process or the one before a restart), or
     /// null when there is none.</summary>
     ICgroup? OpenChild(string name);

@@ -108,7 +108,8 @@ internal static class BwrapFds
     public const int Agent = 8;
     /// <summary>The sandbox resolver's resolv.conf laid over a directory rootfs's own (egress only).</summary>
     public const int ResolvConf = 9;
-    /// <summary>bwrap's options (--args), a sealed memfd that bwrap reads and closes before it sets anything up.</summary>
+    /// <summary>bwrap's options (--args), a socket that bwrap reads to EOF and closes before it sets anything up
+    /// (<see cref="BwrapOptionsGate"/>: the EOF comes once bwrap is in the sandbox's cgroup).</summary>
     public const int Args = 10;
     /// <summary>The sandbox's user namespace (<see cref="Users.SandboxUserNamespace"/>), joined by bwrap.</summary>
     public const int UserNamespace = 11;

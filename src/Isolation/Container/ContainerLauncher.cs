@@ -163,15 +163,16 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             argv.AddRange(SandboxRlimits.ExecPrefix(options.PrlimitPath, spec.Limits));
         // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
         argv.AddRange([options.SetprivPath, $"--reuid={owner}", $"--regid={ownerGid}", "--clear-groups", "--"]);
-        // The options go through a sealed memfd (--args), not the command line: bwrap's reaper, PID 1 of a one-shot,
-        // would show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's).
-        using var argsFile = SealedMemfd.Create("bwrap-args", args.ToArgsFile());
+        // The options go through a socket (--args), not the command line: bwrap's reaper, PID 1 of a one-shot, would
+        // show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's). The socket also
+        // holds bwrap until it is placed (BwrapOptionsGate).
+        using var argsGate = BwrapOptionsGate.Create(args.ToArgsFile());
         argv.AddRange(args.ToArgvWithArgsFd(options.BwrapPath, BwrapFds.Args));
 
         var fds = new List<NativeSpawn.FdMapping>
         {
             new(stdio.Stdin, 0), new(stdio.Stdout, 1), new(stdio.Stderr, 2),
-            new(seccomp.Fd, BwrapFds.Seccomp), new(argsFile.Fd, BwrapFds.Args),
+            new(seccomp.Fd, BwrapFds.Seccomp), new(argsGate.Remote.Fd, BwrapFds.Args),
             new(userNamespace.Fd, BwrapFds.UserNamespace),
         };
         if (passwd is not null && group is not null)
@@ -182,23 +183,24 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             fds.Add(new(hosts.Fd, BwrapFds.Hosts));
         fds.AddRange(extraFds);
 
-        // A long-lived sandbox's bwrap and agent live in a sub-cgroup of their own, so each exec can have its own too
-        // (and, on v2, the sandbox's cgroup holds no process itself: the no-internal-process rule).
-        var home = commandIsInit ? cgroup.CreateChild(AgentCgroupName) : cgroup;
-
         var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);
         rollback.Push(bwrap);
-        // bwrap itself goes into the cgroup at once (it is still exec'ing prlimit and setpriv, long before it clones the
-        // sandbox), so the sandbox is born inside its limits: if this process died before the release below, the held
-        // sandbox would go on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service
-        // manager that cleans up after its owner (systemd's KillMode) also leaves bwrap alone, and the cgroup kill still
-        // takes everything. The init is added again below in case bwrap was faster.
-        home.AddProcess(bwrap.Pid);
+        // bwrap goes into the sandbox's own cgroup while it waits for the end of its options (it is still exec'ing
+        // prlimit and setpriv, and cannot have cloned): the sandbox is born inside its limits, and its cgroup namespace
+        // (--unshare-cgroup) is rooted at the sandbox's cgroup on every hierarchy, so nothing inside sees the host's
+        // cgroup layout or the sandbox's id. If this process died before the release below, the held sandbox would go
+        // on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service manager that cleans
+        // up after its owner (systemd's KillMode) also leaves bwrap alone, and the cgroup kill still takes everything.
+        cgroup.AddProcess(bwrap.Pid);
         // The cgroup must be killed before bwrap is reaped on failure (bwrap waits for its init).
         rollback.Push(() => cgroup.KillAllAsync(CancellationToken.None).GetAwaiter().GetResult());
+        argsGate.Open();
 
         var initPid = await bwrap.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
-        home.AddProcess(initPid);
+        // A long-lived sandbox's bwrap and agent then move to a sub-cgroup of their own, so each exec can have its own
+        // too (shown inside as "/e…", the agent as "/agent"), and, on v2, the sandbox's cgroup holds no process itself
+        // (the no-internal-process rule).
+        var home = commandIsInit ? cgroup.MoveProcessesIntoChild(AgentCgroupName) : cgroup;
         if (directRlimits)
             SandboxRlimits.Apply(initPid, spec.Limits);
         bwrap.Release();

@@ -42,6 +42,14 @@ internal sealed partial class CgroupV1 : ICgroup
         return new CgroupV1(dirs);
     }
 
+    public ICgroup MoveProcessesIntoChild(string name)
+    {
+        var child = CreateChild(name);
+        foreach (var (controller, dir) in _dirs)
+            CgroupFiles.MoveProcesses(dir, ((CgroupV1)child)._dirs[controller]);
+        return child;
+    }
+
     public ICgroup? OpenChild(string name)
     {
         CgroupFactory.CheckChildName(name);

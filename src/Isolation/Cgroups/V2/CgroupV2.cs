@@ -24,6 +24,18 @@ internal sealed partial class CgroupV2 : ICgroup
         return new CgroupV2(dir, null, CpuQuotaEnforced);
     }
 
+    public ICgroup MoveProcessesIntoChild(string name)
+    {
+        CgroupFactory.CheckChildName(name);
+        var dir = System.IO.Path.Combine(_dir, name);
+        if (Directory.Exists(dir))
+            throw new SandboxException(SandboxErrorCode.AlreadyExists, $"cgroup {dir} already exists");
+        CgroupFiles.EnsureDirectory(dir);
+        CgroupFiles.MoveProcesses(_dir, dir);
+        SubtreeControllers.EnableForChildren(_dir, CpuQuotaEnforced ? [.. SubtreeControllers.Required, "cpu"] : SubtreeControllers.Required);
+        return new CgroupV2(dir, null, CpuQuotaEnforced);
+    }
+
     public ICgroup? OpenChild(string name)
     {
         CgroupFactory.CheckChildName(name);
