@@ -58,7 +58,7 @@ public sealed class NetworkNamespaceFileTests : IDisposable
     {
         var host = Path.Combine(_dir, "host");
         File.WriteAllText(host, "");
-        BindMount("/proc/1/ns/net", host);
+        BindMount("/proc/self/ns/net", host);
         var e = Assert.Throws<SandboxException>(() => NetworkNamespaceFile.Open(host));
         Assert.Equal(SandboxErrorCode.PermissionDenied, e.Code);
         Assert.Contains("the host's own network namespace", e.Message);

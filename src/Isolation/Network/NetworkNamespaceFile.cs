@@ -71,6 +71,10 @@ public sealed class NetworkNamespaceFile : ISharedNetworkNamespace
             foreach (var host in HostNamespaces)
             {
                 var other = Libc.Open(host, Libc.O_RDONLY | Libc.O_CLOEXEC);
+                // PID 1's may be out of reach (EACCES: an engine confined below a more privileged init, as in a
+                // container); the engine's own namespace is always compared.
+                if (other < 0 && Errno.Last is Errno.EACCES or Errno.EPERM && host != SelfNamespace)
+                    continue;
                 if (other < 0)
                     throw Errno.Fail($"open({host})");
                 using var otherFd = new FileDescriptor(other);
@@ -89,7 +93,9 @@ public sealed class NetworkNamespaceFile : ISharedNetworkNamespace
 
     /// <summary>The host's network namespace as seen by init and by this process (the same on a normal host; a daemon
     /// started in another one must not hand its own to a sandbox either).</summary>
-    private static readonly string[] HostNamespaces = ["/proc/1/ns/net", "/proc/self/ns/net"];
+    private static readonly string[] HostNamespaces = ["/proc/1/ns/net", SelfNamespace];
+
+    private const string SelfNamespace = "/proc/self/ns/net";
 
     private static unsafe (ulong Device, ulong Inode) Identity(int fd, string path)
     {
