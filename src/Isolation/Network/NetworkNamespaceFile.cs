@@ -71,12 +71,14 @@ public sealed class NetworkNamespaceFile : ISharedNetworkNamespace
             foreach (var host in HostNamespaces)
             {
                 var other = Libc.Open(host, Libc.O_RDONLY | Libc.O_CLOEXEC);
-                // PID 1's may be out of reach (EACCES: an engine confined below a more privileged init, as in a
-                // container); the engine's own namespace is always compared.
-                if (other < 0 && Errno.Last is Errno.EACCES or Errno.EPERM && host != SelfNamespace)
-                    continue;
                 if (other < 0)
+                {
+                    // PID 1's may be out of reach (EACCES: an engine confined below a more privileged init, as in a
+                    // container); the engine's own namespace is always compared.
+                    if (host != SelfNamespace)
+                        continue;
                     throw Errno.Fail($"open({host})");
+                }
                 using var otherFd = new FileDescriptor(other);
                 if (Identity(other, host) == (device, inode))
                     throw new SandboxException(SandboxErrorCode.PermissionDenied,
