@@ -25,9 +25,10 @@ packages=(bubblewrap util-linux clang lld zlib1g-dev ca-certificates python3 qem
 # The containerd runtime class (shim tests against a real containerd; runc and runsc as peers), images (a loopback
 # registry, skopeo to push to it, erofs block images for the microVM tier), network (pasta/slirp4netns user-mode
 # stacks, nftables, iperf3 for the bench), range user namespaces (uidmap), benches (hyperfine), SDK tests (grpcio),
-# the CI runner's examples (make, gcc, pytest).
+# the CI runner's examples (make, gcc, pytest), CNI plugins (the CRI tests' pod network: bridge, host-local, loopback).
 packages+=(containerd runc runsc skopeo docker-registry erofs-utils passt slirp4netns nftables dnsmasq-base iperf3
-  uidmap hyperfine python3-grpcio python3-grpc-tools python3-pytest make gcc libc6-dev busybox-static)
+  uidmap hyperfine python3-grpcio python3-grpc-tools python3-pytest make gcc libc6-dev busybox-static
+  containernetworking-plugins)
 # Node.js runs the gRPC client test that is not ours and the TypeScript SDK; a machine may already have it from elsewhere (whose npm
 # conflicts with Debian's), so Debian's packages are added only when the commands are missing.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -10,7 +10,8 @@
 #   - network is "none" unless the tenant allows egress to the requested destinations (docs/network.md): host names
 #     by the tenant's `egress` globs, addresses and CIDRs inside its `egress_cidrs`, the host's loopback (127.0.0.1)
 #     only with `host_loopback`, published ports only with `publish_ports`; untrusted code gets only the names in
-#     `untrusted_egress` (no CIDRs, never the host's loopback);
+#     `untrusted_egress` (no CIDRs, never the host's loopback); an orchestrator's network namespace (mode "netns", a
+#     CRI pod's) is joined when the tenant's `netns_join` globs name its path;
 #   - every deny and every adjustment is explained in `reasons`.
 package sandbox
 
@@ -140,7 +141,33 @@ publish_allowed if object.get(tenant, "publish_ports", false) == true
 publish := sort([p | some p in requested_publish; publish_allowed]) if requested_mode == "egress"
 else := []
 
-network := {"mode": "egress", "egress": egress, "publish": publish} if {
+# An orchestrator's network namespace (a CRI pod's /var/run/netns/cni-…, set up by CNI before the pod's first
+# container): joined when one of the tenant's `netns_join` globs names its path, unless the pod carries one of the
+# labels the tenant lists in `netns_refuse_labels`. A policy author refuses it by a deny on
+# input.requested.network.mode == "netns" (with the path, the pod's labels and annotations, the tier, the trust).
+requested_netns := object.get(input, ["requested", "network", "netns"], null)
+
+netns_path_allowed if {
+	is_string(requested_netns)
+	not contains(concat("", [requested_netns, "/"]), "/../")
+	some pattern in object.get(tenant, "netns_join", [])
+	glob.match(pattern, ["/"], requested_netns)
+}
+
+netns_refused_by contains label if {
+	some label, value in object.get(tenant, "netns_refuse_labels", {})
+	object.get(input, ["workload", "labels", label], null) == value
+}
+
+netns_allowed if {
+	netns_path_allowed
+	count(netns_refused_by) == 0
+}
+
+network := {"mode": "netns", "netns": requested_netns, "egress": [], "publish": []} if {
+	requested_mode == "netns"
+	netns_allowed
+} else := {"mode": "egress", "egress": egress, "publish": publish} if {
 	requested_mode == "egress"
 	count(egress) + count(publish) > 0
 } else := {"mode": "loopback", "egress": [], "publish": []} if {
@@ -245,8 +272,19 @@ deny contains sprintf("syscall profile %q is less strict than tenant %q's profil
 	not requested_profile_granted
 }
 
-deny contains sprintf("network mode %q is not one of none, loopback, egress", [requested_mode]) if {
-	not requested_mode in {"none", "loopback", "egress"}
+deny contains sprintf("network mode %q is not one of none, loopback, egress, netns", [requested_mode]) if {
+	not requested_mode in {"none", "loopback", "egress", "netns"}
+}
+
+deny contains sprintf("joining network namespace %q is not allowed for tenant %q", [requested_netns, input.subject.tenant]) if {
+	requested_mode == "netns"
+	not netns_path_allowed
+}
+
+deny contains sprintf("joining network namespace %q is refused for pods labelled %s=%s", [requested_netns, label, tenant.netns_refuse_labels[label]]) if {
+	requested_mode == "netns"
+	netns_path_allowed
+	some label in netns_refused_by
 }
 
 # ---- explanations ------------------------------------------------------------------------
@@ -291,6 +329,10 @@ notes contains sprintf("publishing port %q is not allowed for this tenant: dropp
 
 notes contains sprintf("network egress granted: %s", [concat(", ", array.concat(egress, [sprintf("publish %s", [p]) | some p in publish]))]) if {
 	network.mode == "egress"
+}
+
+notes contains sprintf("pod network: joins the orchestrator's network namespace %s", [requested_netns]) if {
+	network.mode == "netns"
 }
 
 notes contains "microvm runs under tcg (software emulation): allowed by configuration" if {

@@ -211,3 +211,40 @@ test_containerd_silent_bundle_runs_in_a_microvm_despite_a_container_hint if {
 	d.allow
 	d.isolation == "microvm"
 }
+
+# A CRI pod's network namespace (set up by CNI): joined for the containerd tenant, trusted or not (every pod on a
+# Kubernetes node has its network); refused for paths outside the tenant's `netns_join` and for pods labelled to refuse it.
+pod_netns_input(path, labels) := object.union(base, {
+	"subject": {"tenant": "containerd", "principal": "ns:k8s.io"},
+	"workload": {"rootfs": "/run/sandbox-shim/k8s.io/p1/rootfs", "untrusted": true, "code_provenance": "unknown", "labels": labels},
+	"requested": {"network": {"mode": "netns", "netns": path, "egress": [], "publish": []}},
+})
+
+test_containerd_pod_joins_its_cni_netns if {
+	d := data.sandbox.decision with input as pod_netns_input("/var/run/netns/cni-1234", {"app": "web"})
+	d.allow
+	d.network == {"mode": "netns", "netns": "/var/run/netns/cni-1234", "egress": [], "publish": []}
+	"pod network: joins the orchestrator's network namespace /var/run/netns/cni-1234" in d.reasons
+}
+
+test_containerd_netns_outside_the_tenants_globs_is_denied if {
+	d := data.sandbox.decision with input as pod_netns_input("/proc/1/ns/net", {})
+	not d.allow
+	"joining network namespace \"/proc/1/ns/net\" is not allowed for tenant \"containerd\"" in d.reasons
+}
+
+test_containerd_netns_with_dotdot_is_denied if {
+	d := data.sandbox.decision with input as pod_netns_input("/var/run/netns/../../proc/1/ns/net", {})
+	not d.allow
+}
+
+test_containerd_pod_labelled_to_refuse_its_network_is_denied if {
+	d := data.sandbox.decision with input as pod_netns_input("/var/run/netns/cni-1234", {"sandbox.io/pod-network": "refused"})
+	not d.allow
+	"joining network namespace \"/var/run/netns/cni-1234\" is refused for pods labelled sandbox.io/pod-network=refused" in d.reasons
+}
+
+test_other_tenants_cannot_join_a_netns if {
+	d := data.sandbox.decision with input as object.union(base, {"requested": {"network": {"mode": "netns", "netns": "/var/run/netns/x"}}})
+	not d.allow
+}

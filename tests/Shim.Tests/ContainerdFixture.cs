@@ -6,8 +6,10 @@ namespace Sandbox.Shim.Tests;
 /// <summary>A private containerd for the shim tests: its own root, state, sockets and namespace under one temporary
 /// directory, the published shim on its PATH. Its CRI plugin serves the runtime handler <see cref="CriHandler"/>
 /// (our runtime; pod and container annotations io.sandbox.* pass through to the bundle, as Kata's do) with a pause
-/// image built here (no registry is reachable) and no CNI (the tests' pods use the node's network mode). Started once
-/// per test collection, stopped at the end with everything it made (tasks, containers, images, mounts, the directory).</summary>
+/// image built here (no registry is reachable) and a CNI network of its own (<see cref="CniConfig"/>: Debian's
+/// containernetworking-plugins, a bridge and a private subnet of this fixture) for the pods that do not use the node's
+/// network mode. Started once per test collection, stopped at the end with everything it made (tasks, containers,
+/// images, mounts, the bridge, the directory).</summary>
 public sealed class ContainerdFixture : IAsyncLifetime
 {
     public const string Namespace = "shimtest";
@@ -28,6 +30,39 @@ public sealed class ContainerdFixture : IAsyncLifetime
     public string LogPath => Path.Combine(Dir, "containerd.log");
     public string ShimDir => ShimPrerequisites.ShimDir;
 
+    /// <summary>Debian's containernetworking-plugins: bridge, host-local, loopback.</summary>
+    public const string CniBinDir = "/usr/lib/cni";
+    /// <summary>This fixture's CNI bridge on the host (at most 15 characters) and the pods' /24, picked at random among
+    /// 10.200.0.0/16 so that fixtures of concurrent runs do not collide.</summary>
+    public string CniBridge => "sbx" + Path.GetFileName(Dir)[^8..];
+    public string PodSubnet { get; } = $"10.200.{Random.Shared.Next(1, 255)}.0/24";
+    public string PodGateway => PodSubnet[..^4] + "1";
+    private string? _ipForwardBefore;
+
+    /// <summary>The CNI network containerd's CRI plugin sets up for a pod outside the node's network: a bridge with the
+    /// gateway address (so the host reaches pods directly), host-local addresses kept in this fixture's directory, no
+    /// masquerading (no rule in the host's firewall).</summary>
+    private string CniConfig => $$"""
+        {
+          "cniVersion": "0.4.0",
+          "name": "sandbox-shim-test",
+          "plugins": [
+            {
+              "type": "bridge",
+              "bridge": "{{CniBridge}}",
+              "isGateway": true,
+              "ipMasq": false,
+              "ipam": {
+                "type": "host-local",
+                "ranges": [[{ "subnet": "{{PodSubnet}}", "gateway": "{{PodGateway}}" }]],
+                "routes": [{ "dst": "0.0.0.0/0" }],
+                "dataDir": "{{Dir}}/cni/ipam"
+              }
+            }
+          ]
+        }
+        """;
+
     public async Task InitializeAsync()
     {
         SkipReason = ShimPrerequisites.Missing();
@@ -36,6 +71,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
         Directory.CreateDirectory(Dir);
         File.SetUnixFileMode(Dir, (UnixFileMode)0b111_101_101);
         BusyboxRootfs.Build(Rootfs);
+        // The bridge plugin turns the host's IPv4 forwarding on (isGateway); it is put back as it was at the end.
+        _ipForwardBefore = (await File.ReadAllTextAsync("/proc/sys/net/ipv4/ip_forward")).Trim();
+        Directory.CreateDirectory(Path.Combine(Dir, "cni/conf"));
+        await File.WriteAllTextAsync(Path.Combine(Dir, "cni/conf/10-sandbox-shim-test.conflist"), CniConfig);
         await File.WriteAllTextAsync(Path.Combine(Dir, "config.toml"), $"""
             version = 2
             root = "{Dir}/root"
@@ -56,7 +95,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
                   pod_annotations = ["io.sandbox.*"]
                   container_annotations = ["io.sandbox.*"]
               [plugins."io.containerd.grpc.v1.cri".cni]
-                bin_dir = "{Dir}/cni/bin"
+                bin_dir = "{CniBinDir}"
                 conf_dir = "{Dir}/cni/conf"
             """);
         await StartContainerdAsync();
@@ -179,6 +218,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
         }
         foreach (var mount in File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4]).Where(m => m.StartsWith(Dir, StringComparison.Ordinal)).Reverse())
             umount2(mount, 2);
+        if (Directory.Exists($"/sys/class/net/{CniBridge}"))
+            await CommandRunner.RunAsync("/usr/sbin/ip", ["link", "delete", CniBridge]);
+        if (_ipForwardBefore is not null)
+            await File.WriteAllTextAsync("/proc/sys/net/ipv4/ip_forward", _ipForwardBefore);
         Directory.Delete(Dir, recursive: true);
     }
 

@@ -8,7 +8,7 @@ namespace Sandbox.Shim.Tests;
 /// share one shim daemon; the policy chooses each container's tier from the pod's annotations; nothing (shim, mount,
 /// the shim's state) is left once the pod is removed.</summary>
 [Collection(ContainerdCollection.Name)]
-public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
+public sealed partial class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
 {
     private static readonly string[] Sleep = ["/bin/sleep", "1000"];
 
@@ -159,14 +159,15 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
 
     /// <summary>A pod in the node's network mode (no CNI) whose annotations ask the policy for <paramref name="tier"/>
     /// and declare the code the tenant's own (the default policy gives the container tier only to trusted code).</summary>
-    private static PodSandboxConfig PodConfig(string name, string tier) => new()
+    /// <param name="network">Node: the node's network mode (no CNI); Pod: a network of the pod's own, set up by CNI.</param>
+    private static PodSandboxConfig PodConfig(string name, string tier, NamespaceMode network = NamespaceMode.Node) => new()
     {
         Metadata = new PodSandboxMetadata { Name = name, Uid = Guid.NewGuid().ToString("N"), Namespace = "default" },
         Labels = { ["app"] = name },
         Annotations = { ["io.sandbox.tier"] = tier, ["io.sandbox.trusted"] = "true" },
         Linux = new LinuxPodSandboxConfig
         {
-            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node } },
+            SecurityContext = new LinuxSandboxSecurityContext { NamespaceOptions = new NamespaceOption { Network = network } },
         },
     };
 
@@ -176,6 +177,7 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
 
     private async Task<string> StartContainerAsync(CriClient cri, string podId, PodSandboxConfig pod, string name, string[] command, params Mount[] mounts)
     {
+        var network = pod.Linux.SecurityContext.NamespaceOptions.Network;
         var config = new ContainerConfig
         {
             Metadata = new ContainerMetadata { Name = name },
@@ -184,7 +186,7 @@ public sealed class CriTests(ContainerdFixture fixture, Xunit.Abstractions.ITest
             Mounts = { mounts },
             Linux = new LinuxContainerConfig
             {
-                SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Network = NamespaceMode.Node } },
+                SecurityContext = new LinuxContainerSecurityContext { NamespaceOptions = new NamespaceOption { Network = network } },
             },
         };
         var id = (await cri.Runtime.CreateContainerAsync(new CreateContainerRequest { PodSandboxId = podId, Config = config, SandboxConfig = pod })).ContainerId;

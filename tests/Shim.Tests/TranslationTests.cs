@@ -103,12 +103,12 @@ public sealed class TranslationTests
         var e = Assert.Throws<SandboxException>(() => Translate("""
             {"process":{"args":["/bin/true"],"apparmorProfile":"x"},"root":{"path":"/r"},
              "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs"},{"destination":"/proc/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
-             "linux":{"namespaces":[{"type":"network","path":"/var/run/netns/cni-1"}],"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"},
+             "linux":{"namespaces":[{"type":"network","path":"/proc/7/ns/net"}],"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"},
                       "sysctl":{"net.ipv4.ip_forward":"1"},"resources":{"blockIO":{"weight":10}}}}
             """));
         Assert.Equal(SandboxErrorCode.InvalidArgument, e.Code);
         foreach (var field in new[] { "process.apparmorProfile", "mounts[0]", "/data", "mounts[1]", "'shared'", "engine's own", "linux.namespaces[0]",
-                     "/var/run/netns/cni-1", "linux.seccomp", "linux.sysctl", "linux.resources.blockIO" })
+                     "/proc/7/ns/net", "linux.seccomp", "linux.sysctl", "linux.resources.blockIO" })
             Assert.Contains(field, e.Message);
     }
 
@@ -252,7 +252,7 @@ public sealed class TranslationTests
                        {"destination":"/etc/hosts","type":"bind","source":"/etc/hosts","options":["rbind","ro"]}],
              "linux":{"namespaces":[{"type":"network","path":"/proc/43/ns/net"}]}}
             """, OciJson.Default.OciSpec)!, "/bundle", podSandboxPid: 42));
-        foreach (var field in new[] { "/dev/kmsg from the host is not available", "mounts[1] (bind /dev/sda → /dev/null)", "'/proc/43/ns/net' is not supported" })
+        foreach (var field in new[] { "/dev/kmsg from the host is not available", "mounts[1] (bind /dev/sda → /dev/null)", "'/proc/43/ns/net' is not supported: a process's namespace" })
             Assert.Contains(field, e.Message);
         // A bind of the host's own /etc/hosts is not CRI's pod file: an ordinary bind (no error about it).
         Assert.DoesNotContain("mounts[2]", e.Message);
@@ -260,4 +260,31 @@ public sealed class TranslationTests
 
     private static ContainerPlan Translate(string json) =>
         BundleTranslator.Translate(JsonSerializer.Deserialize(json, OciJson.Default.OciSpec)!, "/bundle");
+
+    [Fact]
+    public void Translate_CniPod_SandboxJoinsItsNetns_AppContainerJoinsThePods()
+    {
+        // The pause container of a pod with CNI networking: containerd's CRI made the namespace and names its mount.
+        var pause = BundleTranslator.Translate(JsonSerializer.Deserialize("""
+            {"process":{"args":["/pause"]},"root":{"path":"/r"},
+             "annotations":{"io.kubernetes.cri.sandbox-id":"p1","io.kubernetes.cri.container-type":"sandbox"},
+             "linux":{"namespaces":[{"type":"pid"},{"type":"network","path":"/var/run/netns/cni-0b1c"},{"type":"ipc"}]}}
+            """, OciJson.Default.OciSpec)!, "/bundle");
+        Assert.Equal("/var/run/netns/cni-0b1c", pause.Request.NetworkNamespace);
+        // An app container names the pod's through the pause container's pid: it asks for the same namespace.
+        var app = BundleTranslator.Translate(JsonSerializer.Deserialize("""
+            {"process":{"args":["/bin/sleep","1"]},"root":{"path":"/r"},
+             "annotations":{"io.kubernetes.cri.sandbox-id":"p1","io.kubernetes.cri.container-type":"container"},
+             "linux":{"namespaces":[{"type":"network","path":"/proc/42/ns/net"}]}}
+            """, OciJson.Default.OciSpec)!, "/bundle", podSandboxPid: 42, podNetworkNamespace: "/var/run/netns/cni-0b1c");
+        Assert.Equal("/var/run/netns/cni-0b1c", app.Request.NetworkNamespace);
+        Assert.Contains(app.Notes, n => n.Contains("joins the pod's network namespace /var/run/netns/cni-0b1c"));
+        // A pod in the node's network (no path for the pause container): the app container gets its own, as before.
+        var own = BundleTranslator.Translate(JsonSerializer.Deserialize("""
+            {"process":{"args":["/bin/sleep","1"]},"root":{"path":"/r"},
+             "annotations":{"io.kubernetes.cri.sandbox-id":"p1"},
+             "linux":{"namespaces":[{"type":"network","path":"/proc/42/ns/net"}]}}
+            """, OciJson.Default.OciSpec)!, "/bundle", podSandboxPid: 42);
+        Assert.Null(own.Request.NetworkNamespace);
+    }
 }

@@ -55,11 +55,12 @@ public static class DecisionTranslator
     }
 
     /// <summary>"none" and "loopback" are the same here: every sandbox has its own network namespace with only
-    /// loopback. Egress carries the granted entries and published ports, parsed here (a bad one is InvalidArgument
+    /// loopback. "netns" is no network of the engine's own: the sandbox joins the orchestrator's namespace
+    /// (<see cref="SandboxService"/> checks the grant and opens it as <see cref="SandboxSpec.NetworkOf"/>). Egress carries the granted entries and published ports, parsed here (a bad one is InvalidArgument
     /// naming it); a tier that does not offer egress refuses it, never drops it silently.</summary>
     private static NetworkMode ToNetwork(NetworkPolicy network) => network.Mode switch
     {
-        NetworkModes.None or NetworkModes.Loopback => NetworkMode.None,
+        NetworkModes.None or NetworkModes.Loopback or NetworkModes.Netns => NetworkMode.None,
         NetworkModes.Egress => NetworkMode.Egress,
         _ => throw new SandboxException(SandboxErrorCode.Internal, $"the policy chose an unknown network mode '{network.Mode}'"),
     };

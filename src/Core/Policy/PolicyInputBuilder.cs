@@ -21,9 +21,11 @@ public static class PolicyInputBuilder
             new RequestedSpec(
                 request.Tier is { } t ? TierNames.ToPolicy(t) : "auto",
                 new RequestedResources(r.MemoryMiB, r.Vcpus is { } v ? (int)Math.Ceiling(v) : null, r.Pids, r.DiskMiB, r.TimeoutS),
-                new RequestedNetwork(
-                    request.NetworkMode ?? (request.Egress.Count > 0 || request.Publish.Count > 0 ? NetworkModes.Egress : NetworkModes.None),
-                    request.Egress, request.Publish),
+                request.NetworkNamespace is { } netns
+                    ? new RequestedNetwork(NetworkModes.Netns, [], [], netns)
+                    : new RequestedNetwork(
+                        request.NetworkMode ?? (request.Egress.Count > 0 || request.Publish.Count > 0 ? NetworkModes.Egress : NetworkModes.None),
+                        request.Egress, request.Publish),
                 request.Syscalls,
                 request.SyscallProfile),
             new EnvironmentInfo(

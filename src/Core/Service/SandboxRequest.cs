@@ -45,6 +45,12 @@ public sealed record SandboxRequest
     /// and this request must ask for none of its own. Offered by tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/>
     /// (the container tier); null = a network of its own.</summary>
     public string? NetworkOf { get; init; }
+    /// <summary>Join the network namespace an orchestrator made for the workload, by its path (a CRI pod's
+    /// <c>/var/run/netns/cni-…</c>, which containerd set up with CNI before the pod's first container), instead of
+    /// getting one: the policy sees it (requested.network mode "netns" with this path) and must grant exactly it
+    /// (decision network mode "netns"); the engine accepts only a network namespace's own mount, never the host's.
+    /// Offered by tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/>; null = not asked.</summary>
+    public string? NetworkNamespace { get; init; }
     /// <summary>Host names that resolve to the sandbox's loopback (its /etc/hosts), as a CI job names its services;
     /// tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/> only.</summary>
     public IReadOnlyList<string> LoopbackNames { get; init; } = [];

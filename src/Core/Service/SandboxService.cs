@@ -45,12 +45,39 @@ public sealed partial class SandboxService(
         var image = request.Image is { } name ? ResolveImage(name) : null;
         var (tier, spec) = DecisionTranslator.ToSpec(decision, request, image);
         var driver = probed.Get(tier);
+        if (request.NetworkNamespace is { } netns && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"joining the orchestrator's network namespace {netns} (CNI pod networking) is not supported on the {TierNames.ToPolicy(tier)} tier yet, "
+                + "where the policy's decision put this sandbox: the container tier joins it (docs/network.md)");
         if ((request.NetworkOf is not null || request.LoopbackNames.Count > 0) && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 $"the {TierNames.ToPolicy(tier)} tier cannot share a sandbox's network or name its loopback (network_of, loopback_names): the container tier can");
-        if (request.NetworkOf is { } of)
+        if (request.NetworkNamespace is null && decision.Network.Mode == Sandbox.Policy.NetworkModes.Netns)
+            throw new SandboxException(SandboxErrorCode.Internal,
+                $"the policy's decision {decision.DecisionId} joins network namespace {decision.Network.Netns}, which the request did not ask for");
+        if (request.NetworkNamespace is not null)
+            spec = spec with { NetworkOf = GrantedNetworkNamespace(request, decision) };
+        else if (request.NetworkOf is { } of)
             spec = spec with { NetworkOf = await SharedNetworkOfAsync(principal, request, of, tier, cancellationToken).ConfigureAwait(false) };
         return (decision, driver, spec);
+    }
+
+    /// <summary>The orchestrator's network namespace the request names, when the decision grants exactly that one
+    /// (mode netns, the same path): a policy that says nothing of it, or gives another network, refuses the join —
+    /// never a silent fallback to a network of the sandbox's own. Opened and checked by the engine
+    /// (<see cref="Isolation.Network.NetworkNamespaceFile"/>: a network namespace's own mount, not the host's).</summary>
+    private static Isolation.Network.NetworkNamespaceFile GrantedNetworkNamespace(SandboxRequest request, PolicyDecision decision)
+    {
+        var path = request.NetworkNamespace!;
+        if (request.NetworkOf is not null || request.Egress.Count > 0 || request.Publish.Count > 0 || request.LoopbackNames.Count > 0
+            || request.NetworkMode is not (null or Sandbox.Policy.NetworkModes.Netns))
+            throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"a request that joins network namespace {path} asks for no other network (network_of, egress, publish, loopback names, mode)");
+        if (decision.Network.Mode != Sandbox.Policy.NetworkModes.Netns || decision.Network.Netns != path)
+            throw new SandboxException(SandboxErrorCode.PermissionDenied,
+                $"the policy does not grant joining network namespace {path} (decision {decision.DecisionId}: network mode {decision.Network.Mode}"
+                + (decision.Network.Netns is { } other ? $" {other}" : "") + ")");
+        return Isolation.Network.NetworkNamespaceFile.Open(path);
     }
 
     /// <summary>The tenant's own running sandbox of the same tier whose network a new one joins — only when the policy
@@ -62,6 +89,15 @@ public sealed partial class SandboxService(
     {
         var entry = registry.Get(principal.Tenant, SandboxId.Parse(id));
         var joined = entry.Decision.Network;
+        if (joined.Netns is { } netns)
+        {
+            // The joined sandbox is in an orchestrator's namespace: this one's own request for it must be granted too.
+            var asked = request with { NetworkOf = null, LoopbackNames = [], NetworkNamespace = netns };
+            var own = await policy.DecideAsync(await BuildInputAsync(principal, asked, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            if (!own.Allow || own.Network.Mode != Sandbox.Policy.NetworkModes.Netns || own.Network.Netns != netns)
+                throw new SandboxException(SandboxErrorCode.PermissionDenied,
+                    $"joining the network of sandbox {id} would put this sandbox in network namespace {netns}, which the policy does not grant its own request");
+        }
         if (joined.Egress.Count > 0 || joined.Publish.Count > 0)
         {
             var asked = request with { NetworkOf = null, LoopbackNames = [], NetworkMode = Sandbox.Policy.NetworkModes.Egress, Egress = joined.Egress, Publish = joined.Publish };

@@ -5,7 +5,7 @@ namespace Sandbox.Isolation.Interop;
 
 internal static class Errno
 {
-    internal const int EINTR = 4, ESRCH = 3, ECHILD = 10, EAGAIN = 11, ENOENT = 2, EBUSY = 16;
+    internal const int EINTR = 4, ESRCH = 3, ECHILD = 10, EAGAIN = 11, ENOENT = 2, EBUSY = 16, ELOOP = 40;
 
     internal static int Last => Marshal.GetLastPInvokeError();
 

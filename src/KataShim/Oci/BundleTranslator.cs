@@ -63,7 +63,9 @@ internal static class BundleTranslator
 
     /// <param name="podSandboxPid">The pid this shim reported for the CRI pod's sandbox (pause) container, when the
     /// bundle is an app container of a pod this shim runs: its network namespace path names that pid.</param>
-    public static ContainerPlan Translate(OciSpec spec, string bundle, int? podSandboxPid = null)
+    /// <param name="podNetworkNamespace">The network namespace path the pod's sandbox container joined (CNI's), when it
+    /// joined one: an app container naming the pod's network joins that one.</param>
+    public static ContainerPlan Translate(OciSpec spec, string bundle, int? podSandboxPid = null, string? podNetworkNamespace = null)
     {
         var errors = new List<string>();
         var notes = new List<string>();
@@ -82,7 +84,7 @@ internal static class BundleTranslator
         if (spec.Hooks is { ValueKind: JsonValueKind.Object } hooks && hooks.EnumerateObject().Any(h => h.Value.ValueKind == JsonValueKind.Array && h.Value.GetArrayLength() > 0))
             errors.Add("hooks are not supported (no host code runs on the container's behalf)");
         var (binds, podFiles) = CheckMounts(spec.Mounts, annotations.GetValueOrDefault(ShimAnnotations.CriSandboxId), errors, notes);
-        var resources = CheckLinux(spec.Linux, podSandboxPid, errors, notes);
+        var (resources, netns) = CheckLinux(spec.Linux, podSandboxPid, podNetworkNamespace, errors, notes);
         var seccomp = ReadSeccomp(spec.Linux?.Seccomp, errors);
         var hostname = string.IsNullOrEmpty(spec.Hostname) ? null : spec.Hostname;
         if (errors.Count > 0 || init is null || rootfs is null)
@@ -94,6 +96,7 @@ internal static class BundleTranslator
             Hostname = hostname,
             Tier = TierHint(annotations),
             NarrowingSyscallProfile = seccomp,
+            NetworkNamespace = netns,
             // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
             // they reach the policy there.
         };
@@ -227,10 +230,12 @@ internal static class BundleTranslator
         }
     }
 
-    private static RequestedLimits CheckLinux(OciLinux? linux, int? podSandboxPid, List<string> errors, List<string> notes)
+    /// <summary>linux.* → the limits asked of the policy and the network namespace to join (null: one of its own).</summary>
+    private static (RequestedLimits Limits, string? Netns) CheckLinux(OciLinux? linux, int? podSandboxPid, string? podNetns,
+        List<string> errors, List<string> notes)
     {
         if (linux is null)
-            return Unlimited(null, null, null);
+            return (Unlimited(null, null, null), null);
         if (linux.UidMappings is { ValueKind: JsonValueKind.Array } um && um.GetArrayLength() > 0)
             errors.Add("linux.uidMappings is not supported (the engine maps the sandbox user to its own unprivileged host uid)");
         if (linux.GidMappings is { ValueKind: JsonValueKind.Array } gm && gm.GetArrayLength() > 0)
@@ -249,6 +254,7 @@ internal static class BundleTranslator
             errors.Add("linux.personality is not supported");
         if (linux.TimeOffsets is not null)
             errors.Add("linux.timeOffsets is not supported");
+        string? netns = null;
         var namespaces = linux.Namespaces ?? [];
         for (var i = 0; i < namespaces.Count; i++)
         {
@@ -258,16 +264,34 @@ internal static class BundleTranslator
             else if (ns.Type == "network" && podSandboxPid is { } pod && ns.Path == $"/proc/{pod}/ns/net")
             {
                 // CRI joins every app container to its pod's network namespace, named through the pause container's
-                // pid as this shim reported it. The pause container is itself a sandbox with the network the policy
-                // gave it; the app container gets its own the same way (the policy decides for each), which shares
-                // nothing — stricter, and the path is never opened.
-                notes.Add($"linux.namespaces[{i}] (network) path '{ns.Path}' is the pod's: the container gets the network namespace the policy gives it instead");
+                // pid as this shim reported it (a pid of the sandbox's view: the path is never opened). When the pod
+                // joined an orchestrator's namespace (CNI), the container asks to join that same one (the policy
+                // decides again, for this container); otherwise the pause container has the network the policy gave
+                // it, and the app container gets its own the same way, sharing nothing (stricter).
+                if (podNetns is not null)
+                {
+                    netns = podNetns;
+                    notes.Add($"linux.namespaces[{i}] (network) path '{ns.Path}' is the pod's: the container joins the pod's network namespace {podNetns}");
+                }
+                else
+                    notes.Add($"linux.namespaces[{i}] (network) path '{ns.Path}' is the pod's: the container gets the network namespace the policy gives it instead");
+            }
+            else if (ns.Type == "network" && ns.Path?.StartsWith("/proc/", StringComparison.Ordinal) == true)
+                errors.Add($"linux.namespaces[{i}] (network) path '{ns.Path}' is not supported: a process's namespace is joined only as the pod's "
+                    + "(its sandbox container's pid under this shim); name an orchestrator's network namespace mount instead");
+            else if (ns.Type == "network" && !string.IsNullOrEmpty(ns.Path))
+            {
+                // An orchestrator's namespace (CRI: /var/run/netns/cni-… for the pod's sandbox container, set up by
+                // CNI): the policy decides whether to join it, the engine checks it is a network namespace's own
+                // mount and not the host's.
+                if (netns is not null)
+                    errors.Add($"linux.namespaces[{i}] (network) is given twice");
+                netns = ns.Path;
             }
             else if (!string.IsNullOrEmpty(ns.Path) && !JoinableAsOwn.Contains(ns.Type))
-                errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets a {ns.Type} namespace of its own, "
-                    + "and joining another would bypass the policy's network decision");
+                errors.Add($"linux.namespaces[{i}] ({ns.Type}) path '{ns.Path}' is not supported: every sandbox gets a {ns.Type} namespace of its own");
         }
-        return CheckResources(linux.Resources, "linux.resources", errors);
+        return (CheckResources(linux.Resources, "linux.resources", errors), netns);
     }
 
     /// <summary>linux.resources → the limits asked of the policy (which clamps them to the tenant's grant).</summary>

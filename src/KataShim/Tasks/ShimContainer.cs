@@ -17,6 +17,9 @@ internal sealed class ShimContainer(string id, string bundle, SandboxId sandboxI
     /// <summary>Where the shim mounted the snapshot (null for `--rootfs DIR`, used as is).</summary>
     public string? MountedRootfs => mountedRootfs;
     public IReadOnlyList<ContainerdMount> Rootfs => rootfs;
+    /// <summary>The orchestrator's network namespace the container joined (a CRI pod's, CNI's), if any: the pod's app
+    /// containers join the same.</summary>
+    public string? NetworkNamespace { get; init; }
     public ConcurrentDictionary<string, ShimProcess> Execs { get; } = new(StringComparer.Ordinal);
     /// <summary>Serialises the container's state-changing verbs (start, kill, delete, pause).</summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);

@@ -34,7 +34,7 @@ internal sealed partial class TaskService
         try
         {
             var spec = BundleTranslator.Read(request.Bundle);
-            var plan = BundleTranslator.Translate(spec, request.Bundle, PodSandboxPid(spec, id));
+            var plan = BundleTranslator.Translate(spec, request.Bundle, PodSandboxPid(spec, id), PodSandboxContainer(spec, id)?.NetworkNamespace);
             plan = plan with { PodLabels = await PodLabelsAsync(plan, id, ctx.CancellationToken).ConfigureAwait(false) };
             foreach (var note in plan.Notes)
                 ShimLog.Accepted(logger, id, note);
@@ -65,7 +65,10 @@ internal sealed partial class TaskService
                 throw BindsNeedContainerTier(entry.Tier.ToString());
             }
             var paths = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
-            var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs);
+            var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs)
+            {
+                NetworkNamespace = plan.Request.NetworkNamespace,
+            };
             _containers[id] = container;
             TierReport.Write(ns, id, entry, plan.Request.Tier, logger);
             if (entry.Tier == SandboxTier.MicroVm && plan.Annotations.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id)
@@ -136,21 +139,20 @@ internal sealed partial class TaskService
         return (view, plan);
     }
 
-    /// <summary>The Core sandbox of the pause container of the CRI pod <paramref name="id"/> belongs to, when this shim
-    /// runs it: Core decides whether the container goes into that sandbox's microVM.</summary>
-    private string? PodSandbox(OciSpec spec, string id) =>
+    /// <summary>The pause container of the CRI pod container <paramref name="id"/> belongs to, when this shim runs it
+    /// (containers of one pod share the shim); null for the pause container itself and for other containers.</summary>
+    private ShimContainer? PodSandboxContainer(OciSpec spec, string id) =>
         spec.Annotations is { } a && a.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id
         && _containers.TryGetValue(pod, out var sandbox)
-            ? sandbox.SandboxId.Value
+            ? sandbox
             : null;
 
-    /// <summary>The pid reported for the pause container of the CRI pod <paramref name="id"/> belongs to, when this
-    /// shim runs it (containers of one pod share the shim): app containers name the pod's namespaces through it.</summary>
-    private int? PodSandboxPid(OciSpec spec, string id) =>
-        spec.Annotations is { } a && a.TryGetValue(ShimAnnotations.CriSandboxId, out var pod) && pod != id
-        && _containers.TryGetValue(pod, out var sandbox) && sandbox.Init.Pid > 0
-            ? sandbox.Init.Pid
-            : null;
+    /// <summary>The Core sandbox of the pod's pause container: Core decides whether the container goes into that
+    /// sandbox's microVM.</summary>
+    private string? PodSandbox(OciSpec spec, string id) => PodSandboxContainer(spec, id)?.SandboxId.Value;
+
+    /// <summary>The pid reported for the pod's pause container: app containers name the pod's namespaces through it.</summary>
+    private int? PodSandboxPid(OciSpec spec, string id) => PodSandboxContainer(spec, id) is { Init.Pid: > 0 } sandbox ? sandbox.Init.Pid : null;
 
     /// <summary>The CRI pod's labels for the policy, asked of containerd (they are in no bundle). When containerd cannot
     /// say, the policy sees none — labels only ever describe the workload, so their absence grants nothing — and the

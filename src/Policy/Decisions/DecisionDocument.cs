@@ -11,7 +11,7 @@ public static class DecisionDocument
         ["bundle_revision"] = d.BundleRevision,
         ["decision_id"] = d.DecisionId,
         ["isolation"] = d.Isolation,
-        ["network"] = new JsonObject { ["egress"] = Strings(d.Network.Egress), ["mode"] = d.Network.Mode, ["publish"] = Strings(d.Network.Publish) },
+        ["network"] = Network(d.Network),
         ["reasons"] = Strings(d.Reasons),
         ["require_hardware_virtualization"] = d.RequireHardwareVirtualization,
         ["resources"] = new JsonObject
@@ -24,6 +24,15 @@ public static class DecisionDocument
         },
         ["syscall_profile"] = new JsonObject { ["add"] = Strings(d.SyscallProfile.Add), ["name"] = d.SyscallProfile.Name },
     };
+
+    private static JsonObject Network(NetworkPolicy n)
+    {
+        var o = new JsonObject { ["egress"] = Strings(n.Egress), ["mode"] = n.Mode };
+        if (n.Netns is { } netns)
+            o["netns"] = netns;
+        o["publish"] = Strings(n.Publish);
+        return o;
+    }
 
     private static JsonArray Strings(IEnumerable<string> xs) => new(xs.Select(x => (JsonNode?)JsonValue.Create(x)).ToArray());
 }

@@ -151,9 +151,9 @@ internal static class DecisionMapper
             problems.Add("decision.network.mode is missing");
             return NetworkPolicy.Disabled;
         }
-        if (mode.V is not (NetworkModes.None or NetworkModes.Loopback or NetworkModes.Egress))
+        if (mode.V is not (NetworkModes.None or NetworkModes.Loopback or NetworkModes.Egress or NetworkModes.Netns))
         {
-            problems.Add($"unknown network mode '{mode.V}': expected none, loopback or egress");
+            problems.Add($"unknown network mode '{mode.V}': expected none, loopback, egress or netns");
             return NetworkPolicy.Disabled;
         }
         var hosts = Strings(n.Get("egress"));
@@ -167,6 +167,17 @@ internal static class DecisionMapper
         {
             problems.Add("decision.network.publish must be an array of HOSTPORT:PORT strings");
             return NetworkPolicy.Disabled;
+        }
+        if (mode.V == NetworkModes.Netns)
+        {
+            if (n.Get("netns") is not StringValue { V.Length: > 0 } netns)
+            {
+                problems.Add("network mode netns needs decision.network.netns: the path of the namespace to join");
+                return NetworkPolicy.Disabled;
+            }
+            if (hosts.Count > 0 || publish.Count > 0)
+                problems.Add("network mode netns takes no egress entries or published ports (the namespace's network is the orchestrator's)");
+            return new NetworkPolicy(mode.V, []) { Netns = netns.V };
         }
         if (mode.V != NetworkModes.Egress) return new NetworkPolicy(mode.V, []);
         if (hosts.Count == 0 && publish.Count == 0) problems.Add("network mode egress needs at least one egress entry or published port");

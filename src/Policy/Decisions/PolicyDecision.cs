@@ -13,6 +13,9 @@ public static class NetworkModes
     public const string None = "none";
     public const string Loopback = "loopback";
     public const string Egress = "egress";
+    /// <summary>Join the network namespace an orchestrator made for the workload (a CRI pod's, set up by CNI), named by
+    /// the request's path: the sandbox gets that network as it is, and none of its own.</summary>
+    public const string Netns = "netns";
 }
 
 /// <summary>The typed, validated and clamped outcome of a policy evaluation. A deny is a decision, not an exception.</summary>
@@ -37,7 +40,7 @@ public sealed record ResourceLimits(long MemoryMiB, int Vcpus, int Pids, long Di
     public static ResourceLimits None { get; } = new(0, 0, 0, 0, 0);
 }
 
-/// <summary>Network mode ("none", "loopback", "egress"), the allowed egress entries ("HOST[:PORT]",
+/// <summary>Network mode ("none", "loopback", "egress", "netns"), the allowed egress entries ("HOST[:PORT]",
 /// "IPV4[/PREFIX][:PORT]") and the published ports ("HOSTPORT:PORT" on the host's loopback).</summary>
 public sealed record NetworkPolicy(string Mode, IReadOnlyList<string> Egress)
 {
@@ -45,6 +48,10 @@ public sealed record NetworkPolicy(string Mode, IReadOnlyList<string> Egress)
 
     /// <summary>Ports of the sandbox published on the host's 127.0.0.1, "HOSTPORT:PORT"; mode egress only.</summary>
     public IReadOnlyList<string> Publish { get; init; } = [];
+
+    /// <summary>Mode netns only: the path of the orchestrator's network namespace the sandbox joins (the request's own;
+    /// the engine refuses a decision naming another).</summary>
+    public string? Netns { get; init; }
 }
 
 /// <summary>A named seccomp profile plus extra allowed syscalls.</summary>

@@ -21,8 +21,7 @@ public sealed record PolicyInput(
         ("requested", Obj(
             ("isolation", S(Requested.Isolation)),
             ("resources", ResourcesValue(Requested.Resources)),
-            ("network", Obj(("mode", S(Requested.Network?.Mode ?? "none")), ("egress", Arr(Requested.Network?.Egress ?? [])),
-                ("publish", Arr(Requested.Network?.Publish ?? [])))),
+            ("network", NetworkValue(Requested.Network)),
             ("syscalls", Arr(Requested.Syscalls ?? [])),
             ("syscall_profile", Requested.SyscallProfile is null ? Value.Null : S(Requested.SyscallProfile)))),
         ("environment", Obj(("tiers", Arr(Environment.Tiers)), ("accel", S(Environment.Accel)))));
@@ -45,6 +44,19 @@ public sealed record PolicyInput(
         if (Workload.Namespace is { } ns)
             items.Add(("namespace", S(ns)));
         return [.. items];
+    }
+
+    /// <summary>requested.network; <c>netns</c> (the orchestrator's namespace path) only when one is asked for, so
+    /// other requests' input is unchanged.</summary>
+    private static ObjectValue NetworkValue(RequestedNetwork? n)
+    {
+        var items = new List<(string, Value)>
+        {
+            ("mode", S(n?.Mode ?? "none")), ("egress", Arr(n?.Egress ?? [])), ("publish", Arr(n?.Publish ?? [])),
+        };
+        if (n?.Netns is { } netns)
+            items.Add(("netns", S(netns)));
+        return Obj([.. items]);
     }
 
     private static ObjectValue Map(IReadOnlyDictionary<string, string> map) =>
@@ -96,9 +108,11 @@ public sealed record RequestedSpec(
 /// <summary>Requested limits; null = the policy's default.</summary>
 public sealed record RequestedResources(long? MemoryMiB = null, int? Vcpus = null, int? Pids = null, long? DiskMiB = null, int? TimeoutSeconds = null);
 
-/// <summary>Requested network: mode "none", "loopback" or "egress", the egress entries wanted ("HOST[:PORT]",
-/// "IPV4[/PREFIX][:PORT]") and the ports to publish on the host's loopback ("HOSTPORT:PORT").</summary>
-public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null, IReadOnlyList<string>? Publish = null);
+/// <summary>Requested network: mode "none", "loopback", "egress" or "netns", the egress entries wanted ("HOST[:PORT]",
+/// "IPV4[/PREFIX][:PORT]"), the ports to publish on the host's loopback ("HOSTPORT:PORT") and, for mode netns, the
+/// path of the network namespace an orchestrator made for the workload (containerd's CRI: /var/run/netns/cni-…).</summary>
+public sealed record RequestedNetwork(string Mode = "none", IReadOnlyList<string>? Egress = null, IReadOnlyList<string>? Publish = null,
+    string? Netns = null);
 
 /// <summary>What this host offers: available tiers ("container", "microvm") and the accelerator ("kvm" or "tcg").</summary>
 public sealed record EnvironmentInfo(IReadOnlyList<string> Tiers, string Accel);
