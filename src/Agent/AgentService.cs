@@ -81,6 +81,7 @@ internal sealed partial class AgentService : IDisposable
             _processes.Release(r.ExecId);
             return ValueTask.FromResult(new ReleaseResponse());
         });
+        server.Register<PrepareRequest, ExecResponse>(ServiceName, "Prepare", PrepareRequest.Parser, (r, c) => ValueTask.FromResult(Prepare(r)));
         server.Register<WaitRequest, WaitResponse>(ServiceName, "Wait", WaitRequest.Parser, (r, c) => WaitAsync(r, c.CancellationToken));
         server.Register<ReadFileRequest, ReadFileResponse>(ServiceName, "ReadFile", ReadFileRequest.Parser, (r, c) =>
             ValueTask.FromResult(AsWorkloadUser(() => Volatile.Read(ref _files).Read(r))));
@@ -184,6 +185,8 @@ internal sealed partial class AgentService : IDisposable
         if (cwd[0] != '/' || cwd.Contains('\0')) throw new TtrpcException(StatusCode.InvalidArgument, "cwd must be absolute");
         if (request.Tty is { } tty && (tty.Rows is 0 or > ushort.MaxValue || tty.Cols is 0 or > ushort.MaxValue))
             throw new TtrpcException(StatusCode.InvalidArgument, $"terminal size {tty.Rows}x{tty.Cols}: rows and cols must be 1..65535");
+        if (request.Prepared && (request.Hold || request.Tty is not null || request.ContainerId.Length > 0))
+            throw new TtrpcException(StatusCode.InvalidArgument, "a prepared exec is neither held, nor has a terminal, nor runs in a pod's container");
         if (request.ContainerId.Length > 0)
             return ExecInContainer(request, cwd);
         if (!IsDirectory(cwd)) throw new TtrpcException(StatusCode.FailedPrecondition, $"working directory {cwd}: not a directory or missing");
@@ -192,15 +195,28 @@ internal sealed partial class AgentService : IDisposable
         string executable = ResolveExecutable(request.Argv[0], request.Env);
         // A held exec's program is exec'd by its first stage, after this call returned: a missing or non-executable one
         // is refused here, as posix_spawn would have (looked up with the exec user's file-system identity).
-        if (request.Hold && !AsUser(user, () => IsRegularFile(executable)))
+        var held = request.Hold || request.Prepared;
+        if (held && !AsUser(user, () => IsRegularFile(executable)))
             throw new TtrpcException(StatusCode.NotFound, $"exec {request.Argv[0]}: no such file");
         // No execute bit at all: nobody may run it (the finer check, by owner and group, is the exec's own: 126).
-        if (request.Hold && (AsUser(user, () => StatMode(executable)) & 0b001_001_001) == 0)
+        if (held && (AsUser(user, () => StatMode(executable)) & 0b001_001_001) == 0)
             throw new TtrpcException(StatusCode.PermissionDenied, $"exec {request.Argv[0]}: permission denied");
-        var exec = _processes.Spawn(request, executable, user);
+        var exec = request.Prepared ? _processes.RunPrepared(request, executable, user) : _processes.Spawn(request, executable, user);
         BootTimeline.Mark("exec-spawned");
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
         return new ExecResponse { Pid = exec.Pid };
+    }
+
+    /// <summary>Starts an exec's first stage ahead of its request (<see cref="ProcessTable.Prepare"/>).</summary>
+    private ExecResponse Prepare(PrepareRequest request)
+    {
+        if (!ExecIdPattern().IsMatch(request.ExecId))
+            throw new TtrpcException(StatusCode.InvalidArgument, "exec_id must match [A-Za-z0-9_-]{1,64}");
+        var held = _confinement as ContainerConfinement
+            ?? throw new TtrpcException(StatusCode.FailedPrecondition, "prepared execs need a container agent with a workload user of its own (--workload-user)");
+        var pid = _processes.Prepare(request.ExecId, held);
+        AgentLog.Info($"exec {request.ExecId} prepared: pid {pid}");
+        return new ExecResponse { Pid = pid };
     }
 
     /// <summary>An exec in a pod's second container: its working directory, program and user are looked up in its root,

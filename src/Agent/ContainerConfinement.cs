@@ -50,6 +50,23 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
     /// workload user, so the agent's and the first stage's own threads never count against it.</param>
     public (string Path, string[] Argv) HeldCommand(string executable, IReadOnlyList<string> argv, string cwd, bool tty, int nproc, WorkloadUser user)
     {
+        var (loader, first) = FirstStage();
+        string[] command =
+        [
+            .. first, HeldExec.Flag, user.Uid.ToString(), user.Gid.ToString(), tty ? "1" : "0", cwd, nproc.ToString(), "--", executable, .. argv,
+        ];
+        return (loader, command);
+    }
+
+    /// <summary>The command of a prepared first stage (<see cref="HeldExec.RunPrepared"/>): the program comes later.</summary>
+    public (string Path, string[] Argv) PreparedCommand()
+    {
+        var (loader, first) = FirstStage();
+        return (loader, [.. first, HeldExec.PreparedFlag]);
+    }
+
+    private static (string Loader, string[] Command) FirstStage()
+    {
         var loader = Environment.ProcessPath;
         var bundle = loader is null ? null : System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader));
         var self = bundle is null ? null : System.IO.Path.Combine(bundle, "sandbox-agent-exec");
@@ -57,12 +74,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
             self = System.IO.Path.Combine(bundle!, "sandbox-agent");
         if (loader is null || self is null || !File.Exists(self))
             throw new TtrpcException(StatusCode.FailedPrecondition, $"held execs need the agent started from its bundle (loader {loader})");
-        string[] command =
-        [
-            loader, "--library-path", System.IO.Path.Combine(bundle!, "lib"), self,
-            HeldExec.Flag, user.Uid.ToString(), user.Gid.ToString(), tty ? "1" : "0", cwd, nproc.ToString(), "--", executable, .. argv,
-        ];
-        return (loader, command);
+        return (loader, [loader, "--library-path", System.IO.Path.Combine(bundle!, "lib"), self]);
     }
 
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user)

@@ -20,11 +20,18 @@ internal static class AgentMain
         string root = "/";
         int nproc = 0;
         (uint Uid, uint Gid)? workload = null;
+        (ulong OpenFiles, ulong FileSize)? rlimits = null;
         // Before anything else: the workload may run as our uid (containers) and must not open /proc/<agent>/mem,
         // list our descriptors or read our environment. A non-dumpable process's /proc files need CAP_SYS_PTRACE over
         // its user namespace, which no workload holds.
         Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
         // Started through the bundled loader, the process would be named after it; name it for ps and for the host.
+        // A prepared first stage waits, maybe long, beside the agent: named apart from it (ps, the host's tests).
+        if (args.Length == 1 && args[0] == HeldExec.PreparedFlag)
+        {
+            SetProcessName("sandbox-exec");
+            return HeldExec.RunPrepared();
+        }
         SetProcessName("sandbox-agent");
         // The first stage of a held exec (container tier): synchronous, on this main thread, before anything else.
         if (args.Length > 0 && args[0] == HeldExec.Flag) return HeldExec.Run(args);
@@ -48,6 +55,7 @@ internal static class AgentMain
                 case "--root" when Next() is { } r: root = r; break;
                 case "--nproc" when int.TryParse(Next(), out var np) && np > 0: nproc = np; break;
                 case "--workload-user" when ParseUser(Next()) is { } user: workload = user; break;
+                case "--rlimits" when ParseRlimits(Next()) is { } limits: rlimits = limits; break;
                 case "--quiet": AgentLog.Quiet = true; break;
                 case "--guest": guest = true; break;
                 case "--version":
@@ -58,6 +66,13 @@ internal static class AgentMain
             }
         }
         if (guest) return await RunGuestAsync().ConfigureAwait(false);
+        // A container's rlimits, set by the agent on itself before it serves anything (everything it starts inherits
+        // them): one exec less in the host's launch chain than util-linux prlimit.
+        if (rlimits is { } own && SandboxRlimits.Apply(own.OpenFiles, own.FileSize) is { } failed)
+        {
+            AgentLog.Info($"cannot set the sandbox's rlimits: {failed}");
+            return 2;
+        }
         CloseInheritedOnExec();
         ContainerConfinement? confinement = null;
         if (workload is { } w)
@@ -164,7 +179,7 @@ internal static class AgentMain
     private static int Usage(string why)
     {
         AgentLog.Info(why);
-        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--nproc N] [--workload-user UID:GID] [--quiet]");
+        AgentLog.Info("usage: sandbox-agent (--fd N | --listen-fd N | --serial PATH) [--root DIR] [--nproc N] [--workload-user UID:GID] [--rlimits NOFILE:FSIZE] [--quiet]");
         return 64;
     }
 
@@ -174,6 +189,15 @@ internal static class AgentMain
         var parts = value?.Split(':');
         return parts is { Length: 2 } && uint.TryParse(parts[0], out var uid) && uint.TryParse(parts[1], out var gid) && uid <= 65534 && gid <= 65534
             ? (uid, gid)
+            : null;
+    }
+
+    /// <summary>NOFILE:FSIZE (FSIZE in bytes), both positive.</summary>
+    private static (ulong, ulong)? ParseRlimits(string? value)
+    {
+        var parts = value?.Split(':');
+        return parts is { Length: 2 } && ulong.TryParse(parts[0], out var files) && ulong.TryParse(parts[1], out var size) && files > 0 && size > 0
+            ? (files, size)
             : null;
     }
 

@@ -118,6 +118,29 @@ public abstract class AgentBehaviourTests
     }
 
     [Fact]
+    public async Task Prepare_is_refused_without_a_workload_user_of_its_own()
+    {
+        // A prepared first stage becomes a user other than the agent's: an agent with no such user (this harness, a
+        // microVM guest) has nothing to prepare with.
+        await using var a = Start();
+        var e = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.PrepareAsync("p1"));
+        Assert.Equal(StatusCode.FailedPrecondition, e.Code);
+    }
+
+    [Fact]
+    public async Task A_prepared_exec_that_was_never_prepared_or_asks_for_a_terminal_is_refused()
+    {
+        await using var a = Start();
+        var request = new ExecRequest { ExecId = "never-prepared", Prepared = true };
+        request.Argv.Add("true");
+        var missing = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ExecAsync(request));
+        Assert.Equal(StatusCode.NotFound, missing.Code);
+        request.Tty = new TtySize { Rows = 24, Cols = 80 };
+        var tty = await Assert.ThrowsAsync<TtrpcException>(() => a.Client.ExecAsync(request));
+        Assert.Equal(StatusCode.InvalidArgument, tty.Code);
+    }
+
+    [Fact]
     public async Task Stdin_IsDevNullWhenNotRequested()
     {
         await using var a = Start();

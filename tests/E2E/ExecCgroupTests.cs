@@ -105,8 +105,38 @@ public sealed class ExecCgroupTests
             sandbox.ExecAsync(new ProcessSpec { Argv = ["/no/such/program"] }, ProcessIO.Discard, guard.Token));
         Assert.Equal(SandboxErrorCode.NotFound, e.Code);
         Assert.Contains("/no/such/program", e.Message);
-        Assert.Equal([ContainerLauncher.AgentCgroupName], Directory.GetDirectories(sandbox.Info.CgroupPath!).Select(Path.GetFileName));
+        // The refused exec's cgroup is gone; what may be there beside the agent's is the next exec's, prepared anew,
+        // holding its first stage alone (or, for an instant, nothing yet).
+        var execs = Directory.GetDirectories(sandbox.Info.CgroupPath!).Where(d => Path.GetFileName(d) != ContainerLauncher.AgentCgroupName).ToList();
+        Assert.True(execs.Count <= 1, string.Join(", ", execs));
+        Assert.All(execs.SelectMany(Harness.CgroupProcs), pid => Assert.Contains(Comm(pid), new[] { "sandbox-exec", "ld-linux-x86-64" }));
     }
+
+    [Fact]
+    public async Task A_prepared_first_stage_waits_in_its_exec_cgroup_as_the_agent_and_the_next_exec_runs_there()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        await ((IWarmUp)sandbox).WarmUpAsync(guard.Token);
+        // Beside the agent's cgroup, one exec cgroup made ahead of any request, holding one process: the agent's first
+        // stage, with the agent's host uid (not the workload's), running no program.
+        var prepared = Assert.Single(Directory.GetDirectories(sandbox.Info.CgroupPath!), d => Path.GetFileName(d) != ContainerLauncher.AgentCgroupName);
+        var stage = Assert.Single(Harness.CgroupProcs(prepared));
+        // Started through the bundle's loader, it names itself once its own code runs.
+        while (Comm(stage) != "sandbox-exec")
+            await Task.Delay(20, guard.Token);
+        Assert.Equal(HostUid(AgentPid(sandbox)), HostUid(stage));
+        Assert.NotEqual(sandbox.Info.HostUid, HostUid(stage));
+        Assert.Contains("--exec-prepared", File.ReadAllText($"/proc/{stage}/cmdline").Split('\0'));
+        // The exec runs in it: its cgroup is that one from its first instruction, and it is the workload user.
+        var cgroups = await Output(sandbox, Harness.Sh("cat /proc/self/cgroup; id -u"), guard.Token);
+        var memory = cgroups.Split('\n').Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains("memory"))[2];
+        Assert.Equal(Path.GetFileName(prepared), memory.Split('/').Last());
+        Assert.Equal((SandboxUser.Default.Uid).ToString(), cgroups.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
+    }
+
+    private static int HostUid(int pid) =>
+        int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
 
     private static async Task<string> Output(ISandbox sandbox, ProcessSpec spec, CancellationToken cancellationToken)
     {

@@ -92,6 +92,8 @@ public sealed partial class SandboxService
                 env[k] = v;
             process = DecisionTranslator.ClampTimeout(process, spec.Limits);
             process = process with { Env = env, Timeout = process.Timeout ?? spec.Limits.WallTime };
+            // Its one exec uses the first stage the pool prepared; nothing is prepared after it.
+            (sandbox as IPreparesExecs)?.StopPreparing();
             // The one-shot caller's signals (a CLI's Ctrl-C) go to the process, as on the fresh path.
             return await sandbox.ExecToExitAsync(process, io, cancellationToken).ConfigureAwait(false);
         }

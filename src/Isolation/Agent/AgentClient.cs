@@ -108,6 +108,16 @@ public sealed class AgentClient : IAsyncDisposable
     public Task SignalAsync(string execId, int signal, CancellationToken cancellationToken = default) =>
         SignalAsync(new SignalRequest { ExecId = execId, Signal = signal }, cancellationToken);
 
+    /// <summary>Starts exec <paramref name="execId"/>'s first stage ahead of its request (container tier): an Exec with
+    /// <see cref="ExecRequest.Prepared"/> and the same id runs its program later. Returns its pid inside the sandbox.</summary>
+    public async Task<int> PrepareAsync(string execId, CancellationToken cancellationToken = default)
+    {
+        ValidateExecId(execId);
+        var r = await CallAsync("Prepare", new PrepareRequest { ExecId = execId }, ExecResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Pid > 0, $"Prepare: pid {r.Pid} is not positive");
+        return r.Pid;
+    }
+
     /// <summary>Lets an exec started with <see cref="ExecRequest.Hold"/> run its program.</summary>
     public async Task ReleaseAsync(string execId, CancellationToken cancellationToken = default)
     {

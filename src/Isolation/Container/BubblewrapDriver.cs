@@ -156,7 +156,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
             var user = spec.User ?? SandboxUser.Default;
             instance = await _launcher.LaunchAsync(spec,
                 [.. bundle.Command(BwrapFds.Agent, listening: listener is not null), "--nproc", spec.Limits.PidsMax.ToString(),
-                    "--workload-user", user.ToString()],
+                    "--workload-user", user.ToString(), .. SandboxRlimits.AgentArgs(spec.Limits)],
                 DefaultEnvironment.For(spec, null), spec.WorkDir,
                 new ContainerLauncher.Stdio(nullFd, nullFd, stderrRemote.Fd),
                 [new RoBind(bundle.Directory, AgentBundle.MountPoint)],

@@ -151,15 +151,13 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         else if (joinedNetworkPath is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + joinedNetworkPath, "--"]);
-        // rlimits: prlimit(2) on the held sandbox below, or prlimit on itself here. bwrap takes EOF on its block fd for
-        // "go": a sandbox whose owner died between launch and release runs without them. That is harmless only where
-        // the command is the agent (a long-lived or pooled sandbox): it runs nothing until an owner asks, an owner asks
-        // only through a sandbox it created or re-attached, and re-attach needs a state record, written only after
-        // the create returned (after the release below); the one left behind has none and the next owner reclaims it
-        // (RestartRecovery). So only a one-shot that outlives its owner, whose command is the workload itself, keeps
-        // the exec (one process image fewer for every other launch). A root without CAP_SYS_RESOURCE always takes it.
-        var directRlimits = SandboxRlimits.Direct && (spec.DieWithOwner || commandIsInit);
-        if (!directRlimits)
+        // rlimits: the agent (a long-lived or pooled sandbox's command) sets them on itself before it serves anything
+        // (its --rlimits, BubblewrapDriver); a one-shot's workload gets them by prlimit(2) on the held sandbox below, or
+        // from prlimit on itself here. bwrap takes EOF on its block fd for "go": a one-shot whose owner died between
+        // launch and release would run without them, so one that outlives its owner always keeps the exec, and so does
+        // every one-shot where root lacks CAP_SYS_RESOURCE.
+        var directRlimits = !commandIsInit && SandboxRlimits.Direct && spec.DieWithOwner;
+        if (!commandIsInit && !directRlimits)
             argv.AddRange(SandboxRlimits.ExecPrefix(options.PrlimitPath, spec.Limits));
         // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
         argv.AddRange([options.SetprivPath, $"--reuid={owner}", $"--regid={ownerGid}", "--clear-groups", "--"]);

@@ -9,7 +9,7 @@ namespace Sandbox.Isolation.Container;
 /// socket pair — or, for a sandbox that outlives its owner, over a connection to the agent's listening socket, which a
 /// restarted owner can make again (<see cref="BubblewrapDriver.AttachAsync"/>). Everything the agent answers is checked
 /// by <see cref="AgentClient"/>; limits are the cgroup's.</summary>
-internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
+internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWarmUp, IPreparesExecs
 {
     private readonly ContainerInstance _instance;
     private readonly AgentClient _agent;
@@ -48,7 +48,18 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
         _channel = new AgentChannel(agent, instance.Info.Id, () => _instance.Cgroup.KillAllAsync(CancellationToken.None), stderrTail.ToString, callDeadline);
         _limits = spec.Limits;
         _ = WatchAsync();
+        _execs = new PreparedExecs(instance, channel: _channel, NextExecId, _disposing.Token);
+        _execs.PrepareNext();
     }
+
+    private readonly PreparedExecs _execs;
+
+    private string NextExecId() => _execPrefix + Interlocked.Increment(ref _execCounter);
+
+    /// <summary>A pool's sandbox waits with its first exec's first stage started and placed (<see cref="PreparedExecs"/>).</summary>
+    public Task WarmUpAsync(CancellationToken cancellationToken) => _execs.ReadyAsync(cancellationToken);
+
+    public void StopPreparing() => _execs.Stop();
 
     /// <summary>bwrap's exit is the sandbox's death: its init is bwrap's child, and the agent is the command bwrap runs.</summary>
     private async Task WatchAsync()
@@ -108,7 +119,6 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
         var env = DefaultEnvironment.For(_spec, spec);
         var request = new ExecRequest
         {
-            ExecId = _execPrefix + Interlocked.Increment(ref _execCounter),
             Cwd = spec.WorkingDirectory ?? _spec.WorkDir,
             Stdin = io.Stdin is not null,
             Tty = spec.Tty is { } tty ? new TtySize { Rows = (uint)tty.Rows, Cols = (uint)tty.Cols } : null,
@@ -116,6 +126,26 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
         };
         request.Argv.AddRange(spec.Argv);
         request.Env.AddRange(env.Select(kv => new EnvVar { Name = kv.Key, Value = kv.Value }));
+        // The exec's first stage started ahead, already in a cgroup of its own (PreparedExecs): one agent call, and the
+        // program runs. Else it is started now, held until the host has placed it.
+        if (await _execs.TakeAsync(request, cancellationToken).ConfigureAwait(false) is { } prepared)
+        {
+            request.ExecId = prepared.ExecId;
+            request.Prepared = true;
+            try
+            {
+                await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                // Refused (a missing program) or lost: the first stage ran nothing, and goes with its cgroup.
+                await PreparedExecs.DiscardAsync(prepared.Cgroup).ConfigureAwait(false);
+                _execs.PrepareNext();
+                throw;
+            }
+            return Supervise(request.ExecId, prepared.Pid, prepared.Cgroup, spec, io);
+        }
+        request.ExecId = NextExecId();
         // Each exec gets a cgroup of its own, made and filled by the host: the agent starts the process held, the host
         // moves it there and only then lets it run (ExecPlacement), so the exec's time limit, kill and OOM attribution
         // are the host's whatever the agent does later.
@@ -150,12 +180,23 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
             await execCgroup.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+        return Supervise(request.ExecId, response.Pid, execCgroup, spec, io);
+    }
+
+    /// <summary>The running exec, supervised from the host; once it has ended its cgroup goes (when empty) and the next
+    /// exec's first stage is prepared, off this exec's path.</summary>
+    private AgentProcess Supervise(string execId, int pid, Cgroups.ICgroup execCgroup, ProcessSpec spec, ProcessIO io)
+    {
         var limits = Volatile.Read(ref _limits);
-        return AgentProcess.Start(_channel, request.ExecId, response.Pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
+        return AgentProcess.Start(_channel, execId, pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
             io, () => execCgroup.OomKillCount() > 0, _disposing.Token,
             hostKill: () => execCgroup.KillAllAsync(CancellationToken.None),
             // What the exec left running (started in the background) stays in its cgroup until the sandbox goes.
-            ended: () => execCgroup.TryRemoveEmpty());
+            ended: () =>
+            {
+                execCgroup.TryRemoveEmpty();
+                _execs.PrepareNext();
+            });
     }
 
     public Task<byte[]> ReadFileAsync(string path, long maxBytes, CancellationToken cancellationToken) =>
@@ -231,6 +272,7 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
+        _execs.Stop();
         _channel.Close();
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);

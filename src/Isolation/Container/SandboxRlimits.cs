@@ -6,7 +6,8 @@ namespace Sandbox.Isolation.Container;
 /// first process while bwrap holds it on its block fd, before it runs anything (or forks the workload): everything in
 /// the sandbox inherits them. prlimit(2) on a process of another uid needs CAP_SYS_RESOURCE over its user namespace,
 /// which root has unless it is confined (a container's root often lacks it); there util-linux prlimit sets them on
-/// itself at the head of the launch chain instead, one exec more.</summary>
+/// itself at the head of the launch chain instead, one exec more. A long-lived sandbox's agent sets them on itself
+/// (<see cref="AgentArgs"/>): no exec, and no window in which it could run without them.</summary>
 internal static class SandboxRlimits
 {
     private const int CapSysResource = 24;
@@ -29,6 +30,9 @@ internal static class SandboxRlimits
         Set(pid, Libc.RLIMIT_FSIZE, (ulong)FileSizeBytes(limits), "RLIMIT_FSIZE");
         Set(pid, Libc.RLIMIT_CORE, 0, "RLIMIT_CORE");
     }
+
+    /// <summary>The agent's <c>--rlimits</c>: it sets them on itself at its start, before it serves the host.</summary>
+    public static string[] AgentArgs(ResourceLimits limits) => ["--rlimits", $"{limits.OpenFiles}:{FileSizeBytes(limits)}"];
 
     private static long FileSizeBytes(ResourceLimits limits) => (limits.FileSizeMiB ?? limits.DiskMiB) << 20;
 
