@@ -200,6 +200,7 @@ internal sealed partial class AgentService : IDisposable
         var exec = _processes.Spawn(request, executable, user);
         BootTimeline.Mark("exec-spawned");
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
+        BootTimeline.Mark("exec-logged");
         return new ExecResponse { Pid = exec.Pid };
     }
 

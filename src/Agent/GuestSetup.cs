@@ -386,7 +386,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         return GuestConfinement.SpawnInCgroup(WorkloadCgroup, () => GuestConfinement.OnThread(() =>
         {
             GuestConfinement.Confine(user, _seccomp);
-            return spawn();
+            BootTimeline.Mark("spawn-confined");
+            var spawned = spawn();
+            BootTimeline.Mark("spawn-exec-done");
+            return spawned;
         }));
     }
 
