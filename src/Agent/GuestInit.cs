@@ -32,7 +32,7 @@ internal static unsafe class GuestInit
         // Terminals for execs with a tty (devtmpfs's /dev/ptmx opens the devpts instance mounted next to it).
         Directory.CreateDirectory("/dev/pts");
         Mount("devpts", "/dev/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
-        MountCgroup();
+        Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC, null);
         BootTimeline.Mark("init-mounts");
         LoadModules();
         BootTimeline.Mark("modules");
@@ -125,23 +125,6 @@ internal static unsafe class GuestInit
             if (Environment.TickCount64 > deadline)
                 throw new IOException($"no virtio-serial port named {PortName} appeared within {s_portTimeout.TotalSeconds} s");
             Thread.Sleep(5);
-        }
-    }
-
-    /// <summary>favordynmods (Linux 6.0+): every exec moves the agent into the workload's cgroup and back, and without
-    /// it each move waits for an RCU grace period (the threadgroup lock's writer side), ~4 ms of a TCG guest's exec;
-    /// forks and exits pay an atomic instead. A kernel that does not know the option gets the plain mount.</summary>
-    private static void MountCgroup()
-    {
-        const ulong flags = Libc.MS_NOSUID | Libc.MS_NODEV | Libc.MS_NOEXEC;
-        try
-        {
-            Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, "favordynmods");
-        }
-        catch (IOException e)
-        {
-            AgentLog.Info($"{e.Message}; mounting without favordynmods");
-            Mount("cgroup2", "/sys/fs/cgroup", "cgroup2", flags, null);
         }
     }
 
