@@ -40,16 +40,38 @@ Console.WriteLine($"rootfs: {(args.Length > 1 ? args[1] : "the host's userland")
 // SANDBOX_BENCH_UNSEEDED=1 adds the same starts with the guest RNG left to the kernel's own entropy
 // (MicroVmOptions.SeedGuestRngFromCpu = false: how every start was before), round robin with the seeded ones.
 var unseeded = Environment.GetEnvironmentVariable("SANDBOX_BENCH_UNSEEDED") == "1";
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded) => new(new MicroVmOptions
+// SANDBOX_BENCH_NORANDMAPS=1 adds restores and exec round trips of guests booted without user address randomization
+// (MicroVmOptions.GuestAddressSpaceRandomization = false), round robin with the default ones.
+var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") == "1";
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true) => new(new MicroVmOptions
 {
     AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
-    SeedGuestRngFromCpu = seeded,
+    SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
     Cold: NewDriver(k.Minimal, templates: false, seeded: true),
     Restore: NewDriver(k.Minimal, templates: true, seeded: true),
     ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
-    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false)));
+    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false),
+    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false)));
+
+// SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
+// with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
+if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_PROCESS_PROBE") == "1")
+{
+    var driver = drivers[kernels[^1].Name].Cold;
+    await using var vm = (MicroVmSandbox)await driver.CreateAsync(NewSpec() with { ExtraSyscalls = ["personality"] }, CancellationToken.None);
+    await RoundTrip(vm);
+    foreach (var prefix in new[] { "", "setarch x86_64 -R ", "", "setarch x86_64 -R " })
+    {
+        var text = new MemoryStream();
+        var p = await vm.ExecAsync(new ProcessSpec { Argv = ["bash", "-c", $"cat /proc/sys/kernel/randomize_va_space; TIMEFORMAT=%R; {prefix}bash -c 'time (for i in $(seq 40); do /usr/bin/true; done)'"] },
+            new ProcessIO { Stdout = text, Stderr = text }, CancellationToken.None);
+        await p.WaitAsync(CancellationToken.None);
+        Console.WriteLine($"[{prefix.Trim()}] {Encoding.UTF8.GetString(text.ToArray()).Replace('\n', ' ')} (s per 40 execs); load {File.ReadAllText("/proc/loadavg").Trim()}");
+    }
+    return;
+}
 
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
 foreach (var (name, kernel, _) in kernels)
@@ -58,6 +80,8 @@ foreach (var (name, kernel, _) in kernels)
     var buildClock = Stopwatch.StartNew();
     if (unseeded)
         await drivers[name].RestoreUnseeded.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, unseeded] {m}"), CancellationToken.None);
+    if (norandmaps)
+        await drivers[name].RestoreNorandmaps.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, norandmaps] {m}"), CancellationToken.None);
     var template = await drivers[name].Restore.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}] {m}"), CancellationToken.None);
     Console.WriteLine($"[{name}] template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
         $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
@@ -78,6 +102,8 @@ for (var i = 0; i < runs; i++)
             Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
             Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
         }
+        if (norandmaps)
+            Add($"restore to first exec output, {name} kernel, norandmaps", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
     }
 }
 foreach (var (what, values) in results)
@@ -86,34 +112,31 @@ foreach (var (what, values) in results)
 // Exec round trip on a live restored VM of the kernel the tier picks by default.
 var preferred = kernels[^1].Name;
 await using (var live = (MicroVmSandbox)await drivers[preferred].Restore.CreateAsync(NewSpec(), CancellationToken.None))
+await using (var fixedLayout = norandmaps ? (MicroVmSandbox)await drivers[preferred].RestoreNorandmaps.CreateAsync(NewSpec(), CancellationToken.None) : null)
 {
     await RoundTrip(live); // first-time guest code
+    if (fixedLayout is not null) await RoundTrip(fixedLayout);
     var trips = new List<double>();
-    for (var i = 0; i < Math.Max(20, runs * 5); i++)
-        trips.Add(await RoundTrip(live));
-    Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-52} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
+    var fixedTrips = new List<double>();
+    for (var block = 0; block < Math.Max(4, runs); block++)
+    {
+        for (var i = 0; i < 5; i++)
+            trips.Add(await RoundTrip(live));
+        if (fixedLayout is null) continue;
+        for (var i = 0; i < 5; i++)
+            fixedTrips.Add(await RoundTrip(fixedLayout));
+    }
+    Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-66} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
         $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs)");
+    if (fixedLayout is not null)
+        Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel, norandmaps",-66} p50 {Percentile(fixedTrips, 50) * 1000:0.0} ms, " +
+            $"p95 {Percentile(fixedTrips, 95) * 1000:0.0} ms, min {fixedTrips.Min() * 1000:0.0} ms ({fixedTrips.Count} execs, blocks of 5 alternated)");
+    Console.WriteLine($"load {File.ReadAllText("/proc/loadavg").Trim()}");
     // Where an exec's time goes: the Exec call (the guest resolves and spawns), the rest (the process runs and exits,
     // the output and wait long polls end); the guest's own spawn (its stages of the last exec); and what a process
     // start costs inside the guest without the agent (bash forking /usr/bin/true).
-    var calls = new List<double>();
-    var spawns = new List<double>();
-    for (var i = 0; i < 10; i++)
-    {
-        var clock = Stopwatch.StartNew();
-        var p = await live.ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO(), CancellationToken.None);
-        calls.Add(clock.Elapsed.TotalSeconds);
-        await p.WaitAsync(CancellationToken.None);
-        var stages = (await live.StartTimelineAsync(CancellationToken.None)).Guest.ToDictionary(g => g.Stage, g => g.Boottime);
-        spawns.Add((stages["exec-spawned"] - stages["exec-request"]).TotalSeconds);
-    }
-    var loop = new MemoryStream();
-    var bash = await live.ExecAsync(new ProcessSpec { Argv = ["bash", "-c", "TIMEFORMAT=%R; time (for i in $(seq 20); do /usr/bin/true; done)"] },
-        new ProcessIO { Stderr = loop }, CancellationToken.None);
-    await bash.WaitAsync(CancellationToken.None);
-    var perProcess = double.Parse(Encoding.UTF8.GetString(loop.ToArray()).Trim(), CultureInfo.InvariantCulture) / 20;
-    Console.WriteLine($"  exec call (resolve + spawn, answered) p50 {Percentile(calls, 50) * 1000:0.0} ms; guest spawn alone p50 {Percentile(spawns, 50) * 1000:0.0} ms; " +
-        $"a fork+exec of /usr/bin/true by bash in the guest {perProcess * 1000:0.0} ms");
+    await ExecBreakdown(live, "");
+    if (fixedLayout is not null) await ExecBreakdown(fixedLayout, "norandmaps: ");
 }
 
 foreach (var (name, _, _) in kernels)
@@ -126,6 +149,35 @@ foreach (var (name, _, _) in kernels)
     var c = cold.HostMemory();
     Console.WriteLine($"[{name}] one idle VM: restored PSS {r.PssBytes / 1048576.0:0.0} MiB, RSS {r.RssBytes / 1048576.0:0.0} MiB; " +
         $"cold-booted PSS {c.PssBytes / 1048576.0:0.0} MiB, RSS {c.RssBytes / 1048576.0:0.0} MiB");
+}
+
+async Task ExecBreakdown(MicroVmSandbox live, string label)
+{
+    var calls = new List<double>();
+    var spawns = new List<double>();
+    string[] spawnStages = ["exec-request", "spawn-cgroup-in", "spawn-thread", "spawn-confined", "spawn-exec-done", "spawn-cgroup-out", "exec-spawned", "exec-logged"];
+    var steps = new Dictionary<string, List<double>>();
+    for (var i = 0; i < 10; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        var p = await live.ExecAsync(new ProcessSpec { Argv = ["true"] }, new ProcessIO(), CancellationToken.None);
+        calls.Add(clock.Elapsed.TotalSeconds);
+        await p.WaitAsync(CancellationToken.None);
+        var stages = (await live.StartTimelineAsync(CancellationToken.None)).Guest.ToDictionary(g => g.Stage, g => g.Boottime);
+        spawns.Add((stages["exec-spawned"] - stages["exec-request"]).TotalSeconds);
+        var order = spawnStages.Where(stages.ContainsKey).ToList();
+        for (var j = 1; j < order.Count; j++)
+            (steps.TryGetValue(order[j], out var list) ? list : steps[order[j]] = []).Add((stages[order[j]] - stages[order[j - 1]]).TotalSeconds);
+    }
+    Console.WriteLine($"  {label}guest spawn stages, p50 ms from the previous one: " +
+        string.Join(", ", spawnStages.Where(steps.ContainsKey).Select(st => $"{st} {Percentile(steps[st], 50) * 1000:0.0}")));
+    var loop = new MemoryStream();
+    var bash = await live.ExecAsync(new ProcessSpec { Argv = ["bash", "-c", "TIMEFORMAT=%R; time (for i in $(seq 20); do /usr/bin/true; done)"] },
+        new ProcessIO { Stderr = loop }, CancellationToken.None);
+    await bash.WaitAsync(CancellationToken.None);
+    var perProcess = double.Parse(Encoding.UTF8.GetString(loop.ToArray()).Trim(), CultureInfo.InvariantCulture) / 20;
+    Console.WriteLine($"  {label}exec call (resolve + spawn, answered) p50 {Percentile(calls, 50) * 1000:0.0} ms; guest spawn alone p50 {Percentile(spawns, 50) * 1000:0.0} ms; " +
+        $"a fork+exec of /usr/bin/true by bash in the guest {perProcess * 1000:0.0} ms");
 }
 
 async Task<double> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestKernel kernel)

@@ -204,6 +204,7 @@ internal sealed partial class AgentService : IDisposable
         var exec = request.Prepared ? _processes.RunPrepared(request, executable, user) : _processes.Spawn(request, executable, user);
         BootTimeline.Mark("exec-spawned");
         AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
+        BootTimeline.Mark("exec-logged");
         return new ExecResponse { Pid = exec.Pid };
     }
 

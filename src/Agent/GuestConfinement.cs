@@ -36,6 +36,7 @@ internal static unsafe class GuestConfinement
         lock (CgroupSpawnLock)
         {
             File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
+            BootTimeline.Mark("spawn-cgroup-in");
             try
             {
                 return spawn();
@@ -43,6 +44,7 @@ internal static unsafe class GuestConfinement
             finally
             {
                 File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
+                BootTimeline.Mark("spawn-cgroup-out");
             }
         }
     }
@@ -55,6 +57,7 @@ internal static unsafe class GuestConfinement
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         var thread = new Thread(() =>
         {
+            BootTimeline.Mark("spawn-thread");
             try
             {
                 result = operation();

@@ -393,7 +393,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         {
             _podWorkload?.EnterAll();
             GuestConfinement.Confine(user, _seccomp);
-            return spawn();
+            BootTimeline.Mark("spawn-confined");
+            var spawned = spawn();
+            BootTimeline.Mark("spawn-exec-done");
+            return spawned;
         }));
     }
 

@@ -64,6 +64,29 @@ public sealed class MicroVmTests
     }
 
     [Fact]
+    public async Task Guest_processes_get_random_addresses_unless_the_host_turns_them_off()
+    {
+        // Where one process maps the C library, as the guest's kernel placed it.
+        const string libcBase = "grep -m 1 libc /proc/self/maps | cut -d- -f1";
+        await using var randomized = await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        Assert.Equal("2\n", await Exec(randomized, "cat /proc/sys/kernel/randomize_va_space"));
+        var bases = new HashSet<string>();
+        for (var i = 0; i < 3; i++)
+            bases.Add(await Exec(randomized, libcBase));
+        Assert.True(bases.Count > 1, $"three processes mapped libc at one address: {string.Join(", ", bases)}");
+
+        var fixedLayout = new MicroVmDriver(new MicroVmOptions
+        {
+            AgentDirectory = Harness.AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4), GuestAddressSpaceRandomization = false,
+        });
+        await using var sandbox = await fixedLayout.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        Assert.Equal("0\n", await Exec(sandbox, "cat /proc/sys/kernel/randomize_va_space"));
+        Assert.Equal(await Exec(sandbox, libcBase), await Exec(sandbox, libcBase));
+        // The guest kernel's own layout stays random (KASLR) and hidden.
+        Assert.Equal("0\n", await Exec(sandbox, "grep -c nokaslr /proc/cmdline || true"));
+    }
+
+    [Fact]
     public async Task Guest_kernel_keeps_its_layout_log_and_user_namespaces_from_the_workload()
     {
         await using var sandbox = await Driver.CreateAsync(new SandboxSpec { SyscallProfile = "strict" }, CancellationToken.None);

@@ -125,6 +125,11 @@ public sealed class SnapshotTemplateTests : IDisposable
         foreach (var accel in new[] { Accelerator.Tcg, Accelerator.Kvm })
             Assert.Contains("random.trust_cpu=on", QemuCommandLine.TunedKernelCommandLine(accel, 2_000_000).Split(' '));
         Assert.Contains("random.trust_cpu=off", QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, trustCpuRng: false).Split(' '));
+        // User address randomization stays on unless the host turns it off (MicroVmOptions.GuestAddressSpaceRandomization).
+        Assert.DoesNotContain("norandmaps", QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000).Split(' '));
+        var off = QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, randomizeUserAddresses: false);
+        Assert.Contains("norandmaps", off.Split(' '));
+        Assert.NotEqual(Cmd().Identity(), (Cmd() with { KernelCommandLine = off }).Identity());
     }
 
     [Fact]

@@ -15,6 +15,15 @@ public sealed class ImageStoreConfigTests
     }
 
     [Fact]
+    public void Microvm_guest_address_randomization_is_on_unless_turned_off()
+    {
+        Assert.True(ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.GuestAddressRandomization);
+        Assert.False(ConfigLoader.Parse("microvm:\n  guest_address_randomization: false\n").MicroVm.GuestAddressRandomization);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  aslr: false\n"));
+        Assert.Contains("aslr", e.Message);
+    }
+
+    [Fact]
     public void A_relative_store_dir_or_an_unknown_key_is_refused_naming_it()
     {
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("images:\n  store_dir: images\n"));

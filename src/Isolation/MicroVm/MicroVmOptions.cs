@@ -42,6 +42,15 @@ public sealed class MicroVmOptions
     /// seconds of a TCG cold boot (kept for bench/microvm-start's before/after).</summary>
     public bool SeedGuestRngFromCpu { get; init; } = true;
 
+    /// <summary>Every process the guest starts gets randomized library, stack and heap addresses (the guest kernel's
+    /// randomize_va_space=2). Default true. false boots the guest with <c>norandmaps</c>: the workload's processes are
+    /// laid out the same every time (the guest kernel's own KASLR stays on). Under TCG that makes a process start
+    /// ~3x cheaper: QEMU finds translated code by guest virtual address, so a library mapped somewhere new is
+    /// translated again in every process (docs/microvm-bench.md). It weakens only the hardening of the workload's own
+    /// programs against memory-corruption exploits, not the VM boundary; it is a choice for TCG hosts, never made
+    /// silently.</summary>
+    public bool GuestAddressSpaceRandomization { get; init; } = true;
+
     /// <summary>Virtual CPUs per guest. Default 1 (under TCG more vCPUs only cost host threads).</summary>
     public int VCpus { get; init; } = 1;
 

@@ -55,7 +55,7 @@ public static class ConfigLoader
     private static SandboxdConfig ReadRoot(Section s)
     {
         var d = new SandboxdConfig();
-        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "images", "log", "pools");
+        s.Known("listen", "tenants", "policy", "state_dir", "sandboxes", "container", "microvm", "images", "log", "pools");
         return new SandboxdConfig
         {
             Listen = s.Child("listen") is { } l ? ReadListen(l) : d.Listen,
@@ -64,6 +64,7 @@ public static class ConfigLoader
             StateDir = s.String("state_dir") ?? d.StateDir,
             Sandboxes = s.Child("sandboxes") is { } b ? ReadSandboxes(b) : d.Sandboxes,
             Container = s.Child("container") is { } c ? ReadContainer(c) : d.Container,
+            MicroVm = s.Child("microvm") is { } m ? ReadMicroVm(m) : d.MicroVm,
             Images = s.Child("images") is { } i ? ReadImages(i) : d.Images,
             Log = s.Child("log") is { } g ? ReadLog(g) : d.Log,
             Pools = s.Child("pools") is { } o ? ReadPools(o) : d.Pools,
@@ -174,6 +175,16 @@ public static class ConfigLoader
             DefaultTtlS = s.Int("default_ttl_s") ?? d.DefaultTtlS,
             MaxTtlS = s.Int("max_ttl_s") ?? d.MaxTtlS,
             ReapIntervalMs = s.Int("reap_interval_ms") ?? d.ReapIntervalMs,
+        };
+    }
+
+    private static MicroVmConfig ReadMicroVm(Section s)
+    {
+        var d = new MicroVmConfig();
+        s.Known("guest_address_randomization");
+        return new MicroVmConfig
+        {
+            GuestAddressRandomization = s.Bool("guest_address_randomization") ?? d.GuestAddressRandomization,
         };
     }
 

@@ -14,6 +14,7 @@ public sealed record SandboxdConfig
     public string StateDir { get; init; } = "/var/lib/sandboxd";
     public SandboxesConfig Sandboxes { get; init; } = new();
     public ContainerConfig Container { get; init; } = new();
+    public MicroVmConfig MicroVm { get; init; } = new();
     public ImagesConfig Images { get; init; } = new();
     public LogConfig Log { get; init; } = new();
     public PoolsConfig Pools { get; init; } = new();
@@ -92,6 +93,14 @@ public sealed record SandboxesConfig
     public int MaxTtlS { get; init; } = 86400;
     /// <summary>How often expired sandboxes are looked for, milliseconds. Default 5000.</summary>
     public int ReapIntervalMs { get; init; } = 5000;
+}
+
+public sealed record MicroVmConfig
+{
+    /// <summary>Every process in a microVM guest gets randomized addresses (MicroVmOptions.GuestAddressSpaceRandomization).
+    /// Default true; false boots guests with norandmaps: under TCG a process start is ~3x cheaper (docs/microvm-bench.md),
+    /// the workload's own programs lose ASLR's hardening (the VM boundary and the guest kernel's KASLR are unchanged).</summary>
+    public bool GuestAddressRandomization { get; init; } = true;
 }
 
 public sealed record ContainerConfig

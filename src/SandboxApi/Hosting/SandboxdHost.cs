@@ -146,6 +146,7 @@ public static partial class SandboxdHost
             CgroupParent = config.Container.CgroupParent + "-vm",
             // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
             StateDirectory = Path.Combine(config.StateDir, "vm"),
+            GuestAddressSpaceRandomization = config.MicroVm.GuestAddressRandomization,
         }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
