@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE]
+//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -21,6 +21,9 @@ var seconds = int.Parse(Arg("--seconds") ?? "10");
 var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 var poolSize = int.Parse(Arg("--pool-size") ?? "4");
 var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
+// --exec-gap MS: an untimed pause before each timed exec, as between a user's commands (a container sandbox prepares
+// the next exec's first stage after each exec: back to back, the next exec waits for it).
+var execGap = int.Parse(Arg("--exec-gap") ?? "0");
 var baseline = Arg("--baseline");
 // The baseline daemons' agent bundle ($SANDBOX_AGENT_DIR for them), when the change under test is the agent's.
 var baselineAgent = Arg("--baseline-agent");
@@ -231,12 +234,14 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         {
             for (var t = 0; t < targets.Count; t++)
             {
+                if (execGap > 0)
+                    await Task.Delay(execGap);
                 var sw = Stopwatch.StartNew();
                 await Exec(targets[t], sandboxes[t]);
                 samples[t].Add(sw.Elapsed.TotalMilliseconds);
             }
         }
-        Console.WriteLine($"Exec([\"true\"]) round trip, live container sandbox, x {n} after {execWarmup} untimed (target p50 <= 2 ms); load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}:");
+        Console.WriteLine($"Exec([\"true\"]) round trip, live container sandbox, x {n} after {execWarmup} untimed{(execGap > 0 ? $", {execGap} ms apart" : "")} (target p50 <= 2 ms); load {File.ReadAllText("/proc/loadavg").Split(' ')[0]}:");
         for (var t = 0; t < targets.Count; t++)
         {
             Console.WriteLine($"  {targets[t].Name,-15} p50 {Percentile(samples[t], 0.5),6:0.00} ms   p95 {Percentile(samples[t], 0.95),6:0.00} ms   " +
