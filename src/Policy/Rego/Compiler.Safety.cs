@@ -33,6 +33,10 @@ internal sealed partial class Compiler
             if (def.Value is not null) ShallowVars(def.Value, visible);
             visible.UnionWith(bound);
             def.Body = Order(def.Body, bound, visible);
+            // A comprehension in the head (`p := [x | x := 3] if { x := 1 }`) is scoped and ordered as one in the body.
+            visible.UnionWith(bound);
+            foreach (var head in new[] { def.Key, def.Value })
+                if (head is not null) OrderComprehensions(head, bound, visible);
             if (def.Key is not null) CheckHead(def.Key, bound);
             if (def.Value is not null) CheckHead(def.Value, bound);
         }
@@ -189,13 +193,31 @@ internal sealed partial class Compiler
 
     private int _renamed;
 
-    /// <summary>Gives the comprehension's own variables (those no outer scope can see) names of their own.</summary>
+    /// <summary>
+    /// Gives the comprehension's own variables names of their own: those no outer scope can see, and those its body
+    /// declares with <c>:=</c>, which OPA scopes to the comprehension (`f(x) := [x | x := 2]` shadows the argument).
+    /// Reading such a name before its declaration in the same body is OPA's "var x referenced above".
+    /// </summary>
     private void RenameLocals(ComprehensionTerm c, HashSet<string> visible)
     {
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < c.Body.Length; i++)
+        {
+            if (c.Body[i] is not AssignExpr a) continue;
+            var pats = new HashSet<string>(StringComparer.Ordinal);
+            CollectPatternVars(a.Left, pats);
+            foreach (var p in pats)
+            {
+                if (!visible.Contains(p) || !declared.Add(p)) continue;
+                for (var j = 0; j < i; j++)
+                    if (AstWalk.DeepExpr(c.Body[j]).OfType<VarTerm>().FirstOrDefault(v => v.Name == p) is { } early)
+                        Error(RegoErrorCodes.CompileError, $"var {VarTerm.SourceNameOf(p)} referenced above", early.Loc);
+            }
+        }
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var d in AstWalk.Deep(c))
         {
-            if (d is not VarTerm v || v.IsWildcard || visible.Contains(v.Name)) continue;
+            if (d is not VarTerm v || v.IsWildcard || (visible.Contains(v.Name) && !declared.Contains(v.Name))) continue;
             if (!names.TryGetValue(v.Name, out var renamed)) names[v.Name] = renamed = $"{v.Name}${++_renamed}";
             v.Name = renamed;
         }
