@@ -12,6 +12,10 @@ public sealed class TlsTests
 {
     private static string Endpoint(int port) => $"127.0.0.1:{port}";
 
+    /// <summary>Every call here carries a deadline: a TLS exchange that neither completes nor fails (a refused client
+    /// certificate the client never hears about) must fail this test by name, not hang the suite.</summary>
+    private static CallOptions Within(Metadata? headers = null) => new(headers, DateTime.UtcNow.AddSeconds(60));
+
     [Fact]
     public async Task ClientCertificate_NamesTheTenant_OthersAreRefused()
     {
@@ -27,20 +31,20 @@ public sealed class TlsTests
         {
             var clientA = new Sandboxes.SandboxesClient(a);
             var clientB = new Sandboxes.SandboxesClient(b);
-            var sb = await clientA.CreateSandboxAsync(Streams.Trusted());
+            var sb = await clientA.CreateSandboxAsync(Streams.Trusted(), Within());
             Assert.Equal("acme", sb.Tenant);
-            Assert.Single((await clientA.ListSandboxesAsync(new ListSandboxesRequest())).Sandboxes);
+            Assert.Single((await clientA.ListSandboxesAsync(new ListSandboxesRequest(), Within())).Sandboxes);
             // The other tenant's certificate sees nothing of it.
-            Assert.Empty((await clientB.ListSandboxesAsync(new ListSandboxesRequest())).Sandboxes);
-            var notFound = await Assert.ThrowsAsync<RpcException>(() => clientB.GetSandboxAsync(new GetSandboxRequest { Id = sb.Id }).ResponseAsync);
+            Assert.Empty((await clientB.ListSandboxesAsync(new ListSandboxesRequest(), Within())).Sandboxes);
+            var notFound = await Assert.ThrowsAsync<RpcException>(() => clientB.GetSandboxAsync(new GetSandboxRequest { Id = sb.Id }, Within()).ResponseAsync);
             Assert.Equal(StatusCode.NotFound, notFound.StatusCode);
-            await clientA.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id });
+            await clientA.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id }, Within());
         }
 
         // A valid certificate for a tenant that is not configured: connected, but no tenant.
         using (var stranger = certs.Channel(Endpoint(port), certs.Client("stranger")))
         {
-            var e = await Assert.ThrowsAsync<RpcException>(() => new Sandboxes.SandboxesClient(stranger).ListSandboxesAsync(new ListSandboxesRequest()).ResponseAsync);
+            var e = await Assert.ThrowsAsync<RpcException>(() => new Sandboxes.SandboxesClient(stranger).ListSandboxesAsync(new ListSandboxesRequest(), Within()).ResponseAsync);
             Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
         }
 
@@ -49,7 +53,7 @@ public sealed class TlsTests
         foreach (var (what, cert) in new[] { ("none", null), ("other CA", certs.Client("acme", issuer: other)), ("server-auth only", certs.Client("acme", usage: "1.3.6.1.5.5.7.3.1")) })
         {
             using var channel = certs.Channel(Endpoint(port), cert);
-            var e = await Assert.ThrowsAsync<RpcException>(() => new Sandboxes.SandboxesClient(channel).ListSandboxesAsync(new ListSandboxesRequest()).ResponseAsync);
+            var e = await Assert.ThrowsAsync<RpcException>(() => new Sandboxes.SandboxesClient(channel).ListSandboxesAsync(new ListSandboxesRequest(), Within()).ResponseAsync);
             // TLS 1.3 refuses a client certificate after the client thinks the handshake is done, so the client reports
             // either a failed connection (UNAVAILABLE) or a connection that died before HTTP/2 began (INTERNAL).
             Assert.True(e.StatusCode is StatusCode.Unavailable or StatusCode.Internal && e.Status.DebugException is not null,
@@ -71,12 +75,12 @@ public sealed class TlsTests
 
         using var channel = certs.Channel(Endpoint(port), client: null);
         var client = new Sandboxes.SandboxesClient(channel);
-        var ok = await client.ListSandboxesAsync(new ListSandboxesRequest(), new Metadata { { "authorization", "Bearer " + token } });
+        var ok = await client.ListSandboxesAsync(new ListSandboxesRequest(), Within(new Metadata { { "authorization", "Bearer " + token } }));
         Assert.Empty(ok.Sandboxes);
         foreach (var wrong in new[] { token + "x", token[..^1], "", "Bearer" })
         {
             var e = await Assert.ThrowsAsync<RpcException>(() =>
-                client.ListSandboxesAsync(new ListSandboxesRequest(), new Metadata { { "authorization", "Bearer " + wrong } }).ResponseAsync);
+                client.ListSandboxesAsync(new ListSandboxesRequest(), Within(new Metadata { { "authorization", "Bearer " + wrong } })).ResponseAsync);
             Assert.Equal(StatusCode.Unauthenticated, e.StatusCode);
         }
     }
