@@ -87,6 +87,12 @@ internal sealed partial class Compiler
 
     private void ReportUnsafe(string name, Term within)
     {
+        // print's argument collector is unsafe only through its argument, which is reported by name.
+        if (name.StartsWith("$print", StringComparison.Ordinal))
+        {
+            if (_errors.Count == 0) Error(RegoErrorCodes.UnsafeVarError, "print argument is unsafe", within.Loc);
+            return;
+        }
         var at = AstWalk.Deep(within).OfType<VarTerm>().FirstOrDefault(v => v.Name == name)?.Loc ?? within.Loc;
         Error(RegoErrorCodes.UnsafeVarError, $"var {VarTerm.SourceNameOf(name)} is unsafe", at);
     }
