@@ -130,6 +130,14 @@ internal sealed partial class Compiler
                     if (!assigned.Add(p) || bound.Contains(p))
                         Error(RegoErrorCodes.CompileError, $"var {p} assigned above", e.Loc);
             }
+            else if (e is SomeDeclExpr or SomeInExpr)
+            {
+                // `some x` declares x in this body, as `x :=` does: OPA refuses one already bound here (a function
+                // argument, an earlier `:=` or binding); in a comprehension it is the comprehension's own (renamed).
+                foreach (var p in DeclaredBy(e))
+                    if (bound.Contains(p))
+                        Error(RegoErrorCodes.CompileError, assigned.Contains(p) ? $"var {VarTerm.SourceNameOf(p)} assigned above" : $"var {VarTerm.SourceNameOf(p)} referenced above", e.Loc);
+            }
             OrderNested(e, bound, visibleFor(e));
             bound.UnionWith(outs!);
             ordered.Add(e);
@@ -209,9 +217,7 @@ internal sealed partial class Compiler
         var declared = new HashSet<string>(StringComparer.Ordinal);
         for (var i = 0; i < c.Body.Length; i++)
         {
-            if (c.Body[i] is not AssignExpr a) continue;
-            var pats = new HashSet<string>(StringComparer.Ordinal);
-            CollectPatternVars(a.Left, pats);
+            var pats = DeclaredBy(c.Body[i]);
             foreach (var p in pats)
             {
                 if (!visible.Contains(p) || !declared.Add(p)) continue;
@@ -227,6 +233,23 @@ internal sealed partial class Compiler
             if (!names.TryGetValue(v.Name, out var renamed)) names[v.Name] = renamed = $"{v.Name}${++_renamed}";
             v.Name = renamed;
         }
+    }
+
+    /// <summary>The variables an expression declares: `x := …`, `some x`, `some k, v in …` (empty for others).</summary>
+    private static HashSet<string> DeclaredBy(Expr e)
+    {
+        var pats = new HashSet<string>(StringComparer.Ordinal);
+        switch (e)
+        {
+            case AssignExpr a: CollectPatternVars(a.Left, pats); break;
+            case SomeDeclExpr sd: foreach (var v in sd.Vars) pats.Add(v.Name); break;
+            case SomeInExpr si:
+                if (si.Key is not null) CollectPatternVars(si.Key, pats);
+                CollectPatternVars(si.Value, pats);
+                break;
+        }
+        pats.RemoveWhere(p => p.StartsWith("$_", StringComparison.Ordinal));
+        return pats;
     }
 
     /// <summary>Vars of a term outside nested comprehensions.</summary>
