@@ -182,6 +182,7 @@ internal sealed partial class Compiler
         foreach (var t in AstWalk.TermsOf(e)) OrderComprehensions(t, bound, visible);
         if (e is EveryExpr ev)
         {
+            RenameDeclared(ev.Body, visible);
             var inner = new HashSet<string>(bound, StringComparer.Ordinal);
             var innerVisible = new HashSet<string>(visible, StringComparer.Ordinal);
             if (ev.Key is not null) { inner.Add(ev.Key.Name); innerVisible.Add(ev.Key.Name); }
@@ -233,6 +234,28 @@ internal sealed partial class Compiler
             if (!names.TryGetValue(v.Name, out var renamed)) names[v.Name] = renamed = $"{v.Name}${++_renamed}";
             v.Name = renamed;
         }
+    }
+
+    /// <summary>
+    /// An `every` body is a scope of its own in OPA: a variable it declares (`x :=`, `some x`) is its own even when an
+    /// outer one has that name, so it is renamed within the body.
+    /// </summary>
+    private void RenameDeclared(Expr[] body, HashSet<string> visible)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Length; i++)
+            foreach (var p in DeclaredBy(body[i]))
+            {
+                if (!visible.Contains(p) || names.ContainsKey(p)) continue;
+                for (var j = 0; j < i; j++)
+                    if (AstWalk.DeepExpr(body[j]).OfType<VarTerm>().FirstOrDefault(v => v.Name == p) is { } early)
+                        Error(RegoErrorCodes.CompileError, $"var {VarTerm.SourceNameOf(p)} referenced above", early.Loc);
+                names[p] = $"{p}${++_renamed}";
+            }
+        if (names.Count == 0) return;
+        foreach (var e in body)
+            foreach (var t in AstWalk.DeepExpr(e))
+                if (t is VarTerm v && names.TryGetValue(v.Name, out var renamed)) v.Name = renamed;
     }
 
     /// <summary>The variables an expression declares: `x := …`, `some x`, `some k, v in …` (empty for others).</summary>
