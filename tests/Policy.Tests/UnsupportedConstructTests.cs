@@ -17,6 +17,10 @@ public class UnsupportedConstructTests
         { "package t\np := 2e308", "rego_parse_error", "2e308 is beyond the range of a double" },
         { "package t\np := uuid.rfc4122(\"k\")", "rego_type_error", "undefined function uuid.rfc4122" },
         { "package t\np := http.send({\"method\": \"get\", \"url\": \"http://x\"})", "rego_type_error", "undefined function http.send" },
+        // Random numbers only when the compile options allow them (decisions stay deterministic by default).
+        { "package t\np := rand.intn(\"k\", 10)", "rego_type_error", "undefined function rand.intn" },
+        { "package t\np := graphql.is_valid(\"{}\", \"type Query { a: Int }\")", "rego_type_error", "undefined function graphql.is_valid" },
+        { "package t\np := net.lookup_ip_addr(\"localhost\")", "rego_type_error", "undefined function net.lookup_ip_addr" },
     };
 
     [Theory]

@@ -151,6 +151,14 @@ internal sealed partial class Compiler
         }
     }
 
+    /// <summary>The non-deterministic builtins run only when the compile options enable them.</summary>
+    private bool CapabilityEnabled(Builtin b) => b.Name switch
+    {
+        "time.now_ns" => _options.AllowTimeNow,
+        "rand.intn" => _options.AllowRandom,
+        _ => false,
+    };
+
     /// <summary>
     /// <c>with f as g</c> / <c>with count as 1</c>: replaces a builtin or user function for the expression. The
     /// replacement is a function of the same arity (called instead) or any other term (its value is returned by
@@ -163,7 +171,7 @@ internal sealed partial class Compiler
         {
             if (repl.Arity != target.Arity)
                 Error(RegoErrorCodes.TypeError, $"with keyword replacing {w.MockTarget} (arity {target.Arity}) by {repl.B?.Name ?? repl.F!.PathText} (arity {repl.Arity}): arities must match", w.Loc);
-            if (repl.B is { RequiresCapability: true } && !_options.AllowTimeNow)
+            if (repl.B is { RequiresCapability: true } && !CapabilityEnabled(repl.B))
                 Error(RegoErrorCodes.TypeError, $"undefined function {repl.B.Name}", w.Loc);
             w.MockBuiltin = repl.B;
             w.MockFunction = repl.F;
@@ -345,7 +353,7 @@ internal sealed partial class Compiler
             c.Function = set;
             return;
         }
-        if (!_builtins.TryGet(c.DisplayName, out var b) || (b.RequiresCapability && !(c.DisplayName == "time.now_ns" && _options.AllowTimeNow)))
+        if (!_builtins.TryGet(c.DisplayName, out var b) || (b.RequiresCapability && !CapabilityEnabled(b)))
         {
             Error(RegoErrorCodes.TypeError, $"undefined function {c.DisplayName}", c.Loc);
             return;

@@ -33,6 +33,10 @@ internal sealed partial class Compiler
             if (def.Value is not null) ShallowVars(def.Value, visible);
             visible.UnionWith(bound);
             def.Body = Order(def.Body, bound, visible);
+            // A comprehension in the head (`p := [x | x := 3] if { x := 1 }`) is scoped and ordered as one in the body.
+            visible.UnionWith(bound);
+            foreach (var head in new[] { def.Key, def.Value })
+                if (head is not null) OrderComprehensions(head, bound, visible);
             if (def.Key is not null) CheckHead(def.Key, bound);
             if (def.Value is not null) CheckHead(def.Value, bound);
         }
@@ -83,6 +87,12 @@ internal sealed partial class Compiler
 
     private void ReportUnsafe(string name, Term within)
     {
+        // print's argument collector is unsafe only through its argument, which is reported by name.
+        if (name.StartsWith("$print", StringComparison.Ordinal))
+        {
+            if (_errors.Count == 0) Error(RegoErrorCodes.UnsafeVarError, "print argument is unsafe", within.Loc);
+            return;
+        }
         var at = AstWalk.Deep(within).OfType<VarTerm>().FirstOrDefault(v => v.Name == name)?.Loc ?? within.Loc;
         Error(RegoErrorCodes.UnsafeVarError, $"var {VarTerm.SourceNameOf(name)} is unsafe", at);
     }
@@ -119,6 +129,14 @@ internal sealed partial class Compiler
                 foreach (var p in pats)
                     if (!assigned.Add(p) || bound.Contains(p))
                         Error(RegoErrorCodes.CompileError, $"var {p} assigned above", e.Loc);
+            }
+            else if (e is SomeDeclExpr or SomeInExpr)
+            {
+                // `some x` declares x in this body, as `x :=` does: OPA refuses one already bound here (a function
+                // argument, an earlier `:=` or binding); in a comprehension it is the comprehension's own (renamed).
+                foreach (var p in DeclaredBy(e))
+                    if (bound.Contains(p))
+                        Error(RegoErrorCodes.CompileError, assigned.Contains(p) ? $"var {VarTerm.SourceNameOf(p)} assigned above" : $"var {VarTerm.SourceNameOf(p)} referenced above", e.Loc);
             }
             OrderNested(e, bound, visibleFor(e));
             bound.UnionWith(outs!);
@@ -164,6 +182,7 @@ internal sealed partial class Compiler
         foreach (var t in AstWalk.TermsOf(e)) OrderComprehensions(t, bound, visible);
         if (e is EveryExpr ev)
         {
+            RenameDeclared(ev.Body, visible);
             var inner = new HashSet<string>(bound, StringComparer.Ordinal);
             var innerVisible = new HashSet<string>(visible, StringComparer.Ordinal);
             if (ev.Key is not null) { inner.Add(ev.Key.Name); innerVisible.Add(ev.Key.Name); }
@@ -189,16 +208,71 @@ internal sealed partial class Compiler
 
     private int _renamed;
 
-    /// <summary>Gives the comprehension's own variables (those no outer scope can see) names of their own.</summary>
+    /// <summary>
+    /// Gives the comprehension's own variables names of their own: those no outer scope can see, and those its body
+    /// declares with <c>:=</c>, which OPA scopes to the comprehension (`f(x) := [x | x := 2]` shadows the argument).
+    /// Reading such a name before its declaration in the same body is OPA's "var x referenced above".
+    /// </summary>
     private void RenameLocals(ComprehensionTerm c, HashSet<string> visible)
     {
+        var declared = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < c.Body.Length; i++)
+        {
+            var pats = DeclaredBy(c.Body[i]);
+            foreach (var p in pats)
+            {
+                if (!visible.Contains(p) || !declared.Add(p)) continue;
+                for (var j = 0; j < i; j++)
+                    if (AstWalk.DeepExpr(c.Body[j]).OfType<VarTerm>().FirstOrDefault(v => v.Name == p) is { } early)
+                        Error(RegoErrorCodes.CompileError, $"var {VarTerm.SourceNameOf(p)} referenced above", early.Loc);
+            }
+        }
         var names = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var d in AstWalk.Deep(c))
         {
-            if (d is not VarTerm v || v.IsWildcard || visible.Contains(v.Name)) continue;
+            if (d is not VarTerm v || v.IsWildcard || (visible.Contains(v.Name) && !declared.Contains(v.Name))) continue;
             if (!names.TryGetValue(v.Name, out var renamed)) names[v.Name] = renamed = $"{v.Name}${++_renamed}";
             v.Name = renamed;
         }
+    }
+
+    /// <summary>
+    /// An `every` body is a scope of its own in OPA: a variable it declares (`x :=`, `some x`) is its own even when an
+    /// outer one has that name, so it is renamed within the body.
+    /// </summary>
+    private void RenameDeclared(Expr[] body, HashSet<string> visible)
+    {
+        var names = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i < body.Length; i++)
+            foreach (var p in DeclaredBy(body[i]))
+            {
+                if (!visible.Contains(p) || names.ContainsKey(p)) continue;
+                for (var j = 0; j < i; j++)
+                    if (AstWalk.DeepExpr(body[j]).OfType<VarTerm>().FirstOrDefault(v => v.Name == p) is { } early)
+                        Error(RegoErrorCodes.CompileError, $"var {VarTerm.SourceNameOf(p)} referenced above", early.Loc);
+                names[p] = $"{p}${++_renamed}";
+            }
+        if (names.Count == 0) return;
+        foreach (var e in body)
+            foreach (var t in AstWalk.DeepExpr(e))
+                if (t is VarTerm v && names.TryGetValue(v.Name, out var renamed)) v.Name = renamed;
+    }
+
+    /// <summary>The variables an expression declares: `x := …`, `some x`, `some k, v in …` (empty for others).</summary>
+    private static HashSet<string> DeclaredBy(Expr e)
+    {
+        var pats = new HashSet<string>(StringComparer.Ordinal);
+        switch (e)
+        {
+            case AssignExpr a: CollectPatternVars(a.Left, pats); break;
+            case SomeDeclExpr sd: foreach (var v in sd.Vars) pats.Add(v.Name); break;
+            case SomeInExpr si:
+                if (si.Key is not null) CollectPatternVars(si.Key, pats);
+                CollectPatternVars(si.Value, pats);
+                break;
+        }
+        pats.RemoveWhere(p => p.StartsWith("$_", StringComparison.Ordinal));
+        return pats;
     }
 
     /// <summary>Vars of a term outside nested comprehensions.</summary>

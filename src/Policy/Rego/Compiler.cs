@@ -5,6 +5,8 @@ public sealed class RegoCompileOptions
 {
     /// <summary>Enables <c>time.now_ns</c> (off by default: decisions stay deterministic).</summary>
     public bool AllowTimeNow { get; init; }
+    /// <summary>Enables <c>rand.intn</c> (off by default: decisions stay deterministic).</summary>
+    public bool AllowRandom { get; init; }
     /// <summary>Maximum size of one policy file, in bytes. Default 1 MiB.</summary>
     public int MaxSourceBytes { get; init; } = 1 << 20;
     /// <summary>Maximum number of modules in a bundle. Default 1000.</summary>

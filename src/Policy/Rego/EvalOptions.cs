@@ -21,4 +21,10 @@ public sealed class EvalOptions
     public TimeProvider? TimeProvider { get; init; }
 
     public CancellationToken CancellationToken { get; init; }
+
+    /// <summary>
+    /// Receives each line of <c>print(...)</c> (OPA's print hook); null (the default) discards them. Printing never
+    /// changes a result.
+    /// </summary>
+    public Action<string>? PrintHook { get; init; }
 }

@@ -170,7 +170,7 @@ internal sealed partial class Parser
                 nameParts.AddRange(path.Select(p => ((StringValue)((ScalarTerm)p).V).V));
                 Next();
                 var args = ParseTermList(TokenKind.RParen);
-                current = new CallTerm(head.Loc, nameParts.ToArray(), args);
+                current = nameParts is ["print"] ? PrintCall(head.Loc, args) : new CallTerm(head.Loc, nameParts.ToArray(), args);
                 path.Clear();
                 head = current;
                 continue;
@@ -179,6 +179,24 @@ internal sealed partial class Parser
         }
         return path.Count == 0 ? current : new RefTerm(current.Loc, current, path.ToArray());
     }
+
+    /// <summary>
+    /// print(a, b) → internal.print([{v | v = a}, {v | v = b}]), as OPA rewrites it: an argument's comprehension
+    /// collects every value it takes and is empty (printed <c>&lt;undefined&gt;</c>) when it is undefined, so the
+    /// call holds whatever its arguments do.
+    /// </summary>
+    private CallTerm PrintCall(RegoLocation loc, Term[] args)
+    {
+        var sets = args.Select(a =>
+        {
+            var v = $"$print{_printVars++}";
+            return (Term)new ComprehensionTerm(a.Loc, ComprehensionKind.Set, new VarTerm(a.Loc, v), null,
+                [new UnifyExpr(a.Loc, new VarTerm(a.Loc, v), a)]);
+        }).ToArray();
+        return new CallTerm(loc, [PrintBuiltin.Name], [new ArrayTerm(loc, sets)]);
+    }
+
+    private int _printVars;
 
     private Term[] ParseTermList(TokenKind close)
     {

@@ -8,6 +8,10 @@ internal sealed class BuiltinContext(EvalOptions options)
 
     /// <summary>time.now_ns is fixed for one evaluation, as in OPA.</summary>
     public long NowNs => _now ??= (Options.TimeProvider ?? TimeProvider.System).GetUtcNow().ToUnixTimeMilliseconds() * 1_000_000;
+
+    /// <summary>rand.intn's values, one per (string, n) for the evaluation, as OPA caches them per query.</summary>
+    public Dictionary<(string, long), long> RandomInts => _randomInts ??= [];
+    private Dictionary<(string, long), long>? _randomInts;
 }
 
 internal delegate Value? BuiltinFn(Value[] args, BuiltinContext ctx);
@@ -71,6 +75,8 @@ internal sealed class BuiltinTable
         AwsSignBuiltin.Register(t);
         X509Builtins.Register(t);
         JsonSchemaBuiltins.Register(t);
+        PrintBuiltin.Register(t);
+        RandBuiltins.Register(t);
         return t;
     }
 
