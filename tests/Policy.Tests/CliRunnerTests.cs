@@ -75,7 +75,7 @@ public class CliRunnerTests
     {
         var (code, output, _) = Run((o, e) => PolicyTestRunner.Run(TestBundles.DefaultBundleDir, o, e));
         Assert.Equal(0, code);
-        Assert.Contains("PASS: 29/29", output, StringComparison.Ordinal);
+        Assert.Contains("PASS: 34/34", output, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -104,6 +104,6 @@ public class CliRunnerTests
         var policy = Sandbox.Policy.Rego.RegoBundle.LoadTarGz(tgz).Compile();
         File.Delete(tgz);
         Assert.Equal("sandbox-default-1", policy.Revision);
-        Assert.Equal(29, policy.TestRules.Count);
+        Assert.Equal(34, policy.TestRules.Count);
     }
 }

@@ -116,6 +116,10 @@ public sealed class ContainerdFixture : IAsyncLifetime
     {
         var info = new ProcessStartInfo("/usr/bin/containerd")
         {
+            // containerd 1.6 looks for a shim binary in its working directory before its PATH (BinaryPath makes the
+            // bare name absolute against the cwd): started in the test's bin directory, it ran the JIT build of the
+            // shim that lies there instead of the published one on the PATH.
+            WorkingDirectory = Dir,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,

@@ -73,11 +73,13 @@ public sealed partial class CriTests
         }
         Assert.False(File.Exists(netns), $"the pod's network namespace {netns} was left");
         Assert.Empty(Directory.EnumerateFileSystemEntries($"/sys/class/net/{fixture.CniBridge}/brif"));
-        foreach (var (pid, cgroup) in sandboxProcesses)
-        {
+        // The sandboxes' cgroups (under the shim's cgroup parent) and every process that was in the pod's namespace.
+        var cgroups = sandboxProcesses.Select(p => p.Cgroup).Where(c => c.Contains("/sandbox-shim", StringComparison.Ordinal)).Distinct().ToList();
+        Assert.NotEmpty(cgroups);
+        foreach (var (pid, _) in sandboxProcesses)
             Assert.True(ProcessExit.WaitFor(pid, TimeSpan.FromSeconds(20)), $"process {pid} of the pod outlived it");
+        foreach (var cgroup in cgroups)
             Assert.False(Directory.Exists(cgroup), $"cgroup {cgroup} of the pod was left");
-        }
     }
 
     /// <summary>The policy refuses the join (the default bundle refuses it for pods labelled
@@ -151,8 +153,11 @@ public sealed partial class CriTests
             {
                 if (new FileInfo(Path.Combine(dir, "ns/net")).LinkTarget != $"net:[{inode}]")
                     continue;
-                var cgroup = File.ReadAllText(Path.Combine(dir, "cgroup")).Trim().Split("::", 2)[1];
-                result.Add((pid, "/sys/fs/cgroup" + cgroup));
+                // cgroup v2: "0::PATH"; v1: the pids controller's line "N:pids:PATH" (where the engine places sandboxes).
+                var lines = File.ReadAllLines(Path.Combine(dir, "cgroup")).Select(l => l.Split(':', 3)).ToList();
+                var cgroup = lines.FirstOrDefault(l => l[1] == "pids") is { } v1 ? "/sys/fs/cgroup/pids" + v1[2]
+                    : "/sys/fs/cgroup" + lines.First(l => l[0] == "0")[2];
+                result.Add((pid, cgroup));
             }
             catch (IOException)
             {
