@@ -34,8 +34,10 @@ public static class PolicyCommand
     {
         var dir = new Argument<string>("path") { Description = "Bundle directory with *_test.rego files" };
         var test = new Command("test", "Run the test_ rules of a bundle (like `opa test`)");
+        var verbose = new Option<bool>("--verbose", "-v") { Description = "Show every test's print() output (a failing test's is always shown)" };
         test.Arguments.Add(dir);
-        test.SetAction(r => PolicyTestRunner.Run(r.GetValue(dir)!, Console.Out, Console.Error));
+        test.Options.Add(verbose);
+        test.SetAction(r => PolicyTestRunner.Run(r.GetValue(dir)!, Console.Out, Console.Error, r.GetValue(verbose)));
         return test;
     }
 

@@ -7,7 +7,8 @@ namespace Sandbox.Cli.Commands.Policy;
 /// <summary><c>sandbox policy eval|explain</c> (writers in, exit code out, so tests run them without a process).</summary>
 public static class PolicyEvalRunner
 {
-    /// <summary><c>policy eval</c>: prints what <c>opa eval</c> prints (format json or raw). Exit 0, 1 on errors, 2 on usage.</summary>
+    /// <summary><c>policy eval</c>: prints what <c>opa eval</c> prints (format json or raw), <c>print()</c> output on stderr.
+    /// Exit 0, 1 on errors, 2 on usage.</summary>
     public static int Eval(IReadOnlyList<string> dataPaths, string? inputPath, string format, string query, TextWriter stdout, TextWriter stderr)
     {
         if (format is not ("json" or "raw"))
@@ -30,7 +31,8 @@ public static class PolicyEvalRunner
         {
             return PrintErrors([e.Error], format, stdout, stderr);
         }
-        var result = policy.Query(query, input, EvalOptions.Default);
+        // print() lines go to stderr as they happen, as `opa eval` writes them, so stdout stays the result alone.
+        var result = policy.Query(query, input, new EvalOptions { PrintHook = stderr.WriteLine });
         if (result.Error is not null) return PrintErrors([result.Error], format, stdout, stderr);
         if (format == "raw")
         {
