@@ -276,6 +276,8 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
         _channel.Close();
         _terminated.TrySetResult(new SandboxTermination(SandboxTerminationReason.Disposed, null, "disposed by its owner"));
         await _disposing.CancelAsync().ConfigureAwait(false);
+        // Before the cgroups go: an exec being prepared (its Prepare call cancelled now) may still be making its own.
+        await _execs.StopAsync().ConfigureAwait(false);
         try
         {
             using var shutdown = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));

@@ -42,6 +42,22 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
             _stopped = true;
     }
 
+    /// <summary>Stops preparing and waits until an exec being prepared has settled: its cgroup may be being made right
+    /// now, and the sandbox's cgroup can only go after its sub-cgroups (a sub-cgroup made during the sandbox's removal
+    /// kept the sandbox's cgroup on the hierarchies it was made on). A prepared one is left to the sandbox's removal,
+    /// which takes its sub-cgroups along.</summary>
+    public async Task StopAsync()
+    {
+        Task<Prepared?>? next;
+        lock (_lock)
+        {
+            _stopped = true;
+            next = _next;
+        }
+        if (next is not null)
+            await next.ConfigureAwait(false); // never throws: PrepareAsync answers null for every failure
+    }
+
     /// <summary>Completes when the exec being prepared (if any) is ready, or has failed.</summary>
     public Task ReadyAsync(CancellationToken cancellationToken)
     {
@@ -88,6 +104,9 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
     private async Task<Prepared?> PrepareAsync()
     {
         await Task.Yield();
+        lock (_lock)
+            if (_stopped)
+                return null;
         var execId = nextExecId();
         ICgroup? cgroup = null;
         try
