@@ -114,10 +114,20 @@ public sealed class StreamLimitTests(SharedServer shared)
     internal static async Task<long> UploadAsync(Sandboxes.SandboxesClient c, string id, string path, byte[] content, int chunk, CallOptions options = default)
     {
         using var write = c.WriteFile(options);
-        await write.RequestStream.WriteAsync(new WriteFileRequest { Header = new WriteFileHeader { SandboxId = id, Path = path } });
-        for (var i = 0; i < content.Length; i += chunk)
-            await write.RequestStream.WriteAsync(new WriteFileRequest { Data = ByteString.CopyFrom(content, i, Math.Min(chunk, content.Length - i)) });
-        await write.RequestStream.CompleteAsync();
+        try
+        {
+            await write.RequestStream.WriteAsync(new WriteFileRequest { Header = new WriteFileHeader { SandboxId = id, Path = path } });
+            for (var i = 0; i < content.Length; i += chunk)
+                await write.RequestStream.WriteAsync(new WriteFileRequest { Data = ByteString.CopyFrom(content, i, Math.Min(chunk, content.Length - i)) });
+            await write.RequestStream.CompleteAsync();
+        }
+        catch (Exception e) when (e is RpcException or InvalidOperationException)
+        {
+            // The server may end the call (a refusal) while the request is still being written: the writer then sees
+            // the call cancelled or complete, and the server's own status is the response's.
+            await write.ResponseAsync;
+            throw;
+        }
         return (await write.ResponseAsync).BytesWritten;
     }
 
