@@ -128,10 +128,25 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         }
     }
 
-    /// <summary>On a thread of its own, which moves into new mount, pid, UTS and IPC namespaces: the root is assembled
-    /// under a staging tmpfs, the hostname set, and the holder started (the new pid namespace's first process, so its
-    /// PID 1) in the container's cgroup; it mounts /proc and pivots into the root, and says so on a pipe.</summary>
-    private static int StartHolder(AddContainerRequest request, GuestSetup guest, int image, string cgroup)
+    /// <summary>The container's holder: in its new namespaces the root is assembled under a staging tmpfs and the
+    /// hostname set, and the holder is started in the container's cgroup; it mounts /proc and pivots into the root.</summary>
+    private static int StartHolder(AddContainerRequest request, GuestSetup guest, int image, string cgroup) =>
+        StartHolderInNewNamespaces($"container {request.ContainerId}", readyFd =>
+        {
+            GuestInit.Mount("stage", Stage, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=64k,mode=0700");
+            BuildRoot(request, guest, image);
+            var name = Encoding.UTF8.GetBytes(request.Hostname);
+            fixed (byte* p = name)
+                if (Libc.sethostname(p, (nuint)name.Length) != 0) throw GuestSetup.Fail("sethostname");
+            return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, readyFd, Root));
+        });
+
+    /// <summary>A holder (<see cref="PodContainerInit"/>) started from a thread of its own that first moves into new
+    /// mount, pid, UTS and IPC namespaces (its mounts private: nothing propagates back into the guest's root), so the
+    /// holder is the new pid namespace's first process, its PID 1. <paramref name="spawn"/> prepares what the holder
+    /// needs in those namespaces and starts it with the ready pipe's write end; this returns once the holder said
+    /// "ok" on it, and kills the holder otherwise. Shared by a pod's app containers and the pod VM's own workload.</summary>
+    internal static int StartHolderInNewNamespaces(string what, Func<int, int> spawn)
     {
         int* ready = stackalloc int[2];
         if (Libc.pipe2(ready, Libc.O_CLOEXEC) != 0) throw GuestSetup.Fail("pipe2");
@@ -142,20 +157,14 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
             pid = GuestConfinement.OnThread(() =>
             {
                 Check(Libc.unshare(Libc.CLONE_FS | HolderNamespaces.UnshareFlags), "unshare");
-                // Nothing mounted from here on propagates back into the guest's root.
                 GuestInit.Mount("none", "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null);
-                GuestInit.Mount("stage", Stage, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=64k,mode=0700");
-                BuildRoot(request, guest, image);
-                var name = Encoding.UTF8.GetBytes(request.Hostname);
-                fixed (byte* p = name)
-                    if (Libc.sethostname(p, (nuint)name.Length) != 0) throw GuestSetup.Fail("sethostname");
-                return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, writeEnd, Root));
+                return spawn(writeEnd);
             });
             Libc.close(ready[1]);
             ready[1] = -1;
             var answer = ReadAll(ready[0]);
             if (answer != "ok")
-                throw new TtrpcException(StatusCode.Internal, $"container {request.ContainerId}: its init did not start: {(answer.Length == 0 ? "it exited" : answer)}");
+                throw new TtrpcException(StatusCode.Internal, $"{what}: its init did not start: {(answer.Length == 0 ? "it exited" : answer)}");
             return pid;
         }
         catch

@@ -1,5 +1,4 @@
 using Sandbox.Agent.Interop;
-using Sandbox.Ttrpc;
 
 namespace Sandbox.Agent;
 
@@ -17,37 +16,18 @@ internal static unsafe class GuestWorkloadHolder
 {
     public static (int Pid, HolderNamespaces Namespaces) Start(GuestSetup guest)
     {
-        int* ready = stackalloc int[2];
-        if (Libc.pipe2(ready, Libc.O_CLOEXEC) != 0) throw GuestSetup.Fail("pipe2");
-        int pid = -1;
-        int writeEnd = ready[1];
+        int pid = GuestContainer.StartHolderInNewNamespaces("the pod's own workload",
+            readyFd => GuestContainer.SpawnHolder(guest, readyFd, "/"));
         try
         {
-            pid = GuestConfinement.OnThread(() =>
-            {
-                if (Libc.unshare(Libc.CLONE_FS | HolderNamespaces.UnshareFlags) != 0) throw GuestSetup.Fail("unshare");
-                // Nothing the holder unmounts or mounts propagates back into the agent's namespace.
-                GuestInit.Mount("none", "/", null, Libc.MS_REC | Libc.MS_PRIVATE, null);
-                return GuestContainer.SpawnHolder(guest, writeEnd, "/");
-            });
-            Libc.close(ready[1]);
-            ready[1] = -1;
-            var answer = GuestContainer.ReadAll(ready[0]);
-            if (answer != "ok")
-                throw new TtrpcException(StatusCode.Internal, $"the pod's own workload: its init did not start: {(answer.Length == 0 ? "it exited" : answer)}");
             var namespaces = HolderNamespaces.Open(pid);
             AgentLog.Info($"the pod's own workload: holder pid {pid}");
             return (pid, namespaces);
         }
         catch
         {
-            if (pid > 0) Libc.kill(pid, Libc.SIGKILL);
+            Libc.kill(pid, Libc.SIGKILL);
             throw;
-        }
-        finally
-        {
-            if (ready[0] >= 0) Libc.close(ready[0]);
-            if (ready[1] >= 0) Libc.close(ready[1]);
         }
     }
 }

@@ -211,13 +211,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 };
                 holdPipe[1] = -1; // owned by the exec now
                 terminal = null; // owned by the exec now
-                _live[pid] = exec;
-                _byId[request.ExecId] = exec;
-                _io.Add(stdout);
-                _io.Add(stderr);
-                if (stdin is not null) _io.Add(stdin);
-                _childSpawned.Set();
-                return exec;
+                return Track(exec);
             }
         }
         finally
@@ -312,14 +306,7 @@ internal sealed unsafe class ProcessTable : IDisposable
                 var stderr = new OutputPipe(prepared.Stderr, _io);
                 var stdin = request.Stdin ? new StdinPipe(prepared.Stdin, _io) : null;
                 prepared.Stdout = prepared.Stderr = prepared.Stdin = -1; // owned by the pipes now
-                var state = new ExecState(request.ExecId, prepared.Pid, stdout, stderr, stdin) { Confinement = _confinement };
-                _live[prepared.Pid] = state;
-                _byId[request.ExecId] = state;
-                _io.Add(stdout);
-                _io.Add(stderr);
-                if (stdin is not null) _io.Add(stdin);
-                _childSpawned.Set();
-                return state;
+                return Track(new ExecState(request.ExecId, prepared.Pid, stdout, stderr, stdin) { Confinement = _confinement });
             }
             finally
             {
@@ -543,6 +530,19 @@ internal sealed unsafe class ProcessTable : IDisposable
             exec.Complete(status, usage, oomKilled);
         }
         return true;
+    }
+
+    /// <summary>A started exec joins the table: found by pid (the reaper) and id (the API), its pipes in the IO loop.
+    /// Called under <c>_lock</c>.</summary>
+    private ExecState Track(ExecState exec)
+    {
+        _live[exec.Pid] = exec;
+        _byId[exec.Id] = exec;
+        _io.Add(exec.Stdout);
+        _io.Add(exec.Stderr);
+        if (exec.Stdin is not null) _io.Add(exec.Stdin);
+        _childSpawned.Set();
+        return exec;
     }
 
     public void Dispose()
