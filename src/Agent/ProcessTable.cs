@@ -10,7 +10,7 @@ namespace Sandbox.Agent;
 /// Spawn and reap take the same lock, so a pid is registered before its exit can be matched, and Signal never hits a
 /// pid that was reaped (and possibly reused) behind its back.
 /// </summary>
-internal sealed unsafe class ProcessTable : IDisposable
+internal sealed unsafe partial class ProcessTable : IDisposable
 {
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     public const int MaxExecs = 4096;
@@ -19,24 +19,6 @@ internal sealed unsafe class ProcessTable : IDisposable
     private readonly Lock _lock = new();
     private readonly Dictionary<int, ExecState> _live = [];
     private readonly Dictionary<string, ExecState> _byId = new(StringComparer.Ordinal);
-    /// <summary>First stages started ahead of their exec (Prepare), by exec id, until an Exec runs a program in one.</summary>
-    private readonly Dictionary<string, Prepared> _prepared = new(StringComparer.Ordinal);
-    private const int MaxPrepared = 4;
-
-    /// <summary>A prepared first stage: its pid and the agent's ends of its stdin, stdout, stderr and request pipes.</summary>
-    private sealed class Prepared(int pid, int stdin, int stdout, int stderr, int request)
-    {
-        public int Pid { get; } = pid;
-        public int Stdin = stdin, Stdout = stdout, Stderr = stderr, Request = request;
-
-        public void CloseAll()
-        {
-            CloseFd(ref Stdin);
-            CloseFd(ref Stdout);
-            CloseFd(ref Stderr);
-            CloseFd(ref Request);
-        }
-    }
     private readonly AutoResetEvent _childSpawned = new(false);
     private readonly IoLoop _io;
     private readonly bool _reapAll;
@@ -115,11 +97,7 @@ internal sealed unsafe class ProcessTable : IDisposable
 
             lock (_lock)
             {
-                if (_byId.ContainsKey(request.ExecId))
-                    throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId}: already exists");
-                if (_byId.Count >= PruneAbove) Prune();
-                if (_byId.Count >= MaxExecs)
-                    throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
+                EnsureRoomFor(request.ExecId);
 
                 long oomBaseline = confinement?.OomKillCount() ?? 0;
                 int stdinFd = request.Stdin ? inPipe[0] : -1, stdoutFd = outPipe[1], stderrFd = errPipe[1];
@@ -223,94 +201,6 @@ internal sealed unsafe class ProcessTable : IDisposable
                 CloseFd(ref errPipe[i]);
                 CloseFd(ref inPipe[i]);
                 CloseFd(ref holdPipe[i]);
-            }
-        }
-    }
-
-    /// <summary>Starts the first stage of exec <paramref name="execId"/> ahead of its request (see
-    /// <see cref="HeldExec.RunPrepared"/>): the agent's identity, the exec's pipes, nothing of any program yet.</summary>
-    public int Prepare(string execId, ContainerConfinement held)
-    {
-        int* outPipe = stackalloc int[2] { -1, -1 };
-        int* errPipe = stackalloc int[2] { -1, -1 };
-        int* inPipe = stackalloc int[2] { -1, -1 };
-        int* requestPipe = stackalloc int[2] { -1, -1 };
-        try
-        {
-            MakePipe(outPipe, parentEnd: 0);
-            MakePipe(errPipe, parentEnd: 0);
-            MakePipe(inPipe, parentEnd: 1);
-            MakePipe(requestPipe, parentEnd: 1);
-            var (path, command) = held.PreparedCommand();
-            lock (_lock)
-            {
-                if (_byId.ContainsKey(execId) || _prepared.ContainsKey(execId))
-                    throw new TtrpcException(StatusCode.AlreadyExists, $"exec {execId}: already exists");
-                if (_prepared.Count >= MaxPrepared)
-                    throw new TtrpcException(StatusCode.ResourceExhausted, $"too many prepared execs ({MaxPrepared})");
-                int pid;
-                int rc = SpawnNative(path, command, [], "/", inPipe[0], outPipe[1], errPipe[1], null, &pid, holdFd: requestPipe[0]);
-                if (rc != 0)
-                    throw new TtrpcException(StatusCode.ResourceExhausted, $"prepare exec {execId}: {Errno.Name(rc)}");
-                _prepared[execId] = new Prepared(pid, inPipe[1], outPipe[0], errPipe[0], requestPipe[1]);
-                inPipe[1] = outPipe[0] = errPipe[0] = requestPipe[1] = -1; // owned by the prepared exec now
-                _childSpawned.Set();
-                return pid;
-            }
-        }
-        finally
-        {
-            for (int i = 0; i < 2; i++)
-            {
-                CloseFd(ref outPipe[i]);
-                CloseFd(ref errPipe[i]);
-                CloseFd(ref inPipe[i]);
-                CloseFd(ref requestPipe[i]);
-            }
-        }
-    }
-
-    /// <summary>Runs <paramref name="request"/>'s program in the first stage prepared under its exec id (the host has
-    /// placed it): the exec is written to it, and from here on it is an exec like a spawned one.</summary>
-    public ExecState RunPrepared(ExecRequest request, string executable, WorkloadUser user)
-    {
-        var exec = new PreparedExec(request.Stdin, user.Uid, user.Gid, (ulong)Math.Max(NprocLimit, 0), request.Cwd.Length == 0 ? "/" : request.Cwd,
-            executable, request.Argv.ToArray(), request.Env.Select(e => e.Name + "=" + e.Value).ToArray());
-        var payload = exec.Encode();
-        if (payload.Length > PreparedExec.MaxPayload)
-            throw new TtrpcException(StatusCode.InvalidArgument, $"argv + env of a prepared exec larger than {PreparedExec.MaxPayload / 1024} KiB");
-        lock (_lock)
-        {
-            if (_byId.ContainsKey(request.ExecId))
-                throw new TtrpcException(StatusCode.AlreadyExists, $"exec {request.ExecId}: already exists");
-            if (_byId.Count >= PruneAbove) Prune();
-            if (_byId.Count >= MaxExecs)
-                throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
-            if (!_prepared.Remove(request.ExecId, out var prepared))
-                throw new TtrpcException(StatusCode.NotFound, $"exec {request.ExecId}: not prepared, or its first stage is gone");
-            try
-            {
-                fixed (byte* p = payload)
-                {
-                    // An empty pipe takes it whole (MaxPayload is below its capacity).
-                    nint written;
-                    do written = Libc.write(prepared.Request, p, (nuint)payload.Length);
-                    while (written < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR);
-                    if (written != payload.Length)
-                        throw new TtrpcException(StatusCode.FailedPrecondition,
-                            $"exec {request.ExecId}: its prepared first stage did not take the request ({(written < 0 ? Errno.Name(Marshal.GetLastPInvokeError()) : "short write")})");
-                }
-                CloseFd(ref prepared.Request);
-                if (!request.Stdin) CloseFd(ref prepared.Stdin);
-                var stdout = new OutputPipe(prepared.Stdout, _io);
-                var stderr = new OutputPipe(prepared.Stderr, _io);
-                var stdin = request.Stdin ? new StdinPipe(prepared.Stdin, _io) : null;
-                prepared.Stdout = prepared.Stderr = prepared.Stdin = -1; // owned by the pipes now
-                return Track(new ExecState(request.ExecId, prepared.Pid, stdout, stderr, stdin) { Confinement = _confinement });
-            }
-            finally
-            {
-                prepared.CloseAll();
             }
         }
     }
@@ -530,6 +420,17 @@ internal sealed unsafe class ProcessTable : IDisposable
             exec.Complete(status, usage, oomKilled);
         }
         return true;
+    }
+
+    /// <summary>Refuses an exec id in use and a full table (after pruning what was waited and drained). Under
+    /// <c>_lock</c>.</summary>
+    private void EnsureRoomFor(string execId)
+    {
+        if (_byId.ContainsKey(execId))
+            throw new TtrpcException(StatusCode.AlreadyExists, $"exec {execId}: already exists");
+        if (_byId.Count >= PruneAbove) Prune();
+        if (_byId.Count >= MaxExecs)
+            throw new TtrpcException(StatusCode.ResourceExhausted, $"too many execs ({MaxExecs}) not yet waited and drained");
     }
 
     /// <summary>A started exec joins the table: found by pid (the reaper) and id (the API), its pipes in the IO loop.
