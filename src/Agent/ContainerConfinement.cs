@@ -103,21 +103,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
     /// (see the class summary). Also the last step of a held exec (<see cref="HeldExec"/>).</summary>
     public static void BecomeForGood(uint uid, uint gid) => WorkloadCredentials.BecomeUnprivileged(uid, gid);
 
-    public override T AsUser<T>(WorkloadUser user, Func<T> operation)
-    {
-        // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
-        try
-        {
-            return operation();
-        }
-        finally
-        {
-            Libc.syscall_id3(Libc.SYS_setfsuid, _agentUid, 0, 0);
-            Libc.syscall_id3(Libc.SYS_setfsgid, _agentGid, 0, 0);
-        }
-    }
+    public override T AsUser<T>(WorkloadUser user, Func<T> operation) => WorkloadCredentials.WithFsIds(user, _agentUid, _agentGid, operation);
 
     /// <summary>The host reads OOM kills from the sandbox's cgroup itself; the agent does not report them.</summary>
     public override long OomKillCount() => 0;

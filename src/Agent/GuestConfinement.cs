@@ -89,21 +89,7 @@ internal static unsafe class GuestConfinement
         }
     }
 
-    public static T WithFsIds<T>(WorkloadUser user, Func<T> operation)
-    {
-        // setfsuid/setfsgid return the previous value and never fail with an errno.
-        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
-        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
-        try
-        {
-            return operation();
-        }
-        finally
-        {
-            Libc.syscall_id3(Libc.SYS_setfsuid, 0, 0, 0);
-            Libc.syscall_id3(Libc.SYS_setfsgid, 0, 0, 0);
-        }
-    }
+    public static T WithFsIds<T>(WorkloadUser user, Func<T> operation) => WorkloadCredentials.WithFsIds(user, 0, 0, operation);
 
     public static long OomKills(string cgroup)
     {

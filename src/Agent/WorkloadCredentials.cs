@@ -111,4 +111,22 @@ internal static unsafe class WorkloadCredentials
 
     private static TtrpcException Fail(string what) =>
         new(StatusCode.Internal, $"confining the new process: {what}: {Errno.Name(Marshal.GetLastPInvokeError())}");
+
+    /// <summary>Runs <paramref name="operation"/> with this thread's filesystem ids those of <paramref name="user"/>
+    /// (the kernel's permission checks on paths are the user's), then sets them back to the given ids.</summary>
+    public static T WithFsIds<T>(WorkloadUser user, uint restoreUid, uint restoreGid, Func<T> operation)
+    {
+        // setfsuid/setfsgid return the previous value and never fail with an errno.
+        Libc.syscall_id3(Libc.SYS_setfsgid, user.Gid, 0, 0);
+        Libc.syscall_id3(Libc.SYS_setfsuid, user.Uid, 0, 0);
+        try
+        {
+            return operation();
+        }
+        finally
+        {
+            Libc.syscall_id3(Libc.SYS_setfsuid, restoreUid, 0, 0);
+            Libc.syscall_id3(Libc.SYS_setfsgid, restoreGid, 0, 0);
+        }
+    }
 }
