@@ -74,8 +74,10 @@ public sealed class LeakTests
         using var owner = System.Diagnostics.Process.Start(psi)!;
         // The sandboxed command says it runs (a real signal, not a sleep): its cgroup exists and holds it by then.
         Assert.Equal("running", await owner.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromMinutes(2)));
+        // The owner's own sandbox: the one holding its bwrap (a child of the owner). Other test projects run sandboxes
+        // under the same cgroup parent meanwhile, so "a new cgroup with processes" could be one of theirs.
         var found = SandboxCgroups().Except(before).Select(n => (SandboxId?)SandboxId.Parse(n))
-            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => Harness.CgroupProcs(d).Count > 0));
+            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => Harness.CgroupProcs(d).Any(pid => Harness.ParentPid(pid) == owner.Id)));
         Assert.NotNull(found);
         var id = found!.Value;
         owner.Kill();
