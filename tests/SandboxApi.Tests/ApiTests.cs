@@ -403,8 +403,9 @@ public sealed class ApiTests(SharedServer shared)
     public async Task Ttl_ExpiredSandboxIsReaped()
     {
         var sb = await C.CreateSandboxAsync(new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant", Ttl = Google.Protobuf.WellKnownTypes.Duration.FromTimeSpan(TimeSpan.FromSeconds(1)) });
+        // Reaping takes the reaper's next round and the sandbox's removal: bounded generously, as the host is shared.
         var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(10))
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
         {
             try
             {
@@ -418,7 +419,7 @@ public sealed class ApiTests(SharedServer shared)
             }
             await Task.Delay(100);
         }
-        Assert.Fail("the sandbox was not reaped within 10 s of its 1 s TTL");
+        Assert.Fail("the sandbox was not reaped within 60 s of its 1 s TTL");
     }
 
     [Fact]
@@ -447,7 +448,7 @@ public sealed class ApiTests(SharedServer shared)
                 await Task.Delay(100);
                 ps = (await ExecAsync(C, sb.Id, Process("/bin/sh", "-c", "ls /proc | grep -c '^[0-9]'"))).Stdout.Trim();
             }
-            while (ps != "3" && sw.Elapsed < TimeSpan.FromSeconds(5)); // agent, sh, ls... grep: the pipeline itself
+            while (ps != "3" && sw.Elapsed < TimeSpan.FromSeconds(60)); // agent, sh, ls... grep: the pipeline itself
             Assert.DoesNotContain("sleep", (await ExecAsync(C, sb.Id, Process("/bin/sh", "-c", "cat /proc/[0-9]*/comm"))).Stdout);
         }
         finally
@@ -459,7 +460,7 @@ public sealed class ApiTests(SharedServer shared)
     private async Task WaitNoLeftoversAsync()
     {
         var sw = Stopwatch.StartNew();
-        while (S.CgroupLeftovers().Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(10))
+        while (S.CgroupLeftovers().Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(60))
             await Task.Delay(50);
         Assert.Empty(S.CgroupLeftovers());
     }

@@ -29,15 +29,20 @@ internal sealed class Daemon
         return (p.ExitCode, output);
     }
 
-    public static async Task<Daemon> StartAsync(string configFile, string socket)
+    /// <param name="environment">Variables set for the daemon on top of this process's (e.g. its own TMPDIR).</param>
+    public static async Task<Daemon> StartAsync(string configFile, string socket, IReadOnlyDictionary<string, string>? environment = null)
     {
-        var p = Process.Start(Info("--config", configFile))!;
+        var psi = Info("--config", configFile);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            psi.Environment[name] = value;
+        var p = Process.Start(psi)!;
         p.OutputDataReceived += (_, _) => { };
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
+        // Bounded generously: a JIT-compiled daemon starting on a loaded, shared host is slow.
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed < TimeSpan.FromSeconds(30))
+        while (sw.Elapsed < TimeSpan.FromSeconds(120))
         {
             if (p.HasExited)
                 throw new InvalidOperationException($"sandboxd exited with {p.ExitCode}");
@@ -57,7 +62,7 @@ internal sealed class Daemon
             await Task.Delay(100);
         }
         p.Kill();
-        throw new TimeoutException("sandboxd did not become healthy within 30 s");
+        throw new TimeoutException("sandboxd did not become healthy within 120 s");
     }
 
     public int ExitCode => _process.ExitCode;

@@ -119,8 +119,9 @@ public sealed class DaemonProcessTests(SharedServer shared)
             Assert.True(bwrap > 0);
             Process.GetProcessById(bwrap).Kill();
             var sw = Stopwatch.StartNew();
-            while (Processes(config, dead.Id).Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(10))
+            while (Processes(config, dead.Id).Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(60))
                 await Task.Delay(50);
+            Assert.Empty(Processes(config, dead.Id)); // else the next sandboxd could take the dead one for a live one
 
             daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
             using var channel2 = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);

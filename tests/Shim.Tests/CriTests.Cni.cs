@@ -77,7 +77,7 @@ public sealed partial class CriTests
         var cgroups = sandboxProcesses.Select(p => p.Cgroup).Where(c => c.Contains("/sandbox-shim", StringComparison.Ordinal)).Distinct().ToList();
         Assert.NotEmpty(cgroups);
         foreach (var (pid, _) in sandboxProcesses)
-            Assert.True(ProcessExit.WaitFor(pid, TimeSpan.FromSeconds(20)), $"process {pid} of the pod outlived it");
+            Assert.True(ProcessExit.WaitFor(pid, TimeSpan.FromSeconds(60)), $"process {pid} of the pod outlived it");
         foreach (var cgroup in cgroups)
             Assert.False(Directory.Exists(cgroup), $"cgroup {cgroup} of the pod was left");
     }
@@ -94,7 +94,7 @@ public sealed partial class CriTests
         var before = NetnsFiles();
         var e = await Assert.ThrowsAsync<RpcException>(() => cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = ContainerdFixture.CriHandler }).ResponseAsync);
         Assert.Contains("is refused for pods labelled sandbox.io/pod-network=refused", e.Status.Detail);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(20)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
         Assert.Empty(NetnsFiles().Except(before));
     }
 
@@ -108,7 +108,7 @@ public sealed partial class CriTests
         var before = NetnsFiles();
         var e = await Assert.ThrowsAsync<RpcException>(() => cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = ContainerdFixture.CriHandler }).ResponseAsync);
         Assert.Contains("(CNI pod networking) is not supported on the microvm tier yet", e.Status.Detail);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(20)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
         Assert.Empty(NetnsFiles().Except(before));
     }
 

@@ -152,7 +152,7 @@ public sealed partial class CriTests(ContainerdFixture fixture, Xunit.Abstractio
         {
             await RemovePodAsync(cri, podId);
         }
-        Assert.True(ProcessExit.WaitFor(vm.QemuPid, TimeSpan.FromSeconds(20)), $"QEMU {vm.QemuPid} outlived its pod");
+        Assert.True(ProcessExit.WaitFor(vm.QemuPid, TimeSpan.FromSeconds(60)), $"QEMU {vm.QemuPid} outlived its pod");
         Assert.False(Directory.Exists(vm.CgroupDirectory), $"the VM's cgroup {vm.CgroupDirectory} was left");
         Assert.False(Directory.Exists(vm.StateDirectory), $"the VM's state directory {vm.StateDirectory} (sockets, pod share) was left");
     }
@@ -201,7 +201,7 @@ public sealed partial class CriTests(ContainerdFixture fixture, Xunit.Abstractio
     {
         await cri.Runtime.StopPodSandboxAsync(new StopPodSandboxRequest { PodSandboxId = podId });
         await cri.Runtime.RemovePodSandboxAsync(new RemovePodSandboxRequest { PodSandboxId = podId });
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(20)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
         var shimState = $"/run/sandbox-shim/{ContainerdFixture.CriNamespace}/";
         string[] ours = [podId, .. _created];
         var mounts = File.ReadAllLines("/proc/self/mountinfo").Select(l => l.Split(' ')[4])

@@ -65,6 +65,6 @@ public sealed class CtrRunTests(ContainerdFixture fixture)
         Assert.DoesNotContain(id, containers.Stdout.Split('\n'));
         Assert.False(Directory.Exists($"/run/sandbox-shim/{ContainerdFixture.Namespace}/{id}"), $"state of {id} left behind");
         // The shim exits right after answering Shutdown; ctr may return first.
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(10)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
     }
 }

@@ -79,6 +79,6 @@ public sealed class DetachedTaskTests(ContainerdFixture fixture)
         Assert.Contains("/tasks/exit", await after.TaskTopicsUntilAsync(id, "/tasks/exit", TimeSpan.FromSeconds(20)));
         Assert.Contains("exit code 143", (await Ctr("task", "delete", id)).Stderr);
         Assert.Equal(0, (await Ctr("container", "rm", id)).ExitCode);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(10)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
     }
 }

@@ -55,7 +55,7 @@ public sealed class EscapeInShimTests(ContainerdFixture fixture)
         Assert.Equal(CheckCount, lines.Length);
         Assert.False(listener.Pending(), "a connection reached the host's loopback");
 
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(10)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
         var containers = await fixture.CtrAsync(["container", "ls", "-q"]);
         Assert.DoesNotContain(id, containers.Stdout.Split('\n'));
         Assert.False(Directory.Exists($"/run/sandbox-shim/{ContainerdFixture.Namespace}/{id}"), $"state of {id} left behind");

@@ -12,8 +12,18 @@ public static class ProcessExit
             return true; // already gone
         try
         {
+            // poll is never restarted after a signal handler ran (SA_RESTART does not apply to it), and this process
+            // gets SIGCHLD for every command a test runs: an EINTR is not "still alive", the wait goes on.
             var pfd = new PollFd { Fd = fd, Events = 1 };
-            return poll(ref pfd, 1, (int)timeout.TotalMilliseconds) > 0;
+            var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
+            while (true)
+            {
+                var n = poll(ref pfd, 1, (int)Math.Max(0, deadline - Environment.TickCount64));
+                if (n >= 0)
+                    return n > 0;
+                if (Marshal.GetLastPInvokeError() != 4 /* EINTR */)
+                    throw new InvalidOperationException($"poll on the pidfd of {pid} failed: errno {Marshal.GetLastPInvokeError()}");
+            }
         }
         finally
         {

@@ -145,6 +145,6 @@ public sealed class SpecFieldTests(ContainerdFixture fixture)
         Assert.DoesNotContain(mounts, m => m.Contains($"/{id}/", StringComparison.Ordinal) || m.EndsWith($"/{id}", StringComparison.Ordinal));
         if (hostDir is not null)
             Assert.DoesNotContain(hostDir, mounts);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(10)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
     }
 }

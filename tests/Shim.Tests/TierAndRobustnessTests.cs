@@ -58,7 +58,7 @@ public sealed class TierAndRobustnessTests(ContainerdFixture fixture)
         Assert.Equal(0, kill(shims[0], 9));
         // containerd sees the shim die, publishes the exit itself and runs `delete`.
         await events.TaskTopicsUntilAsync(id, "/tasks/exit", TimeSpan.FromSeconds(30));
-        Assert.Empty(ProcessExit.StillAliveAfter(sandboxPids, TimeSpan.FromSeconds(10)));
+        Assert.Empty(ProcessExit.StillAliveAfter(sandboxPids, TimeSpan.FromSeconds(60)));
         await Ctr("task", "delete", id);
         Assert.Equal(0, (await Ctr("container", "rm", id)).ExitCode);
         Assert.False(IsMounted(mount), $"{mount} is still mounted");
@@ -72,7 +72,7 @@ public sealed class TierAndRobustnessTests(ContainerdFixture fixture)
             await events.TaskTopicsUntilAsync(id, "/tasks/exit", TimeSpan.FromSeconds(60));
         await Ctr("task", "delete", id);
         await Ctr("container", "rm", id);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(20)));
+        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
     }
 
     private static bool IsMounted(string path) =>
