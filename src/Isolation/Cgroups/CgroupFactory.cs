@@ -50,15 +50,17 @@ internal static class CgroupFactory
 
     public static long CpuQuotaMicroseconds(double cpus) => (long)Math.Ceiling(cpus * CpuPeriodMicroseconds);
 
-    /// <summary>Polls until no task is left or the deadline passes; cgroups have no cheap async "empty" event on v1.</summary>
-    public static async Task WaitEmptyAsync(Func<bool> isEmpty, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Polls until no task is left or the deadline passes; cgroups have no cheap async "empty" event on v1.
+    /// The error names the tasks still there (<paramref name="tasksDir"/>'s, <see cref="CgroupTaskStates"/>).</summary>
+    public static async Task WaitEmptyAsync(Func<bool> isEmpty, TimeSpan timeout, CancellationToken cancellationToken, string? tasksDir = null)
     {
         var deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
         var delay = 1;
         while (!isEmpty())
         {
             if (Environment.TickCount64 > deadline)
-                throw new SandboxException(SandboxErrorCode.Internal, $"cgroup still has tasks {timeout.TotalSeconds:0.#} s after SIGKILL");
+                throw new SandboxException(SandboxErrorCode.Internal, $"cgroup still has tasks {timeout.TotalSeconds:0.#} s after SIGKILL" +
+                    (tasksDir is not null && CgroupTaskStates.Describe(tasksDir) is { Length: > 0 } tasks ? "; " + tasks : ""));
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             delay = Math.Min(delay * 2, 20);
         }

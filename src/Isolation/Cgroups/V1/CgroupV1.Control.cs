@@ -125,8 +125,11 @@ internal sealed partial class CgroupV1
         }
         catch (SandboxException) when (!_paused)
         {
+            // What held the freeze up, read while it still does (the tasks not frozen are the running or waiting ones).
+            var tasks = CgroupTaskStates.Describe(_dirs["pids"]);
             CgroupFiles.TryWrite(freezer, "freezer.state", "THAWED");
-            throw new SandboxException(SandboxErrorCode.Unavailable, $"freezing cgroup {freezer} did not happen within {s_freezeTimeout.TotalSeconds:0.#} s");
+            throw new SandboxException(SandboxErrorCode.Unavailable,
+                $"freezing cgroup {freezer} did not happen within {s_freezeTimeout.TotalSeconds:0.#} s{(tasks.Length > 0 ? "; " + tasks : "")}");
         }
     }
 }

@@ -198,7 +198,7 @@ internal sealed partial class CgroupV1 : ICgroup
             {
                 CgroupFiles.TryWrite(freezer, "freezer.state", "THAWED");
             }
-        }, TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+        }, TimeSpan.FromSeconds(10), cancellationToken, pidsDir).ConfigureAwait(false);
     }
 
     /// <summary>Asks for FROZEN and waits (briefly, spinning) until the kernel reports it.</summary>

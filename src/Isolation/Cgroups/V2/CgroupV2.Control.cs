@@ -86,6 +86,6 @@ internal sealed partial class CgroupV2
     {
         CgroupFiles.Write(_dir, "cgroup.freeze", "1");
         await CgroupStateWait.UntilAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "frozen") == 1,
-            $"freezing cgroup {_dir}", s_freezeTimeout, cancellationToken).ConfigureAwait(false);
+            $"freezing cgroup {_dir}", s_freezeTimeout, cancellationToken, () => CgroupTaskStates.Describe(_dir)).ConfigureAwait(false);
     }
 }

@@ -144,7 +144,7 @@ internal sealed partial class CgroupV2 : ICgroup
         if (!CgroupFiles.TryWrite(_dir, "cgroup.kill", "1"))
             throw new SandboxException(SandboxErrorCode.Unavailable, $"cannot kill cgroup {_dir}: cgroup.kill is not available (Linux 5.14 or later is needed)");
         await CgroupFactory.WaitEmptyAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "populated") == 0,
-            TimeSpan.FromSeconds(10), cancellationToken).ConfigureAwait(false);
+            TimeSpan.FromSeconds(10), cancellationToken, _dir).ConfigureAwait(false);
     }
 
     public async ValueTask DisposeAsync()
