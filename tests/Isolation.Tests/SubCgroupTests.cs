@@ -49,6 +49,29 @@ public sealed class SubCgroupTests : IAsyncDisposable
         Assert.False(Directory.Exists(sandbox.Path));
     }
 
+    /// <summary>The error of a freeze or kill that did not finish names the tasks that held it: each thread of every
+    /// process in the sandbox's cgroup and its sub-cgroups, with its state and the kernel function it waits in.</summary>
+    [Fact]
+    public async Task The_tasks_of_a_sandbox_and_its_sub_cgroups_are_described_by_state_and_wait()
+    {
+        await using var sandbox = CgroupFactory.Create(Host, Parent, SandboxId.New(), ResourceLimits.Default);
+        var agent = sandbox.CreateChild("agent");
+        Assert.Equal("", CgroupTaskStates.Describe(sandbox.Path));
+        using var sleeper = Process.Start("sleep", "600");
+        try
+        {
+            agent.AddProcess(sleeper.Id);
+            var described = CgroupTaskStates.Describe(sandbox.Path);
+            Assert.StartsWith("tasks: ", described);
+            Assert.Contains($"{sleeper.Id}/{sleeper.Id} (sleep) ", described);
+        }
+        finally
+        {
+            await sandbox.DisposeAsync();
+            await sleeper.WaitForExitAsync();
+        }
+    }
+
     /// <summary>A long-lived sandbox's bwrap and agent start in the sandbox's own cgroup (so its cgroup namespace is
     /// rooted there) and then move, all of them, into the agent's sub-cgroup; execs' sub-cgroups can follow.</summary>
     [Fact]
