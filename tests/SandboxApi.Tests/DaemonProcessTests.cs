@@ -113,15 +113,17 @@ public sealed class DaemonProcessTests(SharedServer shared)
             json["attachment"]!["payload"] = payload.ToJsonString();
             await File.WriteAllTextAsync(reusedRecord, json.ToJsonString());
             var reusedBwrap = BwrapPid(config, reused.Id);
-            // While sandboxd is down, one sandbox's bwrap is killed (the sandbox dies with it: its init was bwrap's
-            // child in the pid namespace); the other keeps running.
+            // While sandboxd is down, one sandbox's bwrap is killed; the other keeps running. The dead one cannot be
+            // re-attached (its bwrap is gone), though its agent, PID 1 of its pid namespace, stays (an outliving
+            // sandbox's bwrap does not take it along): the next sandboxd reclaims it through its cgroup (below: no
+            // cgroup of it is left).
             var bwrap = BwrapPid(config, dead.Id);
             Assert.True(bwrap > 0);
-            Process.GetProcessById(bwrap).Kill();
-            var sw = Stopwatch.StartNew();
-            while (Processes(config, dead.Id).Count > 0 && sw.Elapsed < TimeSpan.FromSeconds(60))
-                await Task.Delay(50);
-            Assert.Empty(Processes(config, dead.Id)); // else the next sandboxd could take the dead one for a live one
+            using (var dying = Process.GetProcessById(bwrap))
+            {
+                dying.Kill();
+                Assert.True(ProcessGone(bwrap, TimeSpan.FromSeconds(60)), $"bwrap {bwrap} of {dead.Id} outlived SIGKILL");
+            }
 
             daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
             using var channel2 = SandboxdChannel.ForUnixSocket(config.Listen.UnixPath);
@@ -291,6 +293,28 @@ public sealed class DaemonProcessTests(SharedServer shared)
             procs = Processes(config, id);
         }
         return procs;
+    }
+
+    /// <summary>Whether <paramref name="pid"/> is gone or a zombie within <paramref name="bound"/> (bwrap of a daemon
+    /// killed with -9 is not this process's child: its exit is polled).</summary>
+    private static bool ProcessGone(int pid, TimeSpan bound)
+    {
+        var deadline = DateTime.UtcNow + bound;
+        while (true)
+        {
+            try
+            {
+                if (File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal))
+                    return true;
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            if (DateTime.UtcNow > deadline)
+                return false;
+            Thread.Sleep(20);
+        }
     }
 
     private static List<string> Processes(SandboxdConfig config, string id)
