@@ -113,6 +113,8 @@ internal sealed partial class AgentService : IDisposable
             Containers.Remove(r.ContainerId);
             return ValueTask.FromResult(new RemoveContainerResponse());
         });
+        server.Register<ControlContainerRequest, ControlContainerResponse>(ServiceName, "ControlContainer", ControlContainerRequest.Parser, (r, c) =>
+            ValueTask.FromResult(Containers.Get(r.ContainerId).Control(r)));
         server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) =>
             ValueTask.FromResult(r.ContainerId.Length > 0 ? Containers.Get(r.ContainerId).Stats() : Stats()));
         server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>

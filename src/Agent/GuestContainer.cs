@@ -18,7 +18,7 @@ namespace Sandbox.Agent;
 /// guest's own root (the pod's first container) and the other containers are out of its reach: the holder pivoted
 /// into the new root and detached the guest's tree. What is shared is the guest kernel, as in Kata.
 /// </summary>
-internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
+internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposable
 {
     private const string Stage = "/tmp"; // over-mounted in the new mount namespace only: the staging tmpfs
     private const string Root = Stage + "/root";
@@ -82,12 +82,22 @@ internal sealed unsafe class GuestContainer : SpawnConfinement, IDisposable
         return operation();
     });
 
-    public override T Spawn<T>(Func<T> spawn, WorkloadUser user) => GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
+    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
-        _ns.EnterAll();
-        GuestConfinement.Confine(user, _seccomp);
-        return spawn();
-    }));
+        // Checked under the spawn lock (re-entered below), which a freeze takes too: the agent never enters a frozen
+        // cgroup (it would freeze with it), and no freeze catches it inside.
+        lock (GuestConfinement.CgroupSpawnLock)
+        {
+            if (_frozen)
+                throw new TtrpcException(StatusCode.FailedPrecondition, $"container {Id} is paused: resume it first");
+            return GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
+            {
+                _ns.EnterAll();
+                GuestConfinement.Confine(user, _seccomp);
+                return spawn();
+            }));
+        }
+    }
 
     /// <summary>Builds the container (see the class summary); nothing is left behind when a step fails.</summary>
     public static GuestContainer Create(AddContainerRequest request, GuestSetup guest)

@@ -20,6 +20,17 @@ public interface ISandbox : IAsyncDisposable
     /// sandbox). Needs <see cref="DriverCapabilities.Signal"/>; else Unimplemented.</summary>
     Task SignalAsync(int signal, CancellationToken cancellationToken);
 
+    /// <summary>The workload's processes: every process of the sandbox but the engine's own (the agent; bwrap), those an
+    /// exec left running after it ended included, each by its pid as the sandbox sees it. Drivers that cannot tell
+    /// them apart answer Unimplemented.</summary>
+    Task<IReadOnlyList<int>> ListWorkloadProcessesAsync(CancellationToken cancellationToken) =>
+        throw new SandboxException(SandboxErrorCode.Unimplemented, $"the {Info.Tier} tier cannot list every workload process of a sandbox");
+
+    /// <summary>Sends <paramref name="signal"/> to every process <see cref="ListWorkloadProcessesAsync"/> lists (not
+    /// the agent: the sandbox stays up, as a container's processes under runc's `kill --all` leave runc's shim).</summary>
+    Task SignalWorkloadAsync(int signal, CancellationToken cancellationToken) =>
+        throw new SandboxException(SandboxErrorCode.Unimplemented, $"the {Info.Tier} tier cannot signal every workload process of a sandbox");
+
     /// <summary>Freezes the whole sandbox (cgroup freezer; QMP stop for a microVM); execs and file calls wait until
     /// <see cref="ResumeAsync"/>. Needs <see cref="DriverCapabilities.Pause"/>.</summary>
     Task PauseAsync(CancellationToken cancellationToken);

@@ -240,6 +240,15 @@ public sealed class MicroVmTests
             Assert.False(File.Exists(root + "/etc/shadow"));
             Assert.False(Directory.Exists(root + "/home"));
             Assert.False(Directory.Exists(root + "/var/lib"));
+            // Its cgroup namespace is rooted at its own cgroup on every hierarchy: seen from inside that namespace, QEMU
+            // is at "/" (bwrap cloned the jail only once placed: VmmJail.ToGatedArgv), never at the engine's path.
+            Assert.NotEqual(new FileInfo("/proc/self/ns/cgroup").LinkTarget, new FileInfo($"/proc/{pid}/ns/cgroup").LinkTarget);
+            var inside = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("nsenter", [$"--cgroup=/proc/{pid}/ns/cgroup", "cat", $"/proc/{pid}/cgroup"])
+                { RedirectStandardOutput = true })!;
+            var lines = inside.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            inside.WaitForExit();
+            Assert.NotEmpty(lines);
+            Assert.All(lines, line => Assert.EndsWith(":/", line));
         }
         Assert.NotEqual(uids[0][0], uids[1][0]);
         Assert.Equal(new[] { a.Info.HostUid, b.Info.HostUid }.Order(), uids.Select(u => u[0]).Order());

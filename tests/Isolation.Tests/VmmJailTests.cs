@@ -39,6 +39,23 @@ public sealed class VmmJailTests
     }
 
     [Fact]
+    public void Gated_the_options_go_on_the_args_socket_and_only_the_command_stays_on_the_line()
+    {
+        var (options, argv) = Jail().ToGatedArgv(["/q", "-x"]);
+        Assert.Equal(["/usr/bin/bwrap", "--args", "10", "--", "/usr/bin/setpriv"], argv.Take(5));
+        Assert.Equal(["/q", "-x"], argv.TakeLast(2));
+        var text = System.Text.Encoding.UTF8.GetString(options);
+        Assert.EndsWith("\0", text);
+        var parsed = text.Split('\0')[..^1];
+        // The same options as inline, up to the end of bwrap's own.
+        Assert.Equal(Jail().ToArgv(["/q", "-x"]).Skip(1).Take(parsed.Length), parsed);
+        Assert.Equal("--", Jail().ToArgv(["/q", "-x"])[parsed.Length + 1]);
+        Assert.Contains("--unshare-cgroup", parsed);
+        Assert.DoesNotContain("/q", parsed);
+        Assert.DoesNotContain("/usr/bin/setpriv", parsed);
+    }
+
+    [Fact]
     public void Qemu_gets_none_of_the_engines_environment()
     {
         var argv = Jail().ToArgv(["/q"]).ToList();

@@ -19,7 +19,10 @@ public sealed partial class SandboxService
     public async Task UpdateLimitsAsync(Principal principal, SandboxId id, Isolation.ResourceLimits limits, CancellationToken cancellationToken)
     {
         var entry = registry.Get(principal.Tenant, id);
-        await RequireCapabilityAsync(entry, DriverCapabilities.UpdateLimits, "update the limits of", cancellationToken).ConfigureAwait(false);
+        // A container inside a pod's sandbox has limits of its own there (its cgroup in the pod's guest) whatever its
+        // tier's driver can do for a sandbox of its own.
+        if (entry.Info?.PodHost is null)
+            await RequireCapabilityAsync(entry, DriverCapabilities.UpdateLimits, "update the limits of", cancellationToken).ConfigureAwait(false);
         var sandbox = entry.Require(SandboxLifecycle.CanUpdate, "update the limits of");
         var granted = entry.Decision.Resources;
         var errors = new List<string>();

@@ -243,6 +243,15 @@ public sealed class AgentClient : IAsyncDisposable
         return response;
     }
 
+    /// <summary>One container of a pod's guest acted on alone (its cgroup there); LIST's pids are checked positive and
+    /// never the holder's 1.</summary>
+    public async Task<ControlContainerResponse> ControlContainerAsync(ControlContainerRequest request, CancellationToken cancellationToken = default)
+    {
+        var r = await CallAsync("ControlContainer", request, ControlContainerResponse.Parser, cancellationToken).ConfigureAwait(false);
+        Check(r.Pids.All(p => p > 1), "ControlContainer: a pid that is not a workload process's");
+        return r;
+    }
+
     public async Task RemoveContainerAsync(string containerId, CancellationToken cancellationToken = default) =>
         await CallAsync("RemoveContainer", new RemoveContainerRequest { ContainerId = containerId }, RemoveContainerResponse.Parser, cancellationToken)
             .ConfigureAwait(false);

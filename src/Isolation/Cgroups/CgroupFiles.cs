@@ -132,6 +132,19 @@ internal static class CgroupFiles
         return pids;
     }
 
+    /// <summary>The pids of the child cgroups of <paramref name="directory"/> whose name <paramref name="child"/> accepts,
+    /// and of every cgroup below them.</summary>
+    public static IReadOnlyList<int> ReadPidsBelow(string directory, Func<string, bool> child)
+    {
+        var pids = new List<int>();
+        foreach (var dir in Children(directory))
+        {
+            if (child(System.IO.Path.GetFileName(dir)))
+                pids.AddRange(ReadPidsRecursive(dir));
+        }
+        return pids;
+    }
+
     /// <summary>The child cgroups of <paramref name="directory"/> (none when it is gone).</summary>
     public static IEnumerable<string> Children(string directory)
     {

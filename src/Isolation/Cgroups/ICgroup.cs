@@ -34,6 +34,10 @@ internal interface ICgroup : IAsyncDisposable
     /// <summary>The pids of this cgroup's own members (not of its sub-cgroups).</summary>
     IReadOnlyList<int> Pids();
 
+    /// <summary>The pids in the sub-cgroups whose name <paramref name="child"/> accepts, and in every cgroup below them
+    /// (a sandbox's workload: its execs' sub-cgroups, not the agent's).</summary>
+    IReadOnlyList<int> PidsBelow(Func<string, bool> child);
+
     /// <summary>Removes this cgroup when nothing is left in it (no task, no sub-cgroup); false, touching nothing,
     /// otherwise.</summary>
     bool TryRemoveEmpty();
@@ -57,6 +61,11 @@ internal interface ICgroup : IAsyncDisposable
     /// <summary>Sends <paramref name="signal"/> to every task. The cgroup is frozen while its task list is read and
     /// signalled, so no listed pid can exit and be reused meanwhile; a paused cgroup stays paused.</summary>
     Task SignalAllAsync(int signal, CancellationToken cancellationToken);
+
+    /// <summary>Sends <paramref name="signal"/> to the tasks of the sub-cgroups whose name <paramref name="child"/>
+    /// accepts (and below them), read while this whole cgroup is frozen, as <see cref="SignalAllAsync"/>; a paused cgroup
+    /// stays paused.</summary>
+    Task SignalBelowAsync(int signal, Func<string, bool> child, CancellationToken cancellationToken);
 
     /// <summary>Writes new memory, pids and cpu limits (the rest of <paramref name="limits"/> is not a cgroup's).</summary>
     void UpdateLimits(ResourceLimits limits);

@@ -233,6 +233,31 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
         return _instance.Cgroup.SignalAllAsync(signal, cancellationToken);
     }
 
+    /// <summary>The processes in the execs' sub-cgroups (what each exec started, and left running after it ended),
+    /// not the agent's and not a first stage prepared ahead that no exec has taken (it runs nothing of the workload).
+    /// A process that exits meanwhile is left out.</summary>
+    public Task<IReadOnlyList<int>> ListWorkloadProcessesAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var inner = new List<int>();
+        foreach (var pid in _instance.Cgroup.PidsBelow(IsWorkloadCgroup))
+        {
+            if (ExecPlacement.Read(pid) is { } status)
+                inner.Add(status.InnerPid);
+        }
+        inner.Sort();
+        return Task.FromResult<IReadOnlyList<int>>(inner);
+    }
+
+    public Task SignalWorkloadAsync(int signal, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SignalNumbers.Check(signal);
+        return _instance.Cgroup.SignalBelowAsync(signal, IsWorkloadCgroup, cancellationToken);
+    }
+
+    private bool IsWorkloadCgroup(string name) => name != ContainerLauncher.AgentCgroupName && !_execs.IsPending(name);
+
     public Task PauseAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);

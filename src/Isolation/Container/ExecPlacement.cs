@@ -28,10 +28,10 @@ internal static class ExecPlacement
             $"sandbox {instance.Info.Id}: the agent reported exec pid {innerPid}, but none of its held children has that pid");
     }
 
-    private readonly record struct Status(int ParentPid, int InnerPid);
+    public readonly record struct Status(int ParentPid, int InnerPid);
 
-    /// <summary>PPid and the innermost NSpid of a host pid; null when it is gone.</summary>
-    private static Status? Read(int pid)
+    /// <summary>PPid and the innermost NSpid (its pid as the sandbox sees it) of a host pid; null when it is gone.</summary>
+    public static Status? Read(int pid)
     {
         try
         {

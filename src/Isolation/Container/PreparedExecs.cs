@@ -23,6 +23,16 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
     private readonly Lock _lock = new();
     private Task<Prepared?>? _next;
     private bool _stopped;
+    /// <summary>The exec id (and cgroup name) of the one being prepared or prepared and not taken yet.</summary>
+    private string? _pending;
+
+    /// <summary>Whether <paramref name="execId"/> is an exec's first stage started ahead that no exec has taken yet: no
+    /// program of the workload runs in its cgroup.</summary>
+    public bool IsPending(string execId)
+    {
+        lock (_lock)
+            return _pending == execId;
+    }
 
     /// <summary>Starts preparing the next exec unless one is there (or on its way), or preparing has stopped.</summary>
     public void PrepareNext()
@@ -78,6 +88,7 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
         {
             next = _next;
             _next = null;
+            _pending = null;
         }
         if (next is null)
             return null;
@@ -91,6 +102,7 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
                 if (_next is null)
                 {
                     _next = Task.FromResult<Prepared?>(prepared);
+                    _pending = prepared.ExecId;
                     prepared = null;
                 }
             }
@@ -108,6 +120,8 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
             if (_stopped)
                 return null;
         var execId = nextExecId();
+        lock (_lock)
+            _pending = execId;
         ICgroup? cgroup = null;
         try
         {

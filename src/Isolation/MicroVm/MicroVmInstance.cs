@@ -126,7 +126,7 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
             try
             {
                 timeline.Add(("cgroup-made", clock.Elapsed));
-                qemu = await QemuProcess.StartJailedAsync(jail.ToArgv(cmd.ToArgv()), fds, cgroup, cancellationToken).ConfigureAwait(false);
+                qemu = await QemuProcess.StartJailedAsync(jail, cmd.ToArgv(), fds, cgroup, cancellationToken).ConfigureAwait(false);
                 timeline.Add(("jail-started", clock.Elapsed));
             }
             catch (SandboxException e) when (!cancellationToken.IsCancellationRequested)

@@ -1,11 +1,14 @@
+using Sandbox.AgentProtocol.V1;
+
 namespace Sandbox.Isolation.MicroVm;
 
 /// <summary>
 /// A container in the microVM of its pod (<see cref="IPodHost"/>): its processes run in the guest inside its own root,
 /// mount, pid, UTS and IPC namespaces, cgroup, user and seccomp program (the guest agent's GuestContainer); the guest
 /// kernel and the VM are the pod's. Processes go through the pod VM's agent channel with this container's id. What is
-/// the VM's and not a container's: pause and resume (they would stop the whole pod) and limit updates; file transfer is
-/// not offered here yet. Stats are the container's own, from its cgroup in the guest.
+/// this container's alone, through its cgroup in the guest: pause and resume, limit updates, the workload's processes and
+/// a signal to all of them; file transfer is not offered here yet. Stats are the container's own, from its cgroup in
+/// the guest.
 /// </summary>
 public sealed class MicroVmPodContainer : ISandbox
 {
@@ -49,14 +52,56 @@ public sealed class MicroVmPodContainer : ISandbox
         throw Unimplemented("signal every process of a pod's container at once (signal one process, or dispose it)");
     }
 
-    public Task PauseAsync(CancellationToken cancellationToken) => throw Unimplemented("pause one container of a pod's microVM (it would stop the whole pod)");
+    /// <summary>Freezes this container's cgroup in the guest, not the pod's VM: the pod's other containers go on.</summary>
+    public Task PauseAsync(CancellationToken cancellationToken) => ControlAsync(ControlContainerRequest.Types.Action.Freeze, cancellationToken);
 
-    public Task ResumeAsync(CancellationToken cancellationToken) => throw Unimplemented("resume one container of a pod's microVM");
+    public Task ResumeAsync(CancellationToken cancellationToken) => ControlAsync(ControlContainerRequest.Types.Action.Thaw, cancellationToken);
 
-    public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
+    /// <summary>Memory, pids and CPU quota of this container's cgroup in the guest (the VM's own size is the pod's).</summary>
+    public async Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
     {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         SpecValidator.Validate(limits);
-        throw Unimplemented("change the limits of a pod's container (its guest cgroup is set when it is added)");
+        var errors = new List<string>();
+        if (limits.DiskMiB != _spec.Limits.DiskMiB)
+            errors.Add($"limits.disk_mib cannot change on a running container ({_spec.Limits.DiskMiB} MiB tmpfs, asked {limits.DiskMiB})");
+        if (limits.OpenFiles != _spec.Limits.OpenFiles)
+            errors.Add($"limits.open_files cannot change on a running container ({_spec.Limits.OpenFiles}, asked {limits.OpenFiles})");
+        if (limits.FileSizeMiB != _spec.Limits.FileSizeMiB)
+            errors.Add($"limits.file_size_mib cannot change on a running container ({_spec.Limits.FileSizeMiB}, asked {limits.FileSizeMiB})");
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+        await _pod.ControlContainerAsync(new ControlContainerRequest
+        {
+            ContainerId = Info.Id.Value,
+            Action = ControlContainerRequest.Types.Action.Update,
+            MemoryBytes = limits.MemoryMiB << 20,
+            PidsMax = limits.PidsMax,
+            CpuQuotaUsec = limits.Cpus > 0 ? Cgroups.CgroupFactory.CpuQuotaMicroseconds(limits.Cpus) : 0,
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Every process of this container but its holder (its PID 1, the engine's), by its pid in the container.</summary>
+    public async Task<IReadOnlyList<int>> ListWorkloadProcessesAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        var r = await _pod.ControlContainerAsync(new ControlContainerRequest { ContainerId = Info.Id.Value, Action = ControlContainerRequest.Types.Action.List },
+            cancellationToken).ConfigureAwait(false);
+        return r.Pids.Order().ToList();
+    }
+
+    public Task SignalWorkloadAsync(int signal, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        SignalNumbers.Check(signal);
+        return _pod.ControlContainerAsync(new ControlContainerRequest
+            { ContainerId = Info.Id.Value, Action = ControlContainerRequest.Types.Action.Signal, Signal = signal }, cancellationToken);
+    }
+
+    private Task ControlAsync(ControlContainerRequest.Types.Action action, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        return _pod.ControlContainerAsync(new ControlContainerRequest { ContainerId = Info.Id.Value, Action = action }, cancellationToken);
     }
 
     /// <summary>This container's own usage: its cgroup in the guest (memory, CPU time, tasks, OOM kills).</summary>

@@ -73,6 +73,11 @@ public sealed partial class MicroVmSandbox : IPodHost
         return new SandboxStats(r.MemoryBytes, r.MemoryPeakBytes, TimeSpan.FromMicroseconds(r.CpuUsec), r.Tasks, r.OomKills);
     }
 
+    /// <summary>Acts on one container of this pod alone, through its cgroup in the guest (pause, resume, limits, a
+    /// signal to its workload, the list of it): never the VM.</summary>
+    internal Task<ControlContainerResponse> ControlContainerAsync(ControlContainerRequest request, CancellationToken cancellationToken) =>
+        _channel.CallAsync("ControlContainer", (c, t) => c.ControlContainerAsync(request, t), cancellationToken);
+
     /// <summary>Ends a container of this pod in the guest (its processes, namespaces, mounts, cgroup) and removes its
     /// image from the pod share. A VM already gone has nothing left to end.</summary>
     internal async Task RemoveContainerAsync(SandboxId container, string sharedImage)

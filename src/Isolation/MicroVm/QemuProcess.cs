@@ -48,29 +48,34 @@ internal sealed class QemuProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts QEMU in its jail: bwrap holds the jail on its block socket until bwrap itself and the jail's
-    /// init (QEMU-to-be) are in <paramref name="cgroup"/>, so QEMU runs not one instruction outside its limits.</summary>
-    public static async Task<QemuProcess> StartJailedAsync(IReadOnlyList<string> argv, IReadOnlyList<NativeSpawn.FdMapping> fds, ICgroup cgroup,
-        CancellationToken cancellationToken)
+    /// <summary>Starts QEMU in its jail: bwrap waits for its options (<see cref="VmmJail.ToGatedArgv"/>) until it is in
+    /// <paramref name="cgroup"/>, so the jail, cloned after, is born there with its cgroup namespace rooted there; bwrap
+    /// then holds the jail on its block socket until the jail's init (QEMU-to-be) is placed too, so QEMU runs not one
+    /// instruction outside its limits.</summary>
+    public static async Task<QemuProcess> StartJailedAsync(VmmJail jail, IReadOnlyList<string> qemuArgv, IReadOnlyList<NativeSpawn.FdMapping> fds,
+        ICgroup cgroup, CancellationToken cancellationToken)
     {
-        var jail = await NoTransparentHugePages.AroundSpawnAsync(() => LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], fds))
-            .ConfigureAwait(false);
+        var (options, argv) = jail.ToGatedArgv(qemuArgv);
+        using var gate = BwrapOptionsGate.Create(options);
+        var bwrap = await NoTransparentHugePages.AroundSpawnAsync(() => LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+            [.. fds, new(gate.Remote.Fd, BwrapFds.Args)])).ConfigureAwait(false);
         PidfdHandle? pidfd = null;
         try
         {
-            cgroup.AddProcess(jail.Pid);
-            var pid = await jail.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
+            cgroup.AddProcess(bwrap.Pid);
+            gate.Open();
+            var pid = await bwrap.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
             cgroup.AddProcess(pid);
             pidfd = PidfdHandle.Open(pid);
             var startTime = ProcStat.Read(pid)?.StartTime ?? 0;
-            jail.Release();
-            return new QemuProcess(pid, startTime, pidfd, jail);
+            bwrap.Release();
+            return new QemuProcess(pid, startTime, pidfd, bwrap);
         }
         catch
         {
             pidfd?.Dispose();
             await cgroup.KillAllAsync(CancellationToken.None).ConfigureAwait(false);
-            await jail.DisposeAsync().ConfigureAwait(false);
+            await bwrap.DisposeAsync().ConfigureAwait(false);
             throw;
         }
     }

@@ -44,13 +44,23 @@ internal sealed record VmmJail
     /// <summary>The namespaces the jail gives QEMU.</summary>
     public static readonly IReadOnlyList<string> Namespaces = ["mount", "pid", "net", "ipc", "uts", "cgroup"];
 
-    public IReadOnlyList<string> ToArgv(IReadOnlyList<string> qemuArgv)
+    /// <summary>bwrap's whole command line (its options inline).</summary>
+    public IReadOnlyList<string> ToArgv(IReadOnlyList<string> qemuArgv) => [BwrapPath, .. Options(), "--", .. Command(qemuArgv)];
+
+    /// <summary>The command line with bwrap's options on a socket (<see cref="BwrapOptionsGate"/>, read from
+    /// <see cref="BwrapFds.Args"/>) that holds bwrap until the host has placed it in the VM's cgroup: bwrap clones the
+    /// jail, and with it the jail's cgroup namespace, only after it has read them to EOF, so that namespace is rooted at
+    /// the VM's own cgroup (QEMU's /proc/self/cgroup shows "/", never the engine's cgroup path or the VM's id).</summary>
+    public (byte[] Options, IReadOnlyList<string> Argv) ToGatedArgv(IReadOnlyList<string> qemuArgv) =>
+        (System.Text.Encoding.UTF8.GetBytes(string.Concat(Options().Select(a => a + "\0"))),
+            [BwrapPath, "--args", BwrapFds.Args.ToString(), "--", .. Command(qemuArgv)]);
+
+    private List<string> Options()
     {
         if (HostUid <= 0)
             throw new SandboxException(SandboxErrorCode.Internal, $"the VMM jail needs an unprivileged host uid, not {HostUid}");
         var argv = new List<string>
         {
-            BwrapPath,
             "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup",
             // QEMU needs none of the engine's environment, and a compromised VMM should not read the daemon's.
             "--as-pid-1", "--new-session", "--clearenv",
@@ -78,13 +88,17 @@ internal sealed record VmmJail
         foreach (var bind in Binds)
             argv.AddRange([bind.Writable ? "--bind" : "--ro-bind", bind.Path, bind.Path]);
         argv.AddRange(["--remount-ro", "/", "--chdir", "/",
-            "--json-status-fd", BwrapFds.Status.ToString(), "--block-fd", BwrapFds.Block.ToString(), "--"]);
-        argv.AddRange([SetprivPath, $"--reuid={HostUid}", $"--regid={HostUid}",
-            KvmGroup is { } kvm ? $"--groups={kvm}" : "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--"]);
-        argv.AddRange(qemuArgv);
+            "--json-status-fd", BwrapFds.Status.ToString(), "--block-fd", BwrapFds.Block.ToString()]);
         return argv;
     }
+
+    /// <summary>What bwrap runs in the jail: setpriv's drop to the VM's uid, then QEMU.</summary>
+    private List<string> Command(IReadOnlyList<string> qemuArgv) =>
+    [
+        SetprivPath, $"--reuid={HostUid}", $"--regid={HostUid}",
+        KvmGroup is { } kvm ? $"--groups={kvm}" : "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--", .. qemuArgv,
+    ];
 
     /// <summary>/a, /a/b for /a/b/c; none under /usr (bound whole) and never "/".</summary>
     private static IEnumerable<string> Ancestors(string path)

@@ -72,12 +72,20 @@ internal sealed partial class TaskService
         var signal = (int)request.Signal;
         if (request.All)
         {
-            // Every process the task runs: the init and its execs.
+            // Every process of the container: the sandbox's whole workload (what its execs forked and left behind too),
+            // never the agent; where the tier cannot tell them apart, the init and the execs the shim started.
             var live = new[] { container.Init }.Concat(container.Execs.Values).Where(p => p.Status == ProcessStatus.Running && p.Running is not null).ToList();
             if (live.Count == 0)
                 throw ErrorMapping.NotFound("process already finished");
-            foreach (var p in live)
-                await SignalQuietlyAsync(p, signal).ConfigureAwait(false);
+            try
+            {
+                await core.Sandboxes.SignalWorkloadAsync(principal, container.SandboxId, signal, ctx.CancellationToken).ConfigureAwait(false);
+            }
+            catch (SandboxException e) when (e.Code == SandboxErrorCode.Unimplemented)
+            {
+                foreach (var p in live)
+                    await SignalQuietlyAsync(p, signal).ConfigureAwait(false);
+            }
             return new Empty();
         }
         switch (process.Status)
@@ -162,14 +170,25 @@ internal sealed partial class TaskService
         return new Empty();
     }
 
-    /// <summary>The task's processes the shim started (pids as the sandbox sees them).</summary>
-    private Task<PidsResponse> PidsAsync(PidsRequest request, TtrpcCallContext ctx)
+    /// <summary>Every process of the task's container (pids as the sandbox sees them): the sandbox's whole workload,
+    /// what its execs forked and left behind too, never the agent; where the tier cannot tell them apart, the init and
+    /// the execs the shim started.</summary>
+    private async Task<PidsResponse> PidsAsync(PidsRequest request, TtrpcCallContext ctx)
     {
         var container = Get(request.Id);
         var response = new PidsResponse();
-        foreach (var p in new[] { container.Init }.Concat(container.Execs.Values).Where(p => p.Status == ProcessStatus.Running && p.Pid > 0))
-            response.Processes.Add(new ProcessInfo { Pid = (uint)p.Pid });
-        return Task.FromResult(response);
+        IEnumerable<int> pids;
+        try
+        {
+            pids = await core.Sandboxes.ListWorkloadProcessesAsync(principal, container.SandboxId, ctx.CancellationToken).ConfigureAwait(false);
+        }
+        catch (SandboxException e) when (e.Code is SandboxErrorCode.Unimplemented or SandboxErrorCode.FailedPrecondition or SandboxErrorCode.NotFound)
+        {
+            pids = new[] { container.Init }.Concat(container.Execs.Values).Where(p => p.Status == ProcessStatus.Running && p.Pid > 0).Select(p => p.Pid);
+        }
+        foreach (var pid in pids)
+            response.Processes.Add(new ProcessInfo { Pid = (uint)pid });
+        return response;
     }
 
     private Task<Empty> CloseIOAsync(CloseIORequest request, TtrpcCallContext ctx)

@@ -40,7 +40,15 @@ internal sealed partial class CgroupV1
         }
     }
 
-    public async Task SignalAllAsync(int signal, CancellationToken cancellationToken)
+    public Task SignalAllAsync(int signal, CancellationToken cancellationToken) =>
+        SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsRecursive(_dirs["pids"]), cancellationToken);
+
+    public Task SignalBelowAsync(int signal, Func<string, bool> child, CancellationToken cancellationToken) =>
+        SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsBelow(_dirs["pids"], child), cancellationToken);
+
+    /// <summary>Freezes the whole cgroup (v1's freezer is hierarchical), signals the pids <paramref name="pids"/> reads
+    /// meanwhile (none can exit and be reused while frozen), thaws unless paused (a SIGKILL lands on thaw).</summary>
+    private async Task SignalFrozenAsync(int signal, Func<IReadOnlyList<int>> pids, CancellationToken cancellationToken)
     {
         // SIGKILL needs no frozen snapshot that holds: KillAllAsync freezes, kills and thaws in rounds until the
         // cgroup is empty, so a freeze that stalls once (v1's FREEZING can) does not leave the sandbox alive.
@@ -55,7 +63,7 @@ internal sealed partial class CgroupV1
             await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                foreach (var pid in CgroupFiles.ReadPidsRecursive(_dirs["pids"]))
+                foreach (var pid in pids())
                     Libc.Kill(pid, signal);
             }
             finally

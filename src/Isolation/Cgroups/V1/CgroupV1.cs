@@ -140,6 +140,8 @@ internal sealed partial class CgroupV1 : ICgroup
 
     public IReadOnlyList<int> Pids() => CgroupFiles.ReadPids(_dirs["pids"]);
 
+    public IReadOnlyList<int> PidsBelow(Func<string, bool> child) => CgroupFiles.ReadPidsBelow(_dirs["pids"], child);
+
     public bool TryRemoveEmpty()
     {
         if (CgroupFiles.ReadPidsRecursive(_dirs["pids"]).Count > 0)

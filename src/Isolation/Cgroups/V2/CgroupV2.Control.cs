@@ -44,13 +44,24 @@ internal sealed partial class CgroupV2
             await KillAllAsync(cancellationToken).ConfigureAwait(false);
             return;
         }
+        await SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsRecursive(_dir), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>A fatal signal kills a task frozen on v2 at once; the rest land on thaw.</summary>
+    public Task SignalBelowAsync(int signal, Func<string, bool> child, CancellationToken cancellationToken) =>
+        SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsBelow(_dir, child), cancellationToken);
+
+    /// <summary>Freezes the whole cgroup, signals the pids <paramref name="pids"/> reads meanwhile (none can exit and
+    /// be reused while frozen), thaws unless paused.</summary>
+    private async Task SignalFrozenAsync(int signal, Func<IReadOnlyList<int>> pids, CancellationToken cancellationToken)
+    {
         await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             await FreezeCoreAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                foreach (var pid in CgroupFiles.ReadPidsRecursive(_dir))
+                foreach (var pid in pids())
                     Libc.Kill(pid, signal);
             }
             finally

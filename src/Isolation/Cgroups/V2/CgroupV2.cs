@@ -96,6 +96,8 @@ internal sealed partial class CgroupV2 : ICgroup
 
     public IReadOnlyList<int> Pids() => CgroupFiles.ReadPids(_dir);
 
+    public IReadOnlyList<int> PidsBelow(Func<string, bool> child) => CgroupFiles.ReadPidsBelow(_dir, child);
+
     public bool TryRemoveEmpty()
     {
         if (CgroupFiles.ReadKey(_dir, "cgroup.events", "populated") != 0 || CgroupFiles.Children(_dir).Any())
