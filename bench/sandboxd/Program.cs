@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS]
+//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS] [--warmup N]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -21,6 +21,9 @@ var seconds = int.Parse(Arg("--seconds") ?? "10");
 var concurrency = int.Parse(Arg("--concurrency") ?? "8");
 var poolSize = int.Parse(Arg("--pool-size") ?? "4");
 var execWarmup = int.Parse(Arg("--exec-warmup") ?? "200");
+// --warmup N: untimed rounds of every sequential case first (JIT tiering, policy caches, seccomp programs, connections);
+// a long-lived daemon's steady state takes a few hundred calls to reach.
+var warmup = int.Parse(Arg("--warmup") ?? "10");
 // --exec-gap MS: an untimed pause before each timed exec, as between a user's commands (a container sandbox prepares
 // the next exec's first stage after each exec: back to back, the next exec waits for it).
 var execGap = int.Parse(Arg("--exec-gap") ?? "0");
@@ -121,7 +124,7 @@ if (cli is not null)
 Console.WriteLine($"Run([\"true\"]) x {n} each, sequential; pool of {poolSize} (warm: full before each call, untimed)"
     + (cli is null ? "; no CLI (--cli PATH)" : $"; CLI {cli} run --trusted"));
 // Warm-up: JIT, policy caches, seccomp programs, the prepared /etc, gRPC connections.
-for (var i = 0; i < 10; i++)
+for (var i = 0; i < warmup; i++)
 {
     await RawBwrap();
     await EngineRun();

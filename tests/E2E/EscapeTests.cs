@@ -44,6 +44,20 @@ public sealed class EscapeTests : IDisposable
         Assert.Contains("No such file", r.Stdout);
     }
 
+    /// <summary>A one-shot's launch chain starts as host root (prlimit, the image overlay's shell, the drop to the
+    /// owner) and its bwrap runs on the host: a request's loader variables reach none of them, only its command. Each
+    /// dynamically linked program that got LD_PRELOAD names the missing object on the run's stderr: one line (the
+    /// command's shell), not one per program of the chain.</summary>
+    [Fact]
+    public async Task A_requests_loader_variables_reach_only_its_command()
+    {
+        const string missing = "/nonexistent-escape-test-preload.so";
+        var process = Harness.Sh("echo \"$LD_PRELOAD\"") with { Env = new Dictionary<string, string> { ["LD_PRELOAD"] = missing } };
+        var r = await Harness.RunAsync(ExecutionMode.OneShot, process);
+        Assert.Equal(missing, r.Stdout.Trim());
+        Assert.Equal(1, r.Stderr.Split('\n').Count(l => l.Contains(missing, StringComparison.Ordinal)));
+    }
+
     [Theory, MemberData(nameof(Modes))]
     public async Task Host_processes_are_invisible(ExecutionMode mode)
     {

@@ -101,7 +101,7 @@ public static class Harness
                 var close = stat.LastIndexOf(')');
                 var comm = stat[(stat.IndexOf('(') + 1)..close];
                 var ppid = stat[(close + 2)..].Split(' ')[1];
-                if (ppid == me && comm is "bwrap" or "setpriv")
+                if (ppid == me && comm is "bwrap" or "setpriv" or "unshare")
                     result.Add(pid);
             }
             catch (IOException)

@@ -27,6 +27,7 @@ public sealed class BwrapArgumentsTests
             "--die-with-parent",
             "--ro-bind", "/usr", "/usr", "--symlink", "usr/bin", "/bin", "--perms", "1777", "--size", "1048576", "--tmpfs", "/tmp",
             "--remount-ro", "/",
+            "--clearenv",
             "--chdir", "/work", "--seccomp", "3", "--json-status-fd", "4", "--block-fd", "5",
             "--", "/bin/sh", "-c", "echo hi",
         ], argv);
@@ -58,5 +59,18 @@ public sealed class BwrapArgumentsTests
         var argv = args.ToArgv("bwrap");
         var dash = argv.ToList().LastIndexOf("--");
         Assert.Equal(["--ro-bind", "/", "/"], argv.Skip(dash + 1));
+    }
+
+    [Fact]
+    public void The_commands_environment_is_options_after_clearing_bwraps_own()
+    {
+        var args = Sample() with { Environment = new Dictionary<string, string> { ["LD_PRELOAD"] = "/x.so", ["A"] = "b c" } };
+        var argv = args.ToArgv("bwrap").ToList();
+        var clear = argv.IndexOf("--clearenv");
+        Assert.True(clear > 0 && clear < argv.IndexOf("--"));
+        Assert.Equal(["--setenv", "LD_PRELOAD", "/x.so", "--setenv", "A", "b c"], argv.Skip(clear + 1).Take(6));
+        // In the --args file too (what the launcher sends), and never on bwrap's command line.
+        Assert.Contains("--setenv\0LD_PRELOAD\0/x.so\0", System.Text.Encoding.UTF8.GetString(args.ToArgsFile()));
+        Assert.DoesNotContain("LD_PRELOAD", args.ToArgvWithArgsFd("bwrap", 10));
     }
 }

@@ -62,7 +62,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (!File.Exists(_options.BwrapPath))
             return new(false, $"bubblewrap not found at {_options.BwrapPath} (apt-get install bubblewrap)");
-        foreach (var (path, package) in new[] { (_options.SetprivPath, "util-linux"), (_options.UnsharePath, "util-linux"), (_options.SysctlPath, "procps") })
+        foreach (var (path, package) in new[] { (_options.UnsharePath, "util-linux"), (_options.SysctlPath, "procps") })
         {
             if (!File.Exists(path))
                 return new(false, $"{Path.GetFileName(path)} not found at {path} ({package}): it sets up each sandbox's user namespace");

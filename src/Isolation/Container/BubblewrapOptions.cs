@@ -6,7 +6,8 @@ public sealed record BubblewrapOptions
     /// <summary>The bubblewrap binary. Default /usr/bin/bwrap.</summary>
     public string BwrapPath { get; init; } = "/usr/bin/bwrap";
 
-    /// <summary>util-linux setpriv, used to drop from root to the sandbox's unprivileged host uid before bwrap runs.</summary>
+    /// <summary>util-linux setpriv: the host probe reports it (the microVM tier's jail drops to the VM's uid with it). The
+    /// container tier drops to a sandbox's host uid with unshare instead (<see cref="Users.AsHostUser"/>).</summary>
     public string SetprivPath { get; init; } = "/usr/bin/setpriv";
 
     /// <summary>Name of the cgroup that holds one child cgroup per sandbox, under each v1 hierarchy's root or under the
@@ -26,8 +27,9 @@ public sealed record BubblewrapOptions
     /// /run/sandbox/uid-ranges.</summary>
     public string UidRangeLockDirectory { get; init; } = "/run/sandbox/uid-ranges";
 
-    /// <summary>util-linux unshare, which creates each sandbox's user namespace as its owner uid, and gives a sandbox
-    /// with an image root a private mount namespace for its overlay.</summary>
+    /// <summary>util-linux unshare, which drops root to a sandbox's owner uid (<see cref="Users.AsHostUser"/>), creates
+    /// each sandbox's user namespace as that uid, and gives a sandbox with an image root a private mount namespace for
+    /// its overlay.</summary>
     public string UnsharePath { get; init; } = "/usr/bin/unshare";
 
     /// <summary>procps sysctl, which sets user.max_user_namespaces to 0 inside a new sandbox namespace.</summary>

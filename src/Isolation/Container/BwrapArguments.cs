@@ -18,6 +18,13 @@ internal sealed record BwrapArguments
     public required string WorkingDirectory { get; init; }
     public required IReadOnlyList<string> Command { get; init; }
 
+    /// <summary>The command's whole environment, given to bwrap as options (<c>--clearenv</c>, then <c>--setenv</c> for
+    /// each variable) instead of through the launch chain's own: the chain starts as root (nsenter, the image overlay's
+    /// shell, prlimit, the drop to the owner) and bwrap runs on the host as the owner, so a request's LD_PRELOAD,
+    /// LD_LIBRARY_PATH, GCONV_PATH or LOCPATH must never reach their dynamic loader or libc. bwrap applies the options
+    /// after it has started, to itself and so to the command it execs.</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The command is the pid namespace's PID 1 (no bwrap reaper): the kernel then drops every signal sent to
     /// it from inside the namespace that it does not handle, so the workload cannot SIGSTOP or SIGKILL it. Only for
     /// a command that reaps orphans itself (the agent).</summary>
@@ -69,6 +76,9 @@ internal sealed record BwrapArguments
             argv.Add("--as-pid-1");
         foreach (var op in Mounts)
             argv.AddRange(op.ToArgs());
+        argv.Add("--clearenv");
+        foreach (var (name, value) in Environment)
+            argv.AddRange(["--setenv", name, value]);
         argv.AddRange([
             "--chdir", WorkingDirectory,
             "--seccomp", BwrapFds.Seccomp.ToString(),

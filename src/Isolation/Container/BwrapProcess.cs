@@ -73,7 +73,7 @@ internal sealed class BwrapProcess : IAsyncDisposable
         return new BwrapProcess(pid, startTime, fd, null, null);
     }
 
-    /// <summary>Spawns bwrap (through setpriv when we are root) with the given descriptors in place.</summary>
+    /// <summary>Spawns bwrap (through the launch chain that drops root to its owner uid) with the given descriptors in place.</summary>
     public static BwrapProcess Start(IReadOnlyList<string> argv, IReadOnlyList<string> envp, IReadOnlyList<NativeSpawn.FdMapping> fds)
     {
         var (status, statusRemote) = UnixSocketPair.Create();

@@ -31,8 +31,12 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     /// before the host moves it into its own).</summary>
     public const string AgentCgroupName = "agent";
 
+    /// <summary>The environment of the launch chain (nsenter, the image overlay's shell, prlimit, the drop to the owner,
+    /// bwrap): nothing of the request's, whose variables reach the command through bwrap's options.</summary>
+    private static readonly string[] LaunchChainEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
+
     private readonly HostIdAllocator _ranges = new(options.UidRangeBase, RangeSize, options.UidRangeCount, options.UidRangeLockDirectory, "sandbox uid range");
-    private readonly UserNamespaceTools _tools = new(options.SetprivPath, options.UnsharePath, options.SysctlPath);
+    private readonly UserNamespaceTools _tools = new(options.UnsharePath, options.SysctlPath);
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
     /// top, so `--pids N` means N processes and threads of the workload. Those are the outer bwrap (moved into the cgroup
@@ -141,6 +145,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             WorkingDirectory = cwd,
             Command = command,
             AsPid1 = commandIsInit,
+            Environment = env,
             JoinedNetwork = network is not null || joinedNetworkPath is not null,
         };
         var argv = new List<string>();
@@ -160,7 +165,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         if (!commandIsInit && !directRlimits)
             argv.AddRange(SandboxRlimits.ExecPrefix(options.PrlimitPath, spec.Limits));
         // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
-        argv.AddRange([options.SetprivPath, $"--reuid={owner}", $"--regid={ownerGid}", "--clear-groups", "--"]);
+        argv.AddRange(AsHostUser.Prefix(options.UnsharePath, owner, ownerGid));
         // The options go through a socket (--args), not the command line: bwrap's reaper, PID 1 of a one-shot, would
         // show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's). The socket also
         // holds bwrap until it is placed (BwrapOptionsGate).
@@ -181,10 +186,11 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             fds.Add(new(hosts.Fd, BwrapFds.Hosts));
         fds.AddRange(extraFds);
 
-        var bwrap = await LauncherThreads.SpawnAsync(argv, DefaultEnvironment.ToEnvp(new Dictionary<string, string>(env)), fds).ConfigureAwait(false);
+        // The chain's own environment is fixed: the command's goes to bwrap as options (BwrapArguments.Environment).
+        var bwrap = await LauncherThreads.SpawnAsync(argv, LaunchChainEnvironment, fds).ConfigureAwait(false);
         rollback.Push(bwrap);
         // bwrap goes into the sandbox's own cgroup while it waits for the end of its options (it is still exec'ing
-        // prlimit and setpriv, and cannot have cloned): the sandbox is born inside its limits, and its cgroup namespace
+        // prlimit and the drop to its uid, and cannot have cloned): the sandbox is born inside its limits, and its cgroup namespace
         // (--unshare-cgroup) is rooted at the sandbox's cgroup on every hierarchy, so nothing inside sees the host's
         // cgroup layout or the sandbox's id. If this process died before the release below, the held sandbox would go
         // on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service manager that cleans

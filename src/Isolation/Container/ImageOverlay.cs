@@ -7,7 +7,7 @@ namespace Sandbox.Isolation.Container;
 /// <see cref="MergedDirectory"/> there and execs the rest of the chain; bwrap then binds the overlay's entries into
 /// the sandbox. The mounts live only in that namespace: the host never sees them, every sandbox can use the same
 /// mount point, and they are gone when the sandbox's last process exits — nothing to unmount, nothing left by a
-/// crash. Root mounts the overlay (before setpriv drops to the sandbox's uid), so the store can stay 0700.
+/// crash. Root mounts the overlay (before the chain drops to the sandbox's uid), so the store can stay 0700.
 /// The lower layer is not the store's directory itself but <see cref="IdmappedLower"/>'s detached idmapped copy of it,
 /// which the chain never holds: overlayfs is given the engine's own descriptor as <c>/proc/ENGINE-PID/fd/N</c> (mount
 /// runs as root in the engine's pid namespace, so the link resolves to the detached mount), and the overlay keeps its

@@ -7,7 +7,7 @@ namespace Sandbox.Isolation.Container;
 /// PR_SET_PDEATHSIG (bwrap's --die-with-parent) fires when the parent <i>thread</i> exits, not the parent process; a
 /// bwrap spawned from a thread-pool thread would be SIGKILLed, sandbox and all, whenever the pool retires that idle
 /// thread. These threads never exit, so "dies with its parent" means "dies with this process".
-/// <para>They only spawn and stay root: changing a thread's credentials for the spawn (to drop the setpriv exec) is
+/// <para>They only spawn and stay root: changing a thread's credentials for the spawn (to drop the exec that drops to the owner uid) is
 /// not safe in a managed runtime, because any thread the runtime creates from that thread meanwhile (thread-pool
 /// workers, the tiering worker) would inherit the unprivileged identity for good.</para></summary>
 internal static class LauncherThreads

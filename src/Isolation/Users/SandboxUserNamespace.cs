@@ -8,7 +8,8 @@ namespace Sandbox.Isolation.Users;
 /// Creates a sandbox's user namespace with the host writing its id maps, so the sandbox gets a whole range of
 /// unprivileged host ids (<see cref="UidRange"/>) instead of bwrap's one. bwrap 0.8 then joins it (<c>--userns FD</c>).
 /// <list type="number">
-/// <item>A short-lived holder, <c>setpriv --reuid=OWNER … -- unshare --user --keep-caps -- sysctl …</c>, creates the
+/// <item>A short-lived holder, <c>unshare --setgid=OWNER --setuid=OWNER -- unshare --user --keep-caps -- sysctl …</c>
+/// (<see cref="AsHostUser"/>: the first unshare only drops root to the owner), creates the
 /// namespace as its owner uid (bwrap runs as that uid and may join a namespace it owns; host root never owns it) and,
 /// holding every capability inside it, sets <c>user.max_user_namespaces</c> to 0 there: bwrap's own
 /// <c>--disable-userns</c> cannot be combined with <c>--userns</c>, and this is what it does (the limit applies to
@@ -36,7 +37,7 @@ internal static class SandboxUserNamespace
             : [tools.SysctlPath, "-q", "-w", "user.max_user_namespaces=0"];
         string[] argv =
         [
-            tools.SetprivPath, $"--reuid={ownerUid}", $"--regid={ownerUid}", "--clear-groups", "--",
+            .. AsHostUser.Prefix(tools.UnsharePath, ownerUid, ownerUid),
             tools.UnsharePath, "--user", "--keep-caps", "--", .. sysctl,
         ];
         var (stderr, stderrRemote) = UnixSocketPair.Create();
@@ -132,4 +133,4 @@ internal static class SandboxUserNamespace
 }
 
 /// <summary>The util-linux and procps programs <see cref="SandboxUserNamespace"/> runs.</summary>
-internal sealed record UserNamespaceTools(string SetprivPath, string UnsharePath, string SysctlPath);
+internal sealed record UserNamespaceTools(string UnsharePath, string SysctlPath);
