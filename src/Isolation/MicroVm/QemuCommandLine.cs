@@ -105,12 +105,8 @@ public sealed record QemuCommandLine
 
     /// <summary>TCG's default CPU model plus RDRAND, which TCG emulates from the host's getrandom(): the guest kernel
     /// seeds its RNG from it at boot (random.trust_cpu=on). The host is trusted by the guest anyway, and the agent
-    /// reseeds every VM with the host's bytes on SetupGuest. Plus ARAT (the local APIC timer keeps running in deep
-    /// idle states), which TCG's APIC timer does: without it the guest kernel may not stop its tick when idle (a timer
-    /// that can stop needs a broadcast device, and microvm has none), so every idle guest took ~250 timer interrupts a
-    /// second, each a wake-up of an emulated vCPU (~4-5 % of a host CPU per idle VM); with it the kernel runs
-    /// tickless (nohz, high-resolution timers).</summary>
-    public const string TcgCpu = "qemu64,+rdrand,+arat";
+    /// reseeds every VM with the host's bytes on SetupGuest.</summary>
+    public const string TcgCpu = "qemu64,+rdrand";
 
     public IReadOnlyList<string> ToArgv()
     {
