@@ -43,6 +43,9 @@ var unseeded = Environment.GetEnvironmentVariable("SANDBOX_BENCH_UNSEEDED") == "
 // SANDBOX_BENCH_NORANDMAPS=1 adds restores and exec round trips of guests booted without user address randomization
 // (MicroVmOptions.GuestAddressSpaceRandomization = false), round robin with the default ones.
 var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") == "1";
+// SANDBOX_BENCH_NO_COLD=1 leaves the cold boots out of the round robin (restores and plain boots only: a cold boot under
+// TCG on a loaded host takes most of a run).
+var noCold = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NO_COLD") == "1";
 MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true) => new(new MicroVmOptions
 {
     AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
@@ -76,7 +79,8 @@ if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_PROCESS_PROBE") == "1")
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
 foreach (var (name, kernel, _) in kernels)
 {
-    await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
+    if (!noCold)
+        await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
     var buildClock = Stopwatch.StartNew();
     if (unseeded)
         await drivers[name].RestoreUnseeded.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, unseeded] {m}"), CancellationToken.None);
@@ -88,26 +92,38 @@ foreach (var (name, kernel, _) in kernels)
 }
 using var plainInitrd = PlainInitramfs.Create();
 
-var results = new Dictionary<string, List<double>>();
-void Add(string key, double seconds) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(seconds);
+// Wall seconds and the emulator's CPU seconds of each start: under a loaded host the wall time mostly measures the
+// other processes, while QEMU's own CPU time (its cgroup's usage; the plain QEMU's process time) is what the start
+// costs and moves much less with the load.
+var results = new Dictionary<string, List<(double Wall, double Cpu, double CreatedCpu)>>();
+void Add(string key, (double Wall, double Cpu, double CreatedCpu) sample) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(sample);
 for (var i = 0; i < runs; i++)
 {
     foreach (var (name, kernel, isMinimal) in kernels)
     {
         Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
-        Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
+        if (!noCold)
+            Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
         Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
         if (unseeded)
         {
-            Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
+            if (!noCold)
+                Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
             Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
         }
         if (norandmaps)
             Add($"restore to first exec output, {name} kernel, norandmaps", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
     }
 }
-foreach (var (what, values) in results)
-    Console.WriteLine($"{what,-66} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs)");
+foreach (var (what, samples) in results)
+{
+    var values = samples.Select(v => v.Wall).ToList();
+    var cpu = samples.Select(v => v.Cpu).ToList();
+    var created = samples.Select(v => v.CreatedCpu).ToList();
+    Console.WriteLine($"{what,-66} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs); " +
+        $"QEMU CPU p50 {Percentile(cpu, 50):0.000} s, min {cpu.Min():0.000} s" +
+        (created.Any(c => c > 0) ? $" (of it until set up: p50 {Percentile(created, 50):0.000} s)" : ""));
+}
 
 // Exec round trip on a live restored VM of the kernel the tier picks by default.
 var preferred = kernels[^1].Name;
@@ -118,19 +134,25 @@ await using (var fixedLayout = norandmaps ? (MicroVmSandbox)await drivers[prefer
     if (fixedLayout is not null) await RoundTrip(fixedLayout);
     var trips = new List<double>();
     var fixedTrips = new List<double>();
+    var (tripCpu, fixedTripCpu) = (TimeSpan.Zero, TimeSpan.Zero);
     for (var block = 0; block < Math.Max(4, runs); block++)
     {
+        var before = (await live.GetStatsAsync(CancellationToken.None)).CpuTime;
         for (var i = 0; i < 5; i++)
             trips.Add(await RoundTrip(live));
+        tripCpu += (await live.GetStatsAsync(CancellationToken.None)).CpuTime - before;
         if (fixedLayout is null) continue;
+        before = (await fixedLayout.GetStatsAsync(CancellationToken.None)).CpuTime;
         for (var i = 0; i < 5; i++)
             fixedTrips.Add(await RoundTrip(fixedLayout));
+        fixedTripCpu += (await fixedLayout.GetStatsAsync(CancellationToken.None)).CpuTime - before;
     }
     Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-66} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
-        $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs)");
+        $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs); QEMU CPU {tripCpu.TotalMilliseconds / trips.Count:0.0} ms per exec");
     if (fixedLayout is not null)
         Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel, norandmaps",-66} p50 {Percentile(fixedTrips, 50) * 1000:0.0} ms, " +
-            $"p95 {Percentile(fixedTrips, 95) * 1000:0.0} ms, min {fixedTrips.Min() * 1000:0.0} ms ({fixedTrips.Count} execs, blocks of 5 alternated)");
+            $"p95 {Percentile(fixedTrips, 95) * 1000:0.0} ms, min {fixedTrips.Min() * 1000:0.0} ms ({fixedTrips.Count} execs, blocks of 5 alternated); " +
+            $"QEMU CPU {fixedTripCpu.TotalMilliseconds / fixedTrips.Count:0.0} ms per exec");
     Console.WriteLine($"load {File.ReadAllText("/proc/loadavg").Trim()}");
     // Where an exec's time goes: the Exec call (the guest resolves and spawns), the rest (the process runs and exits,
     // the output and wait long polls end); the guest's own spawn (its stages of the last exec); and what a process
@@ -147,8 +169,12 @@ foreach (var (name, _, _) in kernels)
     await RoundTrip(cold);
     var r = restored.HostMemory();
     var c = cold.HostMemory();
+    // What an idle VM costs the host's CPUs (its QEMU's cgroup over 5 s of doing nothing: timer wake-ups emulated).
+    var idleBefore = (await restored.GetStatsAsync(CancellationToken.None)).CpuTime;
+    await Task.Delay(TimeSpan.FromSeconds(5));
+    var idleCpu = ((await restored.GetStatsAsync(CancellationToken.None)).CpuTime - idleBefore).TotalMilliseconds / 5;
     Console.WriteLine($"[{name}] one idle VM: restored PSS {r.PssBytes / 1048576.0:0.0} MiB, RSS {r.RssBytes / 1048576.0:0.0} MiB; " +
-        $"cold-booted PSS {c.PssBytes / 1048576.0:0.0} MiB, RSS {c.RssBytes / 1048576.0:0.0} MiB");
+        $"cold-booted PSS {c.PssBytes / 1048576.0:0.0} MiB, RSS {c.RssBytes / 1048576.0:0.0} MiB; idle restored VM's QEMU CPU {idleCpu:0.0} ms/s");
 }
 
 async Task ExecBreakdown(MicroVmSandbox live, string label)
@@ -180,15 +206,17 @@ async Task ExecBreakdown(MicroVmSandbox live, string label)
         $"a fork+exec of /usr/bin/true by bash in the guest {perProcess * 1000:0.0} ms");
 }
 
-async Task<double> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestKernel kernel)
+async Task<(double Wall, double Cpu, double CreatedCpu)> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestKernel kernel)
 {
     var stopwatch = Stopwatch.StartNew();
     await using var sandbox = (MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None);
     if ((sandbox.Template is not null) != expectTemplate)
         throw new InvalidOperationException(expectTemplate ? "expected a restore, got a cold boot" : "expected a cold boot");
+    var createdCpu = (await sandbox.GetStatsAsync(CancellationToken.None)).CpuTime.TotalSeconds;
     var first = new FirstByteStream(stopwatch);
     var p = await sandbox.ExecAsync(new ProcessSpec { Argv = ["echo", "hello"] }, new ProcessIO { Stdout = first }, CancellationToken.None);
     await p.WaitAsync(CancellationToken.None);
+    var cpu = (await sandbox.GetStatsAsync(CancellationToken.None)).CpuTime.TotalSeconds; // to the exit, a hair after the output
     if (first.ToString() != "hello\n") throw new InvalidOperationException($"unexpected output '{first}'");
     if (kernel.IsMinimal != (sandbox.GuestKernel != debian.Version))
         throw new InvalidOperationException($"booted kernel {sandbox.GuestKernel}, expected {kernel.Version}");
@@ -198,7 +226,7 @@ async Task<double> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestK
         Console.WriteLine($"  timeline of a {(expectTemplate ? "restore" : "cold boot")}, {kernel.Version}, first output at +{first.At!.Value.TotalSeconds:0.000} s:");
         Console.WriteLine("    " + timeline.Format().Replace("\n", "\n    "));
     }
-    return first.At!.Value.TotalSeconds;
+    return (first.At!.Value.TotalSeconds, cpu, createdCpu);
 }
 
 static async Task<double> RoundTrip(ISandbox sandbox)
@@ -211,7 +239,7 @@ static async Task<double> RoundTrip(ISandbox sandbox)
 }
 
 // QEMU as plainly as it boots this kernel: start to the init script's line on the serial console.
-static async Task<double> PlainBoot(string vmlinux, string initrd, Accelerator accel)
+static async Task<(double Wall, double Cpu, double CreatedCpu)> PlainBoot(string vmlinux, string initrd, Accelerator accel)
 {
     var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0) + " rdinit=/init";
     var info = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
@@ -228,7 +256,7 @@ static async Task<double> PlainBoot(string vmlinux, string initrd, Accelerator a
         while (await qemu.StandardOutput.ReadLineAsync(timeout.Token) is { } line)
         {
             if (line.Contains("plain-ready", StringComparison.Ordinal))
-                return clock.Elapsed.TotalSeconds;
+                return (clock.Elapsed.TotalSeconds, qemu.TotalProcessorTime.TotalSeconds, 0);
         }
         throw new InvalidOperationException($"plain QEMU exited with {qemu.ExitCode} before its init printed");
     }
