@@ -40,7 +40,11 @@ internal static class ValueJson
                 // An integer of more than 15 digits may be beyond 2^53: kept exact.
                 if (r.ValueSpan.Length > 15 && !r.ValueSpan.ContainsAny((byte)'.', (byte)'e', (byte)'E'))
                     return NumberValue.Parse(System.Text.Encoding.ASCII.GetString(r.ValueSpan)) ?? new NumberValue(r.GetDouble());
-                return new NumberValue(r.GetDouble());
+                if (r.TryGetDouble(out var d)) return new NumberValue(d);
+                // Past a double's range (1e400): an exact integer as OPA keeps it, or refused by name.
+                var text = System.Text.Encoding.ASCII.GetString(r.ValueSpan);
+                return NumberValue.Parse(text) ?? throw new JsonException(
+                    $"number {text} is beyond the range of a double and not an integer of at most {NumberValue.MaxBigDigits} digits");
             case JsonTokenType.String: return new StringValue(r.GetString()!);
             case JsonTokenType.StartArray:
                 {
