@@ -141,9 +141,9 @@ internal sealed class NumberValue : Value
     public BigInteger? Big => _big?.Value;
 
     /// <summary>
-    /// The literal of a number written with an exponent or a fraction that a double cannot hold (<c>2e308</c>): OPA
+    /// The literal of an integer beyond 2^53 written with an exponent or a fraction (<c>1e308</c>, <c>2e308</c>): OPA
     /// keeps such a number as the text it was written as (a Go <c>json.Number</c>), prints it back as written, and
-    /// formats it as a <c>big.Float</c> in <c>sprintf</c>. Null for every other number.
+    /// formats it as a float in <c>sprintf</c> (a <c>big.Float</c> past a double's range). Null for other numbers.
     /// </summary>
     public string? FloatLiteral => _big?.Literal;
 
@@ -200,9 +200,9 @@ internal sealed class NumberValue : Value
     }
 
     /// <summary>
-    /// A JSON or Rego number literal: an integer beyond 2^53 is kept exact, and so is a number past a double's range
-    /// (every such number with at most <see cref="MaxBigDigits"/> digits is an integer, e.g. <c>2e308</c>); other
-    /// numbers are doubles. Null when the text is not a number, is past a double's range and not an integer or
+    /// A JSON or Rego number literal: an integer beyond 2^53 is kept exact, however it is written, and so is a number
+    /// past a double's range (every such number with at most <see cref="MaxBigDigits"/> digits is an integer, e.g.
+    /// <c>2e308</c>); other numbers are doubles. Null when the text is not a number, is past a double's range and not an integer or
     /// longer than <see cref="MaxBigDigits"/> digits, or is a non-zero number too small for a double.
     /// </summary>
     public static NumberValue? Parse(ReadOnlySpan<char> text)
@@ -213,12 +213,14 @@ internal sealed class NumberValue : Value
         if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return null;
         // A non-zero number too small for a double (1e-400) would read as 0: refused rather than rounded away.
         if (d == 0 && HasNonZeroDigit(text)) return null;
-        if (!double.IsInfinity(d)) return new NumberValue(d);
-        return TryParseBeyondDouble(text, out var exact) ? new NumberValue(exact, text.ToString()) : null;
+        // An integer written with an exponent or a fraction (1e308, 2e308) is kept as the exact integer it names once
+        // a double cannot hold it exactly, as OPA keeps its text: 3e308 - 1e308 == 2e308.
+        if (Math.Abs(d) > MaxExactDouble && TryParseExactInteger(text, out var exact)) return new NumberValue(exact, text.ToString());
+        return double.IsInfinity(d) ? null : new NumberValue(d);
     }
 
     /// <summary>Digits, an optional fraction and an optional exponent, as an exact integer (false if it is not one).</summary>
-    private static bool TryParseBeyondDouble(ReadOnlySpan<char> text, out BigInteger value)
+    private static bool TryParseExactInteger(ReadOnlySpan<char> text, out BigInteger value)
     {
         value = default;
         var neg = text.Length > 0 && text[0] == '-';

@@ -81,10 +81,11 @@ internal static class GoFormat
 
     private static Arg ToArg(Value v) => v switch
     {
+        // A number written with an exponent (1e20, 2e308) is not an integer to OPA's sprintf (its text is not digits):
+        // a float64, or past a double's range a Go *big.Float.
+        NumberValue { Big: { } big, FloatLiteral: not null } n when double.IsInfinity(n.V) => new Arg(Kind.BigFloat, 0, 0, "", big),
+        NumberValue { FloatLiteral: not null } n => new Arg(Kind.Float, 0, n.V, ""),
         NumberValue n when n.TryGetInt(out var l) => new Arg(Kind.Int, l, 0, ""),
-        // A number written past a double's range (2e308) is not an integer to OPA's sprintf (its text is not digits)
-        // nor a float64: it formats as a Go *big.Float.
-        NumberValue { Big: { } big, FloatLiteral: not null } => new Arg(Kind.BigFloat, 0, 0, "", big),
         // An integer beyond int64 is a Go *big.Int, which prints in base 10 for %d, %s and %v.
         NumberValue { Big: { } big } => new Arg(Kind.Big, 0, 0, "", big),
         NumberValue n => new Arg(Kind.Float, 0, n.V, ""),

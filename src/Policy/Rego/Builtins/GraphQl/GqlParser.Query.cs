@@ -62,12 +62,12 @@ internal sealed partial class GqlParser
         return ParseSelectionSet();
     }
 
-    private List<GqlNode> ParseSelectionSet()
+    private List<GqlNode> ParseSelectionSet() => Nested(() =>
     {
         var list = new List<GqlNode>();
         Some("{", "}", () => list.Add(Peek().Kind == "..." ? ParseFragment() : ParseField()));
         return list;
-    }
+    });
 
     private GqlNode ParseField()
     {

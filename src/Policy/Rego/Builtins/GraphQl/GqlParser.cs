@@ -6,7 +6,25 @@ namespace Sandbox.Policy.Rego.GraphQl;
 /// </summary>
 internal sealed partial class GqlParser(string source)
 {
+    /// <summary>Deepest nesting of selections, values and types: recursion stays far from the stack's end.</summary>
+    public const int MaxDepth = 256;
+
     private readonly GqlTokens _t = new(source);
+    private int _depth;
+
+    /// <summary>One level deeper for the parse of <paramref name="inner"/>; a document nested past MaxDepth is an error.</summary>
+    private T Nested<T>(Func<T> inner)
+    {
+        if (++_depth > MaxDepth) throw Error(Peek(), $"GraphQL document nested deeper than {MaxDepth} levels");
+        try
+        {
+            return inner();
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
 
     private GqlToken Peek() => _t.Peek();
     private GqlToken Next() => _t.Next();
@@ -55,7 +73,9 @@ internal sealed partial class GqlParser(string source)
 
     private GqlNode Node(GqlToken at) => new() { Position = at.Position };
 
-    private GqlNode ParseValueLiteral(bool isConst)
+    private GqlNode ParseValueLiteral(bool isConst) => Nested(() => ParseValueLiteralCore(isConst));
+
+    private GqlNode ParseValueLiteralCore(bool isConst)
     {
         var tok = Peek();
         int kind;
@@ -151,7 +171,9 @@ internal sealed partial class GqlParser(string source)
         return list;
     }
 
-    private GqlNode ParseTypeReference()
+    private GqlNode ParseTypeReference() => Nested(ParseTypeReferenceCore);
+
+    private GqlNode ParseTypeReferenceCore()
     {
         var typ = Node(Peek());
         if (Skip("["))

@@ -48,7 +48,7 @@ internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
         foreach (var frag in doc.L("Fragments"))
         {
             if (!used.Contains(frag.S("Name"))) throw Fail($"Fragment \"{frag.S("Name")}\" is never used.", frag.Position);
-            CheckFragmentCycle(frag, [frag.S("Name")]);
+            CheckFragmentCycle(frag, new HashSet<string>(StringComparer.Ordinal) { frag.S("Name") });
             var on = frag.S("TypeCondition");
             if (!schema.Types.TryGetValue(on, out var type)) throw Fail($"Unknown type \"{on}\".", frag.Position);
             if (type.S("Kind") is not ("OBJECT" or "INTERFACE" or "UNION"))
@@ -56,31 +56,39 @@ internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
         }
     }
 
+    /// <summary>The fragments spread from these selections, directly or through other fragments (a worklist, no recursion).</summary>
     private void CollectSpreads(List<GqlNode> selections, HashSet<string> into)
     {
-        foreach (var sel in selections)
+        var work = new Stack<List<GqlNode>>();
+        work.Push(selections);
+        while (work.Count > 0)
         {
-            if (IsSpread(sel))
+            foreach (var sel in work.Pop())
             {
-                if (into.Add(sel.S("Name")) && _fragments.TryGetValue(sel.S("Name"), out var frag))
-                    CollectSpreads(frag.L("SelectionSet"), into);
+                if (!IsSpread(sel)) work.Push(sel.L("SelectionSet"));
+                else if (into.Add(sel.S("Name")) && _fragments.TryGetValue(sel.S("Name"), out var frag)) work.Push(frag.L("SelectionSet"));
             }
-            else CollectSpreads(sel.L("SelectionSet"), into);
         }
     }
 
     private static bool IsSpread(GqlNode sel) => sel["Alias"] is null && sel["TypeCondition"] is null && sel["SelectionSet"] is null;
     private static bool IsInline(GqlNode sel) => sel["Alias"] is null && !IsSpread(sel);
 
-    private void CheckFragmentCycle(GqlNode frag, List<string> path)
+    /// <summary>A spread that leads back to this fragment; each fragment reached is walked once (linear, not per path).</summary>
+    private void CheckFragmentCycle(GqlNode frag, HashSet<string> seen)
     {
-        var spreads = new List<GqlNode>();
-        Spreads(frag.L("SelectionSet"), spreads);
-        foreach (var s in spreads)
+        var root = frag.S("Name");
+        var work = new Stack<GqlNode>();
+        work.Push(frag);
+        while (work.Count > 0)
         {
-            if (s.S("Name") == path[0]) throw Fail($"Cannot spread fragment \"{path[0]}\" within itself.", s.Position);
-            if (path.Contains(s.S("Name")) || !_fragments.TryGetValue(s.S("Name"), out var next)) continue;
-            CheckFragmentCycle(next, [.. path, s.S("Name")]);
+            var spreads = new List<GqlNode>();
+            Spreads(work.Pop().L("SelectionSet"), spreads);
+            foreach (var s in spreads)
+            {
+                if (s.S("Name") == root) throw Fail($"Cannot spread fragment \"{root}\" within itself.", s.Position);
+                if (seen.Add(s.S("Name")) && _fragments.TryGetValue(s.S("Name"), out var next)) work.Push(next);
+            }
         }
     }
 
@@ -132,7 +140,24 @@ internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
 
     // ---- selections ----
 
+    /// <summary>Deepest walk through selections and fragment spreads: recursion stays far from the stack's end.</summary>
+    private const int MaxDepth = 1000;
+    private int _depth;
+
     private void CheckSelections(List<GqlNode> selections, GqlNode parent, HashSet<string> visiting)
+    {
+        if (++_depth > MaxDepth) throw Fail($"query nested deeper than {MaxDepth} levels (through fragments)", selections.FirstOrDefault()?.Position ?? default);
+        try
+        {
+            CheckSelectionList(selections, parent, visiting);
+        }
+        finally
+        {
+            _depth--;
+        }
+    }
+
+    private void CheckSelectionList(List<GqlNode> selections, GqlNode parent, HashSet<string> visiting)
     {
         foreach (var sel in selections)
         {
@@ -145,11 +170,11 @@ internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
                 {
                     if (!Overlaps(parent, fragType))
                         throw Fail($"Fragment \"{name}\" cannot be spread here as objects of type \"{parent.S("Name")}\" can never be of type \"{fragType.S("Name")}\".", sel.Position);
+                    // A fragment's body is checked once per operation, however often it is spread (no blow-up, no cycles).
                     if (visiting.Add(name))
                     {
                         CheckDirectives(frag.L("Directives"), "FRAGMENT_DEFINITION");
                         CheckSelections(frag.L("SelectionSet"), fragType, visiting);
-                        visiting.Remove(name);
                     }
                 }
             }
