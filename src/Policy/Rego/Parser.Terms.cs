@@ -12,7 +12,9 @@ internal sealed partial class Parser
 
     private Term ParseTermAt(Level level)
     {
-        if (++_nesting > MaxNesting) throw Error(Peek, $"expression nested deeper than {MaxNesting} levels");
+        // One level per term (not per precedence level), so MaxNesting counts the nesting a reader sees.
+        var counted = level == Level.In;
+        if (counted && ++_nesting > MaxNesting) throw Error(Peek, $"expression nested deeper than {MaxNesting} levels");
         try
         {
             return level switch
@@ -38,7 +40,7 @@ internal sealed partial class Parser
         }
         finally
         {
-            _nesting--;
+            if (counted) _nesting--;
         }
     }
 
@@ -73,9 +75,10 @@ internal sealed partial class Parser
     private NumberValue ParseNumber(Token t, bool negate = false)
     {
         if (NumberValue.Parse(negate ? "-" + t.Text : t.Text) is { } n) return n;
-        // Integers of any size are exact; other numbers are doubles, so one past a double's range is refused.
+        // Integers of any size (up to NumberValue.MaxBigDigits digits) are exact; other numbers are doubles, so a
+        // fraction past a double's range, or an integer longer than the limit, is refused.
         throw Error(t, double.TryParse(t.Text, NumberStyles.Float, CultureInfo.InvariantCulture, out _)
-            ? $"number {t.Text} is beyond the range of a double (arbitrary-precision decimals are not supported)"
+            ? $"number {t.Text} is beyond the range of a double and not an integer of at most {NumberValue.MaxBigDigits} digits (arbitrary-precision fractions are not supported)"
             : $"invalid number {t.Text}");
     }
 

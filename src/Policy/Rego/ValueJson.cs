@@ -40,7 +40,14 @@ internal static class ValueJson
                 // An integer of more than 15 digits may be beyond 2^53: kept exact.
                 if (r.ValueSpan.Length > 15 && !r.ValueSpan.ContainsAny((byte)'.', (byte)'e', (byte)'E'))
                     return NumberValue.Parse(System.Text.Encoding.ASCII.GetString(r.ValueSpan)) ?? new NumberValue(r.GetDouble());
-                return new NumberValue(r.GetDouble());
+                // Within 2^53 a double is exact (.NET reads 1e400 as infinity and 1e-400 as 0, so both are checked).
+                if (r.TryGetDouble(out var d) && Math.Abs(d) <= NumberValue.MaxExactDouble && (d != 0 || r.ValueSpan.Length == 1))
+                    return new NumberValue(d);
+                // Beyond: an integer written with an exponent (1e308) or past a double's range (1e400) is the exact
+                // integer OPA keeps; another number is a double; one too small for a double is refused by name.
+                var text = System.Text.Encoding.ASCII.GetString(r.ValueSpan);
+                return NumberValue.Parse(text) ?? throw new JsonException(
+                    $"number {text} is beyond the range of a double and not an integer of at most {NumberValue.MaxBigDigits} digits");
             case JsonTokenType.String: return new StringValue(r.GetString()!);
             case JsonTokenType.StartArray:
                 {

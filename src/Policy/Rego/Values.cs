@@ -109,30 +109,46 @@ internal sealed class BoolValue(bool value) : Value
 }
 
 /// <summary>
-/// A number: an IEEE double (the fast path), or, for an integer beyond 2^53 that a double cannot hold exactly, a
-/// <see cref="BigInteger"/> (OPA's numbers are arbitrary precision). An integer within 2^53 is always a double, so
-/// each value has one form and equality stays a comparison of doubles on the fast path.
+/// A number: an IEEE double (the fast path), or, for an integer a double cannot hold exactly (beyond 2^53, or beyond a
+/// double's range, such as <c>2e308</c>), a <see cref="BigInteger"/> (OPA's numbers are arbitrary precision). An
+/// integer within 2^53 is always a double, so each value has one form and equality stays a comparison of doubles on
+/// the fast path. The big form lives in a side object so a double costs one reference, not a nullable BigInteger.
 /// </summary>
 internal sealed class NumberValue : Value
 {
     /// <summary>2^53: integers up to this magnitude are exact as doubles.</summary>
     public const double MaxExactDouble = 9007199254740992d;
 
+    /// <summary>The most decimal digits a number literal beyond a double's range may expand to (1e10000).</summary>
+    public const int MaxBigDigits = 10_000;
+
+    private readonly BigForm? _big;
+
     public NumberValue(double value) => V = value;
 
-    private NumberValue(BigInteger big)
+    private NumberValue(BigInteger big, string? literal)
     {
-        Big = big;
+        _big = new BigForm(big, literal);
         V = (double)big;
     }
 
-    /// <summary>The value as a double (rounded when <see cref="Big"/> is set).</summary>
+    /// <summary>An integer kept exact, with the literal it was written as when that was not plain digits.</summary>
+    private sealed record BigForm(BigInteger Value, string? Literal);
+
+    /// <summary>The value as a double (rounded, or infinite past a double's range, when <see cref="Big"/> is set).</summary>
     public double V { get; }
     /// <summary>The exact value of an integer beyond 2^53; null otherwise.</summary>
-    public BigInteger? Big { get; }
+    public BigInteger? Big => _big?.Value;
 
-    public static NumberValue Of(BigInteger b) => BigInteger.Abs(b) <= MaxExactBig ? new NumberValue((double)b) : new NumberValue(b);
-    public static NumberValue Of(long l) => Math.Abs((double)l) <= MaxExactDouble ? new NumberValue((double)l) : new NumberValue(new BigInteger(l));
+    /// <summary>
+    /// The literal of an integer beyond 2^53 written with an exponent or a fraction (<c>1e308</c>, <c>2e308</c>): OPA
+    /// keeps such a number as the text it was written as (a Go <c>json.Number</c>), prints it back as written, and
+    /// formats it as a float in <c>sprintf</c> (a <c>big.Float</c> past a double's range). Null for other numbers.
+    /// </summary>
+    public string? FloatLiteral => _big?.Literal;
+
+    public static NumberValue Of(BigInteger b) => BigInteger.Abs(b) <= MaxExactBig ? new NumberValue((double)b) : new NumberValue(b, null);
+    public static NumberValue Of(long l) => Math.Abs((double)l) <= MaxExactDouble ? new NumberValue((double)l) : new NumberValue(new BigInteger(l), null);
     private static readonly BigInteger MaxExactBig = new(MaxExactDouble);
 
     public override ValueKind Kind => ValueKind.Number;
@@ -140,20 +156,20 @@ internal sealed class NumberValue : Value
     protected override int CompareSameKind(Value other)
     {
         var o = (NumberValue)other;
-        if (Big is null && o.Big is null) return V.CompareTo(o.V);
+        if (_big is null && o._big is null) return V.CompareTo(o.V);
         // One side is an integer beyond 2^53; a fractional double is far smaller, so doubles order them correctly.
         return TryGetBig(out var a) && o.TryGetBig(out var b) ? a.CompareTo(b) : V.CompareTo(o.V);
     }
 
-    // Equal numbers have equal doubles, whichever form they take.
+    // Equal numbers have equal doubles, whichever form they take (all numbers past a double's range hash alike).
     public override int GetHashCode() => V.GetHashCode();
 
-    public bool IsInteger => Big is not null || (Math.Floor(V) == V && !double.IsInfinity(V));
+    public bool IsInteger => _big is not null || (Math.Floor(V) == V && !double.IsInfinity(V));
 
     /// <summary>The value as an exact integer: true for integers in either form (an integral double is exact).</summary>
     public bool TryGetBig(out BigInteger b)
     {
-        if (Big is { } big) b = big;
+        if (_big is { } big) b = big.Value;
         else if (IsInteger) b = new BigInteger(V);
         else
         {
@@ -166,11 +182,11 @@ internal sealed class NumberValue : Value
     /// <summary>The value as a long: integers within 2^53, or exact big integers that fit 64 bits.</summary>
     public bool TryGetInt(out long i)
     {
-        if (Big is { } big)
+        if (_big is { } big)
         {
-            if (big >= long.MinValue && big <= long.MaxValue)
+            if (big.Value >= long.MinValue && big.Value <= long.MaxValue)
             {
-                i = (long)big;
+                i = (long)big.Value;
                 return true;
             }
         }
@@ -184,15 +200,60 @@ internal sealed class NumberValue : Value
     }
 
     /// <summary>
-    /// A JSON or Rego number literal: an integer beyond 2^53 is kept exact; other numbers are doubles. Null when the
-    /// text is not a number or is beyond a double's range.
+    /// A JSON or Rego number literal: an integer beyond 2^53 is kept exact, however it is written, and so is a number
+    /// past a double's range (every such number with at most <see cref="MaxBigDigits"/> digits is an integer, e.g.
+    /// <c>2e308</c>); other numbers are doubles. Null when the text is not a number, is past a double's range and not an integer or
+    /// longer than <see cref="MaxBigDigits"/> digits, or is a non-zero number too small for a double.
     /// </summary>
     public static NumberValue? Parse(ReadOnlySpan<char> text)
     {
         // More than 15 digits with no fraction or exponent may be an integer a double cannot hold exactly.
         if (text.Length > 15 && IsIntegerText(text) && BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var big))
             return Of(big);
-        return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d) && !double.IsInfinity(d) ? new NumberValue(d) : null;
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var d)) return null;
+        // A non-zero number too small for a double (1e-400) would read as 0: refused rather than rounded away.
+        if (d == 0 && HasNonZeroDigit(text)) return null;
+        // An integer written with an exponent or a fraction (1e308, 2e308) is kept as the exact integer it names once
+        // a double cannot hold it exactly, as OPA keeps its text: 3e308 - 1e308 == 2e308.
+        if (Math.Abs(d) > MaxExactDouble && TryParseExactInteger(text, out var exact)) return new NumberValue(exact, text.ToString());
+        return double.IsInfinity(d) ? null : new NumberValue(d);
+    }
+
+    /// <summary>Digits, an optional fraction and an optional exponent, as an exact integer (false if it is not one).</summary>
+    private static bool TryParseExactInteger(ReadOnlySpan<char> text, out BigInteger value)
+    {
+        value = default;
+        var neg = text.Length > 0 && text[0] == '-';
+        var s = neg || (text.Length > 0 && text[0] == '+') ? text[1..] : text;
+        var e = s.IndexOfAny('e', 'E');
+        var exp = 0L;
+        if (e >= 0)
+        {
+            if (!long.TryParse(s[(e + 1)..], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out exp)) return false;
+            s = s[..e];
+        }
+        var dot = s.IndexOf('.');
+        var digits = dot < 0 ? s.ToString() : string.Concat(s[..dot], s[(dot + 1)..]);
+        if (dot >= 0) exp -= s.Length - dot - 1;
+        digits = digits.TrimStart('0');
+        // Trailing zeros of the digits move into the exponent, so a fraction written as 2.50e308 still counts as whole.
+        var trimmed = digits.TrimEnd('0');
+        exp += digits.Length - trimmed.Length;
+        if (trimmed.Length == 0 || exp < 0 || trimmed.Length + exp > MaxBigDigits) return false;
+        var mant = BigInteger.Parse(trimmed, NumberStyles.None, CultureInfo.InvariantCulture);
+        value = mant * BigInteger.Pow(10, (int)exp);
+        if (neg) value = -value;
+        return true;
+    }
+
+    private static bool HasNonZeroDigit(ReadOnlySpan<char> text)
+    {
+        foreach (var c in text)
+        {
+            if (c is 'e' or 'E') return false;
+            if (c is >= '1' and <= '9') return true;
+        }
+        return false;
     }
 
     private static bool IsIntegerText(ReadOnlySpan<char> text)
@@ -210,7 +271,7 @@ internal sealed class NumberValue : Value
         return d.ToString("R", CultureInfo.InvariantCulture);
     }
 
-    public string Text => Big is { } big ? big.ToString(CultureInfo.InvariantCulture) : Format(V);
+    public string Text => _big is { } big ? big.Literal ?? big.Value.ToString(CultureInfo.InvariantCulture) : Format(V);
 
     public override void WriteJson(StringBuilder sb) => sb.Append(Text);
 }

@@ -72,6 +72,7 @@ internal sealed class BuiltinTable
         TemplateBuiltin.Register(t);
         YamlMarshalBuiltin.Register(t);
         GraphBuiltins.Register(t);
+        GraphQl.GraphQlBuiltins.Register(t);
         AwsSignBuiltin.Register(t);
         X509Builtins.Register(t);
         JsonSchemaBuiltins.Register(t);
@@ -85,7 +86,7 @@ internal sealed class BuiltinTable
         a[i] is StringValue s ? s.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be string but got {Value.TypeName(a[i])}");
 
     internal static double Num(Value[] a, int i, string fn) =>
-        a[i] is NumberValue n ? n.V : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
+        a[i] is NumberValue n ? NumberArithmetic.Finite(n.V, fn) : throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");
 
     internal static NumberValue Number(Value[] a, int i, string fn) =>
         a[i] as NumberValue ?? throw new BuiltinTypeException($"{fn}: operand {i + 1} must be number but got {Value.TypeName(a[i])}");

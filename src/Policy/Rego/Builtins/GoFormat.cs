@@ -10,11 +10,11 @@ namespace Sandbox.Policy.Rego;
 /// </summary>
 internal static class GoFormat
 {
-    private enum Kind { Int, Float, Str, Big }
+    private enum Kind { Int, Float, Str, Big, BigFloat }
 
     private readonly record struct Arg(Kind Kind, long I, double F, string S, System.Numerics.BigInteger B = default)
     {
-        public string TypeName => Kind switch { Kind.Int => "int", Kind.Float => "float64", Kind.Big => "big.Int", _ => "string" };
+        public string TypeName => Kind switch { Kind.Int => "int", Kind.Float => "float64", Kind.Big => "big.Int", Kind.BigFloat => "*big.Float", _ => "string" };
     }
 
     private struct Spec
@@ -81,6 +81,10 @@ internal static class GoFormat
 
     private static Arg ToArg(Value v) => v switch
     {
+        // A number written with an exponent (1e20, 2e308) is not an integer to OPA's sprintf (its text is not digits):
+        // a float64, or past a double's range a Go *big.Float.
+        NumberValue { Big: { } big, FloatLiteral: not null } n when double.IsInfinity(n.V) => new Arg(Kind.BigFloat, 0, 0, "", big),
+        NumberValue { FloatLiteral: not null } n => new Arg(Kind.Float, 0, n.V, ""),
         NumberValue n when n.TryGetInt(out var l) => new Arg(Kind.Int, l, 0, ""),
         // An integer beyond int64 is a Go *big.Int, which prints in base 10 for %d, %s and %v.
         NumberValue { Big: { } big } => new Arg(Kind.Big, 0, 0, "", big),
@@ -102,6 +106,7 @@ internal static class GoFormat
         Kind.Int => a.I.ToString(CultureInfo.InvariantCulture),
         Kind.Float => FormatFloat(a.F, 'g', -1),
         Kind.Big => a.B.ToString(CultureInfo.InvariantCulture),
+        Kind.BigFloat => BigFloat(a.B, 'g', -1),
         _ => a.S,
     };
 
@@ -152,6 +157,16 @@ internal static class GoFormat
                     if (spec.Precision > bigDigits.Length) bigDigits = new string('0', spec.Precision - bigDigits.Length) + bigDigits;
                     body = (a.B.Sign < 0 ? "-" : spec.Plus ? "+" : spec.Space ? " " : "") + prefix + bigDigits;
                 }
+                break;
+            case Kind.BigFloat:
+                numeric = true;
+                body = verb switch
+                {
+                    'v' => Signed(BigFloat(a.B, 'g', spec.Precision), spec),
+                    'e' or 'E' or 'f' or 'F' => Signed(BigFloat(a.B, verb, spec.Precision < 0 ? 6 : spec.Precision), spec),
+                    'g' or 'G' => Signed(BigFloat(a.B, verb, spec.Precision), spec),
+                    _ => null,
+                };
                 break;
             case Kind.Str:
                 var s = spec.Precision >= 0 ? new string(a.S.EnumerateRunes().Take(spec.Precision).SelectMany(r => r.ToString()).ToArray()) : a.S;
@@ -266,6 +281,60 @@ internal static class GoFormat
                 }
         }
         return neg ? "-" + body : body;
+    }
+
+    /// <summary>
+    /// big.Float's Format for an exact integer past a double's range: its decimal digits, rounded half to even to the
+    /// precision the verb asks for, then laid out as strconv does (the same %e/%f/%g rules).
+    /// </summary>
+    private static string BigFloat(System.Numerics.BigInteger v, char verb, int prec)
+    {
+        var all = System.Numerics.BigInteger.Abs(v).ToString(CultureInfo.InvariantCulture);
+        var dp = all.Length;
+        var digits = all.TrimEnd('0');
+        var keep = verb switch
+        {
+            _ when prec < 0 => digits.Length,
+            'e' or 'E' => prec + 1,
+            'f' or 'F' => dp + prec,
+            _ => Math.Max(prec, 1),
+        };
+        if (keep < digits.Length) (digits, dp) = RoundHalfEven(digits, dp, keep);
+        string body;
+        switch (verb)
+        {
+            case 'e':
+            case 'E':
+                body = Exp(digits, dp, prec < 0 ? Math.Max(digits.Length - 1, 0) : prec, verb);
+                break;
+            case 'f':
+            case 'F':
+                body = Fixed(digits, dp, prec < 0 ? 0 : prec);
+                break;
+            default:
+                {
+                    var p = prec < 0 ? digits.Length : Math.Max(prec, 1);
+                    var eprec = prec < 0 ? 6 : (p > digits.Length && digits.Length >= dp ? digits.Length : p);
+                    var exp = dp - 1;
+                    if (exp < -4 || exp >= eprec) body = Exp(digits, dp, Math.Min(p, digits.Length) - 1, verb == 'G' ? 'E' : 'e');
+                    else body = Fixed(digits, dp, Math.Max((p > dp ? digits.Length : p) - dp, 0));
+                    break;
+                }
+        }
+        return v.Sign < 0 ? "-" + body : body;
+    }
+
+    private static (string Digits, int Dp) RoundHalfEven(string digits, int dp, int keep)
+    {
+        var head = digits[..keep].ToCharArray();
+        var rest = digits[keep..];
+        var up = rest[0] > '5' || (rest[0] == '5' && (rest.Length > 1 || (keep > 0 && (head[keep - 1] - '0') % 2 == 1)));
+        if (!up) return (new string(head).TrimEnd('0') is { Length: > 0 } t ? t : "0", dp);
+        var i = keep - 1;
+        for (; i >= 0 && head[i] == '9'; i--) head[i] = '0';
+        if (i < 0) return ("1", dp + 1);
+        head[i]++;
+        return (new string(head).TrimEnd('0'), dp);
     }
 
     /// <summary>Decimal digits (no leading zeros; "0" for zero) and the decimal point position, rounded for the verb.</summary>

@@ -1,0 +1,33 @@
+using Sandbox.Policy.Rego;
+
+namespace Sandbox.Policy.Tests;
+
+/// <summary>graphql.* errors read as OPA's: gqlparser's message, then where in which string (line:column).</summary>
+public class GraphQlErrorTests
+{
+    public static TheoryData<string, string> Cases() => new()
+    {
+        { "graphql.parse_query(\"{ a(\")", "graphql.parse_query: Expected Name, found <EOF> in GraphQL string at location 1:5" },
+        { "graphql.parse_query(\"query Q { a } mutation\")", "graphql.parse_query: Expected {, found <EOF> in GraphQL string at location 1:23" },
+        { "graphql.parse_query(\"fragment F Q { a }\")", "graphql.parse_query: Expected \\\"on\\\", found Name \\\"Q\\\" in GraphQL string at location 1:12" },
+        { "graphql.parse_query(\"{ a { } }\")", "graphql.parse_query: expected at least one definition, found } in GraphQL string at location 1:7" },
+        { "graphql.parse_query(\"type T { a: Int }\")", "graphql.parse_query: Unexpected Name \\\"type\\\" in GraphQL string at location 1:1" },
+        { "graphql.parse_schema(\"\\\"doc\\\" extend scalar S @d\")", "graphql.parse_schema: Unexpected String \\\"doc\\\" in GraphQL string at location 1:2" },
+        { "graphql.parse_schema(\"extend enum E\")", "graphql.parse_schema: Unexpected <EOF> in GraphQL string at location 1:14" },
+        { "graphql.parse_schema(\"directive @d on NOWHERE\")", "graphql.parse_schema: Unexpected Name \\\"NOWHERE\\\" in GraphQL string at location 1:17" },
+        { "graphql.parse(\"{ a }\", \"type Query { a(x: Int!): Int }\")", "graphql.parse: Field \\\"a\\\" argument \\\"x\\\" of type \\\"Int!\\\" is required, but it was not provided in GraphQL query string at location 1:3" },
+        { "graphql.parse(\"{\\n  b\\n}\", \"type Query { a: Int }\")", "graphql.parse: Cannot query field \\\"b\\\" on type \\\"Query\\\" in GraphQL query string at location 2:3" },
+        { "graphql.parse(\"{ a }\", \"type Query { a: Nope }\")", "graphql.parse: Undefined type Nope in GraphQL schema string at location 1:17" },
+    };
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void GraphQlError_NamesTheProblemAndWhereItIs(string call, string message)
+    {
+        var policy = RegoBundle.FromFiles([("m.rego", $"package t\np := {call}\n")]).Compile();
+        var r = policy.EvaluateJson("data.t.p", null, new EvalOptions { StrictBuiltinErrors = true });
+        Assert.Equal(RegoResultKind.Error, r.Kind);
+        Assert.Equal("eval_builtin_error", r.Error!.Code);
+        Assert.Equal(message.Replace("\\\"", "\"", StringComparison.Ordinal), r.Error.Message);
+    }
+}
