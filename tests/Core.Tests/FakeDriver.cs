@@ -11,12 +11,12 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
     public DriverCapabilities Capabilities { get; set; } = DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.UpdateLimits |
         DriverCapabilities.ExitNotification;
 
-    public List<SandboxSpec> Created { get; } = [];
-    public List<SandboxSpec> Ran { get; } = [];
-    public List<ProcessSpec> RanProcesses { get; } = [];
-    public List<FakeSandbox> Live { get; } = [];
+    public ConcurrentLog<SandboxSpec> Created { get; } = new();
+    public ConcurrentLog<SandboxSpec> Ran { get; } = new();
+    public ConcurrentLog<ProcessSpec> RanProcesses { get; } = new();
+    public ConcurrentLog<FakeSandbox> Live { get; } = new();
     public HashSet<SandboxId> Leftovers { get; } = [];
-    public List<SandboxId> Reclaimed { get; } = [];
+    public ConcurrentLog<SandboxId> Reclaimed { get; } = new();
     /// <summary>Ids AttachAsync takes back (any other attachment is refused, as a real driver refuses a dead sandbox).</summary>
     public HashSet<SandboxId> Attachable { get; } = [];
 

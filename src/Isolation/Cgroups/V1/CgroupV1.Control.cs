@@ -42,6 +42,13 @@ internal sealed partial class CgroupV1
 
     public async Task SignalAllAsync(int signal, CancellationToken cancellationToken)
     {
+        // SIGKILL needs no frozen snapshot that holds: KillAllAsync freezes, kills and thaws in rounds until the
+        // cgroup is empty, so a freeze that stalls once (v1's FREEZING can) does not leave the sandbox alive.
+        if (signal == Libc.SIGKILL)
+        {
+            await KillAllAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
         await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -91,11 +98,35 @@ internal sealed partial class CgroupV1
             CgroupFiles.Write(cpu, "cpu.cfs_quota_us", limits.Cpus > 0 ? CgroupFactory.CpuQuotaMicroseconds(limits.Cpus).ToString() : "-1");
     }
 
+    /// <summary>v1's freezer can stall in FREEZING (a task caught mid-fork or mid-migration between cgroups); as runc
+    /// does, a stalled freeze is thawed and asked again, and a freeze that never completes is thawed back before the
+    /// error, so the sandbox is not left half-frozen.</summary>
     private async Task FreezeCoreAsync(CancellationToken cancellationToken)
     {
         var freezer = Freezer;
-        CgroupFiles.Write(freezer, "freezer.state", "FROZEN");
-        await CgroupStateWait.UntilAsync(() => CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN",
-            $"freezing cgroup {freezer}", s_freezeTimeout, cancellationToken).ConfigureAwait(false);
+        var deadline = Environment.TickCount64 + (long)s_freezeTimeout.TotalMilliseconds;
+        try
+        {
+            while (true)
+            {
+                CgroupFiles.Write(freezer, "freezer.state", "FROZEN");
+                var retry = TimeSpan.FromMilliseconds(Math.Min(500, Math.Max(1, deadline - Environment.TickCount64)));
+                try
+                {
+                    await CgroupStateWait.UntilAsync(() => CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN",
+                        $"freezing cgroup {freezer}", retry, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (SandboxException) when (Environment.TickCount64 < deadline)
+                {
+                    CgroupFiles.TryWrite(freezer, "freezer.state", "THAWED");
+                }
+            }
+        }
+        catch (SandboxException) when (!_paused)
+        {
+            CgroupFiles.TryWrite(freezer, "freezer.state", "THAWED");
+            throw new SandboxException(SandboxErrorCode.Unavailable, $"freezing cgroup {freezer} did not happen within {s_freezeTimeout.TotalSeconds:0.#} s");
+        }
     }
 }
