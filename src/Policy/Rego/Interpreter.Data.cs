@@ -230,13 +230,14 @@ internal sealed partial class Interpreter
                 }
             });
         }
-        if (p is ArrayTerm or ObjectTerm && HasUnboundPattern(f, p))
-            return Iterate(cur, (key, val) => Unify(f, p, key, () => WalkValue(f, val, path, i + 1, k)));
         if (p is ScalarTerm s)
         {
             var next = Lookup(cur, s.V);
             return next is null || WalkValue(f, next, path, i + 1, k);
         }
+        // A composite key with unbound variables is a pattern: each key of the collection that unifies with it.
+        if (p is ArrayTerm or ObjectTerm && HasUnboundPattern(f, p))
+            return Iterate(cur, (key, val) => Unify(f, p, key, () => WalkValue(f, val, path, i + 1, k)));
         return EvalTerm(f, p, key =>
         {
             var next = Lookup(cur, key);
