@@ -379,6 +379,9 @@ internal sealed partial class Compiler
                 foreach (var p in r.Path)
                 {
                     if (p is VarTerm pv) gens.Add(pv.Name);
+                    // A composite key (`s[[1, x]]`, `r[{"a": x}]`) is a pattern matched against the keys, as OPA's
+                    // Ref.OutputVars: its variables are generated, object keys inside it are read.
+                    else if (p is ArrayTerm or ObjectTerm) ScanPattern(p, gens, needs, gens, visible);
                     else ScanValue(p, needs, gens, visible);
                 }
                 break;

@@ -75,6 +75,9 @@ internal sealed partial class Interpreter
             }
             return true;
         }
+        // A composite pattern never matches a data node's string keys; below the rules it walks the base value.
+        if (p is ArrayTerm or ObjectTerm && HasUnboundPattern(f, p))
+            return node is not null || baseVal is null || WalkValue(f, baseVal, path, ti, k);
         return EvalTerm(f, p, key =>
         {
             if (key is StringValue ks) return Descend(f, node, baseVal, cur, ks.V, prefix, pi, path, ti + 1, k);
@@ -232,6 +235,9 @@ internal sealed partial class Interpreter
             var next = Lookup(cur, s.V);
             return next is null || WalkValue(f, next, path, i + 1, k);
         }
+        // A composite key with unbound variables is a pattern: each key of the collection that unifies with it.
+        if (p is ArrayTerm or ObjectTerm && HasUnboundPattern(f, p))
+            return Iterate(cur, (key, val) => Unify(f, p, key, () => WalkValue(f, val, path, i + 1, k)));
         return EvalTerm(f, p, key =>
         {
             var next = Lookup(cur, key);
