@@ -70,6 +70,21 @@ public sealed class PodTests
     }
 
     [Fact]
+    public async Task A_container_in_a_pods_vm_updates_its_own_limits_though_its_tier_cannot_update_a_vm()
+    {
+        await using var h = new CoreHarness(new FakePolicy(Decide));
+        h.MicroVm.Capabilities = DriverCapabilities.Pause;
+        var pod = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { HostsPod = true }, CancellationToken.None);
+        var app = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = pod.Id.Value }, CancellationToken.None);
+        await h.Sandboxes.UpdateLimitsAsync(CoreHarness.Alice, app.Id, app.Info!.Limits with { MemoryMiB = 64 }, CancellationToken.None);
+        Assert.Equal(64, Assert.Single(h.MicroVm.Live[0].Containers).UpdatedLimits!.MemoryMiB);
+        // The pod's VM itself: still its tier's answer.
+        var e = await Assert.ThrowsAsync<SandboxException>(() =>
+            h.Sandboxes.UpdateLimitsAsync(CoreHarness.Alice, pod.Id, pod.Info!.Limits with { MemoryMiB = 64 }, CancellationToken.None));
+        Assert.Equal(SandboxErrorCode.Unimplemented, e.Code);
+    }
+
+    [Fact]
     public async Task A_pod_host_on_the_container_tier_is_an_ordinary_sandbox()
     {
         await using var h = new CoreHarness(new FakePolicy(Decide));
