@@ -267,12 +267,19 @@ static double Percentile(List<double> samples, double q)
 
 string? Arg(string name) => args.SkipWhile(a => a != name).Skip(1).FirstOrDefault();
 
-/// <summary>Stops every daemon the bench started, whatever failed.</summary>
+/// <summary>Stops every daemon the bench started, whatever failed, then removes the in-process engine's cgroup parent
+/// (`sandbox-bench`), which it left on every hierarchy (rmdir leaves one that is not empty).</summary>
 internal sealed class DaemonsDisposer(List<PrivateSandboxd> daemons) : IAsyncDisposable
 {
     public async ValueTask DisposeAsync()
     {
         foreach (var d in daemons)
             await d.DisposeAsync();
+        // v1: one directory per hierarchy; v2: the unified root itself.
+        foreach (var hierarchy in Directory.Exists("/sys/fs/cgroup") ? ["/sys/fs/cgroup", .. Directory.GetDirectories("/sys/fs/cgroup")] : Array.Empty<string>())
+        {
+            try { Directory.Delete(Path.Combine(hierarchy, "sandbox-bench")); }
+            catch (IOException) { }
+        }
     }
 }
