@@ -31,7 +31,8 @@ internal static class JsonPatchBuiltin
         {
             case "add": return Add(doc, path, 0, Val());
             case "remove": return Remove(doc, path, 0);
-            case "replace": return Add(Remove(doc, path, 0), path, 0, Val());
+            // Replacing the empty path replaces the whole document (RFC 6901: "" is the root), whatever its type.
+            case "replace": return path.Length == 0 ? Val() : Add(Remove(doc, path, 0), path, 0, Val());
             case "move":
                 {
                     var from = From();
