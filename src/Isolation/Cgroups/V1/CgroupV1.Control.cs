@@ -118,11 +118,13 @@ internal sealed partial class CgroupV1
             while (true)
             {
                 CgroupFiles.Write(freezer, "freezer.state", "FROZEN");
-                var retry = TimeSpan.FromMilliseconds(Math.Min(500, Math.Max(1, deadline - Environment.TickCount64)));
+                // Each poll asks again (FROZEN is idempotent and re-freezes a task that slipped through); only a freeze
+                // stuck for a whole window is thawed and restarted, so a busy cgroup is not undone while it freezes.
+                var retry = TimeSpan.FromMilliseconds(Math.Min(2000, Math.Max(1, deadline - Environment.TickCount64)));
                 try
                 {
-                    await CgroupStateWait.UntilAsync(() => CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN",
-                        $"freezing cgroup {freezer}", retry, cancellationToken).ConfigureAwait(false);
+                    await CgroupStateWait.UntilAsync(() => Frozen(freezer), $"freezing cgroup {freezer}", retry, cancellationToken)
+                        .ConfigureAwait(false);
                     return;
                 }
                 catch (SandboxException) when (Environment.TickCount64 < deadline)
@@ -139,5 +141,13 @@ internal sealed partial class CgroupV1
             throw new SandboxException(SandboxErrorCode.Unavailable,
                 $"freezing cgroup {freezer} did not happen within {s_freezeTimeout.TotalSeconds:0.#} s{(tasks.Length > 0 ? "; " + tasks : "")}");
         }
+    }
+
+    private static bool Frozen(string freezer)
+    {
+        if (CgroupFiles.TryRead(freezer, "freezer.state")?.Trim() == "FROZEN")
+            return true;
+        CgroupFiles.TryWrite(freezer, "freezer.state", "FROZEN");
+        return false;
     }
 }
