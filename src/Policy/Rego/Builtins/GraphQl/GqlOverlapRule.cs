@@ -65,11 +65,10 @@ internal sealed class GqlOverlapRule(GqlSchema schema, Dictionary<string, GqlNod
             throw new GqlError($"OverlappingFieldsCanBeMerged: query nested deeper than {MaxDepth} levels", default);
     }
 
-    private void Spend(int units)
+    private void Spend((int, int) at)
     {
-        _work += units;
-        if (_work > MaxWork)
-            throw new GqlError($"OverlappingFieldsCanBeMerged: query too large to check (more than {MaxWork} field comparisons)", default);
+        if (++_work > MaxWork)
+            throw new GqlError($"OverlappingFieldsCanBeMerged: query too large to check (more than {MaxWork} field comparisons)", at);
     }
 
     private static GqlError Error(Conflict c) =>
@@ -99,7 +98,7 @@ internal sealed class GqlOverlapRule(GqlSchema schema, Dictionary<string, GqlNod
                 if (i >= list.Count) continue;
                 stack.Push((list, type, i + 1));
                 var sel = list[i];
-                Spend(1);
+                Spend(sel.Position);
                 if (IsSpread(sel))
                 {
                     // Spread fragments come after the set's own fields, as gqlparser compares them.
@@ -145,7 +144,7 @@ internal sealed class GqlOverlapRule(GqlSchema schema, Dictionary<string, GqlNod
     /// <summary>gqlparser's findConflict: fields whose definitions are unknown are left to the other rules.</summary>
     private Conflict? Compare(bool parentsExclusive, Collected a, Collected b)
     {
-        Spend(1);
+        Spend(b.Field.Position);
         if (ReferenceEquals(a.Field, b.Field) || a.Type is null || b.Type is null) return null;
         var exclusive = parentsExclusive || (a.Parent.S("Name") != b.Parent.S("Name")
             && a.Parent.S("Kind") == "OBJECT" && b.Parent.S("Kind") == "OBJECT");
