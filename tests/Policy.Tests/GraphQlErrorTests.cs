@@ -34,4 +34,14 @@ public class GraphQlErrorTests
         Assert.Equal("eval_builtin_error", r.Error!.Code);
         Assert.Equal(message.Replace("\\\"", "\"", StringComparison.Ordinal), r.Error.Message);
     }
+
+    [Fact]
+    public void OverlapCheck_PastItsWorkCap_IsRefusedByName()
+    {
+        // 700 fields named a: 244,650 pairs, past the cap of 200,000 comparisons.
+        var policy = RegoBundle.FromFiles([("m.rego", "package t\np := graphql.parse(concat(\" \", [\"{\", concat(\" \", [\"a\" | numbers.range(1, 700)[_]]), \"}\"]), \"type Query { a: Int }\")\n")]).Compile();
+        var r = policy.EvaluateJson("data.t.p", null, new EvalOptions { StrictBuiltinErrors = true });
+        Assert.Equal(RegoResultKind.Error, r.Kind);
+        Assert.StartsWith("graphql.parse: OverlappingFieldsCanBeMerged: query too large to check (more than 200000 field comparisons) in GraphQL query string at location 1:", r.Error!.Message, StringComparison.Ordinal);
+    }
 }
