@@ -5,7 +5,7 @@ namespace Sandbox.Policy.Rego.GraphQl;
 /// a lone anonymous operation, known root types, one top-level field per subscription), fields on their type with
 /// known and required arguments and leaf selections, fragments (known, unique, used, on composite types, spreadable,
 /// without cycles), directives (known, at their locations, once each), variables (unique, input types, defined,
-/// used, in allowed positions) and values of the expected types. Not checked: OverlappingFieldsCanBeMerged.
+/// used, in allowed positions), values of the expected types, and last, fields that merge (GqlOverlapRule).
 /// </summary>
 internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
 {
@@ -54,6 +54,8 @@ internal sealed class GqlValidator(GqlSchema schema, GqlNode doc)
             if (type.S("Kind") is not ("OBJECT" or "INTERFACE" or "UNION"))
                 throw Fail($"Fragment \"{frag.S("Name")}\" cannot condition on non composite type \"{on}\".", frag.Position);
         }
+        // Runs after the other rules, so fragments are known, acyclic and on real types.
+        new GqlOverlapRule(schema, _fragments).Check(doc);
     }
 
     /// <summary>The fragments spread from these selections, directly or through other fragments (a worklist, no recursion).</summary>
