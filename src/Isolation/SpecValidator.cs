@@ -85,6 +85,23 @@ public static class SpecValidator
             throw new SpecValidationException(errors);
     }
 
+    /// <summary>An update of a running container's limits: the limits alone, and none of what was fixed when it
+    /// started (its tmpfs size and rlimits); <paramref name="extra"/> adds a tier's own checks. Throws naming every fault.</summary>
+    public static void ValidateUpdate(ResourceLimits atLaunch, ResourceLimits asked, Action<List<string>>? extra = null)
+    {
+        Validate(asked);
+        var errors = new List<string>();
+        if (asked.DiskMiB != atLaunch.DiskMiB)
+            errors.Add($"limits.disk_mib cannot change on a running container ({atLaunch.DiskMiB} MiB tmpfs, asked {asked.DiskMiB})");
+        if (asked.OpenFiles != atLaunch.OpenFiles)
+            errors.Add($"limits.open_files cannot change on a running container ({atLaunch.OpenFiles}, asked {asked.OpenFiles})");
+        if (asked.FileSizeMiB != atLaunch.FileSizeMiB)
+            errors.Add($"limits.file_size_mib cannot change on a running container ({atLaunch.FileSizeMiB}, asked {asked.FileSizeMiB})");
+        extra?.Invoke(errors);
+        if (errors.Count > 0)
+            throw new SpecValidationException(errors);
+    }
+
     private static void CheckLimits(ResourceLimits l, List<string> errors)
     {
         if (l.MemoryMiB is < 16 or > 1 << 20)

@@ -18,7 +18,7 @@ public sealed class NetworkNamespaceFileTests : IDisposable
     [Fact]
     public void A_network_namespace_mount_is_accepted_and_opened_as_itself()
     {
-        Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "netns", "add", _name);
         var file = NetworkNamespaceFile.Open(NetnsPath);
         using var handle = file.OpenNetworkNamespace();
         // The descriptor is that namespace: the same inode as the mount's.
@@ -29,7 +29,7 @@ public sealed class NetworkNamespaceFileTests : IDisposable
     [Fact]
     public void A_symlink_to_one_is_refused_naming_it()
     {
-        Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "netns", "add", _name);
         var link = Path.Combine(_dir, "link");
         File.CreateSymbolicLink(link, NetnsPath);
         var e = Assert.Throws<SandboxException>(() => NetworkNamespaceFile.Open(link));
@@ -67,34 +67,21 @@ public sealed class NetworkNamespaceFileTests : IDisposable
     [Fact]
     public void A_namespace_replaced_after_the_check_is_not_joined()
     {
-        Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "netns", "add", _name);
         var file = NetworkNamespaceFile.Open(NetnsPath);
-        Run("ip", "netns", "delete", _name);
-        Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "netns", "delete", _name);
+        HostProgram.Run("ip", "netns", "add", _name);
         var e = Assert.Throws<SandboxException>(() => file.OpenNetworkNamespace());
         Assert.Contains("no longer the namespace that was checked", e.Message);
     }
 
     private void BindMount(string source, string target)
     {
-        Run("mount", "--bind", source, target);
+        HostProgram.Run("mount", "--bind", source, target);
         _mounts.Add(target);
     }
 
-    private static string Inode(string path) => Run("stat", "-L", "-c", "%i", path).Trim();
-
-    private static string Run(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {stderr}");
-        return stdout;
-    }
+    private static string Inode(string path) => HostProgram.Run("stat", "-L", "-c", "%i", path).Trim();
 
     public void Dispose()
     {

@@ -21,22 +21,22 @@ public sealed class PodNetworkTapTests : IDisposable
     {
         var pod = $"10.201.{_subnet}.2";
         var gateway = $"10.201.{_subnet}.1";
-        Run("ip", "netns", "add", _name);
-        Run("ip", "link", "add", HostVeth, "type", "veth", "peer", "name", "eth0", "netns", _name);
-        Run("ip", "addr", "add", gateway + "/24", "dev", HostVeth);
-        Run("ip", "link", "set", HostVeth, "up");
-        Run("ip", "-n", _name, "addr", "add", pod + "/24", "dev", "eth0");
-        Run("ip", "-n", _name, "link", "set", "eth0", "mtu", "1400", "up");
-        Run("ip", "-n", _name, "route", "add", "default", "via", gateway);
-        var podMac = Run("ip", "-n", _name, "-br", "link", "show", "eth0").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
+        HostProgram.Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "link", "add", HostVeth, "type", "veth", "peer", "name", "eth0", "netns", _name);
+        HostProgram.Run("ip", "addr", "add", gateway + "/24", "dev", HostVeth);
+        HostProgram.Run("ip", "link", "set", HostVeth, "up");
+        HostProgram.Run("ip", "-n", _name, "addr", "add", pod + "/24", "dev", "eth0");
+        HostProgram.Run("ip", "-n", _name, "link", "set", "eth0", "mtu", "1400", "up");
+        HostProgram.Run("ip", "-n", _name, "route", "add", "default", "via", gateway);
+        var podMac = HostProgram.Run("ip", "-n", _name, "-br", "link", "show", "eth0").Split(' ', StringSplitOptions.RemoveEmptyEntries)[2];
 
         using (var tap = await PodNetworkTap.CreateAsync(new NetworkOptions(), NetnsPath))
         {
             Assert.Equal(new PodInterface("eth0", System.Net.NetworkInformation.PhysicalAddress.Parse(podMac.Replace(':', '-').ToUpperInvariant()),
                 IPAddress.Parse(pod), 24, IPAddress.Parse(gateway), 1400), tap.Interface);
-            Assert.Contains(PodNetworkTap.TapName, Run("ip", "-n", _name, "-br", "link", "show"));
-            Assert.Contains("mirred", Run("tc", "-n", _name, "filter", "show", "dev", "eth0", "ingress"));
-            Assert.Contains("mirred", Run("tc", "-n", _name, "filter", "show", "dev", PodNetworkTap.TapName, "ingress"));
+            Assert.Contains(PodNetworkTap.TapName, HostProgram.Run("ip", "-n", _name, "-br", "link", "show"));
+            Assert.Contains("mirred", HostProgram.Run("tc", "-n", _name, "filter", "show", "dev", "eth0", "ingress"));
+            Assert.Contains("mirred", HostProgram.Run("tc", "-n", _name, "filter", "show", "dev", PodNetworkTap.TapName, "ingress"));
 
             // The host asks who has the pod's address: the request comes out of the tap, not the namespace's stack.
             // Datagrams to the pod's address (the host has no neighbour entry for it yet, so it asks by ARP first).
@@ -51,7 +51,7 @@ public sealed class PodNetworkTapTests : IDisposable
                 }
             });
             using var frames = new FileStream(tap.Tap, FileAccess.ReadWrite, 1, isAsync: false);
-            var hostMac = Mac(Run("ip", "-br", "link", "show", HostVeth).Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
+            var hostMac = Mac(HostProgram.Run("ip", "-br", "link", "show", HostVeth).Split(' ', StringSplitOptions.RemoveEmptyEntries)[2]);
             var buffer = new byte[2048];
             byte[]? request = null;
             while (request is null)
@@ -79,41 +79,28 @@ public sealed class PodNetworkTapTests : IDisposable
             frames.Write(reply);
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             var neighbour = "";
-            while (DateTime.UtcNow < deadline && !(neighbour = Run("ip", "neigh", "show", pod, "dev", HostVeth)).Contains("02:53:42:58:00", StringComparison.Ordinal))
+            while (DateTime.UtcNow < deadline && !(neighbour = HostProgram.Run("ip", "neigh", "show", pod, "dev", HostVeth)).Contains("02:53:42:58:00", StringComparison.Ordinal))
                 await Task.Delay(100);
             Assert.Contains($"lladdr 02:53:42:58:00:{_subnet:x2}", neighbour);
             await stop.CancelAsync();
             await sender;
         }
         // The tap went with its descriptor, the ingress qdisc from the pod's interface with the dispose.
-        Assert.DoesNotContain(PodNetworkTap.TapName, Run("ip", "-n", _name, "-br", "link", "show"));
-        Assert.DoesNotContain("ingress", Run("tc", "-n", _name, "qdisc", "show", "dev", "eth0"));
+        Assert.DoesNotContain(PodNetworkTap.TapName, HostProgram.Run("ip", "-n", _name, "-br", "link", "show"));
+        Assert.DoesNotContain("ingress", HostProgram.Run("tc", "-n", _name, "qdisc", "show", "dev", "eth0"));
     }
 
     [Fact]
     public async Task A_namespace_without_a_default_route_is_refused_naming_it()
     {
-        Run("ip", "netns", "add", _name);
+        HostProgram.Run("ip", "netns", "add", _name);
         var e = await Assert.ThrowsAsync<SandboxException>(() => PodNetworkTap.CreateAsync(new NetworkOptions(), NetnsPath));
         Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
         Assert.Contains("0 IPv4 default routes", e.Message);
-        Assert.DoesNotContain(PodNetworkTap.TapName, Run("ip", "-n", _name, "-br", "link", "show"));
+        Assert.DoesNotContain(PodNetworkTap.TapName, HostProgram.Run("ip", "-n", _name, "-br", "link", "show"));
     }
 
     private static byte[] Mac(string text) => text.Split(':').Select(b => Convert.ToByte(b, 16)).ToArray();
-
-    private static string Run(string program, params string[] args)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in args)
-            info.ArgumentList.Add(a);
-        using var p = Process.Start(info)!;
-        var stdout = p.StandardOutput.ReadToEnd();
-        var stderr = p.StandardError.ReadToEnd();
-        p.WaitForExit();
-        Assert.True(p.ExitCode == 0, $"{program} {string.Join(' ', args)}: exit {p.ExitCode}: {stderr}");
-        return stdout;
-    }
 
     public void Dispose()
     {

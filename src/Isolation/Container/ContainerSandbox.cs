@@ -276,18 +276,11 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
     public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        SpecValidator.Validate(limits);
-        var errors = new List<string>();
-        if (limits.DiskMiB != _spec.Limits.DiskMiB)
-            errors.Add($"limits.disk_mib cannot change on a running container ({_spec.Limits.DiskMiB} MiB tmpfs, asked {limits.DiskMiB})");
-        if (limits.OpenFiles != _spec.Limits.OpenFiles)
-            errors.Add($"limits.open_files cannot change on a running container ({_spec.Limits.OpenFiles}, asked {limits.OpenFiles})");
-        if (limits.FileSizeMiB != _spec.Limits.FileSizeMiB)
-            errors.Add($"limits.file_size_mib cannot change on a running container ({_spec.Limits.FileSizeMiB}, asked {limits.FileSizeMiB})");
-        if (limits.PidsMax > _spec.Limits.PidsMax)
-            errors.Add($"limits.pids cannot rise above {_spec.Limits.PidsMax} (the value at creation) on a running container; asked {limits.PidsMax}");
-        if (errors.Count > 0)
-            throw new SpecValidationException(errors);
+        SpecValidator.ValidateUpdate(_spec.Limits, limits, errors =>
+        {
+            if (limits.PidsMax > _spec.Limits.PidsMax)
+                errors.Add($"limits.pids cannot rise above {_spec.Limits.PidsMax} (the value at creation) on a running container; asked {limits.PidsMax}");
+        });
         _instance.Cgroup.UpdateLimits(limits with { PidsMax = ContainerLauncher.CgroupPidsMax(limits.PidsMax, commandIsInit: true, BubblewrapDriver.AgentPidsReserve) });
         Volatile.Write(ref _limits, limits);
         return Task.CompletedTask;

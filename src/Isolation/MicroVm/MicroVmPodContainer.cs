@@ -61,16 +61,7 @@ public sealed class MicroVmPodContainer : ISandbox
     public async Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        SpecValidator.Validate(limits);
-        var errors = new List<string>();
-        if (limits.DiskMiB != _spec.Limits.DiskMiB)
-            errors.Add($"limits.disk_mib cannot change on a running container ({_spec.Limits.DiskMiB} MiB tmpfs, asked {limits.DiskMiB})");
-        if (limits.OpenFiles != _spec.Limits.OpenFiles)
-            errors.Add($"limits.open_files cannot change on a running container ({_spec.Limits.OpenFiles}, asked {limits.OpenFiles})");
-        if (limits.FileSizeMiB != _spec.Limits.FileSizeMiB)
-            errors.Add($"limits.file_size_mib cannot change on a running container ({_spec.Limits.FileSizeMiB}, asked {limits.FileSizeMiB})");
-        if (errors.Count > 0)
-            throw new SpecValidationException(errors);
+        SpecValidator.ValidateUpdate(_spec.Limits, limits);
         await _pod.ControlContainerAsync(new ControlContainerRequest
         {
             ContainerId = Info.Id.Value,

@@ -1,5 +1,3 @@
-using Sandbox.Isolation.Interop;
-
 namespace Sandbox.Isolation.Network;
 
 /// <summary>
@@ -18,29 +16,11 @@ internal static class NamespaceTcpSendBuffer
     /// <summary>The value written: min, default and max in bytes (Linux's min and default).</summary>
     public static string Value => $"4096 16384 {MaxBytes}";
 
-    /// <summary>Writes the cap from a thread of its own that joins the namespace (setns acts on the calling thread
-    /// only; the thread ends afterwards, so no other work runs in that namespace by accident).</summary>
-    public static void Apply(string netnsPath)
-    {
-        Exception? failure = null;
-        var thread = new Thread(() =>
+    /// <summary>Writes the cap from inside the namespace (/proc/sys/net is the opening thread's network namespace).</summary>
+    public static void Apply(string netnsPath) =>
+        NetworkNamespaceThread.Run(netnsPath, "capping TCP's send buffer", () =>
         {
-            try
-            {
-                using var ns = File.OpenHandle(netnsPath, FileMode.Open, FileAccess.Read);
-                if (Libc.Setns((int)ns.DangerousGetHandle(), Libc.CLONE_NEWNET) != 0)
-                    throw Errno.Fail($"setns({netnsPath})");
-                // /proc/sys/net is the opening thread's network namespace.
-                File.WriteAllText("/proc/sys/net/ipv4/tcp_wmem", Value);
-            }
-            catch (Exception e)
-            {
-                failure = e;
-            }
-        }, 256 * 1024) { IsBackground = true, Name = "netns-tcp-wmem" };
-        thread.Start();
-        thread.Join();
-        if (failure is not null)
-            throw new SandboxException(SandboxErrorCode.Internal, $"capping TCP's send buffer in {netnsPath}: {failure.Message}", failure);
-    }
+            File.WriteAllText("/proc/sys/net/ipv4/tcp_wmem", Value);
+            return true;
+        });
 }

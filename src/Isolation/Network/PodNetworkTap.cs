@@ -85,20 +85,13 @@ public sealed class PodNetworkTap : IDisposable
             addresses[0].GetProperty("prefixlen").GetInt32(), gateway, link.GetProperty("mtu").GetInt32());
     }
 
-    /// <summary>Opens /dev/net/tun and makes the tap from a thread that joined the namespace (setns acts on the
-    /// calling thread only, which ends afterwards).</summary>
-    private static SafeFileHandle OpenTapIn(string netnsPath)
-    {
-        SafeFileHandle? tap = null;
-        Exception? failure = null;
-        var thread = new Thread(() =>
+    /// <summary>Opens /dev/net/tun and makes the tap inside the namespace (the descriptor then works from anywhere).</summary>
+    private static SafeFileHandle OpenTapIn(string netnsPath) =>
+        NetworkNamespaceThread.Run(netnsPath, "opening a tap", () =>
         {
+            var tap = File.OpenHandle("/dev/net/tun", FileMode.Open, FileAccess.ReadWrite);
             try
             {
-                using var ns = File.OpenHandle(netnsPath, FileMode.Open, FileAccess.Read);
-                if (Libc.Setns((int)ns.DangerousGetHandle(), Libc.CLONE_NEWNET) != 0)
-                    throw Errno.Fail($"setns({netnsPath})");
-                tap = File.OpenHandle("/dev/net/tun", FileMode.Open, FileAccess.ReadWrite);
                 var request = new Libc.IfReqFlags { Flags = Libc.IFF_TAP | Libc.IFF_NO_PI };
                 unsafe
                 {
@@ -108,18 +101,14 @@ public sealed class PodNetworkTap : IDisposable
                 }
                 if (Libc.Ioctl((int)tap.DangerousGetHandle(), Libc.TUNSETIFF, ref request) != 0)
                     throw Errno.Fail($"TUNSETIFF {TapName} in {netnsPath}");
+                return tap;
             }
-            catch (Exception e)
+            catch
             {
-                tap?.Dispose();
-                tap = null;
-                failure = e;
+                tap.Dispose();
+                throw;
             }
-        }, 256 * 1024) { IsBackground = true, Name = "netns-tap" };
-        thread.Start();
-        thread.Join();
-        return tap ?? throw new SandboxException(SandboxErrorCode.Internal, $"opening a tap in {netnsPath}: {failure?.Message}", failure);
-    }
+        });
 
     private Task<string> InNamespaceAsync(string program, params string[] args) =>
         HostCommand.RunAsync([_options.NsenterPath, "--net=" + _netnsPath, "--", program, .. args]);
