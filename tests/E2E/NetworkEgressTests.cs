@@ -238,11 +238,10 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
         // pasta "fails" (false exits 1) after the namespace, the filter and dnsmasq were set up: all of them must go.
         var broken = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = Harness.AgentDirectory, Network = new NetworkOptions { PastaPath = "/bin/false" } });
         var spec = Egress(["192.0.2.7:80"]);
-        var before = DnsmasqPids();
         var e = await Assert.ThrowsAsync<SandboxException>(() => broken.CreateAsync(spec, CancellationToken.None));
         Assert.Equal(SandboxErrorCode.Unavailable, e.Code);
         Assert.Contains("/bin/false", e.Message);
-        AssertGone(spec.Id, DnsmasqPids().Except(before).ToList());
+        AssertGone(spec.Id, DnsmasqPidsOf(spec.Id));
         Assert.Empty(Harness.CgroupLeftovers(spec.Id));
     }
 
@@ -264,9 +263,15 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
         Assert.All(pids, pid => Assert.False(Directory.Exists($"/proc/{pid}") && File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z", $"helper {pid} left"));
     }
 
-    private static List<int> DnsmasqPids() =>
+    /// <summary>The dnsmasq of this sandbox only (its configuration lies in the sandbox's state directory): other test
+    /// classes start egress sandboxes, and their dnsmasq, at the same time.</summary>
+    private static List<int> DnsmasqPidsOf(SandboxId id) =>
         Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(n => int.TryParse(n, out _))
-            .Where(n => { try { return File.ReadAllText($"/proc/{n}/comm").Trim() == "dnsmasq"; } catch (IOException) { return false; } })
+            .Where(n =>
+            {
+                try { return File.ReadAllText($"/proc/{n}/comm").Trim() == "dnsmasq" && File.ReadAllText($"/proc/{n}/cmdline").Contains(id.Value, StringComparison.Ordinal); }
+                catch (IOException) { return false; }
+            })
             .Select(n => int.Parse(n!)).ToList();
 
     /// <summary>A stdout that completes when the process has printed "ready".</summary>
