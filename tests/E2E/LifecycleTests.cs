@@ -64,6 +64,22 @@ public sealed class LifecycleTests
     }
 
     [Fact]
+    public async Task Container_workload_killed_leaves_the_sandbox_and_its_agent_running()
+    {
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        // A process an exec left behind is the workload's; the agent is not, so the sandbox takes the next exec.
+        await Exec(sandbox, "sleep 600 >/dev/null 2>&1 & echo started");
+        Assert.NotEmpty(await sandbox.ListWorkloadProcessesAsync(CancellationToken.None));
+        await sandbox.SignalWorkloadAsync(Libc.SIGKILL, CancellationToken.None);
+        var deadline = DateTime.UtcNow + s_bound;
+        while ((await sandbox.ListWorkloadProcessesAsync(CancellationToken.None)).Count > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Empty(await sandbox.ListWorkloadProcessesAsync(CancellationToken.None));
+        Assert.False(sandbox.Terminated.IsCompleted);
+        Assert.Equal("ok\n", await Exec(sandbox, "echo ok"));
+    }
+
+    [Fact]
     public async Task Container_dispose_reports_disposed_not_a_crash()
     {
         var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);

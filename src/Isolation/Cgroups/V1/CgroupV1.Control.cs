@@ -40,8 +40,17 @@ internal sealed partial class CgroupV1
         }
     }
 
-    public Task SignalAllAsync(int signal, CancellationToken cancellationToken) =>
-        SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsRecursive(_dirs["pids"]), cancellationToken);
+    public async Task SignalAllAsync(int signal, CancellationToken cancellationToken)
+    {
+        // SIGKILL to everything needs no frozen snapshot that holds: KillAllAsync freezes, kills and thaws in rounds
+        // until the cgroup is empty, so a freeze that stalls once (v1's FREEZING can) does not leave the sandbox alive.
+        if (signal == Libc.SIGKILL)
+        {
+            await KillAllAsync(cancellationToken).ConfigureAwait(false);
+            return;
+        }
+        await SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsRecursive(_dirs["pids"]), cancellationToken).ConfigureAwait(false);
+    }
 
     public Task SignalBelowAsync(int signal, Func<string, bool> child, CancellationToken cancellationToken) =>
         SignalFrozenAsync(signal, () => CgroupFiles.ReadPidsBelow(_dirs["pids"], child), cancellationToken);
@@ -50,13 +59,6 @@ internal sealed partial class CgroupV1
     /// meanwhile (none can exit and be reused while frozen), thaws unless paused (a SIGKILL lands on thaw).</summary>
     private async Task SignalFrozenAsync(int signal, Func<IReadOnlyList<int>> pids, CancellationToken cancellationToken)
     {
-        // SIGKILL needs no frozen snapshot that holds: KillAllAsync freezes, kills and thaws in rounds until the
-        // cgroup is empty, so a freeze that stalls once (v1's FREEZING can) does not leave the sandbox alive.
-        if (signal == Libc.SIGKILL)
-        {
-            await KillAllAsync(cancellationToken).ConfigureAwait(false);
-            return;
-        }
         await _control.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
