@@ -93,10 +93,20 @@ internal sealed partial class CgroupV2
                 : $"max {CgroupFactory.CpuPeriodMicroseconds}");
     }
 
+    /// <summary>A freeze that does not complete is thawed back before the error (unless the sandbox was paused), so the
+    /// sandbox is not left half-frozen; the error names what held it up.</summary>
     private async Task FreezeCoreAsync(CancellationToken cancellationToken)
     {
         CgroupFiles.Write(_dir, "cgroup.freeze", "1");
-        await CgroupStateWait.UntilAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "frozen") == 1,
-            $"freezing cgroup {_dir}", s_freezeTimeout, cancellationToken, () => CgroupTaskStates.Describe(_dir)).ConfigureAwait(false);
+        try
+        {
+            await CgroupStateWait.UntilAsync(() => CgroupFiles.ReadKey(_dir, "cgroup.events", "frozen") == 1,
+                $"freezing cgroup {_dir}", s_freezeTimeout, cancellationToken, () => CgroupTaskStates.Describe(_dir)).ConfigureAwait(false);
+        }
+        catch when (!_paused)
+        {
+            CgroupFiles.TryWrite(_dir, "cgroup.freeze", "0");
+            throw;
+        }
     }
 }
