@@ -6,8 +6,9 @@ using Sandbox.Ttrpc;
 
 namespace Sandbox.Agent;
 
-/// <summary>The microVM guest's network at SetupGuest: loopback up always; for network mode egress, eth0 (the
-/// virtio-net device the host attached to the sandbox's filtered stack) gets its address and the default route. Done
+/// <summary>The microVM guest's network at SetupGuest: loopback up always; with a network (mode egress: the virtio-net
+/// device the host attached to the sandbox's filtered stack; a CNI pod: the device on the tap joined to the pod's
+/// interface), eth0 gets its MTU (when given), address, netmask and the default route. Done
 /// with the classic interface ioctls on an AF_INET socket (no netlink library, no ip binary in the guest).</summary>
 internal static unsafe class GuestNetworkSetup
 {
@@ -15,12 +16,16 @@ internal static unsafe class GuestNetworkSetup
     private const ulong SIOCSIFFLAGS = 0x8914;
     private const ulong SIOCSIFADDR = 0x8916;
     private const ulong SIOCSIFNETMASK = 0x891C;
+    private const ulong SIOCSIFMTU = 0x8922;
     private const ulong SIOCADDRT = 0x890B;
     private const short IFF_UP = 0x1;
     private const ushort RTF_UP = 0x1;
     private const ushort RTF_GATEWAY = 0x2;
     private const int IfreqSize = 40;
     private const int RtentrySize = 120;
+    // IPv4's minimum (RFC 791) and virtio-net's largest frame without mergeable big buffers.
+    private const uint MinMtu = 576;
+    private const uint MaxMtu = 65535;
 
     public static void Apply(GuestNetwork? network)
     {
@@ -33,8 +38,12 @@ internal static unsafe class GuestNetworkSetup
         var gateway = Parse(network.Gateway, "gateway");
         if (network.PrefixLength is < 1 or > 32)
             throw new TtrpcException(StatusCode.InvalidArgument, $"network prefix_length {network.PrefixLength} is not 1..32");
+        if (network.Mtu != 0 && network.Mtu is < MinMtu or > MaxMtu)
+            throw new TtrpcException(StatusCode.InvalidArgument, $"network mtu {network.Mtu} is not {MinMtu}..{MaxMtu}");
         var mask = network.PrefixLength == 32 ? uint.MaxValue : ~(uint.MaxValue >> (int)network.PrefixLength);
         var maskBytes = new byte[] { (byte)(mask >> 24), (byte)(mask >> 16), (byte)(mask >> 8), (byte)mask };
+        if (network.Mtu != 0)
+            SetMtu(fd, "eth0", (int)network.Mtu);
         SetAddress(fd, "eth0", SIOCSIFADDR, address.GetAddressBytes(), "address");
         SetAddress(fd, "eth0", SIOCSIFNETMASK, maskBytes, "netmask");
         Up(fd, "eth0");
@@ -66,6 +75,16 @@ internal static unsafe class GuestNetworkSetup
         Check(Libc.ioctl(fd, SIOCGIFFLAGS, ifreq), $"SIOCGIFFLAGS {name}");
         *(short*)(ifreq + 16) |= IFF_UP;
         Check(Libc.ioctl(fd, SIOCSIFFLAGS, ifreq), $"SIOCSIFFLAGS {name}");
+    }
+
+    /// <summary>ifreq's ifr_mtu: an int at offset 16.</summary>
+    private static void SetMtu(int fd, string name, int mtu)
+    {
+        var ifreq = stackalloc byte[IfreqSize];
+        new Span<byte>(ifreq, IfreqSize).Clear();
+        Name(ifreq, name);
+        *(int*)(ifreq + 16) = mtu;
+        Check(Libc.ioctl(fd, SIOCSIFMTU, ifreq), $"setting the MTU {mtu} of {name}");
     }
 
     private static void SetAddress(int fd, string name, ulong request, byte[] address, string what)

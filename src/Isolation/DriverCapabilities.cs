@@ -32,4 +32,9 @@ public enum DriverCapabilities
     /// <summary>A sandbox can join another's network namespace (<see cref="SandboxSpec.NetworkOf"/>) and name its
     /// loopback (<see cref="SandboxSpec.LoopbackNames"/>): a face asks for either only from a driver with this flag.</summary>
     SharedNetwork = 1 << 7,
+
+    /// <summary>A sandbox can be given an orchestrator's network namespace (a CNI pod's, <see cref="Network.NetworkNamespaceFile"/>
+    /// as <see cref="SandboxSpec.NetworkOf"/>): the container tier joins it, the microVM tier takes its interface over
+    /// through a tap (<see cref="Network.PodNetworkTap"/>).</summary>
+    OrchestratorNetwork = 1 << 8,
 }

@@ -21,7 +21,9 @@ public sealed record SandboxSpec
 
     /// <summary>Join this sandbox's network namespace instead of making one (a pod: the two share loopback, so one
     /// reaches the other at 127.0.0.1); <see cref="Network"/> must be <see cref="NetworkMode.None"/> (the network is the
-    /// other sandbox's, as its own policy decided it). Container tier only; null = a namespace of its own.</summary>
+    /// other sandbox's, as its own policy decided it). Container tier only, except an orchestrator's namespace
+    /// (<see cref="Network.NetworkNamespaceFile"/>), which the microVM tier takes over through a tap; null = a namespace
+    /// of its own.</summary>
     public ISharedNetworkNamespace? NetworkOf { get; init; }
 
     /// <summary>The sandbox will host a pod: later sandboxes become containers inside it (<see cref="IPodHost"/>).

@@ -21,7 +21,7 @@ public sealed class NetworkNamespaceJoinTests
     {
         var policy = new FakePolicy(Grant);
         await using var h = new CoreHarness(policy);
-        h.Container.Capabilities |= DriverCapabilities.SharedNetwork;
+        h.Container.Capabilities |= DriverCapabilities.SharedNetwork | DriverCapabilities.OrchestratorNetwork;
         var request = CoreHarness.Trusted() with { NetworkNamespace = "/var/run/netns/cni-x", Labels = new Dictionary<string, string> { ["refuse"] = "1" } };
         var e = await Assert.ThrowsAsync<SandboxException>(() => h.Sandboxes.CreateAsync(CoreHarness.Alice, request, CancellationToken.None));
         Assert.Equal(SandboxErrorCode.PermissionDenied, e.Code);
@@ -37,14 +37,14 @@ public sealed class NetworkNamespaceJoinTests
         var e = await Assert.ThrowsAsync<SandboxException>(() =>
             h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted() with { NetworkNamespace = "/var/run/netns/cni-x" }, CancellationToken.None));
         Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
-        Assert.Contains("(CNI pod networking) is not supported on the container tier yet", e.Message);
+        Assert.Contains("(CNI pod networking) is not supported on the container tier, where the policy's decision put this sandbox", e.Message);
     }
 
     [Fact]
     public async Task A_granted_path_is_checked_by_the_engine_and_joined_as_NetworkOf()
     {
         await using var h = new CoreHarness(new FakePolicy(Grant));
-        h.Container.Capabilities |= DriverCapabilities.SharedNetwork;
+        h.Container.Capabilities |= DriverCapabilities.SharedNetwork | DriverCapabilities.OrchestratorNetwork;
         var e = await Assert.ThrowsAsync<SandboxException>(() =>
             h.Sandboxes.CreateAsync(CoreHarness.Alice, CoreHarness.Trusted() with { NetworkNamespace = "/var/run/netns/absent-" + Guid.NewGuid().ToString("N") }, CancellationToken.None));
         Assert.Equal(SandboxErrorCode.NotFound, e.Code);

@@ -84,6 +84,82 @@ public sealed class PodTests
         Assert.Equal(SandboxErrorCode.Unimplemented, e.Code);
     }
 
+    /// <summary>Grants mode netns for the path asked (else as <see cref="Decide"/>), on the microVM tier.</summary>
+    private static PolicyDecision DecideNetns(PolicyInput input) =>
+        input.Requested.Network is { Mode: NetworkModes.Netns, Netns: { } path }
+            ? FakePolicy.Allow(IsolationTiers.MicroVm) with { Network = new NetworkPolicy(NetworkModes.Netns, []) { Netns = path } }
+            : Decide(input);
+
+    /// <summary>A CNI pod on the microVM tier: the pod's VM gets the orchestrator's namespace (the driver takes its
+    /// interface over); a later sandbox granted the same namespace is a container in that VM, with no network of its own
+    /// in its spec (the VM's is it); one whose decision does not join that namespace gets a VM of its own, and the log
+    /// says why.</summary>
+    [Fact]
+    public async Task A_cni_pods_vm_takes_in_sandboxes_granted_its_namespace_only()
+    {
+        await using var h = new CoreHarness(new FakePolicy(DecideNetns));
+        h.MicroVm.Capabilities |= DriverCapabilities.OrchestratorNetwork;
+        var name = "sbxp-" + Guid.NewGuid().ToString("N")[..8];
+        var path = "/run/netns/" + name;
+        Run("ip", "netns", "add", name);
+        try
+        {
+            var pod = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { HostsPod = true, NetworkNamespace = path }, CancellationToken.None);
+            var vmSpec = Assert.Single(h.MicroVm.Created);
+            Assert.True(vmSpec.HostsPod);
+            Assert.Equal(path, Assert.IsType<Isolation.Network.NetworkNamespaceFile>(vmSpec.NetworkOf).Path);
+
+            var app = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = pod.Id.Value, NetworkNamespace = path }, CancellationToken.None);
+            Assert.Equal(pod.Id, app.Info!.PodHost);
+            Assert.Null(Assert.Single(h.MicroVm.Live[0].Containers).Spec.NetworkOf);
+
+            var unnetworked = await h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { PodOf = pod.Id.Value }, CancellationToken.None);
+            Assert.Null(unnetworked.Info!.PodHost);
+            Assert.Contains(h.Logs.Entries, e => e.Message.Contains($"(the pod's microVM has network namespace {path}, which this sandbox's decision does not join)"));
+        }
+        finally
+        {
+            Run("ip", "netns", "delete", name);
+        }
+    }
+
+    /// <summary>A tier that cannot take an orchestrator's namespace refuses it by name; the host's own namespace is
+    /// refused on the microVM tier as on the container tier, whatever the policy grants.</summary>
+    [Fact]
+    public async Task A_microvm_never_gets_the_hosts_namespace_and_a_tier_without_the_capability_refuses_by_name()
+    {
+        await using var h = new CoreHarness(new FakePolicy(DecideNetns));
+        h.MicroVm.Capabilities &= ~DriverCapabilities.OrchestratorNetwork;
+        var e = await Assert.ThrowsAsync<SandboxException>(() =>
+            h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { NetworkNamespace = "/run/netns/x" }, CancellationToken.None));
+        Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
+        Assert.Contains("joining the orchestrator's network namespace /run/netns/x (CNI pod networking) is not supported on the microvm tier", e.Message);
+
+        // The host's namespace mounted where an orchestrator's would be (`ip netns attach NAME 1`).
+        h.MicroVm.Capabilities |= DriverCapabilities.OrchestratorNetwork;
+        var name = "sbxh-" + Guid.NewGuid().ToString("N")[..8];
+        Run("ip", "netns", "attach", name, "1");
+        try
+        {
+            e = await Assert.ThrowsAsync<SandboxException>(() =>
+                h.Sandboxes.CreateAsync(CoreHarness.Alice, MicroVm with { NetworkNamespace = "/run/netns/" + name }, CancellationToken.None));
+            Assert.Equal(SandboxErrorCode.PermissionDenied, e.Code);
+            Assert.Contains("is the host's own network namespace", e.Message);
+            Assert.Empty(h.MicroVm.Created);
+        }
+        finally
+        {
+            Run("ip", "netns", "delete", name);
+        }
+    }
+
+    private static void Run(string program, params string[] args)
+    {
+        using var p = System.Diagnostics.Process.Start(program, args);
+        p.WaitForExit();
+        Assert.Equal(0, p.ExitCode);
+    }
+
     [Fact]
     public async Task A_pod_host_on_the_container_tier_is_an_ordinary_sandbox()
     {

@@ -143,6 +143,21 @@ public sealed class SnapshotTemplateTests : IDisposable
     }
 
     [Fact]
+    public void A_cni_pods_nic_is_on_the_tap_descriptor_with_the_pods_mac()
+    {
+        var mac = System.Net.NetworkInformation.PhysicalAddress.Parse("0A-58-0A-C8-07-02");
+        var argv = (Cmd() with { Tap = new TapNic(mac) }).ToArgv().ToList();
+        Assert.Equal($"tap,id=net0,fd={VmmJail.TapFd},vhost=off", argv[argv.IndexOf("-netdev") + 1]);
+        Assert.Equal("virtio-net-device,netdev=net0,mac=0a:58:0a:c8:07:02", argv[argv.LastIndexOf("-device") + 1]);
+        // No descriptor of the jail's is reused, and QEMU never opens a tap by name (ifname=, script=).
+        Assert.Equal(5, new[] { 4, 5, VmmJail.RootImageFd, VmmJail.TemplateRamFd, VmmJail.TapFd }.Distinct().Count());
+        Assert.DoesNotContain(argv, a => a.Contains("ifname=") || a.Contains("script="));
+        // One network device: passt's socket or the pod's tap.
+        var e = Assert.Throws<SandboxException>(() => (Cmd() with { Tap = new TapNic(mac), NetworkSocketPath = "/n/passt.sock" }).ToArgv());
+        Assert.Equal(SandboxErrorCode.Internal, e.Code);
+    }
+
+    [Fact]
     public void Restore_command_line_maps_the_template_ram_privately_and_waits_for_the_state()
     {
         var argv = (Cmd() with { Ram = new RamFile("/t/ram", Shared: false), IncomingDefer = true }).ToArgv();

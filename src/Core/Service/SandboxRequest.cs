@@ -49,7 +49,7 @@ public sealed record SandboxRequest
     /// <c>/var/run/netns/cni-…</c>, which containerd set up with CNI before the pod's first container), instead of
     /// getting one: the policy sees it (requested.network mode "netns" with this path) and must grant exactly it
     /// (decision network mode "netns"); the engine accepts only a network namespace's own mount, never the host's.
-    /// Offered by tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/>; null = not asked.</summary>
+    /// Offered by tiers with <see cref="Isolation.DriverCapabilities.OrchestratorNetwork"/>; null = not asked.</summary>
     public string? NetworkNamespace { get; init; }
     /// <summary>Host names that resolve to the sandbox's loopback (its /etc/hosts), as a CI job names its services;
     /// tiers with <see cref="Isolation.DriverCapabilities.SharedNetwork"/> only.</summary>

@@ -61,7 +61,8 @@ public sealed partial class SandboxService
         try
         {
             entry.Sandbox = pooled ?? (podHost is not null
-                ? await podHost.AddContainerAsync(spec, cancellationToken).ConfigureAwait(false)
+                // The pod's VM's network is the container's (PodHostFor checked it is the one its decision grants).
+                ? await podHost.AddContainerAsync(spec with { NetworkOf = null }, cancellationToken).ConfigureAwait(false)
                 : await driver.CreateAsync(spec, cancellationToken).ConfigureAwait(false));
             entry.Info = ClaimedInfo(entry.Sandbox, spec, pooled is not null && driver.Capabilities.HasFlag(DriverCapabilities.UpdateLimits));
             store.Save(SandboxRecords.From(entry));

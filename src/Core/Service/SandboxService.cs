@@ -45,10 +45,10 @@ public sealed partial class SandboxService(
         var image = request.Image is { } name ? ResolveImage(name) : null;
         var (tier, spec) = DecisionTranslator.ToSpec(decision, request, image);
         var driver = probed.Get(tier);
-        if (request.NetworkNamespace is { } netns && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
+        if (request.NetworkNamespace is { } netns && !driver.Capabilities.HasFlag(DriverCapabilities.OrchestratorNetwork))
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
-                $"joining the orchestrator's network namespace {netns} (CNI pod networking) is not supported on the {TierNames.ToPolicy(tier)} tier yet, "
-                + "where the policy's decision put this sandbox: the container tier joins it (docs/network.md)");
+                $"joining the orchestrator's network namespace {netns} (CNI pod networking) is not supported on the {TierNames.ToPolicy(tier)} tier, "
+                + "where the policy's decision put this sandbox (docs/network.md)");
         if ((request.NetworkOf is not null || request.LoopbackNames.Count > 0) && !driver.Capabilities.HasFlag(DriverCapabilities.SharedNetwork))
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 $"the {TierNames.ToPolicy(tier)} tier cannot share a sandbox's network or name its loopback (network_of, loopback_names): the container tier can");

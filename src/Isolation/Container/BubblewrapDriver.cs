@@ -54,7 +54,8 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public SandboxTier Tier => SandboxTier.Container;
 
     public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.UpdateLimits |
-        DriverCapabilities.Signal | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification | DriverCapabilities.SharedNetwork;
+        DriverCapabilities.Signal | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification | DriverCapabilities.SharedNetwork
+        | DriverCapabilities.OrchestratorNetwork;
 
     public Task<DriverAvailability> ProbeAsync(CancellationToken cancellationToken) => Task.FromResult(Probe());
 

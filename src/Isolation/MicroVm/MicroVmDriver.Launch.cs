@@ -17,20 +17,20 @@ public sealed partial class MicroVmDriver
 {
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
         GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false,
-        string? networkSocket = null) =>
+        string? networkSocket = null, Network.PodNetworkTap? podTap = null) =>
         StartJailedAsync(id, accel, kernel, initrd, layout, ram, null, persistent,
             (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
-                with { ReconnectSeconds = persistent ? 1 : 0, NetworkSocketPath = networkSocket },
-            HostLimits(ramMiB), timeout, cancellationToken, networkSocket: networkSocket);
+                with { ReconnectSeconds = persistent ? 1 : 0, NetworkSocketPath = networkSocket, Tap = podTap is null ? null : new TapNic(podTap.Interface.Mac) },
+            HostLimits(ramMiB), timeout, cancellationToken, networkSocket: networkSocket, tap: podTap?.Tap);
 
     /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
     /// the jail holds exactly the files this VM uses (<paramref name="ram"/>: a template's RAM file being built, bound
     /// writable), and the root image (if any) and a clone's template RAM (<paramref name="templateRam"/>) go in as
-    /// descriptors.</summary>
+    /// descriptors, as does a CNI pod's <paramref name="tap"/>.</summary>
     private async Task<MicroVmInstance> StartJailedAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
         GuestRootfs.Layout layout, RamFile? ram, Native.FileDescriptor? templateRam, bool persistent, Func<string, string, QemuCommandLine> commandLine, ResourceLimits hostLimits,
         TimeSpan timeout, CancellationToken cancellationToken, string? restoreStatePath = null, string? networkSocket = null,
-        Func<AgentClient, Task>? setUpBehindPing = null)
+        Func<AgentClient, Task>? setUpBehindPing = null, Microsoft.Win32.SafeHandles.SafeFileHandle? tap = null)
     {
         var directory = NewStateDirectory(id);
         var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
@@ -59,7 +59,7 @@ public sealed partial class MicroVmDriver
             };
             using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
             var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, templateRam, hostLimits, _cgroups, _options.CgroupParent, timeout,
-                cancellationToken, restoreStatePath, setUpBehindPing).ConfigureAwait(false);
+                cancellationToken, restoreStatePath, setUpBehindPing, tap).ConfigureAwait(false);
             vm.ReleaseHostUid = () => _uids.Release(hostUid);
             return vm;
         }

@@ -49,7 +49,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
     public MicroVmOptions Options => _options;
 
-    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification;
+    public DriverCapabilities Capabilities => DriverCapabilities.Attach | DriverCapabilities.Pause | DriverCapabilities.CgroupStats | DriverCapabilities.ExitNotification
+        | DriverCapabilities.OrchestratorNetwork;
 
     /// <summary>Static checks (QEMU, guest kernel, agent, cgroups), then the accelerator: a probe boot under KVM where
     /// KVM looks usable (once per process, cached on disk).</summary>
@@ -102,6 +103,15 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         SpecValidator.Validate(spec);
         if (spec.Network == NetworkMode.Egress)
             Network.SandboxNetwork.CheckGuestStack(spec.EgressAllow, spec.PublishedPorts);
+        // A microVM joins no sandbox's network namespace (its network is its own machine's); an orchestrator's it takes
+        // over through a tap (below).
+        var podNetns = spec.NetworkOf switch
+        {
+            null => null,
+            Network.NetworkNamespaceFile netns => netns,
+            _ => throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                "a microVM cannot join another sandbox's network namespace: only an orchestrator's (CNI pod networking)"),
+        };
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         if (accel.Accelerator != Accelerator.Kvm)
         {
@@ -135,6 +145,15 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             rollback.Push(network);
             networkSocket = await network.StartGuestStackAsync(_options.Network.PasstPath, spec.PublishedPorts).ConfigureAwait(false);
         }
+        // A CNI pod (an orchestrator's namespace the policy granted): a tap in that namespace joined to CNI's interface,
+        // given to QEMU as a descriptor; the guest's eth0 takes the interface's MAC, address, route and MTU. QEMU stays
+        // in its jail's empty namespace; the host's network is never the VM's (NetworkNamespaceFile refuses it).
+        Network.PodNetworkTap? podTap = null;
+        if (podNetns is not null)
+        {
+            podTap = await Network.PodNetworkTap.CreateAsync(_options.Network, podNetns, _options.Network.TcPath).ConfigureAwait(false);
+            rollback.Push(podTap);
+        }
         // Built when it is sent (the guest's clock is set from it): right behind a restored VM's readiness ping, or
         // after a cold boot's.
         SetupGuestRequest NewSetup()
@@ -166,14 +185,26 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
                     ResolvConf = Network.SandboxAddresses.ResolvConf,
                 };
             }
+            else if (podTap?.Interface is { } pod)
+            {
+                // The pod's resolver is the orchestrator's business (CRI's resolv.conf is a host file, left out): none set.
+                setup.Network = new GuestNetwork
+                {
+                    Address = pod.Address.ToString(),
+                    PrefixLength = (uint)pod.PrefixLength,
+                    Gateway = pod.Gateway.ToString(),
+                    Mtu = (uint)pod.Mtu,
+                };
+            }
             return setup;
         }
-        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up.
-        var (vm, template) = networkSocket is null && !spec.HostsPod
+        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up; so does
+        // one on a CNI pod's tap.
+        var (vm, template) = networkSocket is null && podTap is null && !spec.HostsPod
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
-                persistent, networkSocket).ConfigureAwait(false), null);
+                persistent, networkSocket, podTap).ConfigureAwait(false), null);
         rollback.Push(vm);
         await AgentCalls.RunAsync(() => vm.PendingSetUp ?? vm.Agent.SetupGuestAsync(NewSetup(), cancellationToken), vm.Console.ToString)
             .ConfigureAwait(false);
@@ -181,7 +212,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
 
         rollback.Commit();
         return new MicroVmSandbox(vm, spec, Info(spec, accel.Accelerator, seccomp.Sha256, vm.HostUid) with { Egress = network?.Granted ?? [] },
-            template, accel.Accelerator, network) { PodOptions = spec.HostsPod ? _options : null };
+            template, accel.Accelerator, network, podTap) { PodOptions = spec.HostsPod ? _options : null };
     }
 
     /// <summary>The VM's start timeline on the clock of CreateAsync: what came before QEMU's boot (template lookup or

@@ -80,14 +80,16 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
     /// (migrate-incoming), the VM continued, and the agent pinged on the connection it already has open.</summary>
     /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
     /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
-    /// <see cref="VmmJail.RootImageFd"/>, and a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>.
+    /// <see cref="VmmJail.RootImageFd"/>, a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>,
+    /// and a CNI pod's <paramref name="tap"/> on <see cref="VmmJail.TapFd"/> (the caller keeps its own descriptor: it
+    /// owns the tap's lifetime, see <see cref="Network.PodNetworkTap"/>).
     /// A restored VM's agent is serving already when the VM continues: <paramref name="setUpBehindPing"/> (the owner's
     /// set-up call) is then sent right behind the readiness ping instead of one round trip through the guest later,
     /// and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
     /// A cold-booted VM ignores it: its agent is only known to serve once the ping is answered.
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
-        CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null)
+        CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null, SafeHandle? tap = null)
     {
         Task? pendingSetUp = null;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -122,6 +124,8 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
                 fds.Add(new((int)rootImage.DangerousGetHandle(), VmmJail.RootImageFd));
             if (templateRam is not null)
                 fds.Add(new((int)templateRam.DangerousGetHandle(), VmmJail.TemplateRamFd));
+            if (tap is not null)
+                fds.Add(new((int)tap.DangerousGetHandle(), VmmJail.TapFd));
             // In its cgroup before it runs: the jail holds QEMU until bwrap and the jail's init are moved there.
             try
             {

@@ -25,10 +25,15 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
     /// QEMU.</summary>
     private readonly Network.SandboxNetwork? _network;
 
+    /// <summary>A CNI pod's network: the tap in the pod's namespace QEMU's NIC is on, and its redirects; removed after
+    /// QEMU.</summary>
+    private readonly Network.PodNetworkTap? _podTap;
+
     internal MicroVmSandbox(MicroVmInstance vm, SandboxSpec spec, SandboxInfo info, string? template, Accelerator accelerator,
-        Network.SandboxNetwork? network = null)
+        Network.SandboxNetwork? network = null, Network.PodNetworkTap? podTap = null)
     {
         _network = network;
+        _podTap = podTap;
         _accelerator = accelerator;
         _vm = vm;
         _spec = spec;
@@ -207,6 +212,8 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
         _channel.Close();
         await _disposing.CancelAsync().ConfigureAwait(false);
         await _vm.AbandonAsync().ConfigureAwait(false);
+        // QEMU keeps its own descriptor of the tap, and the redirects stay with it (CNI's teardown removes the veth).
+        _podTap?.Tap.Dispose();
         _channel.Dispose();
     }
 
@@ -221,6 +228,7 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
         await _vm.DisposeAsync().ConfigureAwait(false);
         if (_network is not null)
             await _network.DisposeAsync().ConfigureAwait(false);
+        _podTap?.Dispose();
         _channel.Dispose();
         _disposing.Dispose();
     }

@@ -13,6 +13,14 @@ public sealed record RootImage(string Serial);
 /// writes its RAM into the file), else MAP_PRIVATE (a restored clone: copy-on-write over the template's file).</summary>
 public sealed record RamFile(string Path, bool Shared);
 
+/// <summary>The guest NIC of a CNI pod's VM: the MAC CNI gave the pod's interface (the pod's peers and the bridge
+/// already know the address by it), on the tap descriptor <see cref="VmmJail.TapFd"/>.</summary>
+public sealed record TapNic(System.Net.NetworkInformation.PhysicalAddress Mac)
+{
+    /// <summary>aa:bb:cc:dd:ee:ff, as QEMU's mac= takes it.</summary>
+    public string MacText => string.Join(':', Mac.GetAddressBytes().Select(b => b.ToString("x2")));
+}
+
 /// <summary>
 /// The exact QEMU invocation of one microVM, as a record turned into argv once (<see cref="ToArgv"/>); no shell.
 /// Machine: -M microvm (virtio-mmio, no PCI, no firmware: the ELF vmlinux boots through PVH), ACPI on for Debian's
@@ -21,7 +29,8 @@ public sealed record RamFile(string Path, bool Shared);
 /// seccomp sandbox on. Devices: the serial console on QEMU's stdout, a virtio-serial port named
 /// <c>sandbox.agent</c> on a unix-socket chardev (QEMU connects to the host's listening socket), QMP the same way,
 /// one virtio-9p device per share (read-only, security_model=none: QEMU's host uid, set by its jail, decides what it
-/// may read), a read-only virtio-blk disk for a root image.
+/// may read), a read-only virtio-blk disk for a root image, a virtio-net device on passt's socket (egress) or on a CNI
+/// pod's tap descriptor.
 /// </summary>
 public sealed record QemuCommandLine
 {
@@ -45,6 +54,11 @@ public sealed record QemuCommandLine
     /// <summary>Network mode egress: passt's unix socket (in the sandbox's network namespace); the guest gets a
     /// virtio-net device on it (`-netdev stream`). null = no network device.</summary>
     public string? NetworkSocketPath { get; init; }
+
+    /// <summary>A CNI pod's network: the guest gets a virtio-net device with the pod's interface's MAC on the tap passed
+    /// as <see cref="VmmJail.TapFd"/> (`-netdev tap,fd=N`: QEMU neither opens nor configures a tap itself). null = none.
+    /// Never together with <see cref="NetworkSocketPath"/>.</summary>
+    public TapNic? Tap { get; init; }
 
     /// <summary>The root image disk; null = none (the host userland's 9p shares).</summary>
     public RootImage? RootImage { get; init; }
@@ -146,6 +160,14 @@ public sealed record QemuCommandLine
         {
             argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none,readonly=on"]);
             argv.AddRange(["-device", $"virtio-9p-device,fsdev=fs{i},mount_tag={Shares[i].Tag}"]);
+        }
+        if (NetworkSocketPath is not null && Tap is not null)
+            throw new SandboxException(SandboxErrorCode.Internal, "a microVM gets one network device: passt's socket or a pod's tap, not both");
+        if (Tap is not null)
+        {
+            // vhost=off: the vhost-net worker would be a host kernel thread doing QEMU's work outside its jail's limits.
+            argv.AddRange(["-netdev", $"tap,id=net0,fd={VmmJail.TapFd},vhost=off"]);
+            argv.AddRange(["-device", $"virtio-net-device,netdev=net0,mac={Tap.MacText}"]);
         }
         if (NetworkSocketPath is not null)
         {

@@ -15,7 +15,7 @@ public sealed record JailBind(string Path, bool Writable = false);
 /// empty capability bounding set and no_new_privs before exec'ing QEMU, which becomes PID 1 of its pid namespace;
 /// QEMU's own seccomp filter (-sandbox on) follows. A QEMU bug is then that uid in an empty namespace set, not host
 /// root: its 9p server checks file access as that uid, and the network namespace has nothing but loopback (a netdev
-/// for egress is added by whoever gives the VM one).
+/// for egress or a CNI pod's tap descriptor is added by whoever gives the VM one).
 /// </summary>
 internal sealed record VmmJail
 {
@@ -29,6 +29,10 @@ internal sealed record VmmJail
     public const int TemplateRamFd = 7;
 
     public static readonly string TemplateRamPath = $"/proc/self/fd/{TemplateRamFd}";
+
+    /// <summary>The descriptor a CNI pod's tap comes in on (<see cref="Network.PodNetworkTap"/>, opened by the host in
+    /// the pod's namespace): QEMU's -netdev tap,fd=N uses it as is, so the jail's own network namespace stays empty.</summary>
+    public const int TapFd = 8;
 
     public required string BwrapPath { get; init; }
     public required string SetprivPath { get; init; }

@@ -12,6 +12,8 @@ public sealed record NetworkOptions
     public string PasstPath { get; init; } = "/usr/bin/passt";
     /// <summary>dnsmasq (Debian's dnsmasq-base).</summary>
     public string DnsmasqPath { get; init; } = "/usr/sbin/dnsmasq";
+    /// <summary>tc (iproute2): a CNI pod's microVM tap joined to the pod's interface (<see cref="PodNetworkTap"/>).</summary>
+    public string TcPath { get; init; } = "/usr/sbin/tc";
 
     /// <summary>Root-only directory with one subdirectory per egress sandbox (pid files, dnsmasq's configuration and
     /// the helpers' logs), flock'ed by its owner; never mounted into a sandbox. Default /run/sandbox/net.</summary>

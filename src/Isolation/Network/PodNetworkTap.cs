@@ -27,10 +27,12 @@ public sealed class PodNetworkTap : IDisposable
     private readonly NetworkOptions _options;
     private readonly string _netnsPath;
     private readonly string _tcPath;
+    private readonly System.Runtime.InteropServices.SafeHandle? _heldNamespace;
     private int _disposed;
 
-    private PodNetworkTap(NetworkOptions options, string netnsPath, string tcPath, SafeFileHandle tap, PodInterface pod) =>
-        (_options, _netnsPath, _tcPath, Tap, Interface) = (options, netnsPath, tcPath, tap, pod);
+    private PodNetworkTap(NetworkOptions options, string netnsPath, string tcPath, SafeFileHandle tap, PodInterface pod,
+        System.Runtime.InteropServices.SafeHandle? heldNamespace) =>
+        (_options, _netnsPath, _tcPath, Tap, Interface, _heldNamespace) = (options, netnsPath, tcPath, tap, pod, heldNamespace);
 
     /// <summary>The tap's descriptor (/dev/net/tun attached to <see cref="TapName"/>), for QEMU.</summary>
     public SafeFileHandle Tap { get; }
@@ -39,11 +41,34 @@ public sealed class PodNetworkTap : IDisposable
 
     /// <summary>Reads the CNI's interface (the one the default route leaves by: one IPv4 address, a MAC), opens the tap
     /// in the namespace and sets the redirects. Fails naming what the namespace lacks; nothing is left on failure.</summary>
-    public static async Task<PodNetworkTap> CreateAsync(NetworkOptions options, string netnsPath, string tcPath = "/usr/sbin/tc")
+    public static Task<PodNetworkTap> CreateAsync(NetworkOptions options, string netnsPath, string tcPath = "/usr/sbin/tc") =>
+        CreateAsync(options, netnsPath, netnsPath, tcPath, null);
+
+    /// <summary>The same in an orchestrator's namespace checked by <see cref="NetworkNamespaceFile"/> (never the host's):
+    /// its descriptor is opened (and checked again) once and held until <see cref="Dispose"/>, and every step works
+    /// through it (/proc/PID/fd/N), so no step can land in another namespace swapped in at the path meanwhile.</summary>
+    public static async Task<PodNetworkTap> CreateAsync(NetworkOptions options, NetworkNamespaceFile netns, string tcPath = "/usr/sbin/tc")
     {
-        var pod = await ReadInterfaceAsync(options, netnsPath).ConfigureAwait(false);
-        var tap = OpenTapIn(netnsPath);
-        var tapNetwork = new PodNetworkTap(options, netnsPath, tcPath, tap, pod);
+        var held = netns.OpenNetworkNamespace();
+        try
+        {
+            return await CreateAsync(options, $"/proc/{Environment.ProcessId}/fd/{held.DangerousGetHandle()}", netns.Path, tcPath, held).ConfigureAwait(false);
+        }
+        catch
+        {
+            held.Dispose();
+            throw;
+        }
+    }
+
+    /// <param name="netnsPath">Where the namespace is opened (by this process and by nsenter).</param>
+    /// <param name="name">What errors call it.</param>
+    private static async Task<PodNetworkTap> CreateAsync(NetworkOptions options, string netnsPath, string name, string tcPath,
+        System.Runtime.InteropServices.SafeHandle? held)
+    {
+        var pod = await ReadInterfaceAsync(options, netnsPath, name).ConfigureAwait(false);
+        var tap = OpenTapIn(netnsPath, name);
+        var tapNetwork = new PodNetworkTap(options, netnsPath, tcPath, tap, pod, held);
         try
         {
             await tapNetwork.InNamespaceAsync(options.IpPath, "link", "set", TapName, "mtu", pod.Mtu.ToString(), "up").ConfigureAwait(false);
@@ -57,13 +82,13 @@ public sealed class PodNetworkTap : IDisposable
         }
         catch
         {
-            tapNetwork.Dispose();
+            tapNetwork.Dispose(keepNamespace: true);
             throw;
         }
     }
 
     /// <summary>The interface the namespace's IPv4 default route leaves by, with its one IPv4 address.</summary>
-    internal static async Task<PodInterface> ReadInterfaceAsync(NetworkOptions options, string netnsPath)
+    internal static async Task<PodInterface> ReadInterfaceAsync(NetworkOptions options, string netnsPath, string name)
     {
         using var routes = JsonDocument.Parse(await HostCommand.RunAsync([options.NsenterPath, "--net=" + netnsPath, "--",
             options.IpPath, "-j", "-4", "route", "show", "default"]).ConfigureAwait(false));
@@ -71,7 +96,7 @@ public sealed class PodNetworkTap : IDisposable
         if (defaults.Count != 1 || !defaults[0].TryGetProperty("dev", out var devProperty) || !defaults[0].TryGetProperty("gateway", out var gatewayProperty)
             || !IPAddress.TryParse(gatewayProperty.GetString(), out var gateway))
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
-                $"the pod's network namespace {netnsPath} has {defaults.Count} IPv4 default routes: one through a gateway is needed to give a microVM the pod's network");
+                $"the pod's network namespace {name} has {defaults.Count} IPv4 default routes: one through a gateway is needed to give a microVM the pod's network");
         var dev = devProperty.GetString()!;
         using var links = JsonDocument.Parse(await HostCommand.RunAsync([options.NsenterPath, "--net=" + netnsPath, "--",
             options.IpPath, "-j", "addr", "show", "dev", dev]).ConfigureAwait(false));
@@ -79,15 +104,15 @@ public sealed class PodNetworkTap : IDisposable
         var addresses = link.GetProperty("addr_info").EnumerateArray().Where(a => a.GetProperty("family").GetString() == "inet").ToList();
         if (addresses.Count != 1)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
-                $"the pod's interface {dev} in {netnsPath} has {addresses.Count} IPv4 addresses: a microVM takes over exactly one");
+                $"the pod's interface {dev} in {name} has {addresses.Count} IPv4 addresses: a microVM takes over exactly one");
         var mac = PhysicalAddress.Parse(link.GetProperty("address").GetString()!.Replace(':', '-').ToUpperInvariant());
         return new PodInterface(dev, mac, IPAddress.Parse(addresses[0].GetProperty("local").GetString()!),
             addresses[0].GetProperty("prefixlen").GetInt32(), gateway, link.GetProperty("mtu").GetInt32());
     }
 
     /// <summary>Opens /dev/net/tun and makes the tap inside the namespace (the descriptor then works from anywhere).</summary>
-    private static SafeFileHandle OpenTapIn(string netnsPath) =>
-        NetworkNamespaceThread.Run(netnsPath, "opening a tap", () =>
+    private static SafeFileHandle OpenTapIn(string netnsPath, string name) =>
+        NetworkNamespaceThread.Run(netnsPath, $"opening a tap in {name}", () =>
         {
             var tap = File.OpenHandle("/dev/net/tun", FileMode.Open, FileAccess.ReadWrite);
             try
@@ -100,7 +125,7 @@ public sealed class PodNetworkTap : IDisposable
                         request.Name[i] = name[i];
                 }
                 if (Libc.Ioctl((int)tap.DangerousGetHandle(), Libc.TUNSETIFF, ref request) != 0)
-                    throw Errno.Fail($"TUNSETIFF {TapName} in {netnsPath}");
+                    throw Errno.Fail($"TUNSETIFF {TapName} in {name}");
                 return tap;
             }
             catch
@@ -113,7 +138,11 @@ public sealed class PodNetworkTap : IDisposable
     private Task<string> InNamespaceAsync(string program, params string[] args) =>
         HostCommand.RunAsync([_options.NsenterPath, "--net=" + _netnsPath, "--", program, .. args]);
 
-    public void Dispose()
+    public void Dispose() => Dispose(keepNamespace: false);
+
+    /// <param name="keepNamespace">A failed <see cref="CreateAsync(NetworkOptions, NetworkNamespaceFile, string)"/>
+    /// closes the held descriptor itself.</param>
+    private void Dispose(bool keepNamespace)
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
             return;
@@ -126,5 +155,7 @@ public sealed class PodNetworkTap : IDisposable
         {
             // The namespace went first (CNI's teardown deletes it with the veth): nothing is left to remove.
         }
+        if (!keepNamespace)
+            _heldNamespace?.Dispose();
     }
 }
