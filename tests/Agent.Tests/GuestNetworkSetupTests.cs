@@ -6,7 +6,7 @@ using Sandbox.Ttrpc;
 namespace Sandbox.Agent.Tests;
 
 /// <summary>The guest's eth0 as SetupGuest's GuestNetwork configures it (egress and CNI pods alike), run by the real
-/// code on a thread inside a network namespace of the test's own (root: `ip netns add`) whose eth0 is a dummy device,
+/// code on a thread inside a network namespace of the test's own (root: `ip netns add`) whose eth0 is one end of a veth pair,
 /// as a guest's virtio-net device is before the agent configures it; what the kernel then has is read with `ip`.</summary>
 public sealed partial class GuestNetworkSetupTests : IDisposable
 {
@@ -15,7 +15,16 @@ public sealed partial class GuestNetworkSetupTests : IDisposable
     public GuestNetworkSetupTests()
     {
         Ip("netns", "add", _name);
-        Ip("-n", _name, "link", "add", "eth0", "type", "dummy");
+        try
+        {
+            // A veth pair inside the namespace (its peer, eth1, stays down): a device as unconfigured as a guest's NIC.
+            Ip("-n", _name, "link", "add", "eth0", "type", "veth", "peer", "name", "eth1");
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
     }
 
     [Fact]

@@ -48,9 +48,9 @@ public sealed class MicroVmPodNetworkTests : IDisposable
         await using (var sandbox = (MicroVmSandbox)await Harness.VmDriver.CreateAsync(new SandboxSpec { NetworkOf = NetworkNamespaceFile.Open(NetnsPath) },
             CancellationToken.None))
         {
-            var eth0 = await Exec(sandbox, "cat /sys/class/net/eth0/address /sys/class/net/eth0/mtu; busybox ip -4 -o addr show eth0; busybox ip -4 route show default");
-            Assert.Contains(podMac, eth0);
-            Assert.Contains("1400\n", eth0);
+            var eth0 = await Exec(sandbox, "busybox ip link show eth0; busybox ip -4 -o addr show eth0; busybox ip -4 route show default");
+            Assert.Contains($"link/ether {podMac} ", eth0);
+            Assert.Contains(" mtu 1400 ", eth0);
             Assert.Contains($"inet {Pod}/24", eth0);
             Assert.Contains($"default via {Gateway} dev eth0", eth0);
             // The guest reaches a server on the host side of the pod's network.

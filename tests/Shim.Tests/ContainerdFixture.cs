@@ -37,11 +37,13 @@ public sealed class ContainerdFixture : IAsyncLifetime
     public string CniBridge => "sbx" + Path.GetFileName(Dir)[^8..];
     public string PodSubnet { get; } = $"10.200.{Random.Shared.Next(1, 255)}.0/24";
     public string PodGateway => PodSubnet[..^4] + "1";
+    /// <summary>The pods' interfaces' MTU (the bridge plugin's "mtu"): not the default 1500, so a test sees it carried over.</summary>
+    public const int PodMtu = 1450;
     private string? _ipForwardBefore;
 
     /// <summary>The CNI network containerd's CRI plugin sets up for a pod outside the node's network: a bridge with the
     /// gateway address (so the host reaches pods directly), host-local addresses kept in this fixture's directory, no
-    /// masquerading (no rule in the host's firewall).</summary>
+    /// masquerading (no rule in the host's firewall), an MTU of <see cref="PodMtu"/>.</summary>
     private string CniConfig => $$"""
         {
           "cniVersion": "0.4.0",
@@ -52,6 +54,7 @@ public sealed class ContainerdFixture : IAsyncLifetime
               "bridge": "{{CniBridge}}",
               "isGateway": true,
               "ipMasq": false,
+              "mtu": {{PodMtu}},
               "ipam": {
                 "type": "host-local",
                 "ranges": [[{ "subnet": "{{PodSubnet}}", "gateway": "{{PodGateway}}" }]],

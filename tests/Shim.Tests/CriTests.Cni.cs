@@ -98,18 +98,114 @@ public sealed partial class CriTests
         Assert.Empty(NetnsFiles().Except(before));
     }
 
-    /// <summary>MicroVM tier: joining the pod's CNI network is not built yet, and is refused by name (never a VM
-    /// without the pod's network, nor with the host's).</summary>
+    /// <summary>MicroVM tier, as Kata does it: the pod's VM takes over the interface CNI made in the pod's namespace
+    /// (a tap there joined to it by tc, the tap's descriptor QEMU's NIC, the guest's eth0 with the pod's MAC, address
+    /// and MTU), and both app containers run in that VM. A server the test runs on the host at the bridge's address
+    /// answers the containers; a busybox httpd in one container answers the host at the pod's address and the other
+    /// container through the same address. The host's network is never the VM's (QEMU's own namespace holds only
+    /// loopback; no tap on the host). After the pod is removed: no namespace (so no tap or redirect), bridge port,
+    /// QEMU, cgroup, state directory, mount or shim.</summary>
     [ShimFact]
-    public async Task MicroVmPodWithCniNetwork_RefusedByName()
+    public async Task MicroVmPod_TakesOverItsCniNetwork_ReachableBothWays_ContainersReachEachOther()
     {
         using var cri = new CriClient(fixture.Socket);
         var pod = PodConfig("cni-vm", "microvm", NamespaceMode.Pod);
-        var before = NetnsFiles();
-        var e = await Assert.ThrowsAsync<RpcException>(() => cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = ContainerdFixture.CriHandler }).ResponseAsync);
-        Assert.Contains("(CNI pod networking) is not supported on the microvm tier yet", e.Status.Detail);
-        Assert.Empty(ProcessExit.StillAliveAfter(fixture.LiveShims(), TimeSpan.FromSeconds(60)));
-        Assert.Empty(NetnsFiles().Except(before));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var podId = (await cri.Runtime.RunPodSandboxAsync(new RunPodSandboxRequest { Config = pod, RuntimeHandler = ContainerdFixture.CriHandler })).PodSandboxId;
+        output.WriteLine($"RunPodSandbox (the pod's VM cold-boots on the pod's network) {clock.Elapsed.TotalMilliseconds:0} ms; load {File.ReadAllText("/proc/loadavg").Trim()}");
+        string netns;
+        PodVm vm;
+        using var target = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Parse(fixture.PodGateway), 0);
+        using var stop = new CancellationTokenSource();
+        Task? serving = null;
+        try
+        {
+            var ip = (await cri.Runtime.PodSandboxStatusAsync(new PodSandboxStatusRequest { PodSandboxId = podId })).Status.Network.Ip;
+            Assert.StartsWith(fixture.PodSubnet[..^4], ip);
+            netns = PodNetnsPath(podId);
+            Assert.StartsWith("/var/run/netns/cni-", netns);
+            Assert.Contains($"container {podId}: tier microvm chosen by the policy", fixture.ReadLog());
+            var shim = Assert.Single(ShimsStartedFor(podId));
+            vm = Assert.Single(PodVm.Below(shim));
+
+            // The host's side: the tap and its redirects in the pod's namespace, nothing on the host's; QEMU in a
+            // namespace of its own with loopback only.
+            Assert.Contains(PodTapName, (await CommandRunner.RunAsync("/usr/bin/nsenter", [$"--net={netns}", "/usr/sbin/ip", "-br", "link", "show"])).Stdout);
+            Assert.Contains("mirred", (await CommandRunner.RunAsync("/usr/bin/nsenter", [$"--net={netns}", "/usr/sbin/tc", "filter", "show", "dev", "eth0", "ingress"])).Stdout);
+            Assert.False(Directory.Exists("/sys/class/net/" + PodTapName), "a pod's tap is on the host's network");
+            var qemuLinks = (await CommandRunner.RunAsync("/usr/bin/nsenter", [$"--net=/proc/{vm.QemuPid}/ns/net", "/usr/sbin/ip", "-br", "link", "show"])).Stdout;
+            Assert.Equal(["lo"], qemuLinks.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ')[0]));
+
+            target.Start();
+            var port = ((System.Net.IPEndPoint)target.LocalEndpoint).Port;
+            serving = ServeHelloAsync(target, stop.Token);
+            // Port 8080: in the guest, as in any Linux, ports below 1024 are root's, and the workload is not root.
+            var server = await StartContainerAsync(cri, podId, pod, "server",
+                ["/bin/sh", "-c", "mkdir -p /tmp/www && echo hello-from-vm-pod > /tmp/www/index.html && exec httpd -f -p 8080 -h /tmp/www"]);
+            var client = await StartContainerAsync(cri, podId, pod, "client", Sleep);
+            Assert.Single(PodVm.Below(shim));
+            Assert.Contains($"container {client}: runs in the microVM of pod {podId}", fixture.ReadLog());
+
+            async Task<ExecSyncResponse> Exec(string id, string script) =>
+                await cri.Runtime.ExecSyncAsync(new ExecSyncRequest { ContainerId = id, Cmd = { "/bin/sh", "-c", script }, Timeout = 120 });
+
+            // The guest's eth0 is the pod's interface: its address, prefix and MTU (as CNI set it).
+            var mtu = ContainerdFixture.PodMtu.ToString();
+            foreach (var id in new[] { server, client })
+            {
+                var eth0 = (await Exec(id, "ip -4 addr show eth0")).Stdout.ToStringUtf8();
+                Assert.Contains($"inet {ip}/24", eth0);
+                Assert.Contains($" mtu {mtu} ", eth0);
+            }
+            // A container reaches the host-side target through the pod's gateway.
+            var fetched = await Exec(client, $"wget -q -O - http://{fixture.PodGateway}:{port}/");
+            Assert.True(fetched.ExitCode == 0, $"wget of the host's target: {fetched.Stderr.ToStringUtf8()}");
+            Assert.Equal("hello-from-host\n", fetched.Stdout.ToStringUtf8());
+            // The host reaches the server at the pod's address.
+            Assert.Equal("hello-from-vm-pod\n", await GetWhenServingAsync($"http://{ip}:8080/index.html"));
+            // The other container reaches it through the pod's address (one guest network for the pod).
+            var other = await Exec(client, $"wget -q -O - http://{ip}:8080/index.html");
+            Assert.True(other.ExitCode == 0, $"wget from the other container: {other.Stderr.ToStringUtf8()}");
+            Assert.Equal("hello-from-vm-pod\n", other.Stdout.ToStringUtf8());
+            // The workload cannot change the pod's network inside the guest either.
+            var change = await Exec(client, "ip addr add 10.255.255.1/32 dev eth0 || exit 7; exit 0");
+            Assert.Equal(7, change.ExitCode);
+        }
+        finally
+        {
+            await RemovePodAsync(cri, podId);
+            stop.Cancel();
+            target.Stop();
+            if (serving is not null)
+                await serving;
+        }
+        Assert.False(File.Exists(netns), $"the pod's network namespace {netns} was left");
+        Assert.Empty(Directory.EnumerateFileSystemEntries($"/sys/class/net/{fixture.CniBridge}/brif"));
+        Assert.False(Directory.Exists("/sys/class/net/" + PodTapName));
+        Assert.True(ProcessExit.WaitFor(vm.QemuPid, TimeSpan.FromSeconds(60)), $"QEMU {vm.QemuPid} outlived its pod");
+        Assert.False(Directory.Exists(vm.CgroupDirectory), $"the VM's cgroup {vm.CgroupDirectory} was left");
+        Assert.False(Directory.Exists(vm.StateDirectory), $"the VM's state directory {vm.StateDirectory} was left");
+    }
+
+    /// <summary>The tap a microVM pod's host side makes in the pod's namespace (Isolation's PodNetworkTap.TapName).</summary>
+    private const string PodTapName = "sbxtap0";
+
+    /// <summary>Answers each connection with a minimal HTTP response, "hello-from-host".</summary>
+    private static async Task ServeHelloAsync(System.Net.Sockets.TcpListener listener, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var connection = await listener.AcceptTcpClientAsync(stop);
+                var stream = connection.GetStream();
+                await stream.ReadAsync(new byte[4096], stop); // the request (one small segment)
+                await stream.WriteAsync("HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-from-host\n"u8.ToArray(), stop);
+            }
+        }
+        catch (Exception e) when (e is OperationCanceledException or System.Net.Sockets.SocketException or ObjectDisposedException)
+        {
+        }
     }
 
     private async Task<string> GetWhenServingAsync(string url)
