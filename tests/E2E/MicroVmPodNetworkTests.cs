@@ -103,7 +103,8 @@ public sealed class MicroVmPodNetworkTests : IDisposable
         var target = $"net:[{NetnsInode(NetnsPath)}]";
         return Directory.EnumerateFileSystemEntries("/proc/self/fd").Where(fd =>
         {
-            try { return new FileInfo(fd).LinkTarget == target; }
+            // Opened at its mount, a namespace's descriptor reads as the mount's path; else as net:[INODE].
+            try { return new FileInfo(fd).LinkTarget is { } link && (link == target || link == NetnsPath); }
             catch (IOException) { return false; }
         }).ToList();
     }
@@ -137,7 +138,7 @@ public sealed class MicroVmPodNetworkTests : IDisposable
             {
                 using var client = await listener.AcceptTcpClientAsync(stop);
                 var stream = client.GetStream();
-                await stream.ReadAsync(new byte[4096], stop); // the request line and headers (one small segment)
+                _ = await stream.ReadAsync(new byte[4096], stop); // the request line and headers (one small segment)
                 await stream.WriteAsync("HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-from-host\n"u8.ToArray(), stop);
             }
         }

@@ -199,7 +199,7 @@ public sealed partial class CriTests
             {
                 using var connection = await listener.AcceptTcpClientAsync(stop);
                 var stream = connection.GetStream();
-                await stream.ReadAsync(new byte[4096], stop); // the request (one small segment)
+                _ = await stream.ReadAsync(new byte[4096], stop); // the request (one small segment)
                 await stream.WriteAsync("HTTP/1.0 200 OK\r\nContent-Length: 16\r\n\r\nhello-from-host\n"u8.ToArray(), stop);
             }
         }
