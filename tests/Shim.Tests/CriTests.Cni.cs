@@ -173,7 +173,8 @@ public sealed partial class CriTests
         }
         finally
         {
-            await RemovePodAsync(cri, podId);
+            try { await RemovePodAsync(cri, podId); }
+            catch (Exception) when (WriteLogTail()) { }
             stop.Cancel();
             target.Stop();
             if (serving is not null)
@@ -189,6 +190,14 @@ public sealed partial class CriTests
 
     /// <summary>The tap a microVM pod's host side makes in the pod's namespace (Isolation's PodNetworkTap.TapName).</summary>
     private const string PodTapName = "sbxtap0";
+
+    /// <summary>containerd's log (the shim's lines included) into the test's output when the pod's removal fails; false,
+    /// so the failure goes on as it was.</summary>
+    private bool WriteLogTail()
+    {
+        foreach (var l in fixture.ReadLog().Split('\n').TakeLast(120)) output.WriteLine(l);
+        return false;
+    }
 
     /// <summary>Answers each connection with a minimal HTTP response, "hello-from-host".</summary>
     private static async Task ServeHelloAsync(System.Net.Sockets.TcpListener listener, CancellationToken stop)
