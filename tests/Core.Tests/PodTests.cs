@@ -135,10 +135,10 @@ public sealed class PodTests
         Assert.Equal(SandboxErrorCode.FailedPrecondition, e.Code);
         Assert.Contains("joining the orchestrator's network namespace /run/netns/x (CNI pod networking) is not supported on the microvm tier", e.Message);
 
-        // The host's namespace mounted where an orchestrator's would be (`ip netns attach NAME 1`).
+        // The engine's (the host's) namespace mounted where an orchestrator's would be (`ip netns attach NAME PID`).
         h.MicroVm.Capabilities |= DriverCapabilities.OrchestratorNetwork;
         var name = "sbxh-" + Guid.NewGuid().ToString("N")[..8];
-        Run("ip", "netns", "attach", name, "1");
+        Run("ip", "netns", "attach", name, Environment.ProcessId.ToString());
         try
         {
             e = await Assert.ThrowsAsync<SandboxException>(() =>
