@@ -28,6 +28,7 @@ public sealed partial class SandboxService
             tier != SandboxTier.MicroVm ? $"this sandbox's tier is {TierNames.ToPolicy(tier)}" :
             pod.Tier != SandboxTier.MicroVm ? $"the pod's sandbox is on the {TierNames.ToPolicy(pod.Tier)} tier" :
             host is not { CanHostContainers: true } ? "the pod's sandbox was not made to host a pod, or has ended" :
+            spec.HostMounts.Count > 0 ? "this sandbox mounts host paths, which the pod's running microVM cannot take (no hotplug of 9p shares)" :
             spec.Network != NetworkMode.None || spec.NetworkOf is not null ? "this sandbox's decision gives it a network of its own" :
             pod.Info?.Egress.Count > 0 ? "the pod's microVM has egress this sandbox's decision does not grant" :
             spec.RequireHardwareVirtualization && pod.Info?.Accelerator != Accelerator.Kvm ? "this sandbox requires hardware virtualization, which the pod's microVM lacks" :

@@ -117,6 +117,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         if (spec.HostsPod)
             layout = layout with { Shares = [.. layout.Shares, PodShare.For(StateDirectoryOf(spec.Id))] };
+        var hostMounts = HostMountShares.For(spec.HostMounts, StateDirectoryOf(spec.Id));
+        layout = layout with { Shares = [.. layout.Shares, .. hostMounts.Shares] };
         var guestRamMiB = GuestRamMiB(spec.Limits);
         var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
@@ -156,6 +158,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
             if (spec.HostsPod)
                 setup.PodShare = PodShare.Tag;
+            setup.HostMounts.Add(hostMounts.Guest);
             if (network is not null)
             {
                 setup.Network = new GuestNetwork
@@ -168,8 +171,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             }
             return setup;
         }
-        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up.
-        var (vm, template) = networkSocket is null && !spec.HostsPod
+        // A pod's VM cold-boots too, as one with host mounts: its pod share (or their shares) are devices no template has.
+        var (vm, template) = networkSocket is null && !spec.HostsPod && spec.HostMounts.Count == 0
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
