@@ -264,6 +264,9 @@ internal sealed partial class TaskService
         if (process.IsInit)
             await EndExecsAsync(container).ConfigureAwait(false);
         var code = status is { } s ? (uint)s.ExitCode : 255u;
+        // A Kill still on its way answers first (ShimContainer.Signalling); bounded, as its call to the sandbox is.
+        if (process.IsInit && await container.Signalling.WaitAsync(KillReplyWait).ConfigureAwait(false))
+            container.Signalling.Release();
         if (status is { OomKilled: true })
             Publish("/tasks/oom", new TaskOOM { ContainerId = container.Id });
         if (process.TryMarkStopped(code, DateTimeOffset.UtcNow))
@@ -280,6 +283,8 @@ internal sealed partial class TaskService
         }
         process.ReleaseWaiters();
     }
+
+    private static readonly TimeSpan KillReplyWait = TimeSpan.FromSeconds(5);
 
     private static async Task EndExecsAsync(ShimContainer container)
     {
