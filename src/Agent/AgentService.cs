@@ -114,7 +114,7 @@ internal sealed partial class AgentService : IDisposable
             return ValueTask.FromResult(new RemoveContainerResponse());
         });
         server.Register<ControlContainerRequest, ControlContainerResponse>(ServiceName, "ControlContainer", ControlContainerRequest.Parser, (r, c) =>
-            ValueTask.FromResult(Containers.Get(r.ContainerId).Control(r)));
+            ValueTask.FromResult(r.ContainerId.Length > 0 ? Containers.Get(r.ContainerId).Control(r) : GuestWorkload.Control(r)));
         server.Register<StatsRequest, StatsResponse>(ServiceName, "Stats", StatsRequest.Parser, (r, c) =>
             ValueTask.FromResult(r.ContainerId.Length > 0 ? Containers.Get(r.ContainerId).Stats() : Stats()));
         server.Register<ShutdownRequest, ShutdownResponse>(ServiceName, "Shutdown", ShutdownRequest.Parser, (r, c) =>
@@ -128,6 +128,9 @@ internal sealed partial class AgentService : IDisposable
 
     private GuestContainers Containers => _containers
         ?? throw new TtrpcException(StatusCode.FailedPrecondition, "a pod's second containers are only served by the agent of a microVM guest");
+
+    private GuestCgroupControl GuestWorkload => _guest?.Workload
+        ?? throw new TtrpcException(StatusCode.FailedPrecondition, "the guest's own workload is only controlled by the agent of a microVM guest");
 
     private T AsWorkloadUser<T>(Func<T> operation) => _confinement is null ? operation() : _confinement.AsWorkloadUser(operation);
     private T AsUser<T>(WorkloadUser user, Func<T> operation) => _confinement is null ? operation() : _confinement.AsUser(user, operation);

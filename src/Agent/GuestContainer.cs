@@ -40,7 +40,14 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
         _uid = uid;
         _gid = gid;
         _seccomp = seccomp;
+        _control = new GuestCgroupControl($"container {id}", cgroup, holderPid, listAndSignalOnly: false);
     }
+
+    private readonly GuestCgroupControl _control;
+
+    /// <summary>ControlContainer: pause, resume, limits, list and signal, through its cgroup alone (the pod's VM, its
+    /// other containers and the agent go on).</summary>
+    public ControlContainerResponse Control(ControlContainerRequest request) => _control.Control(request);
 
     public override WorkloadUser DefaultUser => new(_uid, _gid);
 
@@ -88,7 +95,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
         // cgroup (it would freeze with it), and no freeze catches it inside.
         lock (GuestConfinement.CgroupSpawnLock)
         {
-            if (_frozen)
+            if (_control.Frozen)
                 throw new TtrpcException(StatusCode.FailedPrecondition, $"container {Id} is paused: resume it first");
             return GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
             {

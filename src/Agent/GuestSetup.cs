@@ -49,6 +49,10 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
 
     public override WorkloadUser DefaultUser => new(_uid, _gid);
 
+    /// <summary>ControlContainer with no container id: every process of the guest's own workload (its cgroup; a pod
+    /// VM's holder sits outside it), listed or signalled; never the agent.</summary>
+    public GuestCgroupControl Workload { get; } = new("the guest's own workload", WorkloadCgroup, holderPid: 0, listAndSignalOnly: true);
+
     /// <summary>The guest's agent is root and the VM's PID 1; guest root may be the workload's user too (the VM is
     /// the boundary): what sets the agent apart is the capabilities the workload never gets.</summary>
     public override WorkloadUser? AgentUser => null;
@@ -121,6 +125,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             if (m.Tag.Length is 0 or > 31 || m.Tag.Any(c => !char.IsAsciiLetterOrDigit(c) && c != '_'))
                 throw new TtrpcException(StatusCode.InvalidArgument, $"mount tag '{m.Tag}' must be 1..31 characters of [A-Za-z0-9_]");
         }
+        GuestHostMounts.Validate(request);
         GuestConfinement.ValidateSeccompProgram(request.SeccompProgram.Length);
         foreach (var d in request.BlockDevices)
         {
@@ -210,6 +215,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             File.CreateSymbolicLink(path, link.Target);
         }
+        GuestHostMounts.MountAll(request.HostMounts, NewRoot, SharesDir);
         if (request.Network?.ResolvConf is { Length: > 0 } resolvConf)
             CoverResolvConf(resolvConf);
         foreach (var dir in new[] { "/proc", "/sys", "/dev" })

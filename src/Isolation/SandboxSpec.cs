@@ -35,6 +35,10 @@ public sealed record SandboxSpec
     /// localhost: the names of services sharing its network (<see cref="NetworkOf"/>). Container tier only.</summary>
     public IReadOnlyList<string> LoopbackNames { get; init; } = [];
 
+    /// <summary>Host directories and files shown inside (an OCI bundle's binds): microVM tier only, the container
+    /// tier refuses them (its caller binds into the root it gives). Empty = none.</summary>
+    public IReadOnlyList<HostMount> HostMounts { get; init; } = [];
+
     /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 

@@ -60,6 +60,71 @@ public sealed class KillAllTests(ContainerdFixture fixture)
         Assert.Empty(HostPidsOf(leftBehind));
     }
 
+    /// <summary>A standalone microVM (no pod): Pids and Kill(all) reach every process of the guest's workload (its
+    /// cgroup in the guest) — what an exec left running too — and never the agent, which keeps serving.</summary>
+    [ShimFact]
+    public async Task MicroVm_PsAndKillAll_ReachTheGuestsWholeWorkload_NotTheAgent()
+    {
+        const string id = "killall-vm";
+        var vmTimeout = TimeSpan.FromSeconds(120);
+        Task<CommandRunner.Result> VmCtr(params string[] args) => fixture.CtrAsync(args, timeout: vmTimeout);
+        var execs = 0;
+        // The init ignores SIGUSR1 (an ignored signal stays ignored across exec); what an exec starts does not.
+        var run = await VmCtr("run", "-d", "--runtime", ContainerdFixture.Runtime, "--label", "io.sandbox.tier=microvm",
+            ContainerdFixture.Image, id, "/bin/sh", "-c", "trap '' USR1; exec /bin/sleep 4740");
+        Assert.True(run.ExitCode == 0, $"{run}\n{fixture.ReadLog()}");
+        try
+        {
+            Assert.StartsWith("microvm ", await File.ReadAllTextAsync($"/run/sandbox-shim/{ContainerdFixture.Namespace}/{id}/tier"));
+            var exec = await VmCtr("task", "exec", "--exec-id", "bg", id, "/bin/sh", "-c",
+                "sleep 4741 </dev/null >/dev/null 2>&1 & sleep 4742 </dev/null >/dev/null 2>&1 & exit 0");
+            Assert.True(exec.ExitCode == 0, exec.ToString());
+
+            async Task<List<int>> SleepingInside()
+            {
+                var inside = await VmCtr("task", "exec", "--exec-id", $"look-{++execs}", id, "/bin/pidof", "sleep");
+                Assert.True(inside.ExitCode == 0, inside.ToString());
+                return inside.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).Order().ToList();
+            }
+            async Task<List<int>> Ps()
+            {
+                var ps = await VmCtr("task", "ps", id);
+                Assert.True(ps.ExitCode == 0, ps.ToString());
+                return Regex.Matches(ps.Stdout, @"^(\d+)\b", RegexOptions.Multiline).Select(m => int.Parse(m.Groups[1].Value)).Order().ToList();
+            }
+
+            var sleeping = await SleepingInside();
+            Assert.Equal(3, sleeping.Count);
+            // Every sleep (the two the shim never started included) and nothing else: not the agent (PID 1).
+            var listed = await Ps();
+            Assert.Equal(sleeping, listed);
+            Assert.DoesNotContain(1, listed);
+
+            // SIGUSR1 to all: the exec's two sleeps end, the init (ignoring it) and the agent go on.
+            Assert.Equal(0, (await VmCtr("task", "kill", "--all", "-s", "SIGUSR1", id)).ExitCode);
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            List<int> left;
+            while ((left = await SleepingInside()).Count > 1 && DateTime.UtcNow < deadline)
+                await Task.Delay(200);
+            Assert.Single(left);
+            Assert.Equal(left, await Ps());
+            Assert.Matches($@"{id}\s+\d+\s+RUNNING", (await VmCtr("task", "ls")).Stdout);
+
+            // SIGKILL to all: the init too; the task ends of it.
+            Assert.Equal(0, (await VmCtr("task", "kill", "--all", "-s", "SIGKILL", id)).ExitCode);
+            deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (!Regex.IsMatch((await VmCtr("task", "ls")).Stdout, $@"{id}\s+\d+\s+STOPPED") && DateTime.UtcNow < deadline)
+                await Task.Delay(200);
+            Assert.Contains("exit code 137", (await VmCtr("task", "delete", id)).Stderr);
+        }
+        finally
+        {
+            await VmCtr("task", "kill", "-s", "SIGKILL", id);
+            await VmCtr("task", "delete", "-f", id);
+            await VmCtr("container", "rm", id);
+        }
+    }
+
     /// <summary>Host pids of processes whose command line is `sleep D` for one of <paramref name="durations"/>.</summary>
     private static List<int> HostPidsOf(IReadOnlyList<string> durations)
     {

@@ -77,6 +77,15 @@ public sealed class SpecFieldTests(ContainerdFixture fixture)
     }
 
     [ShimFact]
+    public async Task RuntimeOptions_WithAConfigPath_AreRefusedNamingIt()
+    {
+        var result = await RunAsync("config-path", ["--runtime-config-path", "/etc/sandbox-shim.toml"], fixture.Rootfs, ["/bin/true"]);
+        Assert.NotEqual(0, result.ExitCode);
+        Assert.Contains("runtime option config_path '/etc/sandbox-shim.toml' is not supported", result.Stderr);
+        await AssertNothingLeftAsync("config-path", null);
+    }
+
+    [ShimFact]
     public async Task Seccomp_FromTheBundle_NarrowsThePolicysFilter()
     {
         // A profile that allows everything but symlinks: ours allows them, so only the bundle's can refuse.

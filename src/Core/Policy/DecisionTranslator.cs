@@ -49,6 +49,7 @@ public static class DecisionTranslator
             User = request.User is { } user ? SandboxUser.Parse(user)
                 : image?.Record.Defaults.User is { } imageUser ? Isolation.Images.ImageUser.Resolve(imageUser, image.RootfsDirectory) : null,
             LoopbackNames = request.LoopbackNames,
+            HostMounts = request.HostMounts,
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);

@@ -62,6 +62,9 @@ public sealed record SandboxRequest
     /// widen this sandbox's own decision (its network); otherwise it gets a sandbox of its own, and the log says why.
     /// Null = not part of a pod.</summary>
     public string? PodOf { get; init; }
+    /// <summary>Host directories and files shown inside (an OCI bundle's binds): tiers that take them (the microVM tier)
+    /// only; the container tier refuses them. Not in the policy's input yet: whoever gives them controls the host.</summary>
+    public IReadOnlyList<Isolation.HostMount> HostMounts { get; init; } = [];
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

@@ -79,6 +79,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         SpecValidator.Validate(spec);
         SpecValidator.Validate(process);
+        HostMount.Refuse(spec, "are not taken by the container tier: bind into the root given to it");
         if (process.Tty is not null)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
         await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
@@ -106,6 +107,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        HostMount.Refuse(spec, "are not taken by the container tier: bind into the root given to it");
         await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();

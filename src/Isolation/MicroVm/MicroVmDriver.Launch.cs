@@ -34,7 +34,7 @@ public sealed partial class MicroVmDriver
     {
         var directory = NewStateDirectory(id);
         var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
-        binds.AddRange(layout.Shares.Select(share => new JailBind(share.HostPath)));
+        binds.AddRange(layout.Shares.Select(share => share.Bind ?? new JailBind(share.HostPath)));
         if (ram is not null)
             binds.Add(new JailBind(ram.Path, Writable: true));
         var hostUid = _uids.Allocate();

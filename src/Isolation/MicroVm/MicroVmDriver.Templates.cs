@@ -20,6 +20,7 @@ public sealed partial class MicroVmDriver
     public async Task<SnapshotTemplate> BuildTemplateAsync(SandboxSpec spec, Action<string>? progress, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
+        HostMount.Refuse(spec, "are 9p shares, which a snapshot template cannot hold");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));

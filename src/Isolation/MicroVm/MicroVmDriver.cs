@@ -127,6 +127,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         if (spec.HostsPod)
             layout = layout with { Shares = [.. layout.Shares, PodShare.For(StateDirectoryOf(spec.Id))] };
+        var hostMounts = HostMountShares.For(spec.HostMounts, StateDirectoryOf(spec.Id));
+        layout = layout with { Shares = [.. layout.Shares, .. hostMounts.Shares] };
         var guestRamMiB = GuestRamMiB(spec.Limits);
         var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
@@ -175,6 +177,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             setup.AllowNestedUserNamespaces = spec.AllowNestedUserNamespaces;
             if (spec.HostsPod)
                 setup.PodShare = PodShare.Tag;
+            setup.HostMounts.Add(hostMounts.Guest);
             if (network is not null)
             {
                 setup.Network = new GuestNetwork
@@ -198,9 +201,9 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             }
             return setup;
         }
-        // A pod's VM cold-boots too: its pod share is a device no template has, and the guest mounts it at set-up; so does
-        // one on a CNI pod's tap.
-        var (vm, template) = networkSocket is null && podTap is null && !spec.HostsPod
+        // A pod's VM cold-boots too, as one with host mounts: its pod share (or their shares) are devices no template has,
+        // and the guest mounts them at set-up; so does one on a CNI pod's tap.
+        var (vm, template) = networkSocket is null && podTap is null && !spec.HostsPod && spec.HostMounts.Count == 0
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,

@@ -15,6 +15,7 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
     private readonly TaskCompletionSource<SandboxTermination> _terminated = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private long _execCounter;
     private int _disposed;
+    private bool _paused; // QMP stop: the agent answers nothing until cont
 
     /// <summary>Exec ids must not repeat within the agent's life, which may span several owners (re-attach).</summary>
     private readonly string _execPrefix = "e" + Convert.ToHexStringLower(KernelRandom.GetBytes(4)) + "-";
@@ -182,17 +183,46 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
             "the microVM tier cannot signal every guest process at once (the agent has no such call): signal one process, or dispose the sandbox");
     }
 
-    /// <summary>QMP stop: every vCPU halts (the guest's clock jumps on resume).</summary>
-    public Task PauseAsync(CancellationToken cancellationToken)
+    /// <summary>Every process of the guest's own workload (its cgroup in the guest; a pod VM's: its own workload, not
+    /// the pod's other containers), never the agent: the agent's ControlContainer with no container id. Pids as the
+    /// workload sees them.</summary>
+    public async Task<IReadOnlyList<int>> ListWorkloadProcessesAsync(CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _vm.Qmp.StopAsync(cancellationToken);
+        var r = await ControlOwnWorkloadAsync(new ControlContainerRequest { Action = ControlContainerRequest.Types.Action.List }, "list", cancellationToken)
+            .ConfigureAwait(false);
+        return r.Pids.Order().ToList();
     }
 
-    public Task ResumeAsync(CancellationToken cancellationToken)
+    /// <summary>Signals every process <see cref="ListWorkloadProcessesAsync"/> lists (read with the guest's workload
+    /// cgroup frozen); the agent and the VM go on.</summary>
+    public Task SignalWorkloadAsync(int signal, CancellationToken cancellationToken)
+    {
+        SignalNumbers.Check(signal);
+        return ControlOwnWorkloadAsync(new ControlContainerRequest { Action = ControlContainerRequest.Types.Action.Signal, Signal = signal }, "signal",
+            cancellationToken);
+    }
+
+    private Task<ControlContainerResponse> ControlOwnWorkloadAsync(ControlContainerRequest request, string what, CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
-        return _vm.Qmp.ContAsync(cancellationToken);
+        if (Volatile.Read(ref _paused))
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"cannot {what} the workload of a paused microVM (its vCPUs are stopped): resume it first");
+        return _channel.CallAsync("ControlContainer", (c, t) => c.ControlContainerAsync(request, t), cancellationToken);
+    }
+
+    /// <summary>QMP stop: every vCPU halts (the guest's clock jumps on resume).</summary>
+    public async Task PauseAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await _vm.Qmp.StopAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _paused, true);
+    }
+
+    public async Task ResumeAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        await _vm.Qmp.ContAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _paused, false);
     }
 
     public Task UpdateLimitsAsync(ResourceLimits limits, CancellationToken cancellationToken)

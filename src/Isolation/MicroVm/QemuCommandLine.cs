@@ -1,7 +1,9 @@
 namespace Sandbox.Isolation.MicroVm;
 
-/// <summary>A read-only virtio-9p export: host directory → mount tag.</summary>
-public sealed record VirtioShare(string Tag, string HostPath);
+/// <summary>A virtio-9p export: host directory → mount tag, read-only unless <paramref name="Writable"/> (a host mount
+/// asked read-write). <paramref name="Bind"/>: what the VMM jail binds for it (a host mount's source into the VM's state
+/// directory); null = <paramref name="HostPath"/> itself, read-only.</summary>
+public sealed record VirtioShare(string Tag, string HostPath, bool Writable = false, JailBind? Bind = null);
 
 /// <summary>A read-only root file system image on a virtio-blk disk, passed to QEMU as an open descriptor
 /// (<see cref="VmmJail.RootImageFd"/>); <paramref name="Serial"/> names the disk to the guest and, derived from the
@@ -28,7 +30,7 @@ public sealed record TapNic(System.Net.NetworkInformation.PhysicalAddress Mac)
 /// names the devices on the kernel command line, <c>virtio_mmio.device=</c>), -nodefaults -no-user-config -nographic -no-reboot, QEMU's own
 /// seccomp sandbox on. Devices: the serial console on QEMU's stdout, a virtio-serial port named
 /// <c>sandbox.agent</c> on a unix-socket chardev (QEMU connects to the host's listening socket), QMP the same way,
-/// one virtio-9p device per share (read-only, security_model=none: QEMU's host uid, set by its jail, decides what it
+/// one virtio-9p device per share (read-only but a host mount asked rw, security_model=none: QEMU's host uid, set by its jail, decides what it
 /// may read), a read-only virtio-blk disk for a root image, a virtio-net device on passt's socket (egress) or on a CNI
 /// pod's tap descriptor.
 /// </summary>
@@ -158,7 +160,7 @@ public sealed record QemuCommandLine
         }
         for (var i = 0; i < Shares.Count; i++)
         {
-            argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none,readonly=on"]);
+            argv.AddRange(["-fsdev", $"local,id=fs{i},path={CheckPath(Shares[i].HostPath)},security_model=none{(Shares[i].Writable ? "" : ",readonly=on")}"]);
             argv.AddRange(["-device", $"virtio-9p-device,fsdev=fs{i},mount_tag={Shares[i].Tag}"]);
         }
         if (NetworkSocketPath is not null && Tap is not null)

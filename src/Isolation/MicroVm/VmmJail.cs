@@ -2,9 +2,13 @@ using Sandbox.Isolation.Container;
 
 namespace Sandbox.Isolation.MicroVm;
 
-/// <summary>A host path QEMU may use inside its jail, at the same path; <paramref name="Writable"/> for the VM's state
-/// directory and the RAM file of a template being built (never for a clone: its RAM comes as a sealed memfd).</summary>
-public sealed record JailBind(string Path, bool Writable = false);
+/// <summary>A host path QEMU may use inside its jail, at the same path or at <paramref name="At"/>; <paramref name="Writable"/>
+/// for the VM's state directory, the RAM file of a template being built (never for a clone: its RAM comes as a sealed
+/// memfd) and a host mount asked read-write.</summary>
+public sealed record JailBind(string Path, bool Writable = false, string? At = null)
+{
+    public string Destination => At ?? Path;
+}
 
 /// <summary>
 /// The jail QEMU runs in (what Firecracker's jailer does, with bubblewrap): bwrap, started as root, gives QEMU new
@@ -85,12 +89,12 @@ internal sealed record VmmJail
         if (KvmGroup is not null)
             argv.AddRange(["--dev-bind", "/dev/kvm", "/dev/kvm"]);
         // bwrap makes a bind's missing parents root-only (0700): QEMU's uid must be able to walk them.
-        var parents = Binds.SelectMany(b => Ancestors(b.Path)).Distinct(StringComparer.Ordinal)
+        var parents = Binds.SelectMany(b => Ancestors(b.Destination)).Distinct(StringComparer.Ordinal)
             .OrderBy(p => p.Count(c => c == '/')).ThenBy(p => p, StringComparer.Ordinal);
         foreach (var parent in parents)
             argv.AddRange(["--perms", "0755", "--dir", parent]);
         foreach (var bind in Binds)
-            argv.AddRange([bind.Writable ? "--bind" : "--ro-bind", bind.Path, bind.Path]);
+            argv.AddRange([bind.Writable ? "--bind" : "--ro-bind", bind.Path, bind.Destination]);
         argv.AddRange(["--remount-ro", "/", "--chdir", "/",
             "--json-status-fd", BwrapFds.Status.ToString(), "--block-fd", BwrapFds.Block.ToString()]);
         return argv;

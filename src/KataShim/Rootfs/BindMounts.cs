@@ -6,7 +6,7 @@ using Sandbox.KataShim.Oci;
 namespace Sandbox.KataShim.Rootfs;
 
 /// <summary>One bind mount of the bundle, checked: the host source, the destination in the container, read-only or not.</summary>
-internal sealed record BindMount(int Index, string Source, string Destination, bool ReadOnly, bool Recursive);
+internal sealed record BindMount(int Index, string Source, string Destination, bool ReadOnly, bool Recursive, bool NoExec = false);
 
 /// <summary>The bundle's bind mounts, laid into the shim's view of the container's root before the sandbox starts
 /// (the engine then shows that tree to the workload; on the container tier every entry of the root is bound
@@ -55,7 +55,7 @@ internal static class BindMounts
             errors.Add($"{at}: the destination is the engine's own ({string.Join(", ", EngineDirs)} and / are provided by the sandbox and take no binds)");
             ok = false;
         }
-        return ok ? new BindMount(index, m.Source!, dest, options.Contains("ro"), options.Contains("rbind")) : null;
+        return ok ? new BindMount(index, m.Source!, dest, options.Contains("ro"), options.Contains("rbind"), options.Contains("noexec")) : null;
     }
 
     /// <summary>Mounts every bind onto <paramref name="root"/>. <paramref name="mayCreate"/>: missing destinations are
@@ -122,14 +122,14 @@ internal static class BindMounts
                 Libc.Close(dest);
             }
             // Flags of a bind are set by a remount of the new mount: resolve the destination again, now landing on it.
-            ulong remount = Libc.MS_NOSUID | Libc.MS_NODEV | (bind.ReadOnly ? Libc.MS_RDONLY : 0);
+            ulong remount = Libc.MS_NOSUID | Libc.MS_NODEV | (bind.ReadOnly ? Libc.MS_RDONLY : 0) | (bind.NoExec ? Libc.MS_NOEXEC : 0);
             var mounted = Libc.Openat2(rootFd, bind.Destination.TrimStart('/'), Libc.O_PATH | Libc.O_CLOEXEC, Libc.RESOLVE_IN_ROOT | Libc.RESOLVE_NO_MAGICLINKS);
             if (mounted < 0)
                 throw Fail($"{at}: reopen after mount");
             try
             {
                 if (Libc.Mount("", $"/proc/self/fd/{mounted}", null, Libc.MS_BIND | Libc.MS_REMOUNT | remount, null) != 0)
-                    throw Fail($"{at}: remount {(bind.ReadOnly ? "read-only," : "")}nosuid,nodev");
+                    throw Fail($"{at}: remount {(bind.ReadOnly ? "read-only," : "")}{(bind.NoExec ? "noexec," : "")}nosuid,nodev");
             }
             finally
             {

@@ -23,6 +23,10 @@ internal sealed class ShimContainer(string id, string bundle, SandboxId sandboxI
     public ConcurrentDictionary<string, ShimProcess> Execs { get; } = new(StringComparer.Ordinal);
     /// <summary>Serialises the container's state-changing verbs (start, kill, delete, pause).</summary>
     public SemaphoreSlim Gate { get; } = new(1, 1);
+    /// <summary>Held by a Kill while its signal is on its way: the init's exit is published only after such a Kill has
+    /// answered. Otherwise containerd may act on the exit (delete the task: the sandbox, the microVM's agent connection
+    /// the signal travels on) before the Kill's reply, and the Kill fails with the connection closed under it.</summary>
+    public SemaphoreSlim Signalling { get; } = new(1, 1);
     /// <summary>Cancelled when the task is deleted: ends what still runs for it.</summary>
     public CancellationTokenSource Lifetime { get; } = new();
 

@@ -60,9 +60,10 @@ internal sealed partial class TaskService
             var entry = await core.Sandboxes.CreateAsync(principal, ShimRequest.For(plan, rootfs, ns, PodSandbox(spec, id)), ctx.CancellationToken).ConfigureAwait(false);
             if (plan.Binds.Count > 0 && entry.Tier != SandboxTier.Container)
             {
-                // The policy changed its mind between the dry run and the create: binds are container-tier only.
+                // The policy changed its mind between the dry run and the create: these binds went into the root.
                 await core.Sandboxes.DeleteAsync(principal, entry.Id).ConfigureAwait(false);
-                throw BindsNeedContainerTier(entry.Tier.ToString());
+                throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                    $"the policy chose {entry.Tier} at create after the container tier in its dry run; the binds were laid into the root for the container tier");
             }
             var paths = new StdioPaths(request.Stdin, request.Stdout, request.Stderr, request.Terminal);
             var container = new ShimContainer(id, request.Bundle, entry.Id, entry.Tier, new ShimProcess(id, "", plan.Init, stdio, paths), mounted, request.Rootfs)
@@ -104,20 +105,20 @@ internal sealed partial class TaskService
         }
     }
 
-    /// <summary>The bundle's bind mounts go into the shim's view of the root: the snapshot mount, or a view of a
-    /// `--rootfs DIR` (which is never written to). Binds are container-tier only — a microVM sees its root as a disk
-    /// image built from the tree, which would copy host files into the image cache — so the policy is asked first.
-    /// CRI's pod files are the exception: on another tier they are left out (<see cref="CriMounts"/>), and the plan
-    /// returned has no binds (View is then null: nothing was mounted).</summary>
+    /// <summary>The bundle's bind mounts, placed as the tier needs them, so the policy is asked first (a dry run). On
+    /// the container tier they go into the shim's view of the root: the snapshot mount, or a view of a `--rootfs DIR`
+    /// (which is never written to). On the microVM tier the root becomes a disk image, which must not copy host files,
+    /// so they go to Core as host mounts (9p shares through the VMM jail) and the plan returned has no binds (View is
+    /// then null: nothing was mounted); CRI's pod files are left out there (<see cref="CriMounts"/>).</summary>
     private async Task<(string? View, ContainerPlan Plan)> PrepareBindsAsync(ContainerPlan plan, string id, string rootfs, string? mounted, CancellationToken cancellationToken)
     {
         var decision = await core.Sandboxes.ExplainAsync(principal, ShimRequest.For(plan, rootfs, ns), cancellationToken).ConfigureAwait(false);
         if (decision.Allow && decision.Isolation != Sandbox.Policy.IsolationTiers.Container)
         {
-            if (plan.Binds.Count != plan.PodFiles.Count)
-                throw BindsNeedContainerTier(decision.Isolation);
-            ShimLog.PodFilesLeftOut(logger, id, string.Join(", ", plan.PodFiles.Select(b => b.Destination)), decision.Isolation);
-            return (null, plan with { Binds = [], PodFiles = [] });
+            if (plan.PodFiles.Count > 0)
+                ShimLog.PodFilesLeftOut(logger, id, string.Join(", ", plan.PodFiles.Select(b => b.Destination)), decision.Isolation);
+            var hostMounts = plan.Binds.Where(b => !plan.PodFiles.Contains(b)).Select(b => ToHostMount(b, decision.Isolation)).ToList();
+            return (null, plan with { Binds = [], PodFiles = [], Request = plan.Request with { HostMounts = hostMounts } });
         }
         var view = mounted;
         if (view is null)
@@ -174,13 +175,17 @@ internal sealed partial class TaskService
         }
     }
 
-    private static SandboxException BindsNeedContainerTier(string tier) =>
-        new(SandboxErrorCode.InvalidArgument,
-            $"bind mounts in config.json need the container tier, and the policy chose {tier}: a microVM's root is a disk image, "
-            + "so binds would copy host files into it (ask for io.sandbox.tier=container, or drop the binds)");
+    /// <summary>A bind for a tier that takes host mounts (the microVM tier: a 9p share, submounts of the source
+    /// included as with rbind); what it cannot honour is refused naming it.</summary>
+    private static HostMount ToHostMount(Rootfs.BindMount bind, string tier) =>
+        bind.NoExec
+            ? throw new SandboxException(SandboxErrorCode.InvalidArgument,
+                $"mounts[{bind.Index}] (bind {bind.Source} → {bind.Destination}): option noexec is not applied on the {tier} tier (drop it, or ask for io.sandbox.tier=container)")
+            : new HostMount(bind.Source, bind.Destination, bind.ReadOnly);
 
-    /// <summary>Runtime options: none, or CRI's runtimeoptions.v1.Options (its config file is not read yet, so a path
-    /// there is refused); anything else (runc's options) is an error naming its type.</summary>
+    /// <summary>Runtime options: none, or CRI's runtimeoptions.v1.Options without a config path (the shim has nothing
+    /// such a file could set, and reading one to ignore it would be a silent ignore); anything else (runc's options) is
+    /// an error naming its type.</summary>
     private static void CheckOptions(Any? options)
     {
         if (options is null || options.TypeUrl.Length == 0)
@@ -190,7 +195,8 @@ internal sealed partial class TaskService
             var parsed = Options.Parser.ParseFrom(options.Value);
             if (parsed.ConfigPath.Length > 0)
                 throw new SandboxException(SandboxErrorCode.InvalidArgument,
-                    $"runtime option config_path '{parsed.ConfigPath}' is not supported: the shim takes the policy bundle built in");
+                    $"runtime option config_path '{parsed.ConfigPath}' is not supported: the shim has no settings a file could give "
+                    + "(its policy is the embedded bundle, its drivers' options are fixed); drop ConfigPath from the runtime's options");
             return;
         }
         throw new SandboxException(SandboxErrorCode.InvalidArgument,
@@ -258,6 +264,9 @@ internal sealed partial class TaskService
         if (process.IsInit)
             await EndExecsAsync(container).ConfigureAwait(false);
         var code = status is { } s ? (uint)s.ExitCode : 255u;
+        // A Kill still on its way answers first (ShimContainer.Signalling); bounded, as its call to the sandbox is.
+        if (process.IsInit && await container.Signalling.WaitAsync(KillReplyWait).ConfigureAwait(false))
+            container.Signalling.Release();
         if (status is { OomKilled: true })
             Publish("/tasks/oom", new TaskOOM { ContainerId = container.Id });
         if (process.TryMarkStopped(code, DateTimeOffset.UtcNow))
@@ -274,6 +283,8 @@ internal sealed partial class TaskService
         }
         process.ReleaseWaiters();
     }
+
+    private static readonly TimeSpan KillReplyWait = TimeSpan.FromSeconds(5);
 
     private static async Task EndExecsAsync(ShimContainer container)
     {

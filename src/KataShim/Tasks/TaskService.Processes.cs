@@ -77,6 +77,7 @@ internal sealed partial class TaskService
             var live = new[] { container.Init }.Concat(container.Execs.Values).Where(p => p.Status == ProcessStatus.Running && p.Running is not null).ToList();
             if (live.Count == 0)
                 throw ErrorMapping.NotFound("process already finished");
+            await container.Signalling.WaitAsync(ctx.CancellationToken).ConfigureAwait(false);
             try
             {
                 await core.Sandboxes.SignalWorkloadAsync(principal, container.SandboxId, signal, ctx.CancellationToken).ConfigureAwait(false);
@@ -85,6 +86,10 @@ internal sealed partial class TaskService
             {
                 foreach (var p in live)
                     await SignalQuietlyAsync(p, signal).ConfigureAwait(false);
+            }
+            finally
+            {
+                container.Signalling.Release();
             }
             return new Empty();
         }
@@ -114,7 +119,15 @@ internal sealed partial class TaskService
         }
         if (process.Running is not { } running)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"process {Name(process)} is starting");
-        await running.SignalAsync(signal, ctx.CancellationToken).ConfigureAwait(false);
+        await container.Signalling.WaitAsync(ctx.CancellationToken).ConfigureAwait(false);
+        try
+        {
+            await running.SignalAsync(signal, ctx.CancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            container.Signalling.Release();
+        }
         return new Empty();
     }
 

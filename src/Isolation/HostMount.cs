@@ -1,0 +1,44 @@
+namespace Sandbox.Isolation;
+
+/// <summary>A host directory or file shown inside the sandbox at <paramref name="Destination"/> (an OCI bundle's bind
+/// mount), read-only unless <paramref name="ReadOnly"/> is false. The microVM tier takes these (a virtio-9p share
+/// through the VMM jail, <see cref="MicroVm.HostMountShares"/>); on the container tier the caller binds into the root
+/// it gives (the shim does), and the driver refuses them rather than drop them.</summary>
+public sealed record HostMount(string Source, string Destination, bool ReadOnly = true)
+{
+    public const int MaxCount = 16;
+
+    /// <summary>Where the sandbox has its own file systems: a host mount there would be hidden or hide them.</summary>
+    private static readonly string[] s_engineDirs = ["/proc", "/dev", "/tmp", "/run", "/sys"];
+
+    internal static void Check(SandboxSpec spec, List<string> errors)
+    {
+        if (spec.HostMounts.Count > MaxCount)
+            errors.Add($"host_mounts: {spec.HostMounts.Count} entries, at most {MaxCount}");
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var m in spec.HostMounts)
+        {
+            var at = $"host mount {m.Source} → {m.Destination}";
+            if (!IsNormalizedAbsolute(m.Source) || m.Source == "/")
+                errors.Add($"{at}: the source must be an absolute host path without '.', '..' or empty segments, not /");
+            if (!IsNormalizedAbsolute(m.Destination) || m.Destination == "/")
+                errors.Add($"{at}: the destination must be an absolute path without '.', '..' or empty segments, not /");
+            else if (s_engineDirs.Append(spec.WorkDir).Any(d => m.Destination == d || m.Destination.StartsWith(d + "/", StringComparison.Ordinal)))
+                errors.Add($"{at}: the destination is the sandbox's own ({string.Join(", ", s_engineDirs.Append(spec.WorkDir))} take no host mounts)");
+            else if (!seen.Add(m.Destination))
+                errors.Add($"{at}: the destination is mounted twice");
+        }
+    }
+
+    /// <summary>Where host mounts cannot be given: refused naming why, never dropped.</summary>
+    internal static void Refuse(SandboxSpec spec, string why)
+    {
+        if (spec.HostMounts.Count > 0)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"host mounts ({string.Join(", ", spec.HostMounts.Select(m => m.Destination))}) {why}");
+    }
+
+    private static bool IsNormalizedAbsolute(string path) =>
+        path.Length is > 0 and <= SpecValidator.MaxPathLength && path[0] == '/' && !path.Contains('\0')
+        && (path == "/" || path[1..].Split('/').All(c => c is not ("" or "." or "..")));
+}
