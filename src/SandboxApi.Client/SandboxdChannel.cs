@@ -40,10 +40,17 @@ public static class SandboxdChannel
             },
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            // The socket is the destination: an http_proxy in the caller's environment must not turn the calls into
+            // proxy requests (nor be read at all).
+            UseProxy = false,
         };
+        // Given as an HttpClient (no timeout: a Run lasts as long as its process), the handler is used as it is; given
+        // as HttpHandler, Grpc.Net.Client wraps it in its load balancer (resolver, subchannel, picker), which a
+        // single unix socket has no use for and a one-shot CLI call paid for on every invocation.
         return GrpcChannel.ForAddress("http://sandboxd", new GrpcChannelOptions
         {
-            HttpHandler = handler,
+            HttpClient = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan },
+            DisposeHttpClient = true,
             MaxReceiveMessageSize = maxMessageBytes,
             MaxSendMessageSize = maxMessageBytes,
         });

@@ -29,9 +29,20 @@ public static class CliProcess
 
     public static Task<CliResult> RunAsync(string socket, params string[] args) => RunWithStdinAsync(socket, null, args);
 
-    public static async Task<CliResult> RunWithStdinAsync(string socket, string? stdin, params string[] args)
+    public static Task<CliResult> RunWithStdinAsync(string socket, string? stdin, params string[] args) => RunCoreAsync(StartInfo(socket, args), stdin);
+
+    /// <summary>The CLI with these variables added to its environment.</summary>
+    public static Task<CliResult> RunWithEnvironmentAsync(string socket, IReadOnlyDictionary<string, string> environment, params string[] args)
     {
-        using var p = Process.Start(StartInfo(socket, args))!;
+        var psi = StartInfo(socket, args);
+        foreach (var (name, value) in environment)
+            psi.Environment[name] = value;
+        return RunCoreAsync(psi, null);
+    }
+
+    private static async Task<CliResult> RunCoreAsync(ProcessStartInfo psi, string? stdin)
+    {
+        using var p = Process.Start(psi)!;
         using var guard = new CancellationTokenSource(HangGuard);
         var stdout = p.StandardOutput.ReadToEndAsync(guard.Token);
         var stderr = p.StandardError.ReadToEndAsync(guard.Token);

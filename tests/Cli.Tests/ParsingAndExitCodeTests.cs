@@ -52,6 +52,17 @@ public sealed class ParsingAndExitCodeTests(CliFixture f)
     }
 
     [Fact]
+    public async Task A_proxy_in_the_environment_does_not_come_between_the_CLI_and_its_socket()
+    {
+        // Nothing listens on port 9: were the proxy used, the call would fail (it did: HTTP/2 through a proxy).
+        var proxy = "http://127.0.0.1:9";
+        var r = await CliProcess.RunWithEnvironmentAsync(f.Socket,
+            new Dictionary<string, string> { ["http_proxy"] = proxy, ["HTTP_PROXY"] = proxy, ["all_proxy"] = proxy, ["https_proxy"] = proxy },
+            "run", "--trusted", "echo", "direct");
+        Assert.Equal((0, "direct\n", ""), (r.ExitCode, r.Stdout, r.Stderr));
+    }
+
+    [Fact]
     public async Task Verbose_runs_print_the_tier_and_the_granted_limits()
     {
         var r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "-v", "-m", "300m", "--pids", "50", "true");

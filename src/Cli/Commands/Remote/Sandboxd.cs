@@ -21,6 +21,10 @@ internal static class Sandboxd
     public static Sandboxes.SandboxesClient Connect(string? socket) =>
         new(SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)));
 
+    /// <summary>The channel's own invoker, for a call on the start-up path (<see cref="Sandboxes.RunMethod"/> says why).</summary>
+    public static CallInvoker Invoker(string? socket) =>
+        SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)).CreateCallInvoker();
+
     /// <summary>Runs a command's body; an RpcException becomes a message and an exit code.</summary>
     public static async Task<int> GuardAsync(string? socket, Func<Task<int>> body)
     {
