@@ -58,12 +58,19 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         return (loader, command);
     }
 
-    /// <summary>The command of a prepared first stage (<see cref="HeldExec.RunPrepared"/>): the program comes later.</summary>
+    /// <summary>The command of a prepared first stage: the program comes later. The bundle's <c>sandbox-exec</c>
+    /// (<c>src/Agent/Native/sandbox-exec.c</c>: the same steps as <see cref="HeldExec.RunPrepared"/>, freestanding, no
+    /// runtime or loader to start: ~7 ms less CPU per exec on this host under load, bench/sandboxd) where the bundle has
+    /// it, else this program's <see cref="HeldExec.PreparedFlag"/>.</summary>
     public (string Path, string[] Argv) PreparedCommand()
     {
         var (loader, first) = FirstStage();
-        return (loader, [.. first, HeldExec.PreparedFlag]);
+        var lean = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader))!, LeanStage);
+        return File.Exists(lean) ? (lean, [LeanStage]) : (loader, [.. first, HeldExec.PreparedFlag]);
     }
+
+    /// <summary>The prepared first stage's file in the bundle, and its process name (as the agent's own names it).</summary>
+    public const string LeanStage = "sandbox-exec";
 
     private static (string Loader, string[] Command) FirstStage()
     {

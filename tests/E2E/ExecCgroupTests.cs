@@ -122,17 +122,46 @@ public sealed class ExecCgroupTests
         // stage, with the agent's host uid (not the workload's), running no program.
         var prepared = Assert.Single(Directory.GetDirectories(sandbox.Info.CgroupPath!), d => Path.GetFileName(d) != ContainerLauncher.AgentCgroupName);
         var stage = Assert.Single(Harness.CgroupProcs(prepared));
-        // Started through the bundle's loader, it names itself once its own code runs.
-        while (Comm(stage) != "sandbox-exec")
-            await Task.Delay(20, guard.Token);
+        // The bundle's lean first stage (freestanding C, no loader), waiting for its program: not dumpable, so nothing of
+        // the workload's uid could read or trace it even if it shared one.
+        Assert.Equal("sandbox-exec", Comm(stage));
+        Assert.Equal(["sandbox-exec"], File.ReadAllText($"/proc/{stage}/cmdline").TrimEnd('\0').Split('\0'));
         Assert.Equal(HostUid(AgentPid(sandbox)), HostUid(stage));
         Assert.NotEqual(sandbox.Info.HostUid, HostUid(stage));
-        Assert.Contains("--exec-prepared", File.ReadAllText($"/proc/{stage}/cmdline").Split('\0'));
+        // Its first instruction makes it non-dumpable (its /proc files then belong to the namespace's root, not to it);
+        // on a loaded host that may come after its placement.
+        while (ProcOwner(stage) == HostUid(stage))
+            await Task.Delay(20, guard.Token);
         // The exec runs in it: its cgroup is that one from its first instruction, and it is the workload user.
         var cgroups = await Output(sandbox, Harness.Sh("cat /proc/self/cgroup; id -u"), guard.Token);
         var memory = cgroups.Split('\n').Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains("memory"))[2];
         Assert.Equal(Path.GetFileName(prepared), memory.Split('/').Last());
         Assert.Equal((SandboxUser.Default.Uid).ToString(), cgroups.Split('\n', StringSplitOptions.RemoveEmptyEntries).Last());
+    }
+
+    [Fact]
+    public async Task A_prepared_exec_that_cannot_enter_its_working_directory_exits_126_naming_it()
+    {
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        // The agent checks that the directory exists; entering it is the user's own right, checked by the first stage
+        // once it is that user (mode 000: not even its owner may).
+        await Output(sandbox, Harness.Sh("mkdir /tmp/locked && chmod 000 /tmp/locked"), guard.Token);
+        var stderr = new MemoryStream();
+        var p = await sandbox.ExecAsync(new ProcessSpec { Argv = ["true"], WorkingDirectory = "/tmp/locked" }, new ProcessIO { Stderr = stderr }, guard.Token);
+        var status = await p.WaitAsync(guard.Token);
+        Assert.Equal(126, status.ExitCode);
+        Assert.Contains("chdir /tmp/locked", Encoding.UTF8.GetString(stderr.ToArray()));
+        // The next exec is prepared anew and runs as usual.
+        Assert.Equal("ok\n", await Output(sandbox, Harness.Sh("echo ok"), guard.Token));
+    }
+
+    private static int ProcOwner(int pid)
+    {
+        using var stat = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("stat", ["-c", "%u", $"/proc/{pid}/status"]) { RedirectStandardOutput = true })!;
+        var owner = stat.StandardOutput.ReadToEnd().Trim();
+        stat.WaitForExit();
+        return int.Parse(owner);
     }
 
     private static int HostUid(int pid) =>
