@@ -49,13 +49,14 @@ internal static unsafe class GuestConfinement
         }
     }
 
-    /// <summary>Runs <paramref name="operation"/> on a thread made for it, which ends afterwards: whatever it does to
-    /// its own credentials or namespaces dies with it.</summary>
+    /// <summary>Runs <paramref name="operation"/> on a thread of its own (<see cref="ReadyThread"/>: made ready before,
+    /// never used for anything else), which ends afterwards: whatever it does to its own credentials or namespaces dies
+    /// with it.</summary>
     public static T OnThread<T>(Func<T> operation)
     {
         T result = default!;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
+        ReadyThread.RunOnce(() =>
         {
             BootTimeline.Mark("spawn-thread");
             try
@@ -66,9 +67,7 @@ internal static unsafe class GuestConfinement
             {
                 failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
             }
-        }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
-        thread.Start();
-        thread.Join();
+        });
         failure?.Throw();
         return result;
     }
