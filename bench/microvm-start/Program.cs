@@ -46,9 +46,15 @@ var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") 
 // SANDBOX_BENCH_NO_COLD=1 leaves the cold boots out of the round robin (restores and plain boots only: a cold boot under
 // TCG on a loaded host takes most of a run).
 var noCold = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NO_COLD") == "1";
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true) => new(new MicroVmOptions
+// SANDBOX_BENCH_EXEC_ONLY=1: only the exec round trips (no starts timed, no memory figures).
+var execOnly = Environment.GetEnvironmentVariable("SANDBOX_BENCH_EXEC_ONLY") == "1";
+noCold |= execOnly;
+// SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
+// main's), alternated with this build's in one run.
+var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null) => new(new MicroVmOptions
 {
-    AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
@@ -97,7 +103,7 @@ using var plainInitrd = PlainInitramfs.Create();
 // costs and moves much less with the load.
 var results = new Dictionary<string, List<(double Wall, double Cpu, double CreatedCpu)>>();
 void Add(string key, (double Wall, double Cpu, double CreatedCpu) sample) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(sample);
-for (var i = 0; i < runs; i++)
+for (var i = 0; i < (execOnly ? 0 : runs); i++)
 {
     foreach (var (name, kernel, isMinimal) in kernels)
     {
@@ -125,41 +131,57 @@ foreach (var (what, samples) in results)
         (created.Any(c => c > 0) ? $" (of it until set up: p50 {Percentile(created, 50):0.000} s)" : ""));
 }
 
-// Exec round trip on a live restored VM of the kernel the tier picks by default.
+// Exec round trip on live restored VMs of the kernel the tier picks by default: every variant in blocks of 5,
+// alternated (this agent; with SANDBOX_BENCH_NORANDMAPS also without address randomization; with
+// SANDBOX_BENCH_BASELINE_AGENT both again with the baseline agent).
 var preferred = kernels[^1].Name;
-await using (var live = (MicroVmSandbox)await drivers[preferred].Restore.CreateAsync(NewSpec(), CancellationToken.None))
-await using (var fixedLayout = norandmaps ? (MicroVmSandbox)await drivers[preferred].RestoreNorandmaps.CreateAsync(NewSpec(), CancellationToken.None) : null)
+var isMinimalPreferred = kernels[^1].Minimal;
+var variants = new List<(string Label, MicroVmDriver Driver)> { ("", drivers[preferred].Restore) };
+if (norandmaps) variants.Add((", norandmaps", drivers[preferred].RestoreNorandmaps));
+if (baselineAgent is not null)
 {
-    await RoundTrip(live); // first-time guest code
-    if (fixedLayout is not null) await RoundTrip(fixedLayout);
-    var trips = new List<double>();
-    var fixedTrips = new List<double>();
-    var (tripCpu, fixedTripCpu) = (TimeSpan.Zero, TimeSpan.Zero);
+    variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
+    if (norandmaps)
+        variants.Add((", norandmaps, baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, randomized: false, agent: baselineAgent)));
+    foreach (var (label, driver) in variants.Where(v => v.Label.Contains("baseline")))
+        await driver.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{preferred}{label}] {m}"), CancellationToken.None);
+}
+var lives = new List<MicroVmSandbox>();
+try
+{
+    foreach (var (_, driver) in variants)
+        lives.Add((MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None));
+    foreach (var live in lives)
+        await RoundTrip(live); // first-time guest code
+    var trips = lives.Select(_ => new List<double>()).ToList();
+    var tripCpu = lives.Select(_ => TimeSpan.Zero).ToArray();
     for (var block = 0; block < Math.Max(4, runs); block++)
     {
-        var before = (await live.GetStatsAsync(CancellationToken.None)).CpuTime;
-        for (var i = 0; i < 5; i++)
-            trips.Add(await RoundTrip(live));
-        tripCpu += (await live.GetStatsAsync(CancellationToken.None)).CpuTime - before;
-        if (fixedLayout is null) continue;
-        before = (await fixedLayout.GetStatsAsync(CancellationToken.None)).CpuTime;
-        for (var i = 0; i < 5; i++)
-            fixedTrips.Add(await RoundTrip(fixedLayout));
-        fixedTripCpu += (await fixedLayout.GetStatsAsync(CancellationToken.None)).CpuTime - before;
+        for (var v = 0; v < lives.Count; v++)
+        {
+            var before = (await lives[v].GetStatsAsync(CancellationToken.None)).CpuTime;
+            for (var i = 0; i < 5; i++)
+                trips[v].Add(await RoundTrip(lives[v]));
+            tripCpu[v] += (await lives[v].GetStatsAsync(CancellationToken.None)).CpuTime - before;
+        }
     }
-    Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel",-66} p50 {Percentile(trips, 50) * 1000:0.0} ms, " +
-        $"p95 {Percentile(trips, 95) * 1000:0.0} ms, min {trips.Min() * 1000:0.0} ms ({trips.Count} execs); QEMU CPU {tripCpu.TotalMilliseconds / trips.Count:0.0} ms per exec");
-    if (fixedLayout is not null)
-        Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel, norandmaps",-66} p50 {Percentile(fixedTrips, 50) * 1000:0.0} ms, " +
-            $"p95 {Percentile(fixedTrips, 95) * 1000:0.0} ms, min {fixedTrips.Min() * 1000:0.0} ms ({fixedTrips.Count} execs, blocks of 5 alternated); " +
-            $"QEMU CPU {fixedTripCpu.TotalMilliseconds / fixedTrips.Count:0.0} ms per exec");
+    for (var v = 0; v < lives.Count; v++)
+        Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel{variants[v].Label}",-66} p50 {Percentile(trips[v], 50) * 1000:0.0} ms, " +
+            $"p95 {Percentile(trips[v], 95) * 1000:0.0} ms, min {trips[v].Min() * 1000:0.0} ms ({trips[v].Count} execs{(lives.Count > 1 ? ", blocks of 5 alternated" : "")}); " +
+            $"QEMU CPU {tripCpu[v].TotalMilliseconds / trips[v].Count:0.0} ms per exec");
     Console.WriteLine($"load {File.ReadAllText("/proc/loadavg").Trim()}");
     // Where an exec's time goes: the Exec call (the guest resolves and spawns), the rest (the process runs and exits,
     // the output and wait long polls end); the guest's own spawn (its stages of the last exec); and what a process
     // start costs inside the guest without the agent (bash forking /usr/bin/true).
-    await ExecBreakdown(live, "");
-    if (fixedLayout is not null) await ExecBreakdown(fixedLayout, "norandmaps: ");
+    for (var v = 0; v < lives.Count; v++)
+        await ExecBreakdown(lives[v], variants[v].Label.Length == 0 ? "" : variants[v].Label[2..] + ": ");
 }
+finally
+{
+    foreach (var live in lives)
+        await live.DisposeAsync();
+}
+if (execOnly) return;
 
 foreach (var (name, _, _) in kernels)
 {

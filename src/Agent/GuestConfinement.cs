@@ -28,14 +28,24 @@ internal static unsafe class GuestConfinement
                 $"seccomp program of {bytes} bytes: must be whole 8-byte instructions, at most {MaxFilterInstructions}");
     }
 
+    /// <summary>The root cgroup's cgroup.procs, kept open: the agent moves back there after every spawn.</summary>
+    private static readonly CgroupProcsFile RootProcs = new(CgroupRoot);
+
     /// <summary>Runs <paramref name="spawn"/> with the whole agent in <paramref name="cgroup"/> for its instant (the
     /// child is born there), under <see cref="CgroupSpawnLock"/>.</summary>
-    public static T SpawnInCgroup<T>(string cgroup, Func<T> spawn)
+    public static T SpawnInCgroup<T>(string cgroup, Func<T> spawn) =>
+        SpawnInCgroup(self => File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self.ToString(System.Globalization.CultureInfo.InvariantCulture)), spawn);
+
+    /// <summary>The same for a cgroup that lives as long as the agent (the guest's workload cgroup): its cgroup.procs
+    /// stays open.</summary>
+    public static T SpawnInCgroup<T>(CgroupProcsFile cgroup, Func<T> spawn) => SpawnInCgroup(cgroup.Move, spawn);
+
+    private static T SpawnInCgroup<T>(Action<int> moveIn, Func<T> spawn)
     {
-        var self = Libc.getpid().ToString();
+        var self = Libc.getpid();
         lock (CgroupSpawnLock)
         {
-            File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
+            moveIn(self);
             BootTimeline.Mark("spawn-cgroup-in");
             try
             {
@@ -43,19 +53,20 @@ internal static unsafe class GuestConfinement
             }
             finally
             {
-                File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
+                RootProcs.Move(self);
                 BootTimeline.Mark("spawn-cgroup-out");
             }
         }
     }
 
-    /// <summary>Runs <paramref name="operation"/> on a thread made for it, which ends afterwards: whatever it does to
-    /// its own credentials or namespaces dies with it.</summary>
+    /// <summary>Runs <paramref name="operation"/> on a thread of its own (<see cref="ReadyThread"/>: made ready before,
+    /// never used for anything else), which ends afterwards: whatever it does to its own credentials or namespaces dies
+    /// with it.</summary>
     public static T OnThread<T>(Func<T> operation)
     {
         T result = default!;
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
-        var thread = new Thread(() =>
+        ReadyThread.RunOnce(() =>
         {
             BootTimeline.Mark("spawn-thread");
             try
@@ -66,9 +77,7 @@ internal static unsafe class GuestConfinement
             {
                 failure = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(e);
             }
-        }, 256 * 1024) { IsBackground = true, Name = "workload-spawn" };
-        thread.Start();
-        thread.Join();
+        });
         failure?.Throw();
         return result;
     }
