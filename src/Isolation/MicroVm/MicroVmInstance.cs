@@ -81,10 +81,10 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
     /// QEMU runs in <paramref name="jail"/> (whose binds must hold <paramref name="directory"/>), as the jail's host uid,
     /// which owns the state directory and the sockets in it; <paramref name="rootImage"/>, when given, is passed on
     /// <see cref="VmmJail.RootImageFd"/>, and a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>.
-    /// A restored VM's agent is serving already when the VM continues: <paramref name="setUpBehindPing"/> (the owner's
-    /// set-up call) is then sent right behind the readiness ping instead of one round trip through the guest later,
-    /// and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
-    /// A cold-booted VM ignores it: its agent is only known to serve once the ping is answered.
+    /// A restored VM's agent is serving already when the VM continues, and a cold-booted VM's has opened its port (what
+    /// the host sends from then on waits in the port for the agent to read): <paramref name="setUpBehindPing"/> (the
+    /// owner's set-up call) is then sent right behind the readiness ping instead of one round trip through the guest
+    /// later, and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
         CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null)
@@ -171,7 +171,7 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
             // The ping takes the connection's send lock first (uncontended, so before this returns): its stream id is
             // the lower one, as the agent requires.
             var pinging = agent.PingAsync(boot.Token);
-            if (restoreStatePath is not null && setUpBehindPing is not null)
+            if (setUpBehindPing is not null)
                 pendingSetUp = setUpBehindPing(agent);
             var ping = await pinging.ConfigureAwait(false);
             var pingAt = clock.Elapsed;
