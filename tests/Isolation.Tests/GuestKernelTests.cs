@@ -46,8 +46,51 @@ public sealed class GuestKernelTests : IDisposable
         Assert.True(kernel.IsMinimal);
         Assert.Equal(Path.Combine(dir, "vmlinux"), kernel.VmlinuxPath);
         Assert.Equal("6.1.192-minimal-01234567", kernel.Version);
-        Assert.Empty(kernel.ModuleLoadOrder()); // everything built in: the initramfs carries no modules
+        Assert.Empty(kernel.ModuleLoadOrder(GuestFeatures.Shares | GuestFeatures.Pod)); // everything built in: the initramfs carries no modules
         Assert.False(GuestKernel.Locate(_cache, preferMinimal: false).IsMinimal);
+    }
+
+    /// <summary>A Debian modules tree of stand-in .ko files: each holds its .modinfo "depends=" string, as the real ones.</summary>
+    private void FakeModule(string version, string path, string depends)
+    {
+        var file = Path.Combine(_cache, version, "lib", "modules", version, "kernel", path);
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllBytes(file, System.Text.Encoding.ASCII.GetBytes($"\x7fELF\0license=GPL\0depends={depends}\0vermagic=6.1\0"));
+    }
+
+    [Fact]
+    public void A_guest_loads_only_the_modules_of_its_devices_dependencies_first()
+    {
+        const string version = "6.1.0-57-amd64";
+        FakeDebianKernel(version);
+        FakeModule(version, "drivers/virtio/virtio_ring.ko", "");
+        FakeModule(version, "drivers/virtio/virtio.ko", "virtio_ring");
+        FakeModule(version, "drivers/virtio/virtio_mmio.ko", "virtio,virtio_ring");
+        FakeModule(version, "drivers/char/virtio_console.ko", "virtio,virtio_ring");
+        FakeModule(version, "net/9p/9pnet.ko", "");
+        FakeModule(version, "net/9p/9pnet_virtio.ko", "9pnet,virtio,virtio_ring");
+        FakeModule(version, "fs/9p/9p.ko", "9pnet");
+        FakeModule(version, "drivers/block/virtio_blk.ko", "virtio,virtio_ring");
+        FakeModule(version, "crypto/crc32c_generic.ko", "");
+        FakeModule(version, "lib/libcrc32c.ko", "");
+        FakeModule(version, "fs/erofs/erofs.ko", "libcrc32c");
+        FakeModule(version, "fs/overlayfs/overlay.ko", "");
+        FakeModule(version, "drivers/net/virtio_net.ko", "net_failover,virtio,virtio_ring");
+        FakeModule(version, "drivers/net/net_failover.ko", "failover");
+        FakeModule(version, "net/core/failover.ko", "");
+        FakeModule(version, "drivers/block/loop.ko", "");
+        var kernel = GuestKernel.Locate(_cache);
+        List<string> Names(GuestFeatures features) => kernel.ModuleLoadOrder(features).Select(m => m.Name).ToList();
+
+        Assert.Equal(["virtio_ring", "virtio", "virtio_mmio", "virtio_console"], Names(GuestFeatures.None));
+        // The host userland: 9p only, none of the block, network or pod modules.
+        Assert.Equal(["virtio_ring", "virtio", "virtio_mmio", "virtio_console", "9pnet", "9pnet_virtio", "9p"], Names(GuestFeatures.Shares));
+        var image = Names(GuestFeatures.RootImage | GuestFeatures.WritableRoot);
+        Assert.Equal(["virtio_blk", "crc32c_generic", "libcrc32c", "erofs", "overlay"], image[4..]);
+        Assert.Equal(["failover", "net_failover", "virtio_net"], Names(GuestFeatures.Shares | GuestFeatures.Network)[7..]);
+        Assert.Equal(["crc32c_generic", "libcrc32c", "erofs", "overlay", "loop"], Names(GuestFeatures.Shares | GuestFeatures.Pod)[7..]);
+        Assert.Equal(Path.Combine(_cache, version, "lib", "modules", version, "kernel", "drivers", "block", "loop.ko"),
+            kernel.ModuleLoadOrder(GuestFeatures.Pod).Single(m => m.Name == "loop").Path);
     }
 
     [Fact]

@@ -30,6 +30,12 @@ internal static class GuestRootfs
             : [new GuestBlockDevice { Tag = ImageTag, Serial = Image.Serial, FsType = "erofs", WritableOverlay = WritableImage }];
 
         public RootImage? RootImage => Image is null ? null : new RootImage(Image.Serial);
+
+        /// <summary>What of this root needs kernel modules in the guest (<see cref="Kernel.GuestKernel.ModulesFor"/>).</summary>
+        public Kernel.GuestFeatures Features =>
+            (Shares.Count > 0 ? Kernel.GuestFeatures.Shares : 0) |
+            (Image is null ? 0 : Kernel.GuestFeatures.RootImage) |
+            (WritableImage ? Kernel.GuestFeatures.WritableRoot : 0);
     }
 
     private const string ImageTag = "root";

@@ -17,11 +17,11 @@ public sealed partial class MicroVmDriver
 {
     private Task<MicroVmInstance> BootAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd, long ramMiB,
         GuestRootfs.Layout layout, RamFile? ram, TimeSpan timeout, CancellationToken cancellationToken, bool persistent = false,
-        string? networkSocket = null, Network.PodNetworkTap? podTap = null) =>
+        string? networkSocket = null, Network.PodNetworkTap? podTap = null, Func<AgentClient, Task>? setUpBehindPing = null) =>
         StartJailedAsync(id, accel, kernel, initrd, layout, ram, null, persistent,
             (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
                 with { ReconnectSeconds = persistent ? 1 : 0, NetworkSocketPath = networkSocket, Tap = podTap is null ? null : new TapNic(podTap.Interface.Mac) },
-            HostLimits(ramMiB), timeout, cancellationToken, networkSocket: networkSocket, tap: podTap?.Tap);
+            HostLimits(ramMiB), timeout, cancellationToken, networkSocket: networkSocket, tap: podTap?.Tap, setUpBehindPing: setUpBehindPing);
 
     /// <summary>Starts QEMU in its jail (<see cref="VmmJail"/>) as a host uid of its own, held until the VM is gone;
     /// the jail holds exactly the files this VM uses (<paramref name="ram"/>: a template's RAM file being built, bound

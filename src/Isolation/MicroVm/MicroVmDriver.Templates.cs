@@ -23,8 +23,8 @@ public sealed partial class MicroVmDriver
         HostMount.Refuse(spec, "are 9p shares, which a snapshot template cannot hold");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
-        var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
+        var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory), layout.Features);
         var ramMiB = GuestRamMiB(spec.Limits);
         var (key, identity) = TemplateKey(accel.Accelerator, kernel, initrd, ramMiB, layout, spec.WorkDir);
         if (_templates.TryGet(key) is { } existing)
@@ -42,8 +42,8 @@ public sealed partial class MicroVmDriver
 
     /// <summary>A VM for a sandbox: restored from the snapshot template of its exact machine (built on first use,
     /// under the template's lock) or, when the template cannot be built, cold-booted with the reason logged.</summary>
-    /// <param name="setUpBehindPing">The sandbox's set-up call, sent right behind a restored VM's readiness ping
-    /// (<see cref="MicroVmInstance.PendingSetUp"/>); a cold-booted VM is set up by its owner afterwards.</param>
+    /// <param name="setUpBehindPing">The sandbox's set-up call, sent right behind the VM's readiness ping
+    /// (<see cref="MicroVmInstance.PendingSetUp"/>), restored or cold-booted.</param>
     private async Task<(MicroVmInstance Vm, string? Template)> StartAsync(SandboxId id, Accelerator accel, GuestKernel kernel, string initrd,
         long ramMiB, GuestRootfs.Layout layout, string workDir, bool persistent, CancellationToken cancellationToken,
         Func<AgentClient, Task>? setUpBehindPing = null)
@@ -89,7 +89,8 @@ public sealed partial class MicroVmDriver
                 }
             }
         }
-        return (await BootAsync(id, accel, kernel, initrd, ramMiB, layout, null, _options.BootTimeout, cancellationToken, persistent).ConfigureAwait(false), null);
+        return (await BootAsync(id, accel, kernel, initrd, ramMiB, layout, null, _options.BootTimeout, cancellationToken, persistent,
+            setUpBehindPing: setUpBehindPing).ConfigureAwait(false), null);
     }
 
     private bool RecentlyFailed(string key)

@@ -123,12 +123,13 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         }
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
-        var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);
         if (spec.HostsPod)
             layout = layout with { Shares = [.. layout.Shares, PodShare.For(StateDirectoryOf(spec.Id))] };
         var hostMounts = HostMountShares.For(spec.HostMounts, StateDirectoryOf(spec.Id));
         layout = layout with { Shares = [.. layout.Shares, .. hostMounts.Shares] };
+        var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, bundle,
+            layout.Features | (spec.Network == NetworkMode.Egress || podNetns is not null ? GuestFeatures.Network : 0) | (spec.HostsPod ? GuestFeatures.Pod : 0));
         var guestRamMiB = GuestRamMiB(spec.Limits);
         var seccomp = SeccompPrograms.Get(spec.SyscallProfile, spec.ExtraSyscalls, spec.NarrowingSyscallProfile);
 
@@ -156,8 +157,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             podTap = await Network.PodNetworkTap.CreateAsync(_options.Network, podNetns, _options.Network.TcPath).ConfigureAwait(false);
             rollback.Push(podTap);
         }
-        // Built when it is sent (the guest's clock is set from it): right behind a restored VM's readiness ping, or
-        // after a cold boot's.
+        // Built when it is sent (the guest's clock is set from it): right behind the VM's readiness ping.
         SetupGuestRequest NewSetup()
         {
             var setup = RootSetup(layout, spec.WorkDir);
@@ -207,7 +207,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,
-                persistent, networkSocket, podTap).ConfigureAwait(false), null);
+                persistent, networkSocket, podTap, agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false), null);
         rollback.Push(vm);
         await AgentCalls.RunAsync(() => vm.PendingSetUp ?? vm.Agent.SetupGuestAsync(NewSetup(), cancellationToken), vm.Console.ToString)
             .ConfigureAwait(false);
@@ -288,7 +288,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         return new AcceleratorProbe(async (timeout, ct) =>
         {
             var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
-            var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory));
+            var initrd = InitramfsImage.GetOrBuild(_options.CacheDirectory, kernel, AgentBundle.Locate(_options.AgentDirectory), GuestFeatures.None);
             await using var vm = await BootAsync(SandboxId.New(), Accelerator.Kvm, kernel, initrd, 256, new GuestRootfs.Layout([], [], []), null, timeout, ct)
                 .ConfigureAwait(false);
         }, Path.Combine(_options.CacheDirectory, "accel-probe"), key, _options.KvmProbeTimeout);

@@ -83,10 +83,10 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
     /// <see cref="VmmJail.RootImageFd"/>, a restored clone's <paramref name="templateRam"/> on <see cref="VmmJail.TemplateRamFd"/>,
     /// and a CNI pod's <paramref name="tap"/> on <see cref="VmmJail.TapFd"/> (the caller keeps its own descriptor: it
     /// owns the tap's lifetime, see <see cref="Network.PodNetworkTap"/>).
-    /// A restored VM's agent is serving already when the VM continues: <paramref name="setUpBehindPing"/> (the owner's
-    /// set-up call) is then sent right behind the readiness ping instead of one round trip through the guest later,
-    /// and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
-    /// A cold-booted VM ignores it: its agent is only known to serve once the ping is answered.
+    /// A restored VM's agent is serving already when the VM continues, and a cold-booted VM's has opened its port (what
+    /// the host sends from then on waits in the port for the agent to read): <paramref name="setUpBehindPing"/> (the
+    /// owner's set-up call) is then sent right behind the readiness ping instead of one round trip through the guest
+    /// later, and left in <see cref="PendingSetUp"/> for the owner to await (its errors are the owner's, not the boot's).
     public static async Task<MicroVmInstance> BootAsync(SandboxId id, string directory, Func<string, string, QemuCommandLine> commandLine,
         VmmJail jail, SafeHandle? rootImage, SafeHandle? templateRam, ResourceLimits hostLimits, CgroupLayout cgroups, string cgroupParent, TimeSpan bootTimeout,
         CancellationToken cancellationToken, string? restoreStatePath = null, Func<AgentClient, Task>? setUpBehindPing = null, SafeHandle? tap = null)
@@ -175,7 +175,7 @@ internal sealed partial class MicroVmInstance : IAsyncDisposable
             // The ping takes the connection's send lock first (uncontended, so before this returns): its stream id is
             // the lower one, as the agent requires.
             var pinging = agent.PingAsync(boot.Token);
-            if (restoreStatePath is not null && setUpBehindPing is not null)
+            if (setUpBehindPing is not null)
                 pendingSetUp = setUpBehindPing(agent);
             var ping = await pinging.ConfigureAwait(false);
             var pingAt = clock.Elapsed;

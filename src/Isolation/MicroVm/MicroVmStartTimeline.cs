@@ -15,6 +15,17 @@ public sealed record MicroVmStartTimeline(IReadOnlyList<(string Stage, TimeSpan 
     internal static IReadOnlyList<(string Stage, TimeSpan Boottime)> GuestStages(IEnumerable<BootStage> stages) =>
         stages.Select(s => (s.Name, TimeSpan.FromMicroseconds(s.BoottimeUs))).ToList();
 
+    /// <summary>Every stage on the host's clock, in time order: the host's as they are, the guest's lined up through the
+    /// readiness ping (none of them when the ping is unknown).</summary>
+    public IReadOnlyList<(string Stage, TimeSpan At)> OnHostClock()
+    {
+        var ping = Guest.FirstOrDefault(g => g.Stage == "ping");
+        var guest = GuestPingAt is { } p && ping.Stage is not null
+            ? Guest.Select(g => ("guest " + g.Stage, p + g.Boottime - ping.Boottime))
+            : [];
+        return Host.Select(h => ("host " + h.Stage, h.At)).Concat(guest).OrderBy(s => s.Item2).ToList();
+    }
+
     /// <summary>One line per stage: host stages as "+s", guest stages as their boot time and, once lined up with the
     /// host's clock through the readiness ping, the host time they correspond to.</summary>
     public string Format()

@@ -10,16 +10,17 @@ namespace Sandbox.Isolation.MicroVm.Initramfs;
 /// The guest's initramfs: the agent as /init (it is PID 1), its glibc loader and libraries where the binary's ELF
 /// interpreter and the loader's default search path expect them, the modules the guest needs with their load order,
 /// and /dev/console (so PID 1 starts with stdio on the serial console). Nothing else. Built once per (kernel version,
-/// agent bundle, modules) and cached by the digest of those inputs.
+/// agent bundle, modules) and cached by the digest of those inputs: the modules are those of the guest's features
+/// (<see cref="GuestKernel.ModulesFor"/>), so there is one image per feature set in use.
 /// </summary>
 internal static class InitramfsImage
 {
     private static readonly Lock s_lock = new();
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> s_byStamp = new();
 
-    public static string GetOrBuild(string cacheDirectory, GuestKernel kernel, AgentBundle agent)
+    public static string GetOrBuild(string cacheDirectory, GuestKernel kernel, AgentBundle agent, GuestFeatures features)
     {
-        var modules = kernel.ModuleLoadOrder();
+        var modules = kernel.ModuleLoadOrder(features);
         var libs = Directory.GetFiles(Path.Combine(agent.Directory, "lib")).Order(StringComparer.Ordinal).ToList();
         var agentBinary = Path.Combine(agent.Directory, "sandbox-agent");
 

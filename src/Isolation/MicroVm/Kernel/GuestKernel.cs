@@ -8,12 +8,28 @@ namespace Sandbox.Isolation.MicroVm.Kernel;
 /// everything built in: <paramref name="ModulesDirectory"/> is null and the initramfs carries no modules).</summary>
 public sealed record GuestKernel(string Version, string VmlinuxPath, string? ModulesDirectory)
 {
-    /// <summary>What the guest needs that Debian builds as modules: virtio-mmio transport, the virtio-serial console
-    /// (the agent channel), virtio-9p (the host userland shares), virtio-blk with erofs (a directory rootfs as a
-    /// read-only image), overlay (an image root's writable upper layer in the guest), virtio-net (network mode egress) and loop (a pod's later containers' root images, files on the pod share). Their dependencies are added from each module's "depends=" field; crc32c_generic is what
-    /// erofs's libcrc32c asks the crypto API for at load time (no "depends=" names it; crc32c-intel may be refused
-    /// under TCG).</summary>
-    public static readonly string[] RequiredModules = ["virtio_mmio", "virtio_console", "9pnet_virtio", "9p", "virtio_blk", "crc32c_generic", "erofs", "overlay", "virtio_net", "loop"];
+    /// <summary>What every guest needs that Debian builds as modules: the virtio-mmio transport and the virtio-serial
+    /// console (the agent channel). The rest is loaded only by a guest with the device or feature that uses it
+    /// (<see cref="ModulesFor"/>): each module costs a TCG cold boot ~15-25 ms of QEMU CPU to load and probe.</summary>
+    public static readonly string[] BaseModules = ["virtio_mmio", "virtio_console"];
+
+    /// <summary>The modules a guest with <paramref name="features"/> loads (their dependencies are added from each
+    /// module's "depends=" field): virtio-9p for shares (the host userland, a pod share), virtio-blk with erofs for a
+    /// root image (crc32c_generic is what erofs's libcrc32c asks the crypto API for at load time; no "depends=" names
+    /// it, and crc32c-intel may be refused under TCG), overlay for an image root's writable upper layer, virtio-net
+    /// for network mode egress, and for a pod's later containers loop, erofs and overlay (their root images are files
+    /// on the pod share).</summary>
+    public static IReadOnlyList<string> ModulesFor(GuestFeatures features)
+    {
+        var modules = new List<string>(BaseModules);
+        void Add(params string[] names) => modules.AddRange(names.Where(n => !modules.Contains(n)));
+        if (features.HasFlag(GuestFeatures.Shares)) Add("9pnet_virtio", "9p");
+        if (features.HasFlag(GuestFeatures.RootImage)) Add("virtio_blk", "crc32c_generic", "erofs");
+        if (features.HasFlag(GuestFeatures.WritableRoot)) Add("overlay");
+        if (features.HasFlag(GuestFeatures.Network)) Add("virtio_net");
+        if (features.HasFlag(GuestFeatures.Pod)) Add("crc32c_generic", "erofs", "overlay", "loop");
+        return modules;
+    }
 
     /// <summary>True for the minimal kernel of `sandbox kernel build` (no modules, no ACPI).</summary>
     public bool IsMinimal => ModulesDirectory is null;
@@ -44,23 +60,29 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string? Mod
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<(string Name, string Path)>> s_loadOrders = new();
 
-    /// <summary>The required modules and their dependencies, dependencies first. Computed once per process per
-    /// modules tree (a version directory, ~8000 files, that the fetch script never changes in place).</summary>
-    public IReadOnlyList<(string Name, string Path)> ModuleLoadOrder()
+    /// <summary>The modules of a guest with <paramref name="features"/> (<see cref="ModulesFor"/>) and their
+    /// dependencies, dependencies first. Computed once per process per modules tree (a version directory, ~8000 files,
+    /// that the fetch script never changes in place) and feature set.</summary>
+    public IReadOnlyList<(string Name, string Path)> ModuleLoadOrder(GuestFeatures features)
     {
         if (ModulesDirectory is null) return [];
-        var stamp = ModulesDirectory + "\0" + Directory.GetLastWriteTimeUtc(ModulesDirectory).Ticks;
+        var stamp = ModulesDirectory + "\0" + Directory.GetLastWriteTimeUtc(ModulesDirectory).Ticks + "\0" + (int)features;
         if (s_loadOrders.TryGetValue(stamp, out var known) && known.All(m => File.Exists(m.Path))) return known;
-        var computed = ComputeModuleLoadOrder();
+        var computed = ComputeModuleLoadOrder(IndexModules(), ModulesFor(features));
         s_loadOrders[stamp] = computed;
         return computed;
     }
 
-    private IReadOnlyList<(string Name, string Path)> ComputeModuleLoadOrder()
+    private Dictionary<string, string> IndexModules()
     {
         var index = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach (var file in Directory.EnumerateFiles(ModulesDirectory!, "*.ko", SearchOption.AllDirectories))
             index.TryAdd(Path.GetFileNameWithoutExtension(file).Replace('-', '_'), file);
+        return index;
+    }
+
+    private List<(string Name, string Path)> ComputeModuleLoadOrder(IReadOnlyDictionary<string, string> index, IReadOnlyList<string> required)
+    {
         var order = new List<(string, string)>();
         var state = new Dictionary<string, bool>(StringComparer.Ordinal); // false = visiting, true = done
         void Visit(string name)
@@ -78,7 +100,7 @@ public sealed record GuestKernel(string Version, string VmlinuxPath, string? Mod
             state[name] = true;
             order.Add((name, path));
         }
-        foreach (var name in RequiredModules)
+        foreach (var name in required)
             Visit(name);
         return order;
     }
