@@ -19,9 +19,10 @@ dotnet publish "$here/src/Agent/Sandbox.Agent.csproj" -c Release -r linux-x64 -o
 rm -rf "$out.tmp" && mkdir -p "$out.tmp/lib"
 cp "$publish/sandbox-agent" "$out.tmp/sandbox-agent"
 cp "$publish-exec/sandbox-agent" "$out.tmp/sandbox-agent-exec"
-# The prepared exec's first stage (src/Agent/Native/sandbox-exec.c says why C): static, no libc, raw syscalls. The C
-# compiler is the one NativeAOT links with. No library calls may slip in: a memcpy the compiler emits fails the link.
-"${CC:-cc}" -O2 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector -fno-tree-loop-distribute-patterns \
+# The prepared exec's first stage (src/Agent/Native/sandbox-exec.c says why C): static, no libc, raw syscalls. clang,
+# the compiler NativeAOT links with (bootstrap installs it; a fresh Debian has no `cc`). No library calls may slip in:
+# a memcpy or memset the compiler emits fails the link.
+"${CC:-clang}" -O2 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
   -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -s -o "$out.tmp/sandbox-exec" "$here/src/Agent/Native/sandbox-exec.c"
 # ldd lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
 ldd "$publish/sandbox-agent" | awk '/=> \//{print $3} /^[ \t]*\/.*ld-linux/{print $1}' | while read -r lib; do

@@ -9,7 +9,7 @@
 // glibc) cost 3.5x the `true` it then runs on this host (perf, bench/sandboxd --exec-only). Raw syscalls, no libc, no
 // loader: a few pages mapped and nothing else before it waits. It inherits the sandbox's seccomp filter like any
 // process the agent starts. Exit codes as HeldExec: 125 never released, 126 cannot run, 127 not found.
-// Built by scripts/build-agent.sh (x86-64 Linux): gcc -static -nostdlib -ffreestanding.
+// Built by scripts/build-agent.sh (x86-64 Linux): clang -static -nostdlib -ffreestanding.
 
 typedef unsigned long u64;
 typedef long s64;
