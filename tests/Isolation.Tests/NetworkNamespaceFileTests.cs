@@ -69,6 +69,10 @@ public sealed class NetworkNamespaceFileTests : IDisposable
     {
         HostProgram.Run("ip", "netns", "add", _name);
         var file = NetworkNamespaceFile.Open(NetnsPath);
+        // The checked namespace is held alive by the test: a freed namespace's inode number is handed to the next one
+        // made, and the replacement would then be indistinguishable from it (it is, to the kernel, a new namespace
+        // under the old name and number — not the swap this test is about).
+        using var checkedNamespace = File.OpenHandle(NetnsPath);
         HostProgram.Run("ip", "netns", "delete", _name);
         HostProgram.Run("ip", "netns", "add", _name);
         var e = Assert.Throws<SandboxException>(() => file.OpenNetworkNamespace());

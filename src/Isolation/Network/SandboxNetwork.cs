@@ -245,10 +245,23 @@ internal sealed class SandboxNetwork : IAsyncDisposable
             throw new AggregateException($"network {Name} was not torn down cleanly", failures);
     }
 
+    /// <summary>`ip netns delete` detaches the namespace's mount and unlinks its file; the unlink fails (EBUSY) while a
+    /// mount namespace being made at that moment elsewhere on the host (another sandbox's, a helper's) still holds a
+    /// copy of that mount. Such a copy is short-lived, so a few tries over ~2 s; then the failure is the caller's.</summary>
     private static async Task DeleteNetnsAsync(NetworkOptions options, string name)
     {
-        if (File.Exists(Path.Combine(options.NetnsDirectory, name)))
-            await HostCommand.RunAsync([options.IpPath, "netns", "delete", name]).ConfigureAwait(false);
+        for (var attempt = 1; File.Exists(Path.Combine(options.NetnsDirectory, name)); attempt++)
+        {
+            try
+            {
+                await HostCommand.RunAsync([options.IpPath, "netns", "delete", name]).ConfigureAwait(false);
+                return;
+            }
+            catch (SandboxException) when (attempt < 5)
+            {
+                await Task.Delay(100 * attempt).ConfigureAwait(false);
+            }
+        }
     }
 
     private static void CreatePrivateDirectory(string path)
