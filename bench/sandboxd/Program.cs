@@ -9,7 +9,7 @@ using Sandbox.Isolation.Container;
 // sandbox; then the Exec round trip on a live container sandbox (Exec(["true"]) from a warm client: start → started →
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
-//       [--cli artifacts/cli/sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
+//       [--cli artifacts/cli/sandbox] [--baseline-cli OTHER-sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
 //       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS] [--warmup N]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
@@ -35,6 +35,8 @@ var execOnly = args.Contains("--exec-only");
 // --only NAME: the sequential cases whose name contains NAME, nothing else (one number to rerun, or to profile).
 var only = Arg("--only");
 var cli = Arg("--cli") ?? (File.Exists("artifacts/cli/sandbox") ? "artifacts/cli/sandbox" : null);
+// --baseline-cli OTHER-sandbox: another build's CLI measured beside --cli's, interleaved (a before/after of the client).
+var baselineCli = Arg("--baseline-cli");
 if (baseline is not null && !File.Exists(baseline))
     throw new FileNotFoundException($"--baseline {baseline}: no such sandboxd.dll");
 
@@ -56,9 +58,19 @@ var driver = new BubblewrapDriver(new BubblewrapOptions { CgroupParent = "sandbo
 Console.WriteLine($"{DateTime.UtcNow:u}, load average {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min), {Environment.ProcessorCount} CPUs"
     + (baseline is null ? "" : $"; baseline {baseline}"));
 
-async Task GrpcRun(PrivateSandboxd d)
+Task GrpcRun(PrivateSandboxd d) => GrpcRunOn(d.Client);
+
+// A fresh channel (a new connection) per call, from this warm process: what a one-shot client's connection costs the
+// daemon, without the client's own start-up.
+async Task GrpcRunNewConnection(PrivateSandboxd d)
 {
-    using var call = d.Client.Run();
+    using var channel = Sandbox.Api.SandboxdChannel.ForUnixSocket(d.SocketPath);
+    await GrpcRunOn(new Sandboxes.SandboxesClient(channel));
+}
+
+async Task GrpcRunOn(Sandboxes.SandboxesClient client)
+{
+    using var call = client.Run();
     var start = new ProcessStart();
     start.Argv.Add("true");
     await call.RequestStream.WriteAsync(new RunRequest { Start = new RunStart { Sandbox = new CreateSandboxRequest { Untrusted = false, CodeProvenance = "tenant" }, Process = start } });
@@ -69,9 +81,9 @@ async Task GrpcRun(PrivateSandboxd d)
     if (exit is not { ExitCode: 0 }) throw new InvalidOperationException("gRPC run failed");
 }
 
-async Task CliRun(PrivateSandboxd d)
+async Task CliRun(PrivateSandboxd d, string program)
 {
-    var psi = new ProcessStartInfo(cli!) { RedirectStandardOutput = true, RedirectStandardError = true };
+    var psi = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
     foreach (var a in new[] { "run", "--trusted", "--", "true" })
         psi.ArgumentList.Add(a);
     psi.Environment["SANDBOX_SOCKET"] = d.SocketPath;
@@ -107,8 +119,11 @@ var cases = new List<(string Name, Func<Task> Body, Func<Task> Before)>
 };
 foreach (var (d, label) in new[] { (warm!, ""), (warmBase, " (baseline)") })
 {
-    if (d is not null)
-        cases.Add(($"gRPC Run, pool warm{label}", () => GrpcRun(d), d.WaitPoolFullAsync));
+    if (d is null)
+        continue;
+    cases.Add(($"gRPC Run, pool warm{label}", () => GrpcRun(d), d.WaitPoolFullAsync));
+    if (label == "")
+        cases.Add(("gRPC Run, pool warm, new connection", () => GrpcRunNewConnection(d), d.WaitPoolFullAsync));
 }
 foreach (var (d, label) in new[] { (empty, ""), (emptyBase, " (baseline)") })
 {
@@ -117,8 +132,13 @@ foreach (var (d, label) in new[] { (empty, ""), (emptyBase, " (baseline)") })
 }
 if (cli is not null)
 {
-    cases.Add(("CLI run, pool warm", () => CliRun(warm!), warm!.WaitPoolFullAsync));
-    cases.Add(("CLI run, pool empty", () => CliRun(empty), () => Task.CompletedTask));
+    cases.Add(("CLI run, pool warm", () => CliRun(warm!, cli), warm!.WaitPoolFullAsync));
+    cases.Add(("CLI run, pool empty", () => CliRun(empty, cli), () => Task.CompletedTask));
+    if (baselineCli is not null)
+    {
+        cases.Add(("CLI run, pool warm (baseline CLI)", () => CliRun(warm!, baselineCli), warm!.WaitPoolFullAsync));
+        cases.Add(("CLI run, pool empty (baseline CLI)", () => CliRun(empty, baselineCli), () => Task.CompletedTask));
+    }
 }
 
 Console.WriteLine($"Run([\"true\"]) x {n} each, sequential; pool of {poolSize} (warm: full before each call, untimed)"

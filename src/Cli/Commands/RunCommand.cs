@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Google.Protobuf.WellKnownTypes;
-using Grpc.Core;
 using Sandbox.Api.V1;
 using Sandbox.Cli.Commands.Remote;
 using Sandbox.Cli.Parsing;
@@ -49,8 +48,7 @@ public static class RunCommand
     {
         var process = new ProcessStart { Stdin = interactive, Timeout = flags.Timeout is { } t ? Duration.FromTimeSpan(t) : null };
         process.Argv.AddRange(argv);
-        using var call = new RunCall(Sandboxd.Invoker(socket).AsyncDuplexStreamingCall(Sandboxes.RunMethod, null, new CallOptions()),
-            new RunStart { Sandbox = flags.ToProto(), Process = process });
+        using var call = new RunCall(RunInvoker.Start(Sandboxd.Channel(socket)), new RunStart { Sandbox = flags.ToProto(), Process = process });
         using var session = new ProcessSession(call, interactive, tty: false);
         return await session.RunAsync(started => Sandboxd.ReportGrant(flags, started.Tier, started.Limits), CancellationToken.None);
     }

@@ -21,9 +21,9 @@ internal static class Sandboxd
     public static Sandboxes.SandboxesClient Connect(string? socket) =>
         new(SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)));
 
-    /// <summary>The channel's own invoker, for a call on the start-up path (<see cref="Sandboxes.RunMethod"/> says why).</summary>
-    public static CallInvoker Invoker(string? socket) =>
-        SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)).CreateCallInvoker();
+    /// <summary>The channel itself, for a call that does not go through the generated client (<see cref="RunInvoker"/>).</summary>
+    public static Grpc.Net.Client.GrpcChannel Channel(string? socket) =>
+        SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket));
 
     /// <summary>Runs a command's body; an RpcException becomes a message and an exit code.</summary>
     public static async Task<int> GuardAsync(string? socket, Func<Task<int>> body)
