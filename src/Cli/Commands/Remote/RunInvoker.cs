@@ -10,10 +10,11 @@ namespace Sandbox.Cli.Commands.Remote;
 /// reader and writer), at run time on every process's first call: about a sixth of `sandbox run`'s CPU (README
 /// "Benchmarks"). Called directly with its exact type arguments, that dictionary is compiled in. The invoker is made here
 /// by its own constructor, so its method is only ever called on its own type; a Grpc.Net.Client without that type or
-/// constructor (a MissingMemberException) gets the virtual call.</summary>
-internal static class RunInvoker
+/// constructor (a MissingMemberException) gets the virtual call; tests/Cli.Tests RunInvokerTests fails when an upgrade
+/// of Grpc.Net.Client takes either away, so the fallback never goes unnoticed.</summary>
+public static class RunInvoker
 {
-    private const string InvokerType = "Grpc.Net.Client.Internal.HttpClientCallInvoker, Grpc.Net.Client";
+    public const string InvokerType = "Grpc.Net.Client.Internal.HttpClientCallInvoker, Grpc.Net.Client";
 
     [UnsafeAccessor(UnsafeAccessorKind.Constructor)]
     [return: UnsafeAccessorType(InvokerType)]
