@@ -50,6 +50,9 @@ public sealed class SandboxPools : IAsyncDisposable
     /// <summary>Sandboxes waiting, by pool name (pools that run here only).</summary>
     public IReadOnlyDictionary<string, int> Sizes => _pools.Values.ToDictionary(p => p.Name, p => p.Count);
 
+    /// <summary>Refills launching now, over all pools (started, not yet added or failed).</summary>
+    public int Launching => _pools.Values.Sum(p => p.Launching);
+
     /// <summary>Sandboxes being torn down after their claimant finished (or replaced), not yet gone.</summary>
     public int Retiring
     {
@@ -91,6 +94,18 @@ public sealed class SandboxPools : IAsyncDisposable
         _metrics.PoolSize(pool.Name, pool.Count);
         Signal(ref _wake);
         return (taken, pool.Name);
+    }
+
+    /// <summary>Counts a one-shot run in a sandbox claimed from pool <paramref name="poolName"/> until the scope ends
+    /// (a pool whose refill waits for it: <see cref="WarmPool.RefillWaitsForClaimedRuns"/>).</summary>
+    internal LaunchActivity.Scope ClaimedRun(string poolName)
+    {
+        foreach (var pool in _pools.Values)
+        {
+            if (pool.Name == poolName && pool.RefillWaitsForClaimedRuns)
+                return pool.ClaimedRuns.Enter();
+        }
+        return default;
     }
 
     /// <summary>Destroys a sandbox that came from a pool, in the background (its claimant is done, or it could not
@@ -195,6 +210,11 @@ public sealed class SandboxPools : IAsyncDisposable
         var spec = pool.NextSpec();
         try
         {
+            if (pool.RefillWaitsForClaimedRuns && pool.ClaimedRuns.Busy)
+            {
+                await pool.ClaimedRuns.WaitIdleAsync(_options.YieldLimit, stop).ConfigureAwait(false);
+                started = Stopwatch.GetTimestamp();
+            }
             var sandbox = await pool.Driver.CreateAsync(spec, stop).ConfigureAwait(false);
             if (sandbox is IWarmUp warm)
             {
