@@ -2,11 +2,12 @@
 # `sandbox run --tier microvm -- true` claiming a warm microVM pool through sandboxd, with guest address randomization
 # on and off, and optionally against another sandboxd build, all in one run (rounds alternate the daemons, so the host's
 # load falls on each alike). Each daemon is a private sandboxd (its own socket, state dir, cgroup parents) with one
-# microVM pool of size 1 and no container pool. Before each timed run the daemon's pool is waited for until its VM is
-# restored and warmed (one VM cgroup, QEMU quiet), so every run is a hit on an idle host-side pool.
+# microVM pool of size 1 and no container pool. Before each timed run every daemon's pool is waited for until its VM is
+# restored and warmed (one VM cgroup, QEMU quiet), so every run is a hit and no refill runs beside it but its own.
 #   bench/microvm-start/pool-claims.sh [RUNS per daemon, default 10]
 # Environment: CLI (default artifacts/cli/sandbox), SANDBOXD (default artifacts/sandboxd/sandboxd.dll),
-# BASELINE (another build's sandboxd.dll: its two daemons are added), SANDBOX_AGENT_DIR (the agent bundle).
+# BASELINE (another build's sandboxd.dll: its two daemons are added), SANDBOX_AGENT_DIR (the agent bundle),
+# TIMELINE (N: afterwards N claims per daemon through pool-claim-timeline.py).
 # Prints per daemon: wall p50/p95/min of the CLI run, QEMU CPU of the daemon's VMs during the run's window (the claimed
 # VM's exec, plus whatever refill ran beside it) and per run overall (refill, warm-up and idle ticks included), with
 # the 1-minute load average at the start and the end. Needs root (cgroups, QEMU's jail).
@@ -18,10 +19,23 @@ work=$(mktemp -d /tmp/bench-pool-claims-XXXXXX)
 names=() pids=() sockets=() parents=()
 
 cleanup() {
-    for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for pid in "${pids[@]}"; do
         for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$pid" 2>/dev/null || true
+    done
+    # What a daemon killed above left (its pooled VMs outlive it, as sandboxd's do): these cgroups are this bench's own.
+    for parent in "${parents[@]}"; do
+        for vm in /sys/fs/cgroup/cpuacct/"$parent"/*/; do
+            [[ -d $vm ]] || continue
+            while read -r task; do kill -KILL "$task" 2>/dev/null || true; done < "$vm/cgroup.procs"
+        done
+        sleep 0.5
+        for h in /sys/fs/cgroup/*/; do
+            [[ -d $h$parent ]] || continue
+            for vm in "$h$parent"/*/; do [[ -d $vm ]] && rmdir "$vm" 2>/dev/null; done
+            rmdir "$h$parent" 2>/dev/null || true
+        done
     done
     rm -rf "$work"
 }
@@ -71,12 +85,15 @@ wait_full() {
     echo "pool of $1 did not fill in 10 min" >&2; return 1
 }
 
-start aslr "$this" true $((0x7A00_0000))
-start norandmaps "$this" false $((0x7A10_0000))
+start aslr "$this" true $((0x7B000000))
+start norandmaps "$this" false $((0x7B100000))
 if [[ -n ${BASELINE:-} ]]; then
-    start aslr-baseline "$(realpath "$BASELINE")" true $((0x7A20_0000))
-    start norandmaps-baseline "$(realpath "$BASELINE")" false $((0x7A30_0000))
+    start aslr-baseline "$(realpath "$BASELINE")" true $((0x7B200000))
+    start norandmaps-baseline "$(realpath "$BASELINE")" false $((0x7B300000))
 fi
+for i in "${!names[@]}"; do wait_full "${parents[$i]}"; done
+# One untimed claim each first: a daemon's first Run pays its JIT, policy compilation and first connections.
+for i in "${!names[@]}"; do SANDBOX_SOCKET=${sockets[$i]} "$cli" run --tier microvm -- true; done
 for i in "${!names[@]}"; do wait_full "${parents[$i]}"; done
 echo "$(date -u +%FT%TZ) load $(cut -d' ' -f1 /proc/loadavg), $(nproc) CPUs, $runs runs per daemon"
 declare -A start_usage
@@ -84,7 +101,8 @@ for i in "${!names[@]}"; do start_usage[$i]=$(usage "${parents[$i]}"); : > "$wor
 for r in $(seq "$runs"); do
     for k in "${!names[@]}"; do
         i=$(( (k + r) % ${#names[@]} ))
-        wait_full "${parents[$i]}"
+        # Every daemon's pool full and quiet: no refill of another daemon runs beside the timed one either.
+        for j in "${!names[@]}"; do wait_full "${parents[$j]}"; done
         u0=$(usage "${parents[$i]}"); t0=$(date +%s%N)
         SANDBOX_SOCKET=${sockets[$i]} "$cli" run --tier microvm -- true
         t1=$(date +%s%N); u1=$(usage "${parents[$i]}")
@@ -102,3 +120,10 @@ for i in "${!names[@]}"; do
             printf "%-20s wall p50 %6.1f ms  p95 %6.1f  min %6.1f | QEMU CPU in the run p50 %5.1f ms | per run overall %6.1f ms (n=%d)\n",
                 name, wall[int((n + 1) / 2)] / 1000, wall[p95] / 1000, wall[1] / 1000, cpu50 / 1000, total / n / 1e6, n }'
 done
+# TIMELINE=N: then N claims per daemon with bench/microvm-start/pool-claim-timeline.py (where the wall time goes).
+if [[ ${TIMELINE:-0} -gt 0 ]]; then
+    for i in "${!names[@]}"; do
+        echo "${names[$i]}:"
+        python3 "$(dirname "$0")/pool-claim-timeline.py" "${sockets[$i]}" "${parents[$i]}" "$TIMELINE" "$cli"
+    done
+fi
