@@ -23,6 +23,9 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
     /// <summary>When set, CreateAsync and RunAsync throw it.</summary>
     public Exception? Fail { get; set; }
 
+    /// <summary>When set, every exec of a sandbox created afterwards runs until this task ends.</summary>
+    public Task? HoldExecs { get; set; }
+
     /// <summary>What RunAsync and every exec report.</summary>
     public ExitStatus Status { get; set; } = new() { ExitCode = 0 };
 
@@ -58,7 +61,7 @@ internal sealed class FakeDriver(SandboxTier tier, DriverAvailability? availabil
 
     private FakeSandbox Add(SandboxSpec spec)
     {
-        var sandbox = new FakeSandbox(spec, tier, Status) { ThrowOnWarmUp = FailWarmUp };
+        var sandbox = new FakeSandbox(spec, tier, Status) { ThrowOnWarmUp = FailWarmUp, HoldExecs = HoldExecs };
         Live.Add(sandbox);
         return sandbox;
     }
@@ -92,6 +95,9 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
 
     /// <summary>How often a warm pool warmed it up (<see cref="IWarmUp"/>).</summary>
     public int WarmUps { get; private set; }
+
+    /// <summary>When set, each exec runs until this task ends.</summary>
+    public Task? HoldExecs { get; init; }
 
     /// <summary>When set, WarmUpAsync throws it.</summary>
     public Exception? ThrowOnWarmUp { get; set; }
@@ -138,7 +144,7 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
     {
         ObjectDisposedException.ThrowIf(Disposed, this);
         Execs.Add(process);
-        return Task.FromResult<ISandboxProcess>(new FakeProcess(status));
+        return Task.FromResult<ISandboxProcess>(new FakeProcess(status, HoldExecs));
     }
 
     public Task SignalAsync(int signal, CancellationToken cancellationToken) => Task.CompletedTask;
@@ -185,11 +191,16 @@ internal sealed class FakeSandbox(SandboxSpec spec, SandboxTier tier, ExitStatus
         return ThrowOnDispose is { } e ? ValueTask.FromException(e) : ValueTask.CompletedTask;
     }
 
-    private sealed class FakeProcess(ExitStatus status) : ISandboxProcess
+    private sealed class FakeProcess(ExitStatus status, Task? hold) : ISandboxProcess
     {
         public int Pid => 2;
         public Task SignalAsync(int signal, CancellationToken cancellationToken) => Task.CompletedTask;
-        public Task<ExitStatus> WaitAsync(CancellationToken cancellationToken) => Task.FromResult(status);
+        public async Task<ExitStatus> WaitAsync(CancellationToken cancellationToken)
+        {
+            if (hold is not null)
+                await hold.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return status;
+        }
         public Task ResizeAsync(TerminalSize size, CancellationToken cancellationToken) => Task.CompletedTask;
     }
 }

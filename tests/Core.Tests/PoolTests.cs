@@ -131,6 +131,48 @@ public sealed class PoolTests
         }
     }
 
+    [Theory]
+    [InlineData(SandboxTier.MicroVm)]
+    [InlineData(SandboxTier.Container)]
+    public async Task A_microvm_pools_refill_waits_for_the_claimants_run_a_container_pools_does_not(SandboxTier tier)
+    {
+        // A microVM's refill (restore and warm-up exec) would compete with the claimant's exec for the host's CPUs: it
+        // starts when the run ends (the yield limit, an hour here, bounds the wait). A container's starts at once.
+        await using var h = await StartAsync(new PoolOptions { Shapes = [Shape(size: 1, tier: tier)], YieldLimit = TimeSpan.FromHours(1) },
+            decide: _ => FakePolicy.Allow(tier == SandboxTier.MicroVm ? IsolationTiers.MicroVm : IsolationTiers.Container));
+        await FullAsync(h, size: 1);
+        var driver = tier == SandboxTier.MicroVm ? h.MicroVm : h.Container;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        driver.HoldExecs = release.Task;
+        // The pool's one sandbox was created before the hold: the claimant's exec is not held. Replace it first.
+        await h.Sandboxes.RunAsync(CoreHarness.Alice, CoreHarness.Trusted(), new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, _ => Task.CompletedTask, None);
+        await FullAsync(h, size: 1);
+        Assert.Equal(2, driver.Created.Count);
+
+        var run = h.Sandboxes.RunAsync(CoreHarness.Alice, CoreHarness.Trusted(), new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, _ => Task.CompletedTask, None);
+        if (tier == SandboxTier.MicroVm)
+        {
+            // The owed refill is started and parked on the running claim.
+            while (h.Core.Pools.Launching == 0)
+                await Task.Delay(10);
+            await Task.Delay(200);
+            Assert.Equal(2, driver.Created.Count);
+            Assert.False(run.IsCompleted);
+        }
+        else
+        {
+            await ThreeCreatedAsync();
+            Assert.False(run.IsCompleted);
+        }
+        release.SetResult();
+        Assert.Equal(0, (await run).ExitCode);
+        await ThreeCreatedAsync();
+        await FullAsync(h, size: 1);
+        Assert.Equal(2, h.Metrics.PoolHits);
+
+        Task ThreeCreatedAsync() => h.Core.Pools.WaitUntilAsync(p => driver.Created.Count == 3 && p.Sizes["default"] == 1, None).WaitAsync(TimeSpan.FromMinutes(1));
+    }
+
     [Fact]
     public async Task An_empty_pool_is_a_miss_that_never_fails_the_request()
     {

@@ -2,7 +2,8 @@ namespace Sandbox.Core;
 
 /// <summary>Counts the requests launching sandboxes of their own right now (pool misses), so refill ahead of demand
 /// can wait for them (it yields to real work). A request served from a pool launches nothing and is not counted: a pool
-/// that keeps up must not hold back its own refill.</summary>
+/// that keeps up must not hold back its own refill. (A microVM pool also counts its claimed runs with one of these:
+/// <see cref="WarmPool.ClaimedRuns"/>.)</summary>
 internal sealed class LaunchActivity
 {
     private readonly Lock _lock = new();
@@ -25,6 +26,16 @@ internal sealed class LaunchActivity
         {
             if (--_active == 0)
                 _idle.TrySetResult();
+        }
+    }
+
+    /// <summary>Whether something is counted now.</summary>
+    public bool Busy
+    {
+        get
+        {
+            lock (_lock)
+                return _active > 0;
         }
     }
 

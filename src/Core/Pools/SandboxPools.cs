@@ -50,6 +50,9 @@ public sealed class SandboxPools : IAsyncDisposable
     /// <summary>Sandboxes waiting, by pool name (pools that run here only).</summary>
     public IReadOnlyDictionary<string, int> Sizes => _pools.Values.ToDictionary(p => p.Name, p => p.Count);
 
+    /// <summary>Refills launching now, over all pools (started, not yet added or failed).</summary>
+    public int Launching => _pools.Values.Sum(p => p.Launching);
+
     /// <summary>Sandboxes being torn down after their claimant finished (or replaced), not yet gone.</summary>
     public int Retiring
     {
@@ -74,23 +77,26 @@ public sealed class SandboxPools : IAsyncDisposable
     }
 
     /// <summary>A waiting sandbox for a spec with this key, taken out of its pool (a hit), or null (a miss: the caller
-    /// launches a fresh one). Wakes the refill either way.</summary>
-    internal (PooledSandbox? Sandbox, string Pool) TryClaim(PoolKey? key)
+    /// launches a fresh one). Wakes the refill either way. <paramref name="forRun"/>: a one-shot run's claim, counted
+    /// until the caller disposes <c>Run</c> where the pool's refill waits for it
+    /// (<see cref="WarmPool.RefillWaitsForClaimedRuns"/>; counted before the refill is woken, so it cannot miss it).</summary>
+    internal (PooledSandbox? Sandbox, string Pool, LaunchActivity.Scope Run) TryClaim(PoolKey? key, bool forRun = false)
     {
         if (Volatile.Read(ref _closed) != 0 || key is null || !_pools.TryGetValue(key, out var pool))
         {
             _metrics.PoolClaimed("", hit: false);
-            return (null, "");
+            return (null, "", default);
         }
         var discarded = new List<PooledSandbox>();
         var taken = pool.TryTake(_time.GetUtcNow() - _options.Ttl, discarded);
+        var run = taken is not null && forRun && pool.RefillWaitsForClaimedRuns ? pool.ClaimedRuns.Enter() : default;
         pool.Owe();
         foreach (var stale in discarded)
             Retire(pool, stale.Sandbox, replaced: true);
         _metrics.PoolClaimed(pool.Name, taken is not null);
         _metrics.PoolSize(pool.Name, pool.Count);
         Signal(ref _wake);
-        return (taken, pool.Name);
+        return (taken, pool.Name, run);
     }
 
     /// <summary>Destroys a sandbox that came from a pool, in the background (its claimant is done, or it could not
@@ -195,6 +201,11 @@ public sealed class SandboxPools : IAsyncDisposable
         var spec = pool.NextSpec();
         try
         {
+            if (pool.RefillWaitsForClaimedRuns && pool.ClaimedRuns.Busy)
+            {
+                await pool.ClaimedRuns.WaitIdleAsync(_options.YieldLimit, stop).ConfigureAwait(false);
+                started = Stopwatch.GetTimestamp();
+            }
             var sandbox = await pool.Driver.CreateAsync(spec, stop).ConfigureAwait(false);
             if (sandbox is IWarmUp warm)
             {

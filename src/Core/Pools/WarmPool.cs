@@ -16,6 +16,15 @@ internal sealed class WarmPool(PoolShape shape, ISandboxDriver driver, SandboxSp
     public PoolKey Key => key;
     public string Name => shape.Name;
 
+    /// <summary>One-shot runs in sandboxes claimed from this pool, still running.</summary>
+    public LaunchActivity ClaimedRuns { get; } = new();
+
+    /// <summary>A refill that replaces a claimed sandbox first waits (bounded) for the claimant's run to end: a
+    /// microVM's refill (a restore and its warm-up exec) costs QEMU hundreds of ms of CPU under TCG, more than the
+    /// claimant's own exec, and started at claim time it competes with that exec for the host's CPUs. A container's
+    /// refill costs tens of ms and starts at once (a steady load of one-shot runs keeps its pool full).</summary>
+    public bool RefillWaitsForClaimedRuns => driver.Tier == SandboxTier.MicroVm;
+
     /// <summary>Consecutive failed refills (backs the next one off) and when the next may start.</summary>
     public int Failures { get; set; }
     public DateTimeOffset RetryAt { get; set; } = DateTimeOffset.MinValue;

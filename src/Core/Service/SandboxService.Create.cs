@@ -23,7 +23,7 @@ public sealed partial class SandboxService
         ISandbox? pooled;
         try
         {
-            pooled = podHost is null ? await ClaimPooledAsync(driver, spec, forCreate: true, cancellationToken).ConfigureAwait(false) : null;
+            pooled = podHost is null ? (await ClaimPooledAsync(driver, spec, forCreate: true, cancellationToken).ConfigureAwait(false)).Sandbox : null;
         }
         catch
         {

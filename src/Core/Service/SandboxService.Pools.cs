@@ -50,26 +50,29 @@ public sealed partial class SandboxService
     /// a pool's shape as it decides its requests) are already in force: the claim writes nothing.</summary>
     /// <param name="forCreate">A long-lived sandbox keeps its environment in the driver (re-attach restores it from
     /// there): only a request without one can take a pooled sandbox. A one-shot run puts it in its process instead.</param>
-    private async Task<ISandbox?> ClaimPooledAsync(ISandboxDriver driver, SandboxSpec spec, bool forCreate, CancellationToken cancellationToken)
+    /// <returns>The sandbox, and for a one-shot run the scope its pool counts the run with until it is disposed
+    /// (<see cref="SandboxPools.TryClaim"/>).</returns>
+    private async Task<(ISandbox? Sandbox, LaunchActivity.Scope Run)> ClaimPooledAsync(ISandboxDriver driver, SandboxSpec spec, bool forCreate, CancellationToken cancellationToken)
     {
         var changeable = driver.Capabilities.HasFlag(DriverCapabilities.UpdateLimits);
         var key = forCreate && spec.Env.Count > 0 ? null : PoolKey.Of(driver.Tier, spec with { DieWithOwner = DieWithOwner(driver) }, changeable);
-        var (pooled, pool) = pools.TryClaim(key);
+        var (pooled, pool, run) = pools.TryClaim(key, forRun: !forCreate);
         if (pooled is null || !changeable || pooled.Limits == spec.Limits)
-            return pooled?.Sandbox;
+            return (pooled?.Sandbox, run);
         var sandbox = pooled.Sandbox;
         try
         {
             await sandbox.UpdateLimitsAsync(spec.Limits, cancellationToken).ConfigureAwait(false);
-            return sandbox;
+            return (sandbox, run);
         }
         catch (Exception e)
         {
+            run.Dispose();
             pools.Retire(sandbox);
             if (e is OperationCanceledException)
                 throw;
             PoolLog.ClaimFailed(logger, sandbox.Info.Id.Value, pool, e.Message);
-            return null;
+            return (null, default);
         }
     }
 

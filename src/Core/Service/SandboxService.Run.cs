@@ -21,8 +21,10 @@ public sealed partial class SandboxService
         using var reservation = quotas.Reserve(principal.Tenant, spec.Limits.MemoryMiB);
         // A warm pool's sandbox when one of this shape waits (the one-shot path has no terminal: a TTY run goes to the
         // driver, which refuses it); else the driver's one-shot path.
-        var pooled = process.Tty is null ? await ClaimPooledAsync(driver, spec, forCreate: false, cancellationToken).ConfigureAwait(false) : null;
-        // A miss launches a sandbox of its own: refill ahead of demand waits for it.
+        var (pooled, claimedRun) = process.Tty is null ? await ClaimPooledAsync(driver, spec, forCreate: false, cancellationToken).ConfigureAwait(false) : (null, default);
+        // A hit's run is counted by its pool until it ends (a microVM pool's refill waits for it:
+        // WarmPool.RefillWaitsForClaimedRuns). A miss launches a sandbox of its own: refill ahead of demand waits for it.
+        using var claimed = claimedRun;
         using var launching = pooled is null ? pools.Activity.Enter() : default;
         if (pooled is not null)
             spec = spec with { Id = pooled.Info.Id };
