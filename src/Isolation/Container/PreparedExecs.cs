@@ -41,7 +41,12 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
         {
             if (_stopped || _next is not null || disposing.IsCancellationRequested)
                 return;
-            _next = PrepareAsync();
+            // Pending from here, under the lock: set later (in PrepareAsync, after its yield), it could land after an
+            // exec had already taken this one (TakeAsync clears it), and that exec's cgroup would then read as pending
+            // — its processes left out of the workload (ListWorkloadProcessesAsync, SignalWorkloadAsync).
+            var execId = nextExecId();
+            _pending = execId;
+            _next = PrepareAsync(execId);
         }
     }
 
@@ -113,15 +118,12 @@ internal sealed class PreparedExecs(ContainerInstance instance, AgentChannel cha
         return prepared;
     }
 
-    private async Task<Prepared?> PrepareAsync()
+    private async Task<Prepared?> PrepareAsync(string execId)
     {
         await Task.Yield();
         lock (_lock)
             if (_stopped)
                 return null;
-        var execId = nextExecId();
-        lock (_lock)
-            _pending = execId;
         ICgroup? cgroup = null;
         try
         {
