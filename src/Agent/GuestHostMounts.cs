@@ -19,6 +19,16 @@ internal static class GuestHostMounts
     {
         if (request.HostMounts.Count > 0 && request.Template)
             throw new TtrpcException(StatusCode.InvalidArgument, "host mounts are 9p shares, which a template's snapshot cannot hold");
+        if (request.ScratchMounts.Count > 0 && request.Template)
+            throw new TtrpcException(StatusCode.InvalidArgument, "tmpfs mounts are not made in a template (its clones' roots are read-only)");
+        foreach (var m in request.ScratchMounts)
+        {
+            FileService.ValidatePath(m.Path);
+            if (m.Path == "/" || m.Path.Split('/').Skip(1).Any(c => c is "" or "." or ".."))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"tmpfs mount path '{m.Path}' must be absolute, normalized and not /");
+            if (m.SizeBytes <= 0 || m.Mode > 0xFFF)
+                throw new TtrpcException(StatusCode.InvalidArgument, $"tmpfs mount at {m.Path}: size {m.SizeBytes} must be positive, mode at most 07777");
+        }
         foreach (var m in request.HostMounts)
         {
             FileService.ValidatePath(m.Path);
@@ -48,9 +58,19 @@ internal static class GuestHostMounts
         }
     }
 
+    /// <summary>The request's tmpfs mounts (<see cref="GuestScratchMount"/>), each at its destination walked as a host
+    /// mount's is: nosuid, nodev always, noexec and read-only when asked.</summary>
+    public static void MountScratch(IEnumerable<GuestScratchMount> mounts, string newRoot)
+    {
+        foreach (var m in mounts)
+            GuestInit.Mount("tmpfs", Target(newRoot, m.Path, isDirectory: true, "tmpfs mount"), "tmpfs",
+                Libc.MS_NOSUID | Libc.MS_NODEV | (m.NoExec ? Libc.MS_NOEXEC : 0) | (m.ReadOnly ? Libc.MS_RDONLY : 0),
+                $"size={m.SizeBytes},mode={Convert.ToString(m.Mode, 8)}");
+    }
+
     /// <summary>The destination under <paramref name="newRoot"/>, walked without following a symlink; missing
     /// components made.</summary>
-    private static string Target(string newRoot, string path, bool isDirectory)
+    private static string Target(string newRoot, string path, bool isDirectory, string what = "host mount")
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var current = newRoot;
@@ -61,7 +81,7 @@ internal static class GuestHostMounts
             var info = new FileInfo(current);
             if (info.LinkTarget is not null)
                 throw new TtrpcException(StatusCode.InvalidArgument,
-                    $"host mount destination {path}: /{string.Join('/', parts[..(i + 1)])} is a symlink in the root (give the real path)");
+                    $"{what} destination {path}: /{string.Join('/', parts[..(i + 1)])} is a symlink in the root (give the real path)");
             try
             {
                 if (!info.Exists && !Directory.Exists(current))
@@ -73,11 +93,11 @@ internal static class GuestHostMounts
                 }
                 else if ((!last || isDirectory) != Directory.Exists(current))
                     throw new TtrpcException(StatusCode.InvalidArgument,
-                        $"host mount destination {path}: /{string.Join('/', parts[..(i + 1)])} is {(Directory.Exists(current) ? "a directory" : "not a directory")} in the root, the source {(isDirectory ? "a directory" : "a file")}");
+                        $"{what} destination {path}: /{string.Join('/', parts[..(i + 1)])} is {(Directory.Exists(current) ? "a directory" : "not a directory")} in the root, the source {(isDirectory ? "a directory" : "a file")}");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new TtrpcException(StatusCode.InvalidArgument, $"host mount destination {path}: cannot make /{string.Join('/', parts[..(i + 1)])} in the root: {e.Message}");
+                throw new TtrpcException(StatusCode.InvalidArgument, $"{what} destination {path}: cannot make /{string.Join('/', parts[..(i + 1)])} in the root: {e.Message}");
             }
         }
         return current;
