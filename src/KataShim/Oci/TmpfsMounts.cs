@@ -21,6 +21,8 @@ internal static class TmpfsMounts
         var errorsBefore = errors.Count;
         if (m.Destination.Split('/').Any(c => c is ".." or ".") || !m.Destination.StartsWith('/'))
             errors.Add($"{at}: the destination must be an absolute path without '.' or '..'");
+        else if (m.Destination.TrimEnd('/').Length == 0 || Rootfs.BindMounts.EngineDirs.Any(d => m.Destination == d || m.Destination.StartsWith(d + "/", StringComparison.Ordinal)))
+            errors.Add($"{at}: the destination is the engine's own ({string.Join(", ", Rootfs.BindMounts.EngineDirs)} and / are provided by the sandbox; its own tmpfs mounts at /dev/shm and /run are taken as they are)");
         foreach (var option in m.Options ?? [])
         {
             if (option.StartsWith("size=", StringComparison.Ordinal))

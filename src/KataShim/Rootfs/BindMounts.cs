@@ -18,7 +18,7 @@ internal sealed record BindMount(int Index, string Source, string Destination, b
 internal static class BindMounts
 {
     /// <summary>Top-level directories the engine provides itself: a bind under them would not be seen.</summary>
-    private static readonly string[] EngineDirs = ["/proc", "/dev", "/tmp", "/run", "/sys", "/work"];
+    internal static readonly string[] EngineDirs = ["/proc", "/dev", "/tmp", "/run", "/sys", "/work"];
 
     private static readonly HashSet<string> Accepted = new(StringComparer.Ordinal)
     {
