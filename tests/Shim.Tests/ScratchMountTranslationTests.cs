@@ -39,7 +39,7 @@ public sealed class ScratchMountTranslationTests
 
         var (_, spec) = DecisionTranslator.ToSpec(Allow(diskMiB: 128), plan.Request);
         Assert.Equal([1L << 20, 64L << 20], spec.ScratchMounts.Select(m => m.SizeBytes));
-        SpecValidator.Validate(spec);
+        SpecValidator.Validate(spec with { Rootfs = RootfsSpec.Host });
         var (_, small) = DecisionTranslator.ToSpec(Allow(diskMiB: 16), plan.Request);
         Assert.Equal(16L << 20, small.ScratchMounts[1].SizeBytes);
     }
