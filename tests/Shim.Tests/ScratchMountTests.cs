@@ -41,6 +41,22 @@ public sealed class ScratchMountTests(ContainerdFixture fixture)
     }
 
     [ShimFact]
+    public async Task Tmpfs_InARootfsDir_TopLevelMade_MissingBelowRefused()
+    {
+        string[] run = ["run", "--rm", "--runtime", ContainerdFixture.Runtime, .. CtrRunTests.ContainerTier];
+        var top = await fixture.CtrAsync([.. run, "--mount", "type=tmpfs,src=tmpfs,dst=/cache,options=size=1m",
+            "--rootfs", fixture.Rootfs, "tmpfs-dir", "/bin/sh", "-c", Fill]);
+        Assert.True(top.ExitCode == 0, $"{top}\n{fixture.ReadLog()}");
+        Assert.EndsWith("half-written\nNo space left on device\n", top.Stdout);
+
+        var below = await fixture.CtrAsync([.. run, "--mount", "type=tmpfs,src=tmpfs,dst=/etc/scratch-missing,options=size=1m",
+            "--rootfs", fixture.Rootfs, "tmpfs-dir-below", "/bin/true"]);
+        Assert.NotEqual(0, below.ExitCode);
+        Assert.Contains("tmpfs mount at /etc/scratch-missing: the destination does not exist in the root given with --rootfs", below.Stderr);
+        Assert.False(Directory.Exists(Path.Combine(fixture.Rootfs, "etc/scratch-missing")));
+    }
+
+    [ShimFact]
     public async Task Tmpfs_BadOptionOrDestination_IsRefusedNamingIt()
     {
         var option = await RunAsync(CtrRunTests.ContainerTier, "tmpfs-opt", ["--mount", "type=tmpfs,src=tmpfs,dst=/cache,options=size=1m:uid=5"], ["/bin/true"]);
