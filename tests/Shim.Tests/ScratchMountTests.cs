@@ -23,6 +23,20 @@ public sealed class ScratchMountTests(ContainerdFixture fixture)
     [ShimFact]
     public Task Tmpfs_MicroVmTier_IsBoundedNosuidNodev() => AssertBoundedTmpfsAsync(MicroVm, "tmpfs-vm", "microvm");
 
+    [ShimFact]
+    public async Task Tmpfs_MicroVmTier_NoexecAndRo_AreApplied()
+    {
+        var result = await RunAsync(MicroVm, "tmpfs-vm-ro", ["--mount", "type=tmpfs,src=tmpfs,dst=/var/scratch,options=noexec:ro:mode=755"],
+            ["/bin/sh", "-c", "grep ' /var/scratch ' /proc/mounts | tail -1; (touch /var/scratch/x) 2>/dev/null && echo written || echo refused"]);
+        Assert.True(result.ExitCode == 0, $"{result}\n{fixture.ReadLog()}");
+        var lines = result.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        var options = lines[0].Split(' ')[3].Split(',');
+        Assert.Equal("tmpfs", lines[0].Split(' ')[2]);
+        foreach (var option in new[] { "ro", "nosuid", "nodev", "noexec", "size=65536k", "mode=755" })
+            Assert.Contains(option, options);
+        Assert.Equal("refused", lines[1]);
+    }
+
     private async Task AssertBoundedTmpfsAsync(string[] tier, string id, string tierName)
     {
         var result = await RunAsync(tier, id, ["--mount", "type=tmpfs,src=tmpfs,dst=/cache,options=size=1m:mode=1777"], ["/bin/sh", "-c", Fill]);
