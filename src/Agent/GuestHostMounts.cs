@@ -12,6 +12,7 @@ namespace Sandbox.Agent;
 /// onto the destination. The destination is walked one component at a time inside the new root: a symlink on the way
 /// (an image's own) is refused, so a bind never lands outside the root or on the agent's files; missing components are
 /// made (a file last for a file source), which needs a writable place (an image's overlay, the root's tmpfs).
+/// The request's tmpfs mounts (scratch_mounts) take the same walk to their destination.
 /// </summary>
 internal static class GuestHostMounts
 {
