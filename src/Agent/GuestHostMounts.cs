@@ -12,6 +12,7 @@ namespace Sandbox.Agent;
 /// onto the destination. The destination is walked one component at a time inside the new root: a symlink on the way
 /// (an image's own) is refused, so a bind never lands outside the root or on the agent's files; missing components are
 /// made (a file last for a file source), which needs a writable place (an image's overlay, the root's tmpfs).
+/// The request's tmpfs mounts (scratch_mounts) take the same walk to their destination.
 /// </summary>
 internal static class GuestHostMounts
 {
@@ -19,6 +20,16 @@ internal static class GuestHostMounts
     {
         if (request.HostMounts.Count > 0 && request.Template)
             throw new TtrpcException(StatusCode.InvalidArgument, "host mounts are 9p shares, which a template's snapshot cannot hold");
+        if (request.ScratchMounts.Count > 0 && request.Template)
+            throw new TtrpcException(StatusCode.InvalidArgument, "tmpfs mounts are not made in a template (its clones' roots are read-only)");
+        foreach (var m in request.ScratchMounts)
+        {
+            FileService.ValidatePath(m.Path);
+            if (m.Path == "/" || m.Path.Split('/').Skip(1).Any(c => c is "" or "." or ".."))
+                throw new TtrpcException(StatusCode.InvalidArgument, $"tmpfs mount path '{m.Path}' must be absolute, normalized and not /");
+            if (m.SizeBytes <= 0 || m.Mode > 0xFFF)
+                throw new TtrpcException(StatusCode.InvalidArgument, $"tmpfs mount at {m.Path}: size {m.SizeBytes} must be positive, mode at most 07777");
+        }
         foreach (var m in request.HostMounts)
         {
             FileService.ValidatePath(m.Path);
@@ -48,9 +59,19 @@ internal static class GuestHostMounts
         }
     }
 
+    /// <summary>The request's tmpfs mounts (<see cref="GuestScratchMount"/>), each at its destination walked as a host
+    /// mount's is: nosuid, nodev always, noexec and read-only when asked.</summary>
+    public static void MountScratch(IEnumerable<GuestScratchMount> mounts, string newRoot)
+    {
+        foreach (var m in mounts)
+            GuestInit.Mount("tmpfs", Target(newRoot, m.Path, isDirectory: true, "tmpfs mount"), "tmpfs",
+                Libc.MS_NOSUID | Libc.MS_NODEV | (m.NoExec ? Libc.MS_NOEXEC : 0) | (m.ReadOnly ? Libc.MS_RDONLY : 0),
+                $"size={m.SizeBytes},mode={Convert.ToString(m.Mode, 8)}");
+    }
+
     /// <summary>The destination under <paramref name="newRoot"/>, walked without following a symlink; missing
     /// components made.</summary>
-    private static string Target(string newRoot, string path, bool isDirectory)
+    private static string Target(string newRoot, string path, bool isDirectory, string what = "host mount")
     {
         var parts = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         var current = newRoot;
@@ -61,7 +82,7 @@ internal static class GuestHostMounts
             var info = new FileInfo(current);
             if (info.LinkTarget is not null)
                 throw new TtrpcException(StatusCode.InvalidArgument,
-                    $"host mount destination {path}: /{string.Join('/', parts[..(i + 1)])} is a symlink in the root (give the real path)");
+                    $"{what} destination {path}: /{string.Join('/', parts[..(i + 1)])} is a symlink in the root (give the real path)");
             try
             {
                 if (!info.Exists && !Directory.Exists(current))
@@ -73,11 +94,11 @@ internal static class GuestHostMounts
                 }
                 else if ((!last || isDirectory) != Directory.Exists(current))
                     throw new TtrpcException(StatusCode.InvalidArgument,
-                        $"host mount destination {path}: /{string.Join('/', parts[..(i + 1)])} is {(Directory.Exists(current) ? "a directory" : "not a directory")} in the root, the source {(isDirectory ? "a directory" : "a file")}");
+                        $"{what} destination {path}: /{string.Join('/', parts[..(i + 1)])} is {(Directory.Exists(current) ? "a directory" : "not a directory")} in the root, the source {(isDirectory ? "a directory" : "a file")}");
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
-                throw new TtrpcException(StatusCode.InvalidArgument, $"host mount destination {path}: cannot make /{string.Join('/', parts[..(i + 1)])} in the root: {e.Message}");
+                throw new TtrpcException(StatusCode.InvalidArgument, $"{what} destination {path}: cannot make /{string.Join('/', parts[..(i + 1)])} in the root: {e.Message}");
             }
         }
         return current;

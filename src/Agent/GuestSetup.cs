@@ -217,6 +217,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
             File.CreateSymbolicLink(path, link.Target);
         }
         GuestHostMounts.MountAll(request.HostMounts, NewRoot, SharesDir);
+        GuestHostMounts.MountScratch(request.ScratchMounts, NewRoot);
         if (request.Network?.ResolvConf is { Length: > 0 } resolvConf)
             CoverResolvConf(resolvConf);
         foreach (var dir in new[] { "/proc", "/sys", "/dev" })

@@ -23,8 +23,8 @@ public sealed record HostMount(string Source, string Destination, bool ReadOnly 
                 errors.Add($"{at}: the source must be an absolute host path without '.', '..' or empty segments, not /");
             if (!IsNormalizedAbsolute(m.Destination) || m.Destination == "/")
                 errors.Add($"{at}: the destination must be an absolute path without '.', '..' or empty segments, not /");
-            else if (s_engineDirs.Append(spec.WorkDir).Any(d => m.Destination == d || m.Destination.StartsWith(d + "/", StringComparison.Ordinal)))
-                errors.Add($"{at}: the destination is the sandbox's own ({string.Join(", ", s_engineDirs.Append(spec.WorkDir))} take no host mounts)");
+            else if (IsEngineDir(m.Destination, spec.WorkDir) is { } dirs)
+                errors.Add($"{at}: the destination is the sandbox's own ({dirs} take no host mounts)");
             else if (!seen.Add(m.Destination))
                 errors.Add($"{at}: the destination is mounted twice");
         }
@@ -38,7 +38,14 @@ public sealed record HostMount(string Source, string Destination, bool ReadOnly 
                 $"host mounts ({string.Join(", ", spec.HostMounts.Select(m => m.Destination))}) {why}");
     }
 
-    private static bool IsNormalizedAbsolute(string path) =>
+    /// <summary>The sandbox's own directories, listed, when <paramref name="destination"/> is one of them or below one;
+    /// otherwise null.</summary>
+    internal static string? IsEngineDir(string destination, string workDir) =>
+        s_engineDirs.Append(workDir).Any(d => destination == d || destination.StartsWith(d + "/", StringComparison.Ordinal))
+            ? string.Join(", ", s_engineDirs.Append(workDir))
+            : null;
+
+    internal static bool IsNormalizedAbsolute(string path) =>
         path.Length is > 0 and <= SpecValidator.MaxPathLength && path[0] == '/' && !path.Contains('\0')
         && (path == "/" || path[1..].Split('/').All(c => c is not ("" or "." or "..")));
 }

@@ -39,6 +39,10 @@ public sealed record SandboxSpec
     /// tier refuses them (its caller binds into the root it gives). Empty = none.</summary>
     public IReadOnlyList<HostMount> HostMounts { get; init; } = [];
 
+    /// <summary>tmpfs mounts the sandbox owns (an OCI bundle's tmpfs mounts), both tiers; sized by Core
+    /// (<see cref="ScratchMount.Sized"/>). Empty = none.</summary>
+    public IReadOnlyList<ScratchMount> ScratchMounts { get; init; } = [];
+
     /// <summary>Environment for every process, before a process's own <see cref="ProcessSpec.Env"/>.</summary>
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 

@@ -38,6 +38,7 @@ public static class SpecValidator
         CheckEnv(spec.Env, "env", errors);
         CheckNetwork(spec, errors);
         HostMount.Check(spec, errors);
+        ScratchMount.Check(spec, errors);
         if (spec.User is { } user && (user.Uid is < 0 or > SandboxUser.MaxId || user.Gid is < 0 or > SandboxUser.MaxId))
             errors.Add($"user {user} must have uid and gid in [0, {SandboxUser.MaxId}]");
         if (errors.Count > 0)

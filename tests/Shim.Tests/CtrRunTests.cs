@@ -52,11 +52,11 @@ public sealed class CtrRunTests(ContainerdFixture fixture)
     [ShimFact]
     public async Task UnsupportedSpecField_IsAnErrorNamingIt()
     {
-        var result = await RunAsync("run-tmpfs", ["--mount", "type=tmpfs,src=tmpfs,dst=/scratch"], ["/bin/true"]);
+        var result = await RunAsync("run-ramfs", ["--mount", "type=ramfs,src=ramfs,dst=/scratch"], ["/bin/true"]);
         Assert.NotEqual(0, result.ExitCode);
         Assert.Contains("mounts[", result.Stderr);
         Assert.Contains("/scratch", result.Stderr);
-        await AssertNothingLeftAsync("run-tmpfs");
+        await AssertNothingLeftAsync("run-ramfs");
     }
 
     private async Task AssertNothingLeftAsync(string id)

@@ -102,7 +102,7 @@ public sealed class TranslationTests
     {
         var e = Assert.Throws<SandboxException>(() => Translate("""
             {"process":{"args":["/bin/true"],"apparmorProfile":"x"},"root":{"path":"/r"},
-             "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs"},{"destination":"/proc/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
+             "mounts":[{"destination":"/data","type":"tmpfs","source":"tmpfs","options":["uid=0"]},{"destination":"/proc/x","type":"bind","source":"/srv","options":["rbind","shared"]}],
              "linux":{"namespaces":[{"type":"network","path":"/proc/7/ns/net"}],"seccomp":{"defaultAction":"SCMP_ACT_NOTIFY"},
                       "sysctl":{"net.ipv4.ip_forward":"1"},"resources":{"blockIO":{"weight":10}}}}
             """));

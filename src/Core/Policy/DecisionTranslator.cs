@@ -50,6 +50,7 @@ public static class DecisionTranslator
                 : image?.Record.Defaults.User is { } imageUser ? Isolation.Images.ImageUser.Resolve(imageUser, image.RootfsDirectory) : null,
             LoopbackNames = request.LoopbackNames,
             HostMounts = request.HostMounts,
+            ScratchMounts = [.. request.ScratchMounts.Select(m => m.Sized(limits.DiskMiB))],
             RequireHardwareVirtualization = decision.RequireHardwareVirtualization,
         };
         return (tier, spec);

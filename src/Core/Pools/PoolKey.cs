@@ -26,7 +26,7 @@ public sealed record PoolKey(
     public static PoolKey? Of(SandboxTier tier, SandboxSpec spec, bool limitsChangeable)
     {
         if (spec.Network != NetworkMode.None || spec.EgressAllow.Count > 0 || spec.PublishedPorts.Count > 0 || spec.NetworkOf is not null
-            || spec.LoopbackNames.Count > 0 || spec.HostsPod || spec.HostMounts.Count > 0)
+            || spec.LoopbackNames.Count > 0 || spec.HostsPod || spec.HostMounts.Count > 0 || spec.ScratchMounts.Count > 0)
             return null;
         var fixedLimits = limitsChangeable
             ? spec.Limits with { MemoryMiB = 0, Cpus = 0, WallTime = null, OutputBytes = 0 }

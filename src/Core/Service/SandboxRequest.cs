@@ -65,6 +65,9 @@ public sealed record SandboxRequest
     /// <summary>Host directories and files shown inside (an OCI bundle's binds): tiers that take them (the microVM tier)
     /// only; the container tier refuses them. Not in the policy's input yet: whoever gives them controls the host.</summary>
     public IReadOnlyList<Isolation.HostMount> HostMounts { get; init; } = [];
+    /// <summary>tmpfs mounts the sandbox owns (an OCI bundle's tmpfs mounts), both tiers; a size of 0 gets
+    /// <see cref="Isolation.ScratchMount.DefaultSize"/> of the granted disk cap, a larger one than that cap is refused.</summary>
+    public IReadOnlyList<Isolation.ScratchMount> ScratchMounts { get; init; } = [];
     /// <summary>The caller says the code is (un)trusted; null = it did not say, which counts as untrusted.</summary>
     public bool? Untrusted { get; init; }
     /// <summary>"tenant", "fork" or "unknown"; null = it did not say, which counts as "unknown".</summary>

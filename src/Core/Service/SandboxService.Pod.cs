@@ -30,6 +30,7 @@ public sealed partial class SandboxService
             pod.Tier != SandboxTier.MicroVm ? $"the pod's sandbox is on the {TierNames.ToPolicy(pod.Tier)} tier" :
             host is not { CanHostContainers: true } ? "the pod's sandbox was not made to host a pod, or has ended" :
             spec.HostMounts.Count > 0 ? "this sandbox mounts host paths, which the pod's running microVM cannot take (no hotplug of 9p shares)" :
+            spec.ScratchMounts.Count > 0 ? "this sandbox has tmpfs mounts, which a container in the pod's microVM does not take" :
             spec.Network != NetworkMode.None || (spec.NetworkOf is not null && !SameOrchestratorNamespace(spec, pod)) ? "this sandbox's decision gives it a network of its own" :
             spec.NetworkOf is null && pod.Decision.Network.Netns is { } podNetns ? $"the pod's microVM has network namespace {podNetns}, which this sandbox's decision does not join" :
             pod.Info?.Egress.Count > 0 ? "the pod's microVM has egress this sandbox's decision does not grant" :

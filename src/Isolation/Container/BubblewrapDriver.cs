@@ -80,6 +80,7 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         SpecValidator.Validate(spec);
         SpecValidator.Validate(process);
         HostMount.Refuse(spec, "are not taken by the container tier: bind into the root given to it");
+        RefuseNoExecScratch(spec);
         if (process.Tty is not null)
             throw new SandboxException(SandboxErrorCode.InvalidArgument, "a terminal (ProcessSpec.Tty) needs a long-lived sandbox (CreateAsync + ExecAsync); the one-shot path runs with pipes");
         await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
@@ -104,10 +105,19 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
         return true;
     }
 
+    /// <summary>bwrap mounts its tmpfs mounts without noexec and has no option for it: refused, never dropped.</summary>
+    private static void RefuseNoExecScratch(SandboxSpec spec)
+    {
+        if (spec.ScratchMounts.FirstOrDefault(m => m.NoExec) is { } m)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"tmpfs mount at {m.Destination}: noexec is not applied on the container tier (bwrap has no such option); drop it or ask for the microVM tier");
+    }
+
     public async Task<ISandbox> CreateAsync(SandboxSpec spec, CancellationToken cancellationToken)
     {
         SpecValidator.Validate(spec);
         HostMount.Refuse(spec, "are not taken by the container tier: bind into the root given to it");
+        RefuseNoExecScratch(spec);
         await RemoveStaleCgroupsOnceAsync().ConfigureAwait(false);
         var bundle = AgentBundle.Locate(_options.AgentDirectory);
         await using var rollback = new RollbackStack();

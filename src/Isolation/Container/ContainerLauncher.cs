@@ -133,6 +133,14 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             new TmpfsOp(spec.WorkDir, spec.Limits.DiskMiB << 20, "0755"),
         ]);
         mounts.AddRange(extraMounts);
+        foreach (var m in spec.ScratchMounts)
+        {
+            // bwrap mounts a tmpfs nosuid,nodev, its pages charged to the sandbox's memory cgroup; a missing mount point
+            // is made on bwrap's own root (top level) and must exist below a bound entry (the caller's root).
+            mounts.Add(new TmpfsOp(m.Destination, m.SizeBytes, Convert.ToString(m.Mode, 8).PadLeft(4, '0')));
+            if (m.ReadOnly)
+                mounts.Add(new RemountRo(m.Destination));
+        }
         mounts.Add(new RemountRo("/"));
         var args = new BwrapArguments
         {

@@ -21,6 +21,8 @@ public sealed partial class MicroVmDriver
     {
         SpecValidator.Validate(spec);
         HostMount.Refuse(spec, "are 9p shares, which a snapshot template cannot hold");
+        if (spec.ScratchMounts.Count > 0)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition, "tmpfs mounts are made at a cold boot's set-up, not in a snapshot template");
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var layout = GuestRootfs.Build(spec.Rootfs, spec.WorkDir, _options.GuestUid, _options.CacheDirectory, _options.MkfsErofsPath);

@@ -178,6 +178,10 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             if (spec.HostsPod)
                 setup.PodShare = PodShare.Tag;
             setup.HostMounts.Add(hostMounts.Guest);
+            setup.ScratchMounts.Add(spec.ScratchMounts.Select(m => new GuestScratchMount
+            {
+                Path = m.Destination, SizeBytes = m.SizeBytes, Mode = (uint)m.Mode, ReadOnly = m.ReadOnly, NoExec = m.NoExec,
+            }));
             if (network is not null)
             {
                 setup.Network = new GuestNetwork
@@ -202,8 +206,9 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             return setup;
         }
         // A pod's VM cold-boots too, as one with host mounts: its pod share (or their shares) are devices no template has,
-        // and the guest mounts them at set-up; so does one on a CNI pod's tap.
-        var (vm, template) = networkSocket is null && podTap is null && !spec.HostsPod && spec.HostMounts.Count == 0
+        // and the guest mounts them at set-up; so does one on a CNI pod's tap, and one with tmpfs mounts (a clone's root
+        // is the template's, read-only: no mount point could be made in it).
+        var (vm, template) = networkSocket is null && podTap is null && !spec.HostsPod && spec.HostMounts.Count == 0 && spec.ScratchMounts.Count == 0
             ? await StartAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, spec.WorkDir, persistent, cancellationToken,
                 agent => agent.SetupGuestAsync(NewSetup(), cancellationToken)).ConfigureAwait(false)
             : (await BootAsync(spec.Id, accel.Accelerator, kernel, initrd, guestRamMiB, layout, null, _options.BootTimeout, cancellationToken,

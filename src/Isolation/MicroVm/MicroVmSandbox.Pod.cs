@@ -23,6 +23,9 @@ public sealed partial class MicroVmSandbox : IPodHost
             throw new SandboxException(SandboxErrorCode.FailedPrecondition, $"sandbox {Info.Id} does not host a pod (or has ended)");
         SpecValidator.Validate(spec);
         HostMount.Refuse(spec, $"cannot be added to the running microVM of pod sandbox {Info.Id} (no hotplug of 9p shares)");
+        if (spec.ScratchMounts.Count > 0)
+            throw new SandboxException(SandboxErrorCode.FailedPrecondition,
+                $"tmpfs mounts ({string.Join(", ", spec.ScratchMounts.Select(m => m.Destination))}) are not taken by a container in the microVM of pod sandbox {Info.Id}");
         if (spec.Network != NetworkMode.None || spec.NetworkOf is not null || spec.LoopbackNames.Count > 0)
             throw new SandboxException(SandboxErrorCode.FailedPrecondition,
                 $"a container in the microVM of pod sandbox {Info.Id} has the VM's network (none of its own): its spec asks for network {spec.Network}");

@@ -83,7 +83,7 @@ internal static class BundleTranslator
             errors.Add($"domainname '{spec.Domainname}' is not supported (the sandbox has its own UTS namespace with the hostname only)");
         if (spec.Hooks is { ValueKind: JsonValueKind.Object } hooks && hooks.EnumerateObject().Any(h => h.Value.ValueKind == JsonValueKind.Array && h.Value.GetArrayLength() > 0))
             errors.Add("hooks are not supported (no host code runs on the container's behalf)");
-        var (binds, podFiles) = CheckMounts(spec.Mounts, annotations.GetValueOrDefault(ShimAnnotations.CriSandboxId), errors, notes);
+        var (binds, podFiles, scratch) = CheckMounts(spec.Mounts, annotations.GetValueOrDefault(ShimAnnotations.CriSandboxId), errors, notes);
         var (resources, netns) = CheckLinux(spec.Linux, podSandboxPid, podNetworkNamespace, errors, notes);
         var seccomp = ReadSeccomp(spec.Linux?.Seccomp, errors);
         var hostname = string.IsNullOrEmpty(spec.Hostname) ? null : spec.Hostname;
@@ -97,6 +97,7 @@ internal static class BundleTranslator
             Tier = TierHint(annotations),
             NarrowingSyscallProfile = seccomp,
             NetworkNamespace = netns,
+            ScratchMounts = scratch,
             // CRI passes the pod's labels only as annotations it was configured to forward (pod_annotations):
             // they reach the policy there.
         };
@@ -185,13 +186,14 @@ internal static class BundleTranslator
         };
     }
 
-    private static (List<Rootfs.BindMount> Binds, List<Rootfs.BindMount> PodFiles) CheckMounts(List<OciMount>? mounts, string? podId,
+    private static (List<Rootfs.BindMount> Binds, List<Rootfs.BindMount> PodFiles, List<ScratchMount> Scratch) CheckMounts(List<OciMount>? mounts, string? podId,
         List<string> errors, List<string> notes)
     {
         var binds = new List<Rootfs.BindMount>();
         var podFiles = new List<Rootfs.BindMount>();
+        var scratch = new List<ScratchMount>();
         if (mounts is null)
-            return (binds, podFiles);
+            return (binds, podFiles, scratch);
         for (var i = 0; i < mounts.Count; i++)
         {
             var m = mounts[i];
@@ -201,16 +203,20 @@ internal static class BundleTranslator
             if (cri is CriMountHandling.ProvidedByEngine or CriMountHandling.Refused)
                 continue;
             var errorsBefore = errors.Count;
-            if (Rootfs.BindMounts.Check(m, i, errors) is { } bind)
+            if (TmpfsMounts.Check(m, i, errors) is { } tmpfs)
+                scratch.Add(tmpfs);
+            else if (errors.Count > errorsBefore)
+                continue;
+            else if (Rootfs.BindMounts.Check(m, i, errors) is { } bind)
             {
                 binds.Add(bind);
                 if (cri == CriMountHandling.PodFile)
                     podFiles.Add(bind);
             }
             else if (errors.Count == errorsBefore)
-                errors.Add($"mounts[{i}] ({m.Type} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes bind mounts besides");
+                errors.Add($"mounts[{i}] ({m.Type} {m.Source} → {m.Destination}) is not supported: the engine provides /proc, /dev, /dev/pts, /dev/shm and /run itself and takes bind and tmpfs mounts besides");
         }
-        return (binds, podFiles);
+        return (binds, podFiles, scratch);
     }
 
     /// <summary>linux.seccomp, compiled by SyscallFilter: the sandbox runs under the intersection of the policy's

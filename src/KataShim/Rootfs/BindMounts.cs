@@ -18,7 +18,7 @@ internal sealed record BindMount(int Index, string Source, string Destination, b
 internal static class BindMounts
 {
     /// <summary>Top-level directories the engine provides itself: a bind under them would not be seen.</summary>
-    private static readonly string[] EngineDirs = ["/proc", "/dev", "/tmp", "/run", "/sys", "/work"];
+    internal static readonly string[] EngineDirs = ["/proc", "/dev", "/tmp", "/run", "/sys", "/work"];
 
     private static readonly HashSet<string> Accepted = new(StringComparer.Ordinal)
     {
@@ -71,6 +71,27 @@ internal static class BindMounts
         {
             foreach (var bind in binds)
                 MountOne(bind, rootFd, mayCreate);
+        }
+        finally
+        {
+            Libc.Close(rootFd);
+        }
+    }
+
+    /// <summary>Mount points of the bundle's tmpfs mounts (which the engine mounts: bwrap on the container tier, the guest
+    /// agent on the microVM tier), resolved inside <paramref name="root"/> as a bind's destination is. In the container's
+    /// own snapshot (<paramref name="mayCreate"/>) a missing one is made, since the container tier binds the root's
+    /// entries read-only; in a `--rootfs DIR` a missing one below the top level is an error naming it (a top-level one is
+    /// made on the engine's own root).</summary>
+    public static void MakeMountPoints(IEnumerable<ScratchMount> mounts, string root, bool mayCreate)
+    {
+        var rootFd = Libc.Open(root, Libc.O_PATH | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0);
+        if (rootFd < 0)
+            throw Fail($"open {root}");
+        try
+        {
+            foreach (var m in mounts.Where(m => mayCreate || m.Destination.TrimStart('/').Contains('/')))
+                Libc.Close(OpenDestination(rootFd, m.Destination.TrimStart('/'), directory: true, mayCreate, $"tmpfs mount at {m.Destination}"));
         }
         finally
         {

@@ -49,6 +49,8 @@ internal sealed partial class TaskService
                 SnapshotMounts.MountAll(request.Rootfs, mounted);
                 rootfs = mounted;
             }
+            if (plan.Request.ScratchMounts.Count > 0)
+                BindMounts.MakeMountPoints(plan.Request.ScratchMounts, mounted ?? rootfs, mayCreate: mounted is not null);
             if (plan.Binds.Count > 0)
             {
                 var binds = await PrepareBindsAsync(plan, id, rootfs, mounted, ctx.CancellationToken).ConfigureAwait(false);
