@@ -28,24 +28,14 @@ internal static unsafe class GuestConfinement
                 $"seccomp program of {bytes} bytes: must be whole 8-byte instructions, at most {MaxFilterInstructions}");
     }
 
-    /// <summary>The root cgroup's cgroup.procs, kept open: the agent moves back there after every spawn.</summary>
-    private static readonly CgroupProcsFile RootProcs = new(CgroupRoot);
-
     /// <summary>Runs <paramref name="spawn"/> with the whole agent in <paramref name="cgroup"/> for its instant (the
     /// child is born there), under <see cref="CgroupSpawnLock"/>.</summary>
-    public static T SpawnInCgroup<T>(string cgroup, Func<T> spawn) =>
-        SpawnInCgroup(self => File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self.ToString(System.Globalization.CultureInfo.InvariantCulture)), spawn);
-
-    /// <summary>The same for a cgroup that lives as long as the agent (the guest's workload cgroup): its cgroup.procs
-    /// stays open.</summary>
-    public static T SpawnInCgroup<T>(CgroupProcsFile cgroup, Func<T> spawn) => SpawnInCgroup(cgroup.Move, spawn);
-
-    private static T SpawnInCgroup<T>(Action<int> moveIn, Func<T> spawn)
+    public static T SpawnInCgroup<T>(string cgroup, Func<T> spawn)
     {
-        var self = Libc.getpid();
+        var self = Libc.getpid().ToString();
         lock (CgroupSpawnLock)
         {
-            moveIn(self);
+            File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
             BootTimeline.Mark("spawn-cgroup-in");
             try
             {
@@ -53,7 +43,7 @@ internal static unsafe class GuestConfinement
             }
             finally
             {
-                RootProcs.Move(self);
+                File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
                 BootTimeline.Mark("spawn-cgroup-out");
             }
         }

@@ -21,7 +21,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private const string NewRoot = "/newroot";
     private const string SharesDir = "/shares";
     private const string WorkloadCgroup = "/sys/fs/cgroup/sandbox";
-    private static readonly CgroupProcsFile WorkloadProcs = new(WorkloadCgroup); // opened at the first spawn, kept
     private const int MaxSeedBytes = 512;
     private const int MaxResolvConfBytes = 1024;
     private const string ResolvConfFile = "/resolv.conf"; // in the initramfs, bound over the root's
@@ -397,7 +396,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
     {
         if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        return GuestConfinement.SpawnInCgroup(WorkloadProcs, () => GuestConfinement.OnThread(() =>
+        return GuestConfinement.SpawnInCgroup(WorkloadCgroup, () => GuestConfinement.OnThread(() =>
         {
             _podWorkload?.EnterAll();
             GuestConfinement.Confine(user, _seccomp);
