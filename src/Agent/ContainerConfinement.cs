@@ -59,14 +59,14 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
     }
 
     /// <summary>The command of a prepared first stage: the program comes later. The bundle's <c>sandbox-exec</c>
-    /// (<c>src/Agent/Native/sandbox-exec.c</c>: the same steps as <see cref="HeldExec.RunPrepared"/>, freestanding, no
-    /// runtime or loader to start: ~7 ms less CPU per exec on this host under load, bench/sandboxd) where the bundle has
-    /// it, else this program's <see cref="HeldExec.PreparedFlag"/>.</summary>
+    /// (<c>src/Agent/Native/sandbox-exec.c</c>: freestanding, no runtime or loader to start: ~7 ms less CPU per exec than
+    /// this program's NativeAOT start, bench/sandboxd; scripts/build-agent.sh always builds it).</summary>
     public (string Path, string[] Argv) PreparedCommand()
     {
-        var (loader, first) = FirstStage();
+        var (loader, _) = FirstStage();
         var lean = System.IO.Path.Combine(System.IO.Path.GetDirectoryName(System.IO.Path.GetDirectoryName(loader))!, LeanStage);
-        return File.Exists(lean) ? (lean, [LeanStage]) : (loader, [.. first, HeldExec.PreparedFlag]);
+        return File.Exists(lean) ? (lean, [LeanStage])
+            : throw new TtrpcException(StatusCode.FailedPrecondition, $"prepared execs need {lean} in the agent's bundle (scripts/build-agent.sh)");
     }
 
     /// <summary>The prepared first stage's file in the bundle, and its process name (as the agent's own names it).</summary>

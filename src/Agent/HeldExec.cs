@@ -15,7 +15,6 @@ namespace Sandbox.Agent;
 internal static unsafe class HeldExec
 {
     public const string Flag = "--exec-held";
-    public const string PreparedFlag = "--exec-prepared";
     public const int HoldFd = 3;
 
     /// <summary>Exit codes of a held exec that never reached the program (shell conventions).</summary>
@@ -36,42 +35,6 @@ internal static unsafe class HeldExec
         if (args[3] == "1" && Libc.ioctl(0, Libc.TIOCSCTTY, null) != 0)
             return Fail(CannotRun, $"TIOCSCTTY: {Errno.Name(Marshal.GetLastPInvokeError())}");
         return Proceed(uid, gid, nproc, args[4], args[7], args[8..], envp: null);
-    }
-
-    /// <summary>
-    /// <c>sandbox-agent --exec-prepared</c>: a first stage started before its exec was asked for (the agent's Prepare),
-    /// with the agent's identity, stdout and stderr the exec's pipes, stdin its stdin pipe, and the program to come on
-    /// descriptor 3. The host moves it into the exec's cgroup before it sends the Exec that names it; the agent then
-    /// writes the exec (<see cref="PreparedExec.Encode"/>) and closes the pipe, and this process proceeds as a held one
-    /// does after its go. EOF with nothing written (the sandbox going away) ends it without running anything.
-    /// </summary>
-    public static int RunPrepared()
-    {
-        var payload = new List<byte>(4096);
-        var buffer = stackalloc byte[4096];
-        while (true)
-        {
-            nint n = Libc.read(HoldFd, buffer, 4096);
-            if (n < 0 && Marshal.GetLastPInvokeError() == Errno.EINTR) continue;
-            if (n < 0) return NotReleased;
-            if (n == 0) break;
-            for (int i = 0; i < n; i++) payload.Add(buffer[i]);
-            if (payload.Count > PreparedExec.MaxPayload) return Fail(CannotRun, "prepared exec: request too large");
-        }
-        Libc.close(HoldFd);
-        if (payload.Count == 0) return NotReleased;
-        if (PreparedExec.Decode(payload.ToArray()) is not { } exec)
-            return Fail(CannotRun, "prepared exec: malformed request");
-        if (!exec.Stdin)
-        {
-            // No stdin asked for: /dev/null, as a spawned exec gets (the stdin pipe's write end is closed by the agent).
-            using var strings = new NativeStrings();
-            int devNull = Libc.open(strings.Add("/dev/null"), Libc.O_RDONLY, 0);
-            if (devNull < 0 || Libc.dup2(devNull, 0) < 0)
-                return Fail(CannotRun, $"/dev/null as stdin: {Errno.Name(Marshal.GetLastPInvokeError())}");
-            Libc.close(devNull);
-        }
-        return Proceed(exec.Uid, exec.Gid, exec.Nproc, exec.Cwd, exec.Path, exec.Argv, exec.Envp);
     }
 
     /// <summary>The end of every held exec: become the workload user for good, its RLIMIT_NPROC, its working

@@ -27,8 +27,9 @@ internal sealed unsafe partial class ProcessTable
             CloseFd(ref Request);
         }
     }
-    /// <summary>Starts the first stage of exec <paramref name="execId"/> ahead of its request (see
-    /// <see cref="HeldExec.RunPrepared"/>): the agent's identity, the exec's pipes, nothing of any program yet.</summary>
+    /// <summary>Starts the first stage of exec <paramref name="execId"/> ahead of its request (the bundle's
+    /// <c>sandbox-exec</c>, src/Agent/Native/sandbox-exec.c): the agent's identity, the exec's pipes, nothing of any
+    /// program yet.</summary>
     public int Prepare(string execId, ContainerConfinement held)
     {
         int* outPipe = stackalloc int[2] { -1, -1 };

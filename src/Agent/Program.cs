@@ -26,12 +26,6 @@ internal static class AgentMain
         // its user namespace, which no workload holds.
         Libc.prctl(Libc.PR_SET_DUMPABLE, 0, 0, 0, 0);
         // Started through the bundled loader, the process would be named after it; name it for ps and for the host.
-        // A prepared first stage waits, maybe long, beside the agent: named apart from it (ps, the host's tests).
-        if (args.Length == 1 && args[0] == HeldExec.PreparedFlag)
-        {
-            SetProcessName("sandbox-exec");
-            return HeldExec.RunPrepared();
-        }
         SetProcessName("sandbox-agent");
         // The first stage of a held exec (container tier): synchronous, on this main thread, before anything else.
         if (args.Length > 0 && args[0] == HeldExec.Flag) return HeldExec.Run(args);

@@ -1,10 +1,10 @@
-// sandbox-exec: a prepared exec's first stage (container tier), the lean twin of `sandbox-agent --exec-prepared`
-// (HeldExec.RunPrepared). The agent starts it ahead of the exec's request with its own identity, the exec's pipes as
+// sandbox-exec: a prepared exec's first stage (container tier; a held exec's, for terminals and large argv, is the
+// agent's own binary: HeldExec). The agent starts it ahead of the exec's request with its own identity, the exec's pipes as
 // 0, 1 and 2 and the request pipe as 3; the host moves it into the exec's own cgroup; an Exec then writes the program
 // (PreparedExec.Encode: NUL-terminated fields stdin, uid, gid, nproc, cwd, path, argc, argv..., env...) and closes the
-// pipe. This process then becomes the workload user for good (WorkloadCredentials.BecomeUnprivileged, step by step
-// the same), sets its RLIMIT_NPROC, enters the working directory and execs the program. EOF with nothing written (the
-// sandbox going away) ends it without running anything.
+// pipe. This process then becomes the workload user for good (the steps of WorkloadCredentials.BecomeUnprivileged,
+// which held execs take, in the same order: keep the two alike), sets its RLIMIT_NPROC, enters the working directory
+// and execs the program. EOF with nothing written (the sandbox going away) ends it without running anything.
 // Why C, freestanding: it starts once per exec, and the NativeAOT runtime's start (GC heap, statics, the loader and
 // glibc) cost 3.5x the `true` it then runs on this host (perf, bench/sandboxd --exec-only). Raw syscalls, no libc, no
 // loader: a few pages mapped and nothing else before it waits. It inherits the sandbox's seccomp filter like any
