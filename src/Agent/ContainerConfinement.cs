@@ -84,7 +84,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
         return (loader, [loader, "--library-path", System.IO.Path.Combine(bundle!, "lib"), self]);
     }
 
-    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
+    public override T Spawn<T>(Func<GuestBirth?, T> spawn, WorkloadUser user)
     {
         T result = default!;
         ExceptionDispatchInfo? error = null;
@@ -93,7 +93,7 @@ internal sealed unsafe class ContainerConfinement : SpawnConfinement
             try
             {
                 BecomeForGood(user.Uid, user.Gid);
-                result = spawn();
+                result = spawn(null);
             }
             catch (Exception e)
             {

@@ -6,18 +6,19 @@ namespace Sandbox.Agent;
 
 /// <summary>
 /// How a microVM guest's workload is confined, shared by the sandbox's own workload (<see cref="GuestSetup"/>) and a
-/// pod's containers (<see cref="GuestContainer"/>): a spawn with the agent in the workload's cgroup for its instant, from
-/// a thread of its own that took the workload's identity, capabilities, no_new_privs and seccomp filter; file access
-/// with the workload's fs ids; its OOM kills.
+/// pod's containers (<see cref="GuestContainer"/>): a process born in the workload's cgroup that takes the workload's
+/// identity, capabilities, no_new_privs and seccomp filter itself before it execs (<see cref="GuestSpawn"/>), from a
+/// thread in the workload's namespaces where it has its own; file access with the workload's fs ids; its OOM kills.
 /// </summary>
 internal static unsafe class GuestConfinement
 {
     public const string CgroupRoot = "/sys/fs/cgroup";
-    private const int SockFilterBytes = 8;
+    internal const int SockFilterBytes = 8;
     private const int MaxFilterInstructions = 4096; // BPF_MAXINSNS
 
-    /// <summary>Taken by every spawn that moves the agent into a cgroup for its instant (the guest's workload cgroup,
-    /// a pod container's), so two spawns never move it at once.</summary>
+    /// <summary>Taken by every spawn into a workload cgroup (the guest's, a pod container's; a holder's, which moves
+    /// the agent there for its instant) and by every freeze of one: no spawn ever meets a frozen cgroup (its child, or
+    /// the agent, would freeze with it), and a listing or signal never sees a child that is not yet the workload.</summary>
     public static readonly Lock CgroupSpawnLock = new();
 
     /// <summary>A seccomp program from the host: whole sock_filter instructions, at most BPF_MAXINSNS of them.</summary>
@@ -28,15 +29,33 @@ internal static unsafe class GuestConfinement
                 $"seccomp program of {bytes} bytes: must be whole 8-byte instructions, at most {MaxFilterInstructions}");
     }
 
+    /// <summary>A workload spawn (<see cref="SpawnConfinement.Spawn{T}"/>): <paramref name="spawn"/> starts its process
+    /// with a <see cref="GuestBirth"/> of <paramref name="cgroupFd"/>, <paramref name="user"/> and
+    /// <paramref name="seccomp"/>, under <see cref="CgroupSpawnLock"/>; with <paramref name="namespaces"/>, from a thread
+    /// of its own that entered them first (the child is born in their pid namespace, paths resolve in their root).</summary>
+    public static T Spawn<T>(int cgroupFd, HolderNamespaces? namespaces, WorkloadUser user, byte[] seccomp, Func<GuestBirth?, T> spawn)
+    {
+        var birth = new GuestBirth(cgroupFd, user, seccomp);
+        lock (CgroupSpawnLock)
+        {
+            var spawned = namespaces is null ? spawn(birth) : OnThread(() =>
+            {
+                namespaces.EnterAll();
+                return spawn(birth);
+            });
+            BootTimeline.Mark("spawn-exec-done");
+            return spawned;
+        }
+    }
+
     /// <summary>Runs <paramref name="spawn"/> with the whole agent in <paramref name="cgroup"/> for its instant (the
-    /// child is born there), under <see cref="CgroupSpawnLock"/>.</summary>
+    /// child is born there), under <see cref="CgroupSpawnLock"/>: a holder's start, which posix_spawn does.</summary>
     public static T SpawnInCgroup<T>(string cgroup, Func<T> spawn)
     {
         var self = Libc.getpid().ToString();
         lock (CgroupSpawnLock)
         {
             File.WriteAllText(Path.Combine(cgroup, "cgroup.procs"), self);
-            BootTimeline.Mark("spawn-cgroup-in");
             try
             {
                 return spawn();
@@ -44,7 +63,6 @@ internal static unsafe class GuestConfinement
             finally
             {
                 File.WriteAllText(Path.Combine(CgroupRoot, "cgroup.procs"), self);
-                BootTimeline.Mark("spawn-cgroup-out");
             }
         }
     }
@@ -58,7 +76,6 @@ internal static unsafe class GuestConfinement
         System.Runtime.ExceptionServices.ExceptionDispatchInfo? failure = null;
         ReadyThread.RunOnce(() =>
         {
-            BootTimeline.Mark("spawn-thread");
             try
             {
                 result = operation();
@@ -70,22 +87,6 @@ internal static unsafe class GuestConfinement
         });
         failure?.Throw();
         return result;
-    }
-
-    /// <summary>This thread becomes the workload for good (see <see cref="GuestSetup.Spawn"/>): ids and capabilities
-    /// (<see cref="WorkloadCredentials"/>: none, or guest root's few), no_new_privs, then the seccomp filter.</summary>
-    public static void Confine(WorkloadUser user, byte[] seccomp)
-    {
-        if (user.Uid == 0)
-            WorkloadCredentials.BecomeGuestRoot(user.Gid);
-        else
-            WorkloadCredentials.BecomeUnprivileged(user.Uid, user.Gid);
-        if (seccomp.Length == 0) return;
-        fixed (byte* filter = seccomp)
-        {
-            var program = new Libc.SockFprog { Len = (ushort)(seccomp.Length / SockFilterBytes), Filter = filter };
-            CheckSyscall(Libc.syscall_seccomp(Libc.SYS_seccomp, Libc.SECCOMP_SET_MODE_FILTER, 0, &program), "seccomp(SET_MODE_FILTER)");
-        }
     }
 
     public static T WithFsIds<T>(WorkloadUser user, Func<T> operation) => WorkloadCredentials.WithFsIds(user, 0, 0, operation);

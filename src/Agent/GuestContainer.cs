@@ -13,8 +13,8 @@ namespace Sandbox.Agent;
 /// tmpfs with the harmless nodes and a devpts instance of its own; /tmp and the work dir are tmpfs; no /sys. It has its
 /// own mount, pid, UTS and IPC namespaces, held by its holder (<see cref="PodContainerInit"/>, its PID 1), its own
 /// cgroup (<c>/sys/fs/cgroup/pod-ID</c>: memory, pids, cpu), default user and seccomp program. Every process of it is
-/// spawned from a thread that entered those namespaces, then took the workload's identity and filter
-/// (<see cref="GuestConfinement.Confine"/>), with the agent in the container's cgroup for the instant of the spawn. The
+/// spawned from a thread that entered those namespaces, born in the container's cgroup, and takes the workload's
+/// identity and filter itself before it execs (<see cref="GuestSpawn"/>). The
 /// guest's own root (the pod's first container) and the other containers are out of its reach: the holder pivoted
 /// into the new root and detached the guest's tree. What is shared is the guest kernel, as in Kata.
 /// </summary>
@@ -24,6 +24,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
     private const string Root = Stage + "/root";
 
     private readonly HolderNamespaces _ns;
+    private readonly int _cgroupFd; // the container's cgroup directory, where its processes are born
     private readonly uint _uid, _gid;
     private readonly byte[] _seccomp;
 
@@ -31,8 +32,9 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
     public int HolderPid { get; }
     public string Cgroup { get; }
 
-    private GuestContainer(string id, int holderPid, string cgroup, HolderNamespaces ns, uint uid, uint gid, byte[] seccomp)
+    private GuestContainer(string id, int holderPid, string cgroup, int cgroupFd, HolderNamespaces ns, uint uid, uint gid, byte[] seccomp)
     {
+        _cgroupFd = cgroupFd;
         Id = id;
         HolderPid = holderPid;
         Cgroup = cgroup;
@@ -89,20 +91,15 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
         return operation();
     });
 
-    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
+    public override T Spawn<T>(Func<GuestBirth?, T> spawn, WorkloadUser user)
     {
-        // Checked under the spawn lock (re-entered below), which a freeze takes too: the agent never enters a frozen
-        // cgroup (it would freeze with it), and no freeze catches it inside.
+        // Checked under the spawn lock (re-entered below), which a freeze takes too: no child is born into a frozen
+        // cgroup (it would freeze before its exec, and the spawn with it), and no freeze catches one before its exec.
         lock (GuestConfinement.CgroupSpawnLock)
         {
             if (_control.Frozen)
                 throw new TtrpcException(StatusCode.FailedPrecondition, $"container {Id} is paused: resume it first");
-            return GuestConfinement.SpawnInCgroup(Cgroup, () => GuestConfinement.OnThread(() =>
-            {
-                _ns.EnterAll();
-                GuestConfinement.Confine(user, _seccomp);
-                return spawn();
-            }));
+            return GuestConfinement.Spawn(_cgroupFd, _ns, user, _seccomp, spawn);
         }
     }
 
@@ -116,7 +113,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
         int image = NativeStrings.With(request.ImageFile, p => Libc.openat(guest.PodShareFd, (byte*)p, Libc.O_RDONLY | Libc.O_CLOEXEC | Libc.O_NOFOLLOW, 0));
         if (image < 0)
             throw new TtrpcException(StatusCode.NotFound, $"root image {request.ImageFile} on the pod share: {Errno.Name(Marshal.GetLastPInvokeError())}");
-        int holder = -1;
+        int holder = -1, cgroupFd = -1;
         try
         {
             Directory.CreateDirectory(cgroup);
@@ -128,12 +125,15 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
             if (File.Exists(Path.Combine(cgroup, "memory.swap.max")))
                 File.WriteAllText(Path.Combine(cgroup, "memory.swap.max"), "0");
             holder = StartHolder(request, guest, image, cgroup);
+            cgroupFd = NativeStrings.With(cgroup, p => Libc.open((byte*)p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0));
+            if (cgroupFd < 0) throw GuestSetup.Fail("open " + cgroup);
             var ns = HolderNamespaces.Open(holder);
             AgentLog.Info($"container {request.ContainerId}: holder pid {holder}, root image {request.ImageFile}");
-            return new GuestContainer(request.ContainerId, holder, cgroup, ns, request.Uid, request.Gid, request.SeccompProgram.ToByteArray());
+            return new GuestContainer(request.ContainerId, holder, cgroup, cgroupFd, ns, request.Uid, request.Gid, request.SeccompProgram.ToByteArray());
         }
         catch (Exception e)
         {
+            if (cgroupFd >= 0) Libc.close(cgroupFd);
             Kill(cgroup, holder);
             if (e is IOException or UnauthorizedAccessException)
                 throw new TtrpcException(StatusCode.Internal, $"container {request.ContainerId}: {e.Message}");
@@ -363,6 +363,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
     public void Dispose()
     {
         _ns.Dispose();
+        Libc.close(_cgroupFd);
         Kill(Cgroup, HolderPid);
     }
 

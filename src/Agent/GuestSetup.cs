@@ -35,6 +35,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private uint _gid;
     private byte[] _seccomp = [];
     private HolderNamespaces? _podWorkload; // a pod VM's: the namespaces of its own workload (GuestWorkloadHolder)
+    private int _workloadCgroupFd = -1; // the workload cgroup's directory, where every workload process is born
 
     /// <summary>The initramfs's root (O_PATH), opened before the switch: the agent's own binary, loader and libraries,
     /// the guest's devtmpfs (loop devices) stay reachable through it for a pod's containers. -1 before set-up.</summary>
@@ -92,6 +93,11 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                 SetIdentity(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
+                if (_workloadCgroupFd < 0)
+                {
+                    _workloadCgroupFd = NativeStrings.With(WorkloadCgroup, p => Libc.open((byte*)p, Libc.O_RDONLY | Libc.O_DIRECTORY | Libc.O_CLOEXEC, 0));
+                    if (_workloadCgroupFd < 0) throw Fail("open " + WorkloadCgroup);
+                }
                 _maxUserNamespaces ??= File.ReadAllText("/proc/sys/user/max_user_namespaces").Trim();
                 File.WriteAllText("/proc/sys/user/max_user_namespaces", request.AllowNestedUserNamespaces ? _maxUserNamespaces : "0");
                 // Last, so its UTS namespace has the hostname: a pod's own workload (CRI's pause container) is kept
@@ -385,26 +391,25 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     }
 
     /// <summary>
-    /// The child is spawned from a thread made for it, which takes on the workload's confinement for good and then
-    /// ends: the workload's groups, gid and uid, its capabilities (none, or guest root's few: the bounding set cut to
-    /// them too), no_new_privs, and last the sandbox's seccomp filter (all per-thread, and inherited by what the thread spawns). Its terminal is opened there
-    /// too, so the slave belongs to the workload. The agent's other threads keep root and no filter. The whole agent
-    /// is moved into the workload cgroup for the instant of the spawn: the child is born there, with no window in which
-    /// it could fork outside the limits (charges already made by the agent stay where they were). A pod VM's workload
-    /// is born in its own mount, pid, UTS and IPC namespaces (<see cref="GuestWorkloadHolder"/>), entered first.
+    /// The child is born in the workload cgroup and takes on the workload's confinement for good before it runs
+    /// anything (<see cref="GuestSpawn"/>): the workload's groups, gid and uid, its capabilities (none, or guest root's
+    /// few: the bounding set cut to them too), no_new_privs, and last the sandbox's seccomp filter. The agent itself
+    /// keeps root and no filter, and never enters the workload cgroup: no window in which the child could fork outside
+    /// the limits (charges already made by the agent stay where they were). Its terminal is opened with the workload's
+    /// file-system ids, so the slave belongs to the workload. A pod VM's workload is born in its own mount, pid, UTS and
+    /// IPC namespaces (<see cref="GuestWorkloadHolder"/>), entered first by a thread of its own.
     /// </summary>
-    public override T Spawn<T>(Func<T> spawn, WorkloadUser user)
+    public override T Spawn<T>(Func<GuestBirth?, T> spawn, WorkloadUser user)
     {
-        if (!IsSetUp) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
-        return GuestConfinement.SpawnInCgroup(WorkloadCgroup, () => GuestConfinement.OnThread(() =>
+        int cgroup;
+        HolderNamespaces? namespaces;
+        byte[] seccomp;
+        lock (_lock)
         {
-            _podWorkload?.EnterAll();
-            GuestConfinement.Confine(user, _seccomp);
-            BootTimeline.Mark("spawn-confined");
-            var spawned = spawn();
-            BootTimeline.Mark("spawn-exec-done");
-            return spawned;
-        }));
+            if (!_done) throw new TtrpcException(StatusCode.FailedPrecondition, "the guest is not set up yet (SetupGuest first)");
+            (cgroup, namespaces, seccomp) = (_workloadCgroupFd, _podWorkload, _seccomp);
+        }
+        return GuestConfinement.Spawn(cgroup, namespaces, user, seccomp, spawn);
     }
 
     public override T AsUser<T>(WorkloadUser user, Func<T> operation)

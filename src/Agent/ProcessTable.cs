@@ -102,14 +102,16 @@ internal sealed unsafe partial class ProcessTable : IDisposable
                 long oomBaseline = confinement?.OomKillCount() ?? 0;
                 int stdinFd = request.Stdin ? inPipe[0] : -1, stdoutFd = outPipe[1], stderrFd = errPipe[1];
                 var ttySize = request.Tty;
-                // Opened in the child's identity (the confinement's): the terminal's slave belongs to the workload.
-                (int Rc, int Pid, Terminal? Terminal) Start()
+                // Opened in the child's identity (the confinement's thread; in a guest, the workload's file-system
+                // ids): the terminal's slave belongs to the workload.
+                (int Rc, int Pid, Terminal? Terminal) Start(GuestBirth? birth)
                 {
-                    var opened = ttySize is null ? null : Terminal.Open(ttySize.Rows, ttySize.Cols);
+                    var opened = ttySize is null ? null
+                        : birth is null ? Terminal.Open(ttySize.Rows, ttySize.Cols) : confinement!.AsUser(user, () => Terminal.Open(ttySize.Rows, ttySize.Cols));
                     try
                     {
                         int childPid;
-                        int result = SpawnNative(executable, argv, envp, cwd, stdinFd, stdoutFd, stderrFd, opened?.SlavePath, &childPid);
+                        int result = SpawnNative(executable, argv, envp, cwd, stdinFd, stdoutFd, stderrFd, opened?.SlavePath, &childPid, birth: birth);
                         return (result, childPid, opened);
                     }
                     catch
@@ -143,7 +145,7 @@ internal sealed unsafe partial class ProcessTable : IDisposable
                         if (slave >= 0) Libc.close(slave);
                     }
                 }
-                var (rc, pid, opened) = held is not null ? StartHeld() : confinement is null ? Start() : confinement.Spawn(Start, user);
+                var (rc, pid, opened) = held is not null ? StartHeld() : confinement is null ? Start(null) : confinement.Spawn(Start, user);
                 if (opened is not null)
                 {
                     terminal = opened;
@@ -227,10 +229,17 @@ internal sealed unsafe partial class ProcessTable : IDisposable
     /// <param name="ttyFd">An open terminal slave to use as 0, 1 and 2 instead (a held exec takes it as its controlling
     /// terminal itself); -1: none.</param>
     /// <param name="holdFd">Given to the child as descriptor 3 (a held exec's go); -1: none.</param>
+    /// <param name="birth">A microVM guest's workload process: started by <see cref="GuestSpawn"/> instead, which
+    /// takes the same descriptors, terminal and working directory (neither ttyFd nor holdFd).</param>
     private static int SpawnNative(string path, string[] argv, string[] envp, string cwd, int stdinFd, int stdoutFd, int stderrFd, string? ttyPath, int* pid,
-        int ttyFd = -1, int holdFd = -1)
+        int ttyFd = -1, int holdFd = -1, GuestBirth? birth = null)
     {
         using var strings = new NativeStrings();
+        if (birth is not null)
+        {
+            return GuestSpawn.Run(birth, strings.Add(path), strings.AddArray(argv), strings.AddArray(envp), strings.Add(cwd),
+                ttyPath is null ? null : strings.Add(ttyPath), stdinFd, stdoutFd, stderrFd, pid);
+        }
         byte* fileActions = stackalloc byte[Libc.FileActionsSize];
         byte* attr = stackalloc byte[Libc.SpawnAttrSize];
         byte* sigmask = stackalloc byte[Libc.SigSetSize];

@@ -9,9 +9,11 @@ namespace Sandbox.Agent;
 /// </summary>
 internal abstract class SpawnConfinement
 {
-    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and posix_spawn) so that the child is born with
-    /// <paramref name="user"/>'s identity (in a guest: inside the workload cgroup, under the sandbox's seccomp filter).</summary>
-    public abstract T Spawn<T>(Func<T> spawn, WorkloadUser user);
+    /// <summary>Runs <paramref name="spawn"/> (opening a terminal and starting the child) so that the child is born with
+    /// <paramref name="user"/>'s identity: a container's on a thread that took it (the argument is null: posix_spawn); a
+    /// guest's by <see cref="GuestSpawn"/> with the <see cref="GuestBirth"/> given (inside the workload cgroup, under the
+    /// sandbox's seccomp filter).</summary>
+    public abstract T Spawn<T>(Func<GuestBirth?, T> spawn, WorkloadUser user);
 
     /// <summary>Runs a file operation with <paramref name="user"/>'s file-system identity (fsuid/fsgid) on this thread.</summary>
     public abstract T AsUser<T>(WorkloadUser user, Func<T> operation);

@@ -11,9 +11,11 @@ namespace Sandbox.Agent;
 /// empty bounding set, no ambient, inheritable, permitted or effective capability, root's exec-time capabilities
 /// switched off (SECBIT_NOROOT, locked) and no_new_privs: no capability of the agent reaches the child, whatever uid it
 /// runs as (a container's root-inside included) and whatever file capabilities an image's programs carry.</para>
-/// <para><see cref="BecomeGuestRoot"/>: uid 0 in a microVM guest, where the VM is the boundary. Root keeps
+/// <para>Guest root: uid 0 in a microVM guest, where the VM is the boundary. Root keeps
 /// <see cref="GuestRootCapabilities"/> (what a package manager and ordinary root tools need) and nothing else: the
-/// bounding set is cut to them, so no exec (set-uid, file capabilities) can give more, and no_new_privs holds.</para>
+/// bounding set is cut to them, so no exec (set-uid, file capabilities) can give more, and no_new_privs holds. A guest's
+/// process takes either identity itself, by the same steps in C (<see cref="GuestSpawn"/>, src/Agent/Native/confine.h,
+/// shared with the prepared first stage sandbox-exec): keep them alike.</para>
 /// The sandbox's seccomp filter is installed by the caller afterwards (no_new_privs allows it without CAP_SYS_ADMIN).
 /// </summary>
 internal static unsafe class WorkloadCredentials
@@ -57,18 +59,6 @@ internal static unsafe class WorkloadCredentials
         if (Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw Fail("PR_CAP_AMBIENT_CLEAR_ALL");
         if (Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Fail("PR_SET_NO_NEW_PRIVS");
         SetCapabilities(0);
-    }
-
-    /// <summary>Guest root (uid 0, <paramref name="gid"/>) with <see cref="GuestRootCapabilities"/> only. After an
-    /// exec root's permitted set is its bounding set (the kept ones); no_new_privs keeps it from growing.</summary>
-    public static void BecomeGuestRoot(uint gid)
-    {
-        var keep = GuestRootMask;
-        DropBoundingExcept(keep);
-        SetIds(0, gid);
-        if (Libc.prctl(Libc.PR_CAP_AMBIENT, Libc.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) throw Fail("PR_CAP_AMBIENT_CLEAR_ALL");
-        if (Libc.prctl(Libc.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) throw Fail("PR_SET_NO_NEW_PRIVS");
-        SetCapabilities((uint)keep);
     }
 
     /// <summary>Drops every capability from the bounding set but those in <paramref name="keep"/>, up to the highest

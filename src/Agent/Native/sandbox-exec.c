@@ -11,30 +11,12 @@
 // process the agent starts. Exit codes as HeldExec: 125 never released, 126 cannot run, 127 not found.
 // Built by scripts/build-agent.sh (x86-64 Linux): clang -static -nostdlib -ffreestanding.
 
-typedef unsigned long u64;
-typedef long s64;
+#include "confine.h"
 
-enum { SYS_read = 0, SYS_write = 1, SYS_open = 2, SYS_close = 3, SYS_dup2 = 33, SYS_execve = 59, SYS_chdir = 80,
-       SYS_setgroups = 116, SYS_setresuid = 117, SYS_setresgid = 119, SYS_capset = 126, SYS_prctl = 157,
-       SYS_exit_group = 231, SYS_prlimit64 = 302 };
-enum { EINTR = 4, ENOENT = 2, ENOTDIR = 20, EINVAL = 22 };
-enum { PR_SET_DUMPABLE = 4, PR_CAPBSET_DROP = 24, PR_SET_SECUREBITS = 28, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47,
-       PR_CAP_AMBIENT_CLEAR_ALL = 4 };
-enum { SECBIT_NOROOT = 1, SECBIT_NOROOT_LOCKED = 2, CAP_LAST_KNOWN = 40, RLIMIT_NPROC = 6 };
+enum { RLIMIT_NPROC = 6 };
 enum { HOLD_FD = 3, NOT_RELEASED = 125, CANNOT_RUN = 126, NOT_FOUND = 127 };
 // PreparedExec.MaxPayload: the agent never writes more.
 #define MAX_PAYLOAD (48 * 1024)
-
-static s64 sys6(s64 n, s64 a, s64 b, s64 c, s64 d, s64 e, s64 f)
-{
-    register s64 r10 __asm__("r10") = d;
-    register s64 r8 __asm__("r8") = e;
-    register s64 r9 __asm__("r9") = f;
-    s64 ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-    return ret;
-}
-#define sys(n, a, b, c) sys6(n, (s64)(a), (s64)(b), (s64)(c), 0, 0, 0)
 
 static __attribute__((noreturn)) void quit(int code)
 {
@@ -75,31 +57,6 @@ static int parse_u64(const char* s, u64* out)
 static char payload[MAX_PAYLOAD + 1];
 // Every field is at least its NUL: at most MAX_PAYLOAD of them, plus the two NULL terminators.
 static char* fields[MAX_PAYLOAD + 2];
-
-// WorkloadCredentials.BecomeUnprivileged: the bounding set emptied and root's exec-time privileges locked off while
-// CAP_SETPCAP is still effective; then groups, gid, uid (all three ids); no ambient capability; no_new_privs; no
-// effective, permitted or inheritable capability.
-static void become_for_good(u64 uid, u64 gid)
-{
-    for (s64 cap = 0; cap <= CAP_LAST_KNOWN + 24; cap++) {
-        s64 rc = sys(SYS_prctl, PR_CAPBSET_DROP, cap, 0);
-        if (rc == -EINVAL && cap > CAP_LAST_KNOWN) break;
-        if (rc) fail(CANNOT_RUN, "confining the new process: PR_CAPBSET_DROP", 0, rc);
-    }
-    s64 rc;
-    if ((rc = sys(SYS_prctl, PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0)))
-        fail(CANNOT_RUN, "confining the new process: PR_SET_SECUREBITS", 0, rc);
-    unsigned int group = (unsigned int)gid;
-    if ((rc = sys(SYS_setgroups, 1, &group, 0))) fail(CANNOT_RUN, "confining the new process: setgroups", 0, rc);
-    if ((rc = sys(SYS_setresgid, gid, gid, gid))) fail(CANNOT_RUN, "confining the new process: setresgid", 0, rc);
-    if ((rc = sys(SYS_setresuid, uid, uid, uid))) fail(CANNOT_RUN, "confining the new process: setresuid", 0, rc);
-    if ((rc = sys6(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0)))
-        fail(CANNOT_RUN, "confining the new process: PR_CAP_AMBIENT_CLEAR_ALL", 0, rc);
-    if ((rc = sys6(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0))) fail(CANNOT_RUN, "confining the new process: PR_SET_NO_NEW_PRIVS", 0, rc);
-    struct { unsigned int version; int pid; } header = { 0x20080522, 0 }; // _LINUX_CAPABILITY_VERSION_3
-    struct { unsigned int effective, permitted, inheritable; } data[2] = { { 0, 0, 0 }, { 0, 0, 0 } };
-    if ((rc = sys(SYS_capset, &header, data, 0))) fail(CANNOT_RUN, "confining the new process: capset(0x0)", 0, rc);
-}
 
 static __attribute__((noreturn, used)) void stage(void)
 {
@@ -145,7 +102,10 @@ static __attribute__((noreturn, used)) void stage(void)
         if (rc < 0) fail(CANNOT_RUN, "/dev/null as stdin", 0, rc);
         sys(SYS_close, fd, 0, 0);
     }
-    become_for_good(uid, gid);
+    // WorkloadCredentials.BecomeUnprivileged's steps (confine.h).
+    s64 err;
+    const char* step = confine(uid, gid, 0, &err);
+    if (step) fail(CANNOT_RUN, "confining the new process:", step, err);
     if (nproc > 0) {
         u64 limit[2] = { nproc, nproc };
         s64 rc = sys6(SYS_prlimit64, 0, RLIMIT_NPROC, (s64)limit, 0, 0, 0);
