@@ -203,7 +203,9 @@ async Task ExecBreakdown(MicroVmSandbox live, string label)
 {
     var calls = new List<double>();
     var spawns = new List<double>();
-    string[] spawnStages = ["exec-request", "spawn-cgroup-in", "spawn-thread", "spawn-confined", "spawn-exec-done", "spawn-cgroup-out", "exec-spawned", "exec-logged"];
+    // Both agents' stages (before the eighth round the agent moved itself into the cgroup and confined a thread).
+    string[] spawnStages = ["exec-request", "exec-resolved", "spawn-cgroup-in", "spawn-thread", "spawn-start", "spawn-confined", "spawn-exec-done",
+        "spawn-cgroup-out", "exec-spawned", "exec-logged"];
     var steps = new Dictionary<string, List<double>>();
     for (var i = 0; i < 10; i++)
     {

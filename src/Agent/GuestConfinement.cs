@@ -38,6 +38,7 @@ internal static unsafe class GuestConfinement
         var birth = new GuestBirth(cgroupFd, user, seccomp);
         lock (CgroupSpawnLock)
         {
+            BootTimeline.Mark("spawn-start");
             var spawned = namespaces is null ? spawn(birth) : OnThread(() =>
             {
                 namespaces.EnterAll();
