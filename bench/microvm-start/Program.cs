@@ -221,6 +221,18 @@ async Task ExecBreakdown(MicroVmSandbox live, string label)
     }
     Console.WriteLine($"  {label}guest spawn stages, p50 ms from the previous one: " +
         string.Join(", ", spawnStages.Where(steps.ContainsKey).Select(st => $"{st} {Percentile(steps[st], 50) * 1000:0.0}")));
+    // One agent call alone (Ping, which also returns the timeline): what each of an exec's calls (Exec, Wait, two
+    // ReadOutput) costs in transport and dispatch, in wall time and in QEMU's CPU.
+    var pings = new List<double>();
+    var pingCpuBefore = (await live.GetStatsAsync(CancellationToken.None)).CpuTime;
+    for (var i = 0; i < 20; i++)
+    {
+        var clock = Stopwatch.StartNew();
+        await live.StartTimelineAsync(CancellationToken.None);
+        pings.Add(clock.Elapsed.TotalSeconds);
+    }
+    var pingCpu = ((await live.GetStatsAsync(CancellationToken.None)).CpuTime - pingCpuBefore).TotalMilliseconds / pings.Count;
+    Console.WriteLine($"  {label}one agent call (Ping) p50 {Percentile(pings, 50) * 1000:0.0} ms, min {pings.Min() * 1000:0.0} ms; QEMU CPU {pingCpu:0.0} ms per call");
     var loop = new MemoryStream();
     var bash = await live.ExecAsync(new ProcessSpec { Argv = ["bash", "-c", "TIMEFORMAT=%R; time (for i in $(seq 20); do /usr/bin/true; done)"] },
         new ProcessIO { Stderr = loop }, CancellationToken.None);
