@@ -137,9 +137,6 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
             // One call for a short exec: the agent answers with its end and output (AgentProcess.WaitMsFor).
             request.WaitMs = AgentProcess.WaitMsFor(spec, io, timeout);
             request.MaxOutputBytes = (uint)Math.Clamp(limits.OutputBytes, 1, AgentClient.DefaultExecOutputBytes);
-            // The next exec's first stage is started and placed while this one runs, not after it: back-to-back execs
-            // then find it ready.
-            _execs.PrepareNext();
             var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
             ExecResponse started;
             try
