@@ -131,6 +131,37 @@ internal sealed class AgentProcess : ISandboxProcess
         var wait = started.Exit is { } exited
             ? Task.FromResult(exited)
             : agent.LongPollAsync("Wait", (c, token) => c.WaitAsync(new WaitRequest { ExecId = execId }, token), sandboxGone);
+        if (limit is not null)
+        {
+            var expired = Task.Delay(Timeout.Infinite, limit.Token);
+            if (await Task.WhenAny(wait, expired).ConfigureAwait(false) == expired && !sandboxGone.IsCancellationRequested)
+            {
+                timedOut = true;
+                if (hostKill is not null)
+                {
+                    await hostKill().ConfigureAwait(false);
+                }
+                else
+                {
+                    try
+                    {
+                        await agent.CallAsync("Signal", (c, token) => c.SignalAsync(
+                            new SignalRequest { ExecId = execId, Signal = ExitStatusMapper.SIGKILL }, token), CancellationToken.None).ConfigureAwait(false);
+                    }
+                    catch (SandboxException) when (agent.BrokenReason is not null)
+                    {
+                        // The sandbox's kill took the process; the wait below ends with the broken error.
+                    }
+                }
+                // An agent that says it killed the process but never reports it gone is lying or wedged: the sandbox's
+                // kill ends the process instead.
+                if (await Task.WhenAny(wait, Task.Delay(agent.CallDeadline, sandboxGone)).ConfigureAwait(false) != wait
+                    && !sandboxGone.IsCancellationRequested)
+                {
+                    await agent.MarkBrokenAsync($"its agent did not report the end of exec {execId} within {agent.CallDeadline.TotalSeconds:0} s of its time limit").ConfigureAwait(false);
+                }
+            }
+        }
         WaitResponse? exit;
         try
         {
