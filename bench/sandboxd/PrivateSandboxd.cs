@@ -166,6 +166,29 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         return ticks * 1000.0 / 100; // USER_HZ is 100 on Linux
     }
 
+    /// <summary>Context switches (voluntary and not) of the daemon's live threads so far: /proc counts them per thread,
+    /// so a thread that has ended takes its own with it (the thread pool keeps its workers while it is busy).</summary>
+    public long ContextSwitches()
+    {
+        long total = 0;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{_process.Id}/task"))
+        {
+            try
+            {
+                foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                {
+                    if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal) || line.StartsWith("nonvoluntary_ctxt_switches:", StringComparison.Ordinal))
+                        total += long.Parse(line[(line.IndexOf(':') + 1)..].Trim(), CultureInfo.InvariantCulture);
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended meanwhile.
+            }
+        }
+        return total;
+    }
+
     public async ValueTask DisposeAsync()
     {
         Channel.Dispose();

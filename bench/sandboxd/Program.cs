@@ -248,6 +248,7 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         }
         var samples = targets.Select(_ => new List<double>()).ToList();
         var cpu0 = targets.Select(d => d.CpuMs()).ToList();
+        var switches0 = targets.Select(d => d.ContextSwitches()).ToList();
         // What runs inside the sandbox per exec (the agent, the held first stage, the program) is the sandbox's
         // cgroup's CPU, not the daemon's: read from its cpuacct hierarchy where there is one.
         string CpuacctUsage(int t) => $"/sys/fs/cgroup/cpuacct/sandboxd-bench-{targets[t].Name}/{sandboxes[t]}/cpuacct.usage";
@@ -268,7 +269,8 @@ async Task<int> ExecRoundTripAsync(IReadOnlyList<PrivateSandboxd> targets)
         for (var t = 0; t < targets.Count; t++)
         {
             Console.WriteLine($"  {targets[t].Name,-15} p50 {Percentile(samples[t], 0.5),6:0.00} ms   p95 {Percentile(samples[t], 0.95),6:0.00} ms   " +
-                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec, {(InsideMs(t) - inside0[t]) / n:0.00} inside the sandbox");
+                $"{(targets[t].CpuMs() - cpu0[t]) / n:0.00} CPU-ms of sandboxd per exec, {(InsideMs(t) - inside0[t]) / n:0.00} inside the sandbox, " +
+                $"{(double)(targets[t].ContextSwitches() - switches0[t]) / n:0.0} context switches of sandboxd per exec");
         }
         return 0;
     }

@@ -66,7 +66,7 @@ internal sealed partial class AgentService : IDisposable
     public void Register(TtrpcServer server)
     {
         server.Register<PingRequest, PingResponse>(ServiceName, "Ping", PingRequest.Parser, (r, c) => ValueTask.FromResult(Ping()));
-        server.Register<ExecRequest, ExecResponse>(ServiceName, "Exec", ExecRequest.Parser, (r, c) => ValueTask.FromResult(Exec(r)));
+        server.Register<ExecRequest, ExecResponse>(ServiceName, "Exec", ExecRequest.Parser, (r, c) => ExecAsync(r, c.CancellationToken));
         server.Register<ReadOutputRequest, ReadOutputResponse>(ServiceName, "ReadOutput", ReadOutputRequest.Parser, (r, c) => ReadOutputAsync(r, c.CancellationToken));
         server.Register<WriteStdinRequest, WriteStdinResponse>(ServiceName, "WriteStdin", WriteStdinRequest.Parser, (r, c) => WriteStdinAsync(r, c.CancellationToken));
         server.Register<SignalRequest, SignalResponse>(ServiceName, "Signal", SignalRequest.Parser, (r, c) => ValueTask.FromResult(Signal(r)));
@@ -164,7 +164,21 @@ internal sealed partial class AgentService : IDisposable
         return response;
     }
 
-    public ExecResponse Exec(ExecRequest request)
+    /// <summary>Starts the process; with <see cref="ExecRequest.WaitMs"/> the answer waits for its end and carries its
+    /// exit status and output (<see cref="ExecEnd"/>): a short exec is one call.</summary>
+    public ValueTask<ExecResponse> ExecAsync(ExecRequest request, CancellationToken cancellationToken)
+    {
+        if (request.WaitMs > ExecEnd.MaxWaitMs)
+            throw new TtrpcException(StatusCode.InvalidArgument, $"wait_ms must be at most {ExecEnd.MaxWaitMs}");
+        if (request.WaitMs > 0 && (request.Stdin || request.Tty is not null || request.Hold))
+            throw new TtrpcException(StatusCode.InvalidArgument, "wait_ms is not served with stdin, a terminal or hold");
+        var exec = Start(request);
+        return request.WaitMs == 0
+            ? ValueTask.FromResult(new ExecResponse { Pid = exec.Pid })
+            : ExecEnd.AwaitAsync(exec, request.WaitMs, request.MaxOutputBytes, cancellationToken);
+    }
+
+    private ExecState Start(ExecRequest request)
     {
         BootTimeline.Mark("exec-request");
         if (!ExecIdPattern().IsMatch(request.ExecId))
@@ -212,7 +226,7 @@ internal sealed partial class AgentService : IDisposable
         // Not in a microVM guest: its log is the serial console, which QEMU emulates a byte at a time (under TCG ~1 ms
         // of the guest's one vCPU per line, on the reply's path; docs/microvm-bench.md, eighth round).
         if (_guest is null) AgentLog.Info($"exec {exec.Id} pid {exec.Pid}");
-        return new ExecResponse { Pid = exec.Pid };
+        return exec;
     }
 
     /// <summary>Starts an exec's first stage ahead of its request (<see cref="ProcessTable.Prepare"/>).</summary>
@@ -229,7 +243,7 @@ internal sealed partial class AgentService : IDisposable
 
     /// <summary>An exec in a pod's second container: its working directory, program and user are looked up in its root,
     /// and the process is born in its namespaces and cgroup (<see cref="GuestContainer"/>).</summary>
-    private ExecResponse ExecInContainer(ExecRequest request, string cwd)
+    private ExecState ExecInContainer(ExecRequest request, string cwd)
     {
         if (request.Hold) throw new TtrpcException(StatusCode.InvalidArgument, "hold is not served in a pod's container");
         var container = Containers.Get(request.ContainerId);
@@ -239,7 +253,7 @@ internal sealed partial class AgentService : IDisposable
             return (ExecUser.Resolve(request.User, container), ResolveExecutable(request.Argv[0], request.Env));
         });
         var exec = _processes.Spawn(request, executable, user, container);
-        return new ExecResponse { Pid = exec.Pid };
+        return exec;
     }
 
     /// <summary>argv[0] with a '/' is used as is; otherwise it is looked up in PATH from the request's env.</summary>

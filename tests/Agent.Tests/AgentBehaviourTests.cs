@@ -103,6 +103,78 @@ public abstract class AgentBehaviourTests
         Assert.True(r.Wait.UserCpuUsec >= 0 && r.Wait.SystemCpuUsec >= 0);
     }
 
+    private static ExecRequest Waiting(string[] argv, uint waitMs, uint maxOutputBytes = 0)
+    {
+        var request = new ExecRequest { ExecId = NewId(), WaitMs = waitMs, MaxOutputBytes = maxOutputBytes };
+        request.Argv.AddRange(argv);
+        request.Env.AddRange(DefaultEnv);
+        return request;
+    }
+
+    [Fact]
+    public async Task An_exec_that_waits_answers_with_its_end_and_output()
+    {
+        await using var a = Start();
+        var r = await a.Client.ExecAsync(Waiting(["sh", "-c", "echo hi; echo err >&2; exit 3"], 1000));
+        Assert.True(r.Pid > 0);
+        Assert.Equal(3, r.Exit.ExitCode);
+        Assert.Equal(0, r.Exit.Signal);
+        Assert.True(r.Exit.MaxRssKib > 0);
+        Assert.Equal("hi\n", r.Stdout.ToStringUtf8());
+        Assert.Equal("err\n", r.Stderr.ToStringUtf8());
+        Assert.True(r.StdoutEof && r.StderrEof);
+        // An exec that did not ask to wait answers at once, with its pid alone.
+        var plain = await a.Client.ExecAsync(Waiting(["sh", "-c", "echo hi"], 0));
+        Assert.True(plain.Exit is null && plain.Stdout.IsEmpty && !plain.StdoutEof);
+    }
+
+    [Fact]
+    public async Task An_exec_whose_wait_runs_out_answers_with_what_it_has_and_the_rest_follows()
+    {
+        await using var a = Start();
+        var request = Waiting(["sh", "-c", "echo first; sleep 3; echo second >&2"], 1000);
+        var r = await a.Client.ExecAsync(request);
+        Assert.Null(r.Exit);
+        Assert.False(r.StdoutEof || r.StderrEof);
+        // Nothing handed out twice, nothing lost: Wait and ReadOutput go on from where the reply left off.
+        Assert.Equal("first\n", r.Stdout.ToStringUtf8() + (await DrainAsync(a.Client, request.ExecId, OutputStream.Stdout)).Text);
+        Assert.Equal("second\n", (await DrainAsync(a.Client, request.ExecId, OutputStream.Stderr)).Text);
+        Assert.Equal(0, (await a.Client.WaitAsync(request.ExecId)).ExitCode);
+    }
+
+    [Fact]
+    public async Task An_exec_that_waits_answers_once_a_stream_fills_its_share_of_the_reply()
+    {
+        await using var a = Start();
+        var request = Waiting(["head", "-c", "300000", "/dev/zero"], 1000, maxOutputBytes: 1000);
+        var r = await a.Client.ExecAsync(request);
+        Assert.Equal(1000, r.Stdout.Length);
+        Assert.False(r.StdoutEof);
+        var (_, rest) = await DrainAsync(a.Client, request.ExecId, OutputStream.Stdout, keepText: false);
+        Assert.Equal(299_000, rest);
+        Assert.Equal(0, (await a.Client.WaitAsync(request.ExecId)).ExitCode);
+    }
+
+    [Fact]
+    public async Task An_exec_may_not_wait_with_stdin_or_past_the_bound()
+    {
+        await using var a = Start();
+        var stdin = Waiting(["cat"], 100);
+        stdin.Stdin = true;
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ExecAsync(stdin));
+        var tooLong = Waiting(["true"], AgentClient.MaxExecWaitMs + 1);
+        await Assert.ThrowsAsync<ArgumentException>(() => a.Client.ExecAsync(tooLong));
+        // What the client refuses to send, the agent refuses too.
+        if (a.RawClient is { } raw)
+        {
+            foreach (var request in new[] { stdin, tooLong })
+            {
+                var e = await Assert.ThrowsAsync<TtrpcException>(() => raw.CallAsync(AgentClient.ServiceName, "Exec", request, ExecResponse.Parser));
+                Assert.Equal(StatusCode.InvalidArgument, e.Code);
+            }
+        }
+    }
+
     [Fact]
     public async Task Stdin_RoundTripsThroughCat()
     {

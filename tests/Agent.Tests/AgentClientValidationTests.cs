@@ -58,6 +58,28 @@ public sealed class AgentClientValidationTests
     }
 
     [Theory]
+    [InlineData("end-not-asked-for")]
+    [InlineData("output-not-asked-for")]
+    [InlineData("too-much-output")]
+    [InlineData("bad-exit")]
+    public async Task What_an_exec_reply_carries_beyond_what_was_asked_is_a_violation(string lie)
+    {
+        var (c, serving) = await LyingAgent(s => s.Register<ExecRequest, ExecResponse>(S, "Exec", ExecRequest.Parser, (r, _) =>
+            ValueTask.FromResult(lie switch
+            {
+                "end-not-asked-for" => new ExecResponse { Pid = 2, Exit = new WaitResponse(), StdoutEof = true, StderrEof = true },
+                "output-not-asked-for" => new ExecResponse { Pid = 2, Stdout = ByteString.CopyFromUtf8("x") },
+                "too-much-output" => new ExecResponse { Pid = 2, Stderr = ByteString.CopyFrom(new byte[r.MaxOutputBytes + 1]) },
+                _ => new ExecResponse { Pid = 2, Exit = new WaitResponse { ExitCode = 1, Signal = 9 } },
+            })));
+        var exec = new ExecRequest { ExecId = "a", WaitMs = lie.EndsWith("not-asked-for", StringComparison.Ordinal) ? 0u : 50u, MaxOutputBytes = 10 };
+        exec.Argv.Add("true");
+        await Assert.ThrowsAsync<AgentProtocolException>(() => c.ExecAsync(exec));
+        await c.DisposeAsync();
+        await serving;
+    }
+
+    [Theory]
     [InlineData("too-many")]
     [InlineData("")]
     [InlineData("a/b")]

@@ -1,5 +1,6 @@
 using System.Text;
 using Sandbox.Isolation;
+using Sandbox.Isolation.Agent;
 using Sandbox.Isolation.Container;
 using Sandbox.Isolation.Interop;
 using Sandbox.Isolation.Native;
@@ -166,6 +167,36 @@ public sealed class ExecCgroupTests
 
     private static int HostUid(int pid) =>
         int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);
+
+    [Fact]
+    public async Task An_exec_whose_time_limit_is_shorter_than_the_agents_wait_is_timed_out_by_the_host()
+    {
+        // The agent holds a short exec's answer until its end (AgentProcess.WaitMsFor); a limit inside that wait still
+        // ends the exec, by the host, counted from the Exec.
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        var limit = AgentProcess.ExecWait / 2;
+        var p = await sandbox.ExecAsync(Harness.Sh("sleep 600") with { Timeout = limit }, ProcessIO.Discard, guard.Token);
+        var status = await p.WaitAsync(guard.Token);
+        Assert.True(status.TimedOut);
+        Assert.True(status.Duration >= limit && status.Duration < TimeSpan.FromSeconds(60), status.Duration.ToString());
+        Assert.Equal("ok\n", await Output(sandbox, Harness.Sh("echo ok"), guard.Token));
+    }
+
+    [Fact]
+    public async Task A_short_exec_whose_background_child_keeps_its_output_open_ends_with_its_exit_and_output()
+    {
+        // Its answer comes with the exit status but no end of stdout (the child holds it): the host reads on, for the
+        // output grace, as after an ordinary Exec.
+        using var guard = new CancellationTokenSource(s_hangGuard);
+        await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);
+        var stdout = new MemoryStream();
+        var p = await sandbox.ExecAsync(Harness.Sh("sleep 30 & echo hi; exit 7"), new ProcessIO { Stdout = stdout }, guard.Token);
+        var status = await p.WaitAsync(guard.Token);
+        Assert.Equal(7, status.ExitCode);
+        Assert.Equal("hi\n", Encoding.UTF8.GetString(stdout.ToArray()));
+        Assert.Equal("ok\n", await Output(sandbox, Harness.Sh("echo ok"), guard.Token));
+    }
 
     private static async Task<string> Output(ISandbox sandbox, ProcessSpec spec, CancellationToken cancellationToken)
     {

@@ -24,6 +24,12 @@ public sealed class AgentClient : IAsyncDisposable
     /// <summary>The most entries one ListDir call returns.</summary>
     public const int MaxDirEntries = 10000;
 
+    /// <summary>The longest an Exec may wait for its process's end (<see cref="ExecRequest.WaitMs"/>).</summary>
+    public const uint MaxExecWaitMs = 1000;
+
+    /// <summary>Each stream's output in an Exec's reply when <see cref="ExecRequest.MaxOutputBytes"/> is 0.</summary>
+    public const int DefaultExecOutputBytes = 64 * 1024;
+
     private const int MaxNameBytes = 255;
     private const int MaxStringChars = 1024;
     private const int MaxBootStages = 32;
@@ -63,8 +69,18 @@ public sealed class AgentClient : IAsyncDisposable
         if (request.Argv.Count == 0 || request.Argv[0].Length == 0) throw new ArgumentException("argv must name a program", nameof(request));
         if (request.Cwd.Length > 0) ValidatePath(request.Cwd, "cwd");
         if (request.Tty is { } tty) ValidateTtySize(tty);
+        if (request.WaitMs > MaxExecWaitMs) throw new ArgumentException($"wait_ms must be at most {MaxExecWaitMs}", nameof(request));
+        if (request.WaitMs > 0 && (request.Stdin || request.Tty is not null || request.Hold))
+            throw new ArgumentException("wait_ms is not served with stdin, a terminal or hold", nameof(request));
         var r = await CallAsync("Exec", request, ExecResponse.Parser, cancellationToken).ConfigureAwait(false);
         Check(r.Pid > 0, $"Exec: pid {r.Pid} is not positive");
+        // What an Exec that waited may carry (its end, its output) is bounded as Wait's and ReadOutput's answers are; an
+        // Exec that did not wait carries none of it.
+        int max = request.WaitMs == 0 ? 0 : request.MaxOutputBytes == 0 ? DefaultExecOutputBytes : Limit(request.MaxOutputBytes);
+        Check(r.Stdout.Length <= max && r.Stderr.Length <= max, $"Exec: {Math.Max(r.Stdout.Length, r.Stderr.Length)} bytes of output returned, at most {max} were asked for");
+        Check(request.WaitMs > 0 || (r.Exit is null && !r.StdoutEof && !r.StderrEof), "Exec: an end reported for an exec that did not ask to wait");
+        if (r.Exit is { } exit)
+            CheckExit("Exec", exit);
         return r;
     }
 
@@ -139,11 +155,16 @@ public sealed class AgentClient : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(request);
         ValidateExecId(request.ExecId);
         var r = await CallAsync("Wait", request, WaitResponse.Parser, cancellationToken).ConfigureAwait(false);
-        Check(r.Signal is >= 0 and <= 64, $"Wait: signal {r.Signal} out of range");
-        Check(r.ExitCode is >= 0 and <= 255, $"Wait: exit code {r.ExitCode} out of range");
-        Check(r.Signal == 0 || r.ExitCode == 0, "Wait: both an exit code and a signal");
-        Check(r.UserCpuUsec >= 0 && r.SystemCpuUsec >= 0 && r.MaxRssKib >= 0, "Wait: negative usage");
+        CheckExit("Wait", r);
         return r;
+    }
+
+    private static void CheckExit(string method, WaitResponse r)
+    {
+        Check(r.Signal is >= 0 and <= 64, $"{method}: signal {r.Signal} out of range");
+        Check(r.ExitCode is >= 0 and <= 255, $"{method}: exit code {r.ExitCode} out of range");
+        Check(r.Signal == 0 || r.ExitCode == 0, $"{method}: both an exit code and a signal");
+        Check(r.UserCpuUsec >= 0 && r.SystemCpuUsec >= 0 && r.MaxRssKib >= 0, $"{method}: negative usage");
     }
 
     public Task<WaitResponse> WaitAsync(string execId, CancellationToken cancellationToken = default) =>

@@ -35,11 +35,39 @@ internal sealed class AgentProcess : ISandboxProcess
     /// agent does; null where the tier has none (the microVM guest: the agent is asked).</param>
     /// <param name="ended">Runs once the exec's status is known (the container tier removes the exec's cgroup).</param>
     public static AgentProcess Start(AgentChannel agent, string execId, int pid, TimeSpan? timeout, long outputCap, ProcessIO io,
-        Func<bool> oomKilled, CancellationToken sandboxGone, Func<Task>? hostKill = null, Action? ended = null)
+        Func<bool> oomKilled, CancellationToken sandboxGone, Func<Task>? hostKill = null, Action? ended = null) =>
+        Start(agent, execId, new ExecResponse { Pid = pid }, Stopwatch.GetTimestamp(), timeout, outputCap, io, oomKilled, sandboxGone, hostKill, ended);
+
+    /// <param name="started">The agent's answer to the Exec: with <see cref="ExecRequest.WaitMs"/> it may carry the
+    /// exec's end and output already (<see cref="WaitMsFor"/>), and only what it lacks is asked for.</param>
+    /// <param name="startedAt">When the Exec was sent (<see cref="Stopwatch.GetTimestamp"/>): the exec's duration and
+    /// its wall-clock limit count from there.</param>
+    public static AgentProcess Start(AgentChannel agent, string execId, ExecResponse started, long startedAt, TimeSpan? timeout, long outputCap,
+        ProcessIO io, Func<bool> oomKilled, CancellationToken sandboxGone, Func<Task>? hostKill = null, Action? ended = null)
     {
-        var completion = SuperviseAsync(agent, execId, timeout, outputCap, io, oomKilled, hostKill, sandboxGone);
-        return new AgentProcess(agent, execId, pid, ended is null ? completion : ThenAsync(completion, ended), hostKill);
+        var completion = SuperviseAsync(agent, execId, started, startedAt, timeout, outputCap, io, oomKilled, hostKill, sandboxGone);
+        return new AgentProcess(agent, execId, started.Pid, ended is null ? completion : ThenAsync(completion, ended), hostKill);
     }
+
+    /// <summary>How long the agent should hold an Exec's answer for the process's end (<see cref="ExecRequest.WaitMs"/>):
+    /// a short exec is then one call. Its output reaches the caller that much later at most (the first bytes of a long
+    /// one), so the wait is short; 0 (answer at once) where the exec needs its input or a terminal, whose output must
+    /// come as it is written.</summary>
+    public static uint WaitMsFor(ProcessSpec spec, ProcessIO io, TimeSpan? timeout)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(io);
+        if (io.Stdin is not null || spec.Tty is not null)
+            return 0;
+        var wait = ExecWait;
+        if (timeout is { } t && t < wait)
+            wait = t;
+        return (uint)Math.Max(0, (int)wait.TotalMilliseconds);
+    }
+
+    /// <summary>See <see cref="WaitMsFor"/>: long enough for most short commands here, short enough that the first
+    /// output of a long one is not noticeably late.</summary>
+    public static readonly TimeSpan ExecWait = TimeSpan.FromMilliseconds(50);
 
     private static async Task<ExitStatus> ThenAsync(Task<ExitStatus> completion, Action ended)
     {
@@ -75,23 +103,34 @@ internal sealed class AgentProcess : ISandboxProcess
     /// answers. The host kills the exec's cgroup itself where it has one (a stopped or lying agent changes nothing);
     /// otherwise the agent is asked to kill it (bounded). An agent that then does not report the end breaks the
     /// sandbox, whose kill (cgroup or QEMU) takes everything else.</remarks>
-    private static async Task<ExitStatus> SuperviseAsync(AgentChannel agent, string execId, TimeSpan? timeout, long outputCap, ProcessIO io,
-        Func<bool> oomKilled, Func<Task>? hostKill, CancellationToken sandboxGone)
+    private static async Task<ExitStatus> SuperviseAsync(AgentChannel agent, string execId, ExecResponse started, long startedAt, TimeSpan? timeout,
+        long outputCap, ProcessIO io, Func<bool> oomKilled, Func<Task>? hostKill, CancellationToken sandboxGone)
     {
-        await Task.Yield();
-        var stopwatch = Stopwatch.StartNew();
         var outCap = new OutputCap(io.Stdout, outputCap);
         var errCap = new OutputCap(io.Stderr, outputCap);
+        if (started.Exit is { } ended && started.StdoutEof && started.StderrEof)
+        {
+            // The Exec's answer carried it all (ExecRequest.wait_ms): no call more, and no hop.
+            await WriteAsync(outCap, started.Stdout, sandboxGone).ConfigureAwait(false);
+            await WriteAsync(errCap, started.Stderr, sandboxGone).ConfigureAwait(false);
+            return Status(ended, timedOut: false, outCap, errCap, oomKilled, Stopwatch.GetElapsedTime(startedAt));
+        }
+        await Task.Yield();
+        await WriteAsync(outCap, started.Stdout, sandboxGone).ConfigureAwait(false);
+        await WriteAsync(errCap, started.Stderr, sandboxGone).ConfigureAwait(false);
         using var pumpsStop = CancellationTokenSource.CreateLinkedTokenSource(sandboxGone);
         var pumps = Task.WhenAll(
-            PullAsync(agent, execId, OutputStream.Stdout, outCap, pumpsStop.Token),
-            PullAsync(agent, execId, OutputStream.Stderr, errCap, pumpsStop.Token));
+            started.StdoutEof ? Task.CompletedTask : PullAsync(agent, execId, OutputStream.Stdout, outCap, pumpsStop.Token),
+            started.StderrEof ? Task.CompletedTask : PullAsync(agent, execId, OutputStream.Stderr, errCap, pumpsStop.Token));
         var stdin = io.Stdin is not null ? PushStdinAsync(agent, execId, io.Stdin, pumpsStop.Token) : Task.CompletedTask;
 
         var timedOut = false;
         using var limit = timeout is { } t ? CancellationTokenSource.CreateLinkedTokenSource(sandboxGone) : null;
-        limit?.CancelAfter(timeout!.Value);
-        var wait = agent.LongPollAsync("Wait", (c, token) => c.WaitAsync(new WaitRequest { ExecId = execId }, token), sandboxGone);
+        // The limit counts from the Exec: an answer that waited for the end has used some of it.
+        limit?.CancelAfter(TimeSpan.FromTicks(Math.Max(0, (timeout!.Value - Stopwatch.GetElapsedTime(startedAt)).Ticks)));
+        var wait = started.Exit is { } exited
+            ? Task.FromResult(exited)
+            : agent.LongPollAsync("Wait", (c, token) => c.WaitAsync(new WaitRequest { ExecId = execId }, token), sandboxGone);
         if (limit is not null)
         {
             var expired = Task.Delay(Timeout.Infinite, limit.Token);
@@ -142,11 +181,22 @@ internal sealed class AgentProcess : ISandboxProcess
         {
             // Timed out in a broken sandbox: killed with it, by SIGKILL; the agent's usage figures are gone.
             return ExitStatusMapper.Build(128 + ExitStatusMapper.SIGKILL, ExitStatusMapper.SIGKILL, timedOut: true, false,
-                outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, new ResourceUsage(TimeSpan.Zero, 0));
+                outCap.Truncated || errCap.Truncated, Stopwatch.GetElapsedTime(startedAt), new ResourceUsage(TimeSpan.Zero, 0));
         }
+        return Status(exit, timedOut, outCap, errCap, oomKilled, Stopwatch.GetElapsedTime(startedAt));
+    }
+
+    private static ExitStatus Status(WaitResponse exit, bool timedOut, OutputCap outCap, OutputCap errCap, Func<bool> oomKilled, TimeSpan elapsed)
+    {
         var (code, signal) = ExitStatusMapper.FromWait(exit.ExitCode, exit.Signal);
         var usage = new ResourceUsage(TimeSpan.FromMicroseconds(exit.UserCpuUsec + exit.SystemCpuUsec), exit.MaxRssKib * 1024);
-        return ExitStatusMapper.Build(code, signal, timedOut, exit.OomKilled || oomKilled(), outCap.Truncated || errCap.Truncated, stopwatch.Elapsed, usage);
+        return ExitStatusMapper.Build(code, signal, timedOut, exit.OomKilled || oomKilled(), outCap.Truncated || errCap.Truncated, elapsed, usage);
+    }
+
+    private static async ValueTask WriteAsync(OutputCap cap, ByteString data, CancellationToken cancellationToken)
+    {
+        if (!data.IsEmpty)
+            await cap.WriteAsync(data.Memory, cancellationToken).ConfigureAwait(false);
     }
 
     private static async Task PullAsync(AgentChannel agent, string execId, OutputStream stream, OutputCap cap, CancellationToken cancellationToken)

@@ -132,18 +132,26 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
         {
             request.ExecId = prepared.ExecId;
             request.Prepared = true;
+            var limits = Volatile.Read(ref _limits);
+            var timeout = spec.Timeout ?? limits.WallTime;
+            // One call for a short exec: the agent answers with its end and output (AgentProcess.WaitMsFor).
+            request.WaitMs = AgentProcess.WaitMsFor(spec, io, timeout);
+            request.MaxOutputBytes = (uint)Math.Clamp(limits.OutputBytes, 1, AgentClient.DefaultExecOutputBytes);
+            var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            ExecResponse started;
             try
             {
-                await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
+                started = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
             }
             catch
             {
-                // Refused (a missing program) or lost: the first stage ran nothing, and goes with its cgroup.
+                // Refused (a missing program) or lost, or the caller gave up while the agent waited for the end: what
+                // ran there goes with its cgroup.
                 await PreparedExecs.DiscardAsync(prepared.Cgroup).ConfigureAwait(false);
                 _execs.PrepareNext();
                 throw;
             }
-            return Supervise(request.ExecId, prepared.Pid, prepared.Cgroup, spec, io);
+            return Supervise(request.ExecId, started, startedAt, prepared.Cgroup, spec, io);
         }
         request.ExecId = NextExecId();
         // Each exec gets a cgroup of its own, made and filled by the host: the agent starts the process held, the host
@@ -180,15 +188,15 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
             await execCgroup.DisposeAsync().ConfigureAwait(false);
             throw;
         }
-        return Supervise(request.ExecId, response.Pid, execCgroup, spec, io);
+        return Supervise(request.ExecId, response, System.Diagnostics.Stopwatch.GetTimestamp(), execCgroup, spec, io);
     }
 
     /// <summary>The running exec, supervised from the host; once it has ended its cgroup goes (when empty) and the next
     /// exec's first stage is prepared, off this exec's path.</summary>
-    private AgentProcess Supervise(string execId, int pid, Cgroups.ICgroup execCgroup, ProcessSpec spec, ProcessIO io)
+    private AgentProcess Supervise(string execId, ExecResponse started, long startedAt, Cgroups.ICgroup execCgroup, ProcessSpec spec, ProcessIO io)
     {
         var limits = Volatile.Read(ref _limits);
-        return AgentProcess.Start(_channel, execId, pid, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
+        return AgentProcess.Start(_channel, execId, started, startedAt, spec.Timeout ?? limits.WallTime, limits.OutputBytes,
             io, () => execCgroup.OomKillCount() > 0, _disposing.Token,
             hostKill: () => execCgroup.KillAllAsync(CancellationToken.None),
             // What the exec left running (started in the background) stays in its cgroup until the sandbox goes.

@@ -180,6 +180,12 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
     private static async Task<ExitStatus> WithInputAsync<T>(Task<ExitStatus> completion, StdinPipe? stdin, IAsyncStreamReader<T> requests,
         Func<T, CancellationToken, Task> handle, CancellationToken cancellationToken)
     {
+        if (completion.IsCompleted)
+        {
+            // Ended already (a short exec whose end came with its start): no input is read, as none would be after the end.
+            stdin?.Close();
+            return await completion;
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var input = Task.Run(async () =>
         {
