@@ -101,7 +101,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         using var userNamespace = await SandboxUserNamespace.CreateAsync(_launchHelper.Value, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
         // An image's root, owned inside as in the image (root by root): an idmapped copy made with this namespace.
         using var imageLower = spec.Rootfs is ImageRootfs image ? IdmappedLower.Create(image.LowerDirectory, userNamespace) : null;
-        using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
+        using var seccomp = SeccompPrograms.OpenForBwrap(program);
         // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own,
         // and so does an image unless the sandbox runs as the image's root, which keeps the image's own accounts (apt's
         // _apt, daemons' users) the way the image's programs expect them.
