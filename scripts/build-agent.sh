@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the sandbox agent (NativeAOT) and bundles it with the glibc files it loads, so that it runs inside any
 # rootfs through its own loader: OUT/sandbox-agent, OUT/sandbox-agent-exec (a held exec's first stage),
-# OUT/sandbox-exec (a prepared exec's first stage: freestanding C, no loader) and OUT/lib/{ld-linux-x86-64.so.2, libc.so.6, ...}.
+# OUT/sandbox-exec (a prepared exec's first stage: freestanding C, no loader), OUT/sandbox-launch (the container tier's
+# host-side launch helper, run as root before bwrap: freestanding C too) and OUT/lib/{ld-linux-x86-64.so.2, libc.so.6, ...}.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 out=${1:-$here/artifacts/agent}
@@ -24,6 +25,10 @@ cp "$publish-exec/sandbox-agent" "$out.tmp/sandbox-agent-exec"
 # a memcpy or memset the compiler emits fails the link.
 "${CC:-clang}" -O2 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
   -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -s -o "$out.tmp/sandbox-exec" "$here/src/Agent/Native/sandbox-exec.c"
+# The container tier's launch helper (src/Isolation/Native/sandbox-launch.c: the user namespace's holder, and the drop
+# to the owner uid with a one-shot's rlimits before bwrap), the same way.
+"${CC:-clang}" -O2 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
+  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -s -o "$out.tmp/sandbox-launch" "$here/src/Isolation/Native/sandbox-launch.c"
 # ldd lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
 ldd "$publish/sandbox-agent" | awk '/=> \//{print $3} /^[ \t]*\/.*ld-linux/{print $1}' | while read -r lib; do
   cp -L "$lib" "$out.tmp/lib/$(basename "$lib")"

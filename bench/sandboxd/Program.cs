@@ -10,7 +10,7 @@ using Sandbox.Isolation.Container;
 // exit), alone with --exec-only.
 //   dotnet run -c Release --project bench/sandboxd -- [--n 100] [--seconds 10] [--concurrency 8] [--pool-size 4]
 //       [--cli artifacts/cli/sandbox] [--baseline-cli OTHER-sandbox] [--exec-only] [--exec-warmup 200] [--baseline OTHER-BUILD/sandboxd.dll]
-//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS] [--warmup N]
+//       [--refill-concurrency N] [--only CASE] [--baseline-agent OTHER-AGENT-BUNDLE] [--exec-gap MS] [--warmup N] [--sustained-only]
 // Starts private sandboxds (sandboxd.dll built beside the bench): "warm" keeps a container pool of --pool-size for the
 // default shape (pools.refill_concurrency N with --refill-concurrency, else sandboxd's default), "empty" has none. --baseline starts a second pair from another build's sandboxd.dll (e.g. a copy of
 // this directory made before a change) and interleaves every measurement over both: an A/B in one run, the host's load
@@ -32,6 +32,9 @@ var baseline = Arg("--baseline");
 var baselineAgent = Arg("--baseline-agent");
 int? refillConcurrency = Arg("--refill-concurrency") is { } rc ? int.Parse(rc) : null;
 var execOnly = args.Contains("--exec-only");
+// --sustained-only: the warm-up, then only the sustained Runs/s phase (one number to rerun, or to profile: perf record -a
+// over it sees only this load's processes besides the host's own).
+var sustainedOnly = args.Contains("--sustained-only");
 // --only NAME: the sequential cases whose name contains NAME, nothing else (one number to rerun, or to profile).
 var only = Arg("--only");
 var cli = Arg("--cli") ?? (File.Exists("artifacts/cli/sandbox") ? "artifacts/cli/sandbox" : null);
@@ -154,7 +157,9 @@ for (var i = 0; i < warmup; i++)
         await body();
     }
 }
-if (only is not null)
+if (sustainedOnly)
+    cases = [];
+else if (only is not null)
     cases = cases.Where(c => c.Name.Contains(only, StringComparison.OrdinalIgnoreCase) || c.Name == "raw bwrap").ToList();
 var results = cases.ToDictionary(c => c.Name, _ => new List<double>());
 var sequentialCpu0 = daemons.ToDictionary(d => d, d => d.CpuMs());
@@ -169,7 +174,7 @@ for (var i = 0; i < n; i++)
         results[name].Add(sw.Elapsed.TotalMilliseconds);
     }
 }
-var rawP50 = Percentile(results["raw bwrap"], 0.5);
+var rawP50 = sustainedOnly ? 0 : Percentile(results["raw bwrap"], 0.5);
 foreach (var (name, samples) in results)
 {
     var p50 = Percentile(samples, 0.5);
@@ -219,6 +224,9 @@ foreach (var (d, r) in sustained)
     Console.WriteLine($"  {d.Name,-15} {r.Done / r.Seconds,7:0.0} Runs/s   {r.CpuMs / r.Done,6:0.0} CPU-ms per sandbox (sandboxd + reaped children + client)"
         + (d.PoolSize > 0 ? $"   pool hits {r.Hits / r.Done:P0}" : ""));
 }
+Console.WriteLine($"  load average after: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min)");
+if (sustainedOnly)
+    return 0;
 return await ExecRoundTripAsync([empty, .. emptyBase is null ? Array.Empty<PrivateSandboxd>() : [emptyBase]]);
 
 // The Exec round trip on one live container sandbox per daemon: --exec-warmup untimed, then --n timed, interleaved

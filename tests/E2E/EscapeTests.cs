@@ -44,7 +44,7 @@ public sealed class EscapeTests : IDisposable
         Assert.Contains("No such file", r.Stdout);
     }
 
-    /// <summary>A one-shot's launch chain starts as host root (prlimit, the image overlay's shell, the drop to the
+    /// <summary>A one-shot's launch chain starts as host root (the launch helper, the image overlay's shell, the drop to the
     /// owner) and its bwrap runs on the host: a request's loader variables reach none of them, only its command. Each
     /// dynamically linked program that got LD_PRELOAD names the missing object on the run's stderr: one line (the
     /// command's shell), not one per program of the chain.</summary>

@@ -5,10 +5,9 @@ using Sandbox.Isolation.Container;
 namespace Sandbox.E2E;
 
 /// <summary>Container tier: a long-lived sandbox made to outlive its owner (DieWithOwner = false: sandboxd's sandboxes
-/// and its pools) starts under the same rlimits as any other. Where root may, the host sets them on the held agent with
-/// prlimit(2), as for a sandbox that dies with its owner, instead of exec'ing util-linux prlimit at the head of the
-/// launch chain (ContainerLauncher says why that is safe for an agent and not for a one-shot's workload). And an agent
-/// bundle without the first stage's start-up build still runs held execs.</summary>
+/// and its pools) starts under the same rlimits as any other: its agent sets them on itself before it serves anything
+/// (a one-shot's are set by the launch helper before bwrap starts). And an agent bundle without the first stage's
+/// start-up build still runs held execs.</summary>
 public sealed class OutlivingSandboxTests
 {
     [Fact]
@@ -46,6 +45,8 @@ public sealed class OutlivingSandboxTests
         try
         {
             File.Copy(Path.Combine(source, "sandbox-agent"), Path.Combine(bundle, "sandbox-agent"));
+            // The host's launch helper starts every container (not part of what this test leaves out).
+            File.Copy(Path.Combine(source, Sandbox.Isolation.Agent.AgentBundle.LaunchHelperName), Path.Combine(bundle, Sandbox.Isolation.Agent.AgentBundle.LaunchHelperName));
             Directory.CreateDirectory(Path.Combine(bundle, "lib"));
             foreach (var lib in Directory.GetFiles(Path.Combine(source, "lib")))
                 File.Copy(lib, Path.Combine(bundle, "lib", Path.GetFileName(lib)));

@@ -19,6 +19,19 @@ public sealed record AgentBundle(string Directory)
         "/usr/lib/sandbox/agent",
     ];
 
+    /// <summary>The file name of the container tier's launch helper in the bundle (src/Isolation/Native/sandbox-launch.c):
+    /// a host-side program, run as root before bwrap, never inside a sandbox.</summary>
+    public const string LaunchHelperName = "sandbox-launch";
+
+    /// <summary>The bundle's <see cref="LaunchHelperName"/>; a bundle built before it existed is refused, naming the file.</summary>
+    public string LaunchHelper()
+    {
+        var path = Path.Combine(Directory, LaunchHelperName);
+        return File.Exists(path) ? path
+            : throw new SandboxException(SandboxErrorCode.Unavailable,
+                $"the agent bundle at {Directory} has no {LaunchHelperName}, which starts every container: rebuild it with scripts/build-agent.sh");
+    }
+
     public static AgentBundle? TryLocate(string? configured)
     {
         foreach (var dir in Candidates(configured))

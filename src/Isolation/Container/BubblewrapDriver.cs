@@ -63,11 +63,8 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (!File.Exists(_options.BwrapPath))
             return new(false, $"bubblewrap not found at {_options.BwrapPath} (apt-get install bubblewrap)");
-        foreach (var (path, package) in new[] { (_options.UnsharePath, "util-linux"), (_options.SysctlPath, "procps") })
-        {
-            if (!File.Exists(path))
-                return new(false, $"{Path.GetFileName(path)} not found at {path} ({package}): it sets up each sandbox's user namespace");
-        }
+        if (AgentBundle.TryLocate(_options.AgentDirectory) is not { } bundle || !File.Exists(Path.Combine(bundle.Directory, AgentBundle.LaunchHelperName)))
+            return new(false, $"the agent bundle's {AgentBundle.LaunchHelperName} was not found (scripts/build-agent.sh): it starts every container");
         if (_cgroups.Version == CgroupVersion.None)
             return new(false, "no usable cgroup controllers (memory, pids)");
         if (!Environment.IsPrivilegedProcess)

@@ -7,7 +7,7 @@ public sealed record BubblewrapOptions
     public string BwrapPath { get; init; } = "/usr/bin/bwrap";
 
     /// <summary>util-linux setpriv: the host probe reports it (the microVM tier's jail drops to the VM's uid with it). The
-    /// container tier drops to a sandbox's host uid with unshare instead (<see cref="Users.AsHostUser"/>).</summary>
+    /// container tier drops to a sandbox's host uid with the agent bundle's sandbox-launch instead (<see cref="Users.AsHostUser"/>).</summary>
     public string SetprivPath { get; init; } = "/usr/bin/setpriv";
 
     /// <summary>Name of the cgroup that holds one child cgroup per sandbox, under each v1 hierarchy's root or under the
@@ -27,16 +27,13 @@ public sealed record BubblewrapOptions
     /// /run/sandbox/uid-ranges.</summary>
     public string UidRangeLockDirectory { get; init; } = "/run/sandbox/uid-ranges";
 
-    /// <summary>util-linux unshare, which drops root to a sandbox's owner uid (<see cref="Users.AsHostUser"/>), creates
-    /// each sandbox's user namespace as that uid, and gives a sandbox with an image root a private mount namespace for
-    /// its overlay.</summary>
+    /// <summary>util-linux unshare, which gives a sandbox with an image root a private mount namespace for its overlay.
+    /// (The drop to a sandbox's owner uid and its user namespace are the agent bundle's <c>sandbox-launch</c>:
+    /// <see cref="Users.AsHostUser"/>.)</summary>
     public string UnsharePath { get; init; } = "/usr/bin/unshare";
 
-    /// <summary>procps sysctl, which sets user.max_user_namespaces to 0 inside a new sandbox namespace.</summary>
+    /// <summary>procps sysctl, which opens the low ports of a pod's shared network namespace to its members.</summary>
     public string SysctlPath { get; init; } = "/usr/sbin/sysctl";
-
-    /// <summary>util-linux prlimit, which sets the sandbox's rlimits (nofile, fsize, core) on itself before bwrap runs.</summary>
-    public string PrlimitPath { get; init; } = "/usr/bin/prlimit";
 
     /// <summary>The POSIX shell that mounts an image sandbox's overlay (a fixed script; values go in as arguments).</summary>
     public string ShellPath { get; init; } = "/bin/sh";

@@ -31,12 +31,14 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
     /// before the host moves it into its own).</summary>
     public const string AgentCgroupName = "agent";
 
-    /// <summary>The environment of the launch chain (nsenter, the image overlay's shell, prlimit, the drop to the owner,
+    /// <summary>The environment of the launch chain (nsenter, the image overlay's shell, the drop to the owner,
     /// bwrap): nothing of the request's, whose variables reach the command through bwrap's options.</summary>
     private static readonly string[] LaunchChainEnvironment = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
 
     private readonly HostIdAllocator _ranges = new(options.UidRangeBase, RangeSize, options.UidRangeCount, options.UidRangeLockDirectory, "sandbox uid range");
-    private readonly UserNamespaceTools _tools = new(options.UnsharePath, options.SysctlPath);
+    /// <summary>The agent bundle's launch helper (<see cref="AsHostUser"/>, <see cref="SandboxUserNamespace"/>), found at
+    /// the first launch: a driver made on a host without the bundle can still be probed.</summary>
+    private readonly Lazy<string> _launchHelper = new(() => Agent.AgentBundle.Locate(options.AgentDirectory).LaunchHelper());
 
     /// <summary>pids.max of a sandbox's cgroup for a pids limit of <paramref name="pidsLimit"/>: bwrap's own tasks come on
     /// top, so `--pids N` means N processes and threads of the workload. Those are the outer bwrap (moved into the cgroup
@@ -96,10 +98,10 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             await HostCommand.RunAsync([options.Network.NsenterPath, "--net=" + joinedNetworkPath, "--", options.SysctlPath, "-q", "-w",
                 "net.ipv4.ip_unprivileged_port_start=0"]).ConfigureAwait(false);
 
-        using var userNamespace = await SandboxUserNamespace.CreateAsync(_tools, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
+        using var userNamespace = await SandboxUserNamespace.CreateAsync(_launchHelper.Value, owner, range, spec.AllowNestedUserNamespaces).ConfigureAwait(false);
         // An image's root, owned inside as in the image (root by root): an idmapped copy made with this namespace.
         using var imageLower = spec.Rootfs is ImageRootfs image ? IdmappedLower.Create(image.LowerDirectory, userNamespace) : null;
-        using var seccomp = SealedMemfd.Create("seccomp", program.ToBytes());
+        using var seccomp = SeccompPrograms.OpenForBwrap(program);
         // The host rootfs's prepared /etc holds the generated accounts; a directory rootfs gets them laid over its own,
         // and so does an image unless the sandbox runs as the image's root, which keeps the image's own accounts (apt's
         // _apt, daemons' users) the way the image's programs expect them.
@@ -164,16 +166,10 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
             argv.AddRange([options.Network.NsenterPath, "--net=" + network.NetnsPath, "--"]);
         else if (joinedNetworkPath is not null)
             argv.AddRange([options.Network.NsenterPath, "--net=" + joinedNetworkPath, "--"]);
-        // rlimits: the agent (a long-lived or pooled sandbox's command) sets them on itself before it serves anything
-        // (its --rlimits, BubblewrapDriver); a one-shot's workload gets them by prlimit(2) on the held sandbox below, or
-        // from prlimit on itself here. bwrap takes EOF on its block fd for "go": a one-shot whose owner died between
-        // launch and release would run without them, so one that outlives its owner always keeps the exec, and so does
-        // every one-shot where root lacks CAP_SYS_RESOURCE.
-        var directRlimits = !commandIsInit && SandboxRlimits.Direct && spec.DieWithOwner;
-        if (!commandIsInit && !directRlimits)
-            argv.AddRange(SandboxRlimits.ExecPrefix(options.PrlimitPath, spec.Limits));
-        // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root.
-        argv.AddRange(AsHostUser.Prefix(options.UnsharePath, owner, ownerGid));
+        // bwrap runs as the owner of the sandbox's user namespace (so it may join it), never as root; a one-shot's rlimits
+        // are set by the same helper on itself before the drop (inherited by bwrap and everything in the sandbox), a
+        // long-lived or pooled sandbox's by its agent on itself before it serves anything (BubblewrapDriver).
+        argv.AddRange(AsHostUser.Prefix(_launchHelper.Value, owner, ownerGid, commandIsInit ? null : SandboxRlimits.LaunchArgs(spec.Limits)));
         // The options go through a socket (--args), not the command line: bwrap's reaper, PID 1 of a one-shot, would
         // show them to the workload in /proc/1/cmdline (the prepared /etc's path, the agent bundle's). The socket also
         // holds bwrap until it is placed (BwrapOptionsGate).
@@ -198,7 +194,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var bwrap = await LauncherThreads.SpawnAsync(argv, LaunchChainEnvironment, fds).ConfigureAwait(false);
         rollback.Push(bwrap);
         // bwrap goes into the sandbox's own cgroup while it waits for the end of its options (it is still exec'ing
-        // prlimit and the drop to its uid, and cannot have cloned): the sandbox is born inside its limits, and its cgroup namespace
+        // the drop to its uid, and cannot have cloned): the sandbox is born inside its limits, and its cgroup namespace
         // (--unshare-cgroup) is rooted at the sandbox's cgroup on every hierarchy, so nothing inside sees the host's
         // cgroup layout or the sandbox's id. If this process died before the release below, the held sandbox would go
         // on (bwrap reads EOF on the block socket as "go") but never outside its cgroup. A service manager that cleans
@@ -213,8 +209,6 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         // too (shown inside as "/e…", the agent as "/agent"), and, on v2, the sandbox's cgroup holds no process itself
         // (the no-internal-process rule).
         var home = commandIsInit ? cgroup.MoveProcessesIntoChild(AgentCgroupName) : cgroup;
-        if (directRlimits)
-            SandboxRlimits.Apply(initPid, spec.Limits);
         bwrap.Release();
 
         var ids = new SandboxIds(range, user);

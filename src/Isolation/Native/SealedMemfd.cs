@@ -6,6 +6,17 @@ namespace Sandbox.Isolation.Native;
 /// bwrap without touching the disk. Written with pwrite so the read offset stays at 0 for the reader.</summary>
 internal static unsafe class SealedMemfd
 {
+    /// <summary>A descriptor of its own (a new open file description, offset 0, read-only) of the sealed memfd
+    /// <paramref name="memfd"/>: a reader that reads it to the end (bwrap) leaves the next one's offset alone. The sealed
+    /// contents cannot change, so one memfd serves any number of readers.</summary>
+    public static FileDescriptor Reopen(FileDescriptor memfd)
+    {
+        var fd = Libc.Open($"/proc/self/fd/{memfd.Fd}", Libc.O_RDONLY | Libc.O_CLOEXEC);
+        if (fd < 0)
+            throw Errno.Fail($"reopening memfd {memfd.Fd}");
+        return new FileDescriptor(fd);
+    }
+
     public static FileDescriptor Create(string name, ReadOnlySpan<byte> content)
     {
         var fd = Libc.MemfdCreate(name, Libc.MFD_CLOEXEC | Libc.MFD_ALLOW_SEALING);

@@ -1,18 +1,21 @@
 namespace Sandbox.Isolation.Users;
 
 /// <summary>The exec prefix that drops root to one unprivileged host uid and gid, with no supplementary groups, before
-/// a program starts: util-linux <c>unshare --setgid=G --setuid=U --</c> asking for no namespace, which calls
-/// setgroups(0), setgid and setuid (as root these set the real, effective and saved ids; the capabilities go with uid 0)
-/// and execs the program. Not setpriv, which does the same: setpriv first looks each numeric id up as a user name
-/// (getpwnam through NSS: nsswitch.conf, dlopen of libnss_systemd and the libraries it loads, the userdb directories),
-/// ~1.4 ms of CPU per start on this kind of host, and a container's launch drops to its owner twice (its user
-/// namespace, then bwrap).</summary>
+/// a program starts (bwrap, as its user namespace's owner): the agent bundle's <c>sandbox-launch exec UID GID
+/// [--rlimits NOFILE FSIZE] --</c> (src/Isolation/Native/sandbox-launch.c), which first sets a one-shot's rlimits on
+/// itself while still root, then calls setgroups(0), setresgid and setresuid (the capabilities go with uid 0) and execs
+/// the program by its absolute path with the chain's environment. One static process of raw syscalls: before it, this
+/// was util-linux <c>prlimit</c> then <c>unshare --setgid --setuid</c> (and before that setpriv, which looked each
+/// numeric id up through NSS), each a dynamically linked program costing 1.5–3 ms of CPU per start on this kind of host
+/// (the loader's start and its trapped CPU-feature probing).</summary>
 internal static class AsHostUser
 {
-    public static string[] Prefix(string unsharePath, int uid, int gid)
+    /// <param name="rlimits">NOFILE and FSIZE for a one-shot's workload (<see cref="Container.SandboxRlimits.LaunchArgs"/>;
+    /// RLIMIT_CORE is always 0 with them), or null (the agent sets a long-lived sandbox's on itself).</param>
+    public static string[] Prefix(string launchHelper, int uid, int gid, IReadOnlyList<string>? rlimits)
     {
         if (uid <= 0 || gid <= 0)
             throw new ArgumentOutOfRangeException(nameof(uid), $"uid {uid} / gid {gid}: a launch never stays host root");
-        return [unsharePath, $"--setgid={gid}", $"--setuid={uid}", "--"];
+        return [launchHelper, "exec", uid.ToString(), gid.ToString(), .. rlimits ?? [], "--"];
     }
 }
