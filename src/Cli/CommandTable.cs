@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Sandbox.Cli.Commands;
 using Sandbox.Cli.Commands.Remote;
+using Sandbox.Cli.Parsing;
 
 namespace Sandbox.Cli;
 
@@ -39,4 +40,35 @@ public static class CommandTable
                 root.Subcommands.Add(create());
         }
     }
+
+    /// <summary>The usual invocation, a known command whose arguments parse cleanly, parsed under a plain root command;
+    /// null for everything else (help, a root flag, an unknown command or flag, any parse error), which then goes through
+    /// the full <see cref="RootCommand"/> (Program.cs) and prints exactly what it always printed. RootCommand's
+    /// constructor is what a short command cannot afford in a NativeAOT process: it names the executable through
+    /// Assembly.GetEntryAssembly() and builds its help and version options, whose descriptions load the library's
+    /// resources; each sets up the reflection runtime (README "Benchmarks": a sixth of `sandbox run`'s client CPU with
+    /// gRPC's user agent). Help aliases are not known here, so one before a program (`sandbox run -h`) is an unknown
+    /// flag and takes the full path; after it (`sandbox run df -h`) it is the program's. A command without a program
+    /// (ps, rm, ...) takes the full path whenever a help alias appears at all (`rm /h` is help there, not an id).</summary>
+    public static ParseResult? TryParseLean(string[] args)
+    {
+        if (args.Length == 0 || All.FirstOrDefault(c => c.Name == args[0]) is not { Create: { } create })
+            return null;
+        var command = create();
+        if (!PositionalStop.IsRegistered(command) && args.Any(HelpAliases.Contains))
+            return null;
+        var root = new Command("sandbox") { command };
+        try
+        {
+            var parse = root.Parse(PositionalStop.Normalize(root, args));
+            return parse.Errors.Count == 0 ? parse : null;
+        }
+        catch (UsageException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>System.CommandLine's HelpOption names.</summary>
+    private static readonly string[] HelpAliases = ["--help", "-h", "/h", "-?", "/?"];
 }

@@ -16,13 +16,16 @@ if (args is ["--version"])
 // The `sandbox` command: the commands are registered in CommandTable (only the invoked one's subtree is built). A
 // command that runs a program registers itself with PositionalStop (docker's rule: flags end at the program). Every
 // failure ends as a one-line message and a documented exit code (ExitCodes); no stack trace ever reaches the user.
-var root = new RootCommand("Sandbox: run untrusted code in a container or a microVM, chosen by policy.");
-CommandTable.AddTo(root, args);
-
 // No ProcessTerminationTimeout: the commands handle SIGINT/SIGTERM themselves (forwarded to the workload, not an exit).
 var configuration = new InvocationConfiguration { EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null, Output = StdStreams.OutText, Error = StdStreams.ErrText };
 try
 {
+    // A known command that parses cleanly runs under a plain root (CommandTable.TryParseLean says why); help, root flags
+    // and every parse error take the full RootCommand below.
+    if (CommandTable.TryParseLean(args) is { } lean)
+        return await lean.InvokeAsync(configuration);
+    var root = new RootCommand("Sandbox: run untrusted code in a container or a microVM, chosen by policy.");
+    CommandTable.AddTo(root, args);
     if (args.Length == 0)
         args = ["--help"];
     var parse = root.Parse(PositionalStop.Normalize(root, args));

@@ -20,7 +20,9 @@ public static class SandboxdChannel
         : DefaultSocketPath;
 
     /// <summary>A channel over a unix socket. Connections are opened lazily, on the first call.</summary>
-    public static GrpcChannel ForUnixSocket(string socketPath, int maxMessageBytes = 8 << 20)
+    /// <param name="singleCall">The channel carries one call (`sandbox run`): its connection is not kept for another, so
+    /// the handler starts no pool-cleaning timer, and with it no timer thread, in a process that lives for one call.</param>
+    public static GrpcChannel ForUnixSocket(string socketPath, int maxMessageBytes = 8 << 20, bool singleCall = false)
     {
         var handler = new SocketsHttpHandler
         {
@@ -40,6 +42,12 @@ public static class SandboxdChannel
             },
             EnableMultipleHttp2Connections = true,
             PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            // A lifetime of zero is SocketsHttpHandler's "keep no connections": no pool-cleaning timer. A new HTTP/2
+            // connection still serves the request that opened it, and is closed when that request completes.
+            PooledConnectionLifetime = singleCall ? TimeSpan.Zero : Timeout.InfiniteTimeSpan,
+            // The stream window a process's output may fill before the client's next WINDOW_UPDATE. Where dynamic
+            // window sizing is off (the CLI: it costs a PING round trip on every new connection), this is the window.
+            InitialHttp2StreamWindowSize = 4 << 20,
             // The socket is the destination: an http_proxy in the caller's environment must not turn the calls into
             // proxy requests (nor be read at all).
             UseProxy = false,

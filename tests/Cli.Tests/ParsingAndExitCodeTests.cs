@@ -16,6 +16,21 @@ public sealed class ParsingAndExitCodeTests(CliFixture f)
     }
 
     [Fact]
+    public async Task Help_is_shown_wherever_it_is_asked_for_before_the_program()
+    {
+        // A parse without help options comes first (CommandTable.TryParseLean); each of these must still be help.
+        foreach (var args in new[] { new[] { "run", "-h" }, ["run", "--trusted", "--help"], ["exec", "sb-x", "-h"], ["ps", "--help"], ["rm", "/h"], ["ps", "-?"] })
+        {
+            var r = await CliProcess.RunAsync(f.Socket, args);
+            Assert.True(r.ExitCode == 0 && r.Stdout.Contains("Usage:", StringComparison.Ordinal), $"{string.Join(' ', args)}: exit {r.ExitCode}, {r.Stdout}{r.Stderr}");
+            Assert.Contains($"sandbox {args[0]}", r.Stdout);
+        }
+        // After the program, a help flag is the program's.
+        var own = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "sh", "-c", "echo \"$1\"", "sh", "--help");
+        Assert.Equal((0, "--help\n"), (own.ExitCode, own.Stdout));
+    }
+
+    [Fact]
     public async Task Unknown_flags_and_malformed_values_are_usage_errors()
     {
         foreach (var args in new[]

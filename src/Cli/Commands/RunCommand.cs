@@ -20,7 +20,7 @@ public static class RunCommand
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
         var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal (with -i: an interactive session, as docker -it)" };
         var rm = new Option<bool>("--rm") { Description = "Accepted for docker compatibility: a run's sandbox is always removed" };
-        var command = new Argument<string[]>("command") { Description = "The program and its arguments", Arity = ArgumentArity.OneOrMore };
+        var command = ProgramArgument.Create("The program and its arguments");
         var local = new Option<bool>("--local") { Description = "Run in this process instead of sandboxd, through the same policy (embedded default bundle, tenant 'local')" };
         var socket = Sandboxd.SocketOption();
 
@@ -48,7 +48,7 @@ public static class RunCommand
     {
         var process = new ProcessStart { Stdin = interactive, Timeout = flags.Timeout is { } t ? Duration.FromTimeSpan(t) : null };
         process.Argv.AddRange(argv);
-        using var call = new RunCall(RunInvoker.Start(Sandboxd.Channel(socket)), new RunStart { Sandbox = flags.ToProto(), Process = process });
+        using var call = new RunCall(RunInvoker.Start(Sandboxd.SingleCallChannel(socket)), new RunStart { Sandbox = flags.ToProto(), Process = process });
         using var session = new ProcessSession(call, interactive, tty: false);
         return await session.RunAsync(started => Sandboxd.ReportGrant(flags, started.Tier, started.Limits), CancellationToken.None);
     }

@@ -18,7 +18,10 @@ internal static class PositionalStop
         return command;
     }
 
-    public static string[] Normalize(RootCommand root, string[] args)
+    /// <summary>Whether <paramref name="command"/> takes a program (registered with <see cref="Register"/>).</summary>
+    public static bool IsRegistered(Command command) => s_commands.ContainsKey(command);
+
+    public static string[] Normalize(Command root, string[] args)
     {
         var output = new List<string>(args.Length + 1);
         var i = 0;

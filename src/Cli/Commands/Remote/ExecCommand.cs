@@ -12,7 +12,7 @@ internal static class ExecCommand
     public static Command Create()
     {
         var id = new Argument<string>("sandbox") { Description = "Sandbox id" };
-        var argv = new Argument<string[]>("command") { Description = "The program and its arguments", Arity = ArgumentArity.OneOrMore };
+        var argv = ProgramArgument.Create("The program and its arguments");
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
         var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal (with -i: an interactive session)" };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox" };

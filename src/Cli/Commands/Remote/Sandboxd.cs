@@ -18,12 +18,18 @@ internal static class Sandboxd
         Description = $"sandboxd's unix socket (default ${SandboxdChannel.SocketEnvironmentVariable} or {SandboxdChannel.DefaultSocketPath})",
     };
 
-    public static Sandboxes.SandboxesClient Connect(string? socket) =>
-        new(SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)));
+    public static Sandboxes.SandboxesClient Connect(string? socket)
+    {
+        CompiledArrayTypes.Keep();
+        return new(SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket)));
+    }
 
-    /// <summary>The channel itself, for a call that does not go through the generated client (<see cref="RunInvoker"/>).</summary>
-    public static Grpc.Net.Client.GrpcChannel Channel(string? socket) =>
-        SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket));
+    /// <summary>A channel for one call that does not go through the generated client (<see cref="RunInvoker"/>).</summary>
+    public static Grpc.Net.Client.GrpcChannel SingleCallChannel(string? socket)
+    {
+        CompiledArrayTypes.Keep();
+        return SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(socket), singleCall: true);
+    }
 
     /// <summary>Runs a command's body; an RpcException becomes a message and an exit code.</summary>
     public static async Task<int> GuardAsync(string? socket, Func<Task<int>> body)
