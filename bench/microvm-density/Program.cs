@@ -17,6 +17,8 @@ var driver = new MicroVmDriver(new MicroVmOptions
 {
     AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR"),
     TcgTranslationCacheMiB = tcgCacheMiB,
+    // SANDBOX_BENCH_THP_OFF=1: the clones' QEMUs without transparent huge pages (MicroVmOptions.TranslationBufferHugePages).
+    TranslationBufferHugePages = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") != "1",
 });
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator}; host: {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -116,6 +118,7 @@ static double MiB(long bytes) => bytes / 1048576.0;
 static void PrintBreakdown(List<int> pids, string when)
 {
     var sums = new Dictionary<string, (double Pss, double PrivateDirty)>();
+    var rss = new Dictionary<string, double>();
     foreach (var pid in pids)
     {
         string category = "other";
@@ -134,6 +137,7 @@ static void PrintBreakdown(List<int> pids, string when)
                 continue;
             }
             if (fields.Length < 2) continue;
+            if (fields[0] == "Rss:") rss[category] = rss.GetValueOrDefault(category) + double.Parse(fields[1], CultureInfo.InvariantCulture) / 1024 / pids.Count;
             var isPss = fields[0] == "Pss:";
             var isDirty = fields[0] == "Private_Dirty:";
             if (!isPss && !isDirty) continue;
@@ -144,7 +148,7 @@ static void PrintBreakdown(List<int> pids, string when)
     }
     Console.WriteLine($"PSS per clone by mapping, {when} (mean of {pids.Count}):");
     foreach (var (category, (pss, dirty)) in sums.OrderByDescending(s => s.Value.Pss))
-        Console.WriteLine($"  {category,-40} PSS {pss,6:0.0} MiB, private dirty {dirty,6:0.0} MiB");
+        Console.WriteLine($"  {category,-40} PSS {pss,6:0.0} MiB, private dirty {dirty,6:0.0} MiB, RSS {rss.GetValueOrDefault(category),6:0.0} MiB");
 }
 
 static long MemAvailableMiB() =>

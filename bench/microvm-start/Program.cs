@@ -43,6 +43,9 @@ var unseeded = Environment.GetEnvironmentVariable("SANDBOX_BENCH_UNSEEDED") == "
 // SANDBOX_BENCH_NORANDMAPS=1 adds restores and exec round trips of guests booted without user address randomization
 // (MicroVmOptions.GuestAddressSpaceRandomization = false), round robin with the default ones.
 var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") == "1";
+// SANDBOX_BENCH_THP_OFF=1 adds restores and exec round trips of clones whose QEMU has transparent huge pages off
+// (MicroVmOptions.TranslationBufferHugePages = false: how every QEMU ran before), round robin with the default ones.
+var thpOff = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") == "1";
 // SANDBOX_BENCH_NO_COLD=1 leaves the cold boots out of the round robin (restores and plain boots only: a cold boot under
 // TCG on a loaded host takes most of a run).
 var noCold = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NO_COLD") == "1";
@@ -52,17 +55,18 @@ noCold |= execOnly;
 // SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
 // main's), alternated with this build's in one run.
 var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null) => new(new MicroVmOptions
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true) => new(new MicroVmOptions
 {
     AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
-    SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized,
+    SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
     Cold: NewDriver(k.Minimal, templates: false, seeded: true),
     Restore: NewDriver(k.Minimal, templates: true, seeded: true),
     ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
     RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false),
-    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false)));
+    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false),
+    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false)));
 
 // SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
 // with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
@@ -110,6 +114,9 @@ for (var i = 0; i < (execOnly ? 0 : runs); i++)
         Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
         if (!noCold)
             Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
+        // With SANDBOX_BENCH_THP_OFF that restore goes first every other round (a fixed order would favour one side).
+        if (thpOff && i % 2 == 1)
+            Add($"restore to first exec output, {name} kernel, THP off", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
         Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
         if (unseeded)
         {
@@ -119,6 +126,8 @@ for (var i = 0; i < (execOnly ? 0 : runs); i++)
         }
         if (norandmaps)
             Add($"restore to first exec output, {name} kernel, norandmaps", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
+        if (thpOff && i % 2 == 0)
+            Add($"restore to first exec output, {name} kernel, THP off", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
     }
 }
 foreach (var (what, samples) in results)
@@ -138,6 +147,7 @@ var preferred = kernels[^1].Name;
 var isMinimalPreferred = kernels[^1].Minimal;
 var variants = new List<(string Label, MicroVmDriver Driver)> { ("", drivers[preferred].Restore) };
 if (norandmaps) variants.Add((", norandmaps", drivers[preferred].RestoreNorandmaps));
+if (thpOff) variants.Add((", THP off", drivers[preferred].RestoreThpOff));
 if (baselineAgent is not null)
 {
     variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
@@ -266,7 +276,8 @@ async Task<(double Wall, double Cpu, double CreatedCpu)> FirstOutput(MicroVmDriv
         // which starts with this stopwatch, within a millisecond).
         if (sampler is not null)
             Console.WriteLine("    QEMU CPU at: " + string.Join(", ", timeline.OnHostClock().Select(s => $"{s.Stage} {sampler.CpuAt(s.At):0.00}")) +
-                $"; first output {sampler.CpuAt(first.At!.Value):0.00} s");
+                $"; first output {sampler.CpuAt(first.At!.Value):0.00} s; at the exit: user {sampler.Last().User:0.00} s, system {sampler.Last().System:0.00} s, " +
+                $"{sampler.Last().MinorFaults} minor faults");
     }
     return (first.At!.Value.TotalSeconds, cpu, createdCpu);
 }
@@ -398,6 +409,7 @@ internal sealed class QemuCpuSampler : IDisposable
 {
     private readonly Stopwatch _clock;
     private readonly List<(TimeSpan At, double Cpu)> _samples = [(TimeSpan.Zero, 0)];
+    private string[]? _last;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private static readonly double s_tick = 100.0; // USER_HZ
@@ -412,11 +424,17 @@ internal sealed class QemuCpuSampler : IDisposable
             while (!_stop.IsCancellationRequested)
             {
                 pid ??= QemuPids().Where(p => !known.Contains(p) && DescendsFrom(p, Environment.ProcessId)).Cast<int?>().FirstOrDefault();
-                if (pid is { } p && Cpu(p) is { } cpu)
-                    lock (_samples) _samples.Add((_clock.Elapsed, cpu));
+                if (pid is { } p && Stat(p) is { } f)
+                    lock (_samples) { _samples.Add((_clock.Elapsed, (long.Parse(f[11]) + long.Parse(f[12])) / s_tick)); _last = f; }
                 await Task.Delay(5).ConfigureAwait(false);
             }
         });
+    }
+
+    /// <summary>QEMU's user and system CPU seconds and minor page faults at the last sample.</summary>
+    public (double User, double System, long MinorFaults) Last()
+    {
+        lock (_samples) return _last is { } f ? (long.Parse(f[11]) / s_tick, long.Parse(f[12]) / s_tick, long.Parse(f[7])) : (0, 0, 0);
     }
 
     /// <summary>QEMU's CPU seconds at host time <paramref name="at"/> (the last sample before it).</summary>
@@ -444,7 +462,6 @@ internal sealed class QemuCpuSampler : IDisposable
         catch (IOException) { return null; }
     }
 
-    private static double? Cpu(int pid) => Stat(pid) is { } f ? (long.Parse(f[11]) + long.Parse(f[12])) / s_tick : null;
 
     private static bool DescendsFrom(int pid, int ancestor)
     {

@@ -49,6 +49,43 @@ public sealed class MicroVmTemplateTests : IDisposable
     }
 
     [Fact]
+    public async Task A_clones_qemu_may_back_its_translated_code_with_huge_pages_a_booting_one_gets_none()
+    {
+        await using var clone = (MicroVmSandbox)await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        Assert.NotNull(clone.Template);
+        Assert.Equal("1", ProcStatus(clone.Instance.QemuPid, "THP_enabled"));
+        Assert.Equal("ok\n", await Exec(clone, "echo ok"));
+        // Where the host hands out huge pages on request (THP mode madvise or always), the clone's translated code now
+        // sits in them: the translation buffer is QEMU's only anonymous executable mapping.
+        if (!File.ReadAllText("/sys/kernel/mm/transparent_hugepage/enabled").Contains("[never]", StringComparison.Ordinal))
+            Assert.True(TranslationBufferHugeKiB(clone.Instance.QemuPid) > 0, "the clone's translation buffer has no huge page");
+
+        // A VM with a tmpfs mount cold-boots: its anonymous guest RAM must not be taken in huge pages.
+        await using var booted = (MicroVmSandbox)await Driver.CreateAsync(
+            new SandboxSpec { ScratchMounts = [new ScratchMount("/scratch", 1 << 20)] }, CancellationToken.None);
+        Assert.Null(booted.Template);
+        Assert.Equal("0", ProcStatus(booted.Instance.QemuPid, "THP_enabled"));
+    }
+
+    private static string ProcStatus(int pid, string field) => File.ReadLines($"/proc/{pid}/status")
+        .Single(l => l.StartsWith(field + ":", StringComparison.Ordinal))[(field.Length + 1)..].Trim();
+
+    private static long TranslationBufferHugeKiB(int pid)
+    {
+        long kib = 0;
+        var inBuffer = false;
+        foreach (var line in File.ReadLines($"/proc/{pid}/smaps"))
+        {
+            var fields = line.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            if (fields.Length >= 5 && fields[0].Contains('-') && !fields[0].EndsWith(':'))
+                inBuffer = fields.Length == 5 && fields[1].Contains('x');
+            else if (inBuffer && fields[0] == "AnonHugePages:")
+                kib += long.Parse(fields[1]);
+        }
+        return kib;
+    }
+
+    [Fact]
     public async Task A_directory_root_is_set_up_and_warmed_in_the_template_and_each_clone_gets_its_own_writable_dirs()
     {
         var spec = new SandboxSpec { Rootfs = RootfsSpec.Directory(BusyboxRoot()), Hostname = "clone-a" };

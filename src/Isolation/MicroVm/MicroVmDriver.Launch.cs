@@ -56,6 +56,9 @@ public sealed partial class MicroVmDriver
                 Binds = binds,
                 DieWithParent = !persistent,
                 KvmGroup = accel == Accelerator.Kvm ? KvmGroup() : null,
+                // A clone's guest RAM is the template's memfd (shmem: no THP whatever QEMU asks), so only its TCG
+                // translation buffer gets huge pages; a cold boot's anonymous guest RAM would too, and is left without.
+                TransparentHugePages = _options.TranslationBufferHugePages && templateRam is not null && accel == Accelerator.Tcg,
             };
             using var image = layout.Image is null ? null : File.OpenHandle(layout.Image.Path, FileMode.Open, FileAccess.Read);
             var vm = await MicroVmInstance.BootAsync(id, directory, commandLine, jail, image, templateRam, hostLimits, _cgroups, _options.CgroupParent, timeout,

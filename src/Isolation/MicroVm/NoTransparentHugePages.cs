@@ -3,9 +3,10 @@ using Sandbox.Isolation.Interop;
 namespace Sandbox.Isolation.MicroVm;
 
 /// <summary>
-/// QEMU asks for transparent huge pages on its TCG translation buffer (MADV_HUGEPAGE), which TCG splits into regions
-/// and touches at each region's start: on a host whose THP mode is "madvise" or "always" every touched region then
-/// costs a whole 2 MiB page, 16 MiB of private memory per idle VM here, most of it never used. PR_SET_THP_DISABLE is
+/// QEMU asks for transparent huge pages on its TCG translation buffer and its guest RAM (MADV_HUGEPAGE): a cold boot's
+/// anonymous guest RAM would then be taken in 2 MiB pages (memory the guest never touched), so QEMUs that boot are
+/// spawned with THP off; a restored clone's may keep it for its translation buffer
+/// (<see cref="MicroVmOptions.TranslationBufferHugePages"/>: its guest RAM is the template's memfd). PR_SET_THP_DISABLE is
 /// kept across fork and execve, so it is set on this process while QEMU's jail is spawned (and cleared when no spawn
 /// is under way): bwrap, setpriv and QEMU start with huge pages off. It is process-wide: a container spawned in the
 /// same instant starts without THP too, which changes nothing but its page size.

@@ -57,8 +57,8 @@ internal sealed class QemuProcess : IAsyncDisposable
     {
         var (options, argv) = jail.ToGatedArgv(qemuArgv);
         using var gate = BwrapOptionsGate.Create(options);
-        var bwrap = await NoTransparentHugePages.AroundSpawnAsync(() => LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
-            [.. fds, new(gate.Remote.Fd, BwrapFds.Args)])).ConfigureAwait(false);
+        Task<BwrapProcess> Spawn() => LauncherThreads.SpawnAsync(argv, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], [.. fds, new(gate.Remote.Fd, BwrapFds.Args)]);
+        var bwrap = await (jail.TransparentHugePages ? Spawn() : NoTransparentHugePages.AroundSpawnAsync(Spawn)).ConfigureAwait(false);
         PidfdHandle? pidfd = null;
         try
         {

@@ -46,6 +46,10 @@ internal sealed record VmmJail
     /// <summary>Kill QEMU when its owner dies (bwrap --die-with-parent); off for VMs that outlive their owner.</summary>
     public bool DieWithParent { get; init; }
 
+    /// <summary>QEMU may get transparent huge pages where it asks for them (<see cref="MicroVmOptions.TranslationBufferHugePages"/>);
+    /// false spawns it with THP off (<see cref="NoTransparentHugePages"/>).</summary>
+    public bool TransparentHugePages { get; init; }
+
     /// <summary>/dev/kvm is bound in and QEMU gets its group (KVM accelerator).</summary>
     public int? KvmGroup { get; init; }
 
