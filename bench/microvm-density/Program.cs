@@ -9,17 +9,21 @@ using Sandbox.Isolation.MicroVm;
 // and checks that no QEMU of theirs is left.
 // Usage: dotnet run -c Release --project bench/microvm-density -- [count=50] [rootfs directory, or "host"] [TCG
 // translation cache MiB; default MicroVmOptions'] (a smaller cache bounds the clones' largest private mapping)
+// SANDBOX_KERNEL_DIR=<kernel cache>: that cache's kernels (current/, and minimal/current when built, which the tier prefers).
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rootfs = args.Length > 1 && args[1] != "host" ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
 var tcgCacheMiB = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : new MicroVmOptions().TcgTranslationCacheMiB;
 Console.WriteLine($"TCG translation cache: {tcgCacheMiB} MiB");
+var kernelDirectory = Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR") is { Length: > 0 } k ? k : new MicroVmOptions().KernelCacheDirectory;
 var driver = new MicroVmDriver(new MicroVmOptions
 {
     AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR"),
+    KernelCacheDirectory = kernelDirectory,
     TcgTranslationCacheMiB = tcgCacheMiB,
     // SANDBOX_BENCH_THP_OFF=1: the clones' QEMUs without transparent huge pages (MicroVmOptions.TranslationBufferHugePages).
     TranslationBufferHugePages = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") != "1",
 });
+Console.WriteLine($"guest kernel: {Sandbox.Isolation.MicroVm.Kernel.GuestKernel.Locate(kernelDirectory).Version}");
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator}; host: {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}");
 Console.WriteLine($"rootfs: {(args.Length > 1 && args[1] != "host" ? args[1] : "the host's userland")}");
@@ -115,8 +119,11 @@ static double MiB(long bytes) => bytes / 1048576.0;
 // copy-on-write: its PSS is the clone's share of the template's pages plus the pages it wrote), TCG's translation
 // buffer (the only anonymous executable mapping), QEMU's heap and other anonymous memory (malloc arenas, thread
 // stacks), and the binary's and libraries' own pages (mostly relocated data).
+// SANDBOX_BENCH_SMAPS_DIR=DIR also keeps one clone's whole smaps there, per stage, to look into a category.
 static void PrintBreakdown(List<int> pids, string when)
 {
+    if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_SMAPS_DIR") is { Length: > 0 } keep && pids.Count > 0)
+        File.Copy($"/proc/{pids[0]}/smaps", Path.Combine(keep, $"smaps-{when.Replace(' ', '-')}"), overwrite: true);
     var sums = new Dictionary<string, (double Pss, double PrivateDirty)>();
     var rss = new Dictionary<string, double>();
     foreach (var pid in pids)
@@ -129,9 +136,18 @@ static void PrintBreakdown(List<int> pids, string when)
             {
                 var perms = fields[1];
                 var name = fields.Length >= 6 ? string.Join(' ', fields[5..]) : "";
+                var range = fields[0].Split('-');
+                var sizeKiB = (Convert.ToInt64(range[1], 16) - Convert.ToInt64(range[0], 16)) / 1024;
+                // Anonymous read-write mappings by their size: glibc's thread arenas reserve 64 MiB each (the part in
+                // use is read-write), a thread's stack is 8 MiB, a coroutine's 1 MiB (QEMU 7.2) plus its guard page;
+                // malloc serves blocks of 128 KiB and more (TLBs, hash tables) as mappings of their own.
                 category = name.Contains("memfd:") || name.StartsWith("/proc/self/fd/", StringComparison.Ordinal) ? "guest RAM (template memfd)"
                     : name == "" && perms.Contains('x') ? "TCG translation buffer"
-                    : name is "" or "[heap]" ? "heap and anonymous (arenas, stacks)"
+                    : name == "[heap]" ? "heap: main arena"
+                    : name == "" && sizeKiB == 8192 ? "anonymous: thread stacks"
+                    : name == "" && sizeKiB == 1024 ? "anonymous: coroutine stacks"
+                    : name == "" && range[0].EndsWith("000000", StringComparison.Ordinal) && sizeKiB < 65536 ? "anonymous: thread arenas"
+                    : name == "" ? "anonymous: other (large mallocs)"
                     : name.StartsWith('/') ? "QEMU binary and libraries"
                     : "other (" + name + ")";
                 continue;

@@ -95,11 +95,15 @@ public sealed record QemuCommandLine
     /// LSMs beyond capabilities. Under TCG the TSC frequency must be given or the guest hangs calibrating it.
     /// random.trust_cpu=on: the kernel's RNG is seeded from the vCPU's RDRAND at boot (<see cref="TcgCpu"/>). Without
     /// a seed the first getrandom() of the agent's runtime blocks until the kernel's jitter entropy collector is done:
-    /// 1.5-3 s of a TCG cold boot, longer with the minimal kernel's 100 Hz tick. <paramref name="randomizeUserAddresses"/>
-    /// false adds norandmaps (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>).</summary>
+    /// 1.5-3 s of a TCG cold boot, longer with the minimal kernel's 100 Hz tick. noreplace-smp: a kernel that boots on
+    /// one CPU rewrites every LOCK prefix of its text to a no-op, one text_poke (two page-table switches, each a full
+    /// TLB flush under TCG) per site, ~0.2 s of a TCG boot; the prefixes stay (TCG runs them as plain ops on one vCPU).
+    /// no_timer_check: no 4-jiffy wait for the IO-APIC timer interrupt (40 ms at 100 Hz; QEMU's routing works, and KVM
+    /// guests skip the check anyway). <paramref name="randomizeUserAddresses"/> false adds norandmaps
+    /// (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>).</summary>
     public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true, bool randomizeUserAddresses = true)
     {
-        var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests " +
+        var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests noreplace-smp no_timer_check " +
             "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
             "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 random.trust_cpu=" + (trustCpuRng ? "on" : "off") +
             (randomizeUserAddresses ? "" : " norandmaps");
