@@ -74,7 +74,7 @@ public sealed class MicroVmOptions
     /// them with MADV_HUGEPAGE; the host's THP mode must be madvise or always). Default true. A clone writes ~15-25 MiB
     /// of translated code after its restore: in 4 KiB pages that is ~4-6k page faults (10-40 us each on a virtualized
     /// host), in 2 MiB pages a dozen, and the host's TLB covers the code with fewer entries; its PSS grows by the
-    /// last huge page's unused part (docs/microvm-bench.md, eighth round). false = THP off for every QEMU, as cold
+    /// last huge page's unused part (docs/microvm-bench.md, ninth round). false = THP off for every QEMU, as cold
     /// boots always are (their guest RAM is anonymous and would be backed by huge pages too).</summary>
     public bool TranslationBufferHugePages { get; init; } = true;
 
