@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Interleaved A/B of two `sandbox` CLI builds through one sandboxd, beside raw bwrap: each round runs every command
-once, in turn, so the host's load falls on all alike; prints p50/p95 wall time, the ratio to raw bwrap and the CLI
+once, in turn (the two CLIs swapping places each round), so the host's load falls on all alike; prints p50/p95 wall time, the ratio to raw bwrap and the CLI
 process's own CPU (user+sys of the child; sandboxd's is not in it).
     SANDBOX_SOCKET=... bench/container-start/cli-ab.py ROUNDS NEW-sandbox OLD-sandbox
 The bwrap command is hyperfine.sh's (the engine's namespaces, no cgroup, no seccomp, no uid range)."""
@@ -18,8 +18,12 @@ commands = {
 wall = {name: [] for name in commands}
 cpu = {name: [] for name in commands}
 print("load average", " ".join(open("/proc/loadavg").read().split()[:3]))
-for _ in range(rounds):
-    for name, argv in commands.items():
+# The two CLI rows swap places every round: a run right after raw bwrap finds sandboxd's pool refilled, one right after
+# another CLI run may find the refill still running beside it.
+order = list(commands)
+for i in range(rounds):
+    for name in (order if i % 2 == 0 else [order[0], order[2], order[1]]):
+        argv = commands[name]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
