@@ -144,7 +144,8 @@ if (cli is not null)
     }
 }
 
-Console.WriteLine($"Run([\"true\"]) x {n} each, sequential; pool of {poolSize} (warm: full before each call, untimed)"
+if (!sustainedOnly)
+    Console.WriteLine($"Run([\"true\"]) x {n} each, sequential; pool of {poolSize} (warm: full before each call, untimed)"
     + (cli is null ? "; no CLI (--cli PATH)" : $"; CLI {cli} run --trusted"));
 // Warm-up: JIT, policy caches, seccomp programs, the prepared /etc, gRPC connections.
 for (var i = 0; i < warmup; i++)
