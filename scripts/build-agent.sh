@@ -28,7 +28,7 @@ cp "$publish-exec/sandbox-agent" "$out.tmp/sandbox-agent-exec"
 # The container tier's launch helper (src/Isolation/Native/sandbox-launch.c: the user namespace's holder, and the drop
 # to the owner uid with a one-shot's rlimits before bwrap), the same way.
 "${CC:-clang}" -O2 -static -nostdlib -ffreestanding -fno-builtin -fno-stack-protector \
-  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -s -o "$out.tmp/sandbox-launch" "$here/src/Isolation/Native/sandbox-launch.c"
+  -fno-asynchronous-unwind-tables -Wall -Wextra -Werror -I "$here/src/Agent/Native" -s -o "$out.tmp/sandbox-launch" "$here/src/Isolation/Native/sandbox-launch.c"
 # ldd lines: "libc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x...)" and "/lib64/ld-linux-x86-64.so.2 (0x...)"
 ldd "$publish/sandbox-agent" | awk '/=> \//{print $3} /^[ \t]*\/.*ld-linux/{print $1}' | while read -r lib; do
   cp -L "$lib" "$out.tmp/lib/$(basename "$lib")"

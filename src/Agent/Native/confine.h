@@ -1,33 +1,17 @@
-// Raw x86-64 Linux syscalls and the confinement a workload process takes for good before it execs its program, shared
-// by the container tier's prepared first stage (sandbox-exec.c) and the microVM guest's spawn (guest-spawn.c). No libc:
-// both run where libc must not be called (a process with no loader; a vfork-style child sharing the agent's memory).
+// The confinement a workload process takes for good before it execs its program, shared by the container tier's
+// prepared first stage (sandbox-exec.c) and the microVM guest's spawn (guest-spawn.c). No libc: both run where libc
+// must not be called (a process with no loader; a vfork-style child sharing the agent's memory).
 // The steps are WorkloadCredentials.BecomeUnprivileged's (keep = 0) and BecomeGuestRoot's (uid 0, keep = the guest
 // root's few capabilities), in the same order: keep the three alike.
 #ifndef SANDBOX_CONFINE_H
 #define SANDBOX_CONFINE_H
 
-typedef unsigned long u64;
-typedef long s64;
+#include "syscall.h"
 
-enum { SYS_read = 0, SYS_write = 1, SYS_open = 2, SYS_close = 3, SYS_rt_sigaction = 13, SYS_rt_sigprocmask = 14,
-       SYS_dup2 = 33, SYS_execve = 59, SYS_wait4 = 61, SYS_fcntl = 72, SYS_chdir = 80, SYS_setgroups = 116,
-       SYS_setresuid = 117, SYS_setresgid = 119, SYS_setsid = 112, SYS_capset = 126, SYS_prctl = 157,
-       SYS_exit_group = 231, SYS_prlimit64 = 302, SYS_seccomp = 317, SYS_clone3 = 435 };
 enum { EINTR = 4, ENOENT = 2, ENOTDIR = 20, EINVAL = 22 };
 enum { PR_SET_DUMPABLE = 4, PR_CAPBSET_DROP = 24, PR_SET_SECUREBITS = 28, PR_SET_NO_NEW_PRIVS = 38, PR_CAP_AMBIENT = 47,
        PR_CAP_AMBIENT_CLEAR_ALL = 4 };
 enum { SECBIT_NOROOT = 1, SECBIT_NOROOT_LOCKED = 2, CAP_LAST_KNOWN = 40 };
-
-static inline s64 sys6(s64 n, s64 a, s64 b, s64 c, s64 d, s64 e, s64 f)
-{
-    register s64 r10 __asm__("r10") = d;
-    register s64 r8 __asm__("r8") = e;
-    register s64 r9 __asm__("r9") = f;
-    s64 ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-    return ret;
-}
-#define sys(n, a, b, c) sys6(n, (s64)(a), (s64)(b), (s64)(c), 0, 0, 0)
 
 // The calling task becomes uid:gid for good: the bounding set cut to `keep` and, for any uid but root, root's
 // exec-time privileges locked off (while CAP_SETPCAP is still effective); then groups, gid and uid (all three ids);

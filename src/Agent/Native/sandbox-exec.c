@@ -18,28 +18,9 @@ enum { HOLD_FD = 3, NOT_RELEASED = 125, CANNOT_RUN = 126, NOT_FOUND = 127 };
 // PreparedExec.MaxPayload: the agent never writes more.
 #define MAX_PAYLOAD (48 * 1024)
 
-static __attribute__((noreturn)) void quit(int code)
-{
-    for (;;) sys(SYS_exit_group, code, 0, 0);
-}
-
-// "sandbox-agent: WHAT[: errno N]" on stderr (the exec's), as HeldExec reports, then the exit code.
 static __attribute__((noreturn)) void fail(int code, const char* what, const char* detail, s64 err)
 {
-    char line[512];
-    u64 n = 0;
-    const char* parts[] = { "sandbox-agent: ", what, detail ? " " : "", detail ? detail : "", err ? ": errno " : "" };
-    for (u64 p = 0; p < sizeof parts / sizeof *parts; p++)
-        for (const char* s = parts[p]; *s && n < sizeof line - 8; s++) line[n++] = *s;
-    if (err) {
-        char digits[8];
-        int d = 0;
-        for (u64 v = (u64)-err; v && d < 7; v /= 10) digits[d++] = (char)('0' + v % 10);
-        while (d) line[n++] = digits[--d];
-    }
-    line[n++] = '\n';
-    sys(SYS_write, 2, line, n);
-    quit(code);
+    die("sandbox-agent", code, what, detail, err);
 }
 
 static int parse_u64(const char* s, u64* out)

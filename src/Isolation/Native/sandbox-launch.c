@@ -16,48 +16,15 @@
 // Exit codes: 0 done (userns), 125 bad arguments, 126 a step failed (named on stderr); exec's failure 127.
 // Built by scripts/build-agent.sh into the agent bundle (x86-64 Linux): clang -static -nostdlib -ffreestanding.
 
-typedef unsigned long u64;
-typedef long s64;
+#include "syscall.h" // src/Agent/Native: the bundle's freestanding basics
 
-enum { SYS_write = 1, SYS_open = 2, SYS_close = 3, SYS_execve = 59, SYS_setgroups = 116, SYS_setresuid = 117,
-       SYS_setresgid = 119, SYS_unshare = 272, SYS_exit_group = 231, SYS_prlimit64 = 302 };
 enum { O_WRONLY = 1, O_CLOEXEC = 02000000, CLONE_NEWUSER = 0x10000000 };
 enum { RLIMIT_FSIZE = 1, RLIMIT_CORE = 4, RLIMIT_NOFILE = 7 };
 enum { USAGE = 125, FAILED = 126, EXEC_FAILED = 127 };
 
-static s64 sys6(s64 n, s64 a, s64 b, s64 c, s64 d, s64 e, s64 f)
-{
-    register s64 r10 __asm__("r10") = d;
-    register s64 r8 __asm__("r8") = e;
-    register s64 r9 __asm__("r9") = f;
-    s64 ret;
-    __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
-    return ret;
-}
-#define sys(n, a, b, c) sys6(n, (s64)(a), (s64)(b), (s64)(c), 0, 0, 0)
-
-static __attribute__((noreturn)) void quit(int code)
-{
-    for (;;) sys(SYS_exit_group, code, 0, 0);
-}
-
-// "sandbox-launch: WHAT[ DETAIL][: errno N]" on stderr, then the exit code.
 static __attribute__((noreturn)) void fail(int code, const char* what, const char* detail, s64 err)
 {
-    char line[512];
-    u64 n = 0;
-    const char* parts[] = { "sandbox-launch: ", what, detail ? " " : "", detail ? detail : "", err ? ": errno " : "" };
-    for (u64 p = 0; p < sizeof parts / sizeof *parts; p++)
-        for (const char* s = parts[p]; *s && n < sizeof line - 8; s++) line[n++] = *s;
-    if (err) {
-        char digits[8];
-        int d = 0;
-        for (u64 v = (u64)-err; v && d < 7; v /= 10) digits[d++] = (char)('0' + v % 10);
-        while (d) line[n++] = digits[--d];
-    }
-    line[n++] = '\n';
-    sys(SYS_write, 2, line, n);
-    quit(code);
+    die("sandbox-launch", code, what, detail, err);
 }
 
 static int equals(const char* a, const char* b)
