@@ -8,7 +8,9 @@ namespace Sandbox.SandboxApi.Api;
 /// <summary>Serializes a process's events onto one response stream (a gRPC stream takes one write at a time).
 /// Output arrives through <see cref="Stdout"/>/<see cref="Stderr"/> as the engine writes it; the bounded queue makes a
 /// slow client slow the process's output down (backpressure). Once the client is gone, output is dropped so the
-/// engine's own bookkeeping (exit status, teardown) is never blocked by a dead call.</summary>
+/// engine's own bookkeeping (exit status, teardown) is never blocked by a dead call. Output waits for the Started
+/// event (<see cref="SendStartedAsync"/>): a short exec's output can come with the agent's answer to its start, before
+/// the service has sent Started, and clients are promised Started first.</summary>
 internal sealed class EventPump : IAsyncDisposable
 {
     public const int MaxChunkBytes = 64 * 1024;
@@ -23,6 +25,7 @@ internal sealed class EventPump : IAsyncDisposable
     });
     private readonly CancellationToken _callGone;
     private readonly Task _writer;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public EventPump(IServerStreamWriter<ExecEvent> responses, CancellationToken callGone)
     {
@@ -34,6 +37,13 @@ internal sealed class EventPump : IAsyncDisposable
 
     public Stream Stdout { get; }
     public Stream Stderr { get; }
+
+    /// <summary>Sends the Started event, then lets output through.</summary>
+    public async ValueTask SendStartedAsync(Started started)
+    {
+        await SendAsync(new ExecEvent { Started = started }).ConfigureAwait(false);
+        _started.TrySetResult();
+    }
 
     public async ValueTask SendAsync(ExecEvent e)
     {
@@ -66,6 +76,8 @@ internal sealed class EventPump : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        _started.TrySetResult(); // output still waiting (no Started was sent: the start failed) is dropped, not held
+
         await _writer.ConfigureAwait(false);
     }
 
@@ -73,6 +85,8 @@ internal sealed class EventPump : IAsyncDisposable
     {
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
+            if (!pump._started.Task.IsCompleted)
+                await pump._started.Task.ConfigureAwait(false);
             for (var offset = 0; offset < buffer.Length; offset += MaxChunkBytes)
             {
                 var chunk = ByteString.CopyFrom(buffer.Span.Slice(offset, Math.Min(MaxChunkBytes, buffer.Length - offset)));

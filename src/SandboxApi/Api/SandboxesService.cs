@@ -119,13 +119,10 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         await using var events = new EventPump(responseStream, cancellationToken);
         var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr };
         var process = await ProgramErrors.ClassifyAsync(() => sandboxes.ExecAsync(principal, id, spec, io, cancellationToken));
-        await events.SendAsync(new ExecEvent
+        await events.SendStartedAsync(new Started
         {
-            Started = new Started
-            {
-                SandboxId = id.Value, Pid = process.Pid, Tier = Mapping.ToProto(entry.Tier), PolicyDecisionId = entry.Decision.DecisionId,
-                Limits = entry.Info is { } info ? Mapping.ToProto(info.Limits) : null,
-            },
+            SandboxId = id.Value, Pid = process.Pid, Tier = Mapping.ToProto(entry.Tier), PolicyDecisionId = entry.Decision.DecisionId,
+            Limits = entry.Info is { } info ? Mapping.ToProto(info.Limits) : null,
         });
         var status = await WithInputAsync(process.Completion, stdin, requestStream, async (message, ct) =>
         {
@@ -158,10 +155,7 @@ public sealed partial class SandboxesService(SandboxService sandboxes, SandboxRe
         await using var events = new EventPump(responseStream, cancellationToken);
         var io = new ProcessIO { Stdin = stdin?.Reader, Stdout = events.Stdout, Stderr = events.Stderr, Signals = signals };
         var run = ProgramErrors.ClassifyAsync(() => sandboxes.RunAsync(CallPrincipal.Get(context), request, spec, io,
-            s => events.SendAsync(new ExecEvent
-            {
-                Started = new Started { SandboxId = s.Id.Value, Tier = Mapping.ToProto(s.Tier), PolicyDecisionId = s.DecisionId, Limits = Mapping.ToProto(s.Limits) },
-            }).AsTask(),
+            s => events.SendStartedAsync(new Started { SandboxId = s.Id.Value, Tier = Mapping.ToProto(s.Tier), PolicyDecisionId = s.DecisionId, Limits = Mapping.ToProto(s.Limits) }).AsTask(),
             cancellationToken));
         var status = await WithInputAsync(run, stdin, requestStream, async (message, ct) =>
         {
