@@ -23,11 +23,12 @@ public sealed record AgentBundle(string Directory)
     /// a host-side program, run as root before bwrap, never inside a sandbox.</summary>
     public const string LaunchHelperName = "sandbox-launch";
 
-    /// <summary>The bundle's <see cref="LaunchHelperName"/>; a bundle built before it existed is refused, naming the file.</summary>
+    /// <summary>The bundle's <see cref="LaunchHelperName"/> (its resolved path); a bundle built before it existed is
+    /// refused, naming the file, and so is one that anyone but root could replace (<see cref="RootOwnedProgram"/>).</summary>
     public string LaunchHelper()
     {
         var path = Path.Combine(Directory, LaunchHelperName);
-        return File.Exists(path) ? path
+        return File.Exists(path) ? RootOwnedProgram.Check(path)
             : throw new SandboxException(SandboxErrorCode.Unavailable,
                 $"the agent bundle at {Directory} has no {LaunchHelperName}, which starts every container: rebuild it with scripts/build-agent.sh");
     }
