@@ -152,9 +152,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
         {
             GuestInit.Mount("stage", Stage, "tmpfs", Libc.MS_NOSUID | Libc.MS_NODEV, "size=64k,mode=0700");
             BuildRoot(request, guest, image);
-            var name = Encoding.UTF8.GetBytes(request.Hostname);
-            fixed (byte* p = name)
-                if (Libc.sethostname(p, (nuint)name.Length) != 0) throw GuestSetup.Fail("sethostname");
+            GuestIdentity.SetHostname(request.Hostname);
             return GuestConfinement.SpawnInCgroup(cgroup, () => SpawnHolder(guest, readyFd, Root));
         });
 
@@ -211,7 +209,7 @@ internal sealed unsafe partial class GuestContainer : SpawnConfinement, IDisposa
             Libc.close(loop);
         }
         CreateInsideRoot("/proc");
-        GuestSetup.BuildDev(CreateInsideRoot("/dev"), newPtsInstance: true);
+        GuestDev.Build(CreateInsideRoot("/dev"), newPtsInstance: true);
         foreach (var dir in request.WritableDirs)
         {
             var mode = dir == "/tmp" ? "1777" : "0755";

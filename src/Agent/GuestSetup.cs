@@ -24,7 +24,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
     private const int MaxSeedBytes = 512;
     private const int MaxResolvConfBytes = 1024;
     private const string ResolvConfFile = "/resolv.conf"; // in the initramfs, bound over the root's
-    private const int ENODATA = 61;
 
     private readonly Lock _lock = new();
     private bool _done;
@@ -90,7 +89,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                     _templateRoot = null;
                 }
                 BootTimeline.Mark("setup-root");
-                SetIdentity(request);
+                GuestIdentity.Apply(request);
                 GuestNetworkSetup.Apply(request.Network);
                 CreateCgroup(request);
                 if (_workloadCgroupFd < 0)
@@ -239,7 +238,7 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         // The agent keeps using /sys (the workload cgroup, devices); the workload has no business there (a container
         // has no /sys at all): root-only.
         File.SetUnixFileMode(NewRoot + "/sys", UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        BuildDev(NewRoot + "/dev", newPtsInstance: false);
+        GuestDev.Build(NewRoot + "/dev", newPtsInstance: false);
         // switch_root: make the new root "/" and enter it. The initramfs stays underneath, unreachable.
         Check(NativeStrings.With(NewRoot, p => Libc.chdir((byte*)p)), "chdir " + NewRoot);
         GuestInit.Mount(".", "/", null, Libc.MS_MOVE, null);
@@ -285,32 +284,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
         GuestInit.Mount(ResolvConfFile, target.FullName, null, Libc.MS_BIND | Libc.MS_REMOUNT | Libc.MS_RDONLY | Libc.MS_NOSUID | Libc.MS_NODEV, null);
     }
 
-    /// <summary>The workload's /dev, as bwrap's --dev makes a container's: a small tmpfs with the harmless character
-    /// devices bound from the guest's devtmpfs, the devpts instance for terminals, and the usual links. The devtmpfs
-    /// itself (disks, /dev/mem, /dev/port, the console, the agent's port) stays behind in the initramfs.</summary>
-    /// <param name="newPtsInstance">A pod's later container: a devpts instance of its own (its terminals are not the
-    /// guest's); else the guest's devpts is moved in.</param>
-    internal static void BuildDev(string dev, bool newPtsInstance)
-    {
-        GuestInit.Mount("tmpfs", dev, "tmpfs", Libc.MS_NOSUID | Libc.MS_NOEXEC, "size=64k,mode=0755");
-        foreach (var name in new[] { "null", "zero", "full", "random", "urandom", "tty" })
-        {
-            File.WriteAllBytes(dev + "/" + name, []);
-            GuestInit.Mount("/dev/" + name, dev + "/" + name, null, Libc.MS_BIND, null);
-        }
-        Directory.CreateDirectory(dev + "/pts");
-        if (newPtsInstance)
-            GuestInit.Mount("devpts", dev + "/pts", "devpts", Libc.MS_NOSUID | Libc.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
-        else
-            GuestInit.Mount("/dev/pts", dev + "/pts", null, Libc.MS_MOVE, null);
-        Directory.CreateDirectory(dev + "/shm");
-        File.CreateSymbolicLink(dev + "/ptmx", "pts/ptmx");
-        File.CreateSymbolicLink(dev + "/fd", "/proc/self/fd");
-        File.CreateSymbolicLink(dev + "/stdin", "/proc/self/fd/0");
-        File.CreateSymbolicLink(dev + "/stdout", "/proc/self/fd/1");
-        File.CreateSymbolicLink(dev + "/stderr", "/proc/self/fd/2");
-    }
-
     /// <summary>/dev/vdX of the virtio-blk disk whose serial the host set (-device ...,serial=): by name, not by probe
     /// order.</summary>
     private static string BlockDeviceBySerial(string serial)
@@ -322,53 +295,6 @@ internal sealed unsafe class GuestSetup : SpawnConfinement
                 return "/dev/" + Path.GetFileName(dir);
         }
         throw new IOException($"no virtio block device with serial {serial}");
-    }
-
-    private static void SetIdentity(SetupGuestRequest request)
-    {
-        var name = Encoding.UTF8.GetBytes(request.Hostname);
-        fixed (byte* p = name)
-        {
-            if (Libc.sethostname(p, (nuint)name.Length) != 0) throw Fail("sethostname");
-        }
-        if (request.UnixTimeNs > 0)
-        {
-            var ts = new Libc.TimeSpec { Sec = request.UnixTimeNs / 1_000_000_000, NSec = request.UnixTimeNs % 1_000_000_000 };
-            if (Libc.clock_settime(Libc.CLOCK_REALTIME, &ts) != 0) throw Fail("clock_settime");
-        }
-        if (request.RandomSeed.Length > 0)
-            Reseed(request.RandomSeed.Span);
-    }
-
-    /// <summary>
-    /// A guest restored from a snapshot template resumes with the template's RNG state: every clone would draw the
-    /// same "random" bytes until the kernel's next scheduled reseed. So the host's bytes are mixed into the input pool
-    /// and credited (RNDADDENTROPY), then the CRNG is reseeded from that pool at once (RNDRESEEDCRNG; ENODATA before
-    /// the CRNG was ever ready, in which case the credit above just made it ready, which seeds it). Each clone thus
-    /// diverges before any workload runs. /proc/sys/kernel/random/boot_id is generated on first read, after this.
-    /// </summary>
-    private static void Reseed(ReadOnlySpan<byte> seed)
-    {
-        int fd = NativeStrings.With("/dev/urandom", p => Libc.open((byte*)p, Libc.O_WRONLY | Libc.O_CLOEXEC, 0));
-        if (fd < 0) throw Fail("open /dev/urandom");
-        try
-        {
-            // struct rand_pool_info { int entropy_count; int buf_size; __u32 buf[]; }
-            var info = new byte[8 + ((seed.Length + 3) & ~3)];
-            BitConverter.TryWriteBytes(info.AsSpan(0, 4), seed.Length * 8);
-            BitConverter.TryWriteBytes(info.AsSpan(4, 4), seed.Length);
-            seed.CopyTo(info.AsSpan(8));
-            fixed (byte* p = info)
-            {
-                if (Libc.ioctl(fd, Libc.RNDADDENTROPY, p) != 0) throw Fail("ioctl(RNDADDENTROPY)");
-            }
-            if (Libc.ioctl(fd, Libc.RNDRESEEDCRNG, null) != 0 && Marshal.GetLastPInvokeError() != ENODATA)
-                throw Fail("ioctl(RNDRESEEDCRNG)");
-        }
-        finally
-        {
-            Libc.close(fd);
-        }
     }
 
     /// <summary>Enables the controllers and creates the (still empty, unlimited) workload cgroup. Run at boot, before
