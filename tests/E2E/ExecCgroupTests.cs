@@ -171,7 +171,7 @@ public sealed class ExecCgroupTests
     [Fact]
     public async Task An_exec_whose_time_limit_is_shorter_than_the_agents_wait_is_timed_out_by_the_host()
     {
-        // The agent holds a short exec's answer until its end (AgentProcess.WaitMsFor); a limit inside that wait still
+        // The agent holds a short exec's answer until its end (AgentProcess.AskForEnd); a limit inside that wait still
         // ends the exec, by the host, counted from the Exec.
         using var guard = new CancellationTokenSource(s_hangGuard);
         await using var sandbox = await Harness.Driver.CreateAsync(new SandboxSpec(), guard.Token);

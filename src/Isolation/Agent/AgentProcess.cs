@@ -39,7 +39,7 @@ internal sealed class AgentProcess : ISandboxProcess
         Start(agent, execId, new ExecResponse { Pid = pid }, Stopwatch.GetTimestamp(), timeout, outputCap, io, oomKilled, sandboxGone, hostKill, ended);
 
     /// <param name="started">The agent's answer to the Exec: with <see cref="ExecRequest.WaitMs"/> it may carry the
-    /// exec's end and output already (<see cref="WaitMsFor"/>), and only what it lacks is asked for.</param>
+    /// exec's end and output already (<see cref="AskForEnd"/>), and only what it lacks is asked for.</param>
     /// <param name="startedAt">When the Exec was sent (<see cref="Stopwatch.GetTimestamp"/>): the exec's duration and
     /// its wall-clock limit count from there.</param>
     public static AgentProcess Start(AgentChannel agent, string execId, ExecResponse started, long startedAt, TimeSpan? timeout, long outputCap,
@@ -49,11 +49,21 @@ internal sealed class AgentProcess : ISandboxProcess
         return new AgentProcess(agent, execId, started.Pid, ended is null ? completion : ThenAsync(completion, ended), hostKill);
     }
 
-    /// <summary>How long the agent should hold an Exec's answer for the process's end (<see cref="ExecRequest.WaitMs"/>):
-    /// a short exec is then one call. Its output reaches the caller that much later at most (the first bytes of a long
-    /// one), so the wait is short; 0 (answer at once) where the exec needs its input or a terminal, whose output must
-    /// come as it is written.</summary>
-    public static uint WaitMsFor(ProcessSpec spec, ProcessIO io, TimeSpan? timeout)
+    /// <summary>Asks the agent to hold the Exec's answer for the process's end and output (<see cref="ExecRequest.WaitMs"/>,
+    /// <see cref="ExecRequest.MaxOutputBytes"/>, the reply's share at most the exec's output cap): a short exec is then
+    /// one call, on either tier. Returns when the Exec is sent (<see cref="Stopwatch.GetTimestamp"/>), for
+    /// <see cref="Start(AgentChannel, string, ExecResponse, long, TimeSpan?, long, ProcessIO, Func{bool}, CancellationToken, Func{Task}?, Action?)"/>.</summary>
+    public static long AskForEnd(ExecRequest request, ProcessSpec spec, ProcessIO io, TimeSpan? timeout, long outputCap)
+    {
+        request.WaitMs = WaitMsFor(spec, io, timeout);
+        request.MaxOutputBytes = (uint)Math.Clamp(outputCap, 1, AgentClient.DefaultExecOutputBytes);
+        return Stopwatch.GetTimestamp();
+    }
+
+    /// <summary>How long the agent should hold an Exec's answer for the process's end: its output reaches the caller
+    /// that much later at most (the first bytes of a long one), so the wait is short; 0 (answer at once) where the exec
+    /// needs its input or a terminal, whose output must come as it is written.</summary>
+    private static uint WaitMsFor(ProcessSpec spec, ProcessIO io, TimeSpan? timeout)
     {
         ArgumentNullException.ThrowIfNull(spec);
         ArgumentNullException.ThrowIfNull(io);
@@ -65,7 +75,7 @@ internal sealed class AgentProcess : ISandboxProcess
         return (uint)Math.Max(0, (int)wait.TotalMilliseconds);
     }
 
-    /// <summary>See <see cref="WaitMsFor"/>: long enough for most short commands here, short enough that the first
+    /// <summary>See <see cref="AskForEnd"/>: long enough for most short commands here, short enough that the first
     /// output of a long one is not noticeably late.</summary>
     public static readonly TimeSpan ExecWait = TimeSpan.FromMilliseconds(50);
 

@@ -134,10 +134,8 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
             request.Prepared = true;
             var limits = Volatile.Read(ref _limits);
             var timeout = spec.Timeout ?? limits.WallTime;
-            // One call for a short exec: the agent answers with its end and output (AgentProcess.WaitMsFor).
-            request.WaitMs = AgentProcess.WaitMsFor(spec, io, timeout);
-            request.MaxOutputBytes = (uint)Math.Clamp(limits.OutputBytes, 1, AgentClient.DefaultExecOutputBytes);
-            var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+            // One call for a short exec: the agent answers with its end and output.
+            var startedAt = AgentProcess.AskForEnd(request, spec, io, timeout, limits.OutputBytes);
             ExecResponse started;
             try
             {

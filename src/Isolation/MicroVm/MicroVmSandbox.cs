@@ -145,9 +145,7 @@ public sealed partial class MicroVmSandbox : ISandbox, IWarmUp
         var timeout = spec.Timeout ?? sandbox.Limits.WallTime;
         // One call for a short exec, as on the container tier: the agent answers with its end and output (each further
         // agent call costs the guest's one vCPU ~1 ms under TCG; docs/microvm-bench.md, eighth round).
-        request.WaitMs = AgentProcess.WaitMsFor(spec, io, timeout);
-        request.MaxOutputBytes = (uint)Math.Clamp(sandbox.Limits.OutputBytes, 1, AgentClient.DefaultExecOutputBytes);
-        var startedAt = System.Diagnostics.Stopwatch.GetTimestamp();
+        var startedAt = AgentProcess.AskForEnd(request, spec, io, timeout, sandbox.Limits.OutputBytes);
         var response = await _channel.CallAsync("Exec", (c, t) => c.ExecAsync(request, t), cancellationToken).ConfigureAwait(false);
         // OOM is judged inside the guest (the agent's WaitResponse.oom_killed): the host cgroup only bounds QEMU.
         return AgentProcess.Start(_channel, request.ExecId, response, startedAt, timeout, sandbox.Limits.OutputBytes,
