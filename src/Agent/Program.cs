@@ -37,6 +37,11 @@ internal static class AgentMain
         bool container = args.Length > 0 && (args[0] is "--fd" or "--listen-fd");
         if (Libc.getpid() == 1 && !container) return await RunGuestAsync().ConfigureAwait(false);
         if (Libc.getpid() == 1) InitSignals.IgnoreTermination();
+        // The host connection's socket completions run on the socket engine's thread instead of hopping to the thread
+        // pool: its continuations are the ttrpc read loop (which hands each call to the pool itself) and the frame
+        // writer, neither of which blocks; one wake-up fewer per call (per exec, its Exec and its next Prepare). Read by
+        // the runtime when the first socket is made, below.
+        Environment.SetEnvironmentVariable("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "1");
         bool guest = false;
         for (int i = 0; i < args.Length; i++)
         {
