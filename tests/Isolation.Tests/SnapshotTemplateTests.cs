@@ -133,6 +133,28 @@ public sealed class SnapshotTemplateTests : IDisposable
     }
 
     [Fact]
+    public void A_tcg_guest_boots_without_the_spectre_v2_mitigation_a_kvm_guest_keeps_every_mitigation()
+    {
+        // TCG runs no guest instruction on the host CPU and none speculatively: retpolines there only cost (docs/security.md).
+        var tcg = QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000).Split(' ');
+        Assert.Contains("spectre_v2=off", tcg);
+        // Only that one: Spectre v1's barriers and every other mitigation keep the kernel's defaults.
+        Assert.DoesNotContain(tcg, a => a.StartsWith("mitigations=", StringComparison.Ordinal) || a.StartsWith("nospectre", StringComparison.Ordinal) ||
+            a is "nopti" or "nospec_store_bypass_disable" || (a.StartsWith("spectre", StringComparison.Ordinal) && a != "spectre_v2=off"));
+        // A KVM guest's code runs on the host CPU: no switch that weakens a mitigation, whatever the option says.
+        foreach (var keep in new[] { false, true })
+        {
+            var kvm = QemuCommandLine.TunedKernelCommandLine(Accelerator.Kvm, 0, tcgSpeculationMitigations: keep).Split(' ');
+            Assert.DoesNotContain(kvm, a => a.Contains("spectre", StringComparison.Ordinal) || a.StartsWith("mitigations", StringComparison.Ordinal) ||
+                a.StartsWith("nopti", StringComparison.Ordinal) || a.StartsWith("nospec", StringComparison.Ordinal));
+        }
+        // The option keeps the kernel's defaults under TCG too, and the changed line is another template.
+        var kept = QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, tcgSpeculationMitigations: true);
+        Assert.DoesNotContain("spectre_v2=off", kept.Split(' '));
+        Assert.NotEqual((Cmd() with { KernelCommandLine = string.Join(' ', tcg) }).Identity(), (Cmd() with { KernelCommandLine = kept }).Identity());
+    }
+
+    [Fact]
     public void Root_image_is_a_read_only_disk_given_by_descriptor_and_named_by_serial()
     {
         var argv = (Cmd() with { RootImage = new RootImage("0123456789abcdef0123") }).ToArgv();

@@ -100,15 +100,28 @@ public sealed record QemuCommandLine
     /// TLB flush under TCG) per site, ~0.2 s of a TCG boot; the prefixes stay (TCG runs them as plain ops on one vCPU).
     /// no_timer_check: no 4-jiffy wait for the IO-APIC timer interrupt (40 ms at 100 Hz; QEMU's routing works, and KVM
     /// guests skip the check anyway). <paramref name="randomizeUserAddresses"/> false adds norandmaps
-    /// (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>).</summary>
-    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true, bool randomizeUserAddresses = true)
+    /// (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>). Under TCG the guest also gets
+    /// <see cref="TcgSpeculationSwitches"/> unless <paramref name="tcgSpeculationMitigations"/>; a KVM guest never does.</summary>
+    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true, bool randomizeUserAddresses = true,
+        bool tcgSpeculationMitigations = false)
     {
         var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests noreplace-smp no_timer_check " +
             "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
             "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 random.trust_cpu=" + (trustCpuRng ? "on" : "off") +
             (randomizeUserAddresses ? "" : " norandmaps");
-        return accelerator == Accelerator.Tcg ? cmdline + $" tsc_early_khz={tscKHz}" : cmdline;
+        if (accelerator != Accelerator.Tcg) return cmdline;
+        return cmdline + $" tsc_early_khz={tscKHz}" + (tcgSpeculationMitigations ? "" : " " + TcgSpeculationSwitches);
     }
+
+    /// <summary>What a TCG guest boots without: the Spectre v2 mitigation, the only one its kernel applies on
+    /// <see cref="TcgCpu"/> besides Spectre v1's barriers (every other entry of /sys/devices/system/cpu/vulnerabilities
+    /// reads "Not affected"). Retpolines turn each indirect call of the guest kernel into a call, a stack write and a
+    /// return that TCG must look up, and RSB filling adds 32 calls per context switch; under TCG the guest's indirect
+    /// branches and returns all become the same host code (a lookup of the target's translation, a host indirect jump)
+    /// with or without them, and TCG executes no guest instruction speculatively, so they protect nothing there
+    /// (docs/security.md). Spectre v1's barriers stay: they cost nothing measurable (docs/microvm-bench.md, twelfth
+    /// round). Never for KVM, whose guest code runs on the host CPU.</summary>
+    public const string TcgSpeculationSwitches = "spectre_v2=off";
 
     /// <summary>The host TSC frequency in kHz, from /proc/cpuinfo's "cpu MHz" (the TSC runs at the nominal clock).</summary>
     public static long HostTscKHz()
