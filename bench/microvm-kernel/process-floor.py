@@ -6,11 +6,13 @@ reads QEMU's CPU time (the sum of its threads' schedstat run time, ns) before th
 alternate the variants (the order rotated every round), so the host's load falls on each alike while the others idle.
 Loops: the shell's own loop (builtins only), a fork that exits without exec (`( : )`), fork+exec of a static `true`
 that is one exit syscall (no loader, no libc), and fork+exec of the host's dynamically linked /usr/bin/true (ld.so,
-libc), and the same /usr/bin/true exec'd by a static wrapper without and with a seccomp filter (WRAP). Each loop runs 5 times untimed at boot. Per process = (loop CPU - shell loop CPU) / N. Each variant prints its
+libc), and the same /usr/bin/true exec'd by a static wrapper without and with a seccomp filter (WRAP). Each loop runs 5 times untimed at boot. Per process = (loop CPU - shell loop CPU) / N. Also TCG's own counters per process
+from the monitor's `info jit` (blocks translated and invalidated, softmmu TLB flushes): they do not move with the load.
+Each variant prints its
 guest's /sys/devices/system/cpu/vulnerabilities once. Variants are NAME=CPU|EXTRA_CMDLINE (CPU: QEMU's -cpu; EXTRA
 appended to the tier's tuned TCG line without its speculation switches).
 Usage: bench/microvm-kernel/process-floor.py ROUNDS N VMLINUX NAME=CPU|EXTRA ..."""
-import glob, os, shutil, statistics, subprocess, sys, tempfile
+import ctypes, glob, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
 rounds, n, vmlinux = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
 variants = [a.split("=", 1) for a in sys.argv[4:]]
@@ -104,11 +106,44 @@ def cpu_ns(pid):
     return total
 
 
-def start(initrd, cpu, extra):
+def start(initrd, cpu, extra, monitor):
     argv = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-M", "microvm",
             "-accel", "tcg,tb-size=64", "-cpu", cpu, "-m", "256M", "-smp", "1", "-kernel", vmlinux, "-initrd", initrd,
-            "-append", f"{BASE} {extra}".strip(), "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console"]
-    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+            "-append", f"{BASE} {extra}".strip(), "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console",
+            "-monitor", f"unix:{monitor},server=on,wait=off"]
+    # THP off (PR_SET_THP_DISABLE, as the tier's booting QEMUs): whether a QEMU's translation buffer got huge pages
+    # depends on the host's free memory when it starts and changed its speed for its whole life (ninth round).
+    no_thp = lambda: ctypes.CDLL(None, use_errno=True).prctl(41, 1, 0, 0, 0)
+    return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1,
+                            preexec_fn=no_thp)
+
+
+class Monitor:
+    """QEMU's human monitor on a unix socket: `info jit` counters (TCG's translation and softmmu TLB statistics)."""
+    def __init__(self, path):
+        for _ in range(100):
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self._read()
+
+    def _read(self):
+        data = b""
+        while not data.endswith(b"(qemu) "):
+            data += self.sock.recv(65536)
+        return data.decode(errors="replace")
+
+    def jit(self):
+        self.sock.sendall(b"info jit\n")
+        counters = {}
+        for line in self._read().splitlines():
+            for key in ("TB count", "TB invalidate count", "TLB full flushes", "TLB partial flushes"):
+                if line.startswith(key):
+                    counters[key] = int(line[len(key):].split()[0])
+        return counters
 
 
 def until(qemu, marker, info=None):
@@ -125,8 +160,11 @@ d = tempfile.mkdtemp(prefix="sandbox-bench-floor-")
 vms = {}
 try:
     initrd = build(d)
+    monitors = {}
     for name, spec in variants:
-        vms[name] = start(initrd, *spec.split("|", 1))
+        vms[name] = start(initrd, *spec.split("|", 1), os.path.join(d, f"monitor-{len(vms)}"))
+    for i, name in enumerate(vms):
+        monitors[name] = Monitor(os.path.join(d, f"monitor-{i}"))
     for name, qemu in vms.items():
         info = []
         until(qemu, "floor-ready", info)
@@ -134,21 +172,34 @@ try:
             if line.startswith(("vuln spectre", "cmdline")):
                 print(f"[{name}] {line}", flush=True)
     cpu = {name: {loop: [] for loop in LOOPS} for name in vms}
+    jit = {name: {loop: [] for loop in LOOPS} for name in vms}
     names = list(vms)
     for r in range(rounds):
         for loop in LOOPS:
             for name in names[r % len(names):] + names[:r % len(names)]:
                 qemu = vms[name]
+                counters = monitors[name].jit()  # outside the CPU window: the monitor's own work is not the guest's
                 before = cpu_ns(qemu.pid)
                 qemu.stdin.write(loop + "\n")
                 until(qemu, f"done {loop}")
                 cpu[name][loop].append((cpu_ns(qemu.pid) - before) / 1e6)
+                after = monitors[name].jit()
+                jit[name][loop].append({k: after[k] - counters[k] for k in counters})
         print(f"round {r}: load {open('/proc/loadavg').read().split()[0]}", flush=True)
     print(f"QEMU CPU per process (loop CPU - shell loop CPU) / {n}, p50 (min, max) of {rounds} rounds; shell loop p50 per iteration:")
     for name in names:
         per = {loop: [(cpu[name][loop][r] - cpu[name]["shell"][r]) / n for r in range(rounds)] for loop in LOOPS[1:]}
         print(f"{name:14s} " + " | ".join(f"{k} {statistics.median(v):.2f} ms ({min(v):.2f}, {max(v):.2f})" for k, v in per.items()) +
               f" | shell {statistics.median(cpu[name]['shell']) / n:.3f} ms")
+    # TCG's own counters per process (loop - shell loop, / N; sums over all rounds): code translated anew, translated
+    # code thrown away because its guest page was written, and softmmu TLB flushes (a CR3 write flushes it all).
+    print("TCG counters per process (loop - shell loop): translation blocks made / invalidated, TLB full / partial flushes:")
+    for name in names:
+        cells = []
+        for loop in LOOPS[1:]:
+            per = {k: (sum(j[k] for j in jit[name][loop]) - sum(j[k] for j in jit[name]["shell"])) / (n * rounds) for k in jit[name][loop][0]}
+            cells.append(f"{loop} {per['TB count']:.1f} / {per['TB invalidate count']:.1f}, {per['TLB full flushes']:.1f} / {per['TLB partial flushes']:.1f}")
+        print(f"{name:14s} " + " | ".join(cells))
     # Each round's loop against the same loop of the first variant in that round (paired: the load at that moment).
     first = names[0]
     print(f"paired against {first}: p50 of the per-round ratio of the loop's CPU, and in how many rounds it was lower")

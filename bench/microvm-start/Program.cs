@@ -47,7 +47,7 @@ var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") 
 // (MicroVmOptions.TranslationBufferHugePages = false: how every QEMU ran before), round robin with the default ones.
 var thpOff = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") == "1";
 // SANDBOX_BENCH_TCG_MITIGATIONS=1 adds restores and exec round trips of TCG guests that keep their kernel's Spectre v2
-// mitigation (MicroVmOptions.TcgGuestSpeculationMitigations = true: how every TCG guest booted before the twelfth
+// mitigation and BPF JIT (MicroVmOptions.TcgGuestKernelDefaults = true: how every TCG guest booted before the twelfth
 // round), alternated with the default ones (the order swapped every round), with and without SANDBOX_BENCH_NORANDMAPS.
 var tcgMitigations = Environment.GetEnvironmentVariable("SANDBOX_BENCH_TCG_MITIGATIONS") == "1";
 // SANDBOX_BENCH_NO_COLD=1 leaves the cold boots out of the round robin (restores and plain boots only: a cold boot under
@@ -64,7 +64,7 @@ MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomiz
 {
     AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
-    TcgGuestSpeculationMitigations = mitigations,
+    TcgGuestKernelDefaults = mitigations,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
     Cold: NewDriver(k.Minimal, templates: false, seeded: true),
