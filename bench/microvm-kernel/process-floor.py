@@ -10,7 +10,7 @@ libc), and the same /usr/bin/true exec'd by a static wrapper without and with a 
 from the monitor's `info jit` (blocks translated and invalidated, softmmu TLB flushes): they do not move with the load.
 Each variant prints its
 guest's /sys/devices/system/cpu/vulnerabilities once. Variants are NAME=CPU|EXTRA_CMDLINE (CPU: QEMU's -cpu; EXTRA
-appended to the tier's tuned TCG line without its speculation switches).
+appended to the tier's tuned TCG line).
 Usage: bench/microvm-kernel/process-floor.py ROUNDS N VMLINUX NAME=CPU|EXTRA ..."""
 import ctypes, glob, os, shutil, socket, statistics, subprocess, sys, tempfile, time
 
@@ -59,7 +59,7 @@ def tsc_khz():
     raise SystemExit("no cpu MHz in /proc/cpuinfo")
 
 
-# QemuCommandLine.TunedKernelCommandLine for TCG before the twelfth round (no spectre_v2=off), rdinit for busybox.
+# QemuCommandLine.TunedKernelCommandLine for TCG (ASLR on), rdinit for the busybox init.
 BASE = ("console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests noreplace-smp no_timer_check "
         "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable "
         f"rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 random.trust_cpu=on tsc_early_khz={tsc_khz()} rdinit=/init")

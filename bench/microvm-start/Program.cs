@@ -46,10 +46,6 @@ var norandmaps = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NORANDMAPS") 
 // SANDBOX_BENCH_THP_OFF=1 adds restores and exec round trips of clones whose QEMU has transparent huge pages off
 // (MicroVmOptions.TranslationBufferHugePages = false: how every QEMU ran before), round robin with the default ones.
 var thpOff = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") == "1";
-// SANDBOX_BENCH_TCG_MITIGATIONS=1 adds restores and exec round trips of TCG guests that keep their kernel's Spectre v2
-// mitigation and BPF JIT (MicroVmOptions.TcgGuestKernelDefaults = true: how every TCG guest booted before the twelfth
-// round), alternated with the default ones (the order swapped every round), with and without SANDBOX_BENCH_NORANDMAPS.
-var tcgMitigations = Environment.GetEnvironmentVariable("SANDBOX_BENCH_TCG_MITIGATIONS") == "1";
 // SANDBOX_BENCH_NO_COLD=1 leaves the cold boots out of the round robin (restores and plain boots only: a cold boot under
 // TCG on a loaded host takes most of a run).
 var noCold = Environment.GetEnvironmentVariable("SANDBOX_BENCH_NO_COLD") == "1";
@@ -59,12 +55,10 @@ noCold |= execOnly;
 // SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
 // main's), alternated with this build's in one run.
 var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true,
-    bool mitigations = false) => new(new MicroVmOptions
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true) => new(new MicroVmOptions
 {
     AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
-    TcgGuestKernelDefaults = mitigations,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
     Cold: NewDriver(k.Minimal, templates: false, seeded: true),
@@ -72,9 +66,7 @@ var drivers = kernels.ToDictionary(k => k.Name, k => (
     ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
     RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false),
     RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false),
-    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false),
-    RestoreMitigations: NewDriver(k.Minimal, templates: true, seeded: true, mitigations: true),
-    RestoreNorandmapsMitigations: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false, mitigations: true)));
+    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false)));
 
 // SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
 // with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
@@ -104,10 +96,6 @@ foreach (var (name, kernel, _) in kernels)
         await drivers[name].RestoreUnseeded.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, unseeded] {m}"), CancellationToken.None);
     if (norandmaps)
         await drivers[name].RestoreNorandmaps.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, norandmaps] {m}"), CancellationToken.None);
-    if (tcgMitigations)
-        await drivers[name].RestoreMitigations.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, mitigations] {m}"), CancellationToken.None);
-    if (tcgMitigations && norandmaps)
-        await drivers[name].RestoreNorandmapsMitigations.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}, norandmaps, mitigations] {m}"), CancellationToken.None);
     var template = await drivers[name].Restore.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{name}] {m}"), CancellationToken.None);
     Console.WriteLine($"[{name}] template {template.Key}: {buildClock.Elapsed.TotalSeconds:0.00} s (0 if it was cached); " +
         $"state {new FileInfo(template.StatePath).Length / 1024.0:0.0} KiB, RAM file {DiskMiB(template.RamPath):0.0} MiB on disk");
@@ -136,15 +124,8 @@ for (var i = 0; i < (execOnly ? 0 : runs); i++)
                 Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
             Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
         }
-        // With SANDBOX_BENCH_TCG_MITIGATIONS each pair's order is swapped every round.
-        if (tcgMitigations && i % 2 == 1)
-            Add($"restore to first exec output, {name} kernel, mitigations", await FirstOutput(drivers[name].RestoreMitigations, expectTemplate: true, kernel));
         if (norandmaps)
             Add($"restore to first exec output, {name} kernel, norandmaps", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
-        if (tcgMitigations && norandmaps)
-            Add($"restore to first exec output, {name} kernel, norandmaps, mitigations", await FirstOutput(drivers[name].RestoreNorandmapsMitigations, expectTemplate: true, kernel));
-        if (tcgMitigations && i % 2 == 0)
-            Add($"restore to first exec output, {name} kernel, mitigations", await FirstOutput(drivers[name].RestoreMitigations, expectTemplate: true, kernel));
         if (thpOff && i % 2 == 0)
             Add($"restore to first exec output, {name} kernel, THP off", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
     }
@@ -167,8 +148,6 @@ var isMinimalPreferred = kernels[^1].Minimal;
 var variants = new List<(string Label, MicroVmDriver Driver)> { ("", drivers[preferred].Restore) };
 if (norandmaps) variants.Add((", norandmaps", drivers[preferred].RestoreNorandmaps));
 if (thpOff) variants.Add((", THP off", drivers[preferred].RestoreThpOff));
-if (tcgMitigations) variants.Add((", mitigations", drivers[preferred].RestoreMitigations));
-if (tcgMitigations && norandmaps) variants.Add((", norandmaps, mitigations", drivers[preferred].RestoreNorandmapsMitigations));
 if (baselineAgent is not null)
 {
     variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
@@ -184,9 +163,6 @@ try
         lives.Add((MicroVmSandbox)await driver.CreateAsync(NewSpec(), CancellationToken.None));
     foreach (var live in lives)
         await RoundTrip(live); // first-time guest code
-    if (tcgMitigations)
-        for (var v = 0; v < lives.Count; v++)
-            await PrintVulnerabilities(lives[v], variants[v].Label);
     var trips = lives.Select(_ => new List<double>()).ToList();
     var tripCpu = lives.Select(_ => TimeSpan.Zero).ToArray();
     for (var block = 0; block < Math.Max(4, runs); block++)
@@ -283,16 +259,6 @@ async Task ExecBreakdown(MicroVmSandbox live, string label)
     var process = await Loop("/usr/bin/true");
     Console.WriteLine($"  {label}exec call (resolve + spawn, answered) p50 {Percentile(calls, 50) * 1000:0.0} ms; guest spawn alone p50 {Percentile(spawns, 50) * 1000:0.0} ms; " +
         $"a fork+exec of /usr/bin/true by bash in the guest {process.Wall * 1000:0.0} ms, QEMU CPU {(process.Cpu - empty.Cpu) / 40:0.0} ms per process");
-}
-
-// What the guest kernel reports of its speculation mitigations (only two files differ between the variants).
-static async Task PrintVulnerabilities(MicroVmSandbox live, string label)
-{
-    var text = new MemoryStream();
-    var p = await live.ExecAsync(new ProcessSpec { Argv = ["sh", "-c", "grep -H . /sys/devices/system/cpu/vulnerabilities/spectre_v* /proc/cmdline; " +
-        "grep -m3 -E '^(vendor_id|cpu family|model)\\s' /proc/cpuinfo"] }, new ProcessIO { Stdout = text, Stderr = text }, CancellationToken.None);
-    await p.WaitAsync(CancellationToken.None);
-    Console.WriteLine($"  [guest{label}] " + Encoding.UTF8.GetString(text.ToArray()).Trim().Replace("\n", "\n  [guest" + label + "] "));
 }
 
 async Task<(double Wall, double Cpu, double CreatedCpu)> FirstOutput(MicroVmDriver driver, bool expectTemplate, GuestKernel kernel)

@@ -6,9 +6,7 @@
 # restored and warmed (one VM cgroup, QEMU quiet), so every run is a hit and no refill runs beside it but its own.
 #   bench/microvm-start/pool-claims.sh [RUNS per daemon, default 10]
 # Environment: CLI (default artifacts/cli/sandbox), SANDBOXD (default artifacts/sandboxd/sandboxd.dll),
-# BASELINE (another build's sandboxd.dll: its two daemons are added), KERNEL_DEFAULTS=1 (two more daemons of this build
-# with microvm.tcg_guest_kernel_defaults: true, TCG guests with their kernel's Spectre v2 and BPF JIT defaults: how
-# every guest booted before the twelfth round), SANDBOX_AGENT_DIR (the agent bundle),
+# BASELINE (another build's sandboxd.dll: its two daemons are added), SANDBOX_AGENT_DIR (the agent bundle),
 # TIMELINE (N: afterwards N claims per daemon through pool-claim-timeline.py).
 # Prints per daemon: wall p50/p95/min of the CLI run, QEMU CPU of the daemon's VMs during the run's window (the claimed
 # VM's exec, plus whatever refill ran beside it) and per run overall (refill, warm-up and idle ticks included), with
@@ -43,9 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() { # name dll randomization uid-base [tcg_guest_kernel_defaults]
-    # The key only when set: an older build's sandboxd refuses keys it does not know.
-    local name=$1 dll=$2 aslr=$3 dir=$work/$1 defaults=${5:-false}
+start() { # name dll randomization uid-base
+    local name=$1 dll=$2 aslr=$3 dir=$work/$1
     mkdir -p "$dir"
     cat > "$dir/sandboxd.yaml" <<EOF
 listen:
@@ -60,7 +57,6 @@ container:
   uid_range_count: 16
 microvm:
   guest_address_randomization: $aslr
-$([[ $defaults == true ]] && echo "  tcg_guest_kernel_defaults: true")
 log:
   level: warning
 pools:
@@ -91,10 +87,6 @@ wait_full() {
 
 start aslr "$this" true $((0x7B000000))
 start norandmaps "$this" false $((0x7B100000))
-if [[ ${KERNEL_DEFAULTS:-0} == 1 ]]; then
-    start aslr-defaults "$this" true $((0x7B400000)) true
-    start norandmaps-defaults "$this" false $((0x7B500000)) true
-fi
 if [[ -n ${BASELINE:-} ]]; then
     start aslr-baseline "$(realpath "$BASELINE")" true $((0x7B200000))
     start norandmaps-baseline "$(realpath "$BASELINE")" false $((0x7B300000))

@@ -133,31 +133,6 @@ public sealed class SnapshotTemplateTests : IDisposable
     }
 
     [Fact]
-    public void A_tcg_guest_boots_without_retpolines_and_the_bpf_jit_a_kvm_guest_keeps_the_kernels_defaults()
-    {
-        // TCG runs no guest instruction on the host CPU and none speculatively: retpolines there only cost, and so does
-        // a JIT-compiled seccomp filter per process (docs/security.md).
-        var tcg = QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000).Split(' ');
-        Assert.Contains("spectre_v2=off", tcg);
-        Assert.Contains("sysctl.net.core.bpf_jit_enable=0", tcg);
-        // Only those: Spectre v1's barriers and every other mitigation keep the kernel's defaults.
-        Assert.DoesNotContain(tcg, a => a.StartsWith("mitigations=", StringComparison.Ordinal) || a.StartsWith("nospec", StringComparison.Ordinal) ||
-            a is "nopti" or "nospectre_v1" || (a.StartsWith("spectre", StringComparison.Ordinal) && a != "spectre_v2=off"));
-        // A KVM guest's code runs on the host CPU: no switch that weakens a mitigation or the JIT, whatever the option says.
-        foreach (var defaults in new[] { false, true })
-        {
-            var kvm = QemuCommandLine.TunedKernelCommandLine(Accelerator.Kvm, 0, tcgKernelDefaults: defaults).Split(' ');
-            Assert.DoesNotContain(kvm, a => a.Contains("spectre", StringComparison.Ordinal) || a.StartsWith("mitigations", StringComparison.Ordinal) ||
-                a.StartsWith("nopti", StringComparison.Ordinal) || a.StartsWith("nospec", StringComparison.Ordinal) || a.Contains("bpf", StringComparison.Ordinal));
-        }
-        // The option keeps the kernel's defaults under TCG too, and the changed line is another snapshot template.
-        var kept = QemuCommandLine.TunedKernelCommandLine(Accelerator.Tcg, 2_000_000, tcgKernelDefaults: true).Split(' ');
-        Assert.DoesNotContain("spectre_v2=off", kept);
-        Assert.DoesNotContain(kept, a => a.Contains("bpf", StringComparison.Ordinal));
-        Assert.NotEqual((Cmd() with { KernelCommandLine = string.Join(' ', tcg) }).Identity(), (Cmd() with { KernelCommandLine = string.Join(' ', kept) }).Identity());
-    }
-
-    [Fact]
     public void Root_image_is_a_read_only_disk_given_by_descriptor_and_named_by_serial()
     {
         var argv = (Cmd() with { RootImage = new RootImage("0123456789abcdef0123") }).ToArgv();

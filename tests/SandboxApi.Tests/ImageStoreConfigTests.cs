@@ -19,9 +19,6 @@ public sealed class ImageStoreConfigTests
     {
         Assert.True(ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.GuestAddressRandomization);
         Assert.False(ConfigLoader.Parse("microvm:\n  guest_address_randomization: false\n").MicroVm.GuestAddressRandomization);
-        // TCG guests boot without the kernel's Spectre v2 and BPF JIT defaults unless the operator keeps them.
-        Assert.False(ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.TcgGuestKernelDefaults);
-        Assert.True(ConfigLoader.Parse("microvm:\n  tcg_guest_kernel_defaults: true\n").MicroVm.TcgGuestKernelDefaults);
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  aslr: false\n"));
         Assert.Contains("aslr", e.Message);
     }

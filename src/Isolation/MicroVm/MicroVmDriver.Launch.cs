@@ -96,7 +96,7 @@ public sealed partial class MicroVmDriver
         RamFile? ram, string qmp, string agent)
     {
         var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0,
-            _options.SeedGuestRngFromCpu, _options.GuestAddressSpaceRandomization, _options.TcgGuestKernelDefaults);
+            _options.SeedGuestRngFromCpu, _options.GuestAddressSpaceRandomization);
         return new QemuCommandLine
         {
             QemuPath = _options.QemuPath,

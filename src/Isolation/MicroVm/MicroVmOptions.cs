@@ -51,14 +51,6 @@ public sealed class MicroVmOptions
     /// silently.</summary>
     public bool GuestAddressSpaceRandomization { get; init; } = true;
 
-    /// <summary>A TCG guest keeps its kernel's defaults for Spectre v2 (retpolines, RSB filling) and the BPF JIT.
-    /// Default false: TCG guests boot with <see cref="QemuCommandLine.TcgGuestSwitches"/>; under TCG no guest
-    /// instruction runs on the host CPU or is executed speculatively by the emulated one, so those defaults protect
-    /// nothing there and only cost (docs/security.md, "Guest speculation mitigations under TCG"). KVM guests keep the
-    /// kernel's defaults whatever this says. true = the defaults under TCG too (sandboxd's
-    /// microvm.tcg_guest_kernel_defaults; bench/microvm-start's before/after).</summary>
-    public bool TcgGuestKernelDefaults { get; init; }
-
     /// <summary>Virtual CPUs per guest. Default 1 (under TCG more vCPUs only cost host threads).</summary>
     public int VCpus { get; init; } = 1;
 

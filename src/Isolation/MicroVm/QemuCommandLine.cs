@@ -100,33 +100,15 @@ public sealed record QemuCommandLine
     /// TLB flush under TCG) per site, ~0.2 s of a TCG boot; the prefixes stay (TCG runs them as plain ops on one vCPU).
     /// no_timer_check: no 4-jiffy wait for the IO-APIC timer interrupt (40 ms at 100 Hz; QEMU's routing works, and KVM
     /// guests skip the check anyway). <paramref name="randomizeUserAddresses"/> false adds norandmaps
-    /// (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>). Under TCG the guest also gets
-    /// <see cref="TcgGuestSwitches"/> unless <paramref name="tcgKernelDefaults"/>; a KVM guest never does.</summary>
-    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true, bool randomizeUserAddresses = true,
-        bool tcgKernelDefaults = false)
+    /// (<see cref="MicroVmOptions.GuestAddressSpaceRandomization"/>).</summary>
+    public static string TunedKernelCommandLine(Accelerator accelerator, long tscKHz, bool trustCpuRng = true, bool randomizeUserAddresses = true)
     {
         var cmdline = "console=ttyS0 quiet panic=-1 reboot=t cryptomgr.notests noreplace-smp no_timer_check " +
             "initcall_blacklist=load_system_certificate_list,crypto_kdf108_init,init_blk_tracer tsc=reliable " +
             "rcupdate.rcu_expedited=1 lsm=capability audit=0 apparmor=0 random.trust_cpu=" + (trustCpuRng ? "on" : "off") +
             (randomizeUserAddresses ? "" : " norandmaps");
-        if (accelerator != Accelerator.Tcg) return cmdline;
-        return cmdline + $" tsc_early_khz={tscKHz}" + (tcgKernelDefaults ? "" : " " + TcgGuestSwitches);
+        return accelerator == Accelerator.Tcg ? cmdline + $" tsc_early_khz={tscKHz}" : cmdline;
     }
-
-    /// <summary>What a TCG guest boots without (never a KVM guest, whose code runs on the host CPU; docs/security.md).
-    /// spectre_v2=off: the Spectre v2 mitigation, the only one its kernel applies on <see cref="TcgCpu"/> besides
-    /// Spectre v1's barriers (every other entry of /sys/devices/system/cpu/vulnerabilities reads "Not affected").
-    /// Retpolines turn each indirect call of the guest kernel into a call, a stack write and a return that TCG must look
-    /// up, and RSB filling adds 32 calls per context switch; under TCG every guest indirect branch and return becomes
-    /// the same host code (a lookup of the target's translation, a host indirect jump) with or without them, and TCG
-    /// executes no guest instruction speculatively, so they protect nothing there. Spectre v1's barriers stay: a guest
-    /// LFENCE costs TCG nothing. sysctl.net.core.bpf_jit_enable=0: each workload process's seccomp filter runs in the
-    /// kernel's BPF interpreter instead of being compiled to new machine code, which TCG must then translate for that
-    /// one process (~3-4 ms of QEMU CPU per confined process; the interpreter's code is translated once); the kernel
-    /// keeps the JIT mandatory elsewhere only because the interpreter could serve Spectre v2 attacks, which do not
-    /// apply here either. The guest runs no other BPF (bpf(2) is refused to the workload). Measured in
-    /// docs/microvm-bench.md, twelfth round.</summary>
-    public const string TcgGuestSwitches = "spectre_v2=off sysctl.net.core.bpf_jit_enable=0";
 
     /// <summary>The host TSC frequency in kHz, from /proc/cpuinfo's "cpu MHz" (the TSC runs at the nominal clock).</summary>
     public static long HostTscKHz()

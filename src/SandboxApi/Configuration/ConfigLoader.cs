@@ -181,11 +181,10 @@ public static class ConfigLoader
     private static MicroVmConfig ReadMicroVm(Section s)
     {
         var d = new MicroVmConfig();
-        s.Known("guest_address_randomization", "tcg_guest_kernel_defaults");
+        s.Known("guest_address_randomization");
         return new MicroVmConfig
         {
             GuestAddressRandomization = s.Bool("guest_address_randomization") ?? d.GuestAddressRandomization,
-            TcgGuestKernelDefaults = s.Bool("tcg_guest_kernel_defaults") ?? d.TcgGuestKernelDefaults,
         };
     }
 

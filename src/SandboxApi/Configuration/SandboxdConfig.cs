@@ -101,11 +101,6 @@ public sealed record MicroVmConfig
     /// Default true; false boots guests with norandmaps: under TCG a process start is ~3x cheaper (docs/microvm-bench.md),
     /// the workload's own programs lose ASLR's hardening (the VM boundary and the guest kernel's KASLR are unchanged).</summary>
     public bool GuestAddressRandomization { get; init; } = true;
-
-    /// <summary>TCG guests keep their kernel's defaults for Spectre v2 and the BPF JIT (MicroVmOptions.TcgGuestKernelDefaults).
-    /// Default false: under TCG they protect nothing and cost QEMU CPU per process (docs/security.md); KVM guests keep
-    /// them either way.</summary>
-    public bool TcgGuestKernelDefaults { get; init; }
 }
 
 public sealed record ContainerConfig

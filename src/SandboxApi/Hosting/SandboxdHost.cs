@@ -147,7 +147,6 @@ public static partial class SandboxdHost
             // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
             StateDirectory = Path.Combine(config.StateDir, "vm"),
             GuestAddressSpaceRandomization = config.MicroVm.GuestAddressRandomization,
-            TcgGuestKernelDefaults = config.MicroVm.TcgGuestKernelDefaults,
         }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
