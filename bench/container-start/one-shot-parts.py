@@ -69,6 +69,13 @@ if all(os.path.isdir(f"{CG}/{h}") for h in V1):
         os.makedirs(f"{CG}/{h}/{CG_PARENT}", exist_ok=True)
     variants += [(f"cgroup mkdir+limits+rmdir: {h}", cgroup_cycle([h])) for h in V1]
     variants.append(("cgroup mkdir+limits+rmdir: all 5", cgroup_cycle(V1)))
+
+    # What a v1 kill's freeze costs even with nothing to freeze: FROZEN then THAWED switches the kernel's freezer
+    # static key when no other cgroup is frozen, which patches kernel text (the other CPU pays too: not in "own").
+    def freeze_thaw(i):
+        write(f"{CG}/freezer/{CG_PARENT}", "freezer.state", "FROZEN")
+        write(f"{CG}/freezer/{CG_PARENT}", "freezer.state", "THAWED")
+    variants.append(("freezer FROZEN+THAWED (empty cgroup)", freeze_thaw))
 if agent:
     launch = os.path.join(agent, "sandbox-launch")
     variants.append(("sandbox-launch exec (drop) true", [launch, "exec", "65534", "65534", "--rlimits", "1024", "1073741824", "--", TRUE]))
