@@ -157,12 +157,20 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
     }
 
     /// <summary>CPU time of the daemon and of every child it reaped (bwrap and what ran under it), ms.</summary>
-    public double CpuMs()
+    public double CpuMs() => OwnCpuMs() + ChildrenCpuMs();
+
+    /// <summary>sandboxd's own CPU (all its threads: gRPC, policy, Core, the launch, cgroup files, supervision).</summary>
+    public double OwnCpuMs() => StatTicksMs(11);
+
+    /// <summary>The CPU of the children sandboxd reaped (the launch helper, bwrap and everything in each sandbox).</summary>
+    public double ChildrenCpuMs() => StatTicksMs(13);
+
+    private double StatTicksMs(int first)
     {
         var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
         var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
         // Fields 14-17 (utime, stime, cutime, cstime) are at 11..14 after the ')' (state is field 3).
-        var ticks = Enumerable.Range(11, 4).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
+        var ticks = Enumerable.Range(first, 2).Sum(i => long.Parse(fields[i], CultureInfo.InvariantCulture));
         return ticks * 1000.0 / 100; // USER_HZ is 100 on Linux
     }
 

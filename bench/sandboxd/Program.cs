@@ -190,7 +190,7 @@ if (only is not null)
 }
 
 Console.WriteLine($"Sustained gRPC Run([\"true\"]), {concurrency} callers, {seconds} s each (alternating daemons, twice each):");
-var sustained = daemons.ToDictionary(d => d, _ => (Done: 0, Seconds: 0.0, CpuMs: 0.0, Hits: 0.0));
+var sustained = daemons.ToDictionary(d => d, _ => (Done: 0, Seconds: 0.0, CpuMs: 0.0, Hits: 0.0, OwnMs: 0.0, ChildrenMs: 0.0));
 for (var round = 0; round < 2; round++)
 {
     foreach (var d in daemons)
@@ -199,6 +199,7 @@ for (var round = 0; round < 2; round++)
         await d.WaitRetiredAsync();
         var hits0 = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}");
         var cpu0 = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds;
+        var (own0, children0) = (d.OwnCpuMs(), d.ChildrenCpuMs());
         var done = 0;
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async _ =>
@@ -217,13 +218,15 @@ for (var round = 0; round < 2; round++)
         var cpu = d.CpuMs() + Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds - cpu0;
         var hits = await d.MetricAsync($"sandboxd_pool_claims_total{{pool=\"{PrivateSandboxd.PoolName}\",outcome=\"hit\"}}") - hits0;
         var s0 = sustained[d];
-        sustained[d] = (s0.Done + done, s0.Seconds + elapsed, s0.CpuMs + cpu, s0.Hits + hits);
+        sustained[d] = (s0.Done + done, s0.Seconds + elapsed, s0.CpuMs + cpu, s0.Hits + hits,
+            s0.OwnMs + d.OwnCpuMs() - own0, s0.ChildrenMs + d.ChildrenCpuMs() - children0);
     }
 }
 foreach (var (d, r) in sustained)
 {
     Console.WriteLine($"  {d.Name,-15} {r.Done / r.Seconds,7:0.0} Runs/s   {r.CpuMs / r.Done,6:0.0} CPU-ms per sandbox (sandboxd + reaped children + client)"
-        + (d.PoolSize > 0 ? $"   pool hits {r.Hits / r.Done:P0}" : ""));
+        + (d.PoolSize > 0 ? $"   pool hits {r.Hits / r.Done:P0}" : "")
+        + $"\n  {"",-15} of which sandboxd {r.OwnMs / r.Done:0.0}, its reaped children {r.ChildrenMs / r.Done:0.0}, the client {(r.CpuMs - r.OwnMs - r.ChildrenMs) / r.Done:0.0}");
 }
 Console.WriteLine($"  load average after: {File.ReadAllText("/proc/loadavg").Split(' ')[0]} (1 min)");
 if (sustainedOnly)

@@ -72,6 +72,41 @@ public sealed class SubCgroupTests : IAsyncDisposable
         }
     }
 
+    /// <summary>A kill waits for a process that is already dead (a one-shot's bwrap init after bwrap was reaped: a zombie
+    /// until its new parent reaps it) instead of freezing the cgroup for it; a live one is not taken for dead. Here the
+    /// zombie is a short `sleep`, started in the background by a shell that then becomes `sleep 600`, which never reaps it.</summary>
+    [Fact]
+    public async Task A_zombie_counts_as_exiting_and_a_live_process_does_not()
+    {
+        await using var sandbox = CgroupFactory.Create(Host, Parent, SandboxId.New(), ResourceLimits.Default);
+        var psi = new ProcessStartInfo("sh") { RedirectStandardOutput = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add("sleep 0.2 & echo $!; exec sleep 600");
+        using var parent = Process.Start(psi)!;
+        try
+        {
+            var zombie = int.Parse((await parent.StandardOutput.ReadLineAsync())!);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (File.ReadAllText($"/proc/{zombie}/stat").Split(')')[1].Trim()[0] != 'Z')
+            {
+                Assert.True(DateTime.UtcNow < deadline, "the background sleep never became a zombie");
+                await Task.Delay(10);
+            }
+            Assert.True(CgroupTaskStates.IsExiting(zombie));
+            Assert.False(CgroupTaskStates.IsExiting(parent.Id));
+            Assert.True(CgroupTaskStates.IsExiting(int.MaxValue), "a process that is gone is no longer running");
+            // The sandbox's kill still kills the live one (the zombie went with it: its parent reaped it, or init did).
+            sandbox.AddProcess(parent.Id);
+            await sandbox.KillAllAsync(CancellationToken.None);
+            await parent.WaitForExitAsync();
+            Assert.Empty(sandbox.Pids());
+        }
+        finally
+        {
+            parent.Kill();
+        }
+    }
+
     /// <summary>A long-lived sandbox's bwrap and agent start in the sandbox's own cgroup (so its cgroup namespace is
     /// rooted there) and then move, all of them, into the agent's sub-cgroup; execs' sub-cgroups can follow.</summary>
     [Fact]

@@ -29,6 +29,31 @@ internal static class CgroupTaskStates
         return $"tasks: {string.Join(", ", threads)}{more}";
     }
 
+    /// <summary>Every thread of <paramref name="pid"/> is exiting or dead (PF_EXITING in /proc/PID/task/TID/stat's flags:
+    /// set once a thread is past its last instruction in user space, and kept on a zombie), or the process is gone. Such
+    /// a process can neither run nor fork again. A leader that has exited while other threads live is not: those
+    /// threads lack the flag.</summary>
+    public static bool IsExiting(int pid)
+    {
+        const uint PfExiting = 0x4;
+        foreach (var tid in Tasks(pid))
+        {
+            try
+            {
+                var stat = File.ReadAllText($"/proc/{pid}/task/{tid}/stat");
+                // Fields after the comm's ')': state (3), ppid, pgrp, session, tty_nr, tpgid, flags (9).
+                var flags = stat[(stat.LastIndexOf(')') + 2)..].Split(' ', 8)[6];
+                if ((uint.Parse(flags, System.Globalization.CultureInfo.InvariantCulture) & PfExiting) == 0)
+                    return false;
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
+            }
+        }
+        return true;
+    }
+
     private static IEnumerable<string> Tasks(int pid)
     {
         try

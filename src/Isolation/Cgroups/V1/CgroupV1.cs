@@ -184,6 +184,15 @@ internal sealed partial class CgroupV1 : ICgroup
             return; // the common case after a process ended: its pid namespace took everything with it
         await CgroupFactory.WaitEmptyAsync(() =>
         {
+            // A one-shot's bwrap init is often still exiting, or a zombie its new parent has not reaped yet, when bwrap
+            // itself has been reaped (half the runs here): nothing in it can run or fork again, so wait for it to go
+            // instead of freezing. Each FROZEN and THAWED of a v1 freezer cgroup switches the kernel's freezer static
+            // key, which patches kernel text: a few % of sandboxd's CPU per one-shot on this VM (docs/architecture.md).
+            var listed = CgroupFiles.ReadPidsRecursive(pidsDir);
+            if (listed.Count == 0)
+                return true;
+            if (listed.All(CgroupTaskStates.IsExiting))
+                return false;
             // v1's freezer is hierarchical: freezing this cgroup freezes its sub-cgroups too.
             var frozen = Freeze(freezer);
             try
