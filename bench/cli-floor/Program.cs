@@ -4,8 +4,12 @@ using Sandbox.Cli.Commands.Remote;
 
 // cli-floor empty: the NativeAOT runtime's start and exit alone. cli-floor run: `sandbox run --trusted -- true` as
 // the CLI makes the call (SandboxdChannel's one-shot channel, RunInvoker), its events read to the exit; nothing else.
+// cli-floor run-one-worker: the same with the thread pool held to one worker (what the second and third workers that a
+// run starts cost; the pool's gate thread still starts).
 if (args is ["empty"])
     return 0;
+if (args is ["run-one-worker"] && !(ThreadPool.SetMinThreads(1, 1) && ThreadPool.SetMaxThreads(1, 1)))
+    return 2;
 CompiledArrayTypes.Keep();
 using var channel = SandboxdChannel.ForUnixSocket(SandboxdChannel.ResolveSocketPath(null), singleCall: true);
 using var call = RunInvoker.Start(channel);
