@@ -3,8 +3,11 @@
 once, in turn (the two CLIs swapping places each round), so the host's load falls on all alike; prints p50/p95 wall time, the ratio to raw bwrap and the CLI
 process's own CPU (user+sys of the child; sandboxd's is not in it).
     SANDBOX_SOCKET=... bench/container-start/cli-ab.py ROUNDS NEW-sandbox OLD-sandbox
-The bwrap command is hyperfine.sh's (the engine's namespaces, no cgroup, no seccomp, no uid range)."""
-import resource, statistics, subprocess, sys, time
+The bwrap command is hyperfine.sh's (the engine's namespaces, no cgroup, no seccomp, no uid range).
+FLOOR=artifacts/cli-floor/cli-floor (bench/cli-floor, published) adds the floor under the CLI: the same Run call from a
+program that does nothing else, and that program's empty start (rows after the CLIs, same interleaving).
+bench/container-start/private-sandboxd.sh runs it beside a private sandboxd."""
+import os, resource, statistics, subprocess, sys, time
 
 rounds, new, old = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 bwrap = ("bwrap --unshare-user --unshare-pid --unshare-ipc --unshare-uts --unshare-net --unshare-cgroup --uid 1000 --gid 1000"
@@ -15,6 +18,9 @@ commands = {
     "CLI run (new)": [new, "run", "--trusted", "--", "true"],
     "CLI run (old)": [old, "run", "--trusted", "--", "true"],
 }
+if os.environ.get("FLOOR"):
+    commands["floor: Run only"] = [os.environ["FLOOR"], "run"]
+    commands["floor: empty"] = [os.environ["FLOOR"], "empty"]
 wall = {name: [] for name in commands}
 cpu = {name: [] for name in commands}
 print("load average", " ".join(open("/proc/loadavg").read().split()[:3]))
@@ -22,7 +28,7 @@ print("load average", " ".join(open("/proc/loadavg").read().split()[:3]))
 # another CLI run may find the refill still running beside it.
 order = list(commands)
 for i in range(rounds):
-    for name in (order if i % 2 == 0 else [order[0], order[2], order[1]]):
+    for name in (order if i % 2 == 0 else [order[0], order[2], order[1], *order[3:]]):
         argv = commands[name]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -39,4 +45,4 @@ for name in commands:
     samples = sorted(wall[name])
     p50 = statistics.median(samples)
     p95 = samples[max(0, int(len(samples) * 0.95) - 1)]
-    print(f"  {name:14} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {p50 / base:5.2f}x raw bwrap   CPU {statistics.mean(cpu[name]):5.1f} ms")
+    print(f"  {name:16} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   {p50 / base:5.2f}x raw bwrap   CPU {statistics.mean(cpu[name]):5.1f} ms")

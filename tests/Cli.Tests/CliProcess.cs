@@ -57,9 +57,21 @@ public static class CliProcess
     }
 
     /// <summary>Starts the CLI and returns once its stdout printed <paramref name="marker"/> (a line).</summary>
-    public static async Task<(Process Process, StringBuilder Output)> StartUntilAsync(string socket, string marker, params string[] args)
+    public static Task<(Process Process, StringBuilder Output)> StartUntilAsync(string socket, string marker, params string[] args) =>
+        StartUntilAsync(StartInfo(socket, args), marker);
+
+    /// <summary>As <see cref="StartUntilAsync(string, string, string[])"/>, with these variables added to its environment.</summary>
+    public static Task<(Process Process, StringBuilder Output)> StartUntilAsync(string socket, IReadOnlyDictionary<string, string> environment, string marker, params string[] args)
     {
-        var p = Process.Start(StartInfo(socket, args))!;
+        var psi = StartInfo(socket, args);
+        foreach (var (name, value) in environment)
+            psi.Environment[name] = value;
+        return StartUntilAsync(psi, marker);
+    }
+
+    private static async Task<(Process Process, StringBuilder Output)> StartUntilAsync(ProcessStartInfo psi, string marker)
+    {
+        var p = Process.Start(psi)!;
         p.StandardInput.Close();
         var output = new StringBuilder();
         using var guard = new CancellationTokenSource(HangGuard);
