@@ -16,6 +16,8 @@ using Sandbox.Isolation.MicroVm.Kernel;
 //  - host memory (PSS/RSS of QEMU) of one idle restored and one idle cold-booted VM (bench/microvm-density holds 50).
 // Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [rootfs directory; default the host's]
 // SANDBOX_BENCH_TIMELINE=1 prints each start's timeline (host and guest stages, MicroVmStartTimeline).
+// SANDBOX_BENCH_QEMU_B=/opt/qemu10/usr/bin/qemu-system-x86_64: every variant also with that QEMU (MicroVmOptions.QemuPath),
+// interleaved with the default one's in the same rounds; each line names its QEMU's version.
 var timelines = Environment.GetEnvironmentVariable("SANDBOX_BENCH_TIMELINE") == "1";
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var rootfs = args.Length > 1 ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
@@ -31,6 +33,9 @@ if (minimal is not null) kernels.Add(("minimal", minimal, true));
 // SANDBOX_BENCH_KERNELS=minimal (or debian): only that kernel's variants.
 if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_KERNELS") is { Length: > 0 } only)
     kernels.RemoveAll(k => k.Name != only);
+var qemus = new List<(string Label, string Path)> { ("", options.QemuPath) };
+if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_QEMU_B") is { Length: > 0 } qemuB)
+    qemus = [($", QEMU {QemuVersion(options.QemuPath)}", options.QemuPath), ($", QEMU {QemuVersion(qemuB)}", qemuB)];
 var probe = await new MicroVmDriver(options).ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -55,24 +60,26 @@ noCold |= execOnly;
 // SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
 // main's), alternated with this build's in one run.
 var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true) => new(new MicroVmOptions
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true, string? qemu = null) => new(new MicroVmOptions
 {
-    AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    QemuPath = qemu ?? options.QemuPath, AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
 });
-var drivers = kernels.ToDictionary(k => k.Name, k => (
-    Cold: NewDriver(k.Minimal, templates: false, seeded: true),
-    Restore: NewDriver(k.Minimal, templates: true, seeded: true),
-    ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
-    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false),
-    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false),
-    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false)));
+var labelWidth = qemus.Count > 1 ? 86 : 66;
+// Keyed by kernel name and QEMU label ("minimal, QEMU 10.0.2"; the name alone without SANDBOX_BENCH_QEMU_B).
+var drivers = kernels.SelectMany(k => qemus.Select(q => (k, q))).ToDictionary(x => x.k.Name + x.q.Label, x => (
+    Cold: NewDriver(x.k.Minimal, templates: false, seeded: true, qemu: x.q.Path),
+    Restore: NewDriver(x.k.Minimal, templates: true, seeded: true, qemu: x.q.Path),
+    ColdUnseeded: NewDriver(x.k.Minimal, templates: false, seeded: false, qemu: x.q.Path),
+    RestoreUnseeded: NewDriver(x.k.Minimal, templates: true, seeded: false, qemu: x.q.Path),
+    RestoreNorandmaps: NewDriver(x.k.Minimal, templates: true, seeded: true, randomized: false, qemu: x.q.Path),
+    RestoreThpOff: NewDriver(x.k.Minimal, templates: true, seeded: true, hugePages: false, qemu: x.q.Path)));
 
 // SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
 // with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
 if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_PROCESS_PROBE") == "1")
 {
-    var driver = drivers[kernels[^1].Name].Cold;
+    var driver = drivers[kernels[^1].Name + qemus[^1].Label].Cold;
     await using var vm = (MicroVmSandbox)await driver.CreateAsync(NewSpec() with { ExtraSyscalls = ["personality"] }, CancellationToken.None);
     await RoundTrip(vm);
     foreach (var prefix in new[] { "", "setarch x86_64 -R ", "", "setarch x86_64 -R " })
@@ -87,7 +94,7 @@ if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_PROCESS_PROBE") == "1")
 }
 
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
-foreach (var (name, kernel, _) in kernels)
+foreach (var name in kernels.SelectMany(k => qemus.Select(q => k.Name + q.Label)))
 {
     if (!noCold)
         await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
@@ -109,25 +116,27 @@ var results = new Dictionary<string, List<(double Wall, double Cpu, double Creat
 void Add(string key, (double Wall, double Cpu, double CreatedCpu) sample) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(sample);
 for (var i = 0; i < (execOnly ? 0 : runs); i++)
 {
-    foreach (var (name, kernel, isMinimal) in kernels)
+    foreach (var (kernelName, kernel, isMinimal) in kernels)
+    foreach (var (qemuLabel, qemuPath) in i % 2 == 0 ? qemus : Enumerable.Reverse(qemus)) // each QEMU goes first every other round
     {
-        Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
+        var name = kernelName + qemuLabel;
+        Add($"plain QEMU boot, {kernelName} kernel{qemuLabel}", await PlainBoot(qemuPath, kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
         if (!noCold)
-            Add($"cold boot to first exec output, {name} kernel", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
+            Add($"cold boot to first exec output, {kernelName} kernel{qemuLabel}", await FirstOutput(drivers[name].Cold, expectTemplate: false, kernel));
         // With SANDBOX_BENCH_THP_OFF that restore goes first every other round (a fixed order would favour one side).
         if (thpOff && i % 2 == 1)
-            Add($"restore to first exec output, {name} kernel, THP off", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
-        Add($"restore to first exec output, {name} kernel", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
+            Add($"restore to first exec output, {kernelName} kernel, THP off{qemuLabel}", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
+        Add($"restore to first exec output, {kernelName} kernel{qemuLabel}", await FirstOutput(drivers[name].Restore, expectTemplate: true, kernel));
         if (unseeded)
         {
             if (!noCold)
-                Add($"cold boot to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
-            Add($"restore to first exec output, {name} kernel, unseeded RNG", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
+                Add($"cold boot to first exec output, {kernelName} kernel, unseeded RNG{qemuLabel}", await FirstOutput(drivers[name].ColdUnseeded, expectTemplate: false, kernel));
+            Add($"restore to first exec output, {kernelName} kernel, unseeded RNG{qemuLabel}", await FirstOutput(drivers[name].RestoreUnseeded, expectTemplate: true, kernel));
         }
         if (norandmaps)
-            Add($"restore to first exec output, {name} kernel, norandmaps", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
+            Add($"restore to first exec output, {kernelName} kernel, norandmaps{qemuLabel}", await FirstOutput(drivers[name].RestoreNorandmaps, expectTemplate: true, kernel));
         if (thpOff && i % 2 == 0)
-            Add($"restore to first exec output, {name} kernel, THP off", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
+            Add($"restore to first exec output, {kernelName} kernel, THP off{qemuLabel}", await FirstOutput(drivers[name].RestoreThpOff, expectTemplate: true, kernel));
     }
 }
 foreach (var (what, samples) in results)
@@ -135,7 +144,7 @@ foreach (var (what, samples) in results)
     var values = samples.Select(v => v.Wall).ToList();
     var cpu = samples.Select(v => v.Cpu).ToList();
     var created = samples.Select(v => v.CreatedCpu).ToList();
-    Console.WriteLine($"{what,-66} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs); " +
+    Console.WriteLine($"{what.PadRight(labelWidth)} p50 {Percentile(values, 50):0.000} s, p95 {Percentile(values, 95):0.000} s, min {values.Min():0.000} s ({values.Count} runs); " +
         $"QEMU CPU p50 {Percentile(cpu, 50):0.000} s, min {cpu.Min():0.000} s" +
         (created.Any(c => c > 0) ? $" (of it until set up: p50 {Percentile(created, 50):0.000} s)" : ""));
 }
@@ -145,9 +154,13 @@ foreach (var (what, samples) in results)
 // SANDBOX_BENCH_BASELINE_AGENT both again with the baseline agent).
 var preferred = kernels[^1].Name;
 var isMinimalPreferred = kernels[^1].Minimal;
-var variants = new List<(string Label, MicroVmDriver Driver)> { ("", drivers[preferred].Restore) };
-if (norandmaps) variants.Add((", norandmaps", drivers[preferred].RestoreNorandmaps));
-if (thpOff) variants.Add((", THP off", drivers[preferred].RestoreThpOff));
+var variants = new List<(string Label, MicroVmDriver Driver)>();
+foreach (var (qemuLabel, _) in qemus)
+{
+    variants.Add((qemuLabel, drivers[preferred + qemuLabel].Restore));
+    if (norandmaps) variants.Add((", norandmaps" + qemuLabel, drivers[preferred + qemuLabel].RestoreNorandmaps));
+    if (thpOff) variants.Add((", THP off" + qemuLabel, drivers[preferred + qemuLabel].RestoreThpOff));
+}
 if (baselineAgent is not null)
 {
     variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
@@ -176,7 +189,7 @@ try
         }
     }
     for (var v = 0; v < lives.Count; v++)
-        Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel{variants[v].Label}",-66} p50 {Percentile(trips[v], 50) * 1000:0.0} ms, " +
+        Console.WriteLine($"{$"exec round trip (true) on a live microVM, {preferred} kernel{variants[v].Label}".PadRight(labelWidth)} p50 {Percentile(trips[v], 50) * 1000:0.0} ms, " +
             $"p95 {Percentile(trips[v], 95) * 1000:0.0} ms, min {trips[v].Min() * 1000:0.0} ms ({trips[v].Count} execs{(lives.Count > 1 ? ", blocks of 5 alternated" : "")}); " +
             $"QEMU CPU {tripCpu[v].TotalMilliseconds / trips[v].Count:0.0} ms per exec");
     Console.WriteLine($"load {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -193,7 +206,7 @@ finally
 }
 if (execOnly) return;
 
-foreach (var (name, _, _) in kernels)
+foreach (var name in kernels.SelectMany(k => qemus.Select(q => k.Name + q.Label)))
 {
     await using var restored = (MicroVmSandbox)await drivers[name].Restore.CreateAsync(NewSpec(), CancellationToken.None);
     await using var cold = (MicroVmSandbox)await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None);
@@ -300,11 +313,28 @@ static async Task<double> RoundTrip(ISandbox sandbox)
     return clock.Elapsed.TotalSeconds;
 }
 
+static string QemuVersion(string qemu)
+{
+    using var p = Process.Start(new ProcessStartInfo(qemu, ["--version"]) { RedirectStandardOutput = true })!;
+    var first = p.StandardOutput.ReadLine() ?? "";
+    p.WaitForExit();
+    return first.Split(' ') is [_, _, "version", var version, ..] ? version : first;
+}
+
 // QEMU as plainly as it boots this kernel: start to the init script's line on the serial console.
-static async Task<(double Wall, double Cpu, double CreatedCpu)> PlainBoot(string vmlinux, string initrd, Accelerator accel)
+static async Task<(double Wall, double Cpu, double CreatedCpu)> PlainBoot(string qemuPath, string vmlinux, string initrd, Accelerator accel)
 {
     var cmdline = QemuCommandLine.TunedKernelCommandLine(accel, accel == Accelerator.Tcg ? QemuCommandLine.HostTscKHz() : 0) + " rdinit=/init";
-    var info = new ProcessStartInfo("/usr/bin/qemu-system-x86_64") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+    var info = new ProcessStartInfo(qemuPath) { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true };
+    // The firmware of a QEMU in a prefix of its own, as the tier gives it (QemuInstall; the module directory only
+    // matters for devices this machine does not have).
+    var install = QemuInstall.Locate(qemuPath);
+    if (install.FirmwareDirectory is { } firmware)
+        foreach (var a in new[] { "-L", firmware })
+            info.ArgumentList.Add(a);
+    if (install.Bios is { } bios)
+        foreach (var a in new[] { "-bios", bios })
+            info.ArgumentList.Add(a);
     foreach (var a in new[] { "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-M", "microvm",
                  "-accel", accel == Accelerator.Kvm ? "kvm" : "tcg,tb-size=64", "-cpu", accel == Accelerator.Kvm ? "host" : QemuCommandLine.TcgCpu, "-m", "256M", "-smp", "1",
                  "-kernel", vmlinux, "-initrd", initrd, "-append", cmdline, "-chardev", "stdio,id=console,signal=off", "-serial", "chardev:console" })
@@ -345,7 +375,7 @@ static double Percentile(List<double> values, int p)
     return sorted[Math.Clamp(rank, 0, sorted.Count - 1)];
 }
 
-/// <summary>A cpio initramfs with static busybox and an /init script that prints "plain-ready" and reboots (QEMU
+/// <summary>A cpio initramfs with static busybox and an /init script that prints "plain-ready", idles 10 s (the bench reads QEMU's CPU time while it still runs, then kills it) and reboots (QEMU
 /// exits: -no-reboot); built with cpio(1) in a temp directory, deleted on dispose.</summary>
 internal sealed class PlainInitramfs : IDisposable
 {
@@ -362,7 +392,7 @@ internal sealed class PlainInitramfs : IDisposable
         Directory.CreateDirectory(System.IO.Path.Combine(root, "bin"));
         Directory.CreateDirectory(System.IO.Path.Combine(root, "dev"));
         File.Copy("/bin/busybox", System.IO.Path.Combine(root, "bin", "busybox"));
-        File.WriteAllText(System.IO.Path.Combine(root, "init"), "#!/bin/busybox sh\n/bin/busybox echo plain-ready\n/bin/busybox reboot -f\n");
+        File.WriteAllText(System.IO.Path.Combine(root, "init"), "#!/bin/busybox sh\n/bin/busybox echo plain-ready\n/bin/busybox sleep 10\n/bin/busybox reboot -f\n");
         File.SetUnixFileMode(System.IO.Path.Combine(root, "init"), (UnixFileMode)0b111_101_101);
         Run("/bin/mknod", root, ["dev/console", "c", "5", "1"]);
         Run("/bin/sh", root, ["-c", $"find . | cpio -o -H newc --quiet > {System.IO.Path.Combine(dir, "initrd.cpio")}"]);

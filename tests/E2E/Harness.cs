@@ -16,8 +16,14 @@ public static class Harness
     public static readonly ISandboxDriver Driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDirectory });
 
     /// <summary>Boots get 4 minutes, not the engine's 60 s: a VM with egress cold-boots (a snapshot template has no network
-    /// device), and under TCG on this shared 2-core host a cold boot has taken over a minute.</summary>
-    public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions { AgentDirectory = AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4) });
+    /// device), and under TCG on this shared 2-core host a cold boot has taken over a minute.
+    /// $SANDBOX_E2E_QEMU runs every microVM test on another QEMU than the system's (e.g. /opt/qemu10/usr/bin/qemu-system-x86_64
+    /// of scripts/install-qemu-backports.sh), as sandboxd's microvm.qemu would.</summary>
+    public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions
+    {
+        AgentDirectory = AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4),
+        QemuPath = Environment.GetEnvironmentVariable("SANDBOX_E2E_QEMU") is { Length: > 0 } qemu ? qemu : new MicroVmOptions().QemuPath,
+    });
 
     public static ISandboxDriver DriverFor(ExecutionMode mode) => mode == ExecutionMode.MicroVm ? VmDriver : Driver;
 

@@ -118,7 +118,7 @@ public sealed class MicroVmPodNetworkTests : IDisposable
             try
             {
                 var argv = File.ReadAllText($"/proc/{pid}/cmdline");
-                return argv.StartsWith("/usr/bin/qemu-system", StringComparison.Ordinal) && argv.Contains($"/{sandbox.Info.Id.Value}/qmp.sock");
+                return argv.StartsWith(Harness.VmDriver.Options.QemuPath + "\0", StringComparison.Ordinal) && argv.Contains($"/{sandbox.Info.Id.Value}/qmp.sock");
             }
             catch (IOException) { return false; }
         });

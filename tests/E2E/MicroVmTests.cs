@@ -233,9 +233,11 @@ public sealed class MicroVmTests
             Assert.All(ids, id => Assert.InRange(id, Driver.Options.HostUidBase, Driver.Options.HostUidBase + Driver.Options.HostUidCount - 1));
             Assert.Single(ids.Distinct());
             Assert.Contains("CapBnd:\t0000000000000000", File.ReadAllText($"/proc/{pid}/status"));
-            // None of this process's environment: the jail clears it (bwrap sets PWD for its --chdir).
+            // None of this process's environment: the jail clears it (bwrap sets PWD for its --chdir; a QEMU in a prefix
+            // of its own gets its module directory, QemuInstall).
             var environment = File.ReadAllText($"/proc/{pid}/environ").Split('\0', StringSplitOptions.RemoveEmptyEntries);
-            Assert.All(environment, v => Assert.StartsWith("PWD=", v));
+            var modules = QemuInstall.Locate(Driver.Options.QemuPath).ModuleDirectory;
+            Assert.All(environment, v => Assert.True(v.StartsWith("PWD=", StringComparison.Ordinal) || v == $"QEMU_MODULE_DIR={modules}", v));
             foreach (var ns in new[] { "mnt", "net", "pid", "ipc", "uts" })
                 Assert.NotEqual(new FileInfo($"/proc/self/ns/{ns}").LinkTarget, new FileInfo($"/proc/{pid}/ns/{ns}").LinkTarget);
             // Its mount namespace holds /usr and this VM's files, not the host's /etc, /home or /var.

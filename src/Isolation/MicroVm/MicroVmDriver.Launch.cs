@@ -34,6 +34,7 @@ public sealed partial class MicroVmDriver
     {
         var directory = NewStateDirectory(id);
         var binds = new List<JailBind> { new(kernel.VmlinuxPath), new(initrd), new(directory, Writable: true) };
+        binds.AddRange(Qemu.Binds);
         binds.AddRange(layout.Shares.Select(share => share.Bind ?? new JailBind(share.HostPath)));
         if (ram is not null)
             binds.Add(new JailBind(ram.Path, Writable: true));
@@ -56,6 +57,7 @@ public sealed partial class MicroVmDriver
                 Binds = binds,
                 DieWithParent = !persistent,
                 KvmGroup = accel == Accelerator.Kvm ? KvmGroup() : null,
+                QemuModuleDirectory = Qemu.ModuleDirectory,
                 // A clone's guest RAM is the template's memfd (shmem: no THP whatever QEMU asks), so only its TCG
                 // translation buffer gets huge pages; a cold boot's anonymous guest RAM would too, and is left without.
                 TransparentHugePages = _options.TranslationBufferHugePages && templateRam is not null && accel == Accelerator.Tcg,
@@ -99,7 +101,9 @@ public sealed partial class MicroVmDriver
             _options.SeedGuestRngFromCpu, _options.GuestAddressSpaceRandomization);
         return new QemuCommandLine
         {
-            QemuPath = _options.QemuPath,
+            QemuPath = Qemu.Binary,
+            FirmwareDirectory = Qemu.FirmwareDirectory,
+            Bios = Qemu.Bios,
             Accelerator = accel,
             MemoryMiB = ramMiB,
             VCpus = _options.VCpus,

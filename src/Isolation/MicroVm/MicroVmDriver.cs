@@ -28,6 +28,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Users.HostIdAllocator _uids;
+    private readonly Lazy<QemuInstall> _qemuInstall;
 
     /// <param name="logger">What the tier decides on its own (template failures, cold boots); none when null.</param>
     /// <param name="time">The clock of the template retry interval; the system's when null.</param>
@@ -36,11 +37,16 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         _logger = logger ?? NullLogger<MicroVmDriver>.Instance;
         _time = time ?? TimeProvider.System;
         _options = options ?? new MicroVmOptions();
+        _qemuInstall = new Lazy<QemuInstall>(() => QemuInstall.Locate(_options.QemuPath, checkOwner: true));
         _cgroups = cgroups ?? CgroupLayout.Host;
         _probe = new Lazy<AcceleratorProbe>(CreateProbe);
         _templates = new SnapshotTemplates(Path.Combine(_options.CacheDirectory, "templates"));
         _uids = new Users.HostIdAllocator(_options.HostUidBase, 1, _options.HostUidCount, _options.HostUidLockDirectory, "microVM host uid");
     }
+
+    /// <summary>The QEMU this driver runs and what of its installation the jail holds; refused (the exception, every
+    /// time) when its path has no known shape or someone other than root could replace it.</summary>
+    private QemuInstall Qemu => _qemuInstall.Value;
 
     /// <summary>The snapshot template cache (CacheDirectory/templates).</summary>
     public SnapshotTemplates Templates => _templates;
@@ -71,6 +77,14 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
     {
         if (!File.Exists(_options.QemuPath))
             return new(false, $"QEMU not found at {_options.QemuPath} (apt-get install qemu-system-x86)");
+        try
+        {
+            _ = _qemuInstall.Value;
+        }
+        catch (SandboxException e)
+        {
+            return new(false, e.Message);
+        }
         GuestKernel kernel;
         try
         {

@@ -70,6 +70,13 @@ public sealed record QemuCommandLine
     public int ReconnectSeconds { get; init; }
     public int TcgTranslationCacheMiB { get; init; } = 64;
 
+    /// <summary>Searched first for firmware (-L): the option ROMs of a QEMU installed in a prefix of its own
+    /// (<see cref="QemuInstall.FirmwareDirectory"/>); null = QEMU's built-in search only.</summary>
+    public string? FirmwareDirectory { get; init; }
+
+    /// <summary>The machine's firmware (-bios; <see cref="QemuInstall.Bios"/>); null = QEMU's built-in choice.</summary>
+    public string? Bios { get; init; }
+
     /// <summary>null = anonymous guest RAM (cold boot).</summary>
     public RamFile? Ram { get; init; }
 
@@ -138,6 +145,10 @@ public sealed record QemuCommandLine
             "-M", "microvm" + (Acpi ? "" : ",acpi=off") + (Ram is null ? "" : ",memory-backend=ram"),
             "-accel", Accelerator == Accelerator.Kvm ? "kvm" : $"tcg,tb-size={TcgTranslationCacheMiB}",
         };
+        if (FirmwareDirectory is not null)
+            argv.AddRange(["-L", CheckPath(FirmwareDirectory)]);
+        if (Bios is not null)
+            argv.AddRange(["-bios", CheckPath(Bios)]);
         argv.AddRange(["-cpu", Accelerator == Accelerator.Kvm ? "host" : TcgCpu]);
         argv.AddRange(["-m", $"{MemoryMiB}M", "-smp", VCpus.ToString()]);
         if (Ram is not null)

@@ -50,6 +50,10 @@ internal sealed record VmmJail
     /// false spawns it with THP off (<see cref="NoTransparentHugePages"/>).</summary>
     public bool TransparentHugePages { get; init; }
 
+    /// <summary>QEMU_MODULE_DIR in the jail: the module directory of a QEMU installed in a prefix of its own
+    /// (<see cref="QemuInstall.ModuleDirectory"/>, bound with its prefix); null = QEMU's built-in one.</summary>
+    public string? QemuModuleDirectory { get; init; }
+
     /// <summary>/dev/kvm is bound in and QEMU gets its group (KVM accelerator).</summary>
     public int? KvmGroup { get; init; }
 
@@ -79,6 +83,8 @@ internal sealed record VmmJail
         };
         if (DieWithParent)
             argv.Add("--die-with-parent");
+        if (QemuModuleDirectory is not null)
+            argv.AddRange(["--setenv", "QEMU_MODULE_DIR", QemuModuleDirectory]);
         argv.AddRange(["--ro-bind", "/usr", "/usr"]);
         // Debian's /bin, /lib, /lib64, /sbin are links into /usr (merged /usr); elsewhere they are directories.
         foreach (var name in new[] { "bin", "sbin", "lib", "lib64" })

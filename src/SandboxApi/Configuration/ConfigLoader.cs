@@ -181,10 +181,11 @@ public static class ConfigLoader
     private static MicroVmConfig ReadMicroVm(Section s)
     {
         var d = new MicroVmConfig();
-        s.Known("guest_address_randomization");
+        s.Known("guest_address_randomization", "qemu");
         return new MicroVmConfig
         {
             GuestAddressRandomization = s.Bool("guest_address_randomization") ?? d.GuestAddressRandomization,
+            Qemu = s.String("qemu") ?? d.Qemu,
         };
     }
 

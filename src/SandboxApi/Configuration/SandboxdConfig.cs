@@ -101,6 +101,10 @@ public sealed record MicroVmConfig
     /// Default true; false boots guests with norandmaps: under TCG a process start is ~3x cheaper (docs/microvm-bench.md),
     /// the workload's own programs lose ASLR's hardening (the VM boundary and the guest kernel's KASLR are unchanged).</summary>
     public bool GuestAddressRandomization { get; init; } = true;
+    /// <summary>The QEMU binary (MicroVmOptions.QemuPath). Default /usr/bin/qemu-system-x86_64 (Debian 12: 7.2);
+    /// scripts/install-qemu-backports.sh unpacks bookworm-backports' 10.x into /opt/qemu10 (docs/microvm-bench.md,
+    /// thirteenth round). Must be root's, in a root-only directory chain.</summary>
+    public string Qemu { get; init; } = "/usr/bin/qemu-system-x86_64";
 }
 
 public sealed record ContainerConfig

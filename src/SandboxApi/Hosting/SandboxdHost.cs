@@ -147,6 +147,7 @@ public static partial class SandboxdHost
             // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
             StateDirectory = Path.Combine(config.StateDir, "vm"),
             GuestAddressSpaceRandomization = config.MicroVm.GuestAddressRandomization,
+            QemuPath = config.MicroVm.Qemu,
         }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
