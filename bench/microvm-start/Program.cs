@@ -16,6 +16,7 @@ using Sandbox.Isolation.MicroVm.Kernel;
 //  - host memory (PSS/RSS of QEMU) of one idle restored and one idle cold-booted VM (bench/microvm-density holds 50).
 // Usage: dotnet run -c Release --project bench/microvm-start -- [runs=10] [rootfs directory; default the host's]
 // SANDBOX_BENCH_TIMELINE=1 prints each start's timeline (host and guest stages, MicroVmStartTimeline).
+// SANDBOX_KERNEL_DIR=DIR: that kernel cache; SANDBOX_KERNEL_DIR_B=DIR2 adds the minimal kernel of DIR2 ("minimal-b").
 var timelines = Environment.GetEnvironmentVariable("SANDBOX_BENCH_TIMELINE") == "1";
 var runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
 var rootfs = args.Length > 1 ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
@@ -26,11 +27,15 @@ var kernelDirectory = Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR") i
 var options = new MicroVmOptions { AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory };
 var debian = GuestKernel.LocateDebian(options.KernelCacheDirectory);
 var minimal = MinimalKernelBuilder.TryLocate(options.KernelCacheDirectory);
-var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal)> { ("debian", debian, false) };
-if (minimal is not null) kernels.Add(("minimal", minimal, true));
-// SANDBOX_BENCH_KERNELS=minimal (or debian): only that kernel's variants.
+var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal, string Cache)> { ("debian", debian, false, kernelDirectory) };
+if (minimal is not null) kernels.Add(("minimal", minimal, true, kernelDirectory));
+// SANDBOX_KERNEL_DIR_B: a second kernel cache whose minimal kernel runs as "minimal-b" beside the first (an A/B of two
+// builds, e.g. two configs, in one run).
+if (Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR_B") is { Length: > 0 } cacheB)
+    kernels.Add(("minimal-b", MinimalKernelBuilder.TryLocate(cacheB) ?? throw new InvalidOperationException($"no minimal kernel in {cacheB}"), true, cacheB));
+// SANDBOX_BENCH_KERNELS=minimal (or debian, or minimal,minimal-b): only those kernels' variants.
 if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_KERNELS") is { Length: > 0 } only)
-    kernels.RemoveAll(k => k.Name != only);
+    kernels.RemoveAll(k => !only.Split(',').Contains(k.Name));
 var probe = await new MicroVmDriver(options).ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator} ({probe.Reason})");
 Console.WriteLine($"host: {Environment.ProcessorCount} CPUs, {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, load {File.ReadAllText("/proc/loadavg").Trim()}");
@@ -55,18 +60,19 @@ noCold |= execOnly;
 // SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
 // main's), alternated with this build's in one run.
 var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true) => new(new MicroVmOptions
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true,
+    string? cache = null) => new(new MicroVmOptions
 {
-    AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = cache ?? kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
 });
 var drivers = kernels.ToDictionary(k => k.Name, k => (
-    Cold: NewDriver(k.Minimal, templates: false, seeded: true),
-    Restore: NewDriver(k.Minimal, templates: true, seeded: true),
-    ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false),
-    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false),
-    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false),
-    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false)));
+    Cold: NewDriver(k.Minimal, templates: false, seeded: true, cache: k.Cache),
+    Restore: NewDriver(k.Minimal, templates: true, seeded: true, cache: k.Cache),
+    ColdUnseeded: NewDriver(k.Minimal, templates: false, seeded: false, cache: k.Cache),
+    RestoreUnseeded: NewDriver(k.Minimal, templates: true, seeded: false, cache: k.Cache),
+    RestoreNorandmaps: NewDriver(k.Minimal, templates: true, seeded: true, randomized: false, cache: k.Cache),
+    RestoreThpOff: NewDriver(k.Minimal, templates: true, seeded: true, hugePages: false, cache: k.Cache)));
 
 // SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
 // with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
@@ -87,7 +93,7 @@ if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_PROCESS_PROBE") == "1")
 }
 
 // Warm-up: the initramfs and /etc caches, the page cache; then each kernel's template (timed; 0 when cached).
-foreach (var (name, kernel, _) in kernels)
+foreach (var (name, kernel, _, _) in kernels)
 {
     if (!noCold)
         await using (var warm = await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None)) { }
@@ -109,7 +115,7 @@ var results = new Dictionary<string, List<(double Wall, double Cpu, double Creat
 void Add(string key, (double Wall, double Cpu, double CreatedCpu) sample) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(sample);
 for (var i = 0; i < (execOnly ? 0 : runs); i++)
 {
-    foreach (var (name, kernel, isMinimal) in kernels)
+    foreach (var (name, kernel, isMinimal, _) in kernels)
     {
         Add($"plain QEMU boot, {name} kernel", await PlainBoot(kernel.VmlinuxPath, plainInitrd.Path, probe.Accelerator));
         if (!noCold)
@@ -150,9 +156,9 @@ if (norandmaps) variants.Add((", norandmaps", drivers[preferred].RestoreNorandma
 if (thpOff) variants.Add((", THP off", drivers[preferred].RestoreThpOff));
 if (baselineAgent is not null)
 {
-    variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
+    variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent, cache: kernels[^1].Cache)));
     if (norandmaps)
-        variants.Add((", norandmaps, baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, randomized: false, agent: baselineAgent)));
+        variants.Add((", norandmaps, baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, randomized: false, agent: baselineAgent, cache: kernels[^1].Cache)));
     foreach (var (label, driver) in variants.Where(v => v.Label.Contains("baseline")))
         await driver.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{preferred}{label}] {m}"), CancellationToken.None);
 }
@@ -193,7 +199,7 @@ finally
 }
 if (execOnly) return;
 
-foreach (var (name, _, _) in kernels)
+foreach (var (name, _, _, _) in kernels)
 {
     await using var restored = (MicroVmSandbox)await drivers[name].Restore.CreateAsync(NewSpec(), CancellationToken.None);
     await using var cold = (MicroVmSandbox)await drivers[name].Cold.CreateAsync(NewSpec(), CancellationToken.None);

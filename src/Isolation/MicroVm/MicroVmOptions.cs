@@ -74,8 +74,9 @@ public sealed class MicroVmOptions
     /// <summary>TCG translation cache size of a VM restored from a snapshot template, MiB. The buffer is a clone's
     /// largest private mapping: an idle restored clone has written ~14 MiB of translated code, one that ran an exec
     /// ~22 MiB; QEMU flushes the buffer when it is full and translates again what runs next, so a smaller one caps a
-    /// clone's memory and costs a busy clone retranslation (docs/microvm-bench.md, eleventh round). null = the same as
-    /// <see cref="TcgTranslationCacheMiB"/>. Default null.</summary>
+    /// clone's memory and costs a busy clone retranslation: at 8 MiB an exec of `true` cost a clone ~4.8x and python3 ~5.6x
+    /// the QEMU CPU they cost at 64, at 16 MiB ~2x (docs/microvm-bench.md, eleventh round), so a small one suits only
+    /// fleets of mostly idle clones. null = the same as <see cref="TcgTranslationCacheMiB"/>. Default null.</summary>
     public int? CloneTcgTranslationCacheMiB { get; init; }
 
     /// <summary>A restored clone's QEMU may back its TCG translation buffer with transparent huge pages (QEMU asks for
