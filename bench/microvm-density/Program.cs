@@ -7,26 +7,34 @@ using Sandbox.Isolation.MicroVm;
 // exec; reports the PSS and RSS of every clone's QEMU (/proc/PID/smaps_rollup: the template's RAM pages are shared,
 // so each clone's PSS counts 1/N of them), the host's available memory before and with them, then removes them all
 // and checks that no QEMU of theirs is left.
-// Usage: dotnet run -c Release --project bench/microvm-density -- [count=50] [rootfs directory, or "host"] [TCG
-// translation cache MiB; default MicroVmOptions'] (a smaller cache bounds the clones' largest private mapping)
+// Usage: dotnet run -c Release --project bench/microvm-density -- [count=50] [rootfs directory, or "host"] [the clones'
+// TCG translation cache, MiB; default MicroVmOptions.CloneTcgTranslationCacheMiB] (a smaller cache bounds the clones'
+// largest private mapping; the template is the same whatever the clones' size)
 // SANDBOX_KERNEL_DIR=<kernel cache>: that cache's kernels (current/, and minimal/current when built, which the tier prefers).
+// SANDBOX_BENCH_WORK=64,16,8 [rounds=4] [repeats=3]: instead, what each clone translation cache size costs a clone that
+// works (WorkCost.cs); count is then the number of rounds, the third argument the repeats.
 var count = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50;
 var rootfs = args.Length > 1 && args[1] != "host" ? RootfsSpec.Directory(Path.GetFullPath(args[1])) : RootfsSpec.Host;
-var tcgCacheMiB = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : new MicroVmOptions().TcgTranslationCacheMiB;
-Console.WriteLine($"TCG translation cache: {tcgCacheMiB} MiB");
+var work = Environment.GetEnvironmentVariable("SANDBOX_BENCH_WORK");
+var cloneCacheMiB = args.Length > 2 && work is null ? int.Parse(args[2], CultureInfo.InvariantCulture)
+    : new MicroVmOptions().CloneTcgTranslationCacheMiB ?? new MicroVmOptions().TcgTranslationCacheMiB;
 var kernelDirectory = Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR") is { Length: > 0 } k ? k : new MicroVmOptions().KernelCacheDirectory;
-var driver = new MicroVmDriver(new MicroVmOptions
+var options = new MicroVmOptions
 {
     AgentDirectory = Environment.GetEnvironmentVariable("SANDBOX_AGENT_DIR"),
     KernelCacheDirectory = kernelDirectory,
-    TcgTranslationCacheMiB = tcgCacheMiB,
+    CloneTcgTranslationCacheMiB = cloneCacheMiB,
     // SANDBOX_BENCH_THP_OFF=1: the clones' QEMUs without transparent huge pages (MicroVmOptions.TranslationBufferHugePages).
     TranslationBufferHugePages = Environment.GetEnvironmentVariable("SANDBOX_BENCH_THP_OFF") != "1",
-});
+};
+var driver = new MicroVmDriver(options);
+Console.WriteLine($"clones' TCG translation cache: {cloneCacheMiB} MiB; THP for it: {options.TranslationBufferHugePages}");
 Console.WriteLine($"guest kernel: {Sandbox.Isolation.MicroVm.Kernel.GuestKernel.Locate(kernelDirectory).Version}");
 var probe = await driver.ProbeAcceleratorAsync(CancellationToken.None);
 Console.WriteLine($"accelerator: {probe.Accelerator}; host: {Environment.ProcessorCount} CPUs, load {File.ReadAllText("/proc/loadavg").Trim()}");
 Console.WriteLine($"rootfs: {(args.Length > 1 && args[1] != "host" ? args[1] : "the host's userland")}");
+if (work is { Length: > 0 })
+    return await WorkCost.RunAsync(work, options, new SandboxSpec { Rootfs = rootfs }, rounds: count, repeats: args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 3);
 var template = await driver.BuildTemplateAsync(new SandboxSpec { Rootfs = rootfs }, m => Console.WriteLine("  " + m), CancellationToken.None);
 
 var qemusBefore = QemuPids();

@@ -28,11 +28,15 @@ var kernelDirectory = Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR") i
 var options = new MicroVmOptions { AgentDirectory = agentDirectory, KernelCacheDirectory = kernelDirectory };
 var debian = GuestKernel.LocateDebian(options.KernelCacheDirectory);
 var minimal = MinimalKernelBuilder.TryLocate(options.KernelCacheDirectory);
-var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal)> { ("debian", debian, false) };
-if (minimal is not null) kernels.Add(("minimal", minimal, true));
-// SANDBOX_BENCH_KERNELS=minimal (or debian): only that kernel's variants.
+var kernels = new List<(string Name, GuestKernel Kernel, bool Minimal, string Cache)> { ("debian", debian, false, kernelDirectory) };
+if (minimal is not null) kernels.Add(("minimal", minimal, true, kernelDirectory));
+// SANDBOX_KERNEL_DIR_B: a second kernel cache whose minimal kernel runs as "minimal-b" beside the first (an A/B of two
+// builds, e.g. two configs, in one run).
+if (Environment.GetEnvironmentVariable("SANDBOX_KERNEL_DIR_B") is { Length: > 0 } cacheB)
+    kernels.Add(("minimal-b", MinimalKernelBuilder.TryLocate(cacheB) ?? throw new InvalidOperationException($"no minimal kernel in {cacheB}"), true, cacheB));
+// SANDBOX_BENCH_KERNELS=minimal (or debian, or minimal,minimal-b): only those kernels' variants.
 if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_KERNELS") is { Length: > 0 } only)
-    kernels.RemoveAll(k => k.Name != only);
+    kernels.RemoveAll(k => !only.Split(',').Contains(k.Name));
 var qemus = new List<(string Label, string Path)> { ("", options.QemuPath) };
 if (Environment.GetEnvironmentVariable("SANDBOX_BENCH_QEMU_B") is { Length: > 0 } qemuB)
     qemus = [($", QEMU {QemuVersion(options.QemuPath)}", options.QemuPath), ($", QEMU {QemuVersion(qemuB)}", qemuB)];
@@ -60,20 +64,21 @@ noCold |= execOnly;
 // SANDBOX_BENCH_BASELINE_AGENT=DIR: the exec round trips also on VMs running the agent of DIR (another build, e.g.
 // main's), alternated with this build's in one run.
 var baselineAgent = Environment.GetEnvironmentVariable("SANDBOX_BENCH_BASELINE_AGENT") is { Length: > 0 } b ? Path.GetFullPath(b) : null;
-MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true, string? qemu = null) => new(new MicroVmOptions
+MicroVmDriver NewDriver(bool minimal, bool templates, bool seeded, bool randomized = true, string? agent = null, bool hugePages = true, string? qemu = null,
+    string? cache = null) => new(new MicroVmOptions
 {
-    QemuPath = qemu ?? options.QemuPath, AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
+    QemuPath = qemu ?? options.QemuPath, AgentDirectory = agent ?? agentDirectory, KernelCacheDirectory = cache ?? kernelDirectory, MinimalKernel = minimal, SnapshotTemplates = templates,
     SeedGuestRngFromCpu = seeded, GuestAddressSpaceRandomization = randomized, TranslationBufferHugePages = hugePages,
 });
 var labelWidth = qemus.Count > 1 ? 86 : 66;
 // Keyed by kernel name and QEMU label ("minimal, QEMU 10.0.2"; the name alone without SANDBOX_BENCH_QEMU_B).
 var drivers = kernels.SelectMany(k => qemus.Select(q => (k, q))).ToDictionary(x => x.k.Name + x.q.Label, x => (
-    Cold: NewDriver(x.k.Minimal, templates: false, seeded: true, qemu: x.q.Path),
-    Restore: NewDriver(x.k.Minimal, templates: true, seeded: true, qemu: x.q.Path),
-    ColdUnseeded: NewDriver(x.k.Minimal, templates: false, seeded: false, qemu: x.q.Path),
-    RestoreUnseeded: NewDriver(x.k.Minimal, templates: true, seeded: false, qemu: x.q.Path),
-    RestoreNorandmaps: NewDriver(x.k.Minimal, templates: true, seeded: true, randomized: false, qemu: x.q.Path),
-    RestoreThpOff: NewDriver(x.k.Minimal, templates: true, seeded: true, hugePages: false, qemu: x.q.Path)));
+    Cold: NewDriver(x.k.Minimal, templates: false, seeded: true, qemu: x.q.Path, cache: x.k.Cache),
+    Restore: NewDriver(x.k.Minimal, templates: true, seeded: true, qemu: x.q.Path, cache: x.k.Cache),
+    ColdUnseeded: NewDriver(x.k.Minimal, templates: false, seeded: false, qemu: x.q.Path, cache: x.k.Cache),
+    RestoreUnseeded: NewDriver(x.k.Minimal, templates: true, seeded: false, qemu: x.q.Path, cache: x.k.Cache),
+    RestoreNorandmaps: NewDriver(x.k.Minimal, templates: true, seeded: true, randomized: false, qemu: x.q.Path, cache: x.k.Cache),
+    RestoreThpOff: NewDriver(x.k.Minimal, templates: true, seeded: true, hugePages: false, qemu: x.q.Path, cache: x.k.Cache)));
 
 // SANDBOX_BENCH_PROCESS_PROBE=1: only what one process start costs in a cold-booted guest of the preferred kernel,
 // with the guest's address-space randomization as it is and with it off for the loop (setarch -R), then exit.
@@ -116,7 +121,7 @@ var results = new Dictionary<string, List<(double Wall, double Cpu, double Creat
 void Add(string key, (double Wall, double Cpu, double CreatedCpu) sample) => (results.TryGetValue(key, out var list) ? list : results[key] = []).Add(sample);
 for (var i = 0; i < (execOnly ? 0 : runs); i++)
 {
-    foreach (var (kernelName, kernel, isMinimal) in kernels)
+    foreach (var (kernelName, kernel, isMinimal, _) in kernels)
     foreach (var (qemuLabel, qemuPath) in i % 2 == 0 ? qemus : Enumerable.Reverse(qemus)) // each QEMU goes first every other round
     {
         var name = kernelName + qemuLabel;
@@ -163,9 +168,9 @@ foreach (var (qemuLabel, _) in qemus)
 }
 if (baselineAgent is not null)
 {
-    variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent)));
+    variants.Add((", baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, agent: baselineAgent, cache: kernels[^1].Cache)));
     if (norandmaps)
-        variants.Add((", norandmaps, baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, randomized: false, agent: baselineAgent)));
+        variants.Add((", norandmaps, baseline agent", NewDriver(isMinimalPreferred, templates: true, seeded: true, randomized: false, agent: baselineAgent, cache: kernels[^1].Cache)));
     foreach (var (label, driver) in variants.Where(v => v.Label.Contains("baseline")))
         await driver.BuildTemplateAsync(NewSpec(), m => Console.WriteLine($"  [{preferred}{label}] {m}"), CancellationToken.None);
 }

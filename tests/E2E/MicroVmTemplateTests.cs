@@ -67,6 +67,31 @@ public sealed class MicroVmTemplateTests : IDisposable
         Assert.Equal("0", ProcStatus(booted.Instance.QemuPid, "THP_enabled"));
     }
 
+    [Fact]
+    public async Task A_clone_gets_its_own_translation_cache_size_from_the_same_template_and_works_through_its_flushes()
+    {
+        var small = new MicroVmDriver(new MicroVmOptions
+        {
+            AgentDirectory = Driver.Options.AgentDirectory,
+            KernelCacheDirectory = Driver.Options.KernelCacheDirectory,
+            BootTimeout = Driver.Options.BootTimeout,
+            CloneTcgTranslationCacheMiB = 4,
+        });
+        await using var clone = (MicroVmSandbox)await small.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        await using var usual = (MicroVmSandbox)await Driver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        // One template for both: the clone's cache size is not part of its identity.
+        Assert.NotNull(clone.Template);
+        Assert.Equal(usual.Template, clone.Template);
+        if (clone.Info.Accelerator != Accelerator.Tcg) return; // KVM translates nothing
+        Assert.Contains("tcg,tb-size=4", QemuArgv(clone.Instance.QemuPid));
+        Assert.Contains($"tcg,tb-size={Driver.Options.TcgTranslationCacheMiB}", QemuArgv(usual.Instance.QemuPid));
+        // A 4 MiB buffer fills several times over in a restore and these execs: QEMU flushes it and goes on.
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("ok 6\n", await Exec(clone, "n=0; for i in 1 2 3; do n=$((n+i)); done; echo ok $n"));
+    }
+
+    private static string[] QemuArgv(int pid) => File.ReadAllText($"/proc/{pid}/cmdline").Split('\0');
+
     private static string ProcStatus(int pid, string field) => File.ReadLines($"/proc/{pid}/status")
         .Single(l => l.StartsWith(field + ":", StringComparison.Ordinal))[(field.Length + 1)..].Trim();
 

@@ -6,7 +6,7 @@ using Spectre.Console;
 
 namespace Sandbox.Cli.Commands;
 
-/// <summary>`sandbox kernel build [--jobs N] [--work-dir DIR] [--keep-tree]`: builds the microVM tier's optional
+/// <summary>`sandbox kernel build [--jobs N] [--work-dir DIR] [--keep-tree] [--cache-dir DIR]`: builds the microVM tier's optional
 /// minimal guest kernel from Debian's linux-source-6.1 and kernel/sandbox-guest.config, with a progress bar per stage
 /// (on stderr; plain lines when stderr is not a terminal), and prints the installed vmlinux. Once built, new microVM
 /// sandboxes boot it (Debian's kernel stays the default until then). `sandbox kernel status` says which kernel the tier
@@ -28,10 +28,18 @@ public static class KernelCommand
         var work = new Option<string?>("--work-dir") { Description = "Where the source tree is unpacked and built (default: <kernel cache>/minimal/build)" };
         var keep = new Option<bool>("--keep-tree") { Description = "Keep the ~1.6 GB source and object tree (a later build of a changed config is incremental)" };
         var source = new Option<string>("--source") { Description = "The kernel source tarball", DefaultValueFactory = _ => MinimalKernelBuilder.DefaultSourceTarball };
+        // Another cache than the tier's: a build to compare against the installed one (benches take SANDBOX_KERNEL_DIR)
+        // without changing what the tier boots.
+        var cache = new Option<string>("--cache-dir")
+        {
+            Description = "The kernel cache to install into (default: the tier's, /var/cache/sandbox/kernel; another one is not booted by the tier)",
+            DefaultValueFactory = _ => new MicroVmOptions().KernelCacheDirectory,
+        };
         build.Options.Add(jobs);
         build.Options.Add(work);
         build.Options.Add(keep);
         build.Options.Add(source);
+        build.Options.Add(cache);
         build.SetAction(async (parse, cancellationToken) =>
         {
             var jobCount = parse.GetValue(jobs);
@@ -40,7 +48,7 @@ public static class KernelCommand
                 Console.Error.WriteLine($"sandbox: --jobs {jobCount} must be 0 (one per CPU) or more");
                 return 2;
             }
-            var builder = new MinimalKernelBuilder(new MicroVmOptions().KernelCacheDirectory, parse.GetValue(source)!);
+            var builder = new MinimalKernelBuilder(Path.GetFullPath(parse.GetValue(cache)!), parse.GetValue(source)!);
             var workDir = parse.GetValue(work) is { } w ? Path.GetFullPath(w) : null;
             try
             {
@@ -57,7 +65,10 @@ public static class KernelCommand
                     built = await WithBarsAsync(console, progress => builder.BuildAsync(jobCount, workDir, parse.GetValue(keep), progress, cancellationToken));
                 else
                     built = await builder.BuildAsync(jobCount, workDir, parse.GetValue(keep), new PlainLines(), cancellationToken);
-                Console.Error.WriteLine($"sandbox: built the minimal kernel {built.Version}; new microVM sandboxes boot it");
+                var cacheDir = Path.GetFullPath(parse.GetValue(cache)!);
+                Console.Error.WriteLine(cacheDir == new MicroVmOptions().KernelCacheDirectory
+                    ? $"sandbox: built the minimal kernel {built.Version}; new microVM sandboxes boot it"
+                    : $"sandbox: built the minimal kernel {built.Version} into {cacheDir}, not the tier's cache (the benches take SANDBOX_KERNEL_DIR={cacheDir})");
                 Console.WriteLine(built.VmlinuxPath);
                 return 0;
             }

@@ -211,8 +211,13 @@ public sealed partial class MicroVmDriver
         }
         var ram = new RamFile(VmmJail.TemplateRamPath, Shared: false);
         return StartJailedAsync(id, accel, kernel, initrd, layout, null, memfd, persistent,
+            // The translation cache's size is not part of the migrated state nor of the template's identity.
             (qmp, agent) => CommandLine(accel, kernel, initrd, ramMiB, layout, ram, qmp, agent)
-                with { IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0 },
+                with
+                {
+                    IncomingDefer = true, ReconnectSeconds = persistent ? 1 : 0,
+                    TcgTranslationCacheMiB = _options.CloneTcgTranslationCacheMiB ?? _options.TcgTranslationCacheMiB,
+                },
             HostLimits(ramMiB), _options.BootTimeout, cancellationToken, template.StatePath, setUpBehindPing: setUpBehindPing);
     }
 }

@@ -67,8 +67,17 @@ public sealed class MicroVmOptions
     /// <summary>Host cgroup parent of the QEMU processes. Default "sandbox-vm".</summary>
     public string CgroupParent { get; init; } = "sandbox-vm";
 
-    /// <summary>TCG translation cache size, MiB (caps host memory per VM). Default 64.</summary>
+    /// <summary>TCG translation cache size of a cold-booting VM (and a template being built), MiB (caps host memory per
+    /// VM). Default 64.</summary>
     public int TcgTranslationCacheMiB { get; init; } = 64;
+
+    /// <summary>TCG translation cache size of a VM restored from a snapshot template, MiB. The buffer is a clone's
+    /// largest private mapping: an idle restored clone has written ~14 MiB of translated code, one that ran an exec
+    /// ~22 MiB; QEMU flushes the buffer when it is full and translates again what runs next, so a smaller one caps a
+    /// clone's memory and costs a busy clone retranslation: at 8 MiB an exec of `true` cost a clone ~4.8x and python3 ~5.6x
+    /// the QEMU CPU they cost at 64, at 16 MiB ~2x (docs/microvm-bench.md, eleventh round), so a small one suits only
+    /// fleets of mostly idle clones. null = the same as <see cref="TcgTranslationCacheMiB"/>. Default null.</summary>
+    public int? CloneTcgTranslationCacheMiB { get; init; }
 
     /// <summary>A restored clone's QEMU may back its TCG translation buffer with transparent huge pages (QEMU asks for
     /// them with MADV_HUGEPAGE; the host's THP mode must be madvise or always). Default true. A clone writes ~15-25 MiB

@@ -181,11 +181,13 @@ public static class ConfigLoader
     private static MicroVmConfig ReadMicroVm(Section s)
     {
         var d = new MicroVmConfig();
-        s.Known("guest_address_randomization", "qemu");
+        s.Known("guest_address_randomization", "qemu", "clone_translation_cache_mib", "translation_buffer_huge_pages");
         return new MicroVmConfig
         {
             GuestAddressRandomization = s.Bool("guest_address_randomization") ?? d.GuestAddressRandomization,
             Qemu = s.String("qemu") ?? d.Qemu,
+            CloneTranslationCacheMiB = s.Int("clone_translation_cache_mib") ?? d.CloneTranslationCacheMiB,
+            TranslationBufferHugePages = s.Bool("translation_buffer_huge_pages") ?? d.TranslationBufferHugePages,
         };
     }
 

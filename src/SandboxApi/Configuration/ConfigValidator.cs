@@ -108,6 +108,8 @@ public static class ConfigValidator
             errors.Add($"container.cgroup_parent: '{k.CgroupParent}' must be a single directory name");
         if (k.UidRangeBase < 100_000 || k.UidRangeCount < 1 || (long)k.UidRangeBase + 65_536L * k.UidRangeCount > uint.MaxValue - 1)
             errors.Add($"container.uid_range_base/uid_range_count: {k.UidRangeCount} range(s) of 65536 from {k.UidRangeBase} must lie in [100000, 4294967294)");
+        if (c.MicroVm.CloneTranslationCacheMiB is < 1 or > 2048)
+            errors.Add($"microvm.clone_translation_cache_mib: {c.MicroVm.CloneTranslationCacheMiB} is out of range [1, 2048]");
         if (!s_levels.Contains(c.Log.Level))
             errors.Add($"log.level: '{c.Log.Level}' is not one of {string.Join(", ", s_levels)}");
         ValidatePools(c, names, errors);

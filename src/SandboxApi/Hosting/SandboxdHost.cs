@@ -140,15 +140,8 @@ public static partial class SandboxdHost
             // Agent sockets of long-lived sandboxes, through which a restarted sandboxd re-attaches (root only).
             ChannelDirectory = Path.Combine(config.StateDir, "channels"),
         }));
-        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (sp, _) => new MicroVmDriver(new MicroVmOptions
-        {
-            AgentDirectory = agentDirectory,
-            CgroupParent = config.Container.CgroupParent + "-vm",
-            // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
-            StateDirectory = Path.Combine(config.StateDir, "vm"),
-            GuestAddressSpaceRandomization = config.MicroVm.GuestAddressRandomization,
-            QemuPath = config.MicroVm.Qemu,
-        }, logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
+        s.AddKeyedSingleton<ISandboxDriver>(SandboxTier.MicroVm, (sp, _) => new MicroVmDriver(config.ToMicroVmOptions(agentDirectory),
+            logger: sp.GetRequiredService<ILogger<MicroVmDriver>>()));
         s.AddSingleton(CreatePolicyEngine);
         s.AddSingleton<SandboxdMetrics>();
         s.AddSingleton<CreateRequestLedger>();
