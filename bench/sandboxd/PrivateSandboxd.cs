@@ -204,7 +204,16 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         {
             using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
                 await kill.WaitForExitAsync();
-            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            try
+            {
+                await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException)
+            {
+                // A daemon that does not stop in time (a loaded host) is killed, so neither it nor its directory stays.
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
         }
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
     }
