@@ -20,15 +20,7 @@ public sealed class BackportedQemuTests
 
     private static readonly MicroVmDriver s_driver = new(Options());
 
-    private static async Task<string> Exec(ISandbox sandbox, string script)
-    {
-        var stdout = new MemoryStream();
-        var stderr = new MemoryStream();
-        var p = await sandbox.ExecAsync(Harness.Sh(script), new ProcessIO { Stdout = stdout, Stderr = stderr }, CancellationToken.None);
-        var status = await p.WaitAsync(CancellationToken.None);
-        Assert.True(status.ExitCode == 0, $"'{script}' exited with {status.ExitCode}: {Encoding.UTF8.GetString(stderr.ToArray())}");
-        return Encoding.UTF8.GetString(stdout.ToArray());
-    }
+    private static Task<string> Exec(ISandbox sandbox, string script) => Harness.ShOutputAsync(sandbox, script);
 
     [InstalledQemuFact]
     public async Task It_restores_from_a_template_of_its_own_and_runs_jailed_from_its_prefix_with_its_own_firmware()

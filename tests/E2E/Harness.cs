@@ -31,6 +31,18 @@ public static class Harness
 
     public static ProcessSpec Sh(string script) => new() { Argv = ["/bin/sh", "-c", script] };
 
+    /// <summary>Runs <paramref name="script"/> under /bin/sh in a live sandbox, asserts it exited 0 (naming its stderr
+    /// if not), and returns its stdout.</summary>
+    public static async Task<string> ShOutputAsync(ISandbox sandbox, string script)
+    {
+        var stdout = new MemoryStream();
+        var stderr = new MemoryStream();
+        var p = await sandbox.ExecAsync(Sh(script), new ProcessIO { Stdout = stdout, Stderr = stderr }, CancellationToken.None);
+        var status = await p.WaitAsync(CancellationToken.None);
+        Assert.True(status.ExitCode == 0, $"'{script}' exited with {status.ExitCode}: {Encoding.UTF8.GetString(stderr.ToArray())}");
+        return Encoding.UTF8.GetString(stdout.ToArray());
+    }
+
     public static ProcessSpec Python(string code) => new() { Argv = ["/usr/bin/python3", "-c", code] };
 
     public static async Task<Result> RunAsync(ExecutionMode mode, ProcessSpec process, SandboxSpec? spec = null, byte[]? stdin = null,

@@ -19,15 +19,7 @@ public sealed class MicroVmTemplateTests : IDisposable
             Directory.Delete(dir, recursive: true);
     }
 
-    private static async Task<string> Exec(ISandbox sandbox, string script)
-    {
-        var stdout = new MemoryStream();
-        var stderr = new MemoryStream();
-        var p = await sandbox.ExecAsync(Harness.Sh(script), new ProcessIO { Stdout = stdout, Stderr = stderr }, CancellationToken.None);
-        var status = await p.WaitAsync(CancellationToken.None);
-        Assert.True(status.ExitCode == 0, $"'{script}' exited with {status.ExitCode}: {Encoding.UTF8.GetString(stderr.ToArray())}");
-        return Encoding.UTF8.GetString(stdout.ToArray());
-    }
+    private static Task<string> Exec(ISandbox sandbox, string script) => Harness.ShOutputAsync(sandbox, script);
 
     [Fact]
     public async Task Clones_map_the_template_ram_from_a_sealed_memfd_that_no_vm_uid_can_write()
