@@ -3,8 +3,8 @@ using Sandbox.SandboxApi.Hosting;
 
 namespace Sandbox.SandboxApi.Tests;
 
-/// <summary>sandboxd's microvm: keys of the restored clones' TCG translation buffer (docs/sandboxd.md) reach the tier's
-/// options.</summary>
+/// <summary>sandboxd's microvm: keys (docs/sandboxd.md): guest address randomization, the QEMU binary, the restored
+/// clones' TCG translation buffer; what they allow and that they reach the tier's options.</summary>
 public sealed class MicroVmConfigTests
 {
     [Fact]
@@ -31,6 +31,46 @@ public sealed class MicroVmConfigTests
         {
             var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"microvm:\n  clone_translation_cache_mib: {size}\n"));
             Assert.Contains($"microvm.clone_translation_cache_mib: {size} is out of range [1, 2048]", e.Message);
+        }
+    }
+
+    [Fact]
+    public void Microvm_guest_address_randomization_is_on_unless_turned_off()
+    {
+        Assert.True(ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.GuestAddressRandomization);
+        Assert.False(ConfigLoader.Parse("microvm:\n  guest_address_randomization: false\n").MicroVm.GuestAddressRandomization);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  aslr: false\n"));
+        Assert.Contains("aslr", e.Message);
+    }
+
+    [Fact]
+    public void Microvm_qemu_is_the_systems_unless_another_root_owned_one_is_named()
+    {
+        Assert.Equal("/usr/bin/qemu-system-x86_64", ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.Qemu);
+        var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  qemu: qemu-system-x86_64\n"));
+        Assert.Contains("microvm.qemu: 'qemu-system-x86_64' must be an absolute path", e.Message);
+        e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  qemu: /nonexistent/usr/bin/qemu-system-x86_64\n"));
+        Assert.Contains("microvm.qemu: '/nonexistent/usr/bin/qemu-system-x86_64' does not exist", e.Message);
+        // One in a prefix of its own (as scripts/install-qemu-backports.sh unpacks it): accepted only when only root
+        // can replace it (the tier starts it from a jail built as root). The test process is root.
+        var dir = Directory.CreateTempSubdirectory("sandbox-qemu-config-").FullName;
+        try
+        {
+            var bin = Path.Combine(dir, "usr", "bin");
+            Directory.CreateDirectory(bin);
+            var qemu = Path.Combine(bin, "qemu-system-x86_64");
+            File.WriteAllText(qemu, "");
+            File.SetUnixFileMode(bin, (UnixFileMode)0b111_111_111);
+            e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse($"microvm:\n  qemu: {qemu}\n"));
+            Assert.Contains("microvm.qemu:", e.Message);
+            Assert.Contains("writable by no one else", e.Message);
+            File.SetUnixFileMode(bin, (UnixFileMode)0b111_101_101);
+            Assert.Equal(qemu, ConfigLoader.Parse($"microvm:\n  qemu: {qemu}\n").MicroVm.Qemu);
+            Assert.Equal(qemu, ConfigLoader.Parse($"microvm:\n  qemu: {qemu}\n").ToMicroVmOptions(agentDirectory: null).QemuPath);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
         }
     }
 }
