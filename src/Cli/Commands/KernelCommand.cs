@@ -48,7 +48,8 @@ public static class KernelCommand
                 Console.Error.WriteLine($"sandbox: --jobs {jobCount} must be 0 (one per CPU) or more");
                 return 2;
             }
-            var builder = new MinimalKernelBuilder(Path.GetFullPath(parse.GetValue(cache)!), parse.GetValue(source)!);
+            var cacheDir = Path.GetFullPath(parse.GetValue(cache)!);
+            var builder = new MinimalKernelBuilder(cacheDir, parse.GetValue(source)!);
             var workDir = parse.GetValue(work) is { } w ? Path.GetFullPath(w) : null;
             try
             {
@@ -65,7 +66,6 @@ public static class KernelCommand
                     built = await WithBarsAsync(console, progress => builder.BuildAsync(jobCount, workDir, parse.GetValue(keep), progress, cancellationToken));
                 else
                     built = await builder.BuildAsync(jobCount, workDir, parse.GetValue(keep), new PlainLines(), cancellationToken);
-                var cacheDir = Path.GetFullPath(parse.GetValue(cache)!);
                 Console.Error.WriteLine(cacheDir == new MicroVmOptions().KernelCacheDirectory
                     ? $"sandbox: built the minimal kernel {built.Version}; new microVM sandboxes boot it"
                     : $"sandbox: built the minimal kernel {built.Version} into {cacheDir}, not the tier's cache (the benches take SANDBOX_KERNEL_DIR={cacheDir})");
