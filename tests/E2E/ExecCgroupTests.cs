@@ -133,6 +133,11 @@ public sealed class ExecCgroupTests
         // on a loaded host that may come after its placement.
         while (ProcOwner(stage) == HostUid(stage))
             await Task.Delay(20, guard.Token);
+        // While it waits it has already given up its bounding set (off the exec's path; sandbox-exec.c), and still
+        // holds the agent's effective capabilities, which it needs to become the user once its exec comes.
+        while (StatusMask(stage, "CapBnd:") != 0)
+            await Task.Delay(20, guard.Token);
+        Assert.Equal(StatusMask(AgentPid(sandbox), "CapEff:"), StatusMask(stage, "CapEff:"));
         // The exec runs in it: its cgroup is that one from its first instruction, and it is the workload user.
         var cgroups = await Output(sandbox, Harness.Sh("cat /proc/self/cgroup; id -u"), guard.Token);
         var memory = cgroups.Split('\n').Select(l => l.Split(':', 3)).Single(p => p.Length == 3 && p[1].Split(',').Contains("memory"))[2];
@@ -164,6 +169,12 @@ public sealed class ExecCgroupTests
         stat.WaitForExit();
         return int.Parse(owner);
     }
+
+    /// <summary>A capability mask line of /proc/PID/status (hex). The processes read are ones the test holds alive (the
+    /// sandbox's agent, a first stage waiting for its exec).</summary>
+    private static ulong StatusMask(int pid, string field) =>
+        ulong.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith(field, StringComparison.Ordinal))[field.Length..].Trim(),
+            System.Globalization.NumberStyles.HexNumber);
 
     private static int HostUid(int pid) =>
         int.Parse(File.ReadLines($"/proc/{pid}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1]);

@@ -18,7 +18,10 @@ enum { SECBIT_NOROOT = 1, SECBIT_NOROOT_LOCKED = 2, CAP_LAST_KNOWN = 40 };
 // no ambient capability; no_new_privs; effective and permitted = `keep` (capabilities 0..31), nothing inheritable.
 // Raw syscalls act on this task alone (glibc's wrappers would signal every thread of the process to follow).
 // Returns 0, or the failed step with its -errno in *err.
-static inline const char* confine(u64 uid, u64 gid, u64 keep, s64* err)
+// Its two parts, for a caller that knows `keep` before the ids (sandbox-exec: the bounding set goes while it waits for
+// its request, off the exec's path): confine_bounding, then confine_ids. Cutting the bounding set first changes nothing
+// of the task's own effective capabilities, which the steps after it use (CAP_SETPCAP, CAP_SETUID, CAP_SETGID).
+static inline const char* confine_bounding(u64 keep, s64* err)
 {
     s64 rc;
     for (s64 cap = 0; cap <= CAP_LAST_KNOWN + 24; cap++) {
@@ -27,6 +30,12 @@ static inline const char* confine(u64 uid, u64 gid, u64 keep, s64* err)
         if (rc == -EINVAL && cap > CAP_LAST_KNOWN) break;
         if (rc) return *err = rc, "PR_CAPBSET_DROP";
     }
+    return 0;
+}
+
+static inline const char* confine_ids(u64 uid, u64 gid, u64 keep, s64* err)
+{
+    s64 rc;
     if (uid != 0 && (rc = sys(SYS_prctl, PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED, 0)))
         return *err = rc, "PR_SET_SECUREBITS";
     unsigned int group = (unsigned int)gid;
@@ -40,6 +49,12 @@ static inline const char* confine(u64 uid, u64 gid, u64 keep, s64* err)
     struct { unsigned int effective, permitted, inheritable; } data[2] = { { low, low, 0 }, { 0, 0, 0 } };
     if ((rc = sys(SYS_capset, &header, data, 0))) return *err = rc, "capset";
     return 0;
+}
+
+static inline const char* confine(u64 uid, u64 gid, u64 keep, s64* err)
+{
+    const char* step = confine_bounding(keep, err);
+    return step ? step : confine_ids(uid, gid, keep, err);
 }
 
 #endif

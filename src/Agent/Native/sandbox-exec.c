@@ -13,7 +13,7 @@
 
 #include "confine.h"
 
-enum { RLIMIT_NPROC = 6 };
+enum { RLIMIT_NPROC = 6, O_RDONLY = 0, O_CLOEXEC = 02000000 };
 enum { HOLD_FD = 3, NOT_RELEASED = 125, CANNOT_RUN = 126, NOT_FOUND = 127 };
 // PreparedExec.MaxPayload: the agent never writes more.
 #define MAX_PAYLOAD (48 * 1024)
@@ -43,6 +43,12 @@ static __attribute__((noreturn, used)) void stage(void)
 {
     // As the agent: its memory and descriptors are not for anyone else in the sandbox to read.
     sys6(SYS_prctl, PR_SET_DUMPABLE, 0, 0, 0, 0, 0);
+    // What does not depend on the request is done before it comes, off the exec's path: the bounding set (confine.h:
+    // the agent's effective capabilities, which the steps after the request use, stay) and /dev/null for a stdin that
+    // is not asked for. A failure is reported as the exec's, once it comes.
+    s64 bounding_err = 0;
+    const char* bounding_step = confine_bounding(0, &bounding_err);
+    s64 dev_null = sys(SYS_open, "/dev/null", O_RDONLY | O_CLOEXEC, 0);
     u64 size = 0;
     for (;;) {
         s64 n = sys(SYS_read, HOLD_FD, payload + size, MAX_PAYLOAD + 1 - size);
@@ -77,15 +83,15 @@ static __attribute__((noreturn, used)) void stage(void)
     fields[count + 1] = 0;
     if (fields[0][0] == '0') {
         // No stdin asked for: /dev/null, as a spawned exec gets.
-        s64 fd = sys(SYS_open, "/dev/null", 0, 0);
-        if (fd < 0) fail(CANNOT_RUN, "/dev/null as stdin", 0, fd);
-        s64 rc = sys(SYS_dup2, fd, 0, 0);
+        if (dev_null < 0) fail(CANNOT_RUN, "/dev/null as stdin", 0, dev_null);
+        s64 rc = sys(SYS_dup2, dev_null, 0, 0);
         if (rc < 0) fail(CANNOT_RUN, "/dev/null as stdin", 0, rc);
-        sys(SYS_close, fd, 0, 0);
     }
-    // WorkloadCredentials.BecomeUnprivileged's steps (confine.h).
+    if (dev_null >= 0) sys(SYS_close, dev_null, 0, 0);
+    // WorkloadCredentials.BecomeUnprivileged's steps (confine.h), the bounding set's already taken.
+    if (bounding_step) fail(CANNOT_RUN, "confining the new process:", bounding_step, bounding_err);
     s64 err;
-    const char* step = confine(uid, gid, 0, &err);
+    const char* step = confine_ids(uid, gid, 0, &err);
     if (step) fail(CANNOT_RUN, "confining the new process:", step, err);
     if (nproc > 0) {
         u64 limit[2] = { nproc, nproc };
