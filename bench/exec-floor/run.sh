@@ -20,7 +20,8 @@ for _ in $(seq "$rounds"); do
   "$tmp/floor" "$n" "$(type -P true)"
   "$tmp/floor" "$n" "$tmp/noop"
   for bundle in "$@"; do
-    "$tmp/stage-floor" "$n" "$bundle/sandbox-exec" "$(type -P true)" 65534 65534
+    # Absolute: the stage enters / before its exec, as the agent starts it.
+    "$tmp/stage-floor" "$n" "$(realpath "$bundle")/sandbox-exec" "$(type -P true)" 65534 65534
   done
 done
 echo "load after $(cut -d' ' -f1 /proc/loadavg)"
