@@ -41,6 +41,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# The microVM tier's QEMU: bookworm-backports' QEMU 10 unpacked into /opt/qemu10 (the tier runs it where it is
+# installed; docs/architecture.md says why unpacked, not apt-pinned). Rerunning bootstrap upgrades it. Without it the
+# tier runs the system's 7.2: the same isolation, microVM execs under TCG about twice as slow; so a failure is said
+# loudly and bootstrap goes on.
+say "bookworm-backports' QEMU 10 for the microVM tier (/opt/qemu10)"
+if ! "$here/scripts/install-qemu-backports.sh"; then
+  printf '\033[1;31m%s\033[0m\n' "bootstrap: WARNING: bookworm-backports' QEMU 10 could not be installed (the mirror is unreachable or the install failed: above). The microVM tier stays on the system QEMU 7.2 (same isolation, microVM execs under TCG ~2x slower); 'sandbox doctor' says which QEMU it runs. Retry: scripts/install-qemu-backports.sh" >&2
+fi
+
 if ! command -v dotnet >/dev/null 2>&1; then
   say "installing the .NET 10 SDK from Microsoft's Debian 12 feed"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null

@@ -4,10 +4,11 @@ using Sandbox.Isolation.MicroVm;
 
 namespace Sandbox.E2E;
 
-/// <summary>The microVM tier on a QEMU installed in a prefix of its own (scripts/install-qemu-backports.sh: Debian
-/// bookworm-backports' QEMU 10 in /opt/qemu10, sandboxd's microvm.qemu) beside the system's 7.2: it runs jailed from
-/// its prefix with its own firmware and modules, cold-boots, restores from a template of its own (never one the other
-/// QEMU saved) and runs processes. The whole microVM suite runs on it with SANDBOX_E2E_QEMU (Harness).</summary>
+/// <summary>The microVM tier on a QEMU installed in a prefix of its own (scripts/install-qemu-backports.sh, run by
+/// bootstrap: Debian bookworm-backports' QEMU 10 in /opt/qemu10) beside the system's 7.2: where installed it is the
+/// tier's default (so the whole microVM suite runs on it; SANDBOX_E2E_QEMU names another, Harness); it runs jailed
+/// from its prefix with its own firmware and modules, cold-boots, restores from a template of its own (never one the
+/// other QEMU saved) and runs processes, and the system's QEMU, the fallback, still does too.</summary>
 [Collection(SerialCollection.Name)]
 public sealed class BackportedQemuTests
 {
@@ -19,6 +20,11 @@ public sealed class BackportedQemuTests
     };
 
     private static readonly MicroVmDriver s_driver = new(Options());
+
+    private static readonly MicroVmDriver s_systemDriver = new(new MicroVmOptions
+    {
+        AgentDirectory = Harness.AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4), QemuPath = QemuInstall.SystemBinary,
+    });
 
     private static Task<string> Exec(ISandbox sandbox, string script) => Harness.ShOutputAsync(sandbox, script);
 
@@ -49,11 +55,21 @@ public sealed class BackportedQemuTests
         // QEMU said nothing on its console's stderr (no deprecated option, no module of another build refused).
         Assert.DoesNotContain("qemu-system-x86_64:", clone.Instance.Console.ToString());
 
-        // The system QEMU's template of the same machine is another key: a snapshot is loaded only by the QEMU that saved it.
-        await using var system = (MicroVmSandbox)await Harness.VmDriver.CreateAsync(new SandboxSpec(), CancellationToken.None);
-        if (Harness.VmDriver.Options.QemuPath != Qemu)
-            Assert.NotEqual(system.Template, clone.Template);
+        // The system QEMU (the tier's fallback where this one is not installed) still restores and runs, from a
+        // template of its own: a snapshot is loaded only by the QEMU that saved it.
+        await using var system = (MicroVmSandbox)await s_systemDriver.CreateAsync(new SandboxSpec(), CancellationToken.None);
+        Assert.NotNull(system.Template);
+        Assert.NotEqual(system.Template, clone.Template);
+        Assert.Equal(QemuInstall.SystemBinary, new FileInfo($"/proc/{system.Instance.QemuPid}/exe").LinkTarget);
         Assert.Equal("ok\n", await Exec(system, "echo ok"));
+    }
+
+    [InstalledQemuFact]
+    public void It_is_the_tiers_default_where_installed()
+    {
+        Assert.Equal(Qemu, new MicroVmOptions().QemuPath);
+        if (Environment.GetEnvironmentVariable("SANDBOX_E2E_QEMU") is not { Length: > 0 })
+            Assert.Equal(Qemu, Harness.VmDriver.Options.QemuPath);
     }
 
     [InstalledQemuFact]
@@ -77,12 +93,12 @@ public sealed class BackportedQemuTests
 }
 
 /// <summary>Skipped, with the reason, where QEMU 10 is not installed in /opt/qemu10 (scripts/install-qemu-backports.sh;
-/// optional: the tier's default is the system's QEMU).</summary>
+/// bootstrap runs it, and where the mirror or the install failed the tier's default is the system's QEMU).</summary>
 public sealed class InstalledQemuFactAttribute : FactAttribute
 {
     public InstalledQemuFactAttribute()
     {
         if (!File.Exists(BackportedQemuTests.Qemu))
-            Skip = $"no QEMU at {BackportedQemuTests.Qemu} (scripts/install-qemu-backports.sh installs bookworm-backports' QEMU 10 there; optional)";
+            Skip = $"no QEMU at {BackportedQemuTests.Qemu} (scripts/install-qemu-backports.sh, run by bootstrap, installs bookworm-backports' QEMU 10 there; the tier runs the system's)";
     }
 }

@@ -17,8 +17,9 @@ public static class Harness
 
     /// <summary>Boots get 4 minutes, not the engine's 60 s: a VM with egress cold-boots (a snapshot template has no network
     /// device), and under TCG on this shared 2-core host a cold boot has taken over a minute.
-    /// $SANDBOX_E2E_QEMU runs every microVM test on another QEMU than the system's (e.g. /opt/qemu10/usr/bin/qemu-system-x86_64
-    /// of scripts/install-qemu-backports.sh), as sandboxd's microvm.qemu would.</summary>
+    /// The tier's default QEMU (backports' QEMU 10 in /opt/qemu10 where bootstrap installed it, the system's otherwise);
+    /// $SANDBOX_E2E_QEMU runs every microVM test on another (e.g. /usr/bin/qemu-system-x86_64, the system's 7.2), as
+    /// sandboxd's microvm.qemu would.</summary>
     public static readonly MicroVmDriver VmDriver = new(new MicroVmOptions
     {
         AgentDirectory = AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4),

@@ -42,6 +42,17 @@ public sealed class QemuInstallTests : IDisposable
     };
 
     [Fact]
+    public void The_default_is_the_installed_backports_qemu_where_it_exists_and_the_systems_otherwise()
+    {
+        var installed = Path.Combine(Prefix(), "bin", "qemu-system-x86_64");
+        Assert.Equal(installed, QemuInstall.PickDefault(installed, QemuInstall.SystemBinary));
+        File.Delete(installed);
+        Assert.Equal(QemuInstall.SystemBinary, QemuInstall.PickDefault(installed, QemuInstall.SystemBinary));
+        // The tier's own default is that choice between the two fixed paths.
+        Assert.Equal(File.Exists(QemuInstall.BackportsBinary) ? QemuInstall.BackportsBinary : QemuInstall.SystemBinary, new MicroVmOptions().QemuPath);
+    }
+
+    [Fact]
     public void The_system_qemu_needs_nothing_beyond_usr()
     {
         var install = QemuInstall.Locate("/usr/bin/qemu-system-x86_64");

@@ -44,9 +44,13 @@ public sealed class MicroVmConfigTests
     }
 
     [Fact]
-    public void Microvm_qemu_is_the_systems_unless_another_root_owned_one_is_named()
+    public void Microvm_qemu_is_the_tiers_choice_unless_a_root_owned_one_is_named()
     {
-        Assert.Equal("/usr/bin/qemu-system-x86_64", ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n").MicroVm.Qemu);
+        // Unset: the tier's choice (backports' QEMU 10 where installed, the system's otherwise) reaches its options.
+        var unset = ConfigLoader.Parse("state_dir: /var/lib/sandboxd\n");
+        Assert.Null(unset.MicroVm.Qemu);
+        Assert.Equal(Sandbox.Isolation.MicroVm.QemuInstall.DefaultBinary, unset.ToMicroVmOptions(agentDirectory: null).QemuPath);
+        Assert.Equal(new Sandbox.Isolation.MicroVm.MicroVmOptions().QemuPath, unset.ToMicroVmOptions(agentDirectory: null).QemuPath);
         var e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  qemu: qemu-system-x86_64\n"));
         Assert.Contains("microvm.qemu: 'qemu-system-x86_64' must be an absolute path", e.Message);
         e = Assert.Throws<ConfigException>(() => ConfigLoader.Parse("microvm:\n  qemu: /nonexistent/usr/bin/qemu-system-x86_64\n"));

@@ -67,8 +67,8 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
         var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);
         var accel = await ProbeAcceleratorAsync(cancellationToken).ConfigureAwait(false);
         return accel.Accelerator == Accelerator.Kvm
-            ? new(true, $"QEMU microvm, guest kernel {kernel.Version}, accel kvm: {accel.Reason}", Accelerator.Kvm)
-            : new(_options.AllowTcg, $"QEMU microvm, guest kernel {kernel.Version}, accel tcg{(_options.AllowTcg ? "" : " (not allowed)")}: {accel.Reason}",
+            ? new(true, $"QEMU microvm ({_options.QemuPath}), guest kernel {kernel.Version}, accel kvm: {accel.Reason}", Accelerator.Kvm)
+            : new(_options.AllowTcg, $"QEMU microvm ({_options.QemuPath}), guest kernel {kernel.Version}, accel tcg{(_options.AllowTcg ? "" : " (not allowed)")}: {accel.Reason}",
                 accel.Accelerator);
     }
 
@@ -303,7 +303,7 @@ public sealed partial class MicroVmDriver : ISandboxDriver, ILeftoverReclaimer
             kernelVersion = "none";
         }
         var key = $"v1 host={Environment.OSVersion.Version} {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()} " +
-            $"qemu={qemu.Length}:{(qemu.Exists ? qemu.LastWriteTimeUtc.Ticks : 0)} guest={kernelVersion} kvm={File.Exists("/dev/kvm")}";
+            $"qemu={_options.QemuPath}:{qemu.Length}:{(qemu.Exists ? qemu.LastWriteTimeUtc.Ticks : 0)} guest={kernelVersion} kvm={File.Exists("/dev/kvm")}";
         return new AcceleratorProbe(async (timeout, ct) =>
         {
             var kernel = GuestKernel.Locate(_options.KernelCacheDirectory, _options.MinimalKernel);

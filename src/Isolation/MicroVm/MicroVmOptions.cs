@@ -3,8 +3,10 @@ namespace Sandbox.Isolation.MicroVm;
 /// <summary>Settings of the microVM tier. Every property states its unit and default.</summary>
 public sealed class MicroVmOptions
 {
-    /// <summary>The QEMU binary. Default /usr/bin/qemu-system-x86_64 (Debian package qemu-system-x86).</summary>
-    public string QemuPath { get; init; } = "/usr/bin/qemu-system-x86_64";
+    /// <summary>The QEMU binary. Default <see cref="QemuInstall.DefaultBinary"/>: bookworm-backports' QEMU 10 in
+    /// /opt/qemu10 where scripts/install-qemu-backports.sh installed it, else /usr/bin/qemu-system-x86_64 (Debian
+    /// package qemu-system-x86).</summary>
+    public string QemuPath { get; init; } = QemuInstall.DefaultBinary;
 
     /// <summary>Where scripts/fetch-kernel.sh unpacked Debian's kernel: &lt;dir&gt;/current/{vmlinux,lib/modules}.
     /// Default /var/cache/sandbox/kernel.</summary>

@@ -12,6 +12,21 @@ namespace Sandbox.Isolation.MicroVm;
 /// </summary>
 public sealed record QemuInstall
 {
+    /// <summary>The system's QEMU (Debian 12's qemu-system-x86: 7.2).</summary>
+    public const string SystemBinary = "/usr/bin/qemu-system-x86_64";
+
+    /// <summary>Where scripts/install-qemu-backports.sh (run by bootstrap) unpacks bookworm-backports' QEMU 10.</summary>
+    public const string BackportsBinary = "/opt/qemu10/usr/bin/qemu-system-x86_64";
+
+    /// <summary>The tier's QEMU when none is configured (<see cref="MicroVmOptions.QemuPath"/>, sandboxd microvm.qemu):
+    /// the backported QEMU 10 where it is installed (under TCG it halves a microVM exec with guest ASLR on,
+    /// docs/microvm-bench.md), the system's otherwise. Present means chosen: a copy that fails the owner check
+    /// (<see cref="Locate"/>) makes the tier unavailable with the reason rather than silently run the other QEMU.</summary>
+    public static string DefaultBinary => PickDefault(BackportsBinary, SystemBinary);
+
+    /// <summary><paramref name="installed"/> when that file exists, else <paramref name="system"/>.</summary>
+    public static string PickDefault(string installed, string system) => File.Exists(installed) ? installed : system;
+
     /// <summary>The binary as configured (QEMU's argv[0]; part of a snapshot template's key).</summary>
     public required string Binary { get; init; }
 

@@ -74,18 +74,18 @@ public static class ConfigValidator
 
         if (!Path.IsPathFullyQualified(c.StateDir))
             errors.Add($"state_dir: '{c.StateDir}' must be an absolute path");
-        // Another QEMU than the system's must be there and root's (the tier starts it from a jail built as root): a
-        // wrong one stops the daemon here rather than leaving the tier unavailable. The default may be absent (no tier).
-        if (c.MicroVm.Qemu != new MicroVmConfig().Qemu)
+        // A configured QEMU must be there and root's (the tier starts it from a jail built as root): a wrong one stops
+        // the daemon here rather than leaving the tier unavailable. The tier's own choice may be absent (no tier).
+        if (c.MicroVm.Qemu is { } qemu)
         {
             try
             {
-                if (!Path.IsPathFullyQualified(c.MicroVm.Qemu))
-                    errors.Add($"microvm.qemu: '{c.MicroVm.Qemu}' must be an absolute path");
-                else if (!File.Exists(c.MicroVm.Qemu))
-                    errors.Add($"microvm.qemu: '{c.MicroVm.Qemu}' does not exist (scripts/install-qemu-backports.sh installs QEMU 10 into /opt/qemu10)");
+                if (!Path.IsPathFullyQualified(qemu))
+                    errors.Add($"microvm.qemu: '{qemu}' must be an absolute path");
+                else if (!File.Exists(qemu))
+                    errors.Add($"microvm.qemu: '{qemu}' does not exist (scripts/install-qemu-backports.sh installs QEMU 10 into /opt/qemu10)");
                 else
-                    Sandbox.Isolation.MicroVm.QemuInstall.Locate(c.MicroVm.Qemu, checkOwner: true);
+                    Sandbox.Isolation.MicroVm.QemuInstall.Locate(qemu, checkOwner: true);
             }
             catch (Sandbox.Isolation.SandboxException e)
             {

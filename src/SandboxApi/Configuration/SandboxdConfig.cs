@@ -101,10 +101,10 @@ public sealed record MicroVmConfig
     /// Default true; false boots guests with norandmaps: under TCG a process start is ~3x cheaper (docs/microvm-bench.md),
     /// the workload's own programs lose ASLR's hardening (the VM boundary and the guest kernel's KASLR are unchanged).</summary>
     public bool GuestAddressRandomization { get; init; } = true;
-    /// <summary>The QEMU binary (MicroVmOptions.QemuPath). Default /usr/bin/qemu-system-x86_64 (Debian 12: 7.2);
-    /// scripts/install-qemu-backports.sh unpacks bookworm-backports' 10.x into /opt/qemu10 (docs/microvm-bench.md,
-    /// thirteenth round). Must be root's, in a root-only directory chain.</summary>
-    public string Qemu { get; init; } = "/usr/bin/qemu-system-x86_64";
+    /// <summary>The QEMU binary (MicroVmOptions.QemuPath). null (the default) = the tier's choice: bookworm-backports'
+    /// 10.x in /opt/qemu10 where scripts/install-qemu-backports.sh (run by bootstrap) installed it, else the system's
+    /// /usr/bin/qemu-system-x86_64 (Debian 12: 7.2). Set, it must exist and be root's, in a root-only directory chain.</summary>
+    public string? Qemu { get; init; }
     /// <summary>TCG translation cache of a VM restored from a snapshot template, MiB (MicroVmOptions.CloneTcgTranslationCacheMiB).
     /// null = the cold boot's 64. A smaller one caps an idle clone's memory; a busy clone that fills it translates again.</summary>
     public int? CloneTranslationCacheMiB { get; init; }

@@ -15,7 +15,7 @@ public static class MicroVmOptionsMapping
         // Sockets of VMs that outlive the daemon (re-attach), beside the containers' channels.
         StateDirectory = Path.Combine(config.StateDir, "vm"),
         GuestAddressSpaceRandomization = config.MicroVm.GuestAddressRandomization,
-        QemuPath = config.MicroVm.Qemu,
+        QemuPath = config.MicroVm.Qemu ?? QemuInstall.DefaultBinary,
         CloneTcgTranslationCacheMiB = config.MicroVm.CloneTranslationCacheMiB,
         TranslationBufferHugePages = config.MicroVm.TranslationBufferHugePages,
     };
