@@ -6,7 +6,8 @@
 # restored and warmed (one VM cgroup, QEMU quiet), so every run is a hit and no refill runs beside it but its own.
 #   bench/microvm-start/pool-claims.sh [RUNS per daemon, default 10]
 # Environment: CLI (default artifacts/cli/sandbox), SANDBOXD (default artifacts/sandboxd/sandboxd.dll),
-# BASELINE (another build's sandboxd.dll: its two daemons are added), SANDBOX_AGENT_DIR (the agent bundle),
+# BASELINE (another build's sandboxd.dll: its two daemons are added), QEMU_B (another QEMU binary, e.g. one installed by
+# scripts/install-qemu-backports.sh: two daemons of this build on it are added), SANDBOX_AGENT_DIR (the agent bundle),
 # TIMELINE (N: afterwards N claims per daemon through pool-claim-timeline.py).
 # Prints per daemon: wall p50/p95/min of the CLI run, QEMU CPU of the daemon's VMs during the run's window (the claimed
 # VM's exec, plus whatever refill ran beside it) and per run overall (refill, warm-up and idle ticks included), with
@@ -41,8 +42,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-start() { # name dll randomization uid-base
-    local name=$1 dll=$2 aslr=$3 dir=$work/$1
+start() { # name dll randomization uid-base [qemu]
+    local name=$1 dll=$2 aslr=$3 dir=$work/$1 qemu=""
+    [[ -n ${5:-} ]] && qemu="  qemu: $5"
     mkdir -p "$dir"
     cat > "$dir/sandboxd.yaml" <<EOF
 listen:
@@ -57,6 +59,7 @@ container:
   uid_range_count: 16
 microvm:
   guest_address_randomization: $aslr
+$qemu
 log:
   level: warning
 pools:
@@ -90,6 +93,10 @@ start norandmaps "$this" false $((0x7B100000))
 if [[ -n ${BASELINE:-} ]]; then
     start aslr-baseline "$(realpath "$BASELINE")" true $((0x7B200000))
     start norandmaps-baseline "$(realpath "$BASELINE")" false $((0x7B300000))
+fi
+if [[ -n ${QEMU_B:-} ]]; then
+    start aslr-qemu-b "$this" true $((0x7B400000)) "$(realpath "$QEMU_B")"
+    start norandmaps-qemu-b "$this" false $((0x7B500000)) "$(realpath "$QEMU_B")"
 fi
 for i in "${!names[@]}"; do wait_full "${parents[$i]}"; done
 # One untimed claim each first: a daemon's first Run pays its JIT, policy compilation and first connections.

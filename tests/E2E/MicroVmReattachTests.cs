@@ -20,7 +20,7 @@ public sealed class MicroVmReattachTests
         return Encoding.UTF8.GetString(stdout.ToArray());
     }
 
-    private static bool Alive(int pid) => File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ");
+    private static bool Alive(int pid) => Sandbox.Tests.Common.HostProcess.IsLive(pid);
 
     [Fact]
     public async Task MicroVm_is_taken_back_by_a_new_driver_after_its_owner_let_go()

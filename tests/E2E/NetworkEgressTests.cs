@@ -260,7 +260,7 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
         var options = new NetworkOptions();
         Assert.False(File.Exists(Path.Combine(options.NetnsDirectory, NetworkOptions.NetnsPrefix + id.Value)), "namespace left");
         Assert.False(Directory.Exists(Path.Combine(options.StateDirectory, id.Value)), "state directory left");
-        Assert.All(pids, pid => Assert.False(Directory.Exists($"/proc/{pid}") && File.ReadAllText($"/proc/{pid}/stat").Split(' ')[2] != "Z", $"helper {pid} left"));
+        Assert.All(pids, pid => Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(pid), $"helper {pid} left"));
     }
 
     /// <summary>The dnsmasq of this sandbox only (its configuration lies in the sandbox's state directory): other test

@@ -164,7 +164,7 @@ public sealed class PoolIsolationTests
         var parent = server.Config.Container.CgroupParent;
         await server.DisposeAsync();
 
-        Assert.All(pids, pid => Assert.False(File.Exists($"/proc/{pid}/stat") && !File.ReadAllText($"/proc/{pid}/stat").Contains(") Z ", StringComparison.Ordinal),
+        Assert.All(pids, pid => Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(pid),
             $"pid {pid} of a pooled sandbox still runs"));
         Assert.DoesNotContain(Directory.EnumerateDirectories("/sys/fs/cgroup").Select(h => Path.Combine(h, parent)), Directory.Exists);
         Assert.False(Directory.Exists(root));
