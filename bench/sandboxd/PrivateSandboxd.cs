@@ -22,6 +22,11 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
     public int PoolSize { get; }
     public string Name { get; }
 
+    /// <summary>The daemon's cgroup parent, named after this bench process too: another engineer's bench running at the
+    /// same time has its own (a shared one had each daemon's restart recovery, pool-full and retired checks see the
+    /// other bench's sandboxes).</summary>
+    public string CgroupParent => $"sandboxd-bench-{Name}-{Environment.ProcessId}";
+
     private PrivateSandboxd(string name, Process process, string root, string socket, int poolSize)
     {
         Name = name;
@@ -52,7 +57,7 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
               - {name: acme, uids: [0], max_sandboxes: 1000, max_memory_mib: 1048576, max_streams: 1000, max_inflight_mib: 8192}
             state_dir: {{root}}/state
             container:
-              cgroup_parent: sandboxd-bench-{{name}}
+              cgroup_parent: sandboxd-bench-{{name}}-{{Environment.ProcessId}}
               uid_range_base: {{uidRangeBase}}
               uid_range_count: 64
             log:
@@ -73,6 +78,7 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
         var sandboxd = new PrivateSandboxd(name, p, root, socket, poolSize);
+        sandboxd.AccountInOwnCgroup();
         var sw = Stopwatch.StartNew();
         while (true)
         {
@@ -130,7 +136,7 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
     /// CPU-ms of the measured daemon per pooled run, the bench's cost and not the run's. The metrics still decide.</summary>
     private bool LooksFull()
     {
-        var parent = $"/sys/fs/cgroup/memory/sandboxd-bench-{Name}";
+        var parent = $"/sys/fs/cgroup/memory/{CgroupParent}";
         if (!Directory.Exists(parent))
             return true;
         try
@@ -150,20 +156,55 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
     /// daemon's cgroup parent (one directory per sandbox on the memory hierarchy).</summary>
     public async Task WaitRetiredAsync()
     {
-        var parent = $"/sys/fs/cgroup/memory/sandboxd-bench-{Name}";
+        var parent = $"/sys/fs/cgroup/memory/{CgroupParent}";
         var sw = Stopwatch.StartNew();
         while (Directory.Exists(parent) && Directory.GetDirectories(parent).Length > PoolSize && sw.Elapsed < TimeSpan.FromSeconds(60))
             await Task.Delay(5);
     }
 
-    /// <summary>CPU time of the daemon and of every child it reaped (bwrap and what ran under it), ms.</summary>
-    public double CpuMs() => OwnCpuMs() + ChildrenCpuMs();
+    /// <summary>The daemon's own cpuacct cgroup (v1), beside its cgroup parent: what it starts is charged there until it
+    /// is moved into a sandbox's cgroup, and to the sandbox's (under the parent) after. Null where there is no cpuacct
+    /// hierarchy: then the count is what the daemon reaped.</summary>
+    private string? _daemonCpuacct;
+
+    private const string Cpuacct = "/sys/fs/cgroup/cpuacct";
+
+    /// <summary>Moves the daemon into a cpuacct cgroup of its own, so the CPU of everything it started is counted
+    /// wherever that was reaped. The kernel charges cpuacct to a task's cgroup and its ancestors as the task runs, and
+    /// a removed sandbox's charge stays in its parent's count; /proc's cutime only has what the daemon itself reaped,
+    /// so a sandbox whose bwrap was killed before it reaped the sandbox's init (a v1 cgroup kill takes both at once)
+    /// was missing from it: its init and everything under it went to the host's init.</summary>
+    private void AccountInOwnCgroup()
+    {
+        if (!Directory.Exists(Cpuacct))
+            return;
+        var dir = Path.Combine(Cpuacct, CgroupParent + "-daemon");
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, "cgroup.procs"), _process.Id.ToString(CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(Path.Combine(Cpuacct, CgroupParent));
+        _daemonCpuacct = dir;
+    }
+
+    private static double CpuacctMs(string dir) =>
+        long.Parse(File.ReadAllText(Path.Combine(dir, "cpuacct.usage")).Trim(), CultureInfo.InvariantCulture) / 1e6;
+
+    /// <summary>CPU time of the daemon and of everything it started (the launch helper, bwrap and everything in each
+    /// sandbox), ms.</summary>
+    public double CpuMs() => _daemonCpuacct is { } daemon
+        ? CpuacctMs(daemon) + CpuacctMs(Path.Combine(Cpuacct, CgroupParent))
+        : DaemonAndReapedCpuMs();
 
     /// <summary>sandboxd's own CPU (all its threads: gRPC, policy, Core, the launch, cgroup files, supervision).</summary>
     public double OwnCpuMs() => StatTicksMs(11);
 
-    /// <summary>The CPU of the children sandboxd reaped (the launch helper, bwrap and everything in each sandbox).</summary>
-    public double ChildrenCpuMs() => StatTicksMs(13);
+    /// <summary>The CPU of everything sandboxd started (the launch helper, bwrap and everything in each sandbox).</summary>
+    public double ChildrenCpuMs() => CpuMs() - OwnCpuMs();
+
+    /// <summary>sandboxd's own CPU and that of the children it reaped (the count before the daemon had a cgroup of its
+    /// own; the exec bench's, whose sandbox lives on and is counted apart).</summary>
+    public double DaemonAndReapedCpuMs() => OwnCpuMs() + ReapedCpuMs();
+
+    private double ReapedCpuMs() => StatTicksMs(13);
 
     private double StatTicksMs(int first)
     {
@@ -216,5 +257,17 @@ internal sealed class PrivateSandboxd : IAsyncDisposable
             }
         }
         try { Directory.Delete(_root, recursive: true); } catch (IOException) { }
+        if (_daemonCpuacct is not null)
+        {
+            try { Directory.Delete(_daemonCpuacct); }
+            catch (IOException) { }
+        }
+        // Its cgroup parent, on every hierarchy (v1) or the unified root (v2): the daemon leaves it, and it is this
+        // bench's alone. rmdir removes it only when empty: a sandbox left behind would show as a directory that stays.
+        foreach (var hierarchy in Directory.Exists("/sys/fs/cgroup") ? ["/sys/fs/cgroup", .. Directory.GetDirectories("/sys/fs/cgroup")] : Array.Empty<string>())
+        {
+            try { Directory.Delete(Path.Combine(hierarchy, CgroupParent)); }
+            catch (IOException) { }
+        }
     }
 }

@@ -1,4 +1,5 @@
 using Sandbox.Isolation;
+using Sandbox.Isolation.Container;
 
 namespace Sandbox.E2E;
 
@@ -60,6 +61,33 @@ public sealed class LeakTests
         await Assert.ThrowsAsync<ObjectDisposedException>(() => sandbox.ExecAsync(new ProcessSpec { Argv = ["true"] }, ProcessIO.Discard, CancellationToken.None));
     }
 
+    [Fact]
+    public async Task Dispose_of_a_sandbox_that_outlives_its_owner_kills_what_left_the_agents_process_groups()
+    {
+        // No --die-with-parent and no Shutdown call to the agent: teardown ends it through its PID 1's pidfd (the kernel
+        // kills the rest of the pid namespace), and the cgroup kill after it is the net. A process in a session of its
+        // own is out of reach of the agent's process-group kill; dispose must take it all the same.
+        var channels = Directory.CreateTempSubdirectory("sandbox-e2e-channels-").FullName;
+        try
+        {
+            var bwrapBefore = Harness.OurBwrapChildren().Count;
+            var driver = new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = Harness.AgentDirectory, ChannelDirectory = channels });
+            var sandbox = await driver.CreateAsync(new SandboxSpec { DieWithOwner = false }, CancellationToken.None);
+            var id = sandbox.Info.Id;
+            var status = await (await sandbox.ExecAsync(Harness.Sh("setsid sleep 300 < /dev/null > /dev/null 2>&1 & echo started"), ProcessIO.Discard,
+                CancellationToken.None)).WaitAsync(CancellationToken.None);
+            Assert.Equal(0, status.ExitCode);
+            Assert.NotEmpty(Harness.CgroupLeftovers(id));
+            await sandbox.DisposeAsync();
+            Assert.Empty(Harness.CgroupLeftovers(id));
+            Assert.Equal(bwrapBefore, Harness.OurBwrapChildren().Count);
+            Assert.Empty(Directory.GetFiles(channels));
+        }
+        finally
+        {
+            Directory.Delete(channels, recursive: true);
+        }
+    }
 
     [Fact]
     public async Task Killing_the_owner_takes_the_sandbox_and_the_janitor_takes_its_cgroup()

@@ -92,7 +92,9 @@ public sealed class BubblewrapDriver : ISandboxDriver, ILeftoverReclaimer
     /// cgroup. Returns false when nothing was left. Only for sandboxes nothing in this process is using.</summary>
     public async Task<bool> ReclaimAsync(SandboxId id, CancellationToken cancellationToken)
     {
-        if (ChannelPath(id) is { } socket)
+        // The channel directory may not exist yet (a leftover found before this driver's first long-lived sandbox):
+        // then there is no socket to remove either.
+        if (ChannelPath(id) is { } socket && Directory.Exists(_options.ChannelDirectory))
             File.Delete(socket);
         if (Network.SandboxNetwork.Adopt(_options.Network, id) is { } network)
             await network.DisposeAsync().ConfigureAwait(false);

@@ -205,6 +205,10 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         argsGate.Open();
 
         var initPid = await bwrap.ReadChildPidAsync(cancellationToken).ConfigureAwait(false);
+        // Opened while bwrap holds its init before the command (the pid cannot have been reused): teardown ends the
+        // sandbox through it (ContainerInstance.InitPidfd).
+        var initPidfd = PidfdHandle.Open(initPid);
+        rollback.Push(initPidfd);
         // A long-lived sandbox's bwrap and agent then move to a sub-cgroup of their own, so each exec can have its own
         // too (shown inside as "/e…", the agent as "/agent"), and, on v2, the sandbox's cgroup holds no process itself
         // (the no-internal-process rule).
@@ -214,7 +218,7 @@ internal sealed class ContainerLauncher(BubblewrapOptions options, CgroupLayout 
         var ids = new SandboxIds(range, user);
         var info = Info(spec.Id, spec.SyscallProfile, program.Sha256, spec.Limits, ids, cgroup, network);
         rollback.Commit();
-        return new ContainerInstance(bwrap, cgroup, ids, initPid, info, ReleaseIds, network) { AgentCgroup = commandIsInit ? home : null };
+        return new ContainerInstance(bwrap, cgroup, ids, initPid, info, ReleaseIds, network) { AgentCgroup = commandIsInit ? home : null, InitPidfd = initPidfd };
     }
 
     /// <summary>Takes back a container this launcher's owner started before it was restarted (see

@@ -302,14 +302,20 @@ internal sealed class ContainerSandbox : ISandbox, ISharedNetworkNamespace, IWar
         await _disposing.CancelAsync().ConfigureAwait(false);
         // Before the cgroups go: an exec being prepared (its Prepare call cancelled now) may still be making its own.
         await _execs.StopAsync().ConfigureAwait(false);
-        try
+        // A sandbox launched here is ended through its init's pidfd below (the agent is its PID 1: the kernel kills the
+        // rest of its pid namespace): asking the agent to shut down first would only add a round trip and its own exit
+        // work. One taken back after a restart has no such pidfd and is asked.
+        if (_instance.InitPidfd is null)
         {
-            using var shutdown = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            await _agent.ShutdownAsync(shutdown.Token).ConfigureAwait(false);
-        }
-        catch (Exception)
-        {
-            // The agent is inside the boundary and may be dead or hostile; the cgroup kill below is what counts.
+            try
+            {
+                using var shutdown = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+                await _agent.ShutdownAsync(shutdown.Token).ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The agent is inside the boundary and may be dead or hostile; the cgroup kill below is what counts.
+            }
         }
         await _agent.DisposeAsync().ConfigureAwait(false);
         _channel.Dispose();
