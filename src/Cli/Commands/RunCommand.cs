@@ -58,8 +58,9 @@ public static class RunCommand
     /// <summary>Holds the thread pool to one worker for a call without stdin. Each worker a NativeAOT process starts waits
     /// for the new thread to run, and the pool starts two or three for the call's few hops (README "Benchmarks", CLI
     /// round 5). Nothing on this path blocks a worker but a write to a full stdout, which holds the output back with or
-    /// without a second worker; signals are handled on the runtime's own signal thread. With -i the stdin pump blocks
-    /// a worker on a read, so the pool keeps its default there.</summary>
+    /// without a second worker. SIGINT, SIGTERM and SIGQUIT are handled on a thread of the runtime's own; SIGHUP on the
+    /// pool, so only its forwarding waits while such a write blocks. With -i the stdin pump blocks a worker on a read,
+    /// so the pool keeps its default there.</summary>
     private static void OneThreadPoolWorker()
     {
         // Min before max: the pool refuses a maximum under its minimum (the processor count). Refused, it keeps its default.
