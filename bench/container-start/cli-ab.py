@@ -6,6 +6,7 @@ process's own CPU (user+sys of the child; sandboxd's is not in it).
 The bwrap command is hyperfine.sh's (the engine's namespaces, no cgroup, no seccomp, no uid range).
 FLOOR=artifacts/cli-floor/cli-floor (bench/cli-floor, published) adds the floor under the CLI: the same Run call from a
 program that does nothing else, and that program's empty start (rows after the CLIs, same interleaving).
+OLD_ENV="NAME=VALUE ..." sets variables for the old CLI's runs only (e.g. the same binary with SANDBOX_CLI_HUGE_PAGES=0).
 bench/container-start/private-sandboxd.sh runs it beside a private sandboxd."""
 import os, resource, statistics, subprocess, sys, time
 
@@ -21,6 +22,7 @@ commands = {
 if os.environ.get("FLOOR"):
     commands["floor: Run only"] = [os.environ["FLOOR"], "run"]
     commands["floor: empty"] = [os.environ["FLOOR"], "empty"]
+old_env = {**os.environ, **dict(v.split("=", 1) for v in os.environ.get("OLD_ENV", "").split())}
 wall = {name: [] for name in commands}
 cpu = {name: [] for name in commands}
 print("load average", " ".join(open("/proc/loadavg").read().split()[:3]))
@@ -32,7 +34,7 @@ for i in range(rounds):
         argv = commands[name]
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=old_env if name == "CLI run (old)" else None)
         elapsed = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         if done.returncode != 0:

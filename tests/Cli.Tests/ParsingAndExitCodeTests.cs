@@ -67,6 +67,35 @@ public sealed class ParsingAndExitCodeTests(CliFixture f)
     }
 
     [Fact]
+    public async Task A_run_streams_stdout_and_stderr_apart_takes_repeated_env_and_returns_the_exit_code()
+    {
+        // `run` without -i holds the thread pool to one worker (RunCommand): output in both streams, and more of it than
+        // one HTTP/2 window (4 MiB) and one pipe hold, still arrives whole and the exit code after it.
+        var r = await CliProcess.RunAsync(f.Socket, "run", "--trusted", "-e", "A=1", "--env", "B=two", "-e", "C=x=y", "sh", "-c",
+            "echo out $A $B $C; echo err >&2; head -c 6000000 /dev/zero | tr '\\0' z; exit 7");
+        Assert.Equal(7, r.ExitCode);
+        Assert.StartsWith("out 1 two x=y\n", r.Stdout);
+        Assert.Equal("out 1 two x=y\n".Length + 6000000, r.Stdout.Length);
+        Assert.Equal("err\n", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Repeatable_options_name_a_malformed_value()
+    {
+        foreach (var (args, message) in new[]
+        {
+            (new[] { "run", "-e", "NOVALUE", "true" }, "--env 'NOVALUE' must be NAME=VALUE"),
+            (["run", "--network", "none", "--allow", "example.org", "true"], "--allow and -p need --network egress"),
+            (["exec", "-e", "=x", "sb-x", "true"], "--env '=x' must be NAME=VALUE"),
+        })
+        {
+            var r = await CliProcess.RunAsync(f.Socket, args);
+            Assert.True(r.ExitCode == ExitCodes.Usage, $"{string.Join(' ', args)}: exit {r.ExitCode}, {r.Stderr}");
+            Assert.Contains(message, r.Stderr);
+        }
+    }
+
+    [Fact]
     public async Task A_proxy_in_the_environment_does_not_come_between_the_CLI_and_its_socket()
     {
         // Nothing listens on port 9: were the proxy used, the call would fail (it did: HTTP/2 through a proxy).

@@ -46,11 +46,26 @@ public static class RunCommand
     /// <summary>One Run call: the process's timeout is what was asked, else the policy's (the server applies it).</summary>
     private static async Task<int> OneCallAsync(RunFlags flags, string[] argv, bool interactive, string? socket)
     {
+        if (!interactive)
+            OneThreadPoolWorker();
         var process = new ProcessStart { Stdin = interactive, Timeout = flags.Timeout is { } t ? Duration.FromTimeSpan(t) : null };
         process.Argv.AddRange(argv);
         using var call = new RunCall(RunInvoker.Start(Sandboxd.SingleCallChannel(socket)), new RunStart { Sandbox = flags.ToProto(), Process = process });
         using var session = new ProcessSession(call, interactive, tty: false);
         return await session.RunAsync(started => Sandboxd.ReportGrant(flags, started.Tier, started.Limits), CancellationToken.None);
+    }
+
+    /// <summary>Holds the thread pool to one worker for a call without stdin. Each worker a NativeAOT process starts waits
+    /// for the new thread to run, and the pool starts two or three for the call's few hops (README "Benchmarks", CLI
+    /// round 5). Nothing on this path blocks a worker but a write to a full stdout, which holds the output back with or
+    /// without a second worker. SIGINT, SIGTERM and SIGQUIT are handled on a thread of the runtime's own; SIGHUP on the
+    /// pool, so only its forwarding waits while such a write blocks. With -i the stdin pump blocks a worker on a read,
+    /// so the pool keeps its default there.</summary>
+    private static void OneThreadPoolWorker()
+    {
+        // Min before max: the pool refuses a maximum under its minimum (the processor count). Refused, it keeps its default.
+        if (ThreadPool.SetMinThreads(1, 1))
+            ThreadPool.SetMaxThreads(1, 1);
     }
 
     /// <summary>Create, exec on a pty, delete (the Run call has no terminal). The sandbox's TTL is the process's timeout

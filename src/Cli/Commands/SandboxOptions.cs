@@ -18,12 +18,12 @@ internal sealed class SandboxOptions
     public readonly Option<string?> Image = new("--image") { Description = "NAME:TAG of an image in the store (sandbox image ls): its root, read-only under a writable layer capped at --disk; its env, workdir and entrypoint apply" };
     public readonly Option<string?> Workdir = new("--workdir", "-w") { Description = "Working directory inside the sandbox (default /work, a fresh tmpfs)" };
     public readonly Option<string?> User = new("--user", "-u") { Description = "Run as root, UID or UID:GID inside (default: the image's User, else 1000:1000); root inside is an unprivileged host uid without capabilities (container tier) or the guest's root with a few (microVM), so `apt-get install` works in a Debian image" };
-    public readonly Option<string[]> Env = new("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
+    public readonly Option<string[]> Env = RepeatableOption.Create("--env", ["-e"], "Environment variable NAME=VALUE (repeatable)");
     public readonly Option<string?> Tier = new("--tier") { Description = "Tier hint for the policy: auto, container or microvm" };
     public readonly Option<bool> Trusted = new("--trusted") { Description = "The code is your own: ask the policy to trust it (default: untrusted code of unknown provenance)" };
     public readonly Option<string?> Network = new("--network") { Description = "none (loopback only, the default) or egress (what --allow names, if the policy grants it)" };
-    public readonly Option<string[]> Allow = new("--allow") { Description = "Egress destination HOST[:PORT] or IPV4[/PREFIX][:PORT] (repeatable; 127.0.0.1 = the host's loopback, reached at 10.0.2.2)" };
-    public readonly Option<string[]> Publish = new("--publish", "-p") { Description = "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)" };
+    public readonly Option<string[]> Allow = RepeatableOption.Create("--allow", [], "Egress destination HOST[:PORT] or IPV4[/PREFIX][:PORT] (repeatable; 127.0.0.1 = the host's loopback, reached at 10.0.2.2)");
+    public readonly Option<string[]> Publish = RepeatableOption.Create("--publish", ["-p"], "Publish a TCP port of the sandbox on the host's 127.0.0.1: HOSTPORT:PORT (repeatable)");
     public readonly Option<bool> Verbose = new("--verbose", "-v") { Description = "Print the tier and the granted limits on stderr" };
 
     public IEnumerable<Option> All => [Memory, Cpus, Pids, Disk, OutputLimit, Timeout, Profile, Rootfs, Image, Workdir, User, Env, Tier, Trusted, Network, Allow, Publish, Verbose];

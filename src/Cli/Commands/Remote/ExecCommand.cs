@@ -16,7 +16,7 @@ internal static class ExecCommand
         var interactive = new Option<bool>("--interactive", "-i") { Description = "Pass this terminal's stdin to the process" };
         var tty = new Option<bool>("--tty", "-t") { Description = "Give the process a terminal (with -i: an interactive session)" };
         var workdir = new Option<string?>("--workdir", "-w") { Description = "Working directory inside the sandbox" };
-        var env = new Option<string[]>("--env", "-e") { Description = "Environment variable NAME=VALUE (repeatable)" };
+        var env = RepeatableOption.Create("--env", ["-e"], "Environment variable NAME=VALUE (repeatable)");
         var timeout = new Option<string?>("--timeout") { Description = "Wall-clock limit of the process (e.g. 30s); default: until the sandbox expires" };
         var user = new Option<string?>("--user", "-u") { Description = "Run as NAME|UID[:GROUP|GID] inside the sandbox (names from its /etc/passwd; not the agent's own id); default: the sandbox's unprivileged user" };
         var socket = Sandboxd.SocketOption();
