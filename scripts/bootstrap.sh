@@ -17,6 +17,8 @@ for arg in "$@"; do
   esac
 done
 
+# Every apt-get that fetches retries a failed download (Acquire::Retries): a mirror's hiccup on a clean CI machine
+# otherwise fails the whole run before any test.
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
@@ -37,8 +39,8 @@ missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  apt-get -o Acquire::Retries=5 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # The microVM tier's QEMU: bookworm-backports' QEMU 10 unpacked into /opt/qemu10 (the tier runs it where it is
@@ -52,10 +54,10 @@ fi
 
 if ! command -v dotnet >/dev/null 2>&1; then
   say "installing the .NET 10 SDK from Microsoft's Debian 12 feed"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wget >/dev/null
-  wget -q https://packages.microsoft.com/config/debian/12/packages-microsoft-prod.deb -O /tmp/packages-microsoft-prod.deb
+  DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq wget >/dev/null
+  wget -q --tries=5 https://packages.microsoft.com/config/debian/12/packages-microsoft-prod.deb -O /tmp/packages-microsoft-prod.deb
   dpkg -i /tmp/packages-microsoft-prod.deb >/dev/null && rm /tmp/packages-microsoft-prod.deb
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dotnet-sdk-10.0 >/dev/null
+  apt-get -o Acquire::Retries=5 update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq dotnet-sdk-10.0 >/dev/null
 fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
@@ -80,7 +82,7 @@ if [ $minimal_kernel = 1 ]; then
   for p in "${kernel_packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || kernel_missing+=("$p"); done
   if [ ${#kernel_missing[@]} -gt 0 ]; then
     say "installing ${kernel_missing[*]} (the minimal guest kernel's source and build tools)"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${kernel_missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq "${kernel_missing[@]}" >/dev/null
   fi
   say "building the minimal guest kernel (cached in /var/cache/sandbox/kernel/minimal)"
   nice -n 19 "$here/artifacts/cli/sandbox" kernel build

@@ -12,8 +12,9 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # The versioned package the metapackage points at, e.g. linux-image-6.1.0-56-amd64.
 resolve() { apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-[0-9]/{print $2; exit}'; }
 package=$(resolve)
-# A machine whose package lists were never fetched knows no kernel package yet.
-[ -n "$package" ] || { apt-get update -qq && package=$(resolve); }
+# A machine whose package lists were never fetched knows no kernel package yet. Downloads retry (Acquire::Retries): a
+# mirror's hiccup on a clean CI machine would otherwise fail the run before any test.
+[ -n "$package" ] || { apt-get -o Acquire::Retries=5 update -qq && package=$(resolve); }
 [ -n "$package" ] || { echo "fetch-kernel: cannot resolve linux-image-amd64's kernel package (apt-get update?)" >&2; exit 1; }
 version=${package#linux-image-}
 dir=$cache/$version
@@ -26,7 +27,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/sandbox-kernel.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 say "downloading $package (not installed on the host)"
-(cd "$work" && apt-get download "$package")
+(cd "$work" && apt-get -o Acquire::Retries=5 download "$package")
 say "unpacking"
 dpkg-deb -x "$work"/"$package"_*.deb "$work/root"
 bz=$work/root/boot/vmlinuz-$version

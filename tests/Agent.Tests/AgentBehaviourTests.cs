@@ -229,7 +229,7 @@ public abstract class AgentBehaviourTests
         await using var a = Start();
         var id = await StartAsync(a.Client, ["sleep", "100"]);
         await a.Client.SignalAsync(id, 15);
-        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(10));
+        var w = await a.Client.WaitAsync(id).WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(15, w.Signal);
         Assert.Equal(0, w.ExitCode);
         await a.Client.SignalAsync(id, 9); // already exited: fine
@@ -239,8 +239,8 @@ public abstract class AgentBehaviourTests
         // "started" is printed after the child was forked: the group has two processes when the signal goes.
         Assert.Equal("started\n", (await a.Client.ReadOutputAsync(id2, OutputStream.Stdout)).Data.ToStringUtf8());
         await a.Client.SignalAsync(id2, 9);
-        Assert.Equal(9, (await a.Client.WaitAsync(id2).WaitAsync(TimeSpan.FromSeconds(10))).Signal);
-        Assert.Equal("", (await DrainAsync(a.Client, id2, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(10))).Text);
+        Assert.Equal(9, (await a.Client.WaitAsync(id2).WaitAsync(TimeSpan.FromSeconds(60))).Signal);
+        Assert.Equal("", (await DrainAsync(a.Client, id2, OutputStream.Stdout).WaitAsync(TimeSpan.FromSeconds(60))).Text);
     }
 
     [Fact]
@@ -447,7 +447,7 @@ public abstract class AgentBehaviourTests
     {
         await using var a = Start();
         var runs = Enumerable.Range(0, 20).Select(i => RunAsync(a.Client, ["sh", "-c", $"sleep 0.2; echo run{i}; exit {i}"])).ToArray();
-        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(30));
+        var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(120));
         for (int i = 0; i < 20; i++)
         {
             Assert.Equal($"run{i}\n", results[i].Stdout);
@@ -503,12 +503,12 @@ public sealed class OutOfProcessAgentTests : AgentBehaviourTests
         await a.Client.ExecAsync(request);
         var wait = a.Client.WaitAsync("long");
         await a.Client.ShutdownAsync();
-        await a.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        await a.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.Equal(0, a.Process.ExitCode);
         // Either the Wait answer (SIGKILL) arrived before the agent exited, or the connection closed.
         try
         {
-            Assert.Equal(9, (await wait.WaitAsync(TimeSpan.FromSeconds(10))).Signal);
+            Assert.Equal(9, (await wait.WaitAsync(TimeSpan.FromSeconds(60))).Signal);
         }
         catch (TtrpcException e)
         {

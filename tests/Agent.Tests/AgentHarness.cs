@@ -52,7 +52,7 @@ public sealed class InProcessAgent : AgentHarness
         await base.DisposeAsync();
         foreach (var (serving, stream) in _connections)
         {
-            await serving.WaitAsync(TimeSpan.FromSeconds(10));
+            await serving.WaitAsync(TimeSpan.FromSeconds(60));
             await stream.DisposeAsync();
         }
         _service.Dispose();
@@ -115,7 +115,8 @@ public sealed class OutOfProcessAgent : AgentHarness
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        // Generous: a JIT-compiled agent exiting on a loaded, shared 2-core host has taken seconds.
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         try
         {
             await Process.WaitForExitAsync(cts.Token); // the agent exits when the host closes the connection

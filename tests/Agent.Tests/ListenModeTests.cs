@@ -47,7 +47,7 @@ public sealed partial class ListenModeTests
             Assert.Equal(0, (await second.WaitAsync("out")).ExitCode);
             // The long process is still there, under the same id: signal it and wait for it.
             await second.SignalAsync("long", 9);
-            Assert.Equal(9, (await second.WaitAsync("long").WaitAsync(TimeSpan.FromSeconds(10))).Signal);
+            Assert.Equal(9, (await second.WaitAsync("long").WaitAsync(TimeSpan.FromSeconds(60))).Signal);
             var dup = await Assert.ThrowsAnyAsync<Exception>(() => second.ExecAsync(Exec("out", "true")));
             Assert.Contains("already exists", dup.Message);
 
@@ -55,7 +55,7 @@ public sealed partial class ListenModeTests
             await using var third = await ConnectAsync(path);
             await third.PingAsync();
             await third.ShutdownAsync();
-            await agent.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            await agent.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
             Assert.Equal(0, agent.ExitCode);
         }
         finally

@@ -19,7 +19,10 @@ public sealed class CiHarness : IAsyncDisposable
 
     private readonly SandboxCore _core = SandboxCore.Create(new SandboxCoreOptions(),
         EmbeddedPolicyEngine.CreateDefault(new HostCeilings(), NullLogger<EmbeddedPolicyEngine>.Instance),
-        [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDir }), new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDir })]);
+        // A microVM job's first sandbox on a machine without its snapshot template (a clean CI machine, or a rebuilt
+        // agent) cold-boots to build it; under TCG on a loaded 2-core host that has taken over the engine's 60 s.
+        [new BubblewrapDriver(new BubblewrapOptions { AgentDirectory = AgentDir }),
+         new MicroVmDriver(new MicroVmOptions { AgentDirectory = AgentDir, BootTimeout = TimeSpan.FromMinutes(4) })]);
 
     public CiHarness()
     {

@@ -9,7 +9,10 @@ public sealed record CliResult(int ExitCode, string Stdout, string Stderr);
 
 public static class CliProcess
 {
-    public static readonly TimeSpan HangGuard = TimeSpan.FromSeconds(90);
+    /// <summary>How long a CLI run may take before the test calls it hung. Generous: a microVM run through sandboxd on
+    /// a machine without that VM's snapshot template (a clean CI machine, a rebuilt agent) cold-boots to build it first,
+    /// which under TCG on a loaded 2-core host has taken over a minute.</summary>
+    public static readonly TimeSpan HangGuard = TimeSpan.FromMinutes(5);
 
     public static ProcessStartInfo StartInfo(string socket, IEnumerable<string> args)
     {

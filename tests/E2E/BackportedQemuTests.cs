@@ -16,7 +16,7 @@ public sealed class BackportedQemuTests
 
     private static MicroVmOptions Options(bool templates = true) => new()
     {
-        AgentDirectory = Harness.AgentDirectory, BootTimeout = TimeSpan.FromMinutes(4), QemuPath = Qemu, SnapshotTemplates = templates,
+        AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout, QemuPath = Qemu, SnapshotTemplates = templates,
     };
 
     private static readonly MicroVmDriver s_driver = new(Options());

@@ -44,7 +44,7 @@ public sealed class MicroVmPodNetworkTests : IDisposable
         using var stop = new CancellationTokenSource();
         var server = ServeAsync(listener, stop.Token);
         var port = ((IPEndPoint)listener.LocalEndpoint).Port;
-        int qemuPid;
+        Sandbox.Tests.Common.HostProcess.Identity qemu;
         await using (var sandbox = (MicroVmSandbox)await Harness.VmDriver.CreateAsync(new SandboxSpec { NetworkOf = NetworkNamespaceFile.Open(NetnsPath) },
             CancellationToken.None))
         {
@@ -60,13 +60,14 @@ public sealed class MicroVmPodNetworkTests : IDisposable
             Assert.Equal("hello-from-guest\n", await GetWhenServingAsync($"http://{Pod}:8080/index.html"));
 
             // QEMU's own namespace has nothing but loopback: the NIC is the descriptor, not a device QEMU can see.
-            qemuPid = PodVm(sandbox);
+            var qemuPid = PodVm(sandbox);
+            qemu = Sandbox.Tests.Common.HostProcess.Identify(qemuPid) ?? throw new Xunit.Sdk.XunitException($"QEMU {qemuPid} is gone already");
             Assert.NotEqual(NetnsInode($"/proc/{qemuPid}/ns/net"), NetnsInode(NetnsPath));
             Assert.Equal("lo", Run("nsenter", $"--net=/proc/{qemuPid}/ns/net", "ip", "-br", "link", "show").Split(' ')[0]);
             Assert.Contains(PodNetworkTap.TapName, Run("ip", "-n", _name, "-br", "link", "show"));
             Assert.Single(NamespaceDescriptorsHeld());
         }
-        Assert.True(ProcessExitWait(qemuPid), $"QEMU {qemuPid} outlived its sandbox");
+        Assert.True(await Sandbox.Tests.Common.HostProcess.ExitedWithinAsync(qemu, TimeSpan.FromSeconds(60)), $"QEMU {qemu.Pid} outlived its sandbox");
         AssertNothingLeft();
         stop.Cancel();
         listener.Stop();
@@ -122,13 +123,6 @@ public sealed class MicroVmPodNetworkTests : IDisposable
             }
             catch (IOException) { return false; }
         });
-
-    private static bool ProcessExitWait(int pid)
-    {
-        for (var i = 0; i < 600 && Directory.Exists($"/proc/{pid}"); i++)
-            Thread.Sleep(100);
-        return !Directory.Exists($"/proc/{pid}");
-    }
 
     private static async Task ServeAsync(TcpListener listener, CancellationToken stop)
     {

@@ -20,16 +20,21 @@ public sealed class MicroVmReattachTests
         return Encoding.UTF8.GetString(stdout.ToArray());
     }
 
-    private static bool Alive(int pid) => Sandbox.Tests.Common.HostProcess.IsLive(pid);
+    /// <summary>Whether that QEMU still runs: its pid with its start time, since a pid seen at boot may name another
+    /// process by the time the test looks again (pids are reused on a busy host).</summary>
+    private static bool Alive(Sandbox.Tests.Common.HostProcess.Identity qemu) => Sandbox.Tests.Common.HostProcess.IsLive(qemu);
+
+    private static Sandbox.Tests.Common.HostProcess.Identity Identify(int pid) =>
+        Sandbox.Tests.Common.HostProcess.Identify(pid) ?? throw new Xunit.Sdk.XunitException($"QEMU {pid} is gone already");
 
     [Fact]
     public async Task MicroVm_is_taken_back_by_a_new_driver_after_its_owner_let_go()
     {
         var spec = new SandboxSpec { DieWithOwner = false };
-        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout });
         var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
         var vm = (MicroVmSandbox)sandbox;
-        var qemu = vm.Instance.QemuPid;
+        var qemu = Identify(vm.Instance.QemuPid);
         var stateDir = vm.Instance.Directory;
         try
         {
@@ -44,7 +49,7 @@ public sealed class MicroVmReattachTests
             await vm.AbandonAsync();
             Assert.True(Alive(qemu), "QEMU must outlive its owner");
 
-            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout });
             await using var back = await restarted.AttachAsync(spec.Id, attachment, CancellationToken.None);
             Assert.Equal("before-restart\n", await Exec(back, "cat /work/marker"));
             // The process started under the first owner is still running in the guest.
@@ -68,17 +73,17 @@ public sealed class MicroVmReattachTests
         var spec = new SandboxSpec { DieWithOwner = false };
         // A state directory of its own: RemoveStaleFiles below removes every VM directory it is not told to keep, and
         // other tests' VMs run beside this one.
-        var options = new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, StateDirectory = Directory.CreateTempSubdirectory("vmstate-reclaim-test-").FullName };
+        var options = new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout, StateDirectory = Directory.CreateTempSubdirectory("vmstate-reclaim-test-").FullName };
         var owner = new MicroVmDriver(options);
         var vm = (MicroVmSandbox)await owner.CreateAsync(spec, CancellationToken.None);
-        var qemu = vm.Instance.QemuPid;
+        var qemu = Identify(vm.Instance.QemuPid);
         var stateDir = vm.Instance.Directory;
         var hostUid = vm.Info.HostUid;
         try
         {
             // The owner is killed (kill -9 of sandboxd), then its VM dies too (e.g. the host's OOM killer takes QEMU).
             await vm.AbandonAsync();
-            using (var pidfd = Sandbox.Isolation.Native.PidfdHandle.Open(qemu))
+            using (var pidfd = Sandbox.Isolation.Native.PidfdHandle.Open(qemu.Pid))
             {
                 var gone = Sandbox.Isolation.Native.ProcessWatcher.WatchAsync(pidfd, reap: false);
                 Assert.True(pidfd.Signal(Sandbox.Isolation.Interop.Libc.SIGKILL));
@@ -119,10 +124,10 @@ public sealed class MicroVmReattachTests
     public async Task Record_that_names_another_process_takes_nothing_back_and_leaves_nothing()
     {
         var spec = new SandboxSpec { DieWithOwner = false };
-        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+        var owner = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout });
         var sandbox = await owner.CreateAsync(spec, CancellationToken.None);
         var vm = (MicroVmSandbox)sandbox;
-        var qemu = vm.Instance.QemuPid;
+        var qemu = Identify(vm.Instance.QemuPid);
         var stateDir = vm.Instance.Directory;
         try
         {
@@ -133,7 +138,7 @@ public sealed class MicroVmReattachTests
             payload["qemu_start_time"] = payload["qemu_start_time"]!.GetValue<ulong>() + 1;
             var forged = attachment with { Payload = payload.ToJsonString() };
 
-            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory });
+            var restarted = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Harness.AgentDirectory, BootTimeout = Harness.BootTimeout });
             var e = await Assert.ThrowsAsync<SandboxException>(() => restarted.AttachAsync(spec.Id, forged, CancellationToken.None));
             Assert.Equal(SandboxErrorCode.NotFound, e.Code);
             // Reclaimed through its cgroup: the real QEMU was in it, and its state directory is gone.

@@ -139,12 +139,12 @@ public sealed class MicroVmTemplateTests : IDisposable
         Assert.Equal(release, restored.GuestKernel);
         Assert.Equal(release + "\n", await Exec(restored, "uname -r"));
 
-        var cold = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Driver.Options.AgentDirectory, SnapshotTemplates = false });
+        var cold = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Driver.Options.AgentDirectory, SnapshotTemplates = false, BootTimeout = Harness.BootTimeout });
         await using var booted = (MicroVmSandbox)await cold.CreateAsync(new SandboxSpec { Rootfs = RootfsSpec.Directory(BusyboxRoot()) }, CancellationToken.None);
         Assert.Equal(release, booted.GuestKernel);
         Assert.Equal("ok\n", await Exec(booted, "cat /proc/1/comm >/dev/null 2>&1; echo ok"));
 
-        var debian = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Driver.Options.AgentDirectory, MinimalKernel = false });
+        var debian = new MicroVmDriver(new MicroVmOptions { AgentDirectory = Driver.Options.AgentDirectory, MinimalKernel = false, BootTimeout = Harness.BootTimeout });
         await using var other = (MicroVmSandbox)await debian.CreateAsync(new SandboxSpec(), CancellationToken.None);
         Assert.NotEqual(release, other.GuestKernel);
     }

@@ -173,10 +173,7 @@ public sealed class NetworkEgressTests : IAsyncLifetime, IDisposable
     [InlineData(ExecutionMode.MicroVm)]
     public async Task A_published_port_reaches_a_server_inside_from_the_hosts_loopback(ExecutionMode mode)
     {
-        using var free = new TcpListener(IPAddress.Loopback, 0);
-        free.Start();
-        var hostPort = Port(free);
-        free.Stop();
+        var hostPort = Sandbox.Tests.Common.LoopbackPort.Free();
         var spec = Egress([], [$"{hostPort}:8000"]);
         await using var sandbox = await Harness.DriverFor(mode).CreateAsync(spec, CancellationToken.None);
         var ready = new ReadySignal();

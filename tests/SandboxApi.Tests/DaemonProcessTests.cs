@@ -68,9 +68,11 @@ public sealed class DaemonProcessTests(SharedServer shared)
 
             var bwrapPid = BwrapPid(config, sb.Id);
             Assert.True(bwrapPid > 0);
+            var bwrap = Sandbox.Tests.Common.HostProcess.Identify(bwrapPid);
+            Assert.NotNull(bwrap);
             await client.DeleteSandboxAsync(new DeleteSandboxRequest { Id = sb.Id });
             Assert.Empty(Leftovers(config));
-            Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(bwrapPid),
+            Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(bwrap.Value),
                 "bwrap is still running after Delete");
             Assert.False(File.Exists(socket));
             Assert.Empty(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
@@ -112,7 +114,9 @@ public sealed class DaemonProcessTests(SharedServer shared)
             payload["bwrap_start_time"] = payload["bwrap_start_time"]!.GetValue<ulong>() + 1;
             json["attachment"]!["payload"] = payload.ToJsonString();
             await File.WriteAllTextAsync(reusedRecord, json.ToJsonString());
-            var reusedBwrap = BwrapPid(config, reused.Id);
+            // With its start time: the check comes after a sandboxd restart, and pids are reused on a busy host.
+            var reusedBwrap = Sandbox.Tests.Common.HostProcess.Identify(BwrapPid(config, reused.Id));
+            Assert.NotNull(reusedBwrap);
             // While sandboxd is down, one sandbox's bwrap is killed; the other keeps running. The dead one cannot be
             // re-attached (its bwrap is gone), though its agent, PID 1 of its pid namespace, stays (an outliving
             // sandbox's bwrap does not take it along): the next sandboxd reclaims it through its cgroup (below: no
@@ -132,7 +136,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
             Assert.Equal(StatusCode.NotFound, e.StatusCode);
             e = await Assert.ThrowsAsync<RpcException>(() => client.GetSandboxAsync(new GetSandboxRequest { Id = reused.Id }).ResponseAsync);
             Assert.Equal(StatusCode.NotFound, e.StatusCode);
-            Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(reusedBwrap));
+            Assert.False(Sandbox.Tests.Common.HostProcess.IsLive(reusedBwrap.Value));
             Assert.Equal(SandboxState.Running, (await client.GetSandboxAsync(new GetSandboxRequest { Id = alive.Id })).State);
             Assert.Equal(new[] { alive.Id + ".json" }, Directory.GetFiles(Path.Combine(root, "state", "sandboxes")).Select(Path.GetFileName));
             Assert.Equal(new[] { alive.Id + ".sock" }, Directory.GetFiles(Path.Combine(root, "state", "channels")).Select(Path.GetFileName));
@@ -206,7 +210,8 @@ public sealed class DaemonProcessTests(SharedServer shared)
             }
             await daemon.TerminateAsync("-USR2");
             Assert.Equal(0, daemon.ExitCode);
-            Assert.Contains("sleep 1003", Processes(config, id));
+            // The exec ended with its shell, whose background child may not have exec'd sleep yet on a loaded host.
+            Assert.Contains("sleep 1003", ProcessesOnceShowing(config, id, "sleep 1003"));
             Assert.Single(Directory.GetFiles(Path.Combine(root, "state", "sandboxes")));
 
             daemon = await Daemon.StartAsync(configFile, config.Listen.UnixPath);
@@ -285,7 +290,8 @@ public sealed class DaemonProcessTests(SharedServer shared)
     /// <summary>The command lines of the processes in a sandbox's cgroup (pids hierarchy on v1, unified on v2).</summary>
     private static List<string> ProcessesOnceShowing(SandboxdConfig config, string id, string expected)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        // Generous: the host is shared and loaded, and the bound only matters when the process never shows.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
         var procs = Processes(config, id);
         while (!procs.Contains(expected) && DateTime.UtcNow < deadline)
         {
@@ -339,23 +345,34 @@ public sealed class DaemonProcessTests(SharedServer shared)
         return result;
     }
 
-    private static IEnumerable<int> TreeProcs(string dir) =>
-        File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
-            .Concat(Directory.EnumerateDirectories(dir).SelectMany(TreeProcs));
+    /// <summary>The pids in a cgroup and below it. Exec sub-cgroups come and go while it is read (an ended exec's is
+    /// removed, the next one's made): one removed meanwhile reads as empty, not as an error.</summary>
+    private static List<int> TreeProcs(string dir)
+    {
+        try
+        {
+            return File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
+                .Concat(Directory.GetDirectories(dir).SelectMany(TreeProcs)).ToList();
+        }
+        catch (IOException) // DirectoryNotFoundException, FileNotFoundException, ENODEV of a cgroup being removed
+        {
+            return [];
+        }
+    }
 
     private static int BwrapPid(SandboxdConfig config, string id)
     {
         var dir = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
             .Select(h => Path.Combine(h, config.Container.CgroupParent, id))
             .First(d => File.Exists(Path.Combine(d, "cgroup.procs")));
-        var all = TreeProcs(dir).Select(p => p.ToString()).ToList();
+        var all = TreeProcs(dir);
         foreach (var pid in all)
         {
-            // The outer bwrap (host-side, not in the sandbox's pid namespace) is the one whose parent is outside the cgroup.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var ppid = stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1];
-            if (File.ReadAllText($"/proc/{pid}/comm").Trim() == "bwrap" && !all.Contains(ppid))
-                return int.Parse(pid);
+            // The outer bwrap (host-side, not in the sandbox's pid namespace) is the one whose parent is outside the
+            // cgroup. Other processes of the tree (an exec that just ended) may be gone by now: they read as parent 0.
+            var ppid = Sandbox.Tests.Common.HostProcess.ParentPid(pid);
+            if (ppid != 0 && Sandbox.Tests.Common.HostProcess.Comm(pid) == "bwrap" && !all.Contains(ppid))
+                return pid;
         }
         return -1;
     }

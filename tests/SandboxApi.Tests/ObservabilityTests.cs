@@ -7,12 +7,7 @@ namespace Sandbox.SandboxApi.Tests;
 /// <summary>The OpenTelemetry Prometheus endpoint: per-call counts by method, code and tenant, and runtime metrics.</summary>
 public sealed class ObservabilityTests
 {
-    private static int FreePort()
-    {
-        using var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        return ((IPEndPoint)l.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Sandbox.Tests.Common.LoopbackPort.Free();
 
     [Fact]
     public async Task Calls_are_counted_by_method_code_and_tenant()

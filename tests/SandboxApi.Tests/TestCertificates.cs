@@ -74,12 +74,7 @@ internal sealed class TestCertificates : IDisposable
     }
 
     /// <summary>A loopback TCP port free now (bound and released).</summary>
-    public static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => Sandbox.Tests.Common.LoopbackPort.Free();
 
     private static X509Certificate2 MakeCa(string name)
     {

@@ -241,8 +241,10 @@ public sealed partial class CriTests
             .First(n => n.GetProperty("type").GetString() == "network").GetProperty("path").GetString()!;
     }
 
+    /// <summary>The CNI network namespaces CRI made (cni-…): /var/run/netns is the host's, and the test projects running
+    /// beside this one add and remove their own there meanwhile (egress sandboxes' sandbox-…, pod network tests').</summary>
     private static HashSet<string> NetnsFiles() =>
-        Directory.Exists("/var/run/netns") ? [.. Directory.EnumerateFileSystemEntries("/var/run/netns")] : [];
+        Directory.Exists("/var/run/netns") ? [.. Directory.EnumerateFileSystemEntries("/var/run/netns", "cni-*")] : [];
 
     /// <summary>Host processes whose network namespace is the one mounted at <paramref name="netns"/>, with their cgroup
     /// directories.</summary>

@@ -65,7 +65,15 @@ public sealed partial class CriTests
 
             // ps lists what an exec left running in the second container too; kill --all ends all of it, and only it.
             await Run(second, "sleep 4721 </dev/null >/dev/null 2>&1 & exit 0");
-            var sleeping = (await Run(second, "pidof sleep")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Order().ToList();
+            // The exec ended with its shell, whose background child may not have exec'd sleep yet (a loaded host widens
+            // that moment): asked again, bounded, until it shows beside the container's own.
+            List<int> sleeping = [];
+            for (var look = 0; look < 120 && sleeping.Count < 2; look++)
+            {
+                if (look > 0)
+                    await Task.Delay(500);
+                sleeping = (await Run(second, "pidof sleep")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(int.Parse).Order().ToList();
+            }
             Assert.Equal(2, sleeping.Count);
             var ps = await Ctr("task", "ps", second);
             Assert.True(ps.ExitCode == 0, ps.ToString());

@@ -26,10 +26,18 @@ public sealed class KillAllTests(ContainerdFixture fixture)
                 $"sleep {leftBehind[0]} </dev/null >/dev/null 2>&1 & sleep {leftBehind[1]} </dev/null >/dev/null 2>&1 & exit 0");
             Assert.True(exec.ExitCode == 0, exec.ToString());
 
-            // What the sandbox itself sees running sleep: the init and both left behind.
-            var inside = await Ctr("task", "exec", "--exec-id", "look", id, "/bin/pidof", "sleep");
-            Assert.True(inside.ExitCode == 0, inside.ToString());
-            var sleeping = inside.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).Order().ToList();
+            // What the sandbox itself sees running sleep: the init and both left behind. The exec ended with its shell,
+            // whose background children may not have exec'd sleep yet (a loaded host widens that moment): asked again,
+            // bounded, until all three show.
+            List<int> sleeping = [];
+            for (var look = 0; look < 120 && sleeping.Count < 3; look++)
+            {
+                if (look > 0)
+                    await Task.Delay(500);
+                var inside = await Ctr("task", "exec", "--exec-id", $"look-{look}", id, "/bin/pidof", "sleep");
+                Assert.True(inside.ExitCode == 0, inside.ToString());
+                sleeping = inside.Stdout.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(int.Parse).Order().ToList();
+            }
             Assert.Equal(3, sleeping.Count);
 
             var ps = await Ctr("task", "ps", id);
@@ -93,7 +101,14 @@ public sealed class KillAllTests(ContainerdFixture fixture)
                 return Regex.Matches(ps.Stdout, @"^(\d+)\b", RegexOptions.Multiline).Select(m => int.Parse(m.Groups[1].Value)).Order().ToList();
             }
 
+            // The exec ended with its shell, whose background children may not have exec'd sleep yet: asked again,
+            // bounded, until the init's sleep and both of theirs show.
             var sleeping = await SleepingInside();
+            for (var showBy = DateTime.UtcNow + TimeSpan.FromSeconds(120); sleeping.Count < 3 && DateTime.UtcNow < showBy; )
+            {
+                await Task.Delay(500);
+                sleeping = await SleepingInside();
+            }
             Assert.Equal(3, sleeping.Count);
             // Every sleep (the two the shim never started included) and nothing else: not the agent (PID 1).
             var listed = await Ps();

@@ -150,12 +150,7 @@ public sealed class LoopbackRegistry : IAsyncLifetime, IDisposable
 
     private static string B64(byte[] data) => Convert.ToBase64String(data).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    private static int FreePort() => Sandbox.Tests.Common.LoopbackPort.Free();
 
     public void Dispose() => ((IDisposable?)_tokens)?.Dispose();
 
