@@ -159,35 +159,9 @@ public sealed class AgentTrustTests
         }
         // An exec's process is also called sandbox-agent until it has exec'd its program (it starts held, as the
         // agent's own binary, a child of the agent): the agent is the one whose parent is not an agent.
-        var procs = Harness.CgroupProcs(sandbox.Info.CgroupPath!);
-        var pids = procs.Where(pid => Comm(pid) == "sandbox-agent" && Comm(ParentPid(pid)) != "sandbox-agent").ToList();
+        var procs = CgroupTree.Procs(sandbox.Info.CgroupPath!);
+        var pids = procs.Where(pid => HostProcess.Comm(pid) == "sandbox-agent" && HostProcess.Comm(HostProcess.ParentPid(pid)) != "sandbox-agent").ToList();
         Assert.True(pids.Count == 1, $"expected one sandbox-agent process in {sandbox.Info.CgroupPath}, found {pids.Count}");
         Assert.Equal(0, Libc.Kill(pids[0], signal));
-    }
-
-    private static int ParentPid(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            // pid (comm) state ppid ...: comm may hold spaces and parentheses, so read after the last ')'.
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
-    private static string? Comm(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/comm").Trim();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
     }
 }

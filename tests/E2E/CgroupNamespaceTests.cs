@@ -75,7 +75,7 @@ public sealed class CgroupNamespaceTests
         // From the host nothing moved: the agent is in the sandbox's agent cgroup, below the sandbox's, whose limits
         // hold for it; the sandbox's own cgroup holds no process (v2's no-internal-process rule).
         var agentDir = Path.Combine(sandbox.Info.CgroupPath!, ContainerLauncher.AgentCgroupName);
-        var agentPid = Assert.Single(Harness.CgroupProcs(agentDir), pid => File.ReadAllText($"/proc/{pid}/comm").Trim() == "sandbox-agent");
+        var agentPid = Assert.Single(CgroupTree.Procs(agentDir), pid => File.ReadAllText($"/proc/{pid}/comm").Trim() == "sandbox-agent");
         Assert.Contains($"/{id}/{ContainerLauncher.AgentCgroupName}", File.ReadAllText($"/proc/{agentPid}/cgroup"), StringComparison.Ordinal);
         Assert.DoesNotContain(File.ReadAllLines(Path.Combine(sandbox.Info.CgroupPath!, "cgroup.procs")), l => l.Length > 0);
         var limit = File.Exists(Path.Combine(sandbox.Info.CgroupPath!, "memory.max")) ? "memory.max" : "memory.limit_in_bytes";

@@ -46,7 +46,7 @@ public sealed class ExecCgroupTests
         // From the host: the exec cgroups sit below the sandbox's; the agent has its own.
         var agent = Path.Combine(sandbox.Info.CgroupPath!, ContainerLauncher.AgentCgroupName);
         Assert.True(Directory.Exists(agent), $"{agent} is missing");
-        Assert.Contains(Harness.CgroupProcs(agent), pid => Comm(pid) == "sandbox-agent");
+        Assert.Contains(CgroupTree.Procs(agent), pid => HostProcess.Comm(pid) == "sandbox-agent");
         Assert.DoesNotContain(id, first.Split('\n')[0].Split(':').Last()); // the cgroup namespace hides the host path
     }
 
@@ -79,7 +79,7 @@ public sealed class ExecCgroupTests
         await p.SignalAsync(9, guard.Token);
         await gone.WaitAsync(guard.Token);
         // Everything the exec started went with it (its cgroup), the background sleep included.
-        Assert.DoesNotContain(Harness.CgroupProcs(sandbox.Info.CgroupPath!), pid => Comm(pid) == "sleep");
+        Assert.DoesNotContain(CgroupTree.Procs(sandbox.Info.CgroupPath!), pid => HostProcess.Comm(pid) == "sleep");
     }
 
     [Fact]
@@ -110,7 +110,7 @@ public sealed class ExecCgroupTests
         // holding its first stage alone (or, for an instant, nothing yet).
         var execs = Directory.GetDirectories(sandbox.Info.CgroupPath!).Where(d => Path.GetFileName(d) != ContainerLauncher.AgentCgroupName).ToList();
         Assert.True(execs.Count <= 1, string.Join(", ", execs));
-        Assert.All(execs.SelectMany(Harness.CgroupProcs), pid => Assert.Contains(Comm(pid), new[] { "sandbox-exec", "ld-linux-x86-64" }));
+        Assert.All(execs.SelectMany(CgroupTree.Procs), pid => Assert.Contains(HostProcess.Comm(pid), new[] { "sandbox-exec", "ld-linux-x86-64" }));
     }
 
     [Fact]
@@ -122,10 +122,10 @@ public sealed class ExecCgroupTests
         // Beside the agent's cgroup, one exec cgroup made ahead of any request, holding one process: the agent's first
         // stage, with the agent's host uid (not the workload's), running no program.
         var prepared = Assert.Single(Directory.GetDirectories(sandbox.Info.CgroupPath!), d => Path.GetFileName(d) != ContainerLauncher.AgentCgroupName);
-        var stage = Assert.Single(Harness.CgroupProcs(prepared));
+        var stage = Assert.Single(CgroupTree.Procs(prepared));
         // The bundle's lean first stage (freestanding C, no loader), waiting for its program: not dumpable, so nothing of
         // the workload's uid could read or trace it even if it shared one.
-        Assert.Equal("sandbox-exec", Comm(stage));
+        Assert.Equal("sandbox-exec", HostProcess.Comm(stage));
         Assert.Equal(["sandbox-exec"], File.ReadAllText($"/proc/{stage}/cmdline").TrimEnd('\0').Split('\0'));
         Assert.Equal(HostUid(AgentPid(sandbox)), HostUid(stage));
         Assert.NotEqual(sandbox.Info.HostUid, HostUid(stage));
@@ -218,17 +218,5 @@ public sealed class ExecCgroupTests
     }
 
     private static int AgentPid(ISandbox sandbox) =>
-        Harness.CgroupProcs(sandbox.Info.CgroupPath!).Single(pid => Comm(pid) == "sandbox-agent");
-
-    private static string? Comm(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/comm").Trim();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
+        CgroupTree.Procs(sandbox.Info.CgroupPath!).Single(pid => HostProcess.Comm(pid) == "sandbox-agent");
 }

@@ -73,35 +73,6 @@ public static class Harness
         return new Result(status, Encoding.UTF8.GetString(bytes), Encoding.UTF8.GetString(stderr.ToArray()), bytes);
     }
 
-    /// <summary>The pids in a cgroup and every sub-cgroup below it (a long-lived sandbox's agent and exec cgroups); none
-    /// for a cgroup removed while it is read (another test's sandbox going away).</summary>
-    public static IReadOnlyList<int> CgroupProcs(string dir)
-    {
-        try
-        {
-            return File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
-                .Concat(Directory.GetDirectories(dir).SelectMany(CgroupProcs)).ToList();
-        }
-        catch (IOException) // DirectoryNotFoundException, FileNotFoundException, ENODEV of a cgroup being removed
-        {
-            return [];
-        }
-    }
-
-    /// <summary>The parent of process <paramref name="pid"/>, or 0 when it has exited.</summary>
-    public static int ParentPid(int pid)
-    {
-        try
-        {
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
-        }
-        catch (IOException)
-        {
-            return 0;
-        }
-    }
-
     /// <summary>Cgroup directories left for a sandbox id, on any hierarchy.</summary>
     public static IReadOnlyList<string> CgroupLeftovers(SandboxId id) =>
         Directory.EnumerateDirectories("/sys/fs/cgroup")

@@ -8,7 +8,7 @@ namespace Sandbox.E2E;
 [Collection(SerialCollection.Name)]
 public sealed class KilledCliTests
 {
-    private static bool Populated(SandboxId id) => Harness.CgroupLeftovers(id).Any(d => Harness.CgroupProcs(d).Count > 0);
+    private static bool Populated(SandboxId id) => Harness.CgroupLeftovers(id).Any(d => CgroupTree.Procs(d).Count > 0);
 
     private static Process Cli(params string[] args) =>
         Process.Start(new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "sandbox.dll"), .. args]) { RedirectStandardOutput = true })!;

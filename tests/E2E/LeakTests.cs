@@ -105,7 +105,7 @@ public sealed class LeakTests
         // The owner's own sandbox: the one holding its bwrap (a child of the owner). Other test projects run sandboxes
         // under the same cgroup parent meanwhile, so "a new cgroup with processes" could be one of theirs.
         var found = SandboxCgroups().Except(before).Select(n => (SandboxId?)SandboxId.Parse(n))
-            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => Harness.CgroupProcs(d).Any(pid => Harness.ParentPid(pid) == owner.Id)));
+            .FirstOrDefault(n => Harness.CgroupLeftovers(n!.Value).Any(d => CgroupTree.Procs(d).Any(pid => HostProcess.ParentPid(pid) == owner.Id)));
         Assert.NotNull(found);
         var id = found!.Value;
         owner.Kill();
@@ -114,9 +114,9 @@ public sealed class LeakTests
         // bwrap --die-with-parent: the sandbox's processes go with their owner. The kernel offers no event for an
         // empty v1 cgroup, so this is a bounded poll of its task list (generous: the host is shared).
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (Harness.CgroupLeftovers(id).Any(d => Harness.CgroupProcs(d).Count > 0) && DateTime.UtcNow < deadline)
+        while (Harness.CgroupLeftovers(id).Any(d => CgroupTree.Procs(d).Count > 0) && DateTime.UtcNow < deadline)
             await Task.Delay(50);
-        Assert.All(Harness.CgroupLeftovers(id), d => Assert.Empty(Harness.CgroupProcs(d)));
+        Assert.All(Harness.CgroupLeftovers(id), d => Assert.Empty(CgroupTree.Procs(d)));
         // What is left is an empty cgroup whose owner is dead: the janitor removes it.
         ((Sandbox.Isolation.Container.BubblewrapDriver)Driver).RemoveStaleCgroups();
         Assert.Empty(Harness.CgroupLeftovers(id));

@@ -222,18 +222,6 @@ public sealed class SandboxTests
         Assert.Contains("user", sandbox.Info.Namespaces);
     }
 
-    private static string? Comm(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/comm").Trim();
-        }
-        catch (IOException)
-        {
-            return null;
-        }
-    }
-
     internal static async Task<int> FindHostPidAsync(string memoryCgroup, string comm)
     {
         // A bounded poll of the cgroup's task list (the kernel has no event for "this process appeared"); generous, since
@@ -241,9 +229,9 @@ public sealed class SandboxTests
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
         {
-            foreach (var pid in Harness.CgroupProcs(memoryCgroup))
+            foreach (var pid in CgroupTree.Procs(memoryCgroup))
             {
-                if (Comm(pid) == comm)
+                if (HostProcess.Comm(pid) == comm)
                     return pid;
             }
             await Task.Delay(50);

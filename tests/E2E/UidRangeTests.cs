@@ -29,7 +29,7 @@ public sealed class UidRangeTests
         // bwrap (outside, the namespace's owner) runs as the agent's host uid: never root.
         Assert.All(bwrap.Uid, id => Assert.Equal(range.HostBase + ContainerLauncher.AgentId, id));
         // No process of the sandbox has host uid or gid 0.
-        foreach (var pid in Harness.CgroupProcs(sandbox.Info.CgroupPath!))
+        foreach (var pid in CgroupTree.Procs(sandbox.Info.CgroupPath!))
         {
             if (TryIds(pid) is { } ids)
                 Assert.All(ids.Uid.Concat(ids.Gid), id => Assert.NotEqual(0, id));

@@ -332,7 +332,7 @@ public sealed class DaemonProcessTests(SharedServer shared)
         if (procs is null)
             return [];
         var result = new List<string>();
-        foreach (var pid in TreeProcs(procs))
+        foreach (var pid in CgroupTree.Procs(procs))
         {
             try
             {
@@ -345,27 +345,12 @@ public sealed class DaemonProcessTests(SharedServer shared)
         return result;
     }
 
-    /// <summary>The pids in a cgroup and below it. Exec sub-cgroups come and go while it is read (an ended exec's is
-    /// removed, the next one's made): one removed meanwhile reads as empty, not as an error.</summary>
-    private static List<int> TreeProcs(string dir)
-    {
-        try
-        {
-            return File.ReadAllLines(Path.Combine(dir, "cgroup.procs")).Where(l => l.Length > 0).Select(int.Parse)
-                .Concat(Directory.GetDirectories(dir).SelectMany(TreeProcs)).ToList();
-        }
-        catch (IOException) // DirectoryNotFoundException, FileNotFoundException, ENODEV of a cgroup being removed
-        {
-            return [];
-        }
-    }
-
     private static int BwrapPid(SandboxdConfig config, string id)
     {
         var dir = new[] { "/sys/fs/cgroup/pids", "/sys/fs/cgroup" }
             .Select(h => Path.Combine(h, config.Container.CgroupParent, id))
             .First(d => File.Exists(Path.Combine(d, "cgroup.procs")));
-        var all = TreeProcs(dir);
+        var all = CgroupTree.Procs(dir);
         foreach (var pid in all)
         {
             // The outer bwrap (host-side, not in the sandbox's pid namespace) is the one whose parent is outside the
