@@ -17,8 +17,6 @@ for arg in "$@"; do
   esac
 done
 
-# Every apt-get that fetches retries a failed download (Acquire::Retries): a mirror's hiccup on a clean CI machine
-# otherwise fails the whole run before any test.
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 
 [ "$(id -u)" = 0 ] || { echo "bootstrap: run as root (it installs packages and creates cgroups)" >&2; exit 1; }
@@ -38,6 +36,8 @@ command -v npm >/dev/null 2>&1 || packages+=(npm)
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
+  # Every apt-get that fetches here retries a failed download (Acquire::Retries): a mirror's hiccup on a clean CI
+  # machine otherwise fails the whole run before any test.
   say "installing ${missing[*]}"
   apt-get -o Acquire::Retries=5 update -qq
   DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=5 install -y -qq "${missing[@]}" >/dev/null

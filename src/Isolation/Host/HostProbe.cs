@@ -134,7 +134,7 @@ public static class HostProbe
             QemuInstall.BackportsBinary => $"{version} at {path}: bookworm-backports, unpacked, so apt does not upgrade it; " +
                 "scripts/install-qemu-backports.sh does (--check compares it with the mirror)",
             QemuInstall.SystemBinary when !File.Exists(QemuInstall.BackportsBinary) => $"{version} at {path}, the system's: " +
-                "bookworm-backports' QEMU 10 is not installed (scripts/install-qemu-backports.sh; same isolation, microVM execs under TCG ~2x faster)",
+                "bookworm-backports' QEMU 10 is not installed (scripts/install-qemu-backports.sh; it gives the same isolation and runs microVM execs under TCG ~2x faster)",
             _ => $"{version} at {path}",
         });
     }
